@@ -1,0 +1,90 @@
+use std::fmt;
+
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            pub const fn from_u128(value: u128) -> Self {
+                Self(Uuid::from_u128(value))
+            }
+
+            pub const fn as_uuid(self) -> Uuid {
+                self.0
+            }
+
+            pub fn is_nil(self) -> bool {
+                self.0.is_nil()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies an account. Chosen by the client; never nil.
+    AccountId
+);
+uuid_id!(
+    /// Identifies a transfer. Chosen by the client and used as its idempotency key;
+    /// never nil.
+    TransferId
+);
+
+/// A ledger timestamp: microseconds since the Unix epoch, UTC.
+///
+/// The ledger assigns them, strictly increasing: every batch of transfers gets one
+/// timestamp of its own, so no point in history ever sees half a batch.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const MIN: Self = Self(i64::MIN);
+    pub const MAX: Self = Self(i64::MAX);
+
+    pub const fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// The instant `seconds` later, saturating at [`Timestamp::MAX`].
+    pub fn saturating_add_secs(self, seconds: u32) -> Self {
+        Self(
+            self.0
+                .saturating_add(i64::from(seconds).saturating_mul(1_000_000)),
+        )
+    }
+
+    /// The next representable instant, saturating at [`Timestamp::MAX`].
+    pub fn next(self) -> Self {
+        Self(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}us", self.0)
+    }
+}

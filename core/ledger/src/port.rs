@@ -1,0 +1,120 @@
+//! The ledger store port: what every ledger store, in memory or durable, MUST do.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::{
+    Account, AccountError, AccountId, Balance, BatchError, NewAccount, PendingState, Receipt,
+    Timestamp, Transfer, TransferId, TransferRequest,
+};
+
+/// Where a store reads the time from.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// A clock that moves only when told to; for tests and simulations.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: Timestamp) -> Self {
+        Self(AtomicI64::new(start.as_micros()))
+    }
+
+    pub fn set(&self, now: Timestamp) {
+        self.0.store(now.as_micros(), Ordering::SeqCst);
+    }
+
+    pub fn advance_secs(&self, seconds: u32) {
+        let now = self.now().saturating_add_secs(seconds);
+        self.set(now);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_micros(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// The store could not give an answer. The ledger's decision on the request is unknown:
+/// retrying the same request is always safe, since requests are idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backing service cannot be reached now; retry later.
+    #[error("ledger store unavailable: {0}")]
+    Unavailable(String),
+    /// The store failed in a way a retry will not fix (a bug, corrupted data).
+    #[error("ledger store failed: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "ledger_unavailable",
+            Self::Internal(_) => "ledger_internal_error",
+        }
+    }
+}
+
+/// A ledger store. The outer `Result` says whether the store answered; the inner one is
+/// the ledger's decision.
+///
+/// Every implementation MUST behave exactly like the reference engine
+/// ([`crate::ReferenceLedger`], exposed as [`crate::InMemoryLedger`]):
+/// - `create_account` opens the account or, for an identical request, returns the account
+///   as first opened; a different request for a known id returns the matching
+///   `AccountError::ExistsWith...`.
+/// - `submit` applies a linked batch all-or-nothing, with the checks, the order of checks and
+///   the result codes of [`crate::LedgerState::submit`]: receipts in leg order on success, the
+///   first failing leg's index and code on rejection. A rejected batch changes no balance and
+///   no transfer. Failures whose code [`crate::TransferError::is_recorded`] are remembered: the
+///   same request returns the same code again, any other request with that id returns
+///   `IdAlreadyFailed`. A successful leg's identical request returns the same receipt, and
+///   a different request with its id the matching `ExistsWith...` code.
+/// - timestamps are strictly increasing across batches; all legs of a batch share one.
+/// - `expire_due` releases every open pending transfer whose timeout has passed by the
+///   store's clock, and returns their ids; a post or void after the timeout is refused with
+///   `PendingTransferExpired` whether or not the release has run.
+/// - transfers are never changed or deleted; `transfer` returns what `submit` stored.
+/// - `balance_at` returns the balance after every event with a timestamp up to and including
+///   `at`, or `None` if the account did not exist then.
+/// - a `StoreError` means the request may or may not have been applied, never that it was
+///   half-applied.
+pub trait LedgerStore: Send + Sync {
+    fn create_account(
+        &self,
+        account: NewAccount,
+    ) -> impl Future<Output = Result<Result<Account, AccountError>, StoreError>> + Send;
+
+    fn submit(
+        &self,
+        batch: Vec<TransferRequest>,
+    ) -> impl Future<Output = Result<Result<Vec<Receipt>, BatchError>, StoreError>> + Send;
+
+    fn expire_due(&self) -> impl Future<Output = Result<Vec<TransferId>, StoreError>> + Send;
+
+    /// The account and its current balance.
+    fn account(
+        &self,
+        id: AccountId,
+    ) -> impl Future<Output = Result<Option<(Account, Balance)>, StoreError>> + Send;
+
+    fn transfer(
+        &self,
+        id: TransferId,
+    ) -> impl Future<Output = Result<Option<Transfer>, StoreError>> + Send;
+
+    fn pending_state(
+        &self,
+        id: TransferId,
+    ) -> impl Future<Output = Result<Option<PendingState>, StoreError>> + Send;
+
+    fn balance_at(
+        &self,
+        id: AccountId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<Balance>, StoreError>> + Send;
+}

@@ -1,0 +1,810 @@
+//! The ledger's state machine: the rules every store applies, in one place.
+//!
+//! [`LedgerState`] holds accounts, transfers, pending states and remembered failures, and
+//! applies requests to them. The in-memory reference engine keeps the whole ledger in one
+//! `LedgerState`; a durable store loads the part a batch touches, applies the batch with the
+//! same code, and persists the returned [`Effects`].
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use bazaar_money::Money;
+
+use crate::transfer::{BATCH_LEGS_MAX, PENDING_TIMEOUT_SECS_MAX, metadata_is_valid};
+use crate::{
+    Account, AccountError, AccountId, Balance, BalanceConstraint, BatchError, NewAccount,
+    PendingState, Receipt, RequestKind, Timestamp, Transfer, TransferError, TransferId,
+    TransferKind, TransferRequest,
+};
+
+/// An account with its current balance.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AccountEntry {
+    pub account: Account,
+    pub balance: Balance,
+}
+
+/// A remembered failure: the request that failed and why.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Failure {
+    pub request: TransferRequest,
+    pub error: TransferError,
+}
+
+/// Everything one call changed, for a store to persist and a history to record.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Effects {
+    /// The timestamp of the change; `None` when nothing but failures was recorded.
+    pub timestamp: Option<Timestamp>,
+    /// New transfers, in the order they were applied.
+    pub transfers: Vec<Transfer>,
+    /// Pending transfers released by expiry.
+    pub expired: Vec<TransferId>,
+    /// New states of pending transfers (open, posted, voided or expired).
+    pub pending_states: Vec<(TransferId, PendingState)>,
+    /// New running totals of the amounts reversed from transfers.
+    pub reversed_totals: Vec<(TransferId, i64)>,
+    /// Failures now remembered under their transfer id.
+    pub failures: Vec<(TransferId, Failure)>,
+    /// The final balance of every account whose balance changed.
+    pub balances: Vec<(AccountId, Balance)>,
+}
+
+/// The ledger's state and the rules that change it. No I/O, no clock: the caller passes
+/// the time, and the state hands out strictly increasing timestamps from it.
+#[derive(Clone, Debug)]
+pub struct LedgerState {
+    accounts: HashMap<AccountId, AccountEntry>,
+    transfers: HashMap<TransferId, Transfer>,
+    failures: HashMap<TransferId, Failure>,
+    pending: HashMap<TransferId, PendingState>,
+    reversed: HashMap<TransferId, i64>,
+    open_by_expiry: BTreeSet<(Timestamp, TransferId)>,
+    last_timestamp: Timestamp,
+}
+
+impl Default for LedgerState {
+    fn default() -> Self {
+        Self {
+            accounts: HashMap::new(),
+            transfers: HashMap::new(),
+            failures: HashMap::new(),
+            pending: HashMap::new(),
+            reversed: HashMap::new(),
+            open_by_expiry: BTreeSet::new(),
+            last_timestamp: Timestamp::MIN,
+        }
+    }
+}
+
+impl LedgerState {
+    pub fn account(&self, id: AccountId) -> Option<&AccountEntry> {
+        self.accounts.get(&id)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = &AccountEntry> {
+        self.accounts.values()
+    }
+
+    pub fn transfer(&self, id: TransferId) -> Option<&Transfer> {
+        self.transfers.get(&id)
+    }
+
+    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
+        self.transfers.values()
+    }
+
+    pub fn transfer_count(&self) -> usize {
+        self.transfers.len()
+    }
+
+    pub fn pending_state(&self, id: TransferId) -> Option<PendingState> {
+        self.pending.get(&id).copied()
+    }
+
+    pub fn pending_states(&self) -> impl Iterator<Item = (TransferId, PendingState)> + '_ {
+        self.pending.iter().map(|(id, state)| (*id, *state))
+    }
+
+    pub fn failure(&self, id: TransferId) -> Option<&Failure> {
+        self.failures.get(&id)
+    }
+
+    pub fn reversed_total(&self, id: TransferId) -> i64 {
+        self.reversed.get(&id).copied().unwrap_or(0)
+    }
+
+    pub fn last_timestamp(&self) -> Timestamp {
+        self.last_timestamp
+    }
+
+    /// The timestamp the next change made at `now` would get.
+    fn next_timestamp(&self, now: Timestamp) -> Timestamp {
+        now.max(self.last_timestamp.next())
+    }
+
+    /// Opens an account, or returns it unchanged if the same request opened it before.
+    pub fn create_account(
+        &mut self,
+        new: NewAccount,
+        now: Timestamp,
+    ) -> Result<Account, AccountError> {
+        if new.id.is_nil() {
+            return Err(AccountError::IdMustNotBeNil);
+        }
+        match new.constraint {
+            BalanceConstraint::DebitsMustNotExceedCredits { overdraft }
+            | BalanceConstraint::CreditsMustNotExceedDebits { overdraft }
+                if overdraft < 0 =>
+            {
+                return Err(AccountError::OverdraftMustNotBeNegative);
+            }
+            _ => {}
+        }
+        if let Some(existing) = self.accounts.get(&new.id) {
+            existing.account.check_same(&new)?;
+            return Ok(existing.account.clone());
+        }
+        let timestamp = self.next_timestamp(now);
+        let account = Account::open(new, timestamp);
+        self.last_timestamp = timestamp;
+        self.accounts.insert(
+            account.id,
+            AccountEntry {
+                account: account.clone(),
+                balance: Balance::default(),
+            },
+        );
+        Ok(account)
+    }
+
+    /// Applies a linked batch: every leg or none.
+    ///
+    /// Order of checks: the batch's size; then, for each leg in order, its id (nil,
+    /// repeated within the batch, or known from an earlier request, which either returns
+    /// that request's result or is refused as a different request); then each new leg in
+    /// order against the state as changed by the legs before it. The first failing leg
+    /// rejects the batch; its failure is remembered if [`TransferError::is_recorded`].
+    pub fn submit(
+        &mut self,
+        batch: &[TransferRequest],
+        now: Timestamp,
+    ) -> (Result<Vec<Receipt>, BatchError>, Effects) {
+        let mut effects = Effects::default();
+        if batch.is_empty() {
+            return (Err(BatchError::Empty), effects);
+        }
+        if batch.len() > BATCH_LEGS_MAX {
+            let error = BatchError::TooLarge {
+                legs: batch.len(),
+                max: BATCH_LEGS_MAX,
+            };
+            return (Err(error), effects);
+        }
+        let known = match self.check_ids(batch) {
+            Ok(known) => known,
+            Err(error) => return (Err(error), effects),
+        };
+        let timestamp = self.next_timestamp(now);
+        let mut stage = Stage::new(self, timestamp);
+        for (index, (request, known)) in batch.iter().zip(&known).enumerate() {
+            if known.is_some() {
+                continue;
+            }
+            if let Err(error) = stage.apply(request) {
+                drop(stage);
+                if error.is_recorded() {
+                    let failure = Failure {
+                        request: request.clone(),
+                        error,
+                    };
+                    self.failures.insert(request.id, failure.clone());
+                    effects.failures.push((request.id, failure));
+                }
+                let rejection = BatchError::Rejected {
+                    index,
+                    id: request.id,
+                    error,
+                };
+                return (Err(rejection), effects);
+            }
+        }
+        let staged = stage.finish();
+        let receipts = batch
+            .iter()
+            .zip(known)
+            .map(|(request, known)| {
+                known.unwrap_or(Receipt {
+                    id: request.id,
+                    timestamp,
+                })
+            })
+            .collect();
+        if !staged.transfers.is_empty() {
+            self.commit(staged, timestamp, &mut effects);
+        }
+        (Ok(receipts), effects)
+    }
+
+    /// The identity checks of every leg, before any is evaluated. Returns the original
+    /// receipt of each leg that was already applied by an identical request.
+    fn check_ids(&self, batch: &[TransferRequest]) -> Result<Vec<Option<Receipt>>, BatchError> {
+        let mut seen = HashSet::with_capacity(batch.len());
+        let mut known = Vec::with_capacity(batch.len());
+        for (index, request) in batch.iter().enumerate() {
+            let reject = |error| BatchError::Rejected {
+                index,
+                id: request.id,
+                error,
+            };
+            if request.id.is_nil() {
+                return Err(reject(TransferError::IdMustNotBeNil));
+            }
+            if !seen.insert(request.id) {
+                return Err(reject(TransferError::DuplicateIdInBatch));
+            }
+            if let Some(existing) = self.transfers.get(&request.id) {
+                same_request(existing, request).map_err(reject)?;
+                known.push(Some(Receipt {
+                    id: existing.id,
+                    timestamp: existing.timestamp,
+                }));
+            } else if let Some(failure) = self.failures.get(&request.id) {
+                let error = if failure.request == *request {
+                    failure.error
+                } else {
+                    TransferError::IdAlreadyFailed
+                };
+                return Err(reject(error));
+            } else {
+                known.push(None);
+            }
+        }
+        Ok(known)
+    }
+
+    fn commit(&mut self, staged: Staged, timestamp: Timestamp, effects: &mut Effects) {
+        self.last_timestamp = timestamp;
+        effects.timestamp = Some(timestamp);
+        for (id, balance) in staged.balances {
+            if let Some(entry) = self.accounts.get_mut(&id) {
+                entry.balance = balance;
+                effects.balances.push((id, balance));
+            }
+        }
+        // Transfers first: a pending state looks up its transfer's expiry.
+        for transfer in staged.transfers {
+            self.transfers.insert(transfer.id, transfer.clone());
+            effects.transfers.push(transfer);
+        }
+        for (id, state) in staged.pending {
+            self.set_pending_state(id, state);
+            effects.pending_states.push((id, state));
+        }
+        for (id, total) in staged.reversed {
+            self.reversed.insert(id, total);
+            effects.reversed_totals.push((id, total));
+        }
+        effects.balances.sort_by_key(|(id, _)| *id);
+        effects.pending_states.sort_by_key(|(id, _)| *id);
+        effects.reversed_totals.sort_by_key(|(id, _)| *id);
+    }
+
+    fn set_pending_state(&mut self, id: TransferId, state: PendingState) {
+        let expires_at = self.transfers.get(&id).and_then(Transfer::expires_at);
+        self.pending.insert(id, state);
+        if let Some(expires_at) = expires_at {
+            if state == PendingState::Open {
+                self.open_by_expiry.insert((expires_at, id));
+            } else {
+                self.open_by_expiry.remove(&(expires_at, id));
+            }
+        }
+    }
+
+    /// Releases every open pending transfer whose timeout has passed at `now`. Until this
+    /// runs, an expired reservation still holds its funds, though it can no longer be
+    /// posted or voided.
+    pub fn expire_due(&mut self, now: Timestamp) -> Effects {
+        let mut effects = Effects::default();
+        let timestamp = self.next_timestamp(now);
+        let due: Vec<TransferId> = self
+            .open_by_expiry
+            .iter()
+            .take_while(|(expires_at, _)| *expires_at <= timestamp)
+            .map(|(_, id)| *id)
+            .collect();
+        if due.is_empty() {
+            return effects;
+        }
+        let mut stage = Stage::new(self, timestamp);
+        let mut expired = Vec::with_capacity(due.len());
+        for id in due {
+            // An open pending transfer always has both accounts and its reservation; a
+            // failure here means the state was corrupted, and the transfer stays open.
+            if stage
+                .release(id, PendingState::Expired { at: timestamp })
+                .is_ok()
+            {
+                expired.push(id);
+            }
+        }
+        let staged = stage.finish();
+        self.commit(staged, timestamp, &mut effects);
+        effects.expired = expired;
+        effects
+    }
+}
+
+/// Compares a repeated request with the transfer it created.
+fn same_request(existing: &Transfer, request: &TransferRequest) -> Result<(), TransferError> {
+    let same_amount = |amount: Money| {
+        if amount.minor() != existing.amount.minor() {
+            Err(TransferError::ExistsWithDifferentAmount)
+        } else if amount.currency() != existing.amount.currency() {
+            Err(TransferError::ExistsWithDifferentCurrency)
+        } else {
+            Ok(())
+        }
+    };
+    let same_accounts = |debit: AccountId, credit: AccountId| {
+        if debit != existing.debit_account_id {
+            Err(TransferError::ExistsWithDifferentDebitAccount)
+        } else if credit != existing.credit_account_id {
+            Err(TransferError::ExistsWithDifferentCreditAccount)
+        } else {
+            Ok(())
+        }
+    };
+    match (&request.kind, existing.kind) {
+        (
+            RequestKind::Direct {
+                debit_account_id,
+                credit_account_id,
+                amount,
+            },
+            TransferKind::Direct,
+        ) => {
+            same_accounts(*debit_account_id, *credit_account_id)?;
+            same_amount(*amount)?;
+        }
+        (
+            RequestKind::Pending {
+                debit_account_id,
+                credit_account_id,
+                amount,
+                timeout_secs,
+            },
+            TransferKind::Pending {
+                timeout_secs: existing_timeout,
+            },
+        ) => {
+            same_accounts(*debit_account_id, *credit_account_id)?;
+            same_amount(*amount)?;
+            if *timeout_secs != existing_timeout {
+                return Err(TransferError::ExistsWithDifferentTimeout);
+            }
+        }
+        (
+            RequestKind::PostPending { pending_id, amount },
+            TransferKind::PostPending {
+                pending_id: existing_pending,
+            },
+        ) => {
+            if *pending_id != existing_pending {
+                return Err(TransferError::ExistsWithDifferentPendingTransfer);
+            }
+            same_amount(*amount)?;
+        }
+        (
+            RequestKind::VoidPending { pending_id },
+            TransferKind::VoidPending {
+                pending_id: existing_pending,
+            },
+        ) => {
+            if *pending_id != existing_pending {
+                return Err(TransferError::ExistsWithDifferentPendingTransfer);
+            }
+        }
+        (
+            RequestKind::Reverse {
+                original_id,
+                amount,
+            },
+            TransferKind::Reversal {
+                original_id: existing_original,
+            },
+        ) => {
+            if *original_id != existing_original {
+                return Err(TransferError::ExistsWithDifferentOriginalTransfer);
+            }
+            same_amount(*amount)?;
+        }
+        _ => return Err(TransferError::ExistsWithDifferentKind),
+    }
+    if request.metadata != existing.metadata {
+        return Err(TransferError::ExistsWithDifferentMetadata);
+    }
+    Ok(())
+}
+
+/// Changes made by a batch that is still being evaluated.
+#[derive(Default)]
+struct Staged {
+    balances: HashMap<AccountId, Balance>,
+    pending: HashMap<TransferId, PendingState>,
+    reversed: HashMap<TransferId, i64>,
+    transfers: Vec<Transfer>,
+    transfer_index: HashMap<TransferId, usize>,
+}
+
+/// A batch in evaluation: reads see the state as changed by the legs before.
+struct Stage<'a> {
+    state: &'a LedgerState,
+    timestamp: Timestamp,
+    staged: Staged,
+}
+
+enum Phase {
+    Pending,
+    Posted,
+}
+
+impl<'a> Stage<'a> {
+    fn new(state: &'a LedgerState, timestamp: Timestamp) -> Self {
+        Self {
+            state,
+            timestamp,
+            staged: Staged::default(),
+        }
+    }
+
+    fn finish(self) -> Staged {
+        self.staged
+    }
+
+    fn account(&self, id: AccountId) -> Option<&'a Account> {
+        self.state.accounts.get(&id).map(|entry| &entry.account)
+    }
+
+    fn balance(&self, id: AccountId) -> Balance {
+        self.staged
+            .balances
+            .get(&id)
+            .copied()
+            .or_else(|| self.state.accounts.get(&id).map(|entry| entry.balance))
+            .unwrap_or_default()
+    }
+
+    fn transfer(&self, id: TransferId) -> Option<&Transfer> {
+        match self.staged.transfer_index.get(&id) {
+            Some(&index) => self.staged.transfers.get(index),
+            None => self.state.transfers.get(&id),
+        }
+    }
+
+    fn pending_state(&self, id: TransferId) -> Option<PendingState> {
+        self.staged
+            .pending
+            .get(&id)
+            .copied()
+            .or_else(|| self.state.pending.get(&id).copied())
+    }
+
+    fn reversed_total(&self, id: TransferId) -> i64 {
+        self.staged
+            .reversed
+            .get(&id)
+            .copied()
+            .unwrap_or_else(|| self.state.reversed_total(id))
+    }
+
+    fn record(&mut self, transfer: Transfer) {
+        let index = self.staged.transfers.len();
+        self.staged.transfer_index.insert(transfer.id, index);
+        self.staged.transfers.push(transfer);
+    }
+
+    fn apply(&mut self, request: &TransferRequest) -> Result<(), TransferError> {
+        if !metadata_is_valid(&request.metadata) {
+            return Err(TransferError::MetadataInvalid);
+        }
+        let id = request.id;
+        let timestamp = self.timestamp;
+        let transfer = |kind, debit_account_id, credit_account_id, amount| Transfer {
+            id,
+            kind,
+            debit_account_id,
+            credit_account_id,
+            amount,
+            timestamp,
+            metadata: request.metadata.clone(),
+        };
+        match request.kind {
+            RequestKind::Direct {
+                debit_account_id,
+                credit_account_id,
+                amount,
+            } => {
+                self.move_funds(debit_account_id, credit_account_id, amount, Phase::Posted)?;
+                self.record(transfer(
+                    TransferKind::Direct,
+                    debit_account_id,
+                    credit_account_id,
+                    amount,
+                ));
+            }
+            RequestKind::Pending {
+                debit_account_id,
+                credit_account_id,
+                amount,
+                timeout_secs,
+            } => {
+                if timeout_secs == 0 {
+                    return Err(TransferError::TimeoutMustBePositive);
+                }
+                if timeout_secs > PENDING_TIMEOUT_SECS_MAX {
+                    return Err(TransferError::TimeoutExceedsMaximum);
+                }
+                self.move_funds(debit_account_id, credit_account_id, amount, Phase::Pending)?;
+                self.record(transfer(
+                    TransferKind::Pending { timeout_secs },
+                    debit_account_id,
+                    credit_account_id,
+                    amount,
+                ));
+                self.staged.pending.insert(id, PendingState::Open);
+            }
+            RequestKind::PostPending { pending_id, amount } => {
+                if !amount.is_positive() {
+                    return Err(TransferError::AmountMustBePositive);
+                }
+                let pending = self.open_pending(pending_id)?;
+                if amount.currency() != pending.amount.currency() {
+                    return Err(TransferError::ReferencedTransferCurrencyMismatch);
+                }
+                if amount.minor() > pending.amount.minor() {
+                    return Err(TransferError::ExceedsPendingTransferAmount);
+                }
+                let (debit, credit) = (pending.debit_account_id, pending.credit_account_id);
+                self.settle(&pending, amount.minor())?;
+                self.staged.pending.insert(
+                    pending_id,
+                    PendingState::Posted {
+                        by: id,
+                        amount: amount.minor(),
+                    },
+                );
+                self.record(transfer(
+                    TransferKind::PostPending { pending_id },
+                    debit,
+                    credit,
+                    amount,
+                ));
+            }
+            RequestKind::VoidPending { pending_id } => {
+                let pending = self.open_pending(pending_id)?;
+                self.release(pending_id, PendingState::Voided { by: id })?;
+                self.record(transfer(
+                    TransferKind::VoidPending { pending_id },
+                    pending.debit_account_id,
+                    pending.credit_account_id,
+                    pending.amount,
+                ));
+            }
+            RequestKind::Reverse {
+                original_id,
+                amount,
+            } => {
+                if !amount.is_positive() {
+                    return Err(TransferError::AmountMustBePositive);
+                }
+                let original = self
+                    .transfer(original_id)
+                    .cloned()
+                    .ok_or(TransferError::OriginalTransferNotFound)?;
+                if original.posted_amount() == 0 {
+                    return Err(TransferError::OriginalTransferNotReversible);
+                }
+                if amount.currency() != original.amount.currency() {
+                    return Err(TransferError::ReferencedTransferCurrencyMismatch);
+                }
+                let reversed = self.reversed_total(original_id);
+                let remaining = original.posted_amount().saturating_sub(reversed);
+                if amount.minor() > remaining {
+                    return Err(TransferError::ExceedsReversibleAmount);
+                }
+                // The reversal moves money back: the original's credit account pays.
+                let (debit, credit) = (original.credit_account_id, original.debit_account_id);
+                self.move_funds(debit, credit, amount, Phase::Posted)?;
+                let total = reversed.saturating_add(amount.minor());
+                self.staged.reversed.insert(original_id, total);
+                self.record(transfer(
+                    TransferKind::Reversal { original_id },
+                    debit,
+                    credit,
+                    amount,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `amount` to the debit and credit account, as a reservation or posted.
+    fn move_funds(
+        &mut self,
+        debit_id: AccountId,
+        credit_id: AccountId,
+        amount: Money,
+        phase: Phase,
+    ) -> Result<(), TransferError> {
+        if !amount.is_positive() {
+            return Err(TransferError::AmountMustBePositive);
+        }
+        if debit_id == credit_id {
+            return Err(TransferError::AccountsMustBeDifferent);
+        }
+        let debit_account = self
+            .account(debit_id)
+            .ok_or(TransferError::DebitAccountNotFound)?;
+        let credit_account = self
+            .account(credit_id)
+            .ok_or(TransferError::CreditAccountNotFound)?;
+        if debit_account.currency != amount.currency() {
+            return Err(TransferError::DebitAccountCurrencyMismatch);
+        }
+        if credit_account.currency != amount.currency() {
+            return Err(TransferError::CreditAccountCurrencyMismatch);
+        }
+        let minor = amount.minor();
+        let mut debit = self.balance(debit_id);
+        let mut credit = self.balance(credit_id);
+        match phase {
+            Phase::Pending => {
+                debit.debits_pending = add(
+                    debit.debits_pending,
+                    minor,
+                    TransferError::OverflowsDebitsPending,
+                )?;
+                credit.credits_pending = add(
+                    credit.credits_pending,
+                    minor,
+                    TransferError::OverflowsCreditsPending,
+                )?;
+            }
+            Phase::Posted => {
+                debit.debits_posted = add(
+                    debit.debits_posted,
+                    minor,
+                    TransferError::OverflowsDebitsPosted,
+                )?;
+                credit.credits_posted = add(
+                    credit.credits_posted,
+                    minor,
+                    TransferError::OverflowsCreditsPosted,
+                )?;
+            }
+        }
+        self.stage_balances(debit_account, debit, credit_account, credit)
+    }
+
+    /// Checks both accounts' constraints and stages their new balances.
+    fn stage_balances(
+        &mut self,
+        debit_account: &Account,
+        debit: Balance,
+        credit_account: &Account,
+        credit: Balance,
+    ) -> Result<(), TransferError> {
+        if !debit_account.allows(&debit) {
+            return Err(TransferError::ExceedsCredits);
+        }
+        if !credit_account.allows(&credit) {
+            return Err(TransferError::ExceedsDebits);
+        }
+        self.staged.balances.insert(debit_account.id, debit);
+        self.staged.balances.insert(credit_account.id, credit);
+        Ok(())
+    }
+
+    /// The pending transfer `id`, if it can still be posted or voided now.
+    fn open_pending(&self, id: TransferId) -> Result<Transfer, TransferError> {
+        let pending = self
+            .transfer(id)
+            .ok_or(TransferError::PendingTransferNotFound)?;
+        let expires_at = pending
+            .expires_at()
+            .ok_or(TransferError::PendingTransferNotPending)?;
+        match self.pending_state(id) {
+            Some(PendingState::Open) if expires_at <= self.timestamp => {
+                Err(TransferError::PendingTransferExpired)
+            }
+            Some(PendingState::Open) => Ok(pending.clone()),
+            Some(PendingState::Posted { .. }) => Err(TransferError::PendingTransferAlreadyPosted),
+            Some(PendingState::Voided { .. }) => Err(TransferError::PendingTransferAlreadyVoided),
+            Some(PendingState::Expired { .. }) => Err(TransferError::PendingTransferExpired),
+            // A pending transfer without a state cannot be resolved safely.
+            None => Err(TransferError::PendingTransferNotPending),
+        }
+    }
+
+    /// Moves an open reservation into posted balances: `posted` of it, releasing the rest.
+    fn settle(&mut self, pending: &Transfer, posted: i64) -> Result<(), TransferError> {
+        let (debit_account, credit_account) = self.accounts_of(pending)?;
+        let reserved = pending.amount.minor();
+        let mut debit = self.balance(pending.debit_account_id);
+        let mut credit = self.balance(pending.credit_account_id);
+        debit.debits_pending = sub(
+            debit.debits_pending,
+            reserved,
+            TransferError::OverflowsDebitsPending,
+        )?;
+        debit.debits_posted = add(
+            debit.debits_posted,
+            posted,
+            TransferError::OverflowsDebitsPosted,
+        )?;
+        credit.credits_pending = sub(
+            credit.credits_pending,
+            reserved,
+            TransferError::OverflowsCreditsPending,
+        )?;
+        credit.credits_posted = add(
+            credit.credits_posted,
+            posted,
+            TransferError::OverflowsCreditsPosted,
+        )?;
+        self.stage_balances(debit_account, debit, credit_account, credit)
+    }
+
+    /// Releases an open reservation entirely and gives the pending transfer its final state.
+    fn release(&mut self, id: TransferId, state: PendingState) -> Result<(), TransferError> {
+        let pending = self
+            .transfer(id)
+            .cloned()
+            .ok_or(TransferError::PendingTransferNotFound)?;
+        let (debit_account, credit_account) = self.accounts_of(&pending)?;
+        let reserved = pending.amount.minor();
+        let mut debit = self.balance(pending.debit_account_id);
+        let mut credit = self.balance(pending.credit_account_id);
+        debit.debits_pending = sub(
+            debit.debits_pending,
+            reserved,
+            TransferError::OverflowsDebitsPending,
+        )?;
+        credit.credits_pending = sub(
+            credit.credits_pending,
+            reserved,
+            TransferError::OverflowsCreditsPending,
+        )?;
+        self.stage_balances(debit_account, debit, credit_account, credit)?;
+        self.staged.pending.insert(id, state);
+        Ok(())
+    }
+
+    fn accounts_of(
+        &self,
+        transfer: &Transfer,
+    ) -> Result<(&'a Account, &'a Account), TransferError> {
+        let debit = self
+            .account(transfer.debit_account_id)
+            .ok_or(TransferError::DebitAccountNotFound)?;
+        let credit = self
+            .account(transfer.credit_account_id)
+            .ok_or(TransferError::CreditAccountNotFound)?;
+        Ok((debit, credit))
+    }
+}
+
+fn add(sum: i64, amount: i64, overflow: TransferError) -> Result<i64, TransferError> {
+    sum.checked_add(amount).ok_or(overflow)
+}
+
+/// Takes a reservation back out of a pending sum. A sum can never hold less than an open
+/// reservation it contains; if it somehow does, the operation is refused rather than
+/// letting the sum go negative.
+fn sub(sum: i64, amount: i64, error: TransferError) -> Result<i64, TransferError> {
+    match sum.checked_sub(amount) {
+        Some(rest) if rest >= 0 => Ok(rest),
+        _ => Err(error),
+    }
+}
