@@ -29,7 +29,10 @@ fn accounts() -> impl Strategy<Value = (u8, u8)> {
         let group: Vec<u8> = (0..ACCOUNT_SLOTS)
             .filter(|s| *s != debit && sim::slot_currency(*s) == sim::slot_currency(debit))
             .collect();
-        let credit = group[usize::from(credit) % group.len()];
+        let credit = usize::from(credit)
+            .checked_rem(group.len())
+            .and_then(|index| group.get(index).copied())
+            .unwrap_or(credit);
         (debit, credit)
     });
     prop_oneof![15 => same_currency, 1 => (slot(), slot())]
