@@ -32,7 +32,7 @@ pub use ids::{AccountId, Timestamp, TransferId};
 pub use memory::InMemoryLedger;
 pub use port::{Clock, LedgerStore, ManualClock, StoreError};
 pub use reference::{JournalEntry, ReferenceLedger};
-pub use state::{AccountEntry, Effects, Failure, LedgerState};
+pub use state::{AccountEntry, Effects, Expiration, Failure, LedgerState, Posting};
 pub use transfer::{
     BATCH_LEGS_MAX, BatchError, METADATA_ENTRIES_MAX, METADATA_KEY_LEN_MAX, METADATA_VALUE_LEN_MAX,
     Metadata, PENDING_TIMEOUT_SECS_MAX, PendingState, Receipt, RequestKind, Transfer,

@@ -65,7 +65,11 @@ impl ReferenceLedger {
 
     pub fn expire_due(&mut self, now: Timestamp) -> Vec<TransferId> {
         let effects = self.state.expire_due(now);
-        let expired = effects.expired.clone();
+        let expired = effects
+            .expired
+            .iter()
+            .map(|expiration| expiration.pending_id)
+            .collect();
         self.record(effects);
         expired
     }
@@ -113,14 +117,18 @@ impl ReferenceLedger {
                 .or_default()
                 .push((timestamp, balance));
         }
-        self.journal
-            .extend(effects.transfers.into_iter().map(JournalEntry::Transfer));
+        self.journal.extend(
+            effects
+                .transfers
+                .into_iter()
+                .map(|posting| JournalEntry::Transfer(posting.transfer)),
+        );
         self.journal.extend(
             effects
                 .expired
                 .into_iter()
-                .map(|pending_id| JournalEntry::Expired {
-                    pending_id,
+                .map(|expiration| JournalEntry::Expired {
+                    pending_id: expiration.pending_id,
                     at: timestamp,
                 }),
         );

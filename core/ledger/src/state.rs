@@ -30,15 +30,34 @@ pub struct Failure {
     pub error: TransferError,
 }
 
+/// A transfer as applied, with the balances of both accounts right after it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Posting {
+    pub transfer: Transfer,
+    pub debit_after: Balance,
+    pub credit_after: Balance,
+}
+
+/// An expired reservation's release, with the balances of both accounts right after it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Expiration {
+    pub pending_id: TransferId,
+    pub debit_account_id: AccountId,
+    pub credit_account_id: AccountId,
+    pub amount: i64,
+    pub debit_after: Balance,
+    pub credit_after: Balance,
+}
+
 /// Everything one call changed, for a store to persist and a history to record.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Effects {
     /// The timestamp of the change; `None` when nothing but failures was recorded.
     pub timestamp: Option<Timestamp>,
     /// New transfers, in the order they were applied.
-    pub transfers: Vec<Transfer>,
-    /// Pending transfers released by expiry.
-    pub expired: Vec<TransferId>,
+    pub transfers: Vec<Posting>,
+    /// Pending transfers released by expiry, in the order they were released.
+    pub expired: Vec<Expiration>,
     /// New states of pending transfers (open, posted, voided or expired).
     pub pending_states: Vec<(TransferId, PendingState)>,
     /// New running totals of the amounts reversed from transfers.
@@ -115,6 +134,40 @@ impl LedgerState {
 
     pub fn last_timestamp(&self) -> Timestamp {
         self.last_timestamp
+    }
+
+    /// Adds an account as a store read it, for a store that loads only what a batch needs.
+    pub fn load_account(&mut self, account: Account, balance: Balance) {
+        self.accounts
+            .insert(account.id, AccountEntry { account, balance });
+    }
+
+    /// Adds a stored transfer with its pending state (for pending transfers) and the total
+    /// reversed from it so far.
+    pub fn load_transfer(
+        &mut self,
+        transfer: Transfer,
+        pending: Option<PendingState>,
+        reversed_total: i64,
+    ) {
+        let id = transfer.id;
+        self.transfers.insert(id, transfer);
+        if let Some(state) = pending {
+            self.set_pending_state(id, state);
+        }
+        if reversed_total > 0 {
+            self.reversed.insert(id, reversed_total);
+        }
+    }
+
+    /// Adds a remembered failure.
+    pub fn load_failure(&mut self, id: TransferId, failure: Failure) {
+        self.failures.insert(id, failure);
+    }
+
+    /// Moves the clock forward to at least `timestamp`: later changes get later timestamps.
+    pub fn observe_timestamp(&mut self, timestamp: Timestamp) {
+        self.last_timestamp = self.last_timestamp.max(timestamp);
     }
 
     /// The timestamp the next change made at `now` would get.
@@ -272,10 +325,17 @@ impl LedgerState {
             }
         }
         // Transfers first: a pending state looks up its transfer's expiry.
-        for transfer in staged.transfers {
+        for (transfer, (debit_after, credit_after)) in
+            staged.transfers.into_iter().zip(staged.after)
+        {
             self.transfers.insert(transfer.id, transfer.clone());
-            effects.transfers.push(transfer);
+            effects.transfers.push(Posting {
+                transfer,
+                debit_after,
+                credit_after,
+            });
         }
+        effects.expired = staged.expirations;
         for (id, state) in staged.pending {
             self.set_pending_state(id, state);
             effects.pending_states.push((id, state));
@@ -317,20 +377,13 @@ impl LedgerState {
             return effects;
         }
         let mut stage = Stage::new(self, timestamp);
-        let mut expired = Vec::with_capacity(due.len());
         for id in due {
             // An open pending transfer always has both accounts and its reservation; a
             // failure here means the state was corrupted, and the transfer stays open.
-            if stage
-                .release(id, PendingState::Expired { at: timestamp })
-                .is_ok()
-            {
-                expired.push(id);
-            }
+            let _ = stage.expire(id);
         }
         let staged = stage.finish();
         self.commit(staged, timestamp, &mut effects);
-        effects.expired = expired;
         effects
     }
 }
@@ -434,7 +487,10 @@ struct Staged {
     pending: HashMap<TransferId, PendingState>,
     reversed: HashMap<TransferId, i64>,
     transfers: Vec<Transfer>,
+    /// The balances of each transfer's accounts right after it, by index.
+    after: Vec<(Balance, Balance)>,
     transfer_index: HashMap<TransferId, usize>,
+    expirations: Vec<Expiration>,
 }
 
 /// A batch in evaluation: reads see the state as changed by the legs before.
@@ -500,8 +556,34 @@ impl<'a> Stage<'a> {
 
     fn record(&mut self, transfer: Transfer) {
         let index = self.staged.transfers.len();
+        let after = (
+            self.balance(transfer.debit_account_id),
+            self.balance(transfer.credit_account_id),
+        );
         self.staged.transfer_index.insert(transfer.id, index);
         self.staged.transfers.push(transfer);
+        self.staged.after.push(after);
+    }
+
+    /// Releases an open reservation whose timeout has passed.
+    fn expire(&mut self, id: TransferId) -> Result<(), TransferError> {
+        self.release(id, PendingState::Expired { at: self.timestamp })?;
+        let pending = self
+            .transfer(id)
+            .ok_or(TransferError::PendingTransferNotFound)?;
+        let (debit_account_id, credit_account_id) =
+            (pending.debit_account_id, pending.credit_account_id);
+        let amount = pending.amount.minor();
+        let expiration = Expiration {
+            pending_id: id,
+            debit_account_id,
+            credit_account_id,
+            amount,
+            debit_after: self.balance(debit_account_id),
+            credit_after: self.balance(credit_account_id),
+        };
+        self.staged.expirations.push(expiration);
+        Ok(())
     }
 
     fn apply(&mut self, request: &TransferRequest) -> Result<(), TransferError> {

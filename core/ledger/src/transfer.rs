@@ -235,6 +235,52 @@ pub enum TransferError {
 }
 
 impl TransferError {
+    /// Every error, for lookups by code.
+    pub const ALL: [TransferError; 37] = [
+        Self::IdMustNotBeNil,
+        Self::DuplicateIdInBatch,
+        Self::IdAlreadyFailed,
+        Self::ExistsWithDifferentKind,
+        Self::ExistsWithDifferentDebitAccount,
+        Self::ExistsWithDifferentCreditAccount,
+        Self::ExistsWithDifferentAmount,
+        Self::ExistsWithDifferentCurrency,
+        Self::ExistsWithDifferentTimeout,
+        Self::ExistsWithDifferentPendingTransfer,
+        Self::ExistsWithDifferentOriginalTransfer,
+        Self::ExistsWithDifferentMetadata,
+        Self::AmountMustBePositive,
+        Self::AccountsMustBeDifferent,
+        Self::TimeoutMustBePositive,
+        Self::TimeoutExceedsMaximum,
+        Self::MetadataInvalid,
+        Self::DebitAccountNotFound,
+        Self::CreditAccountNotFound,
+        Self::DebitAccountCurrencyMismatch,
+        Self::CreditAccountCurrencyMismatch,
+        Self::ReferencedTransferCurrencyMismatch,
+        Self::PendingTransferNotFound,
+        Self::PendingTransferNotPending,
+        Self::PendingTransferAlreadyPosted,
+        Self::PendingTransferAlreadyVoided,
+        Self::PendingTransferExpired,
+        Self::ExceedsPendingTransferAmount,
+        Self::OriginalTransferNotFound,
+        Self::OriginalTransferNotReversible,
+        Self::ExceedsReversibleAmount,
+        Self::ExceedsCredits,
+        Self::ExceedsDebits,
+        Self::OverflowsDebitsPending,
+        Self::OverflowsDebitsPosted,
+        Self::OverflowsCreditsPending,
+        Self::OverflowsCreditsPosted,
+    ];
+
+    /// The error with this [`code`](Self::code), if any.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|error| error.code() == code)
+    }
+
     /// A stable, machine-readable code.
     pub fn code(self) -> &'static str {
         match self {
@@ -309,4 +355,19 @@ pub(crate) fn metadata_is_valid(metadata: &Metadata) -> bool {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
                 && value.len() <= METADATA_VALUE_LEN_MAX
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_distinct_and_reads_back() {
+        let mut codes = std::collections::HashSet::new();
+        for error in TransferError::ALL {
+            assert!(codes.insert(error.code()), "{error:?}");
+            assert_eq!(TransferError::from_code(error.code()), Some(error));
+        }
+        assert_eq!(TransferError::from_code("no_such_code"), None);
+    }
 }

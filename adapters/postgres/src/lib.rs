@@ -1,0 +1,238 @@
+//! The durable ledger store on PostgreSQL (and CockroachDB), behind the `LedgerStore` port.
+//!
+//! Writes go through a group-commit posting engine: concurrent submissions queue up, and one
+//! committer applies as many as are waiting (up to `batch_max`, after waiting at most
+//! `batch_wait` for more) in a single SERIALIZABLE transaction. It runs the ledger's own rules
+//! (`bazaar_ledger::LedgerState`) on just the rows the group touches, so its answers are
+//! exactly the reference engine's; each account's balance is written once per group; each
+//! caller is answered only after the group's commit. See `docs/ledger.md`.
+//!
+//! Database access is blocking diesel: the committer owns one connection and runs on tokio's
+//! blocking pool, and reads use a small r2d2 pool the same way. One committer has at most one
+//! statement in flight at a time, so an async driver would buy nothing but another dependency
+//! tree; blocking diesel is the mature path and keeps the SQL identical for CockroachDB.
+
+mod codec;
+mod engine;
+mod retry;
+mod sql;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_ledger::{
+    Account, AccountError, AccountId, Balance, BatchError, Clock, LedgerStore, NewAccount,
+    PendingState, Receipt, StoreError, Timestamp, Transfer, TransferId, TransferRequest,
+};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool};
+use uuid::Uuid;
+
+pub use retry::RetryPolicy;
+
+/// Reads the wall clock. The posting engine keeps timestamps strictly increasing on top of it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX)
+            });
+        Timestamp::from_micros(micros)
+    }
+}
+
+/// How to reach the database and how the posting engine batches.
+#[derive(Clone, Debug)]
+pub struct LedgerConfig {
+    pub database_url: String,
+    /// Connections for reads and account creation.
+    pub read_pool_size: u32,
+    /// The most submissions one group commit applies.
+    pub batch_max: usize,
+    /// How long the committer waits for more submissions once one has arrived; zero commits
+    /// whatever is waiting at once (submissions that arrive during a commit form the next
+    /// group).
+    pub batch_wait: Duration,
+    /// The most submissions queued for the committer; further callers wait for room.
+    pub queue_max: usize,
+    /// The most expired reservations one `expire_due` releases.
+    pub expire_max: i64,
+    pub retry: RetryPolicy,
+}
+
+impl LedgerConfig {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            read_pool_size: 4,
+            batch_max: 1024,
+            batch_wait: Duration::ZERO,
+            queue_max: 16_384,
+            expire_max: 10_000,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The durable ledger store.
+#[derive(Clone)]
+pub struct PostgresLedger {
+    engine: engine::EngineHandle,
+    reads: Pool<ConnectionManager<PgConnection>>,
+    config: Arc<LedgerConfig>,
+}
+
+impl std::fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresLedger")
+            .field("batch_max", &self.config.batch_max)
+            .field("batch_wait", &self.config.batch_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresLedger {
+    /// Connects (retrying while the database is unreachable, within the retry policy),
+    /// creates the clock row if needed, and starts the posting engine on the current tokio
+    /// runtime. The schema must be migrated already (`bazaar_schema::run_pending_migrations`).
+    pub async fn connect(config: LedgerConfig, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let config = Arc::new(config);
+        let setup = config.clone();
+        let committer_conn = blocking(move || {
+            let mut conn = retry::connect(&setup.database_url, &setup.retry)?;
+            sql::ensure_clock(&mut conn).map_err(|error| {
+                tracing::error!(%error, "cannot prepare the ledger clock");
+                StoreError::Internal("cannot prepare the ledger clock".to_owned())
+            })?;
+            Ok(conn)
+        })
+        .await?;
+        let manager = ConnectionManager::<PgConnection>::new(config.database_url.clone());
+        let reads = Pool::builder()
+            .max_size(config.read_pool_size.max(1))
+            .min_idle(Some(0))
+            .test_on_check_out(true)
+            .connection_timeout(config.retry.unavailable_for_max)
+            .build_unchecked(manager);
+        let engine = engine::start(committer_conn, config.clone(), clock);
+        Ok(Self {
+            engine,
+            reads,
+            config,
+        })
+    }
+
+    /// Opens many accounts in one transaction; the results are per account, in order, with
+    /// the same rules as [`LedgerStore::create_account`].
+    pub async fn create_accounts(
+        &self,
+        accounts: Vec<NewAccount>,
+    ) -> Result<Vec<Result<Account, AccountError>>, StoreError> {
+        self.engine.create_accounts(accounts).await
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| sql::ping(conn).map_err(sql::TxError::Db))
+            .await
+            .map(|_| ())
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut PgConnection) -> Result<T, sql::TxError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let pool = self.reads.clone();
+        blocking(move || {
+            let mut conn = pool.get().map_err(|error| {
+                tracing::warn!(%error, "no ledger database connection for a read");
+                StoreError::Unavailable("the ledger database is unreachable".to_owned())
+            })?;
+            work(&mut conn).map_err(|error| match error {
+                sql::TxError::Corrupt(error) => error,
+                sql::TxError::Db(error) => {
+                    tracing::warn!(%error, "ledger read failed");
+                    match retry::classify(&error) {
+                        retry::Disposition::Fatal => {
+                            StoreError::Internal("the ledger read failed".to_owned())
+                        }
+                        _ => {
+                            StoreError::Unavailable("the ledger database is unreachable".to_owned())
+                        }
+                    }
+                }
+            })
+        })
+        .await
+    }
+}
+
+/// Runs blocking database work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        tracing::error!(%error, "ledger database task failed");
+        StoreError::Internal("the ledger database task failed".to_owned())
+    })?
+}
+
+impl LedgerStore for PostgresLedger {
+    async fn create_account(
+        &self,
+        account: NewAccount,
+    ) -> Result<Result<Account, AccountError>, StoreError> {
+        let mut results = self.create_accounts(vec![account]).await?;
+        results
+            .pop()
+            .ok_or_else(|| StoreError::Internal("account creation returned nothing".to_owned()))
+    }
+
+    async fn submit(
+        &self,
+        batch: Vec<TransferRequest>,
+    ) -> Result<Result<Vec<Receipt>, BatchError>, StoreError> {
+        self.engine.submit(batch).await
+    }
+
+    async fn expire_due(&self) -> Result<Vec<TransferId>, StoreError> {
+        self.engine.expire_due().await
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<(Account, Balance)>, StoreError> {
+        let ids = vec![id.as_uuid()];
+        let mut found = self
+            .read(move |conn| sql::load_accounts(conn, &ids, false))
+            .await?;
+        Ok(found.pop())
+    }
+
+    async fn transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        let ids = vec![id.as_uuid()];
+        let mut found = self
+            .read(move |conn| sql::load_transfers(conn, &ids))
+            .await?;
+        Ok(found.pop().map(|(transfer, _, _)| transfer))
+    }
+
+    async fn pending_state(&self, id: TransferId) -> Result<Option<PendingState>, StoreError> {
+        let ids = vec![id.as_uuid()];
+        let mut found = self
+            .read(move |conn| sql::load_transfers(conn, &ids))
+            .await?;
+        Ok(found.pop().and_then(|(_, pending, _)| pending))
+    }
+
+    async fn balance_at(
+        &self,
+        id: AccountId,
+        at: Timestamp,
+    ) -> Result<Option<Balance>, StoreError> {
+        let id: Uuid = id.as_uuid();
+        self.read(move |conn| sql::balance_at(conn, id, at)).await
+    }
+}

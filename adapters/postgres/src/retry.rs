@@ -1,0 +1,214 @@
+//! SERIALIZABLE transactions with bounded, jittered retries, and reconnection with backoff.
+
+use std::time::{Duration, Instant};
+
+use bazaar_ledger::StoreError;
+use diesel::connection::Connection;
+use diesel::pg::PgConnection;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use rand::Rng;
+
+use crate::sql::TxError;
+
+/// How hard to try before giving up.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// The most attempts at one transaction that keeps hitting serialization failures.
+    pub conflict_attempts_max: u32,
+    /// The first backoff; each retry doubles it, up to `backoff_max`, with full jitter.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// How long to keep reconnecting while the database is unreachable.
+    pub unavailable_for_max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            conflict_attempts_max: 10,
+            backoff_initial: Duration::from_millis(2),
+            backoff_max: Duration::from_millis(500),
+            unavailable_for_max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A random wait between zero and the capped exponential backoff for `attempt`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1_u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX);
+        let ceiling = self
+            .backoff_initial
+            .saturating_mul(factor)
+            .min(self.backoff_max);
+        let micros = u64::try_from(ceiling.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        Duration::from_micros(rand::rng().random_range(0..=micros))
+    }
+}
+
+/// How a database error should be handled.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    /// A serialization failure or deadlock (SQLSTATE 40001, 40P01): run the transaction again.
+    Conflict,
+    /// The connection is gone: reconnect, then run the transaction again. Requests are
+    /// idempotent, so running again after a commit whose answer was lost is safe.
+    Disconnected,
+    /// Anything else: a bug or corrupted data; retrying will not help.
+    Fatal,
+}
+
+pub(crate) fn classify(error: &DieselError) -> Disposition {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+            Disposition::Conflict
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            Disposition::Disconnected
+        }
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message();
+            if message.contains("deadlock detected") || message.contains("restart transaction") {
+                // 40P01 has no diesel error kind of its own; CockroachDB's retry errors say
+                // "restart transaction".
+                Disposition::Conflict
+            } else if message.contains("terminating connection")
+                || message.contains("server closed the connection")
+                || message.contains("connection to server")
+                || message.contains("no connection to the server")
+                || message.contains("the database system is shutting down")
+                || message.contains("the database system is starting up")
+                || message.contains("could not receive data")
+                || message.contains("could not send data")
+            {
+                Disposition::Disconnected
+            } else {
+                Disposition::Fatal
+            }
+        }
+        DieselError::BrokenTransactionManager => Disposition::Disconnected,
+        _ => Disposition::Fatal,
+    }
+}
+
+/// Opens a connection, retrying with backoff for up to `policy.unavailable_for_max`.
+pub(crate) fn connect(url: &str, policy: &RetryPolicy) -> Result<PgConnection, StoreError> {
+    let started = Instant::now();
+    let mut attempt: u32 = 0;
+    loop {
+        match PgConnection::establish(url) {
+            Ok(conn) => {
+                if attempt > 0 {
+                    tracing::info!(
+                        attempts = attempt.saturating_add(1),
+                        "ledger database reachable again"
+                    );
+                }
+                return Ok(conn);
+            }
+            Err(error) => {
+                if started.elapsed() >= policy.unavailable_for_max {
+                    tracing::error!(%error, waited_ms = started.elapsed().as_millis(), "ledger database unreachable; giving up");
+                    return Err(StoreError::Unavailable(
+                        "the ledger database is unreachable".to_owned(),
+                    ));
+                }
+                let wait = policy.backoff(attempt);
+                tracing::warn!(%error, attempt, retry_in_ms = wait.as_millis(), "cannot connect to the ledger database; retrying");
+                std::thread::sleep(wait);
+                attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// Runs `work` in a SERIALIZABLE transaction on `conn`, retrying conflicts and reconnecting
+/// after lost connections, within the policy's bounds. `conn` is replaced when it breaks.
+pub(crate) fn serializable<T>(
+    conn: &mut Option<PgConnection>,
+    url: &str,
+    policy: &RetryPolicy,
+    mut work: impl FnMut(&mut PgConnection) -> Result<T, TxError>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let mut conflicts: u32 = 0;
+    let mut reconnects: u32 = 0;
+    loop {
+        let connection = match conn {
+            Some(connection) => connection,
+            None => conn.insert(connect(url, policy)?),
+        };
+        let outcome = connection
+            .build_transaction()
+            .serializable()
+            .run(|tx| work(tx).map_err(TxErrorWrapper));
+        let error = match outcome {
+            Ok(value) => return Ok(value),
+            Err(TxErrorWrapper(TxError::Corrupt(error))) => return Err(error),
+            Err(TxErrorWrapper(TxError::Db(error))) => error,
+        };
+        match classify(&error) {
+            Disposition::Conflict if conflicts < policy.conflict_attempts_max => {
+                conflicts = conflicts.saturating_add(1);
+                let wait = policy.backoff(conflicts);
+                tracing::debug!(%error, conflicts, retry_in_us = wait.as_micros(), "ledger transaction conflicted; retrying");
+                std::thread::sleep(wait);
+            }
+            Disposition::Conflict => {
+                tracing::error!(%error, conflicts, "ledger transaction kept conflicting; giving up");
+                return Err(StoreError::Unavailable(
+                    "the ledger is too contended right now; retry the request".to_owned(),
+                ));
+            }
+            Disposition::Disconnected if started.elapsed() < policy.unavailable_for_max => {
+                *conn = None;
+                reconnects = reconnects.saturating_add(1);
+                let wait = policy.backoff(reconnects);
+                tracing::warn!(%error, reconnects, retry_in_ms = wait.as_millis(), "lost the ledger database connection; reconnecting");
+                std::thread::sleep(wait);
+            }
+            Disposition::Disconnected => {
+                *conn = None;
+                tracing::error!(%error, waited_ms = started.elapsed().as_millis(), "ledger database unreachable; giving up");
+                return Err(StoreError::Unavailable(
+                    "the ledger database is unreachable".to_owned(),
+                ));
+            }
+            Disposition::Fatal => {
+                tracing::error!(%error, "ledger transaction failed");
+                // The connection may be in an unknown state; start the next call afresh.
+                *conn = None;
+                return Err(StoreError::Internal(
+                    "the ledger transaction failed".to_owned(),
+                ));
+            }
+        }
+    }
+}
+
+/// Carries our error through diesel's transaction, which needs `From<diesel::result::Error>`.
+#[derive(Debug)]
+struct TxErrorWrapper(TxError);
+
+impl From<DieselError> for TxErrorWrapper {
+    fn from(error: DieselError) -> Self {
+        Self(TxError::Db(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        let policy = RetryPolicy::default();
+        for attempt in 0..40 {
+            assert!(policy.backoff(attempt) <= policy.backoff_max);
+        }
+        let waits: std::collections::HashSet<_> = (0..50).map(|_| policy.backoff(8)).collect();
+        assert!(waits.len() > 1, "waits are randomised");
+    }
+}

@@ -1,0 +1,52 @@
+//! Bazaar's benchmarks. Each prints a line per measurement and ends with one machine-readable
+//! summary line.
+//!
+//! `cargo run --release -p bench -- ledger [--seconds 20] [--submitters 1,8,64,256]
+//!     [--batch-max 1024] [--batch-wait-us 0] [--skip-naive]`
+//!
+//! The ledger benchmark recreates the database `BAZAAR_BENCH_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/bazaar_bench`), opens 100,000 seller accounts, 50,000
+//! buyer accounts and one commission account, and runs the same marketplace workload through
+//! a naive one-transaction-per-sale ledger and through Bazaar's posting engine: every sale moves
+//! an amount from a buyer to a seller (90%) and to the commission account (10%) atomically.
+#![expect(
+    clippy::print_stdout,
+    reason = "a benchmark reports on standard output"
+)]
+#![expect(
+    clippy::arithmetic_side_effects,
+    reason = "benchmark bookkeeping on counters that cannot overflow in a run"
+)]
+
+mod ledger;
+mod stats;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.split_first() {
+        Some((name, rest)) if name == "ledger" => {
+            ledger::Options::parse(rest).and_then(ledger::run)
+        }
+        _ => Err(
+            "usage: bench ledger [--seconds N] [--submitters 1,8,64,256] [--batch-max N] \
+                  [--batch-wait-us N] [--skip-naive]"
+                .to_owned(),
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
