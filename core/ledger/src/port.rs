@@ -75,9 +75,10 @@ impl StoreError {
 ///   `IdAlreadyFailed`. A successful leg's identical request returns the same receipt, and
 ///   a different request with its id the matching `ExistsWith...` code.
 /// - timestamps are strictly increasing across batches; all legs of a batch share one.
-/// - `expire_due` releases every open pending transfer whose timeout has passed by the
-///   store's clock, and returns their ids; a post or void after the timeout is refused with
-///   `PendingTransferExpired` whether or not the release has run.
+/// - `expire_due` releases open pending transfers whose timeout has passed by the store's
+///   clock, oldest deadline first, and returns their ids; a store may release at most a
+///   bounded number per call, so callers repeat it until it returns none. A post or void after
+///   the timeout is refused with `PendingTransferExpired` whether or not the release has run.
 /// - transfers are never changed or deleted; `transfer` returns what `submit` stored.
 /// - `balance_at` returns the balance after every event with a timestamp up to and including
 ///   `at`, or `None` if the account did not exist then.
