@@ -25,6 +25,8 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct EngineHandle {
     queue: mpsc::Sender<Job>,
+    /// How long a caller waits for its answer.
+    patience: std::time::Duration,
 }
 
 pub(crate) fn start(
@@ -33,8 +35,14 @@ pub(crate) fn start(
     clock: Arc<dyn Clock>,
 ) -> EngineHandle {
     let (queue, jobs) = mpsc::channel(config.queue_max.max(1));
+    // Twice the retry budget (a group may wait behind another that is retrying) and a margin.
+    let patience = config
+        .retry
+        .unavailable_for_max
+        .saturating_mul(2)
+        .saturating_add(std::time::Duration::from_secs(30));
     tokio::spawn(run(jobs, conn, config, clock));
-    EngineHandle { queue }
+    EngineHandle { queue, patience }
 }
 
 fn mismatched() -> StoreError {
@@ -75,9 +83,18 @@ impl EngineHandle {
             .send(Job { work, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the posting engine has stopped".to_owned()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Internal("the posting engine dropped a request".to_owned()))?
+        // The committer answers within its retry budget unless the database hangs without
+        // closing the connection; past that, the outcome is unknown to the caller, who may
+        // retry the same request safely.
+        let patience = self.patience;
+        match tokio::time::timeout(patience, answer).await {
+            Ok(answer) => answer.map_err(|_| {
+                StoreError::Internal("the posting engine dropped a request".to_owned())
+            })?,
+            Err(_) => Err(StoreError::Unavailable(
+                "the ledger did not answer in time; the outcome is unknown".to_owned(),
+            )),
+        }
     }
 }
 
@@ -117,15 +134,17 @@ async fn run(
             group.into_iter().map(|job| (job.work, job.reply)).unzip();
         let size = work.len();
         let started = Instant::now();
-        let now = clock.now();
         let settings = config.clone();
+        let clock = clock.clone();
         let mut connection = conn.take();
         let outcome = tokio::task::spawn_blocking(move || {
+            // The clock is read per attempt: a rerun after a conflict or an outage must not
+            // stamp the group with the time before it.
             let result = retry::serializable(
                 &mut connection,
                 &settings.database_url,
                 &settings.retry,
-                |tx| sql::commit_group(tx, &work, now, settings.expire_max),
+                |tx| sql::commit_group(tx, &work, clock.now(), settings.expire_max),
             );
             (connection, result)
         })

@@ -106,12 +106,19 @@ impl PostgresLedger {
             let mut conn = retry::connect(&setup.database_url, &setup.retry)?;
             sql::ensure_clock(&mut conn).map_err(|error| {
                 tracing::error!(%error, "cannot prepare the ledger clock");
-                StoreError::Internal("cannot prepare the ledger clock".to_owned())
+                match retry::classify(&error) {
+                    retry::Disposition::Fatal => {
+                        StoreError::Internal("cannot prepare the ledger clock".to_owned())
+                    }
+                    _ => StoreError::Unavailable("the ledger database is unreachable".to_owned()),
+                }
             })?;
             Ok(conn)
         })
         .await?;
-        let manager = ConnectionManager::<PgConnection>::new(config.database_url.clone());
+        let manager = ConnectionManager::<PgConnection>::new(retry::with_client_timeouts(
+            &config.database_url,
+        ));
         let reads = Pool::builder()
             .max_size(config.read_pool_size.max(1))
             .min_idle(Some(0))

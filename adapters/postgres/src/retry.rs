@@ -93,12 +93,52 @@ pub(crate) fn classify(error: &DieselError) -> Disposition {
     }
 }
 
+/// libpq settings that keep a dead or frozen server from hanging a connection forever: a
+/// connect timeout, TCP keepalives, and a bound on unacknowledged writes. Settings already in
+/// the URL win.
+const CLIENT_TIMEOUTS: [(&str, &str); 5] = [
+    ("connect_timeout", "5"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "3"),
+    ("tcp_user_timeout", "30000"),
+];
+
+/// `url` with [`CLIENT_TIMEOUTS`] added where it does not set them itself.
+pub(crate) fn with_client_timeouts(url: &str) -> String {
+    let mut url = url.to_owned();
+    for (key, value) in CLIENT_TIMEOUTS {
+        if url.contains(&format!("{key}=")) {
+            continue;
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(key);
+        url.push('=');
+        url.push_str(value);
+    }
+    url
+}
+
 /// Opens a connection, retrying with backoff for up to `policy.unavailable_for_max`.
 pub(crate) fn connect(url: &str, policy: &RetryPolicy) -> Result<PgConnection, StoreError> {
     let started = Instant::now();
+    let deadline = started
+        .checked_add(policy.unavailable_for_max)
+        .unwrap_or(started);
+    connect_until(url, policy, started, deadline)
+}
+
+/// Opens a connection, retrying with backoff until `deadline`.
+fn connect_until(
+    url: &str,
+    policy: &RetryPolicy,
+    started: Instant,
+    deadline: Instant,
+) -> Result<PgConnection, StoreError> {
+    let url = with_client_timeouts(url);
     let mut attempt: u32 = 0;
     loop {
-        match PgConnection::establish(url) {
+        match PgConnection::establish(&url) {
             Ok(conn) => {
                 if attempt > 0 {
                     tracing::info!(
@@ -109,13 +149,16 @@ pub(crate) fn connect(url: &str, policy: &RetryPolicy) -> Result<PgConnection, S
                 return Ok(conn);
             }
             Err(error) => {
-                if started.elapsed() >= policy.unavailable_for_max {
+                let now = Instant::now();
+                if now >= deadline {
                     tracing::error!(%error, waited_ms = started.elapsed().as_millis(), "ledger database unreachable; giving up");
                     return Err(StoreError::Unavailable(
                         "the ledger database is unreachable".to_owned(),
                     ));
                 }
-                let wait = policy.backoff(attempt);
+                let wait = policy
+                    .backoff(attempt)
+                    .min(deadline.saturating_duration_since(now));
                 tracing::warn!(%error, attempt, retry_in_ms = wait.as_millis(), "cannot connect to the ledger database; retrying");
                 std::thread::sleep(wait);
                 attempt = attempt.saturating_add(1);
@@ -133,12 +176,15 @@ pub(crate) fn serializable<T>(
     mut work: impl FnMut(&mut PgConnection) -> Result<T, TxError>,
 ) -> Result<T, StoreError> {
     let started = Instant::now();
+    let deadline = started
+        .checked_add(policy.unavailable_for_max)
+        .unwrap_or(started);
     let mut conflicts: u32 = 0;
     let mut reconnects: u32 = 0;
     loop {
         let connection = match conn {
             Some(connection) => connection,
-            None => conn.insert(connect(url, policy)?),
+            None => conn.insert(connect_until(url, policy, started, deadline)?),
         };
         let outcome = connection
             .build_transaction()
@@ -162,10 +208,12 @@ pub(crate) fn serializable<T>(
                     "the ledger is too contended right now; retry the request".to_owned(),
                 ));
             }
-            Disposition::Disconnected if started.elapsed() < policy.unavailable_for_max => {
+            Disposition::Disconnected if Instant::now() < deadline => {
                 *conn = None;
                 reconnects = reconnects.saturating_add(1);
-                let wait = policy.backoff(reconnects);
+                let wait = policy
+                    .backoff(reconnects)
+                    .min(deadline.saturating_duration_since(Instant::now()));
                 tracing::warn!(%error, reconnects, retry_in_ms = wait.as_millis(), "lost the ledger database connection; reconnecting");
                 std::thread::sleep(wait);
             }
@@ -201,6 +249,25 @@ impl From<DieselError> for TxErrorWrapper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_timeouts_are_added_unless_the_url_sets_them() {
+        let url = with_client_timeouts("postgres://u@h/db");
+        assert!(
+            url.starts_with("postgres://u@h/db?connect_timeout=5&"),
+            "{url}"
+        );
+        assert!(url.contains("tcp_user_timeout=30000"));
+        let url = with_client_timeouts("postgres://u@h/db?sslmode=disable&connect_timeout=1");
+        assert!(
+            url.contains("connect_timeout=1") && !url.contains("connect_timeout=5"),
+            "{url}"
+        );
+        assert!(
+            url.contains("sslmode=disable&connect_timeout=1&keepalives_idle=10"),
+            "{url}"
+        );
+    }
 
     #[test]
     fn backoff_is_bounded_and_jittered() {
