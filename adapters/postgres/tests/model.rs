@@ -315,11 +315,26 @@ async fn connect(db: &TestDatabase, clock: Arc<ManualClock>) -> PostgresLedger {
         .unwrap()
 }
 
+/// Two halves of the model test, each with its own database and its own random sequences, so
+/// that together they use both cores.
+#[test]
+fn durable_store_matches_the_reference_engine() {
+    if let Err(failure) = compare_random_sequences() {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn durable_store_matches_the_reference_engine_again() {
+    if let Err(failure) = compare_random_sequences() {
+        panic!("{failure}");
+    }
+}
+
 /// Runs sequences one after another against one database. Each sequence starts its clock far
 /// past everything before it and its ids in a namespace of its own, so that it meets an
 /// empty ledger as far as it can tell, and timestamps agree with the reference exactly.
-#[test]
-fn durable_store_matches_the_reference_engine() {
+fn compare_random_sequences() -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = fast_database();
     let clock = Arc::new(ManualClock::new(Timestamp::from_micros(
@@ -365,8 +380,9 @@ fn durable_store_matches_the_reference_engine() {
         })
     });
     if let Err(error) = result {
-        panic!("{error}");
+        return Err(error.to_string());
     }
+    Ok(())
 }
 
 /// Many submitters at once: each works on accounts of its own, and all of them credit one
