@@ -298,6 +298,23 @@ struct TransferColumns {
     after: [Vec<i64>; 8],
 }
 
+/// Binds the eight balance-after columns (debit account's four sums, then the credit
+/// account's) that transfers and expirations both store.
+macro_rules! bind_balances_after {
+    ($query:expr, $after:expr) => {{
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = $after;
+        $query
+            .bind::<Array<BigInt>, _>(a0)
+            .bind::<Array<BigInt>, _>(a1)
+            .bind::<Array<BigInt>, _>(a2)
+            .bind::<Array<BigInt>, _>(a3)
+            .bind::<Array<BigInt>, _>(a4)
+            .bind::<Array<BigInt>, _>(a5)
+            .bind::<Array<BigInt>, _>(a6)
+            .bind::<Array<BigInt>, _>(a7)
+    }};
+}
+
 fn balance_parts(balance: &Balance) -> [i64; 4] {
     [
         balance.debits_pending,
@@ -415,8 +432,7 @@ fn insert_transfers(conn: &mut PgConnection, c: &TransferColumns) -> QueryResult
     if c.id.is_empty() {
         return Ok(());
     }
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = &c.after;
-    sql_query(
+    let query = sql_query(
         "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount, \
          currency, ts, leg, timeout_secs, pending_id, original_id, metadata, \
          debit_after_debits_pending, debit_after_debits_posted, debit_after_credits_pending, \
@@ -438,17 +454,10 @@ fn insert_transfers(conn: &mut PgConnection, c: &TransferColumns) -> QueryResult
     .bind::<Array<Nullable<BigInt>>, _>(&c.timeout_secs)
     .bind::<Array<Nullable<SqlUuid>>, _>(&c.pending_id)
     .bind::<Array<Nullable<SqlUuid>>, _>(&c.original_id)
-    .bind::<Array<Jsonb>, _>(&c.metadata)
-    .bind::<Array<BigInt>, _>(a0)
-    .bind::<Array<BigInt>, _>(a1)
-    .bind::<Array<BigInt>, _>(a2)
-    .bind::<Array<BigInt>, _>(a3)
-    .bind::<Array<BigInt>, _>(a4)
-    .bind::<Array<BigInt>, _>(a5)
-    .bind::<Array<BigInt>, _>(a6)
-    .bind::<Array<BigInt>, _>(a7)
-    .execute(conn)
-    .map(|_| ())
+    .bind::<Array<Jsonb>, _>(&c.metadata);
+    bind_balances_after!(query, &c.after)
+        .execute(conn)
+        .map(|_| ())
 }
 
 #[derive(Default)]
@@ -466,8 +475,7 @@ fn insert_expirations(conn: &mut PgConnection, c: &ExpirationColumns) -> QueryRe
     if c.pending_id.is_empty() {
         return Ok(());
     }
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = &c.after;
-    sql_query(
+    let query = sql_query(
         "INSERT INTO ledger_expirations (pending_id, ts, seq, debit_account_id, credit_account_id, \
          amount, debit_after_debits_pending, debit_after_debits_posted, \
          debit_after_credits_pending, debit_after_credits_posted, credit_after_debits_pending, \
@@ -481,17 +489,10 @@ fn insert_expirations(conn: &mut PgConnection, c: &ExpirationColumns) -> QueryRe
     .bind::<Array<Integer>, _>(&c.seq)
     .bind::<Array<SqlUuid>, _>(&c.debit)
     .bind::<Array<SqlUuid>, _>(&c.credit)
-    .bind::<Array<BigInt>, _>(&c.amount)
-    .bind::<Array<BigInt>, _>(a0)
-    .bind::<Array<BigInt>, _>(a1)
-    .bind::<Array<BigInt>, _>(a2)
-    .bind::<Array<BigInt>, _>(a3)
-    .bind::<Array<BigInt>, _>(a4)
-    .bind::<Array<BigInt>, _>(a5)
-    .bind::<Array<BigInt>, _>(a6)
-    .bind::<Array<BigInt>, _>(a7)
-    .execute(conn)
-    .map(|_| ())
+    .bind::<Array<BigInt>, _>(&c.amount);
+    bind_balances_after!(query, &c.after)
+        .execute(conn)
+        .map(|_| ())
 }
 
 fn upsert_pending(
@@ -657,10 +658,6 @@ fn insert_accounts(conn: &mut PgConnection, accounts: &[Account]) -> QueryResult
 #[derive(QueryableByName)]
 struct HistoryRow {
     #[diesel(sql_type = BigInt)]
-    ts: i64,
-    #[diesel(sql_type = Integer)]
-    ord: i32,
-    #[diesel(sql_type = BigInt)]
     debits_pending: i64,
     #[diesel(sql_type = BigInt)]
     debits_posted: i64,
@@ -702,7 +699,8 @@ pub(crate) fn balance_at(
         )
     };
     let query = format!(
-        "SELECT * FROM ({} UNION ALL {} UNION ALL {} UNION ALL {}) AS h ORDER BY ts DESC, ord DESC LIMIT 1",
+        "SELECT debits_pending, debits_posted, credits_pending, credits_posted \
+         FROM ({} UNION ALL {} UNION ALL {} UNION ALL {}) AS h ORDER BY ts DESC, ord DESC LIMIT 1",
         side("ledger_transfers", "debit", "leg"),
         side("ledger_transfers", "credit", "leg"),
         side("ledger_expirations", "debit", "seq"),
@@ -713,7 +711,6 @@ pub(crate) fn balance_at(
         .bind::<BigInt, _>(at.as_micros())
         .load(conn)?;
     Ok(Some(rows.first().map_or_else(Balance::default, |row| {
-        let _ = (row.ts, row.ord);
         Balance {
             debits_pending: row.debits_pending,
             debits_posted: row.debits_posted,
