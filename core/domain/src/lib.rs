@@ -1,7 +1,43 @@
 //! Bazaar's marketplace rules, without I/O. Ports (traits) for what the rules need from the
 //! outside world live here too; adapters implement them.
 //!
-//! So far: the [`chart`] of accounts that every money flow posts to.
+//! - [`chart`]: the chart of accounts every money flow posts to.
+//! - [`fx`]: exchange rates, the rate-source port, conversion with a spread.
+//! - [`payments`]: the payment-provider port and payment methods.
 #![deny(clippy::float_arithmetic, clippy::float_cmp)]
 
+use std::fmt;
+
 pub mod chart;
+pub mod fx;
+pub mod payments;
+
+/// An ISO 3166-1 alpha-2 country code, e.g. `BR`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Country([u8; 2]);
+
+impl Country {
+    /// Two upper-case ASCII letters.
+    pub fn new(code: &str) -> Result<Self, chart::InvalidName> {
+        match code.as_bytes() {
+            &[a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => Ok(Self([a, b])),
+            _ => Err(chart::InvalidName),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+}
+
+impl fmt::Display for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Country({})", self.as_str())
+    }
+}
