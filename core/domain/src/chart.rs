@@ -23,6 +23,10 @@ impl SellerId {
     pub const fn from_uuid(uuid: Uuid) -> Self {
         Self(uuid)
     }
+
+    pub const fn as_uuid(self) -> Uuid {
+        self.0
+    }
 }
 
 impl fmt::Display for SellerId {
@@ -51,6 +55,10 @@ impl ProviderName {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         valid.then(|| Self(name.to_owned())).ok_or(InvalidName)
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Jurisdiction {
@@ -60,6 +68,10 @@ impl Jurisdiction {
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
         valid.then(|| Self(code.to_owned())).ok_or(InvalidName)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

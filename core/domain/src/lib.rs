@@ -8,9 +8,13 @@
 
 use std::fmt;
 
+pub mod catalog;
 pub mod chart;
+pub mod error;
 pub mod fx;
+pub mod orders;
 pub mod payments;
+pub mod postings;
 
 /// An ISO 3166-1 alpha-2 country code, e.g. `BR`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,0 +1,333 @@
+//! Sellers, buyers, products and their SKUs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bazaar_money::{Currency, Money};
+use uuid::Uuid;
+
+use crate::chart::SellerId;
+use crate::error::CommerceError;
+use crate::Country;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+        pub struct $name(pub Uuid);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A buyer's id.
+    BuyerId
+);
+id_type!(
+    /// A product's id.
+    ProductId
+);
+id_type!(
+    /// A SKU's (sellable variant's) id.
+    SkuId
+);
+
+/// The most characters in a product title.
+pub const TITLE_LEN_MAX: usize = 200;
+/// The most characters in a product description.
+pub const DESCRIPTION_LEN_MAX: usize = 5_000;
+/// The most SKUs one product may have.
+pub const SKUS_PER_PRODUCT_MAX: usize = 100;
+/// The most units of one SKU in stock.
+pub const STOCK_MAX: u32 = 1_000_000;
+
+/// A commission rate in basis points (1/100 of a percent): `1000` is 10%.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct BasisPoints(u16);
+
+impl BasisPoints {
+    pub const ZERO: Self = Self(0);
+
+    /// At most 10,000 (100%).
+    pub fn new(value: u16) -> Result<Self, CommerceError> {
+        if value > 10_000 {
+            return Err(CommerceError::InvalidInput("a rate must be at most 10000 basis points"));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// A category slug such as `books` or `courses.programming`: `[a-z0-9_.-]{1,64}`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Category(String);
+
+impl Category {
+    pub fn new(slug: &str) -> Result<Self, CommerceError> {
+        let valid = (1..=64).contains(&slug.len())
+            && slug.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+            });
+        valid
+            .then(|| Self(slug.to_owned()))
+            .ok_or(CommerceError::InvalidInput("category must match [a-z0-9_.-]{1,64}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A data-residency region such as `eu`, `us` or `sa`; rows holding personal data carry it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Region(String);
+
+impl Region {
+    pub fn new(name: &str) -> Result<Self, CommerceError> {
+        let valid = (2..=16).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        valid
+            .then(|| Self(name.to_owned()))
+            .ok_or(CommerceError::InvalidInput("region must match [a-z0-9-]{2,16}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The commission a seller pays: a default rate, and rates for some categories.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CommissionRule {
+    pub default: BasisPoints,
+    pub by_category: BTreeMap<Category, BasisPoints>,
+}
+
+impl CommissionRule {
+    pub fn flat(default: BasisPoints) -> Self {
+        Self {
+            default,
+            by_category: BTreeMap::new(),
+        }
+    }
+
+    pub fn rate_for(&self, category: &Category) -> BasisPoints {
+        self.by_category
+            .get(category)
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Seller {
+    pub id: SellerId,
+    pub name: String,
+    pub country: Country,
+    pub region: Region,
+    /// The currency the seller earns in; ledger balances are kept in it.
+    pub settlement_currency: Currency,
+    pub commission: CommissionRule,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Buyer {
+    pub id: BuyerId,
+    pub name: String,
+    pub country: Country,
+    pub region: Region,
+}
+
+/// Physical goods have stock and ship; digital goods (courses) have no stock and are
+/// delivered the moment they are paid.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ProductKind {
+    Physical,
+    Digital,
+}
+
+impl ProductKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Physical => "physical",
+            Self::Digital => "digital",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "physical" => Some(Self::Physical),
+            "digital" => Some(Self::Digital),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NewSku {
+    pub id: SkuId,
+    /// The seller's own code, unique within the product.
+    pub code: String,
+    pub title: String,
+    /// Units on hand; must be `None` for digital products and `Some` for physical ones.
+    pub stock: Option<u32>,
+    /// One price per currency, tax included.
+    pub prices: Vec<Money>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NewProduct {
+    pub id: ProductId,
+    pub seller_id: SellerId,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub kind: ProductKind,
+    pub skus: Vec<NewSku>,
+}
+
+impl NewProduct {
+    /// Checks everything that does not need the database.
+    pub fn validate(&self) -> Result<(), CommerceError> {
+        let title_len = self.title.chars().count();
+        if title_len == 0 || title_len > TITLE_LEN_MAX {
+            return Err(CommerceError::InvalidInput("title must have 1 to 200 characters"));
+        }
+        if self.description.chars().count() > DESCRIPTION_LEN_MAX {
+            return Err(CommerceError::InvalidInput("description is too long"));
+        }
+        if self.skus.is_empty() || self.skus.len() > SKUS_PER_PRODUCT_MAX {
+            return Err(CommerceError::InvalidInput("a product has 1 to 100 SKUs"));
+        }
+        let mut codes = std::collections::BTreeSet::new();
+        for sku in &self.skus {
+            if sku.code.is_empty() || sku.code.len() > 64 || !codes.insert(sku.code.as_str()) {
+                return Err(CommerceError::InvalidInput(
+                    "SKU codes must be 1 to 64 bytes and unique within the product",
+                ));
+            }
+            match (self.kind, sku.stock) {
+                (ProductKind::Physical, Some(stock)) if stock <= STOCK_MAX => {}
+                (ProductKind::Physical, _) => {
+                    return Err(CommerceError::InvalidInput(
+                        "physical SKUs need a stock of at most 1,000,000",
+                    ));
+                }
+                (ProductKind::Digital, None) => {}
+                (ProductKind::Digital, Some(_)) => {
+                    return Err(CommerceError::InvalidInput("digital SKUs have no stock"));
+                }
+            }
+            if sku.prices.is_empty() || sku.prices.iter().any(|price| !price.is_positive()) {
+                return Err(CommerceError::InvalidInput("every SKU needs positive prices"));
+            }
+            let mut currencies: Vec<Currency> = sku.prices.iter().map(|p| p.currency()).collect();
+            currencies.sort();
+            currencies.dedup();
+            if currencies.len() != sku.prices.len() {
+                return Err(CommerceError::InvalidInput("one price per currency"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A SKU as checkout sees it: with its product, seller and prices.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SkuView {
+    pub sku_id: SkuId,
+    pub product_id: ProductId,
+    pub seller_id: SellerId,
+    pub title: String,
+    pub category: Category,
+    pub kind: ProductKind,
+    pub prices: Vec<Money>,
+    /// Units that can still be reserved; `None` for digital goods.
+    pub available: Option<u32>,
+}
+
+/// A product as a listing shows it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ProductSummary {
+    pub id: ProductId,
+    pub seller_id: SellerId,
+    pub title: String,
+    pub category: Category,
+    pub kind: ProductKind,
+    /// The lowest SKU price in the asked currency, if any SKU has one.
+    pub price_from: Option<Money>,
+    /// Average rating in hundredths (e.g. 450 is 4.50) and the number of reviews.
+    pub rating_centi: Option<u16>,
+    pub review_count: u32,
+}
+
+/// The most products one search page returns.
+pub const SEARCH_LIMIT_MAX: u32 = 100;
+
+/// A product search: free text, filters and a page.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ProductQuery {
+    /// Words that must all appear in the title or description (case-insensitive).
+    pub text: Option<String>,
+    pub category: Option<Category>,
+    pub seller_id: Option<SellerId>,
+    pub kind: Option<ProductKind>,
+    /// Only products with a SKU priced in this currency within the bounds (minor units).
+    pub currency: Option<Currency>,
+    pub price_min_minor: Option<i64>,
+    pub price_max_minor: Option<i64>,
+    /// Products after this id (the previous page's last), in id order.
+    pub after: Option<ProductId>,
+    pub limit: u32,
+}
+
+impl ProductQuery {
+    pub fn validate(&self) -> Result<(), CommerceError> {
+        if self.limit == 0 || self.limit > SEARCH_LIMIT_MAX {
+            return Err(CommerceError::InvalidInput("limit must be 1 to 100"));
+        }
+        if self.text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+            return Err(CommerceError::InvalidInput("search text is too long"));
+        }
+        if (self.price_min_minor.is_some() || self.price_max_minor.is_some())
+            && self.currency.is_none()
+        {
+            return Err(CommerceError::InvalidInput("a price filter needs a currency"));
+        }
+        Ok(())
+    }
+}
+
+/// A buyer's review of a product from a delivered order.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Review {
+    pub id: Uuid,
+    pub product_id: ProductId,
+    pub buyer_id: BuyerId,
+    pub order_id: crate::orders::OrderId,
+    /// 1 to 5 stars.
+    pub rating: u8,
+    pub body: String,
+}
+
+impl Review {
+    pub fn validate(&self) -> Result<(), CommerceError> {
+        if !(1..=5).contains(&self.rating) {
+            return Err(CommerceError::InvalidInput("rating must be 1 to 5"));
+        }
+        if self.body.chars().count() > 5_000 {
+            return Err(CommerceError::InvalidInput("review is too long"));
+        }
+        Ok(())
+    }
+}

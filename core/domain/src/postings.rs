@@ -1,0 +1,590 @@
+//! The ledger postings of the commerce flows: capture, refund (full or partial, commission
+//! and spread reversed proportionally), chargeback and settlement.
+//!
+//! Every amount here is derived from what the order stored at checkout (line totals, tax
+//! and commission rates, the locked FX quote), and every transfer id is derived from the
+//! line, refund or payment it belongs to. Computing a posting twice therefore gives the
+//! same transfers with the same ids, and the ledger's idempotency makes a re-submission
+//! harmless: that is how a posting interrupted by a crash is completed later.
+
+use bazaar_ledger::{AccountId, Metadata, NewAccount, RequestKind, TransferId, TransferRequest};
+use bazaar_money::{Currency, Money, MoneyError};
+use uuid::Uuid;
+
+use crate::catalog::BasisPoints;
+use crate::chart::{ChartAccount, Expense, Jurisdiction, ProviderName, Revenue, SellerId};
+use crate::error::CommerceError;
+use crate::fx::{Conversion, convert};
+use crate::orders::{FxQuote, LineId, OrderId, RefundId};
+use crate::payments::PaymentId;
+
+/// One transfer of a posting, before it gets its id.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Leg {
+    pub name: &'static str,
+    pub debit: ChartAccount,
+    pub credit: ChartAccount,
+    pub amount: Money,
+}
+
+impl Leg {
+    fn accounts(&self) -> [(ChartAccount, Currency); 2] {
+        let currency = self.amount.currency();
+        [
+            (self.debit.clone(), currency),
+            (self.credit.clone(), currency),
+        ]
+    }
+
+    pub fn debit_id(&self) -> AccountId {
+        self.debit.id(self.amount.currency())
+    }
+
+    pub fn credit_id(&self) -> AccountId {
+        self.credit.id(self.amount.currency())
+    }
+}
+
+/// What one line of a captured payment is, for the ledger.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LineCapture {
+    pub payment_id: PaymentId,
+    pub provider: ProviderName,
+    pub jurisdiction: Jurisdiction,
+    pub order_id: OrderId,
+    pub seller_id: SellerId,
+    pub line_id: LineId,
+    /// Tax included, in the presentment currency.
+    pub total: Money,
+    pub tax: BasisPoints,
+    pub commission: BasisPoints,
+    pub settlement_currency: Currency,
+    pub quote: Option<FxQuote>,
+}
+
+/// Where a line's money goes.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Breakdown {
+    /// Tax, in the presentment currency.
+    pub tax: Money,
+    /// The total less tax, in the presentment currency.
+    pub net: Money,
+    pub conversion: Option<Conversion>,
+    /// What the seller's sale is worth in the settlement currency before commission.
+    pub gross: Money,
+    pub commission: Money,
+    /// What the seller earns.
+    pub seller: Money,
+}
+
+/// `amount * numerator / denominator`, rounded half-up; all non-negative.
+fn prorate(amount: i64, numerator: i64, denominator: i64) -> Result<i64, MoneyError> {
+    if denominator <= 0 || amount < 0 || numerator < 0 {
+        return Err(MoneyError::Overflow);
+    }
+    let product = i128::from(amount)
+        .checked_mul(i128::from(numerator))
+        .and_then(|p| p.checked_mul(2))
+        .and_then(|p| p.checked_add(i128::from(denominator)))
+        .ok_or(MoneyError::Overflow)?;
+    let divisor = i128::from(denominator)
+        .checked_mul(2)
+        .ok_or(MoneyError::Overflow)?;
+    let result = product.checked_div(divisor).ok_or(MoneyError::Overflow)?;
+    i64::try_from(result).map_err(|_| MoneyError::Overflow)
+}
+
+/// `amount * rate`, rounded half-up, for a rate in basis points.
+fn apply_bps(amount: Money, rate: BasisPoints) -> Result<Money, MoneyError> {
+    let minor = prorate(amount.minor(), i64::from(rate.get()), 10_000)?;
+    Ok(Money::from_minor(minor, amount.currency()))
+}
+
+impl LineCapture {
+    pub fn breakdown(&self) -> Result<Breakdown, CommerceError> {
+        // Prices include tax: tax = total * rate / (1 + rate), rounded half-up.
+        let tax_minor = prorate(
+            self.total.minor(),
+            i64::from(self.tax.get()),
+            10_000_i64
+                .checked_add(i64::from(self.tax.get()))
+                .ok_or(MoneyError::Overflow)?,
+        )?;
+        let tax = Money::from_minor(tax_minor, self.total.currency());
+        let net = self.total.checked_sub(tax)?;
+        let (conversion, gross) = match &self.quote {
+            Some(quote) => {
+                if quote.rate.to != self.settlement_currency {
+                    return Err(CommerceError::Internal);
+                }
+                let conversion = convert(net, &quote.rate, quote.spread)?;
+                let gross = conversion.client_value;
+                (Some(conversion), gross)
+            }
+            None => {
+                if self.settlement_currency != self.total.currency() {
+                    return Err(CommerceError::Internal);
+                }
+                (None, net)
+            }
+        };
+        let commission = apply_bps(gross, self.commission)?;
+        let seller = gross.checked_sub(commission)?;
+        Ok(Breakdown {
+            tax,
+            net,
+            conversion,
+            gross,
+            commission,
+            seller,
+        })
+    }
+
+    /// The capture legs, zero amounts left out.
+    pub fn capture_legs(&self) -> Result<Vec<Leg>, CommerceError> {
+        let b = self.breakdown()?;
+        let psp = ChartAccount::PspClearing(self.provider.clone());
+        let mut legs = vec![Leg {
+            name: "tax",
+            debit: psp.clone(),
+            credit: ChartAccount::TaxPayable(self.jurisdiction.clone()),
+            amount: b.tax,
+        }];
+        let source = match &b.conversion {
+            Some(conversion) => {
+                legs.push(Leg {
+                    name: "fx_in",
+                    debit: psp,
+                    credit: ChartAccount::FxPosition,
+                    amount: b.net,
+                });
+                legs.push(Leg {
+                    name: "fx_spread",
+                    debit: ChartAccount::FxPosition,
+                    credit: ChartAccount::Revenue(Revenue::FxSpread),
+                    amount: conversion.spread_value,
+                });
+                let residue = conversion.residue;
+                if residue.is_negative() {
+                    legs.push(Leg {
+                        name: "fx_rounding",
+                        debit: ChartAccount::Rounding,
+                        credit: ChartAccount::FxPosition,
+                        amount: residue.checked_neg()?,
+                    });
+                } else {
+                    legs.push(Leg {
+                        name: "fx_rounding",
+                        debit: ChartAccount::FxPosition,
+                        credit: ChartAccount::Rounding,
+                        amount: residue,
+                    });
+                }
+                ChartAccount::FxPosition
+            }
+            None => psp,
+        };
+        legs.push(Leg {
+            name: "commission",
+            debit: source.clone(),
+            credit: ChartAccount::Revenue(Revenue::Commission),
+            amount: b.commission,
+        });
+        legs.push(Leg {
+            name: "seller",
+            debit: source,
+            credit: ChartAccount::SellerPending(self.seller_id),
+            amount: b.seller,
+        });
+        legs.retain(|leg| leg.amount.is_positive());
+        Ok(legs)
+    }
+
+    /// How much of each capture leg is reversed once `refunded` (in presentment minor
+    /// units, at most the line total) has been refunded in all. Non-decreasing in
+    /// `refunded`, never above the leg, and the whole leg at a full refund; the legs
+    /// that debit the provider's clearing account add up to exactly `refunded`.
+    pub fn reversed_by(&self, refunded: i64) -> Result<Vec<(&'static str, i64)>, CommerceError> {
+        let total = self.total.minor();
+        if refunded < 0 || refunded > total {
+            return Err(CommerceError::Internal);
+        }
+        let b = self.breakdown()?;
+        let tax = prorate(b.tax.minor(), refunded, total)?;
+        let net = refunded.checked_sub(tax).ok_or(MoneyError::Overflow)?;
+        let share = |amount: i64| -> Result<i64, MoneyError> {
+            if b.net.minor() == 0 {
+                Ok(0)
+            } else {
+                prorate(amount, net, b.net.minor())
+            }
+        };
+        let mut reversed = vec![("tax", tax)];
+        let gross = match &b.conversion {
+            Some(conversion) => {
+                reversed.push(("fx_in", net));
+                reversed.push(("fx_spread", share(conversion.spread_value.minor())?));
+                let residue = if refunded == total {
+                    conversion.residue.minor().checked_abs().ok_or(MoneyError::Overflow)?
+                } else {
+                    0
+                };
+                reversed.push(("fx_rounding", residue));
+                share(b.gross.minor())?
+            }
+            None => net,
+        };
+        let commission = if b.gross.minor() == 0 {
+            0
+        } else {
+            prorate(b.commission.minor(), gross, b.gross.minor())?
+        };
+        reversed.push(("commission", commission));
+        reversed.push((
+            "seller",
+            gross.checked_sub(commission).ok_or(MoneyError::Overflow)?,
+        ));
+        Ok(reversed)
+    }
+
+    fn metadata(&self, kind: &str) -> Metadata {
+        let mut metadata = Metadata::new();
+        metadata.insert("kind".into(), kind.into());
+        metadata.insert("payment_id".into(), self.payment_id.to_string());
+        metadata.insert("order_id".into(), self.order_id.to_string());
+        metadata.insert("line_id".into(), self.line_id.to_string());
+        metadata.insert("seller_id".into(), self.seller_id.to_string());
+        metadata.insert("jurisdiction".into(), self.jurisdiction.as_str().into());
+        if let Some(quote) = &self.quote {
+            metadata.insert("fx_rate".into(), quote.rate.mid.to_string());
+            metadata.insert(
+                "fx_pair".into(),
+                format!("{}/{}", quote.rate.from.code(), quote.rate.to.code()),
+            );
+            metadata.insert("fx_source".into(), quote.rate.source.clone());
+            metadata.insert(
+                "fx_effective_at".into(),
+                quote.rate.effective_at.as_micros().to_string(),
+            );
+            metadata.insert("fx_spread".into(), quote.spread.fraction().to_string());
+        }
+        metadata
+    }
+
+    pub fn capture_leg_id(&self, name: &str) -> TransferId {
+        TransferId::from_uuid(Uuid::new_v5(
+            &self.line_id.0,
+            format!("capture:{name}").as_bytes(),
+        ))
+    }
+
+    /// The capture transfers of this line.
+    pub fn capture_requests(&self) -> Result<Posting, CommerceError> {
+        let legs = self.capture_legs()?;
+        let metadata = self.metadata("capture");
+        Ok(Posting::direct(
+            legs,
+            |leg| self.capture_leg_id(leg.name),
+            &metadata,
+        ))
+    }
+
+    /// The reversals that take the line from `before` to `after` refunded (presentment
+    /// minor units), for refund `refund_id` (a chargeback uses a refund id of its own).
+    pub fn refund_requests(
+        &self,
+        refund_id: RefundId,
+        before: i64,
+        after: i64,
+        kind: &str,
+    ) -> Result<Posting, CommerceError> {
+        if before > after {
+            return Err(CommerceError::Internal);
+        }
+        let legs = self.capture_legs()?;
+        let old = self.reversed_by(before)?;
+        let new = self.reversed_by(after)?;
+        let mut metadata = self.metadata(kind);
+        metadata.insert("refund_id".into(), refund_id.to_string());
+        let mut posting = Posting::default();
+        for leg in &legs {
+            let find = |list: &[(&str, i64)]| {
+                list.iter()
+                    .find(|(name, _)| *name == leg.name)
+                    .map_or(0, |(_, amount)| *amount)
+            };
+            let amount = find(&new)
+                .checked_sub(find(&old))
+                .ok_or(MoneyError::Overflow)?;
+            if amount <= 0 {
+                continue;
+            }
+            posting.add_accounts(leg);
+            posting.requests.push(TransferRequest {
+                id: TransferId::from_uuid(Uuid::new_v5(
+                    &refund_id.0,
+                    format!("{}:{}", self.line_id, leg.name).as_bytes(),
+                )),
+                kind: RequestKind::Reverse {
+                    original_id: self.capture_leg_id(leg.name),
+                    amount: Money::from_minor(amount, leg.amount.currency()),
+                },
+                metadata: metadata.clone(),
+            });
+        }
+        Ok(posting)
+    }
+}
+
+/// A set of transfers and the accounts they need.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Posting {
+    pub accounts: Vec<(ChartAccount, Currency)>,
+    pub requests: Vec<TransferRequest>,
+}
+
+impl Posting {
+    fn direct(legs: Vec<Leg>, id: impl Fn(&Leg) -> TransferId, metadata: &Metadata) -> Self {
+        let mut posting = Self::default();
+        for leg in legs {
+            posting.add_accounts(&leg);
+            posting.requests.push(TransferRequest {
+                id: id(&leg),
+                kind: RequestKind::Direct {
+                    debit_account_id: leg.debit_id(),
+                    credit_account_id: leg.credit_id(),
+                    amount: leg.amount,
+                },
+                metadata: metadata.clone(),
+            });
+        }
+        posting
+    }
+
+    fn add_accounts(&mut self, leg: &Leg) {
+        for account in leg.accounts() {
+            if !self.accounts.contains(&account) {
+                self.accounts.push(account);
+            }
+        }
+    }
+
+    pub fn extend(&mut self, other: Self) {
+        for account in other.accounts {
+            if !self.accounts.contains(&account) {
+                self.accounts.push(account);
+            }
+        }
+        self.requests.extend(other.requests);
+    }
+
+    /// The account-opening requests for every account the posting touches.
+    pub fn new_accounts(&self) -> Result<Vec<NewAccount>, CommerceError> {
+        self.accounts
+            .iter()
+            .map(|(account, currency)| {
+                account
+                    .new_account(*currency)
+                    .map_err(|_| CommerceError::Internal)
+            })
+            .collect()
+    }
+}
+
+/// The provider paid out a captured payment: the bank receives the gross less the fee, the
+/// fee is a cost, and the clearing account is settled.
+pub fn settlement_posting(
+    payment_id: PaymentId,
+    provider: &ProviderName,
+    gross: Money,
+    fee: Money,
+) -> Result<Posting, CommerceError> {
+    if !gross.is_positive() || fee.is_negative() || fee.minor() > gross.minor() {
+        return Err(CommerceError::InvalidInput(
+            "a settlement needs a positive gross and a fee between zero and the gross",
+        ));
+    }
+    let psp = ChartAccount::PspClearing(provider.clone());
+    let mut legs = vec![
+        Leg {
+            name: "bank",
+            debit: ChartAccount::Bank,
+            credit: psp.clone(),
+            amount: gross.checked_sub(fee)?,
+        },
+        Leg {
+            name: "psp_fee",
+            debit: ChartAccount::Expense(Expense::PspFees),
+            credit: psp,
+            amount: fee,
+        },
+    ];
+    legs.retain(|leg| leg.amount.is_positive());
+    let mut metadata = Metadata::new();
+    metadata.insert("kind".into(), "settlement".into());
+    metadata.insert("payment_id".into(), payment_id.to_string());
+    Ok(Posting::direct(
+        legs,
+        |leg| {
+            TransferId::from_uuid(Uuid::new_v5(
+                &payment_id.0,
+                format!("settlement:{}", leg.name).as_bytes(),
+            ))
+        },
+        &metadata,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fx::{FxRate, Spread};
+    use bazaar_ledger::Timestamp;
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn line(total: i64, tax: u16, commission: u16, quote: Option<FxQuote>) -> LineCapture {
+        let settlement_currency = quote.as_ref().map_or(Currency::BRL, |q| q.rate.to);
+        LineCapture {
+            payment_id: PaymentId(Uuid::from_u128(1)),
+            provider: ProviderName::new("sandbox").unwrap(),
+            jurisdiction: Jurisdiction::new("BR").unwrap(),
+            order_id: OrderId(Uuid::from_u128(2)),
+            seller_id: SellerId::from_uuid(Uuid::from_u128(3)),
+            line_id: LineId(Uuid::from_u128(4)),
+            total: Money::from_minor(total, Currency::BRL),
+            tax: BasisPoints::new(tax).unwrap(),
+            commission: BasisPoints::new(commission).unwrap(),
+            settlement_currency,
+            quote,
+        }
+    }
+
+    fn brl_eur(spread: &str) -> Option<FxQuote> {
+        Some(FxQuote {
+            rate: FxRate {
+                from: Currency::BRL,
+                to: Currency::EUR,
+                mid: Decimal::from_str("0.1670509505").unwrap(),
+                source: "ecb".into(),
+                effective_at: Timestamp::from_micros(0),
+            },
+            spread: Spread::new(Decimal::from_str(spread).unwrap()).unwrap(),
+        })
+    }
+
+    #[test]
+    fn a_same_currency_capture_follows_the_chart() {
+        // 119.00 incl. 19% tax, 10% commission: tax 19.00, commission 10.00, seller 90.00.
+        let legs = line(11_900, 1_900, 1_000, None).capture_legs().unwrap();
+        let amounts: Vec<(&str, i64)> = legs.iter().map(|l| (l.name, l.amount.minor())).collect();
+        assert_eq!(
+            amounts,
+            vec![("tax", 1_900), ("commission", 1_000), ("seller", 9_000)]
+        );
+    }
+
+    #[test]
+    fn a_cross_currency_capture_balances_each_currency_through_fx_positions() {
+        let line = line(10_000, 0, 1_000, brl_eur("0.02"));
+        let b = line.breakdown().unwrap();
+        let c = b.conversion.clone().unwrap();
+        assert_eq!(c.mid_value.minor(), 1_671);
+        assert_eq!(b.gross.minor(), 1_637);
+        assert_eq!(b.commission.minor(), 164);
+        assert_eq!(b.seller.minor(), 1_473);
+        let legs = line.capture_legs().unwrap();
+        // Net flow per (account, currency) sums to zero in each currency.
+        for currency in [Currency::BRL, Currency::EUR] {
+            let debits: i64 = legs
+                .iter()
+                .filter(|l| l.amount.currency() == currency)
+                .map(|l| l.amount.minor())
+                .sum();
+            let fx_out: i64 = legs
+                .iter()
+                .filter(|l| l.amount.currency() == currency && l.debit == ChartAccount::FxPosition)
+                .map(|l| l.amount.minor())
+                .sum::<i64>()
+                - legs
+                    .iter()
+                    .filter(|l| {
+                        l.amount.currency() == currency && l.credit == ChartAccount::FxPosition
+                    })
+                    .map(|l| l.amount.minor())
+                    .sum::<i64>();
+            if currency == Currency::EUR {
+                assert_eq!(fx_out, c.mid_value.minor(), "EUR position is short the mid value");
+            } else {
+                assert_eq!(fx_out, -10_000, "BRL position is long what the buyer paid");
+            }
+            assert!(debits > 0);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn refunds_in_any_steps_reverse_exactly_and_never_too_much(
+            total in 1_i64..5_000_000,
+            tax in 0_u16..3_000,
+            commission in 0_u16..5_000,
+            fx in any::<bool>(),
+            cuts in proptest::collection::vec(0_u32..=1_000, 1..6),
+        ) {
+            let quote = if fx { brl_eur("0.025") } else { None };
+            let line = line(total, tax, commission, quote);
+            let legs = line.capture_legs().unwrap();
+            let mut points: Vec<i64> = cuts
+                .iter()
+                .map(|c| prorate(total, i64::from(*c), 1_000).unwrap())
+                .collect();
+            points.push(total);
+            points.sort_unstable();
+            let mut reversed: std::collections::BTreeMap<&str, i64> = Default::default();
+            let mut before = 0;
+            for after in points {
+                let posting = line
+                    .refund_requests(RefundId(Uuid::from_u128(after as u128)), before, after, "refund")
+                    .unwrap();
+                let mut psp = 0;
+                for request in &posting.requests {
+                    let RequestKind::Reverse { original_id, amount } = &request.kind else {
+                        panic!("refunds are reversals");
+                    };
+                    let leg = legs.iter().find(|l| line.capture_leg_id(l.name) == *original_id).unwrap();
+                    prop_assert!(amount.is_positive());
+                    *reversed.entry(leg.name).or_default() += amount.minor();
+                    prop_assert!(reversed[leg.name] <= leg.amount.minor());
+                    if matches!(leg.debit, ChartAccount::PspClearing(_)) {
+                        psp += amount.minor();
+                    }
+                }
+                prop_assert_eq!(psp, after - before, "the buyer gets exactly the refund back");
+                before = after;
+            }
+            for leg in &legs {
+                prop_assert_eq!(reversed.get(leg.name).copied().unwrap_or(0), leg.amount.minor());
+            }
+        }
+    }
+
+    #[test]
+    fn settlement_moves_clearing_to_bank_and_fees() {
+        let posting = settlement_posting(
+            PaymentId(Uuid::from_u128(9)),
+            &ProviderName::new("sandbox").unwrap(),
+            Money::from_minor(11_900, Currency::EUR),
+            Money::from_minor(50, Currency::EUR),
+        )
+        .unwrap();
+        assert_eq!(posting.requests.len(), 2);
+        assert!(settlement_posting(
+            PaymentId(Uuid::from_u128(9)),
+            &ProviderName::new("sandbox").unwrap(),
+            Money::from_minor(10, Currency::EUR),
+            Money::from_minor(50, Currency::EUR),
+        )
+        .is_err());
+    }
+}
