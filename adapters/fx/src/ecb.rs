@@ -27,7 +27,7 @@ use crate::calendar::Date;
 use crate::field::{Code, currency_code, fragment, invalid, positive_rate};
 
 /// The source name stored with every rate taken from the ECB.
-pub const SOURCE_NAME: &str = "ecb";
+pub const ECB_SOURCE_NAME: &str = "ecb";
 
 /// The largest document read: 1 MiB. The daily file is about 1.5 KiB and the 90-day file
 /// about 100 KiB; anything much larger is not one of them, and is refused before parsing.
@@ -42,7 +42,7 @@ const LOADER_REASON_CHARS: usize = 160;
 
 /// Reads `eurofxref-daily.xml`: the reference rates of one day.
 ///
-/// The set's source is [`SOURCE_NAME`], its base EUR, and its `effective_at` 16:00 Central
+/// The set's source is [`ECB_SOURCE_NAME`], its base EUR, and its `effective_at` 16:00 Central
 /// European Time on the document's date (see the [crate documentation](crate)). A document
 /// with more than one day is refused, so a loader pointed at the history file by mistake
 /// fails loudly instead of publishing one day of it.
@@ -51,7 +51,7 @@ pub fn parse_daily(xml: &[u8]) -> Result<RateSet, FxError> {
     match (days.pop(), days.len()) {
         (Some(day), 0) => Ok(day),
         (_, earlier) => Err(invalid(
-            SOURCE_NAME,
+            ECB_SOURCE_NAME,
             format!(
                 "a daily document holds one dated Cube, this one holds {}",
                 earlier.saturating_add(1)
@@ -72,7 +72,7 @@ pub fn parse_history(xml: &[u8]) -> Result<Vec<RateSet>, FxError> {
 fn parse_days(xml: &[u8]) -> Result<Vec<RateSet>, FxError> {
     if xml.len() > MAX_DOCUMENT_BYTES {
         return Err(invalid(
-            SOURCE_NAME,
+            ECB_SOURCE_NAME,
             format!(
                 "document is {} bytes, more than the {MAX_DOCUMENT_BYTES} allowed",
                 xml.len()
@@ -152,7 +152,7 @@ impl Document {
         }
         if self.stack.len() >= MAX_DEPTH {
             return Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 format!("elements nest more than {MAX_DEPTH} deep"),
             ));
         }
@@ -163,7 +163,7 @@ impl Document {
     fn open_root(&mut self, start: &BytesStart<'_>) -> Result<Frame, FxError> {
         if self.root_seen || start.local_name().as_ref() != b"Envelope" {
             return Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 "document is not a single gesmes:Envelope",
             ));
         }
@@ -184,11 +184,11 @@ impl Document {
                 Ok(Frame::Rate)
             }
             Cube::Rate { .. } => Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 "a rate Cube is not directly inside a dated Cube (<Cube time=...>)",
             )),
             Cube::Container | Cube::Day(_) => Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 "a Cube is nested inside a day's Cube",
             )),
         }
@@ -196,11 +196,11 @@ impl Document {
 
     fn begin_day(&mut self, date: Date) -> Result<(), FxError> {
         if !self.dates.insert(date) {
-            return Err(invalid(SOURCE_NAME, format!("{date} appears twice")));
+            return Err(invalid(ECB_SOURCE_NAME, format!("{date} appears twice")));
         }
         let effective_at = date
             .ecb_publication_time()
-            .ok_or_else(|| invalid(SOURCE_NAME, format!("{date} is out of range")))?;
+            .ok_or_else(|| invalid(ECB_SOURCE_NAME, format!("{date} is out of range")))?;
         self.day = Some(Day {
             date,
             effective_at,
@@ -212,22 +212,22 @@ impl Document {
 
     fn add_rate(&mut self, code: &str, rate: &str) -> Result<(), FxError> {
         let Some(day) = self.day.as_mut() else {
-            return Err(invalid(SOURCE_NAME, "a rate Cube is outside any day"));
+            return Err(invalid(ECB_SOURCE_NAME, "a rate Cube is outside any day"));
         };
         let date = day.date;
-        let field = |error| invalid(SOURCE_NAME, format!("{date}: {error}"));
+        let field = |error| invalid(ECB_SOURCE_NAME, format!("{date}: {error}"));
         let parsed = currency_code(code).map_err(field)?;
         if !day.codes.insert(code.to_owned()) {
             return Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 format!("{date}: {code} appears twice"),
             ));
         }
         let rate = positive_rate(rate)
-            .map_err(|error| invalid(SOURCE_NAME, format!("{date}: {code}: {error}")))?;
+            .map_err(|error| invalid(ECB_SOURCE_NAME, format!("{date}: {code}: {error}")))?;
         match parsed {
             Code::Usable(Currency::EUR) => Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 format!("{date}: EUR is the base and cannot have a rate"),
             )),
             Code::Usable(currency) => {
@@ -245,7 +245,7 @@ impl Document {
         let frame = self
             .stack
             .pop()
-            .ok_or_else(|| invalid(SOURCE_NAME, "an end tag has no start tag"))?;
+            .ok_or_else(|| invalid(ECB_SOURCE_NAME, "an end tag has no start tag"))?;
         self.end(frame)
     }
 
@@ -254,16 +254,16 @@ impl Document {
             return Ok(());
         }
         let Some(day) = self.day.take() else {
-            return Err(invalid(SOURCE_NAME, "a day ends that never began"));
+            return Err(invalid(ECB_SOURCE_NAME, "a day ends that never began"));
         };
         if day.rates.is_empty() {
             return Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 format!("{} has no usable rates", day.date),
             ));
         }
         self.days.push(RateSet {
-            source: SOURCE_NAME.to_owned(),
+            source: ECB_SOURCE_NAME.to_owned(),
             base: Currency::EUR,
             effective_at: day.effective_at,
             rates: day.rates,
@@ -274,13 +274,13 @@ impl Document {
     fn finish(self) -> Result<Vec<RateSet>, FxError> {
         if !self.stack.is_empty() {
             return Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 "document ends before its elements close (truncated?)",
             ));
         }
         if self.days.is_empty() {
             return Err(invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 "document has no dated Cube (<Cube time=...>)",
             ));
         }
@@ -297,7 +297,7 @@ fn read_cube(start: &BytesStart<'_>, decoder: Decoder) -> Result<Cube, FxError> 
     let mut rate = None;
     for attribute in start.attributes() {
         let attribute =
-            attribute.map_err(|_| invalid(SOURCE_NAME, "a Cube has a malformed attribute"))?;
+            attribute.map_err(|_| invalid(ECB_SOURCE_NAME, "a Cube has a malformed attribute"))?;
         let slot = match attribute.key.as_ref() {
             b"time" => &mut time,
             b"currency" => &mut code,
@@ -306,7 +306,7 @@ fn read_cube(start: &BytesStart<'_>, decoder: Decoder) -> Result<Cube, FxError> 
         };
         let value = attribute.decode_and_unescape_value(decoder).map_err(|_| {
             invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 "a Cube attribute is not valid UTF-8 or has a bad escape",
             )
         })?;
@@ -316,13 +316,13 @@ fn read_cube(start: &BytesStart<'_>, decoder: Decoder) -> Result<Cube, FxError> 
         (None, None, None) => Ok(Cube::Container),
         (Some(time), None, None) => Date::parse_iso(&time).map(Cube::Day).ok_or_else(|| {
             invalid(
-                SOURCE_NAME,
+                ECB_SOURCE_NAME,
                 format!("time {} is not a YYYY-MM-DD date", fragment(&time)),
             )
         }),
         (None, Some(code), Some(rate)) => Ok(Cube::Rate { code, rate }),
         _ => Err(invalid(
-            SOURCE_NAME,
+            ECB_SOURCE_NAME,
             "a Cube must carry either time, or currency and rate",
         )),
     }
@@ -341,7 +341,7 @@ fn malformed_xml(error: &quick_xml::Error, position: u64) -> FxError {
         quick_xml::Error::Io(_) => "the input could not be read".to_owned(),
     };
     invalid(
-        SOURCE_NAME,
+        ECB_SOURCE_NAME,
         format!("malformed XML at byte {position}: {what}"),
     )
 }
@@ -387,7 +387,7 @@ impl fmt::Debug for EcbSource {
 impl FxRateSource for EcbSource {
     async fn fetch(&self) -> Result<RateSet, FxError> {
         let document = (self.load)().map_err(|reason| FxError::Unavailable {
-            source_name: SOURCE_NAME.to_owned(),
+            source_name: ECB_SOURCE_NAME.to_owned(),
             reason: reason.chars().take(LOADER_REASON_CHARS).collect(),
         })?;
         parse_daily(&document)
@@ -427,7 +427,7 @@ mod tests {
                 source_name,
                 reason,
             }) => {
-                assert_eq!(source_name, SOURCE_NAME);
+                assert_eq!(source_name, ECB_SOURCE_NAME);
                 reason
             }
             other => panic!("expected InvalidData, got {other:?}"),

@@ -15,6 +15,8 @@ pub mod fx;
 pub mod orders;
 pub mod payments;
 pub mod postings;
+pub mod service;
+pub mod store;
 
 /// An ISO 3166-1 alpha-2 country code, e.g. `BR`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

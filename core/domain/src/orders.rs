@@ -178,6 +178,10 @@ pub struct PricingContext<'a> {
     pub taxes: &'a TaxRates,
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each argument is a distinct input of pricing; a struct would only rename them"
+)]
 /// Prices `lines` in `currency` for a buyer in `country` and splits them per seller.
 ///
 /// A SKU's price in the presentment currency is used as listed; a SKU without one is
@@ -429,6 +433,7 @@ mod tests {
     use bazaar_ledger::Timestamp;
     use std::str::FromStr;
 
+    #[expect(clippy::arithmetic_side_effects, reason = "small test ids")]
     fn sku(n: u128, seller: u128, prices: Vec<Money>, available: Option<u32>) -> SkuView {
         SkuView {
             sku_id: SkuId(Uuid::from_u128(n)),

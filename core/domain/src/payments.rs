@@ -233,7 +233,7 @@ fn luhn_valid(digits: &str) -> bool {
         };
         sum = sum.saturating_add(value);
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 impl fmt::Debug for CardNumber {

@@ -1,0 +1,613 @@
+//! The marketplace service: checkout, payment, notifications, refunds and settlement,
+//! composed from the commerce store, the ledger and a payment provider.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use bazaar_ledger::{BATCH_LEGS_MAX, Clock, LedgerStore, StoreError, Timestamp, TransferRequest};
+use bazaar_money::{Currency, Money};
+
+use crate::catalog::{Buyer, BuyerId, NewProduct, ProductQuery, ProductSummary, Review, Seller};
+use crate::chart::{ChartAccount, SellerId};
+use crate::error::CommerceError;
+use crate::fx::{RateBook, Spread};
+use crate::orders::{
+    CartLine, CheckoutId, CheckoutPlan, LineId, OrderId, OrderState, PaymentState,
+    PricingContext, RefundId, TaxRates, plan_checkout, validate_idempotency_key,
+};
+use crate::payments::{
+    AuthorizeRequest, MethodDetails, MethodOffer, NotificationEvent, PaymentId, PaymentProvider,
+    PaymentStatus, Settlement,
+};
+use crate::postings::{Posting, settlement_posting};
+use crate::store::{
+    CheckoutRecord, CommerceStore, IntentKind, LedgerIntent, NewPayment, NewRefund,
+    PaymentEvent, PaymentRecord, RefundRecord, Requester,
+};
+use crate::Country;
+
+/// How long stock stays reserved for a checkout that has no payment result yet.
+pub const RESERVATION_SECS_DEFAULT: u32 = 30 * 60;
+/// Extra time a reservation is held past a pending payment's own expiry, so a voucher paid
+/// at the last minute still finds its stock.
+pub const RESERVATION_GRACE_SECS: u32 = 15 * 60;
+/// The most ledger intents one recovery pass posts.
+const INTENTS_PER_PASS_MAX: u32 = 500;
+
+/// The marketplace's settings.
+#[derive(Clone, Debug)]
+pub struct MarketplaceConfig {
+    pub spread: Spread,
+    pub taxes: TaxRates,
+    pub reservation_secs: u32,
+}
+
+/// A seller's balances, straight from the ledger.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SellerBalances {
+    pub pending: Money,
+    pub available: Money,
+}
+
+/// What a buyer asks to check out.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CheckoutCommand {
+    pub id: CheckoutId,
+    pub buyer_id: BuyerId,
+    pub currency: Currency,
+    pub lines: Vec<CartLine>,
+    pub idempotency_key: String,
+}
+
+/// How a buyer pays a checkout.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PayCommand {
+    pub checkout_id: CheckoutId,
+    pub buyer_id: BuyerId,
+    pub details: MethodDetails,
+    pub return_url: String,
+}
+
+/// The marketplace service.
+pub struct Marketplace<S, L, P> {
+    store: S,
+    ledger: L,
+    provider: P,
+    rates: RwLock<Arc<RateBook>>,
+    config: MarketplaceConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S, L, P> std::fmt::Debug for Marketplace<S, L, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Marketplace")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ledger adapter logs the cause where it happens; callers get the commerce code.
+fn ledger_unavailable(error: StoreError) -> CommerceError {
+    match error {
+        StoreError::Unavailable(_) => CommerceError::Unavailable,
+        StoreError::Internal(_) => CommerceError::Internal,
+    }
+}
+
+impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> {
+    pub fn new(
+        store: S,
+        ledger: L,
+        provider: P,
+        rates: RateBook,
+        config: MarketplaceConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            ledger,
+            provider,
+            rates: RwLock::new(Arc::new(rates)),
+            config,
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The rate book in use.
+    pub fn rates(&self) -> Arc<RateBook> {
+        match self.rates.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the rate book (after a rate source published new rates). Checkouts already
+    /// placed keep the rates they locked.
+    pub fn set_rates(&self, rates: RateBook) {
+        let rates = Arc::new(rates);
+        match self.rates.write() {
+            Ok(mut guard) => *guard = rates,
+            Err(poisoned) => *poisoned.into_inner() = rates,
+        }
+    }
+
+    pub async fn register_seller(&self, seller: &Seller) -> Result<(), CommerceError> {
+        self.store.create_seller(seller, self.now()).await?;
+        let currency = seller.settlement_currency;
+        let accounts = [
+            ChartAccount::SellerPending(seller.id),
+            ChartAccount::SellerAvailable(seller.id),
+            ChartAccount::SellerReserve(seller.id),
+        ];
+        for account in accounts {
+            let new = account
+                .new_account(currency)
+                .map_err(|_| CommerceError::Internal)?;
+            self.ledger
+                .create_account(new)
+                .await
+                .map_err(ledger_unavailable)?
+                .map_err(|_| CommerceError::Internal)?;
+        }
+        Ok(())
+    }
+
+    pub async fn register_buyer(&self, buyer: &Buyer) -> Result<(), CommerceError> {
+        self.store.create_buyer(buyer, self.now()).await
+    }
+
+    pub async fn add_product(&self, product: &NewProduct) -> Result<(), CommerceError> {
+        product.validate()?;
+        self.store.create_product(product, self.now()).await
+    }
+
+    pub async fn search(&self, query: &ProductQuery) -> Result<Vec<ProductSummary>, CommerceError> {
+        query.validate()?;
+        self.store.search_products(query).await
+    }
+
+    /// The methods a buyer in `country` may pay `amount` with, as the provider offers them.
+    pub fn payment_methods(&self, country: &Country, amount: Money) -> Vec<MethodOffer> {
+        if !amount.is_positive() {
+            return Vec::new();
+        }
+        self.provider.payment_methods(country, amount)
+    }
+
+    /// Prices the cart, splits it per seller and reserves the stock. The same idempotency
+    /// key returns the same checkout.
+    pub async fn checkout(&self, command: &CheckoutCommand) -> Result<CheckoutRecord, CommerceError> {
+        validate_idempotency_key(&command.idempotency_key)?;
+        crate::orders::validate_cart(&command.lines)?;
+        let buyer = self
+            .store
+            .buyer(command.buyer_id)
+            .await?
+            .ok_or(CommerceError::NotFound("buyer"))?;
+        let sku_ids: Vec<_> = command.lines.iter().map(|l| l.sku_id).collect();
+        let skus = self.store.sku_views(&sku_ids).await?;
+        let mut seller_ids: Vec<SellerId> = skus.iter().map(|s| s.seller_id).collect();
+        seller_ids.sort();
+        seller_ids.dedup();
+        let sellers: BTreeMap<_, _> = self
+            .store
+            .sellers(&seller_ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
+        let rates = self.rates();
+        let context = PricingContext {
+            rates: &rates,
+            spread: self.config.spread,
+            taxes: &self.config.taxes,
+        };
+        let plan = plan_checkout(
+            command.id,
+            buyer.id,
+            buyer.country,
+            command.currency,
+            &command.lines,
+            &skus,
+            &sellers,
+            &context,
+        )?;
+        let fingerprint =
+            CheckoutPlan::request_fingerprint(buyer.id, command.currency, &command.lines);
+        let now = self.now();
+        self.store
+            .create_checkout(
+                &plan,
+                &command.idempotency_key,
+                &fingerprint,
+                now.saturating_add_secs(self.config.reservation_secs),
+                now,
+            )
+            .await
+    }
+
+    /// Starts (or, on a retry, continues) the payment of a checkout with a local method.
+    pub async fn pay(&self, command: &PayCommand) -> Result<PaymentRecord, CommerceError> {
+        let checkout = self
+            .store
+            .checkout(command.checkout_id)
+            .await?
+            .filter(|c| c.plan.buyer_id == command.buyer_id)
+            .ok_or(CommerceError::NotFound("checkout"))?;
+        let plan = &checkout.plan;
+        let method = command.details.method();
+        let offered = self
+            .provider
+            .payment_methods(&plan.country, plan.total)
+            .iter()
+            .any(|offer| offer.method == method);
+        if !offered {
+            return Err(CommerceError::PaymentMethodNotAvailable);
+        }
+        let payment_id = PaymentId(crate::orders::derive_id(plan.id.0, "payment"));
+        let payment = self
+            .store
+            .start_payment(
+                &NewPayment {
+                    id: payment_id,
+                    checkout_id: plan.id,
+                    buyer_id: plan.buyer_id,
+                    provider: self.provider.name().clone(),
+                    method,
+                },
+                self.now(),
+            )
+            .await?;
+        if payment.state.is_final() || payment.psp_reference.is_some() {
+            return Ok(payment);
+        }
+        let answer = self
+            .provider
+            .authorize(AuthorizeRequest {
+                payment_id,
+                amount: plan.total,
+                country: plan.country,
+                details: command.details.clone(),
+                return_url: command.return_url.clone(),
+                idempotency_key: format!("authorize:{payment_id}"),
+            })
+            .await?;
+        let hold_until = match &answer.status {
+            PaymentStatus::ActionRequired(
+                crate::payments::Action::Voucher { expires_at, .. }
+                | crate::payments::Action::QrCode { expires_at, .. },
+            ) => expires_at.saturating_add_secs(RESERVATION_GRACE_SECS),
+            _ => checkout.expires_at,
+        };
+        let action = match &answer.status {
+            PaymentStatus::ActionRequired(action) => Some(action),
+            _ => None,
+        };
+        self.store
+            .record_provider_reference(payment_id, &answer.psp_reference, action, hold_until)
+            .await?;
+        match answer.status {
+            PaymentStatus::Authorised => {
+                self.apply(payment_id, None, PaymentEvent::Authorised).await?;
+                let captured = self
+                    .provider
+                    .capture(
+                        &answer.psp_reference,
+                        plan.total,
+                        &format!("capture:{payment_id}"),
+                    )
+                    .await?;
+                if let PaymentStatus::Captured { .. } = captured.status {
+                    self.apply(payment_id, None, PaymentEvent::Captured).await?;
+                }
+            }
+            PaymentStatus::Captured { .. } => {
+                self.apply(payment_id, None, PaymentEvent::Captured).await?;
+            }
+            PaymentStatus::Refused { .. } => {
+                self.apply(payment_id, None, PaymentEvent::Failed(PaymentState::Refused))
+                    .await?;
+            }
+            PaymentStatus::Cancelled => {
+                self.apply(payment_id, None, PaymentEvent::Failed(PaymentState::Cancelled))
+                    .await?;
+            }
+            PaymentStatus::Expired => {
+                self.apply(payment_id, None, PaymentEvent::Failed(PaymentState::Expired))
+                    .await?;
+            }
+            PaymentStatus::ActionRequired(_) | PaymentStatus::Pending => {}
+        }
+        self.store
+            .payment(payment_id)
+            .await?
+            .ok_or(CommerceError::Internal)
+    }
+
+    async fn apply(
+        &self,
+        payment_id: PaymentId,
+        event_id: Option<&str>,
+        event: PaymentEvent,
+    ) -> Result<bool, CommerceError> {
+        let outcome = self
+            .store
+            .apply_payment_event(payment_id, event_id, &event, self.now())
+            .await?;
+        for intent in &outcome.intents {
+            self.post_intent(intent).await?;
+        }
+        Ok(!outcome.duplicate)
+    }
+
+    /// Authenticates and applies a provider notification request. Returns how many events
+    /// were new; repeated deliveries apply nothing.
+    pub async fn handle_notifications(
+        &self,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<usize, CommerceError> {
+        let notifications = self.provider.parse_notifications(signature, body)?;
+        let mut applied: usize = 0;
+        for notification in notifications {
+            let event = match &notification.event {
+                NotificationEvent::Authorised => PaymentEvent::Authorised,
+                NotificationEvent::Captured => PaymentEvent::Captured,
+                NotificationEvent::Refused { .. } => PaymentEvent::Failed(PaymentState::Refused),
+                NotificationEvent::Cancelled => PaymentEvent::Failed(PaymentState::Cancelled),
+                NotificationEvent::Expired => PaymentEvent::Failed(PaymentState::Expired),
+                NotificationEvent::Chargeback => PaymentEvent::Chargeback,
+                NotificationEvent::Refunded { refund_reference }
+                | NotificationEvent::RefundFailed { refund_reference } => {
+                    let refund = self
+                        .store
+                        .refund_by_reference(refund_reference)
+                        .await?
+                        .ok_or(CommerceError::NotFound("refund"))?;
+                    if matches!(notification.event, NotificationEvent::Refunded { .. }) {
+                        PaymentEvent::RefundSucceeded(refund.id)
+                    } else {
+                        PaymentEvent::RefundFailed(refund.id)
+                    }
+                }
+            };
+            if self
+                .apply(notification.payment_id, Some(&notification.event_id), event)
+                .await?
+            {
+                applied = applied.saturating_add(1);
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Asks the provider to refund `amount` of a line; the ledger posting follows the
+    /// provider's confirmation.
+    pub async fn refund(
+        &self,
+        requester: Requester,
+        order_id: OrderId,
+        line_id: LineId,
+        amount: Money,
+        idempotency_key: &str,
+    ) -> Result<RefundRecord, CommerceError> {
+        validate_idempotency_key(idempotency_key)?;
+        if !amount.is_positive() {
+            return Err(CommerceError::InvalidInput("a refund amount must be positive"));
+        }
+        let payment_id = self
+            .store
+            .order_payment(order_id)
+            .await?
+            .ok_or(CommerceError::NotFound("order"))?;
+        let payment = self
+            .store
+            .payment(payment_id)
+            .await?
+            .ok_or(CommerceError::NotFound("payment"))?;
+        let psp_reference = payment
+            .psp_reference
+            .clone()
+            .ok_or(CommerceError::InvalidState("the payment was not captured"))?;
+        let refund_id = RefundId(crate::orders::derive_id(
+            payment_id.0,
+            &format!("refund:{idempotency_key}"),
+        ));
+        let refund = self
+            .store
+            .request_refund(
+                &NewRefund {
+                    id: refund_id,
+                    buyer_or_seller: requester,
+                    payment_id,
+                    line_id,
+                    amount,
+                    idempotency_key: idempotency_key.to_owned(),
+                },
+                self.now(),
+            )
+            .await?;
+        if refund.psp_reference.is_some() {
+            return Ok(refund);
+        }
+        let answer = self
+            .provider
+            .refund(&psp_reference, amount, &format!("refund:{refund_id}"))
+            .await;
+        match answer {
+            Ok(answer) => {
+                self.store
+                    .set_refund_reference(refund_id, &answer.refund_reference)
+                    .await?;
+                Ok(RefundRecord {
+                    psp_reference: Some(answer.refund_reference),
+                    ..refund
+                })
+            }
+            Err(error @ crate::payments::ProviderError::Unavailable(_)) => Err(error.into()),
+            Err(error) => {
+                // The provider refused outright: release the amount again.
+                self.apply(payment_id, None, PaymentEvent::RefundFailed(refund_id))
+                    .await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Posts the provider's settlement of a captured payment.
+    pub async fn settle(
+        &self,
+        payment_id: PaymentId,
+        settlement: &Settlement,
+    ) -> Result<(), CommerceError> {
+        let payment = self
+            .store
+            .payment(payment_id)
+            .await?
+            .ok_or(CommerceError::NotFound("payment"))?;
+        if payment.state != PaymentState::Captured
+            || payment.psp_reference.as_ref() != Some(&settlement.psp_reference)
+        {
+            return Err(CommerceError::InvalidState(
+                "only a captured payment can be settled",
+            ));
+        }
+        let posting = settlement_posting(
+            payment_id,
+            &payment.provider,
+            settlement.gross,
+            settlement.fee,
+        )?;
+        self.submit(posting).await
+    }
+
+    /// Cancels checkouts whose reservation lapsed and withdraws their payments at the
+    /// provider. Returns how many were cancelled.
+    pub async fn expire_checkouts(&self, limit: u32) -> Result<usize, CommerceError> {
+        let expired = self.store.expire_checkouts(self.now(), limit).await?;
+        for checkout in &expired {
+            if let Some(reference) = checkout
+                .payment
+                .as_ref()
+                .and_then(|p| p.psp_reference.as_ref())
+            {
+                // Best effort: a payment the provider already finished answers InvalidState.
+                let _ = self
+                    .provider
+                    .cancel(reference, &format!("cancel:{}", checkout.plan.id))
+                    .await;
+            }
+        }
+        Ok(expired.len())
+    }
+
+    /// Posts every ledger intent that a crash or outage left unposted.
+    pub async fn post_pending_intents(&self) -> Result<usize, CommerceError> {
+        let intents = self.store.pending_intents(INTENTS_PER_PASS_MAX).await?;
+        for intent in &intents {
+            self.post_intent(intent).await?;
+        }
+        Ok(intents.len())
+    }
+
+    async fn post_intent(&self, intent: &LedgerIntent) -> Result<(), CommerceError> {
+        let posting = match intent.kind {
+            IntentKind::Capture(payment_id) => {
+                let mut posting = Posting::default();
+                for line in self.store.capture_inputs(payment_id).await? {
+                    posting.extend(line.capture_requests()?);
+                }
+                posting
+            }
+            IntentKind::Refund(refund_id) => {
+                let input = self.store.refund_inputs(refund_id).await?;
+                let kind = if input.chargeback { "chargeback" } else { "refund" };
+                input
+                    .line
+                    .refund_requests(refund_id, input.before_minor, input.after_minor, kind)?
+            }
+        };
+        self.submit(posting).await?;
+        self.store.intent_applied(intent.id, self.now()).await
+    }
+
+    async fn submit(&self, posting: Posting) -> Result<(), CommerceError> {
+        for account in posting.new_accounts()? {
+            self.ledger
+                .create_account(account)
+                .await
+                .map_err(ledger_unavailable)?
+                .map_err(|_| CommerceError::Internal)?;
+        }
+        let mut requests: Vec<TransferRequest> = posting.requests;
+        while !requests.is_empty() {
+            let rest = requests.split_off(requests.len().min(BATCH_LEGS_MAX));
+            self.ledger
+                .submit(requests)
+                .await
+                .map_err(ledger_unavailable)?
+                .map_err(|error| CommerceError::LedgerRejected { code: error.code() })?;
+            requests = rest;
+        }
+        Ok(())
+    }
+
+    /// A seller's pending and available balances in its settlement currency.
+    pub async fn seller_balances(&self, seller_id: SellerId) -> Result<SellerBalances, CommerceError> {
+        let seller = self
+            .store
+            .seller(seller_id)
+            .await?
+            .ok_or(CommerceError::NotFound("seller"))?;
+        let currency = seller.settlement_currency;
+        let read = |account: ChartAccount| async move {
+            let balance = self
+                .ledger
+                .account(account.id(currency))
+                .await
+                .map_err(ledger_unavailable)?;
+            let net = match balance {
+                Some((_, balance)) => balance
+                    .credits_posted
+                    .checked_sub(balance.debits_posted)
+                    .ok_or(CommerceError::Internal)?,
+                None => 0,
+            };
+            Ok::<_, CommerceError>(Money::from_minor(net, currency))
+        };
+        Ok(SellerBalances {
+            pending: read(ChartAccount::SellerPending(seller_id)).await?,
+            available: read(ChartAccount::SellerAvailable(seller_id)).await?,
+        })
+    }
+
+    pub async fn move_order(
+        &self,
+        seller: SellerId,
+        order: OrderId,
+        to: OrderState,
+    ) -> Result<(), CommerceError> {
+        self.store.move_order(seller, order, to, self.now()).await
+    }
+
+    pub async fn review(&self, review: &Review) -> Result<(), CommerceError> {
+        review.validate()?;
+        self.store.add_review(review, self.now()).await
+    }
+}

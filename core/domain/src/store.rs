@@ -1,0 +1,335 @@
+//! The commerce store port: sellers, catalog, checkouts, payments, refunds and reviews,
+//! with the transactional operations the marketplace needs, each named for its intent.
+
+use std::future::Future;
+
+use bazaar_ledger::Timestamp;
+use bazaar_money::Money;
+use uuid::Uuid;
+
+use crate::catalog::{
+    Buyer, BuyerId, NewProduct, ProductQuery, ProductSummary, Review, Seller, SkuId, SkuView,
+};
+use crate::chart::{ProviderName, SellerId};
+use crate::error::CommerceError;
+use crate::orders::{
+    CheckoutId, CheckoutPlan, CheckoutState, LineId, OrderId, OrderState, PaymentState, RefundId,
+};
+use crate::payments::{Action, MethodType, PaymentId, PspReference};
+use crate::postings::LineCapture;
+
+/// A checkout as stored.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CheckoutRecord {
+    pub plan: CheckoutPlan,
+    pub state: CheckoutState,
+    /// When the stock reservation lapses if no payment result has arrived.
+    pub expires_at: Timestamp,
+    pub order_states: Vec<(OrderId, OrderState)>,
+    pub payment: Option<PaymentRecord>,
+}
+
+/// A payment as stored.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PaymentRecord {
+    pub id: PaymentId,
+    pub checkout_id: CheckoutId,
+    pub provider: ProviderName,
+    pub method: MethodType,
+    pub amount: Money,
+    pub state: PaymentState,
+    pub psp_reference: Option<PspReference>,
+    /// What the buyer must do next, while the payment is pending.
+    pub action: Option<Action>,
+}
+
+/// A payment to start for a checkout.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NewPayment {
+    pub id: PaymentId,
+    pub checkout_id: CheckoutId,
+    pub buyer_id: BuyerId,
+    pub provider: ProviderName,
+    pub method: MethodType,
+}
+
+/// Where a refund stands.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum RefundState {
+    /// Asked of the provider; counts against what is left to refund.
+    Requested,
+    Succeeded,
+    Failed,
+}
+
+impl RefundState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Requested, Self::Succeeded, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+/// A refund (or a chargeback, which is recorded as one) of part of a line.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RefundRecord {
+    pub id: RefundId,
+    pub payment_id: PaymentId,
+    pub line_id: LineId,
+    pub amount: Money,
+    pub state: RefundState,
+    pub psp_reference: Option<PspReference>,
+    pub chargeback: bool,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NewRefund {
+    pub id: RefundId,
+    pub buyer_or_seller: Requester,
+    pub payment_id: PaymentId,
+    pub line_id: LineId,
+    pub amount: Money,
+    pub idempotency_key: String,
+}
+
+/// Who asks for a refund: the store checks they own the order.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Requester {
+    Seller(SellerId),
+    /// The platform itself (support, automatic refunds).
+    Platform,
+}
+
+/// A payment outcome to apply.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum PaymentEvent {
+    /// Card authorised; capture follows.
+    Authorised,
+    /// Money captured: the checkout is paid, reserved stock is consumed, digital goods are
+    /// delivered, and the capture is queued for the ledger.
+    Captured,
+    /// Refused, cancelled or expired: the checkout is cancelled and its stock released.
+    Failed(PaymentState),
+    /// The provider confirmed a refund: it is queued for the ledger.
+    RefundSucceeded(RefundId),
+    /// The provider could not refund: the amount is refundable again.
+    RefundFailed(RefundId),
+    /// The buyer's bank took the money back: every line's unrefunded remainder is recorded
+    /// as a chargeback refund and queued for the ledger.
+    Chargeback,
+}
+
+/// What applying an event did.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct EventOutcome {
+    /// The event id was seen before; nothing was done.
+    pub duplicate: bool,
+    /// Ledger postings the event queued, to be submitted now.
+    pub intents: Vec<LedgerIntent>,
+}
+
+/// A ledger posting that a committed change owes the ledger. It is recorded in the same
+/// transaction as the change, submitted afterwards (transfer ids are derived, so
+/// submitting twice is harmless), and marked applied once the ledger has accepted it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LedgerIntent {
+    pub id: Uuid,
+    pub kind: IntentKind,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum IntentKind {
+    Capture(PaymentId),
+    Refund(RefundId),
+}
+
+/// What a refund posts: the line, and how much of it was refunded before and after.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RefundPostingInput {
+    pub line: LineCapture,
+    pub before_minor: i64,
+    pub after_minor: i64,
+    pub chargeback: bool,
+}
+
+/// The commerce store.
+///
+/// Every implementation MUST run each method as one all-or-nothing transaction, and:
+/// - `create_checkout`: for a (buyer, idempotency key) seen before, return that checkout if
+///   the request fingerprint matches and `IdempotencyKeyReused` if not; otherwise reserve
+///   every physical line's stock so that concurrent checkouts never reserve more than is
+///   on hand (`OutOfStock` otherwise, nothing reserved), and store the checkout, its orders,
+///   lines and reservations.
+/// - `start_payment`: refuse with `ReservationExpired` a checkout whose reservation lapsed
+///   or that was cancelled; return the existing payment if one was started.
+/// - `apply_payment_event`: do nothing and say `duplicate` for an event id seen before;
+///   apply only transitions that make sense (a captured payment is not cancelled by a late
+///   expiry notice); record every ledger intent in the same transaction.
+/// - `request_refund`: refuse with `RefundExceedsRemaining` an amount above the line's
+///   total less its requested and succeeded refunds; the same idempotency key returns the
+///   first refund, a different request with it `IdempotencyKeyReused`.
+/// - `expire_checkouts`: cancel checkouts whose reservation lapsed without a captured
+///   payment, release their stock and return them.
+pub trait CommerceStore: Send + Sync {
+    fn create_seller(
+        &self,
+        seller: &Seller,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    fn seller(
+        &self,
+        id: SellerId,
+    ) -> impl Future<Output = Result<Option<Seller>, CommerceError>> + Send;
+
+    fn sellers(
+        &self,
+        ids: &[SellerId],
+    ) -> impl Future<Output = Result<Vec<Seller>, CommerceError>> + Send;
+
+    fn create_buyer(
+        &self,
+        buyer: &Buyer,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    fn buyer(&self, id: BuyerId)
+    -> impl Future<Output = Result<Option<Buyer>, CommerceError>> + Send;
+
+    /// Refuses a product of an unknown seller with `NotFound("seller")`.
+    fn create_product(
+        &self,
+        product: &NewProduct,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    /// The SKUs that exist among `ids`, in no particular order.
+    fn sku_views(
+        &self,
+        ids: &[SkuId],
+    ) -> impl Future<Output = Result<Vec<SkuView>, CommerceError>> + Send;
+
+    fn search_products(
+        &self,
+        query: &ProductQuery,
+    ) -> impl Future<Output = Result<Vec<ProductSummary>, CommerceError>> + Send;
+
+    fn create_checkout(
+        &self,
+        plan: &CheckoutPlan,
+        idempotency_key: &str,
+        fingerprint: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<CheckoutRecord, CommerceError>> + Send;
+
+    fn checkout(
+        &self,
+        id: CheckoutId,
+    ) -> impl Future<Output = Result<Option<CheckoutRecord>, CommerceError>> + Send;
+
+    fn start_payment(
+        &self,
+        payment: &NewPayment,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<PaymentRecord, CommerceError>> + Send;
+
+    /// Records the provider's reference and what the buyer must do; keeps the stock
+    /// reserved until `hold_until` if that is later than the current expiry.
+    fn record_provider_reference(
+        &self,
+        payment_id: PaymentId,
+        psp_reference: &PspReference,
+        action: Option<&Action>,
+        hold_until: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    /// The payment of the checkout an order belongs to, once one was started.
+    fn order_payment(
+        &self,
+        order: OrderId,
+    ) -> impl Future<Output = Result<Option<PaymentId>, CommerceError>> + Send;
+
+    fn payment(
+        &self,
+        id: PaymentId,
+    ) -> impl Future<Output = Result<Option<PaymentRecord>, CommerceError>> + Send;
+
+    /// `event_id` is the provider's id for the event, `None` for a synchronous answer.
+    fn apply_payment_event(
+        &self,
+        payment_id: PaymentId,
+        event_id: Option<&str>,
+        event: &PaymentEvent,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<EventOutcome, CommerceError>> + Send;
+
+    fn request_refund(
+        &self,
+        refund: &NewRefund,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<RefundRecord, CommerceError>> + Send;
+
+    fn set_refund_reference(
+        &self,
+        id: RefundId,
+        psp_reference: &PspReference,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    fn refund_by_reference(
+        &self,
+        psp_reference: &PspReference,
+    ) -> impl Future<Output = Result<Option<RefundRecord>, CommerceError>> + Send;
+
+    fn expire_checkouts(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<CheckoutRecord>, CommerceError>> + Send;
+
+    /// A seller moves its own order (ship, deliver); `NotFound("order")` for an order of
+    /// another seller.
+    fn move_order(
+        &self,
+        seller: SellerId,
+        order: OrderId,
+        to: OrderState,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    /// Only the buyer of a delivered order that holds the product may review it, once.
+    fn add_review(
+        &self,
+        review: &Review,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    fn capture_inputs(
+        &self,
+        payment_id: PaymentId,
+    ) -> impl Future<Output = Result<Vec<LineCapture>, CommerceError>> + Send;
+
+    fn refund_inputs(
+        &self,
+        refund_id: RefundId,
+    ) -> impl Future<Output = Result<RefundPostingInput, CommerceError>> + Send;
+
+    fn pending_intents(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LedgerIntent>, CommerceError>> + Send;
+
+    fn intent_applied(
+        &self,
+        id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+}
