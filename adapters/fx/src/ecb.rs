@@ -64,7 +64,7 @@ pub fn parse_daily(xml: &[u8]) -> Result<RateSet, FxError> {
 /// newest first. The same day twice is refused.
 pub fn parse_history(xml: &[u8]) -> Result<Vec<RateSet>, FxError> {
     let mut days = parse_days(xml)?;
-    days.sort_by(|a, b| b.effective_at.cmp(&a.effective_at));
+    days.sort_by_key(|day| std::cmp::Reverse(day.effective_at));
     Ok(days)
 }
 
@@ -73,10 +73,7 @@ fn parse_days(xml: &[u8]) -> Result<Vec<RateSet>, FxError> {
     if xml.len() > MAX_DOCUMENT_BYTES {
         return Err(invalid(
             ECB_SOURCE_NAME,
-            format!(
-                "document is {} bytes, more than the {MAX_DOCUMENT_BYTES} allowed",
-                xml.len()
-            ),
+            format!("document is larger than the {MAX_DOCUMENT_BYTES} bytes allowed"),
         ));
     }
     let mut reader = Reader::from_reader(xml);
@@ -138,7 +135,12 @@ struct Document {
 
 impl Document {
     /// An element starts; `empty` when it is self-closing and so ends at once.
-    fn open(&mut self, start: &BytesStart<'_>, decoder: Decoder, empty: bool) -> Result<(), FxError> {
+    fn open(
+        &mut self,
+        start: &BytesStart<'_>,
+        decoder: Decoder,
+        empty: bool,
+    ) -> Result<(), FxError> {
         let frame = match self.stack.last().copied() {
             None => self.open_root(start)?,
             Some(parent) if start.local_name().as_ref() == b"Cube" => {
@@ -317,7 +319,7 @@ fn read_cube(start: &BytesStart<'_>, decoder: Decoder) -> Result<Cube, FxError> 
         (Some(time), None, None) => Date::parse_iso(&time).map(Cube::Day).ok_or_else(|| {
             invalid(
                 ECB_SOURCE_NAME,
-                format!("time {} is not a YYYY-MM-DD date", fragment(&time)),
+                format!("time {} is not a valid YYYY-MM-DD date", fragment(&time)),
             )
         }),
         (None, Some(code), Some(rate)) => Ok(Cube::Rate { code, rate }),
@@ -395,8 +397,7 @@ impl FxRateSource for EcbSource {
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let file =
-        File::open(path).map_err(|error| format!("cannot open the rates file: {error}"))?;
+    let file = File::open(path).map_err(|error| format!("cannot open the rates file: {error}"))?;
     let limit = u64::try_from(MAX_DOCUMENT_BYTES)
         .unwrap_or(u64::MAX)
         .saturating_add(1);
@@ -442,7 +443,10 @@ mod tests {
         );
         let set = parse_daily(xml.as_bytes()).unwrap();
         assert_eq!(set.rates.len(), 1);
-        assert_eq!(set.rates.get(&Currency::USD), Some(&Decimal::new(10_131, 4)));
+        assert_eq!(
+            set.rates.get(&Currency::USD),
+            Some(&Decimal::new(10_131, 4))
+        );
     }
 
     #[test]
@@ -480,7 +484,10 @@ mod tests {
     #[test]
     fn cubes_must_be_where_the_format_puts_them() {
         let cases = [
-            ("<Cube currency='USD' rate='1.5'/>", "not directly inside a dated Cube"),
+            (
+                "<Cube currency='USD' rate='1.5'/>",
+                "not directly inside a dated Cube",
+            ),
             (
                 "<Cube time='2022-07-18'><Cube time='2022-07-19'/></Cube>",
                 "nested inside a day",
@@ -490,12 +497,21 @@ mod tests {
                  <Cube currency='JPY' rate='1'/></Cube></Cube>",
                 "not directly inside",
             ),
-            ("<Cube time='2022-07-18' currency='USD' rate='1'/>", "either time"),
-            ("<Cube time='2022-07-18'><Cube currency='USD'/></Cube>", "either time"),
+            (
+                "<Cube time='2022-07-18' currency='USD' rate='1'/>",
+                "either time",
+            ),
+            (
+                "<Cube time='2022-07-18'><Cube currency='USD'/></Cube>",
+                "either time",
+            ),
             ("<Cube time='2022-07-18'/>", "no usable rates"),
             ("<Cube time='2022-07-18'></Cube>", "no usable rates"),
             ("", "no dated Cube"),
-            ("<Cube time='18.07.2022'><Cube currency='USD' rate='1'/></Cube>", "YYYY-MM-DD"),
+            (
+                "<Cube time='18.07.2022'><Cube currency='USD' rate='1'/></Cube>",
+                "YYYY-MM-DD",
+            ),
         ];
         for (days, expected) in cases {
             let message = reason(parse_daily(document(days).as_bytes()));
@@ -557,6 +573,9 @@ mod tests {
             "<Cube time=\"2022-07-18\"><Cube currency=\"&#85;SD\" rate=\"1.0131\"/></Cube>",
         );
         let set = parse_daily(xml.as_bytes()).unwrap();
-        assert_eq!(set.rates.get(&Currency::USD), Some(&Decimal::new(10_131, 4)));
+        assert_eq!(
+            set.rates.get(&Currency::USD),
+            Some(&Decimal::new(10_131, 4))
+        );
     }
 }

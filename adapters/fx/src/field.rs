@@ -95,7 +95,13 @@ pub(crate) fn fragment(text: &str) -> String {
     let mut out: String = text
         .chars()
         .take(FRAGMENT_CHARS)
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if text.chars().nth(FRAGMENT_CHARS).is_some() {
         out.push_str("...");
@@ -136,10 +142,7 @@ mod tests {
             Ok(Decimal::from_str_exact("1.0131").unwrap())
         );
         assert_eq!(positive_rate("7"), Ok(Decimal::from(7)));
-        assert_eq!(
-            positive_rate("15157.63"),
-            Ok(Decimal::new(1_515_763, 2))
-        );
+        assert_eq!(positive_rate("15157.63"), Ok(Decimal::new(1_515_763, 2)));
         for bad in [
             "", "abc", "1,5", "1e3", "1_000", ".5", "5.", "1.2.3", " 1.5", "1.5 ", "+1.5", "--1",
             "0x10", "NaN", "inf",

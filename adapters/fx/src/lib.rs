@@ -63,7 +63,9 @@
 //! (<https://www.ecb.europa.eu/stats/policy_and_exchange_rates/euro_reference_exchange_rates/html/index.en.html>)
 //! for that date, taken from the copy of `eurofxref-daily.xml` committed in the public
 //! repository `KorazX/Currency-Calculator` and checked figure by figure against the
-//! independent copy in `KarynaAliushkevich14/CurrencyCalculator`.
+//! independent copy in `KarynaAliushkevich14/CurrencyCalculator`. The history test also uses
+//! three published rates of 8 August 2022 (USD 1.0199, JPY 137.62, GBP 0.84165), from the
+//! daily file committed in the public repository `Norsien/currencycalculator`.
 
 mod calendar;
 mod ecb;
@@ -71,6 +73,6 @@ mod field;
 mod table;
 
 pub use ecb::{
-    DocumentLoader, EcbSource, MAX_DOCUMENT_BYTES, ECB_SOURCE_NAME, parse_daily, parse_history,
+    DocumentLoader, ECB_SOURCE_NAME, EcbSource, MAX_DOCUMENT_BYTES, parse_daily, parse_history,
 };
 pub use table::{ConfiguredRates, MAX_SOURCE_NAME_CHARS, MAX_TABLE_BYTES};

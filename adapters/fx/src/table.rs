@@ -21,8 +21,8 @@ use rust_decimal::Decimal;
 
 use crate::field::{Code, currency_code, fragment, invalid, positive_rate};
 
-/// The largest table read: 64 KiB, some thousand times what a table of every ISO currency
-/// needs.
+/// The largest table read: 64 KiB, over twenty times what a table of every ISO 4217
+/// currency needs.
 pub const MAX_TABLE_BYTES: usize = 64 * 1024;
 
 /// The longest source name: it is stored with every conversion that uses the table.
@@ -35,7 +35,7 @@ pub struct ConfiguredRates {
 }
 
 impl ConfiguredRates {
-    /// Reads a table in the format of the [module documentation](self).
+    /// Reads a table in the format of the [crate documentation](crate#the-configured-table).
     ///
     /// `source_name` (1 to [`MAX_SOURCE_NAME_CHARS`] of ASCII letters, digits, `-`, `_`, `.`)
     /// names the table in every conversion that uses it; `effective_at` is when the table's
@@ -51,7 +51,7 @@ impl ConfiguredRates {
         if text.len() > MAX_TABLE_BYTES {
             return Err(invalid(
                 source_name,
-                format!("table is {} bytes, more than the {MAX_TABLE_BYTES} allowed", text.len()),
+                format!("table is larger than the {MAX_TABLE_BYTES} bytes allowed"),
             ));
         }
         let mut table = Table::default();
@@ -104,7 +104,10 @@ struct Table {
 impl Table {
     /// Reads one line; the error is the reason, without the line number.
     fn line(&mut self, line: &str) -> Result<(), String> {
-        let content = line.split_once('#').map_or(line, |(before, _)| before).trim();
+        let content = line
+            .split_once('#')
+            .map_or(line, |(before, _)| before)
+            .trim();
         if content.is_empty() {
             return Ok(());
         }
@@ -202,14 +205,23 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_valid_table() {
         let cases = [
-            ("KWD 0.3075\nbase=USD", "line 1: a rate comes before the base"),
+            (
+                "KWD 0.3075\nbase=USD",
+                "line 1: a rate comes before the base",
+            ),
             ("base=USD\nbase=EUR\nKWD 1", "line 2: base is set twice"),
             ("# nothing", "no base=CODE line"),
             ("base=USD", "no rates"),
-            ("base=USD\nKWD abc", "line 2: KWD: rate \"abc\" is not a decimal number"),
+            (
+                "base=USD\nKWD abc",
+                "line 2: KWD: rate \"abc\" is not a decimal number",
+            ),
             ("base=USD\nKWD -1", "not positive"),
             ("base=USD\nKWD 0", "not positive"),
-            ("base=USD\nKWD 0.3075\nKWD 0.3075", "line 3: KWD appears twice"),
+            (
+                "base=USD\nKWD 0.3075\nKWD 0.3075",
+                "line 3: KWD appears twice",
+            ),
             ("base=USD\nUSD 1", "the base"),
             ("base=USD\nKWF 0.3", "not an ISO 4217 currency"),
             ("base=USD\nXAU 0.0005", "not an ISO 4217 currency"),
@@ -232,10 +244,7 @@ mod tests {
                 Err(FxError::InvalidData { .. })
             ));
         }
-        let huge = format!(
-            "base=USD\nKWD 0.3075\n{}",
-            "#".repeat(MAX_TABLE_BYTES)
-        );
+        let huge = format!("base=USD\nKWD 0.3075\n{}", "#".repeat(MAX_TABLE_BYTES));
         assert!(reason(ConfiguredRates::parse("treasury", &huge, AT)).contains("allowed"));
     }
 

@@ -127,10 +127,26 @@ fn cross_rates_combine_the_ecb_with_a_configured_table() -> TestResult {
 #[test]
 fn damaged_documents_are_invalid_data() -> TestResult {
     let cases = [
-        ("rate abc", "currency='USD' rate='1.0131'", "currency='USD' rate='abc'"),
-        ("rate -1", "currency='USD' rate='1.0131'", "currency='USD' rate='-1'"),
-        ("rate 0", "currency='USD' rate='1.0131'", "currency='USD' rate='0'"),
-        ("empty rate", "currency='USD' rate='1.0131'", "currency='USD' rate=''"),
+        (
+            "rate abc",
+            "currency='USD' rate='1.0131'",
+            "currency='USD' rate='abc'",
+        ),
+        (
+            "rate -1",
+            "currency='USD' rate='1.0131'",
+            "currency='USD' rate='-1'",
+        ),
+        (
+            "rate 0",
+            "currency='USD' rate='1.0131'",
+            "currency='USD' rate='0'",
+        ),
+        (
+            "empty rate",
+            "currency='USD' rate='1.0131'",
+            "currency='USD' rate=''",
+        ),
         ("no rate", "currency='USD' rate='1.0131'", "currency='USD'"),
         ("missing time", "<Cube time='2022-07-18'>", "<Cube>"),
         ("malformed date", "time='2022-07-18'", "time='2022-13-18'"),
@@ -204,7 +220,10 @@ fn the_history_layout_is_read_newest_first() -> TestResult {
     let [newest, oldest] = days.as_slice() else {
         panic!("expected two days, got {days:?}");
     };
-    assert_eq!(newest.effective_at, Timestamp::from_micros(1_659_967_200_000_000));
+    assert_eq!(
+        newest.effective_at,
+        Timestamp::from_micros(1_659_967_200_000_000)
+    );
     assert_eq!(newest.rates.get(&Currency::USD), Some(&dec("1.0199")?));
     assert_eq!(newest.rates.get(&Currency::GBP), Some(&dec("0.84165")?));
     assert_eq!(
@@ -232,16 +251,23 @@ async fn the_source_reads_the_daily_file() -> TestResult {
 
 #[tokio::test]
 async fn an_unreadable_file_is_unavailable() {
-    let missing: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", "no-such-file.xml"]
-        .iter()
-        .collect();
+    let missing: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "data",
+        "no-such-file.xml",
+    ]
+    .iter()
+    .collect();
     let result = EcbSource::from_file(missing).fetch().await;
     assert!(
         matches!(&result, Err(FxError::Unavailable { source_name, .. }) if source_name == "ecb"),
         "{result:?}"
     );
 
-    let directory = EcbSource::from_file(env!("CARGO_MANIFEST_DIR")).fetch().await;
+    let directory = EcbSource::from_file(env!("CARGO_MANIFEST_DIR"))
+        .fetch()
+        .await;
     assert!(
         matches!(directory, Err(FxError::Unavailable { .. })),
         "{directory:?}"

@@ -13,6 +13,7 @@
 //! tree; blocking diesel is the mature path and keeps the SQL identical for CockroachDB.
 
 mod codec;
+mod commerce;
 mod engine;
 mod retry;
 mod sql;
@@ -28,6 +29,7 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 use uuid::Uuid;
 
+pub use commerce::PostgresCommerce;
 pub use retry::RetryPolicy;
 
 /// Reads the wall clock. The posting engine keeps timestamps strictly increasing on top of it.

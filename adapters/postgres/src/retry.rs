@@ -35,7 +35,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// A random wait between zero and the capped exponential backoff for `attempt`.
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1_u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX);
         let ceiling = self
             .backoff_initial

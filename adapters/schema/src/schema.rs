@@ -105,3 +105,195 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_failures,
     ledger_clock,
 );
+
+diesel::table! {
+    sellers (id) {
+        id -> Uuid,
+        name -> Text,
+        country -> Bpchar,
+        home_region -> Text,
+        settlement_currency -> Bpchar,
+        commission_bps -> Int4,
+        created_at -> Int8,
+    }
+}
+
+diesel::table! {
+    commission_rates (seller_id, category) {
+        seller_id -> Uuid,
+        category -> Text,
+        commission_bps -> Int4,
+    }
+}
+
+diesel::table! {
+    buyers (id) {
+        id -> Uuid,
+        name -> Text,
+        country -> Bpchar,
+        home_region -> Text,
+        created_at -> Int8,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Uuid,
+        seller_id -> Uuid,
+        title -> Text,
+        description -> Text,
+        category -> Text,
+        kind -> Text,
+        created_at -> Int8,
+    }
+}
+
+diesel::table! {
+    skus (id) {
+        id -> Uuid,
+        product_id -> Uuid,
+        code -> Text,
+        title -> Text,
+        tracks_stock -> Bool,
+        on_hand -> Int4,
+        reserved -> Int4,
+    }
+}
+
+diesel::table! {
+    sku_prices (sku_id, currency) {
+        sku_id -> Uuid,
+        currency -> Bpchar,
+        amount_minor -> Int8,
+    }
+}
+
+diesel::table! {
+    checkouts (id) {
+        id -> Uuid,
+        buyer_id -> Uuid,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        country -> Bpchar,
+        currency -> Bpchar,
+        total_minor -> Int8,
+        state -> Text,
+        expires_at -> Int8,
+        created_at -> Int8,
+        home_region -> Text,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        checkout_id -> Uuid,
+        seller_id -> Uuid,
+        buyer_id -> Uuid,
+        state -> Text,
+        currency -> Bpchar,
+        total_minor -> Int8,
+        settlement_currency -> Bpchar,
+        fx_mid -> Nullable<Text>,
+        fx_source -> Nullable<Text>,
+        fx_effective_at -> Nullable<Int8>,
+        fx_spread -> Nullable<Text>,
+        created_at -> Int8,
+        updated_at -> Int8,
+        home_region -> Text,
+    }
+}
+
+diesel::table! {
+    order_lines (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        position -> Int4,
+        sku_id -> Uuid,
+        product_id -> Uuid,
+        title -> Text,
+        category -> Text,
+        kind -> Text,
+        quantity -> Int4,
+        unit_price_minor -> Int8,
+        total_minor -> Int8,
+        commission_bps -> Int4,
+        tax_bps -> Int4,
+        refund_requested_minor -> Int8,
+        refund_posted_minor -> Int8,
+    }
+}
+
+diesel::table! {
+    stock_reservations (checkout_id, sku_id) {
+        checkout_id -> Uuid,
+        sku_id -> Uuid,
+        quantity -> Int4,
+        state -> Text,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        checkout_id -> Uuid,
+        provider -> Text,
+        method -> Text,
+        amount_minor -> Int8,
+        currency -> Bpchar,
+        state -> Text,
+        psp_reference -> Nullable<Text>,
+        action -> Nullable<Jsonb>,
+        created_at -> Int8,
+        updated_at -> Int8,
+    }
+}
+
+diesel::table! {
+    payment_events (provider, event_id) {
+        provider -> Text,
+        event_id -> Text,
+        payment_id -> Uuid,
+        received_at -> Int8,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Uuid,
+        payment_id -> Uuid,
+        line_id -> Uuid,
+        amount_minor -> Int8,
+        currency -> Bpchar,
+        idempotency_key -> Text,
+        state -> Text,
+        chargeback -> Bool,
+        psp_reference -> Nullable<Text>,
+        posted_before_minor -> Nullable<Int8>,
+        posted_after_minor -> Nullable<Int8>,
+        created_at -> Int8,
+    }
+}
+
+diesel::table! {
+    reviews (id) {
+        id -> Uuid,
+        product_id -> Uuid,
+        buyer_id -> Uuid,
+        order_id -> Uuid,
+        rating -> Int4,
+        body -> Text,
+        created_at -> Int8,
+        home_region -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_intents (id) {
+        id -> Uuid,
+        kind -> Text,
+        subject_id -> Uuid,
+        created_at -> Int8,
+        applied_at -> Nullable<Int8>,
+    }
+}

@@ -120,6 +120,21 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         ledger_reversals,
         ledger_failures,
         ledger_clock,
+        sellers,
+        commission_rates,
+        buyers,
+        products,
+        skus,
+        sku_prices,
+        checkouts,
+        orders,
+        order_lines,
+        stock_reservations,
+        payments,
+        payment_events,
+        refunds,
+        reviews,
+        ledger_intents,
     )
 }
 

@@ -1,0 +1,395 @@
+//! The commerce store on PostgreSQL (and CockroachDB), behind the `CommerceStore` port.
+//!
+//! Every method is one SERIALIZABLE transaction on a pooled connection, run on tokio's
+//! blocking pool and retried on serialization conflicts and lost connections within the
+//! retry policy. Stock is reserved with a conditional `UPDATE ... WHERE on_hand - reserved
+//! >= quantity` (and a CHECK constraint backs it), so concurrent checkouts can never
+//! oversell. See `docs/commerce.md`.
+
+mod rows;
+mod tx;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bazaar_domain::catalog::{
+    Buyer, BuyerId, NewProduct, ProductQuery, ProductSummary, Review, Seller, SkuId, SkuView,
+};
+use bazaar_domain::chart::SellerId;
+use bazaar_domain::error::CommerceError;
+use bazaar_domain::orders::{CheckoutId, CheckoutPlan, OrderId, OrderState, RefundId};
+use bazaar_domain::payments::{Action, PaymentId, PspReference};
+use bazaar_domain::postings::LineCapture;
+use bazaar_domain::store::{
+    CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund,
+    PaymentEvent, PaymentRecord, RefundPostingInput, RefundRecord,
+};
+use bazaar_ledger::Timestamp;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool};
+use uuid::Uuid;
+
+use crate::retry::{self, Disposition, RetryPolicy};
+
+/// The commerce store.
+#[derive(Clone)]
+pub struct PostgresCommerce {
+    pool: Pool<ConnectionManager<PgConnection>>,
+    retry: Arc<RetryPolicy>,
+}
+
+impl std::fmt::Debug for PostgresCommerce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresCommerce")
+            .field("pool_size", &self.pool.max_size())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An error inside a commerce transaction: a rule refused it, or the database failed.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    Domain(CommerceError),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Fail {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl From<CommerceError> for Fail {
+    fn from(error: CommerceError) -> Self {
+        Self::Domain(error)
+    }
+}
+
+impl PostgresCommerce {
+    /// A store with a pool of at most `pool_size` connections; connections open lazily.
+    pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
+        let manager = ConnectionManager::<PgConnection>::new(retry::with_client_timeouts(
+            database_url,
+        ));
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(0))
+            .test_on_check_out(true)
+            .connection_timeout(retry.unavailable_for_max)
+            .build_unchecked(manager);
+        Self {
+            pool,
+            retry: Arc::new(retry),
+        }
+    }
+
+    /// Runs `work` in a SERIALIZABLE transaction, retrying conflicts and lost connections.
+    async fn run<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        work: impl Fn(&mut PgConnection) -> Result<T, Fail> + Send + 'static,
+    ) -> Result<T, CommerceError> {
+        let pool = self.pool.clone();
+        let policy = self.retry.clone();
+        tokio::task::spawn_blocking(move || run_blocking(&pool, &policy, operation, work))
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, operation, "commerce database task failed");
+                CommerceError::Internal
+            })?
+    }
+}
+
+fn run_blocking<T>(
+    pool: &Pool<ConnectionManager<PgConnection>>,
+    policy: &RetryPolicy,
+    operation: &'static str,
+    work: impl Fn(&mut PgConnection) -> Result<T, Fail>,
+) -> Result<T, CommerceError> {
+    let started = Instant::now();
+    let mut attempt: u32 = 0;
+    loop {
+        attempt = attempt.saturating_add(1);
+        let error = match pool.get() {
+            Err(error) => {
+                tracing::warn!(%error, operation, attempt, "no commerce database connection");
+                None
+            }
+            Ok(mut conn) => {
+                let outcome = conn
+                    .build_transaction()
+                    .serializable()
+                    .run(|tx| work(tx));
+                match outcome {
+                    Ok(value) => return Ok(value),
+                    Err(Fail::Domain(error)) => return Err(error),
+                    Err(Fail::Db(error)) => Some(error),
+                }
+            }
+        };
+        let disposition = error.as_ref().map_or(Disposition::Disconnected, |error| {
+            if is_unique_violation(error) {
+                // Two requests raced to insert the same key; the retry finds the winner.
+                Disposition::Conflict
+            } else {
+                retry::classify(error)
+            }
+        });
+        let out_of_time = started.elapsed() >= policy.unavailable_for_max;
+        match disposition {
+            Disposition::Conflict if attempt < policy.conflict_attempts_max => {
+                std::thread::sleep(policy.backoff(attempt));
+            }
+            Disposition::Disconnected if !out_of_time => {
+                if let Some(error) = &error {
+                    tracing::warn!(%error, operation, attempt, "commerce database connection lost; retrying");
+                }
+                std::thread::sleep(policy.backoff(attempt));
+            }
+            Disposition::Conflict | Disposition::Disconnected => {
+                tracing::error!(error = ?error, operation, attempt, "commerce transaction gave up");
+                return Err(CommerceError::Unavailable);
+            }
+            Disposition::Fatal => {
+                tracing::error!(error = ?error, operation, "commerce transaction failed");
+                return Err(CommerceError::Internal);
+            }
+        }
+    }
+}
+
+fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _
+        )
+    )
+}
+
+impl CommerceStore for PostgresCommerce {
+    async fn create_seller(&self, seller: &Seller, now: Timestamp) -> Result<(), CommerceError> {
+        let seller = seller.clone();
+        self.run("create_seller", move |conn| tx::create_seller(conn, &seller, now))
+            .await
+    }
+
+    async fn seller(&self, id: SellerId) -> Result<Option<Seller>, CommerceError> {
+        self.run("seller", move |conn| {
+            Ok(tx::sellers(conn, &[id.as_uuid()])?.into_iter().next())
+        })
+        .await
+    }
+
+    async fn sellers(&self, ids: &[SellerId]) -> Result<Vec<Seller>, CommerceError> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        self.run("sellers", move |conn| tx::sellers(conn, &ids)).await
+    }
+
+    async fn create_buyer(&self, buyer: &Buyer, now: Timestamp) -> Result<(), CommerceError> {
+        let buyer = buyer.clone();
+        self.run("create_buyer", move |conn| tx::create_buyer(conn, &buyer, now))
+            .await
+    }
+
+    async fn buyer(&self, id: BuyerId) -> Result<Option<Buyer>, CommerceError> {
+        self.run("buyer", move |conn| tx::buyer(conn, id)).await
+    }
+
+    async fn create_product(
+        &self,
+        product: &NewProduct,
+        now: Timestamp,
+    ) -> Result<(), CommerceError> {
+        let product = product.clone();
+        self.run("create_product", move |conn| {
+            tx::create_product(conn, &product, now)
+        })
+        .await
+    }
+
+    async fn sku_views(&self, ids: &[SkuId]) -> Result<Vec<SkuView>, CommerceError> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        self.run("sku_views", move |conn| tx::sku_views(conn, &ids))
+            .await
+    }
+
+    async fn search_products(
+        &self,
+        query: &ProductQuery,
+    ) -> Result<Vec<ProductSummary>, CommerceError> {
+        let query = query.clone();
+        self.run("search_products", move |conn| tx::search(conn, &query))
+            .await
+    }
+
+    async fn create_checkout(
+        &self,
+        plan: &CheckoutPlan,
+        idempotency_key: &str,
+        fingerprint: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<CheckoutRecord, CommerceError> {
+        let plan = plan.clone();
+        let key = idempotency_key.to_owned();
+        let fingerprint = fingerprint.to_owned();
+        self.run("create_checkout", move |conn| {
+            tx::create_checkout(conn, &plan, &key, &fingerprint, expires_at, now)
+        })
+        .await
+    }
+
+    async fn checkout(&self, id: CheckoutId) -> Result<Option<CheckoutRecord>, CommerceError> {
+        self.run("checkout", move |conn| tx::load_checkout(conn, id.0))
+            .await
+    }
+
+    async fn start_payment(
+        &self,
+        payment: &NewPayment,
+        now: Timestamp,
+    ) -> Result<PaymentRecord, CommerceError> {
+        let payment = payment.clone();
+        self.run("start_payment", move |conn| {
+            tx::start_payment(conn, &payment, now)
+        })
+        .await
+    }
+
+    async fn record_provider_reference(
+        &self,
+        payment_id: PaymentId,
+        psp_reference: &PspReference,
+        action: Option<&Action>,
+        hold_until: Timestamp,
+    ) -> Result<(), CommerceError> {
+        let reference = psp_reference.clone();
+        let action = action.cloned();
+        self.run("record_provider_reference", move |conn| {
+            tx::record_provider_reference(conn, payment_id, &reference, action.as_ref(), hold_until)
+        })
+        .await
+    }
+
+    async fn order_payment(&self, order: OrderId) -> Result<Option<PaymentId>, CommerceError> {
+        self.run("order_payment", move |conn| tx::order_payment(conn, order))
+            .await
+    }
+
+    async fn payment(&self, id: PaymentId) -> Result<Option<PaymentRecord>, CommerceError> {
+        self.run("payment", move |conn| tx::payment(conn, id.0, false))
+            .await
+    }
+
+    async fn apply_payment_event(
+        &self,
+        payment_id: PaymentId,
+        event_id: Option<&str>,
+        event: &PaymentEvent,
+        now: Timestamp,
+    ) -> Result<EventOutcome, CommerceError> {
+        let event_id = event_id.map(str::to_owned);
+        let event = event.clone();
+        self.run("apply_payment_event", move |conn| {
+            tx::apply_payment_event(conn, payment_id, event_id.as_deref(), &event, now)
+        })
+        .await
+    }
+
+    async fn request_refund(
+        &self,
+        refund: &NewRefund,
+        now: Timestamp,
+    ) -> Result<RefundRecord, CommerceError> {
+        let refund = refund.clone();
+        self.run("request_refund", move |conn| {
+            tx::request_refund(conn, &refund, now)
+        })
+        .await
+    }
+
+    async fn set_refund_reference(
+        &self,
+        id: RefundId,
+        psp_reference: &PspReference,
+    ) -> Result<(), CommerceError> {
+        let reference = psp_reference.clone();
+        self.run("set_refund_reference", move |conn| {
+            tx::set_refund_reference(conn, id, &reference)
+        })
+        .await
+    }
+
+    async fn refund_by_reference(
+        &self,
+        psp_reference: &PspReference,
+    ) -> Result<Option<RefundRecord>, CommerceError> {
+        let reference = psp_reference.clone();
+        self.run("refund_by_reference", move |conn| {
+            tx::refund_by_reference(conn, &reference)
+        })
+        .await
+    }
+
+    async fn expire_checkouts(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<CheckoutRecord>, CommerceError> {
+        self.run("expire_checkouts", move |conn| {
+            tx::expire_checkouts(conn, now, limit)
+        })
+        .await
+    }
+
+    async fn move_order(
+        &self,
+        seller: SellerId,
+        order: OrderId,
+        to: OrderState,
+        now: Timestamp,
+    ) -> Result<(), CommerceError> {
+        self.run("move_order", move |conn| {
+            tx::move_order(conn, seller, order, to, now)
+        })
+        .await
+    }
+
+    async fn add_review(&self, review: &Review, now: Timestamp) -> Result<(), CommerceError> {
+        let review = review.clone();
+        self.run("add_review", move |conn| tx::add_review(conn, &review, now))
+            .await
+    }
+
+    async fn capture_inputs(
+        &self,
+        payment_id: PaymentId,
+    ) -> Result<Vec<LineCapture>, CommerceError> {
+        self.run("capture_inputs", move |conn| {
+            tx::capture_inputs(conn, payment_id)
+        })
+        .await
+    }
+
+    async fn refund_inputs(
+        &self,
+        refund_id: RefundId,
+    ) -> Result<RefundPostingInput, CommerceError> {
+        self.run("refund_inputs", move |conn| tx::refund_inputs(conn, refund_id))
+            .await
+    }
+
+    async fn pending_intents(&self, limit: u32) -> Result<Vec<LedgerIntent>, CommerceError> {
+        self.run("pending_intents", move |conn| {
+            tx::pending_intents(conn, limit)
+        })
+        .await
+    }
+
+    async fn intent_applied(&self, id: Uuid, now: Timestamp) -> Result<(), CommerceError> {
+        self.run("intent_applied", move |conn| tx::intent_applied(conn, id, now))
+            .await
+    }
+}

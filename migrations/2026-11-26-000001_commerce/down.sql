@@ -1,0 +1,15 @@
+DROP TABLE ledger_intents;
+DROP TABLE reviews;
+DROP TABLE refunds;
+DROP TABLE payment_events;
+DROP TABLE payments;
+DROP TABLE stock_reservations;
+DROP TABLE order_lines;
+DROP TABLE orders;
+DROP TABLE checkouts;
+DROP TABLE sku_prices;
+DROP TABLE skus;
+DROP TABLE products;
+DROP TABLE buyers;
+DROP TABLE commission_rates;
+DROP TABLE sellers;
