@@ -35,6 +35,10 @@
 //! | Card | every country | EUR, USD, GBP, CHF, AUD, CAD, SEK, PLN, BRL, MXN, INR, CNY, JPY, KWD, BHD, THB |
 //! | PayPal | 18 countries (AT, AU, BE, BR, CA, CH, DE, ES, FR, GB, IT, JP, MX, NL, PL, PT, SE, US) | EUR, USD, GBP, AUD, CAD, CHF, SEK, PLN, BRL, MXN, JPY |
 //!
+//! Cards take from 0.01 up to 100,000.00 in EUR, USD, GBP and CHF (and configured
+//! maxima of a similar size in the other currencies); PayPal up to 10,000.00 EUR, USD,
+//! GBP or CHF. [`catalogue`] has every limit.
+//!
 //! Like Adyen's `/paymentMethods`, `payment_methods(country, amount)` answers only the
 //! methods whose countries include `country` and whose limits for the amount's currency
 //! contain it, in a fixed display order: the local methods in the order above, then

@@ -17,7 +17,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// The HTTP header the sandbox puts the signature in.
 pub const SIGNATURE_HEADER: &str = "HmacSignature";
 
-/// The largest body [`parse`] reads; anything larger is refused as malformed unread.
+/// The largest notification body `parse_notifications` reads; anything larger is refused
+/// as malformed, unread.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The most items one body may carry.
@@ -194,8 +195,8 @@ pub(crate) fn parse(
         return Err(NotificationError::BadSignature);
     }
     // serde_json's messages may quote the input; only a fixed text goes back.
-    let wire: WireBody =
-        serde_json::from_slice(body).map_err(|_| malformed("body is not a notification request"))?;
+    let wire: WireBody = serde_json::from_slice(body)
+        .map_err(|_| malformed("body is not a notification request"))?;
     if wire.live != "false" {
         return Err(malformed("live notification sent to the sandbox"));
     }
@@ -245,9 +246,11 @@ fn read_item(item: WireItem, merchant_account: &str) -> Result<Notification, Not
         return Err(malformed("negative amount"));
     }
     let amount = Money::from_minor(item.amount.value, currency);
-    let occurred_at = time::parse(&item.event_date).ok_or_else(|| malformed("malformed eventDate"))?;
-    let original_or_missing =
-        |original: Option<PspReference>| original.ok_or_else(|| malformed("refund without originalReference"));
+    let occurred_at =
+        time::parse(&item.event_date).ok_or_else(|| malformed("malformed eventDate"))?;
+    let original_or_missing = |original: Option<PspReference>| {
+        original.ok_or_else(|| malformed("refund without originalReference"))
+    };
     let (event, psp_reference) = match (item.event_code.as_str(), success) {
         ("AUTHORISATION", true) => (NotificationEvent::Authorised, reference),
         ("AUTHORISATION", false) => (
@@ -396,7 +399,11 @@ mod tests {
 
     #[test]
     fn signatures_are_checked() {
-        let body = encode(&sample(NotificationEvent::Captured), &context(MethodType::Pix)).unwrap();
+        let body = encode(
+            &sample(NotificationEvent::Captured),
+            &context(MethodType::Pix),
+        )
+        .unwrap();
         let signature = sign(KEY, &body);
         assert_eq!(signature.len(), 64);
         assert!(parse(KEY, "sandbox", &signature, &body).is_ok());
@@ -415,8 +422,15 @@ mod tests {
         );
     }
 
-    fn item_with(field: &str, value: serde_json::Value) -> Result<Vec<Notification>, NotificationError> {
-        let body = encode(&sample(NotificationEvent::Captured), &context(MethodType::Pix)).unwrap();
+    fn item_with(
+        field: &str,
+        value: serde_json::Value,
+    ) -> Result<Vec<Notification>, NotificationError> {
+        let body = encode(
+            &sample(NotificationEvent::Captured),
+            &context(MethodType::Pix),
+        )
+        .unwrap();
         let mut json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         json["notificationItems"][0]["NotificationRequestItem"][field] = value;
         let body = serde_json::to_vec(&json).unwrap();
@@ -431,7 +445,10 @@ mod tests {
     fn malformed_items_are_refused() {
         use serde_json::json;
         assert!(item_with("eventCode", json!("CAPTURE")).is_ok());
-        assert!(is_malformed(item_with("eventCode", json!("PAYOUT_THIRDPARTY"))));
+        assert!(is_malformed(item_with(
+            "eventCode",
+            json!("PAYOUT_THIRDPARTY")
+        )));
         assert!(is_malformed(item_with("success", json!(true))));
         assert!(is_malformed(item_with("success", json!("yes"))));
         assert!(is_malformed(item_with(
@@ -454,11 +471,17 @@ mod tests {
             "amount",
             json!({"currency": "EUR", "value": -1})
         )));
-        assert!(is_malformed(item_with("merchantReference", json!("order-1"))));
+        assert!(is_malformed(item_with(
+            "merchantReference",
+            json!("order-1")
+        )));
         assert!(is_malformed(item_with("pspReference", json!("has space"))));
         assert!(is_malformed(item_with("eventDate", json!("yesterday"))));
         assert!(is_malformed(item_with("eventId", json!(""))));
-        assert!(is_malformed(item_with("merchantAccountCode", json!("other"))));
+        assert!(is_malformed(item_with(
+            "merchantAccountCode",
+            json!("other")
+        )));
         assert!(is_malformed(item_with("eventCode", json!("REFUND"))));
     }
 
@@ -483,6 +506,9 @@ mod tests {
     fn refusal_reasons_are_cleaned() {
         assert_eq!(safe_reason(None), "refused");
         assert_eq!(safe_reason(Some(" \u{7}bad\ncard ")), "badcard");
-        assert_eq!(safe_reason(Some(&"x".repeat(1_000))).len(), MAX_REASON_CHARS);
+        assert_eq!(
+            safe_reason(Some(&"x".repeat(1_000))).len(),
+            MAX_REASON_CHARS
+        );
     }
 }

@@ -9,8 +9,8 @@ use bazaar_domain::Country;
 use bazaar_domain::chart::ProviderName;
 use bazaar_domain::payments::{
     Action, AuthorizeRequest, Flow, MethodDetails, MethodOffer, MethodType, Notification,
-    NotificationError, NotificationEvent, PaymentId, PaymentProvider, PaymentStatus,
-    ProviderError, ProviderPayment, ProviderRefund, PspReference,
+    NotificationError, NotificationEvent, PaymentId, PaymentProvider, PaymentStatus, ProviderError,
+    ProviderPayment, ProviderRefund, PspReference,
 };
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_money::Money;
@@ -91,15 +91,35 @@ fn unavailable() -> ProviderError {
 /// Where a payment stands, with what each state needs.
 #[derive(Clone, PartialEq, Eq, Debug)]
 enum State {
-    Challenge { url: String, expires_at: Timestamp },
-    Redirect { url: String, expires_at: Timestamp },
-    Voucher { reference: String, expires_at: Timestamp },
-    Qr { data: String, expires_at: Timestamp },
+    Challenge {
+        url: String,
+        expires_at: Timestamp,
+    },
+    Redirect {
+        url: String,
+        expires_at: Timestamp,
+    },
+    Voucher {
+        reference: String,
+        expires_at: Timestamp,
+    },
+    Qr {
+        data: String,
+        expires_at: Timestamp,
+    },
     /// The buyer paid the QR code; the confirmation arrives at `confirm_at`.
-    Confirming { confirm_at: Timestamp },
-    Authorised { expires_at: Timestamp },
-    Captured { amount: Money },
-    Refused { reason: String },
+    Confirming {
+        confirm_at: Timestamp,
+    },
+    Authorised {
+        expires_at: Timestamp,
+    },
+    Captured {
+        amount: Money,
+    },
+    Refused {
+        reason: String,
+    },
     Cancelled,
     Expired,
 }
@@ -391,7 +411,9 @@ impl Inner {
             | State::Redirect { .. }
             | State::Voucher { .. }
             | State::Qr { .. }
-            | State::Authorised { .. } => (State::Expired, NotificationEvent::Expired, payment.amount),
+            | State::Authorised { .. } => {
+                (State::Expired, NotificationEvent::Expired, payment.amount)
+            }
             State::Confirming { .. } => (
                 State::Captured {
                     amount: payment.amount,
@@ -669,7 +691,10 @@ impl SandboxProvider {
             MethodDetails::Other { method, .. } => match method.flow() {
                 // Cards never get here (refused above); treat them as a redirect to stay total.
                 Flow::BankRedirect | Flow::Wallet | Flow::Card => State::Redirect {
-                    url: format!("{SANDBOX_ORIGIN}/redirect/{}/{reference}", method.wire_name()),
+                    url: format!(
+                        "{SANDBOX_ORIGIN}/redirect/{}/{reference}",
+                        method.wire_name()
+                    ),
                     expires_at: now.saturating_add_secs(REDIRECT_VALIDITY_SECS),
                 },
                 Flow::Voucher => State::Voucher {
@@ -1210,5 +1235,128 @@ impl PaymentProvider for SandboxProvider {
         body: &[u8],
     ) -> Result<Vec<Notification>, NotificationError> {
         notification::parse(&self.hmac_key, self.name.as_str(), signature, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use bazaar_ledger::ManualClock;
+    use bazaar_money::Currency;
+
+    use super::*;
+
+    const START: Timestamp = Timestamp::from_micros(1_899_799_200_000_000);
+
+    fn sandbox() -> SandboxProvider {
+        SandboxProvider::new(
+            ProviderName::new("sandbox").unwrap(),
+            b"key".to_vec(),
+            Arc::new(ManualClock::new(START)),
+        )
+    }
+
+    fn payment(state: State) -> Payment {
+        Payment {
+            payment_id: PaymentId(Uuid::new_v4()),
+            method: MethodType::Card,
+            amount: Money::from_minor(100, Currency::EUR),
+            card_last4: Some("1111".to_owned()),
+            state,
+            refunded: Money::zero(Currency::EUR),
+            refund_count: 0,
+            charged_back: false,
+        }
+    }
+
+    #[test]
+    fn references_are_unique_and_valid() {
+        let sandbox = sandbox();
+        let mut inner = sandbox.lock();
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let reference = inner.new_reference().unwrap();
+            assert_eq!(reference.as_str().len(), 16);
+            assert!(seen.insert(reference));
+        }
+    }
+
+    #[test]
+    fn payments_beyond_the_bound_forget_the_oldest() {
+        let mut payments = Payments::default();
+        let mut first = None;
+        for n in 0..=MAX_PAYMENTS {
+            let reference = PspReference::new(&format!("P{n:015}")).unwrap();
+            first.get_or_insert_with(|| reference.clone());
+            let state = State::Authorised {
+                expires_at: START.saturating_add_secs(u32::try_from(n).unwrap()),
+            };
+            payments.insert(reference, payment(state));
+        }
+        assert_eq!(payments.by_reference.len(), MAX_PAYMENTS);
+        assert_eq!(payments.order.len(), MAX_PAYMENTS);
+        assert_eq!(payments.deadlines.len(), MAX_PAYMENTS);
+        assert_eq!(
+            payments.get(&first.unwrap()).err(),
+            Some(ProviderError::NotFound)
+        );
+    }
+
+    #[test]
+    fn idempotency_keys_beyond_the_bound_forget_the_oldest() {
+        let mut keys = Idempotency::default();
+        let answer = Answer::Refund(ProviderRefund {
+            refund_reference: PspReference::new("R").unwrap(),
+        });
+        for n in 0..=MAX_IDEMPOTENCY_KEYS {
+            keys.remember(&n.to_string(), [0; 32], answer.clone());
+        }
+        assert_eq!(keys.by_key.len(), MAX_IDEMPOTENCY_KEYS);
+        assert_eq!(keys.order.len(), MAX_IDEMPOTENCY_KEYS);
+        assert!(keys.recall("0", &[0; 32]).unwrap().is_none());
+        assert!(keys.recall("1", &[0; 32]).unwrap().is_some());
+        assert!(keys.recall("1", &[1; 32]).is_err());
+    }
+
+    #[test]
+    fn the_outbox_beyond_the_bound_drops_the_oldest() {
+        let mut outbox = Outbox::default();
+        let reference = PspReference::new("P1").unwrap();
+        let payment = payment(State::Cancelled);
+        for _ in 0..=MAX_PENDING_NOTIFICATIONS {
+            outbox.raise(
+                &reference,
+                &payment,
+                NotificationEvent::Cancelled,
+                payment.amount,
+                START,
+            );
+        }
+        assert_eq!(outbox.pending.len(), MAX_PENDING_NOTIFICATIONS);
+        assert_eq!(outbox.take_due(START).len(), MAX_PENDING_NOTIFICATIONS);
+        assert!(outbox.pending.is_empty());
+    }
+
+    #[test]
+    fn a_poisoned_lock_does_not_stop_the_sandbox() {
+        let sandbox = Arc::new(sandbox());
+        let holder = Arc::clone(&sandbox);
+        let result = std::thread::spawn(move || {
+            let _guard = holder.lock();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(result.is_err());
+        assert!(sandbox.inner.is_poisoned());
+        assert_eq!(sandbox.payment_count(), 0);
+        assert!(sandbox.take_due_notifications().is_empty());
+    }
+
+    #[test]
+    fn the_debug_output_shows_no_secret() {
+        let text = format!("{:?}", sandbox());
+        assert!(text.contains("sandbox"));
+        assert!(!text.contains("key"));
     }
 }

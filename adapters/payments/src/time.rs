@@ -64,7 +64,10 @@ fn civil_from_days(days: i64) -> Option<(i64, i64, i64)> {
             .checked_add(year_of_era.checked_div(4)?)?
             .checked_sub(year_of_era.checked_div(100)?)?,
     )?;
-    let month_from_march = day_of_year.checked_mul(5)?.checked_add(2)?.checked_div(153)?;
+    let month_from_march = day_of_year
+        .checked_mul(5)?
+        .checked_add(2)?
+        .checked_div(153)?;
     let day = day_of_year
         .checked_sub(
             month_from_march

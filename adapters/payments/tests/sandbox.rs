@@ -15,8 +15,8 @@ use bazaar_domain::Country;
 use bazaar_domain::chart::ProviderName;
 use bazaar_domain::payments::{
     Action, AuthorizeRequest, CardNumber, MethodDetails, MethodType, Notification,
-    NotificationError, NotificationEvent, PaymentId, PaymentProvider, PaymentStatus,
-    ProviderError, PspReference,
+    NotificationError, NotificationEvent, PaymentId, PaymentProvider, PaymentStatus, ProviderError,
+    PspReference,
 };
 use bazaar_ledger::{Clock, ManualClock, Timestamp};
 use bazaar_money::{Currency, Money};
@@ -145,15 +145,29 @@ fn methods_are_offered_by_country_currency_and_amount() {
     let Fixture { sandbox, .. } = fixture();
 
     assert_eq!(methods(&sandbox, "NL", eur(25_00)), [Ideal, Card, Paypal]);
-    assert_eq!(methods(&sandbox, "NL", money(25_00, Currency::USD)), [Card, Paypal]);
+    assert_eq!(
+        methods(&sandbox, "NL", money(25_00, Currency::USD)),
+        [Card, Paypal]
+    );
     assert_eq!(methods(&sandbox, "DE", eur(25_00)), [Card, Paypal]);
-    assert_eq!(methods(&sandbox, "BE", eur(25_00)), [Bancontact, Card, Paypal]);
-    // iDEAL's configured maximum is EUR 50,000.00.
-    assert_eq!(methods(&sandbox, "NL", eur(5_000_000)), [Ideal, Card, Paypal]);
+    assert_eq!(
+        methods(&sandbox, "BE", eur(25_00)),
+        [Bancontact, Card, Paypal]
+    );
+    // iDEAL's configured maximum is EUR 50,000.00; PayPal's is 10,000.00.
+    assert_eq!(
+        methods(&sandbox, "NL", eur(10_000_00)),
+        [Ideal, Card, Paypal]
+    );
+    assert_eq!(methods(&sandbox, "NL", eur(10_000_01)), [Ideal, Card]);
+    assert_eq!(methods(&sandbox, "NL", eur(5_000_000)), [Ideal, Card]);
     assert_eq!(methods(&sandbox, "NL", eur(5_000_001)), [Card]);
 
     let brl = |minor| money(minor, Currency::BRL);
-    assert_eq!(methods(&sandbox, "BR", brl(123_45)), [Pix, Boleto, Card, Paypal]);
+    assert_eq!(
+        methods(&sandbox, "BR", brl(123_45)),
+        [Pix, Boleto, Card, Paypal]
+    );
     // Boleto starts at BRL 5.00.
     assert_eq!(methods(&sandbox, "BR", brl(4_99)), [Pix, Card, Paypal]);
 
@@ -161,7 +175,10 @@ fn methods_are_offered_by_country_currency_and_amount() {
     let jpy = |minor| money(minor, Currency::JPY);
     assert_eq!(Currency::JPY.exponent(), 0);
     assert_eq!(methods(&sandbox, "JP", jpy(5_000)), [Konbini, Card, Paypal]);
-    assert_eq!(methods(&sandbox, "JP", jpy(300_000)), [Konbini, Card, Paypal]);
+    assert_eq!(
+        methods(&sandbox, "JP", jpy(300_000)),
+        [Konbini, Card, Paypal]
+    );
     assert_eq!(methods(&sandbox, "JP", jpy(300_001)), [Card, Paypal]);
     assert_eq!(methods(&sandbox, "JP", jpy(99)), [Card, Paypal]);
     let konbini = sandbox
@@ -172,7 +189,11 @@ fn methods_are_offered_by_country_currency_and_amount() {
     assert_eq!(konbini.name, "Konbini");
     assert_eq!(konbini.countries, [country("JP")]);
     assert_eq!(
-        (konbini.limits[0].currency, konbini.limits[0].min_minor, konbini.limits[0].max_minor),
+        (
+            konbini.limits[0].currency,
+            konbini.limits[0].min_minor,
+            konbini.limits[0].max_minor
+        ),
         (Currency::JPY, 100, 300_000)
     );
 
@@ -186,13 +207,31 @@ fn methods_are_offered_by_country_currency_and_amount() {
         [Benefit, Card]
     );
 
-    assert_eq!(methods(&sandbox, "IN", money(500_00, Currency::INR)), [Upi, Card]);
-    assert_eq!(methods(&sandbox, "MX", money(500_00, Currency::MXN)), [Oxxo, Card, Paypal]);
-    assert_eq!(methods(&sandbox, "MX", money(9_99, Currency::MXN)), [Card, Paypal]);
-    assert_eq!(methods(&sandbox, "PL", money(100_00, Currency::PLN)), [Blik, Card, Paypal]);
-    assert_eq!(methods(&sandbox, "CN", money(100_00, Currency::CNY)), [Alipay, WechatPay, Card]);
+    assert_eq!(
+        methods(&sandbox, "IN", money(500_00, Currency::INR)),
+        [Upi, Card]
+    );
+    assert_eq!(
+        methods(&sandbox, "MX", money(500_00, Currency::MXN)),
+        [Oxxo, Card, Paypal]
+    );
+    assert_eq!(
+        methods(&sandbox, "MX", money(9_99, Currency::MXN)),
+        [Card, Paypal]
+    );
+    assert_eq!(
+        methods(&sandbox, "PL", money(100_00, Currency::PLN)),
+        [Blik, Card, Paypal]
+    );
+    assert_eq!(
+        methods(&sandbox, "CN", money(100_00, Currency::CNY)),
+        [Alipay, WechatPay, Card]
+    );
     let thb = Currency::from_code("THB").unwrap();
-    assert_eq!(methods(&sandbox, "TH", money(100_00, thb)), [Promptpay, Card]);
+    assert_eq!(
+        methods(&sandbox, "TH", money(100_00, thb)),
+        [Promptpay, Card]
+    );
 
     // Nothing is offered for nothing.
     assert!(methods(&sandbox, "NL", eur(0)).is_empty());
@@ -219,7 +258,10 @@ async fn authorize_refuses_methods_not_offered_and_bad_amounts() {
     );
     for minor in [0, -100] {
         let result = f.sandbox.authorize(card_request(eur(minor), CARD_OK)).await;
-        assert!(matches!(result, Err(ProviderError::InvalidRequest(_))), "{minor}");
+        assert!(
+            matches!(result, Err(ProviderError::InvalidRequest(_))),
+            "{minor}"
+        );
     }
     let mut bad_key = card_request(eur(10_00), CARD_OK);
     bad_key.idempotency_key = String::new();
@@ -245,11 +287,28 @@ async fn card_payment_is_captured_and_refunded_in_parts() {
     assert_eq!(payment.status, PaymentStatus::Authorised);
     let reference = payment.psp_reference;
 
-    let captured = f.sandbox.capture(&reference, eur(100_00), &key()).await.unwrap();
-    assert_eq!(captured.status, PaymentStatus::Captured { amount: eur(100_00) });
+    let captured = f
+        .sandbox
+        .capture(&reference, eur(100_00), &key())
+        .await
+        .unwrap();
+    assert_eq!(
+        captured.status,
+        PaymentStatus::Captured {
+            amount: eur(100_00)
+        }
+    );
 
-    let first = f.sandbox.refund(&reference, eur(30_00), &key()).await.unwrap();
-    let second = f.sandbox.refund(&reference, eur(50_00), &key()).await.unwrap();
+    let first = f
+        .sandbox
+        .refund(&reference, eur(30_00), &key())
+        .await
+        .unwrap();
+    let second = f
+        .sandbox
+        .refund(&reference, eur(50_00), &key())
+        .await
+        .unwrap();
     assert_ne!(first.refund_reference, second.refund_reference);
     assert_ne!(first.refund_reference, reference);
     // 80.00 refunded: 30.00 more would exceed the captured amount.
@@ -257,19 +316,27 @@ async fn card_payment_is_captured_and_refunded_in_parts() {
         f.sandbox.refund(&reference, eur(30_00), &key()).await,
         Err(ProviderError::InvalidState(_))
     ));
-    let third = f.sandbox.refund(&reference, eur(20_00), &key()).await.unwrap();
+    let third = f
+        .sandbox
+        .refund(&reference, eur(20_00), &key())
+        .await
+        .unwrap();
     assert!(matches!(
         f.sandbox.refund(&reference, eur(1), &key()).await,
         Err(ProviderError::InvalidState(_))
     ));
     // Another currency is a malformed request, not a state problem.
     assert!(matches!(
-        f.sandbox.refund(&reference, money(1, Currency::USD), &key()).await,
+        f.sandbox
+            .refund(&reference, money(1, Currency::USD), &key())
+            .await,
         Err(ProviderError::InvalidRequest(_))
     ));
     assert_eq!(
         f.status(&reference).await,
-        PaymentStatus::Captured { amount: eur(100_00) }
+        PaymentStatus::Captured {
+            amount: eur(100_00)
+        }
     );
 
     let notifications = f.notifications();
@@ -318,7 +385,10 @@ async fn partial_capture_bounds_refunds_and_over_capture_is_refused() {
         f.sandbox.capture(&reference, eur(0), &key()).await,
         Err(ProviderError::InvalidRequest(_))
     ));
-    f.sandbox.capture(&reference, eur(60_00), &key()).await.unwrap();
+    f.sandbox
+        .capture(&reference, eur(60_00), &key())
+        .await
+        .unwrap();
     assert!(matches!(
         f.sandbox.capture(&reference, eur(10_00), &key()).await,
         Err(ProviderError::InvalidState(_))
@@ -327,7 +397,10 @@ async fn partial_capture_bounds_refunds_and_over_capture_is_refused() {
         f.sandbox.refund(&reference, eur(60_01), &key()).await,
         Err(ProviderError::InvalidState(_))
     ));
-    f.sandbox.refund(&reference, eur(60_00), &key()).await.unwrap();
+    f.sandbox
+        .refund(&reference, eur(60_00), &key())
+        .await
+        .unwrap();
     let captured: Vec<Money> = f
         .notifications()
         .into_iter()
@@ -341,7 +414,10 @@ async fn partial_capture_bounds_refunds_and_over_capture_is_refused() {
 async fn declined_and_expired_cards_are_refused() {
     let f = fixture();
     let cases = [
-        (card(CARD_INSUFFICIENT_FUNDS, 12, 2031), "insufficient funds"),
+        (
+            card(CARD_INSUFFICIENT_FUNDS, 12, 2031),
+            "insufficient funds",
+        ),
         (card(CARD_DO_NOT_HONOUR, 12, 2031), "do not honour"),
         // The clock says March 2030: a card that expired in February is refused.
         (card(CARD_OK, 2, 2030), "expired card"),
@@ -415,14 +491,22 @@ async fn three_ds_challenge_passed_or_failed() {
         .unwrap();
     // Nothing is captured or notified while the buyer answers the challenge.
     assert!(matches!(
-        f.sandbox.capture(&passed.psp_reference, eur(75_00), &key()).await,
+        f.sandbox
+            .capture(&passed.psp_reference, eur(75_00), &key())
+            .await,
         Err(ProviderError::InvalidState(_))
     ));
     assert!(f.notifications().is_empty());
 
-    let after = f.sandbox.complete_challenge(&passed.psp_reference, true).unwrap();
+    let after = f
+        .sandbox
+        .complete_challenge(&passed.psp_reference, true)
+        .unwrap();
     assert_eq!(after.status, PaymentStatus::Authorised);
-    let after = f.sandbox.complete_challenge(&failed.psp_reference, false).unwrap();
+    let after = f
+        .sandbox
+        .complete_challenge(&failed.psp_reference, false)
+        .unwrap();
     assert_eq!(after.status, refused("3-D Secure authentication failed"));
     // A challenge is answered once.
     assert!(matches!(
@@ -454,7 +538,10 @@ async fn three_ds_challenge_passed_or_failed() {
     f.notifications();
     f.clock.advance_secs(HOUR);
     assert_eq!(events(&f.notifications()), [NotificationEvent::Expired]);
-    assert_eq!(f.status(&abandoned.psp_reference).await, PaymentStatus::Expired);
+    assert_eq!(
+        f.status(&abandoned.psp_reference).await,
+        PaymentStatus::Expired
+    );
 }
 
 #[tokio::test]
@@ -476,14 +563,22 @@ async fn ideal_redirect_approved_or_declined() {
     ));
     // iDEAL captures on authorisation: there is nothing to capture separately.
     assert!(matches!(
-        f.sandbox.capture(&approved.psp_reference, eur(19_99), &key()).await,
+        f.sandbox
+            .capture(&approved.psp_reference, eur(19_99), &key())
+            .await,
         Err(ProviderError::InvalidState(_))
     ));
     assert!(f.notifications().is_empty());
 
-    let done = f.sandbox.complete_redirect(&approved.psp_reference, true).unwrap();
+    let done = f
+        .sandbox
+        .complete_redirect(&approved.psp_reference, true)
+        .unwrap();
     assert_eq!(done.status, PaymentStatus::Captured { amount: eur(19_99) });
-    let done = f.sandbox.complete_redirect(&declined.psp_reference, false).unwrap();
+    let done = f
+        .sandbox
+        .complete_redirect(&declined.psp_reference, false)
+        .unwrap();
     assert_eq!(done.status, refused("declined at the bank"));
     assert!(matches!(
         f.sandbox.complete_redirect(&approved.psp_reference, false),
@@ -540,7 +635,9 @@ async fn knet_pays_in_three_decimal_dinars() {
         .authorize(other_request(MethodType::Knet, "KW", amount))
         .await
         .unwrap();
-    f.sandbox.complete_redirect(&payment.psp_reference, true).unwrap();
+    f.sandbox
+        .complete_redirect(&payment.psp_reference, true)
+        .unwrap();
     let signed = f.sandbox.take_due_notifications();
     let body: serde_json::Value = serde_json::from_slice(&signed[0].body).unwrap();
     let item = &body["notificationItems"][0]["NotificationRequestItem"];
@@ -563,8 +660,7 @@ async fn pix_confirmation_arrives_after_the_delay() {
         .authorize(other_request(MethodType::Pix, "BR", amount))
         .await
         .unwrap();
-    let PaymentStatus::ActionRequired(Action::QrCode { data, expires_at }) = &payment.status
-    else {
+    let PaymentStatus::ActionRequired(Action::QrCode { data, expires_at }) = &payment.status else {
         panic!("expected a QR code, got {:?}", payment.status);
     };
     assert!(!data.is_empty());
@@ -576,7 +672,10 @@ async fn pix_confirmation_arrives_after_the_delay() {
     assert!(f.notifications().is_empty());
     f.clock.advance_secs(QR_CONFIRMATION_DELAY_SECS - 1);
     assert!(f.notifications().is_empty());
-    assert_eq!(f.status(&payment.psp_reference).await, PaymentStatus::Pending);
+    assert_eq!(
+        f.status(&payment.psp_reference).await,
+        PaymentStatus::Pending
+    );
     // Paid and being confirmed: too late to cancel.
     assert!(matches!(
         f.sandbox.cancel(&payment.psp_reference, &key()).await,
@@ -603,7 +702,11 @@ async fn unpaid_qr_codes_expire() {
     let f = fixture();
     let upi = f
         .sandbox
-        .authorize(other_request(MethodType::Upi, "IN", money(999_00, Currency::INR)))
+        .authorize(other_request(
+            MethodType::Upi,
+            "IN",
+            money(999_00, Currency::INR),
+        ))
         .await
         .unwrap();
     f.clock.advance_secs(HOUR);
@@ -620,17 +723,29 @@ async fn vouchers_paid_in_time_or_expired() {
     let f = fixture();
     let boleto = f
         .sandbox
-        .authorize(other_request(MethodType::Boleto, "BR", money(89_90, Currency::BRL)))
+        .authorize(other_request(
+            MethodType::Boleto,
+            "BR",
+            money(89_90, Currency::BRL),
+        ))
         .await
         .unwrap();
     let oxxo = f
         .sandbox
-        .authorize(other_request(MethodType::Oxxo, "MX", money(450_00, Currency::MXN)))
+        .authorize(other_request(
+            MethodType::Oxxo,
+            "MX",
+            money(450_00, Currency::MXN),
+        ))
         .await
         .unwrap();
     let konbini = f
         .sandbox
-        .authorize(other_request(MethodType::Konbini, "JP", money(3_000, Currency::JPY)))
+        .authorize(other_request(
+            MethodType::Konbini,
+            "JP",
+            money(3_000, Currency::JPY),
+        ))
         .await
         .unwrap();
     let expiry = |status: &PaymentStatus| match status {
@@ -677,7 +792,11 @@ async fn vouchers_paid_in_time_or_expired() {
     assert_eq!(events(&f.notifications()), [NotificationEvent::Captured]);
     let late = f
         .sandbox
-        .authorize(other_request(MethodType::Konbini, "JP", money(3_000, Currency::JPY)))
+        .authorize(other_request(
+            MethodType::Konbini,
+            "JP",
+            money(3_000, Currency::JPY),
+        ))
         .await
         .unwrap();
     let late_expiry = expiry(&late.status);
@@ -702,7 +821,11 @@ async fn cancel_voids_what_is_not_captured() {
         .psp_reference;
     let voucher = f
         .sandbox
-        .authorize(other_request(MethodType::Boleto, "BR", money(50_00, Currency::BRL)))
+        .authorize(other_request(
+            MethodType::Boleto,
+            "BR",
+            money(50_00, Currency::BRL),
+        ))
         .await
         .unwrap()
         .psp_reference;
@@ -734,7 +857,10 @@ async fn cancel_voids_what_is_not_captured() {
         .await
         .unwrap()
         .psp_reference;
-    f.sandbox.capture(&captured, eur(10_00), &key()).await.unwrap();
+    f.sandbox
+        .capture(&captured, eur(10_00), &key())
+        .await
+        .unwrap();
     assert!(matches!(
         f.sandbox.cancel(&captured, &key()).await,
         Err(ProviderError::InvalidState(_))
@@ -744,7 +870,10 @@ async fn cancel_voids_what_is_not_captured() {
         f.sandbox.cancel(&unknown, &key()).await,
         Err(ProviderError::NotFound)
     );
-    assert_eq!(f.sandbox.status(&unknown).await, Err(ProviderError::NotFound));
+    assert_eq!(
+        f.sandbox.status(&unknown).await,
+        Err(ProviderError::NotFound)
+    );
 }
 
 #[tokio::test]
@@ -814,7 +943,9 @@ async fn the_same_key_returns_the_first_answer() {
     );
     // A capture key reused for a refund is another request.
     assert!(matches!(
-        f.sandbox.refund(&reference, eur(120_00), &capture_key).await,
+        f.sandbox
+            .refund(&reference, eur(120_00), &capture_key)
+            .await,
         Err(ProviderError::InvalidRequest(_))
     ));
 
@@ -832,7 +963,10 @@ async fn the_same_key_returns_the_first_answer() {
         refund
     );
     // The replay refunded nothing: 20.00 is still refundable.
-    f.sandbox.refund(&reference, eur(20_00), &key()).await.unwrap();
+    f.sandbox
+        .refund(&reference, eur(20_00), &key())
+        .await
+        .unwrap();
 
     // Once answered, a key answers the same even after the payment moved on.
     assert_eq!(
@@ -861,7 +995,10 @@ async fn errors_are_not_remembered() {
         f.sandbox.refund(&reference, eur(10_00), &refund_key).await,
         Err(ProviderError::InvalidState(_))
     ));
-    f.sandbox.capture(&reference, eur(10_00), &key()).await.unwrap();
+    f.sandbox
+        .capture(&reference, eur(10_00), &key())
+        .await
+        .unwrap();
     // ...and accepted under the same key once it is.
     f.sandbox
         .refund(&reference, eur(10_00), &refund_key)
@@ -917,7 +1054,10 @@ async fn outage_with_the_answer_lost_and_a_retry_by_key() {
         .capture(&answer.psp_reference, eur(64_00), &capture_key)
         .await
         .unwrap();
-    assert_eq!(captured.status, PaymentStatus::Captured { amount: eur(64_00) });
+    assert_eq!(
+        captured.status,
+        PaymentStatus::Captured { amount: eur(64_00) }
+    );
     assert_eq!(events(&f.notifications()), [NotificationEvent::Captured]);
 }
 
@@ -934,8 +1074,14 @@ async fn chargeback_disputes_what_was_not_refunded() {
         f.sandbox.chargeback(&reference),
         Err(ProviderError::InvalidState(_))
     ));
-    f.sandbox.capture(&reference, eur(100_00), &key()).await.unwrap();
-    f.sandbox.refund(&reference, eur(30_00), &key()).await.unwrap();
+    f.sandbox
+        .capture(&reference, eur(100_00), &key())
+        .await
+        .unwrap();
+    f.sandbox
+        .refund(&reference, eur(30_00), &key())
+        .await
+        .unwrap();
     f.notifications();
 
     assert_eq!(f.sandbox.chargeback(&reference), Ok(eur(70_00)));
@@ -961,9 +1107,16 @@ async fn a_refund_of_1313_minor_units_fails() {
         .await
         .unwrap()
         .psp_reference;
-    f.sandbox.capture(&reference, eur(20_00), &key()).await.unwrap();
+    f.sandbox
+        .capture(&reference, eur(20_00), &key())
+        .await
+        .unwrap();
     f.notifications();
-    let failing = f.sandbox.refund(&reference, eur(13_13), &key()).await.unwrap();
+    let failing = f
+        .sandbox
+        .refund(&reference, eur(13_13), &key())
+        .await
+        .unwrap();
     assert_eq!(
         events(&f.notifications()),
         [NotificationEvent::RefundFailed {
@@ -971,7 +1124,10 @@ async fn a_refund_of_1313_minor_units_fails() {
         }]
     );
     // The failed refund did not count: the whole amount is still refundable.
-    f.sandbox.refund(&reference, eur(20_00), &key()).await.unwrap();
+    f.sandbox
+        .refund(&reference, eur(20_00), &key())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -980,7 +1136,10 @@ async fn notifications_are_signed_and_delivered_once() {
     let request = card_request(eur(33_00), CARD_OK);
     let payment_id = request.payment_id;
     let reference = f.sandbox.authorize(request).await.unwrap().psp_reference;
-    f.sandbox.capture(&reference, eur(33_00), &key()).await.unwrap();
+    f.sandbox
+        .capture(&reference, eur(33_00), &key())
+        .await
+        .unwrap();
 
     let signed = f.sandbox.take_due_notifications();
     assert_eq!(signed.len(), 2);
@@ -994,7 +1153,10 @@ async fn notifications_are_signed_and_delivered_once() {
     assert_eq!(parsed[0].payment_id, payment_id);
     assert_eq!(parsed[0].event, NotificationEvent::Authorised);
     // A redelivery reads the same, with the same event id.
-    assert_eq!(f.sandbox.parse_notifications(signature, body).unwrap(), parsed);
+    assert_eq!(
+        f.sandbox.parse_notifications(signature, body).unwrap(),
+        parsed
+    );
     let other = f
         .sandbox
         .parse_notifications(&signed[1].signature, &signed[1].body)
@@ -1010,7 +1172,8 @@ async fn notifications_are_signed_and_delivered_once() {
     let tampered = text.replace("3300", "3301");
     assert_ne!(tampered, text);
     assert_eq!(
-        f.sandbox.parse_notifications(signature, tampered.as_bytes()),
+        f.sandbox
+            .parse_notifications(signature, tampered.as_bytes()),
         Err(NotificationError::BadSignature)
     );
     let other_key = SandboxProvider::new(
@@ -1053,7 +1216,11 @@ async fn notifications_wait_for_their_time() {
     let f = fixture();
     let pix = f
         .sandbox
-        .authorize(other_request(MethodType::Pix, "BR", money(10_00, Currency::BRL)))
+        .authorize(other_request(
+            MethodType::Pix,
+            "BR",
+            money(10_00, Currency::BRL),
+        ))
         .await
         .unwrap()
         .psp_reference;
@@ -1066,9 +1233,17 @@ async fn notifications_wait_for_their_time() {
     f.sandbox.pay_qr(&pix).unwrap();
     f.sandbox.capture(&card, eur(10_00), &key()).await.unwrap();
     // Due now: the card's two; the Pix capture is five seconds away.
-    let now: Vec<PspReference> = f.notifications().into_iter().map(|n| n.psp_reference).collect();
+    let now: Vec<PspReference> = f
+        .notifications()
+        .into_iter()
+        .map(|n| n.psp_reference)
+        .collect();
     assert_eq!(now, [card.clone(), card]);
     f.clock.advance_secs(60);
-    let later: Vec<PspReference> = f.notifications().into_iter().map(|n| n.psp_reference).collect();
+    let later: Vec<PspReference> = f
+        .notifications()
+        .into_iter()
+        .map(|n| n.psp_reference)
+        .collect();
     assert_eq!(later, [pix]);
 }

@@ -1,0 +1,801 @@
+//! The commerce flows end to end against real PostgreSQL, the durable ledger and the
+//! sandbox payment provider: cross-currency checkout paid by Pix, refunds, settlement,
+//! an expiring voucher, concurrent buyers racing for the last units, and bad input.
+#![expect(clippy::unwrap_used, reason = "test drivers fail loudly")]
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bazaar_domain::Country;
+use bazaar_domain::catalog::{
+    BasisPoints, Buyer, BuyerId, Category, CommissionRule, NewProduct, NewSku, ProductId,
+    ProductKind, ProductQuery, Region, Review, Seller, SkuId,
+};
+use bazaar_domain::chart::{ChartAccount, Jurisdiction, ProviderName, Revenue, SellerId};
+use bazaar_domain::error::CommerceError;
+use bazaar_domain::fx::{RateBook, Spread};
+use bazaar_domain::orders::{CartLine, CheckoutId, CheckoutState, OrderState, TaxRates};
+use bazaar_domain::payments::{Action, MethodDetails, MethodType, PaymentStatus, Settlement};
+use bazaar_domain::service::{CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand};
+use bazaar_domain::store::{CommerceStore, Requester};
+use bazaar_fx::ConfiguredRates;
+use bazaar_ledger::{Clock, LedgerStore, ManualClock, Timestamp};
+use bazaar_money::{Currency, Money};
+use bazaar_payments::SandboxProvider;
+use bazaar_postgres::{LedgerConfig, PostgresCommerce, PostgresLedger, RetryPolicy, SystemClock};
+use bazaar_testdb::TestDatabase;
+use diesel::prelude::*;
+use diesel::sql_query;
+use diesel::sql_types::{BigInt, Text};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// The ECB's euro reference rates of 18 July 2022 (see the fx adapter's test data).
+const ECB_DAILY: &[u8] = include_bytes!("../../fx/tests/data/eurofxref-daily-2022-07-18.xml");
+const HMAC_KEY: &[u8] = b"sandbox-notification-key";
+
+type Market = Marketplace<PostgresCommerce, PostgresLedger, SandboxProvider>;
+
+struct World {
+    db: TestDatabase,
+    market: Arc<Market>,
+    clock: Arc<ManualClock>,
+}
+
+fn dec(value: &str) -> Decimal {
+    Decimal::from_str(value).unwrap()
+}
+
+async fn world() -> World {
+    let db = TestDatabase::new().unwrap();
+    let ledger = PostgresLedger::connect(LedgerConfig::new(db.url()), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let store = PostgresCommerce::new(db.url(), 8, RetryPolicy::default());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_micros(
+        1_763_000_000_000_000,
+    )));
+    let provider = SandboxProvider::new(
+        ProviderName::new("sandbox").unwrap(),
+        HMAC_KEY.to_vec(),
+        clock.clone(),
+    );
+    let ecb = bazaar_fx::parse_daily(ECB_DAILY).unwrap();
+    let configured =
+        ConfiguredRates::parse("configured", "base=USD\nKWD 0.3075\n", ecb.effective_at)
+            .unwrap()
+            .into_rate_set();
+    let rates = RateBook::new(vec![ecb, configured]).unwrap();
+    let mut taxes = TaxRates::default();
+    taxes
+        .0
+        .insert(Country::new("BR").unwrap(), BasisPoints::new(1_700).unwrap());
+    let config = MarketplaceConfig {
+        spread: Spread::new(dec("0.02")).unwrap(),
+        taxes,
+        reservation_secs: 30 * 60,
+    };
+    let market = Marketplace::new(store, ledger, provider, rates, config, clock.clone());
+    World {
+        db,
+        market: Arc::new(market),
+        clock,
+    }
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn seller(n: u128, country: &str, currency: Currency, commission: u16) -> Seller {
+    Seller {
+        id: SellerId::from_uuid(id(n)),
+        name: format!("Seller {n}"),
+        country: Country::new(country).unwrap(),
+        region: Region::new("eu").unwrap(),
+        settlement_currency: currency,
+        commission: CommissionRule::flat(BasisPoints::new(commission).unwrap()),
+    }
+}
+
+fn buyer(n: u128, country: &str) -> Buyer {
+    Buyer {
+        id: BuyerId(id(n)),
+        name: format!("Buyer {n}"),
+        country: Country::new(country).unwrap(),
+        region: Region::new("sa").unwrap(),
+    }
+}
+
+fn product(n: u128, seller: &Seller, stock: Option<u32>, prices: Vec<Money>) -> NewProduct {
+    NewProduct {
+        id: ProductId(id(n)),
+        seller_id: seller.id,
+        title: format!("Product {n}"),
+        description: "A fine thing".into(),
+        category: Category::new("books").unwrap(),
+        kind: if stock.is_some() {
+            ProductKind::Physical
+        } else {
+            ProductKind::Digital
+        },
+        skus: vec![NewSku {
+            id: SkuId(id(n + 1)),
+            code: "default".into(),
+            title: format!("Product {n}"),
+            stock,
+            prices,
+        }],
+    }
+}
+
+fn line(sku: u128, quantity: u32) -> CartLine {
+    CartLine {
+        sku_id: SkuId(id(sku)),
+        quantity,
+    }
+}
+
+fn pix() -> MethodDetails {
+    MethodDetails::Other {
+        method: MethodType::Pix,
+        extra: String::new(),
+    }
+}
+
+/// Delivers every notification the sandbox has due; returns how many events were new.
+async fn deliver(world: &World) -> usize {
+    let mut applied = 0;
+    for notification in world.market.provider().take_due_notifications() {
+        applied += world
+            .market
+            .handle_notifications(&notification.signature, &notification.body)
+            .await
+            .unwrap();
+    }
+    applied
+}
+
+#[derive(QueryableByName, Debug)]
+struct CurrencyTotals {
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = BigInt)]
+    debits: i64,
+    #[diesel(sql_type = BigInt)]
+    credits: i64,
+}
+
+/// Every currency's posted debits equal its posted credits across all accounts.
+fn assert_every_currency_balances(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    let totals: Vec<CurrencyTotals> = sql_query(
+        "SELECT currency::TEXT AS currency, SUM(debits_posted)::INT8 AS debits, \
+         SUM(credits_posted)::INT8 AS credits FROM ledger_accounts GROUP BY currency",
+    )
+    .load(&mut conn)
+    .unwrap();
+    for total in &totals {
+        assert_eq!(total.debits, total.credits, "{} does not balance", total.currency);
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(db: &TestDatabase, sql: &str) -> i64 {
+    let mut conn = db.connect().unwrap();
+    sql_query(sql).get_result::<Count>(&mut conn).unwrap().n
+}
+
+/// An account's posted balance seen from its normal side (0 if never opened).
+async fn balance(market: &Market, account: ChartAccount, currency: Currency) -> i64 {
+    match market.ledger().account(account.id(currency)).await.unwrap() {
+        Some((account, balance)) => match account.normal_side {
+            bazaar_ledger::Side::Credit => balance.credits_posted - balance.debits_posted,
+            bazaar_ledger::Side::Debit => balance.debits_posted - balance.credits_posted,
+        },
+        None => 0,
+    }
+}
+
+/// What a seller earns from a BRL line, computed here from the published rates and the
+/// documented rules: tax out (inclusive), convert at mid less spread (rounded down),
+/// commission rounded half-up.
+struct Expected {
+    tax: i64,
+    seller: i64,
+    commission: i64,
+    spread: i64,
+}
+
+fn expected(total_brl: i64, tax_bps: i64, eur_per_unit: Decimal, commission_bps: i64) -> Expected {
+    let tax = (Decimal::from(total_brl) * Decimal::from(tax_bps) / Decimal::from(10_000 + tax_bps))
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let net = Decimal::from(total_brl) - tax;
+    // BRL and EUR/USD both have 2 decimals, so minor units convert at the same rate.
+    let mid = (eur_per_unit / dec("5.4505")).round_dp(10);
+    let client = (net * mid * dec("0.98")).trunc();
+    let spread = (net * mid * dec("0.02"))
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointNearestEven);
+    let commission = (client * Decimal::from(commission_bps) / Decimal::from(10_000))
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let minor = |d: Decimal| i64::try_from(d).unwrap();
+    Expected {
+        tax: minor(tax),
+        seller: minor(client - commission),
+        commission: minor(commission),
+        spread: minor(spread),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_refunded() {
+    let world = world().await;
+    let market = &world.market;
+    let eur_seller = seller(1, "DE", Currency::EUR, 1_000);
+    let usd_seller = seller(2, "US", Currency::USD, 1_200);
+    market.register_seller(&eur_seller).await.unwrap();
+    market.register_seller(&usd_seller).await.unwrap();
+    market.register_buyer(&buyer(3, "BR")).await.unwrap();
+    // A book listed in EUR and BRL; a gadget listed in USD only (shown in BRL at mid rate).
+    market
+        .add_product(&product(
+            100,
+            &eur_seller,
+            Some(10),
+            vec![
+                Money::from_minor(2_000, Currency::EUR),
+                Money::from_minor(11_000, Currency::BRL),
+            ],
+        ))
+        .await
+        .unwrap();
+    market
+        .add_product(&product(
+            200,
+            &usd_seller,
+            Some(10),
+            vec![Money::from_minor(3_000, Currency::USD)],
+        ))
+        .await
+        .unwrap();
+
+    let command = CheckoutCommand {
+        id: CheckoutId(id(500)),
+        buyer_id: BuyerId(id(3)),
+        currency: Currency::BRL,
+        lines: vec![line(101, 2), line(201, 1)],
+        idempotency_key: "cart-1".into(),
+    };
+    let checkout = market.checkout(&command).await.unwrap();
+    // 30.00 USD at 5.4505 / 1.0131 BRL per USD = 161.40 BRL (half-up).
+    let gadget_brl = (dec("3000") * (dec("5.4505") / dec("1.0131")).round_dp(10))
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let gadget_brl = i64::try_from(gadget_brl).unwrap();
+    assert_eq!(checkout.plan.total.minor(), 22_000 + gadget_brl);
+    assert_eq!(checkout.plan.orders.len(), 2);
+    // The same request again is the same checkout; another request with the key is refused.
+    let again = market.checkout(&command).await.unwrap();
+    assert_eq!(again.plan, checkout.plan);
+    let reused = market
+        .checkout(&CheckoutCommand {
+            lines: vec![line(101, 1)],
+            ..command.clone()
+        })
+        .await;
+    assert_eq!(reused.unwrap_err(), CommerceError::IdempotencyKeyReused);
+    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM checkouts"), 1);
+
+    // Pix is offered in Brazil for this amount; Konbini is not.
+    let methods = market.payment_methods(&Country::new("BR").unwrap(), checkout.plan.total);
+    assert!(methods.iter().any(|m| m.method == MethodType::Pix));
+    assert!(!methods.iter().any(|m| m.method == MethodType::Konbini));
+
+    let payment = market
+        .pay(&PayCommand {
+            checkout_id: checkout.plan.id,
+            buyer_id: BuyerId(id(3)),
+            details: pix(),
+            return_url: "https://shop.example/return".into(),
+        })
+        .await
+        .unwrap();
+    let Some(Action::QrCode { .. }) = payment.action else {
+        panic!("Pix answers with a QR code: {payment:?}");
+    };
+    let reference = payment.psp_reference.clone().unwrap();
+    // Nothing has moved yet.
+    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM ledger_transfers"), 0);
+
+    // The buyer pays; the confirmation arrives asynchronously, a few seconds later.
+    market.provider().pay_qr(&reference).unwrap();
+    assert_eq!(deliver(&world).await, 0, "not due yet");
+    world.clock.advance_secs(30);
+    let due = market.provider().take_due_notifications();
+    assert!(!due.is_empty());
+    for notification in &due {
+        market
+            .handle_notifications(&notification.signature, &notification.body)
+            .await
+            .unwrap();
+        // A redelivery applies nothing.
+        assert_eq!(
+            market
+                .handle_notifications(&notification.signature, &notification.body)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+    // A forged notification is refused.
+    let forged = market
+        .handle_notifications("00", &due.first().unwrap().body)
+        .await;
+    assert_eq!(forged.unwrap_err().code(), "notification_signature_invalid");
+
+    let paid = market.store().checkout(checkout.plan.id).await.unwrap().unwrap();
+    assert_eq!(paid.state, CheckoutState::Paid);
+    assert_eq!(count(&world.db, "SELECT on_hand::INT8 AS n FROM skus WHERE id = '00000000-0000-0000-0000-000000000065'"), 8);
+
+    let eur = expected(22_000, 1_700, Decimal::ONE, 1_000);
+    let usd = expected(gadget_brl, 1_700, dec("1.0131"), 1_200);
+    assert_eq!(
+        market.seller_balances(eur_seller.id).await.unwrap().pending,
+        Money::from_minor(eur.seller, Currency::EUR)
+    );
+    assert_eq!(
+        market.seller_balances(usd_seller.id).await.unwrap().pending,
+        Money::from_minor(usd.seller, Currency::USD)
+    );
+    let commission = ChartAccount::Revenue(Revenue::Commission);
+    let fx_spread = ChartAccount::Revenue(Revenue::FxSpread);
+    assert_eq!(balance(market, commission.clone(), Currency::EUR).await, eur.commission);
+    assert_eq!(balance(market, commission.clone(), Currency::USD).await, usd.commission);
+    assert_eq!(balance(market, fx_spread.clone(), Currency::EUR).await, eur.spread);
+    assert_eq!(balance(market, fx_spread.clone(), Currency::USD).await, usd.spread);
+    let tax = ChartAccount::TaxPayable(Jurisdiction::new("BR").unwrap());
+    assert_eq!(balance(market, tax.clone(), Currency::BRL).await, eur.tax + usd.tax);
+    assert_every_currency_balances(&world.db);
+    // The rate used is stored with the transfers.
+    assert!(count(&world.db, "SELECT count(*) AS n FROM ledger_transfers WHERE metadata->>'fx_rate' IS NOT NULL AND metadata->>'fx_source' = 'ecb'") > 0);
+
+    // The USD seller refunds its line in full.
+    let usd_order = paid
+        .plan
+        .orders
+        .iter()
+        .find(|o| o.seller_id == usd_seller.id)
+        .unwrap();
+    let usd_line = usd_order.lines.first().unwrap();
+    // Another seller cannot refund it.
+    let stranger = market
+        .refund(
+            Requester::Seller(eur_seller.id),
+            usd_order.id,
+            usd_line.id,
+            usd_line.total,
+            "refund-x",
+        )
+        .await;
+    assert_eq!(stranger.unwrap_err(), CommerceError::NotFound("order"));
+    let too_much = market
+        .refund(
+            Requester::Seller(usd_seller.id),
+            usd_order.id,
+            usd_line.id,
+            Money::from_minor(usd_line.total.minor() + 1, Currency::BRL),
+            "refund-too-much",
+        )
+        .await;
+    assert_eq!(
+        too_much.unwrap_err(),
+        CommerceError::RefundExceedsRemaining {
+            remaining_minor: usd_line.total.minor()
+        }
+    );
+    market
+        .refund(
+            Requester::Seller(usd_seller.id),
+            usd_order.id,
+            usd_line.id,
+            usd_line.total,
+            "refund-1",
+        )
+        .await
+        .unwrap();
+    // Nothing posts until the provider confirms.
+    assert_eq!(
+        market.seller_balances(usd_seller.id).await.unwrap().pending,
+        Money::from_minor(usd.seller, Currency::USD)
+    );
+    world.clock.advance_secs(60);
+    assert!(deliver(&world).await > 0);
+    assert_eq!(
+        market.seller_balances(usd_seller.id).await.unwrap().pending,
+        Money::zero(Currency::USD)
+    );
+    assert_eq!(balance(market, commission.clone(), Currency::USD).await, 0);
+    assert_eq!(balance(market, fx_spread.clone(), Currency::USD).await, 0);
+    assert_eq!(balance(market, tax, Currency::BRL).await, eur.tax);
+    // The EUR seller's earnings and the platform's EUR revenue are untouched.
+    assert_eq!(
+        market.seller_balances(eur_seller.id).await.unwrap().pending,
+        Money::from_minor(eur.seller, Currency::EUR)
+    );
+    assert_eq!(balance(market, commission, Currency::EUR).await, eur.commission);
+    assert_eq!(balance(market, fx_spread, Currency::EUR).await, eur.spread);
+    assert_every_currency_balances(&world.db);
+    // The line is fully refunded: nothing more can be.
+    let more = market
+        .refund(
+            Requester::Platform,
+            usd_order.id,
+            usd_line.id,
+            Money::from_minor(1, Currency::BRL),
+            "refund-2",
+        )
+        .await;
+    assert_eq!(
+        more.unwrap_err(),
+        CommerceError::RefundExceedsRemaining { remaining_minor: 0 }
+    );
+
+    // The provider settles what is left, less a fee: clearing goes to the bank and fees.
+    let remaining = checkout.plan.total.minor() - usd_line.total.minor();
+    market
+        .settle(
+            payment.id,
+            &Settlement {
+                psp_reference: reference,
+                gross: Money::from_minor(remaining, Currency::BRL),
+                fee: Money::from_minor(150, Currency::BRL),
+            },
+        )
+        .await
+        .unwrap();
+    let psp = ChartAccount::PspClearing(ProviderName::new("sandbox").unwrap());
+    assert_eq!(balance(market, psp, Currency::BRL).await, 0);
+    assert_eq!(balance(market, ChartAccount::Bank, Currency::BRL).await, remaining - 150);
+    assert_every_currency_balances(&world.db);
+    // Every posting was applied; none is left owed.
+    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock() {
+    let world = world().await;
+    let market = &world.market;
+    let jp_seller = seller(1, "JP", Currency::JPY, 1_000);
+    market.register_seller(&jp_seller).await.unwrap();
+    market.register_buyer(&buyer(3, "JP")).await.unwrap();
+    market
+        .add_product(&product(
+            100,
+            &jp_seller,
+            Some(3),
+            vec![Money::from_minor(1_500, Currency::JPY)],
+        ))
+        .await
+        .unwrap();
+    let checkout = market
+        .checkout(&CheckoutCommand {
+            id: CheckoutId(id(500)),
+            buyer_id: BuyerId(id(3)),
+            currency: Currency::JPY,
+            lines: vec![line(101, 2)],
+            idempotency_key: "cart-jp".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(checkout.plan.total, Money::from_minor(3_000, Currency::JPY));
+    let available = |world: &World| count(&world.db, "SELECT (on_hand - reserved)::INT8 AS n FROM skus");
+    assert_eq!(available(&world), 1);
+    let payment = market
+        .pay(&PayCommand {
+            checkout_id: checkout.plan.id,
+            buyer_id: BuyerId(id(3)),
+            details: MethodDetails::Other {
+                method: MethodType::Konbini,
+                extra: String::new(),
+            },
+            return_url: "https://shop.example/return".into(),
+        })
+        .await
+        .unwrap();
+    let Some(Action::Voucher { expires_at, .. }) = payment.action else {
+        panic!("Konbini answers with a voucher: {payment:?}");
+    };
+    // Days pass; the stock stays held while the voucher can still be paid.
+    world.clock.advance_secs(2 * 24 * 3600);
+    assert_eq!(market.expire_checkouts(100).await.unwrap(), 0);
+    assert_eq!(deliver(&world).await, 0);
+    assert_eq!(available(&world), 1);
+    // The voucher lapses unpaid.
+    world
+        .clock
+        .set(expires_at.saturating_add_secs(1));
+    assert!(deliver(&world).await > 0);
+    let cancelled = market.store().checkout(checkout.plan.id).await.unwrap().unwrap();
+    assert_eq!(cancelled.state, CheckoutState::Cancelled);
+    assert!(cancelled.order_states.iter().all(|(_, s)| *s == OrderState::Cancelled));
+    assert_eq!(available(&world), 3, "the stock came back");
+    assert_eq!(count(&world.db, "SELECT reserved::INT8 AS n FROM skus"), 0);
+    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM ledger_transfers"), 0, "no money moved");
+    assert_eq!(
+        market.seller_balances(jp_seller.id).await.unwrap().pending,
+        Money::zero(Currency::JPY)
+    );
+    // Paying the expired checkout again is refused as stale.
+    let clock_now = world.clock.now();
+    assert!(clock_now > expires_at);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_buyers_never_oversell_the_last_units() {
+    let world = world().await;
+    let market = &world.market;
+    let shop = seller(1, "DE", Currency::EUR, 1_000);
+    market.register_seller(&shop).await.unwrap();
+    market
+        .add_product(&product(
+            100,
+            &shop,
+            Some(5),
+            vec![Money::from_minor(999, Currency::EUR)],
+        ))
+        .await
+        .unwrap();
+    let buyers: u128 = 24;
+    for n in 0..buyers {
+        market.register_buyer(&buyer(1_000 + n, "DE")).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for n in 0..buyers {
+        let market = world.market.clone();
+        tasks.push(tokio::spawn(async move {
+            market
+                .checkout(&CheckoutCommand {
+                    id: CheckoutId(id(5_000 + n)),
+                    buyer_id: BuyerId(id(1_000 + n)),
+                    currency: Currency::EUR,
+                    lines: vec![line(101, 1)],
+                    idempotency_key: format!("race-{n}"),
+                })
+                .await
+        }));
+    }
+    let mut won = 0;
+    let mut sold_out = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(CommerceError::OutOfStock { .. }) => sold_out += 1,
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(won, 5);
+    assert_eq!(sold_out, buyers - 5);
+    assert_eq!(count(&world.db, "SELECT reserved::INT8 AS n FROM skus"), 5);
+    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM checkouts"), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_typed_errors_and_writes_nothing() {
+    let world = world().await;
+    let market = &world.market;
+    let shop = seller(1, "DE", Currency::EUR, 1_000);
+    market.register_seller(&shop).await.unwrap();
+    market.register_buyer(&buyer(3, "DE")).await.unwrap();
+    market
+        .add_product(&product(100, &shop, Some(5), vec![Money::from_minor(999, Currency::EUR)]))
+        .await
+        .unwrap();
+    market
+        .add_product(&product(200, &shop, Some(1), vec![Money::from_minor(500, Currency::EUR)]))
+        .await
+        .unwrap();
+    let command = |lines: Vec<CartLine>, currency: Currency, key: &str| CheckoutCommand {
+        id: CheckoutId(Uuid::new_v4()),
+        buyer_id: BuyerId(id(3)),
+        currency,
+        lines,
+        idempotency_key: key.into(),
+    };
+    let checkout = |c: CheckoutCommand| {
+        let market = world.market.clone();
+        async move { market.checkout(&c).await.unwrap_err() }
+    };
+    assert_eq!(
+        checkout(command(vec![line(101, 0)], Currency::EUR, "k1")).await,
+        CommerceError::InvalidInput("quantity must be 1 to 100")
+    );
+    assert_eq!(
+        checkout(command(vec![], Currency::EUR, "k2")).await,
+        CommerceError::InvalidInput("the cart is empty")
+    );
+    assert_eq!(
+        checkout(command(vec![line(999, 1)], Currency::EUR, "k3")).await,
+        CommerceError::UnknownSku(SkuId(id(999)))
+    );
+    // A currency nobody publishes a rate for, and the SKU has no price in it.
+    assert!(matches!(
+        checkout(command(vec![line(101, 1)], Currency::BHD, "k4")).await,
+        CommerceError::NoPrice { .. }
+    ));
+    assert_eq!(
+        checkout(command(vec![line(101, 1)], Currency::EUR, "")).await.code(),
+        "invalid_input"
+    );
+    // The second line is short: the first line's reservation is not kept either.
+    assert!(matches!(
+        checkout(command(vec![line(101, 2), line(201, 2)], Currency::EUR, "k5")).await,
+        CommerceError::OutOfStock { available: 1, .. }
+    ));
+    assert_eq!(count(&world.db, "SELECT SUM(reserved)::INT8 AS n FROM skus"), 0);
+    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM checkouts"), 0);
+    // Unknown currency codes and amounts with too many decimals never become money.
+    assert_eq!(Currency::from_code("XYZ").unwrap_err().code(), "currency_unknown");
+    assert_eq!(
+        Money::parse("12.345", Currency::EUR).unwrap_err().code(),
+        "amount_too_many_decimals"
+    );
+    assert_eq!(
+        Money::parse("12.5", Currency::JPY).unwrap_err().code(),
+        "amount_too_many_decimals"
+    );
+
+    // A method not offered for the country is refused before anything is written.
+    let placed = world
+        .market
+        .checkout(&command(vec![line(101, 1)], Currency::EUR, "k6"))
+        .await
+        .unwrap();
+    let konbini = market
+        .pay(&PayCommand {
+            checkout_id: placed.plan.id,
+            buyer_id: BuyerId(id(3)),
+            details: MethodDetails::Other {
+                method: MethodType::Konbini,
+                extra: String::new(),
+            },
+            return_url: "https://shop.example/return".into(),
+        })
+        .await;
+    assert_eq!(konbini.unwrap_err(), CommerceError::PaymentMethodNotAvailable);
+    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM payments"), 0);
+    // Another buyer cannot pay (or see) this checkout.
+    let foreign = market
+        .pay(&PayCommand {
+            checkout_id: placed.plan.id,
+            buyer_id: BuyerId(id(4)),
+            details: MethodDetails::Other {
+                method: MethodType::Ideal,
+                extra: String::new(),
+            },
+            return_url: "https://shop.example/return".into(),
+        })
+        .await;
+    assert_eq!(foreign.unwrap_err(), CommerceError::NotFound("checkout"));
+    // Once the reservation lapses, paying is refused as stale and the stock is released.
+    world.clock.advance_secs(31 * 60);
+    let stale = market
+        .pay(&PayCommand {
+            checkout_id: placed.plan.id,
+            buyer_id: BuyerId(id(3)),
+            details: MethodDetails::Card {
+                number: bazaar_domain::payments::CardNumber::new("4111 1111 1111 1111").unwrap(),
+                expiry_month: 12,
+                expiry_year: 2099,
+            },
+            return_url: "https://shop.example/return".into(),
+        })
+        .await;
+    assert_eq!(stale.unwrap_err(), CommerceError::ReservationExpired);
+    assert_eq!(market.expire_checkouts(100).await.unwrap(), 1);
+    assert_eq!(count(&world.db, "SELECT SUM(reserved)::INT8 AS n FROM skus"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered_orders() {
+    let world = world().await;
+    let market = &world.market;
+    let shop = seller(1, "NL", Currency::EUR, 1_500);
+    market.register_seller(&shop).await.unwrap();
+    market.register_buyer(&buyer(3, "NL")).await.unwrap();
+    market.register_buyer(&buyer(4, "NL")).await.unwrap();
+    // An online course: no stock, delivered when paid.
+    market
+        .add_product(&product(100, &shop, None, vec![Money::from_minor(4_900, Currency::EUR)]))
+        .await
+        .unwrap();
+    let placed = market
+        .checkout(&CheckoutCommand {
+            id: CheckoutId(id(500)),
+            buyer_id: BuyerId(id(3)),
+            currency: Currency::EUR,
+            lines: vec![line(101, 1)],
+            idempotency_key: "course".into(),
+        })
+        .await
+        .unwrap();
+    let paid = market
+        .pay(&PayCommand {
+            checkout_id: placed.plan.id,
+            buyer_id: BuyerId(id(3)),
+            details: MethodDetails::Card {
+                number: bazaar_domain::payments::CardNumber::new("4111 1111 1111 1111").unwrap(),
+                expiry_month: 12,
+                expiry_year: 2099,
+            },
+            return_url: "https://shop.example/return".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(paid.state, bazaar_domain::orders::PaymentState::Captured);
+    let record = market.store().checkout(placed.plan.id).await.unwrap().unwrap();
+    let (order_id, state) = *record.order_states.first().unwrap();
+    assert_eq!(state, OrderState::Delivered, "digital goods are delivered when paid");
+    // 49.00 EUR, no tax configured for NL, 15% commission: 7.35 to the platform.
+    assert_eq!(
+        market.seller_balances(shop.id).await.unwrap().pending,
+        Money::from_minor(4_165, Currency::EUR)
+    );
+    // The provider's capture notification arrives later and changes nothing.
+    world.clock.advance_secs(10);
+    deliver(&world).await;
+    assert_eq!(
+        market.seller_balances(shop.id).await.unwrap().pending,
+        Money::from_minor(4_165, Currency::EUR)
+    );
+    assert_every_currency_balances(&world.db);
+
+    let review = |buyer: u128, rating: u8| Review {
+        id: Uuid::new_v4(),
+        product_id: ProductId(id(100)),
+        buyer_id: BuyerId(id(buyer)),
+        order_id,
+        rating,
+        body: "Clear and thorough.".into(),
+    };
+    assert_eq!(
+        market.review(&review(4, 5)).await.unwrap_err(),
+        CommerceError::NotFound("order"),
+        "only the buyer of the order may review"
+    );
+    assert_eq!(
+        market.review(&review(3, 6)).await.unwrap_err(),
+        CommerceError::InvalidInput("rating must be 1 to 5")
+    );
+    market.review(&review(3, 4)).await.unwrap();
+    assert_eq!(
+        market.review(&review(3, 5)).await.unwrap_err(),
+        CommerceError::AlreadyReviewed
+    );
+    let found = market
+        .search(&ProductQuery {
+            text: Some("product".into()),
+            currency: Some(Currency::EUR),
+            limit: 10,
+            ..ProductQuery::default()
+        })
+        .await
+        .unwrap();
+    let listed = found.first().unwrap();
+    assert_eq!(listed.rating_centi, Some(400));
+    assert_eq!(listed.review_count, 1);
+    assert_eq!(listed.price_from, Some(Money::from_minor(4_900, Currency::EUR)));
+    let none = market
+        .search(&ProductQuery {
+            text: Some("nonexistent 100%".into()),
+            limit: 10,
+            ..ProductQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let _ = PaymentStatus::Pending;
+}
