@@ -2,6 +2,10 @@
 //! sandbox payment provider: cross-currency checkout paid by Pix, refunds, settlement,
 //! an expiring voucher, concurrent buyers racing for the last units, and bad input.
 #![expect(clippy::unwrap_used, reason = "test drivers fail loudly")]
+#![expect(
+    clippy::arithmetic_side_effects,
+    reason = "expected amounts are computed from small test values"
+)]
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -67,9 +71,10 @@ async fn world() -> World {
             .into_rate_set();
     let rates = RateBook::new(vec![ecb, configured]).unwrap();
     let mut taxes = TaxRates::default();
-    taxes
-        .0
-        .insert(Country::new("BR").unwrap(), BasisPoints::new(1_700).unwrap());
+    taxes.0.insert(
+        Country::new("BR").unwrap(),
+        BasisPoints::new(1_700).unwrap(),
+    );
     let config = MarketplaceConfig {
         spread: Spread::new(dec("0.02")).unwrap(),
         taxes,
@@ -176,7 +181,11 @@ fn assert_every_currency_balances(db: &TestDatabase) {
     .load(&mut conn)
     .unwrap();
     for total in &totals {
-        assert_eq!(total.debits, total.credits, "{} does not balance", total.currency);
+        assert_eq!(
+            total.debits, total.credits,
+            "{} does not balance",
+            total.currency
+        );
     }
 }
 
@@ -309,7 +318,10 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
     };
     let reference = payment.psp_reference.clone().unwrap();
     // Nothing has moved yet.
-    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM ledger_transfers"), 0);
+    assert_eq!(
+        count(&world.db, "SELECT count(*) AS n FROM ledger_transfers"),
+        0
+    );
 
     // The buyer pays; the confirmation arrives asynchronously, a few seconds later.
     market.provider().pay_qr(&reference).unwrap();
@@ -337,9 +349,20 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
         .await;
     assert_eq!(forged.unwrap_err().code(), "notification_signature_invalid");
 
-    let paid = market.store().checkout(checkout.plan.id).await.unwrap().unwrap();
+    let paid = market
+        .store()
+        .checkout(checkout.plan.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(paid.state, CheckoutState::Paid);
-    assert_eq!(count(&world.db, "SELECT on_hand::INT8 AS n FROM skus WHERE id = '00000000-0000-0000-0000-000000000065'"), 8);
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT on_hand::INT8 AS n FROM skus WHERE id = '00000000-0000-0000-0000-000000000065'"
+        ),
+        8
+    );
 
     let eur = expected(22_000, 1_700, Decimal::ONE, 1_000);
     let usd = expected(gadget_brl, 1_700, dec("1.0131"), 1_200);
@@ -353,15 +376,35 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
     );
     let commission = ChartAccount::Revenue(Revenue::Commission);
     let fx_spread = ChartAccount::Revenue(Revenue::FxSpread);
-    assert_eq!(balance(market, commission.clone(), Currency::EUR).await, eur.commission);
-    assert_eq!(balance(market, commission.clone(), Currency::USD).await, usd.commission);
-    assert_eq!(balance(market, fx_spread.clone(), Currency::EUR).await, eur.spread);
-    assert_eq!(balance(market, fx_spread.clone(), Currency::USD).await, usd.spread);
+    assert_eq!(
+        balance(market, commission.clone(), Currency::EUR).await,
+        eur.commission
+    );
+    assert_eq!(
+        balance(market, commission.clone(), Currency::USD).await,
+        usd.commission
+    );
+    assert_eq!(
+        balance(market, fx_spread.clone(), Currency::EUR).await,
+        eur.spread
+    );
+    assert_eq!(
+        balance(market, fx_spread.clone(), Currency::USD).await,
+        usd.spread
+    );
     let tax = ChartAccount::TaxPayable(Jurisdiction::new("BR").unwrap());
-    assert_eq!(balance(market, tax.clone(), Currency::BRL).await, eur.tax + usd.tax);
+    assert_eq!(
+        balance(market, tax.clone(), Currency::BRL).await,
+        eur.tax + usd.tax
+    );
     assert_every_currency_balances(&world.db);
     // The rate used is stored with the transfers.
-    assert!(count(&world.db, "SELECT count(*) AS n FROM ledger_transfers WHERE metadata->>'fx_rate' IS NOT NULL AND metadata->>'fx_source' = 'ecb'") > 0);
+    assert!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM ledger_transfers WHERE metadata->>'fx_rate' IS NOT NULL AND metadata->>'fx_source' = 'ecb'"
+        ) > 0
+    );
 
     // The USD seller refunds its line in full.
     let usd_order = paid
@@ -426,7 +469,10 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
         market.seller_balances(eur_seller.id).await.unwrap().pending,
         Money::from_minor(eur.seller, Currency::EUR)
     );
-    assert_eq!(balance(market, commission, Currency::EUR).await, eur.commission);
+    assert_eq!(
+        balance(market, commission, Currency::EUR).await,
+        eur.commission
+    );
     assert_eq!(balance(market, fx_spread, Currency::EUR).await, eur.spread);
     assert_every_currency_balances(&world.db);
     // The line is fully refunded: nothing more can be.
@@ -459,10 +505,19 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
         .unwrap();
     let psp = ChartAccount::PspClearing(ProviderName::new("sandbox").unwrap());
     assert_eq!(balance(market, psp, Currency::BRL).await, 0);
-    assert_eq!(balance(market, ChartAccount::Bank, Currency::BRL).await, remaining - 150);
+    assert_eq!(
+        balance(market, ChartAccount::Bank, Currency::BRL).await,
+        remaining - 150
+    );
     assert_every_currency_balances(&world.db);
     // Every posting was applied; none is left owed.
-    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"), 0);
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"
+        ),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,7 +547,12 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
         .await
         .unwrap();
     assert_eq!(checkout.plan.total, Money::from_minor(3_000, Currency::JPY));
-    let available = |world: &World| count(&world.db, "SELECT (on_hand - reserved)::INT8 AS n FROM skus");
+    let available = |world: &World| {
+        count(
+            &world.db,
+            "SELECT (on_hand - reserved)::INT8 AS n FROM skus",
+        )
+    };
     assert_eq!(available(&world), 1);
     let payment = market
         .pay(&PayCommand {
@@ -515,16 +575,28 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
     assert_eq!(deliver(&world).await, 0);
     assert_eq!(available(&world), 1);
     // The voucher lapses unpaid.
-    world
-        .clock
-        .set(expires_at.saturating_add_secs(1));
+    world.clock.set(expires_at.saturating_add_secs(1));
     assert!(deliver(&world).await > 0);
-    let cancelled = market.store().checkout(checkout.plan.id).await.unwrap().unwrap();
+    let cancelled = market
+        .store()
+        .checkout(checkout.plan.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(cancelled.state, CheckoutState::Cancelled);
-    assert!(cancelled.order_states.iter().all(|(_, s)| *s == OrderState::Cancelled));
+    assert!(
+        cancelled
+            .order_states
+            .iter()
+            .all(|(_, s)| *s == OrderState::Cancelled)
+    );
     assert_eq!(available(&world), 3, "the stock came back");
     assert_eq!(count(&world.db, "SELECT reserved::INT8 AS n FROM skus"), 0);
-    assert_eq!(count(&world.db, "SELECT count(*) AS n FROM ledger_transfers"), 0, "no money moved");
+    assert_eq!(
+        count(&world.db, "SELECT count(*) AS n FROM ledger_transfers"),
+        0,
+        "no money moved"
+    );
     assert_eq!(
         market.seller_balances(jp_seller.id).await.unwrap().pending,
         Money::zero(Currency::JPY)
@@ -551,7 +623,10 @@ async fn concurrent_buyers_never_oversell_the_last_units() {
         .unwrap();
     let buyers: u128 = 24;
     for n in 0..buyers {
-        market.register_buyer(&buyer(1_000 + n, "DE")).await.unwrap();
+        market
+            .register_buyer(&buyer(1_000 + n, "DE"))
+            .await
+            .unwrap();
     }
     let mut tasks = Vec::new();
     for n in 0..buyers {
@@ -591,11 +666,21 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
     market.register_seller(&shop).await.unwrap();
     market.register_buyer(&buyer(3, "DE")).await.unwrap();
     market
-        .add_product(&product(100, &shop, Some(5), vec![Money::from_minor(999, Currency::EUR)]))
+        .add_product(&product(
+            100,
+            &shop,
+            Some(5),
+            vec![Money::from_minor(999, Currency::EUR)],
+        ))
         .await
         .unwrap();
     market
-        .add_product(&product(200, &shop, Some(1), vec![Money::from_minor(500, Currency::EUR)]))
+        .add_product(&product(
+            200,
+            &shop,
+            Some(1),
+            vec![Money::from_minor(500, Currency::EUR)],
+        ))
         .await
         .unwrap();
     let command = |lines: Vec<CartLine>, currency: Currency, key: &str| CheckoutCommand {
@@ -627,18 +712,31 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
         CommerceError::NoPrice { .. }
     ));
     assert_eq!(
-        checkout(command(vec![line(101, 1)], Currency::EUR, "")).await.code(),
+        checkout(command(vec![line(101, 1)], Currency::EUR, ""))
+            .await
+            .code(),
         "invalid_input"
     );
     // The second line is short: the first line's reservation is not kept either.
     assert!(matches!(
-        checkout(command(vec![line(101, 2), line(201, 2)], Currency::EUR, "k5")).await,
+        checkout(command(
+            vec![line(101, 2), line(201, 2)],
+            Currency::EUR,
+            "k5"
+        ))
+        .await,
         CommerceError::OutOfStock { available: 1, .. }
     ));
-    assert_eq!(count(&world.db, "SELECT SUM(reserved)::INT8 AS n FROM skus"), 0);
+    assert_eq!(
+        count(&world.db, "SELECT SUM(reserved)::INT8 AS n FROM skus"),
+        0
+    );
     assert_eq!(count(&world.db, "SELECT count(*) AS n FROM checkouts"), 0);
     // Unknown currency codes and amounts with too many decimals never become money.
-    assert_eq!(Currency::from_code("XYZ").unwrap_err().code(), "currency_unknown");
+    assert_eq!(
+        Currency::from_code("XYZ").unwrap_err().code(),
+        "currency_unknown"
+    );
     assert_eq!(
         Money::parse("12.345", Currency::EUR).unwrap_err().code(),
         "amount_too_many_decimals"
@@ -665,7 +763,10 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
             return_url: "https://shop.example/return".into(),
         })
         .await;
-    assert_eq!(konbini.unwrap_err(), CommerceError::PaymentMethodNotAvailable);
+    assert_eq!(
+        konbini.unwrap_err(),
+        CommerceError::PaymentMethodNotAvailable
+    );
     assert_eq!(count(&world.db, "SELECT count(*) AS n FROM payments"), 0);
     // Another buyer cannot pay (or see) this checkout.
     let foreign = market
@@ -696,7 +797,10 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
         .await;
     assert_eq!(stale.unwrap_err(), CommerceError::ReservationExpired);
     assert_eq!(market.expire_checkouts(100).await.unwrap(), 1);
-    assert_eq!(count(&world.db, "SELECT SUM(reserved)::INT8 AS n FROM skus"), 0);
+    assert_eq!(
+        count(&world.db, "SELECT SUM(reserved)::INT8 AS n FROM skus"),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -709,7 +813,12 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
     market.register_buyer(&buyer(4, "NL")).await.unwrap();
     // An online course: no stock, delivered when paid.
     market
-        .add_product(&product(100, &shop, None, vec![Money::from_minor(4_900, Currency::EUR)]))
+        .add_product(&product(
+            100,
+            &shop,
+            None,
+            vec![Money::from_minor(4_900, Currency::EUR)],
+        ))
         .await
         .unwrap();
     let placed = market
@@ -736,9 +845,18 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
         .await
         .unwrap();
     assert_eq!(paid.state, bazaar_domain::orders::PaymentState::Captured);
-    let record = market.store().checkout(placed.plan.id).await.unwrap().unwrap();
+    let record = market
+        .store()
+        .checkout(placed.plan.id)
+        .await
+        .unwrap()
+        .unwrap();
     let (order_id, state) = *record.order_states.first().unwrap();
-    assert_eq!(state, OrderState::Delivered, "digital goods are delivered when paid");
+    assert_eq!(
+        state,
+        OrderState::Delivered,
+        "digital goods are delivered when paid"
+    );
     // 49.00 EUR, no tax configured for NL, 15% commission: 7.35 to the platform.
     assert_eq!(
         market.seller_balances(shop.id).await.unwrap().pending,
@@ -787,7 +905,10 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
     let listed = found.first().unwrap();
     assert_eq!(listed.rating_centi, Some(400));
     assert_eq!(listed.review_count, 1);
-    assert_eq!(listed.price_from, Some(Money::from_minor(4_900, Currency::EUR)));
+    assert_eq!(
+        listed.price_from,
+        Some(Money::from_minor(4_900, Currency::EUR))
+    );
     let none = market
         .search(&ProductQuery {
             text: Some("nonexistent 100%".into()),

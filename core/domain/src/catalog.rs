@@ -6,9 +6,9 @@ use std::fmt;
 use bazaar_money::{Currency, Money};
 use uuid::Uuid;
 
+use crate::Country;
 use crate::chart::SellerId;
 use crate::error::CommerceError;
-use crate::Country;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -56,7 +56,9 @@ impl BasisPoints {
     /// At most 10,000 (100%).
     pub fn new(value: u16) -> Result<Self, CommerceError> {
         if value > 10_000 {
-            return Err(CommerceError::InvalidInput("a rate must be at most 10000 basis points"));
+            return Err(CommerceError::InvalidInput(
+                "a rate must be at most 10000 basis points",
+            ));
         }
         Ok(Self(value))
     }
@@ -78,7 +80,9 @@ impl Category {
             });
         valid
             .then(|| Self(slug.to_owned()))
-            .ok_or(CommerceError::InvalidInput("category must match [a-z0-9_.-]{1,64}"))
+            .ok_or(CommerceError::InvalidInput(
+                "category must match [a-z0-9_.-]{1,64}",
+            ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -98,7 +102,9 @@ impl Region {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         valid
             .then(|| Self(name.to_owned()))
-            .ok_or(CommerceError::InvalidInput("region must match [a-z0-9-]{2,16}"))
+            .ok_or(CommerceError::InvalidInput(
+                "region must match [a-z0-9-]{2,16}",
+            ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -201,7 +207,9 @@ impl NewProduct {
     pub fn validate(&self) -> Result<(), CommerceError> {
         let title_len = self.title.chars().count();
         if title_len == 0 || title_len > TITLE_LEN_MAX {
-            return Err(CommerceError::InvalidInput("title must have 1 to 200 characters"));
+            return Err(CommerceError::InvalidInput(
+                "title must have 1 to 200 characters",
+            ));
         }
         if self.description.chars().count() > DESCRIPTION_LEN_MAX {
             return Err(CommerceError::InvalidInput("description is too long"));
@@ -229,7 +237,9 @@ impl NewProduct {
                 }
             }
             if sku.prices.is_empty() || sku.prices.iter().any(|price| !price.is_positive()) {
-                return Err(CommerceError::InvalidInput("every SKU needs positive prices"));
+                return Err(CommerceError::InvalidInput(
+                    "every SKU needs positive prices",
+                ));
             }
             let mut currencies: Vec<Currency> = sku.prices.iter().map(|p| p.currency()).collect();
             currencies.sort();
@@ -302,7 +312,9 @@ impl ProductQuery {
         if (self.price_min_minor.is_some() || self.price_max_minor.is_some())
             && self.currency.is_none()
         {
-            return Err(CommerceError::InvalidInput("a price filter needs a currency"));
+            return Err(CommerceError::InvalidInput(
+                "a price filter needs a currency",
+            ));
         }
         Ok(())
     }

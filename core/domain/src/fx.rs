@@ -254,7 +254,11 @@ pub fn convert(amount: Money, rate: &FxRate, spread: Spread) -> Result<Conversio
     }
     let client_rate = rate
         .mid
-        .checked_mul(Decimal::ONE.checked_sub(spread.0).ok_or(MoneyError::Overflow)?)
+        .checked_mul(
+            Decimal::ONE
+                .checked_sub(spread.0)
+                .ok_or(MoneyError::Overflow)?,
+        )
         .ok_or(MoneyError::Overflow)?;
     let mid_value = amount.convert(rate.mid, rate.to, Rounding::HalfEven)?.value;
     let client_value = amount.convert(client_rate, rate.to, Rounding::Down)?.value;
@@ -262,7 +266,9 @@ pub fn convert(amount: Money, rate: &FxRate, spread: Spread) -> Result<Conversio
     let spread_value = if spread_rate.is_zero() {
         Money::zero(rate.to)
     } else {
-        amount.convert(spread_rate, rate.to, Rounding::HalfEven)?.value
+        amount
+            .convert(spread_rate, rate.to, Rounding::HalfEven)?
+            .value
     };
     let residue = mid_value
         .checked_sub(client_value)?
@@ -315,18 +321,30 @@ mod tests {
     fn cross_rates_go_through_the_pivot() {
         let book = RateBook::new(vec![ecb(), configured()]).unwrap();
         let rate = book.mid(Currency::BRL, Currency::EUR).unwrap();
-        assert_eq!(rate.mid, (Decimal::ONE / dec("5.9862")).round_dp(RATE_SCALE));
+        assert_eq!(
+            rate.mid,
+            (Decimal::ONE / dec("5.9862")).round_dp(RATE_SCALE)
+        );
         assert_eq!(rate.source, "ecb");
         let rate = book.mid(Currency::USD, Currency::JPY).unwrap();
-        assert_eq!(rate.mid, (dec("161.27") / dec("1.0823")).round_dp(RATE_SCALE));
-        assert_eq!(book.mid(Currency::EUR, Currency::EUR).unwrap().mid, Decimal::ONE);
+        assert_eq!(
+            rate.mid,
+            (dec("161.27") / dec("1.0823")).round_dp(RATE_SCALE)
+        );
+        assert_eq!(
+            book.mid(Currency::EUR, Currency::EUR).unwrap().mid,
+            Decimal::ONE
+        );
     }
 
     #[test]
     fn a_second_source_prices_what_the_first_does_not() {
         let book = RateBook::new(vec![ecb(), configured()]).unwrap();
         let rate = book.mid(Currency::EUR, Currency::KWD).unwrap();
-        assert_eq!(rate.mid, (dec("0.3075") * dec("1.0823")).round_dp(RATE_SCALE));
+        assert_eq!(
+            rate.mid,
+            (dec("0.3075") * dec("1.0823")).round_dp(RATE_SCALE)
+        );
         assert_eq!(rate.source, "ecb+configured");
         assert_eq!(rate.effective_at, Timestamp::from_micros(500));
         assert_eq!(

@@ -7,13 +7,13 @@ use bazaar_money::{Currency, Money, Rounding};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use crate::Country;
 use crate::catalog::{
     BasisPoints, BuyerId, Category, ProductId, ProductKind, Seller, SkuId, SkuView,
 };
 use crate::chart::SellerId;
 use crate::error::CommerceError;
 use crate::fx::{FxRate, RateBook, Spread};
-use crate::Country;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -91,7 +91,9 @@ pub fn validate_cart(lines: &[CartLine]) -> Result<(), CommerceError> {
             return Err(CommerceError::InvalidInput("quantity must be 1 to 100"));
         }
         if !seen.insert(line.sku_id) {
-            return Err(CommerceError::InvalidInput("each SKU may appear once in a cart"));
+            return Err(CommerceError::InvalidInput(
+                "each SKU may appear once in a cart",
+            ));
         }
     }
     Ok(())
@@ -329,9 +331,14 @@ impl CheckoutState {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Open, Self::PaymentPending, Self::Paid, Self::Cancelled]
-            .into_iter()
-            .find(|s| s.as_str() == value)
+        [
+            Self::Open,
+            Self::PaymentPending,
+            Self::Paid,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
     }
 }
 
@@ -489,7 +496,12 @@ mod tests {
     #[test]
     fn checkouts_split_per_seller_and_quote_foreign_settlement() {
         let skus = vec![
-            sku(1, 10, vec![Money::from_minor(1_000, Currency::BRL)], Some(5)),
+            sku(
+                1,
+                10,
+                vec![Money::from_minor(1_000, Currency::BRL)],
+                Some(5),
+            ),
             sku(2, 20, vec![Money::from_minor(300, Currency::EUR)], Some(5)),
         ];
         let sellers: BTreeMap<_, _> = [seller(10, Currency::BRL), seller(20, Currency::EUR)]
@@ -527,9 +539,17 @@ mod tests {
         assert_eq!(plan.orders.len(), 2);
         // 3.00 EUR at 5.5 BRL/EUR is 16.50 BRL.
         assert_eq!(plan.total, Money::from_minor(2_000 + 1_650, Currency::BRL));
-        let eur = plan.orders.iter().find(|o| o.settlement_currency == Currency::EUR).unwrap();
+        let eur = plan
+            .orders
+            .iter()
+            .find(|o| o.settlement_currency == Currency::EUR)
+            .unwrap();
         assert!(eur.quote.is_some());
-        let brl = plan.orders.iter().find(|o| o.settlement_currency == Currency::BRL).unwrap();
+        let brl = plan
+            .orders
+            .iter()
+            .find(|o| o.settlement_currency == Currency::BRL)
+            .unwrap();
         assert!(brl.quote.is_none());
         let again = plan_checkout(
             CheckoutId(Uuid::from_u128(99)),
@@ -542,7 +562,10 @@ mod tests {
             &context,
         )
         .unwrap();
-        assert_eq!(plan, again, "ids are derived, so a retry plans the same checkout");
+        assert_eq!(
+            plan, again,
+            "ids are derived, so a retry plans the same checkout"
+        );
 
         let too_many = [CartLine {
             sku_id: SkuId(Uuid::from_u128(1)),

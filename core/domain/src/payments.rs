@@ -13,8 +13,8 @@ use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 use uuid::Uuid;
 
-use crate::chart::ProviderName;
 use crate::Country;
+use crate::chart::ProviderName;
 
 /// Bazaar's id of a payment (the provider calls it the merchant reference).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -38,7 +38,9 @@ impl PspReference {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         valid
             .then(|| Self(value.to_owned()))
-            .ok_or(ProviderError::InvalidRequest("malformed provider reference"))
+            .ok_or(ProviderError::InvalidRequest(
+                "malformed provider reference",
+            ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -203,10 +205,14 @@ impl CardNumber {
     pub fn new(input: &str) -> Result<Self, ProviderError> {
         let digits: String = input.chars().filter(|c| *c != ' ').collect();
         if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ProviderError::InvalidRequest("card number must have 12 to 19 digits"));
+            return Err(ProviderError::InvalidRequest(
+                "card number must have 12 to 19 digits",
+            ));
         }
         if !luhn_valid(&digits) {
-            return Err(ProviderError::InvalidRequest("card number fails the check digit"));
+            return Err(ProviderError::InvalidRequest(
+                "card number fails the check digit",
+            ));
         }
         Ok(Self(digits))
     }
@@ -227,7 +233,11 @@ fn luhn_valid(digits: &str) -> bool {
         let digit = u32::from(byte.saturating_sub(b'0'));
         let value = if position % 2 == 1 {
             let doubled = digit.saturating_mul(2);
-            if doubled > 9 { doubled.saturating_sub(9) } else { doubled }
+            if doubled > 9 {
+                doubled.saturating_sub(9)
+            } else {
+                doubled
+            }
         } else {
             digit
         };
@@ -293,9 +303,13 @@ pub enum PaymentStatus {
     /// Authorised and not yet captured (cards).
     Authorised,
     /// Money captured, `amount` in total.
-    Captured { amount: Money },
+    Captured {
+        amount: Money,
+    },
     /// Refused by the provider or the issuer; `reason` is safe to show.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
     Cancelled,
     /// The buyer never paid (vouchers, QR codes, abandoned redirects).
     Expired,
@@ -304,8 +318,12 @@ pub enum PaymentStatus {
 /// What the buyer must do next.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
-    Redirect { url: String },
-    ThreeDsChallenge { url: String },
+    Redirect {
+        url: String,
+    },
+    ThreeDsChallenge {
+        url: String,
+    },
     Voucher {
         reference: String,
         expires_at: Timestamp,
@@ -335,11 +353,17 @@ pub enum NotificationEvent {
     Authorised,
     /// Money captured (for methods that capture on authorisation, this is their success).
     Captured,
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
     Cancelled,
     Expired,
-    Refunded { refund_reference: PspReference },
-    RefundFailed { refund_reference: PspReference },
+    Refunded {
+        refund_reference: PspReference,
+    },
+    RefundFailed {
+        refund_reference: PspReference,
+    },
     Chargeback,
 }
 
@@ -514,6 +538,9 @@ mod tests {
         assert!(!offer.accepts(&br, Money::from_minor(99, Currency::BRL)));
         assert!(!offer.accepts(&br, Money::from_minor(1_000_001, Currency::BRL)));
         assert!(!offer.accepts(&br, Money::from_minor(500, Currency::USD)));
-        assert!(!offer.accepts(&Country::new("PT").unwrap(), Money::from_minor(500, Currency::BRL)));
+        assert!(!offer.accepts(
+            &Country::new("PT").unwrap(),
+            Money::from_minor(500, Currency::BRL)
+        ));
     }
 }

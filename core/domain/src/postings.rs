@@ -225,7 +225,11 @@ impl LineCapture {
                 reversed.push(("fx_in", net));
                 reversed.push(("fx_spread", share(conversion.spread_value.minor())?));
                 let residue = if refunded == total {
-                    conversion.residue.minor().checked_abs().ok_or(MoneyError::Overflow)?
+                    conversion
+                        .residue
+                        .minor()
+                        .checked_abs()
+                        .ok_or(MoneyError::Overflow)?
                 } else {
                     0
                 };
@@ -515,7 +519,11 @@ mod tests {
                     .map(|l| l.amount.minor())
                     .sum::<i64>();
             if currency == Currency::EUR {
-                assert_eq!(fx_out, c.mid_value.minor(), "EUR position is short the mid value");
+                assert_eq!(
+                    fx_out,
+                    c.mid_value.minor(),
+                    "EUR position is short the mid value"
+                );
             } else {
                 assert_eq!(fx_out, -10_000, "BRL position is long what the buyer paid");
             }
@@ -584,12 +592,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(posting.requests.len(), 2);
-        assert!(settlement_posting(
-            PaymentId(Uuid::from_u128(9)),
-            &ProviderName::new("sandbox").unwrap(),
-            Money::from_minor(10, Currency::EUR),
-            Money::from_minor(50, Currency::EUR),
-        )
-        .is_err());
+        assert!(
+            settlement_posting(
+                PaymentId(Uuid::from_u128(9)),
+                &ProviderName::new("sandbox").unwrap(),
+                Money::from_minor(10, Currency::EUR),
+                Money::from_minor(50, Currency::EUR),
+            )
+            .is_err()
+        );
     }
 }

@@ -7,13 +7,14 @@ use std::sync::{Arc, RwLock};
 use bazaar_ledger::{BATCH_LEGS_MAX, Clock, LedgerStore, StoreError, Timestamp, TransferRequest};
 use bazaar_money::{Currency, Money};
 
+use crate::Country;
 use crate::catalog::{Buyer, BuyerId, NewProduct, ProductQuery, ProductSummary, Review, Seller};
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
 use crate::fx::{RateBook, Spread};
 use crate::orders::{
-    CartLine, CheckoutId, CheckoutPlan, LineId, OrderId, OrderState, PaymentState,
-    PricingContext, RefundId, TaxRates, plan_checkout, validate_idempotency_key,
+    CartLine, CheckoutId, CheckoutPlan, LineId, OrderId, OrderState, PaymentState, PricingContext,
+    RefundId, TaxRates, plan_checkout, validate_idempotency_key,
 };
 use crate::payments::{
     AuthorizeRequest, MethodDetails, MethodOffer, NotificationEvent, PaymentId, PaymentProvider,
@@ -21,10 +22,9 @@ use crate::payments::{
 };
 use crate::postings::{Posting, settlement_posting};
 use crate::store::{
-    CheckoutRecord, CommerceStore, IntentKind, LedgerIntent, NewPayment, NewRefund,
-    PaymentEvent, PaymentRecord, RefundRecord, Requester,
+    CheckoutRecord, CommerceStore, IntentKind, LedgerIntent, NewPayment, NewRefund, PaymentEvent,
+    PaymentRecord, RefundRecord, Requester,
 };
-use crate::Country;
 
 /// How long stock stays reserved for a checkout that has no payment result yet.
 pub const RESERVATION_SECS_DEFAULT: u32 = 30 * 60;
@@ -192,7 +192,10 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
 
     /// Prices the cart, splits it per seller and reserves the stock. The same idempotency
     /// key returns the same checkout.
-    pub async fn checkout(&self, command: &CheckoutCommand) -> Result<CheckoutRecord, CommerceError> {
+    pub async fn checkout(
+        &self,
+        command: &CheckoutCommand,
+    ) -> Result<CheckoutRecord, CommerceError> {
         validate_idempotency_key(&command.idempotency_key)?;
         crate::orders::validate_cart(&command.lines)?;
         let buyer = self
@@ -274,6 +277,18 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
                 self.now(),
             )
             .await?;
+        if let (PaymentState::Authorised, Some(reference)) =
+            (payment.state, payment.psp_reference.as_ref())
+        {
+            // A retry after the capture call's answer was lost: capture again (the
+            // provider deduplicates on the key).
+            self.capture(payment_id, reference, plan.total).await?;
+            return self
+                .store
+                .payment(payment_id)
+                .await?
+                .ok_or(CommerceError::Internal);
+        }
         if payment.state.is_final() || payment.psp_reference.is_some() {
             return Ok(payment);
         }
@@ -304,33 +319,37 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             .await?;
         match answer.status {
             PaymentStatus::Authorised => {
-                self.apply(payment_id, None, PaymentEvent::Authorised).await?;
-                let captured = self
-                    .provider
-                    .capture(
-                        &answer.psp_reference,
-                        plan.total,
-                        &format!("capture:{payment_id}"),
-                    )
+                self.apply(payment_id, None, PaymentEvent::Authorised)
                     .await?;
-                if let PaymentStatus::Captured { .. } = captured.status {
-                    self.apply(payment_id, None, PaymentEvent::Captured).await?;
-                }
+                self.capture(payment_id, &answer.psp_reference, plan.total)
+                    .await?;
             }
             PaymentStatus::Captured { .. } => {
                 self.apply(payment_id, None, PaymentEvent::Captured).await?;
             }
             PaymentStatus::Refused { .. } => {
-                self.apply(payment_id, None, PaymentEvent::Failed(PaymentState::Refused))
-                    .await?;
+                self.apply(
+                    payment_id,
+                    None,
+                    PaymentEvent::Failed(PaymentState::Refused),
+                )
+                .await?;
             }
             PaymentStatus::Cancelled => {
-                self.apply(payment_id, None, PaymentEvent::Failed(PaymentState::Cancelled))
-                    .await?;
+                self.apply(
+                    payment_id,
+                    None,
+                    PaymentEvent::Failed(PaymentState::Cancelled),
+                )
+                .await?;
             }
             PaymentStatus::Expired => {
-                self.apply(payment_id, None, PaymentEvent::Failed(PaymentState::Expired))
-                    .await?;
+                self.apply(
+                    payment_id,
+                    None,
+                    PaymentEvent::Failed(PaymentState::Expired),
+                )
+                .await?;
             }
             PaymentStatus::ActionRequired(_) | PaymentStatus::Pending => {}
         }
@@ -338,6 +357,24 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             .payment(payment_id)
             .await?
             .ok_or(CommerceError::Internal)
+    }
+
+    /// Captures an authorised card payment in full (Bazaar captures at once; goods ship
+    /// after payment).
+    async fn capture(
+        &self,
+        payment_id: PaymentId,
+        reference: &crate::payments::PspReference,
+        amount: Money,
+    ) -> Result<(), CommerceError> {
+        let captured = self
+            .provider
+            .capture(reference, amount, &format!("capture:{payment_id}"))
+            .await?;
+        if let PaymentStatus::Captured { .. } = captured.status {
+            self.apply(payment_id, None, PaymentEvent::Captured).await?;
+        }
+        Ok(())
     }
 
     async fn apply(
@@ -409,7 +446,9 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     ) -> Result<RefundRecord, CommerceError> {
         validate_idempotency_key(idempotency_key)?;
         if !amount.is_positive() {
-            return Err(CommerceError::InvalidInput("a refund amount must be positive"));
+            return Err(CommerceError::InvalidInput(
+                "a refund amount must be positive",
+            ));
         }
         let payment_id = self
             .store
@@ -537,10 +576,17 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             }
             IntentKind::Refund(refund_id) => {
                 let input = self.store.refund_inputs(refund_id).await?;
-                let kind = if input.chargeback { "chargeback" } else { "refund" };
-                input
-                    .line
-                    .refund_requests(refund_id, input.before_minor, input.after_minor, kind)?
+                let kind = if input.chargeback {
+                    "chargeback"
+                } else {
+                    "refund"
+                };
+                input.line.refund_requests(
+                    refund_id,
+                    input.before_minor,
+                    input.after_minor,
+                    kind,
+                )?
             }
         };
         self.submit(posting).await?;
@@ -569,7 +615,10 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     }
 
     /// A seller's pending and available balances in its settlement currency.
-    pub async fn seller_balances(&self, seller_id: SellerId) -> Result<SellerBalances, CommerceError> {
+    pub async fn seller_balances(
+        &self,
+        seller_id: SellerId,
+    ) -> Result<SellerBalances, CommerceError> {
         let seller = self
             .store
             .seller(seller_id)

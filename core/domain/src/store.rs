@@ -201,8 +201,10 @@ pub trait CommerceStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<(), CommerceError>> + Send;
 
-    fn buyer(&self, id: BuyerId)
-    -> impl Future<Output = Result<Option<Buyer>, CommerceError>> + Send;
+    fn buyer(
+        &self,
+        id: BuyerId,
+    ) -> impl Future<Output = Result<Option<Buyer>, CommerceError>> + Send;
 
     /// Refuses a product of an unknown seller with `NotFound("seller")`.
     fn create_product(

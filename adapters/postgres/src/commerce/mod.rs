@@ -21,8 +21,8 @@ use bazaar_domain::orders::{CheckoutId, CheckoutPlan, OrderId, OrderState, Refun
 use bazaar_domain::payments::{Action, PaymentId, PspReference};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
-    CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund,
-    PaymentEvent, PaymentRecord, RefundPostingInput, RefundRecord,
+    CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund, PaymentEvent,
+    PaymentRecord, RefundPostingInput, RefundRecord,
 };
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
@@ -68,9 +68,8 @@ impl From<CommerceError> for Fail {
 impl PostgresCommerce {
     /// A store with a pool of at most `pool_size` connections; connections open lazily.
     pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
-        let manager = ConnectionManager::<PgConnection>::new(retry::with_client_timeouts(
-            database_url,
-        ));
+        let manager =
+            ConnectionManager::<PgConnection>::new(retry::with_client_timeouts(database_url));
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(0))
@@ -116,10 +115,7 @@ fn run_blocking<T>(
                 None
             }
             Ok(mut conn) => {
-                let outcome = conn
-                    .build_transaction()
-                    .serializable()
-                    .run(|tx| work(tx));
+                let outcome = conn.build_transaction().serializable().run(|tx| work(tx));
                 match outcome {
                     Ok(value) => return Ok(value),
                     Err(Fail::Domain(error)) => return Err(error),
@@ -161,18 +157,17 @@ fn run_blocking<T>(
 fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(
         error,
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _
-        )
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
 
 impl CommerceStore for PostgresCommerce {
     async fn create_seller(&self, seller: &Seller, now: Timestamp) -> Result<(), CommerceError> {
         let seller = seller.clone();
-        self.run("create_seller", move |conn| tx::create_seller(conn, &seller, now))
-            .await
+        self.run("create_seller", move |conn| {
+            tx::create_seller(conn, &seller, now)
+        })
+        .await
     }
 
     async fn seller(&self, id: SellerId) -> Result<Option<Seller>, CommerceError> {
@@ -184,13 +179,16 @@ impl CommerceStore for PostgresCommerce {
 
     async fn sellers(&self, ids: &[SellerId]) -> Result<Vec<Seller>, CommerceError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-        self.run("sellers", move |conn| tx::sellers(conn, &ids)).await
+        self.run("sellers", move |conn| tx::sellers(conn, &ids))
+            .await
     }
 
     async fn create_buyer(&self, buyer: &Buyer, now: Timestamp) -> Result<(), CommerceError> {
         let buyer = buyer.clone();
-        self.run("create_buyer", move |conn| tx::create_buyer(conn, &buyer, now))
-            .await
+        self.run("create_buyer", move |conn| {
+            tx::create_buyer(conn, &buyer, now)
+        })
+        .await
     }
 
     async fn buyer(&self, id: BuyerId) -> Result<Option<Buyer>, CommerceError> {
@@ -377,8 +375,10 @@ impl CommerceStore for PostgresCommerce {
         &self,
         refund_id: RefundId,
     ) -> Result<RefundPostingInput, CommerceError> {
-        self.run("refund_inputs", move |conn| tx::refund_inputs(conn, refund_id))
-            .await
+        self.run("refund_inputs", move |conn| {
+            tx::refund_inputs(conn, refund_id)
+        })
+        .await
     }
 
     async fn pending_intents(&self, limit: u32) -> Result<Vec<LedgerIntent>, CommerceError> {
@@ -389,7 +389,9 @@ impl CommerceStore for PostgresCommerce {
     }
 
     async fn intent_applied(&self, id: Uuid, now: Timestamp) -> Result<(), CommerceError> {
-        self.run("intent_applied", move |conn| tx::intent_applied(conn, id, now))
-            .await
+        self.run("intent_applied", move |conn| {
+            tx::intent_applied(conn, id, now)
+        })
+        .await
     }
 }

@@ -47,7 +47,11 @@ fn unsigned(value: i32) -> Result<u32> {
 
 // --- sellers and buyers -------------------------------------------------------------------
 
-pub(crate) fn create_seller(conn: &mut PgConnection, seller: &Seller, now: Timestamp) -> Result<()> {
+pub(crate) fn create_seller(
+    conn: &mut PgConnection,
+    seller: &Seller,
+    now: Timestamp,
+) -> Result<()> {
     sql_query(
         "INSERT INTO sellers (id, name, country, home_region, settlement_currency, commission_bps, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -89,9 +93,10 @@ pub(crate) fn sellers(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Selle
         .map(|row| {
             let mut commission = CommissionRule::flat(rows::bps(row.commission_bps)?);
             for rate in rates.iter().filter(|r| r.seller_id == row.id) {
-                commission
-                    .by_category
-                    .insert(rows::category(&rate.category)?, rows::bps(rate.commission_bps)?);
+                commission.by_category.insert(
+                    rows::category(&rate.category)?,
+                    rows::bps(rate.commission_bps)?,
+                );
             }
             Ok(Seller {
                 id: SellerId::from_uuid(row.id),
@@ -177,11 +182,13 @@ pub(crate) fn create_product(
         .bind::<Integer, _>(int(sku.stock.unwrap_or(0))?)
         .execute(conn)?;
         for price in &sku.prices {
-            sql_query("INSERT INTO sku_prices (sku_id, currency, amount_minor) VALUES ($1, $2, $3)")
-                .bind::<SqlUuid, _>(sku.id.0)
-                .bind::<Text, _>(price.currency().code())
-                .bind::<BigInt, _>(price.minor())
-                .execute(conn)?;
+            sql_query(
+                "INSERT INTO sku_prices (sku_id, currency, amount_minor) VALUES ($1, $2, $3)",
+            )
+            .bind::<SqlUuid, _>(sku.id.0)
+            .bind::<Text, _>(price.currency().code())
+            .bind::<BigInt, _>(price.minor())
+            .execute(conn)?;
         }
     }
     Ok(())
@@ -206,7 +213,12 @@ pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Sku
             let prices = prices
                 .iter()
                 .filter(|p| p.sku_id == row.id)
-                .map(|p| Ok(Money::from_minor(p.amount_minor, rows::currency(&p.currency)?)))
+                .map(|p| {
+                    Ok(Money::from_minor(
+                        p.amount_minor,
+                        rows::currency(&p.currency)?,
+                    ))
+                })
                 .collect::<Result<Vec<_>>>()?;
             Ok(SkuView {
                 sku_id: SkuId(row.id),
@@ -445,9 +457,12 @@ const REFUND_SELECT: &str = "SELECT id, payment_id, line_id, amount_minor, curre
      psp_reference, posted_before_minor, posted_after_minor FROM refunds";
 
 fn quote_of(row: &OrderRow, from: bazaar_money::Currency) -> Result<Option<FxQuote>> {
-    let (Some(mid), Some(source), Some(effective_at), Some(spread)) =
-        (&row.fx_mid, &row.fx_source, row.fx_effective_at, &row.fx_spread)
-    else {
+    let (Some(mid), Some(source), Some(effective_at), Some(spread)) = (
+        &row.fx_mid,
+        &row.fx_source,
+        row.fx_effective_at,
+        &row.fx_spread,
+    ) else {
         return Ok(None);
     };
     let mid = Decimal::from_str(mid).map_err(|_| rows::corrupt("fx_mid", mid))?;
@@ -491,10 +506,11 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
         return Ok(None);
     };
     let currency = rows::currency(&checkout.currency)?;
-    let order_rows: Vec<OrderRow> =
-        sql_query(format!("{ORDER_SELECT} WHERE checkout_id = $1 ORDER BY seller_id"))
-            .bind::<SqlUuid, _>(id)
-            .load(conn)?;
+    let order_rows: Vec<OrderRow> = sql_query(format!(
+        "{ORDER_SELECT} WHERE checkout_id = $1 ORDER BY seller_id"
+    ))
+    .bind::<SqlUuid, _>(id)
+    .load(conn)?;
     let order_ids: Vec<Uuid> = order_rows.iter().map(|o| o.id).collect();
     let line_rows: Vec<LineRow> = sql_query(format!(
         "{LINE_SELECT} WHERE order_id = ANY($1) ORDER BY order_id, position"
@@ -522,7 +538,11 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
     let payments: Vec<PaymentRow> = sql_query(format!("{PAYMENT_SELECT} WHERE checkout_id = $1"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
-    let payment = payments.into_iter().next().map(payment_record).transpose()?;
+    let payment = payments
+        .into_iter()
+        .next()
+        .map(payment_record)
+        .transpose()?;
     Ok(Some(CheckoutRecord {
         plan: CheckoutPlan {
             id: CheckoutId(checkout.id),
@@ -547,12 +567,24 @@ fn payment_record(row: PaymentRow) -> Result<PaymentRecord> {
         method: rows::method(&row.method)?,
         amount: Money::from_minor(row.amount_minor, rows::currency(&row.currency)?),
         state: rows::payment_state(&row.state)?,
-        psp_reference: row.psp_reference.as_deref().map(rows::reference).transpose()?,
-        action: row.action.as_ref().map(rows::action_from_json).transpose()?,
+        psp_reference: row
+            .psp_reference
+            .as_deref()
+            .map(rows::reference)
+            .transpose()?,
+        action: row
+            .action
+            .as_ref()
+            .map(rows::action_from_json)
+            .transpose()?,
     })
 }
 
-pub(crate) fn payment(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<PaymentRecord>> {
+pub(crate) fn payment(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lock: bool,
+) -> Result<Option<PaymentRecord>> {
     let suffix = if lock { " FOR UPDATE" } else { "" };
     let rows: Vec<PaymentRow> = sql_query(format!("{PAYMENT_SELECT} WHERE id = $1{suffix}"))
         .bind::<SqlUuid, _>(id)
@@ -773,7 +805,12 @@ fn cancel_checkout(conn: &mut PgConnection, checkout: Uuid) -> Result<()> {
     Ok(())
 }
 
-fn add_intent(conn: &mut PgConnection, kind: &str, subject: Uuid, now: Timestamp) -> Result<LedgerIntent> {
+fn add_intent(
+    conn: &mut PgConnection,
+    kind: &str,
+    subject: Uuid,
+    now: Timestamp,
+) -> Result<LedgerIntent> {
     let id = derive_id(subject, &format!("intent:{kind}"));
     sql_query(
         "INSERT INTO ledger_intents (id, kind, subject_id, created_at) VALUES ($1, $2, $3, $4) \
@@ -813,7 +850,11 @@ fn lock_line(conn: &mut PgConnection, id: Uuid) -> Result<LineRow> {
         .ok_or(Fail::Domain(CommerceError::NotFound("line")))
 }
 
-fn confirm_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp) -> Result<Option<LedgerIntent>> {
+fn confirm_refund(
+    conn: &mut PgConnection,
+    id: RefundId,
+    now: Timestamp,
+) -> Result<Option<LedgerIntent>> {
     let row = refund(conn, id.0, true)?.ok_or(Fail::Domain(CommerceError::NotFound("refund")))?;
     if rows::refund_state(&row.state)? != RefundState::Requested {
         return Ok(None);
@@ -827,7 +868,13 @@ fn confirm_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp) -> Resu
     Ok(Some(add_intent(conn, "refund", id.0, now)?))
 }
 
-fn post_refund(conn: &mut PgConnection, refund: Uuid, line: Uuid, before: i64, after: i64) -> Result<()> {
+fn post_refund(
+    conn: &mut PgConnection,
+    refund: Uuid,
+    line: Uuid,
+    before: i64,
+    after: i64,
+) -> Result<()> {
     sql_query("UPDATE order_lines SET refund_posted_minor = $2 WHERE id = $1")
         .bind::<SqlUuid, _>(line)
         .bind::<BigInt, _>(after)
@@ -849,10 +896,12 @@ fn fail_refund(conn: &mut PgConnection, id: RefundId) -> Result<()> {
     if rows::refund_state(&row.state)? != RefundState::Requested {
         return Ok(());
     }
-    sql_query("UPDATE order_lines SET refund_requested_minor = refund_requested_minor - $2 WHERE id = $1")
-        .bind::<SqlUuid, _>(row.line_id)
-        .bind::<BigInt, _>(row.amount_minor)
-        .execute(conn)?;
+    sql_query(
+        "UPDATE order_lines SET refund_requested_minor = refund_requested_minor - $2 WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(row.line_id)
+    .bind::<BigInt, _>(row.amount_minor)
+    .execute(conn)?;
     sql_query("UPDATE refunds SET state = 'failed' WHERE id = $1")
         .bind::<SqlUuid, _>(id.0)
         .execute(conn)?;
@@ -914,12 +963,20 @@ fn refund_record(row: RefundRow) -> Result<RefundRecord> {
         line_id: LineId(row.line_id),
         amount: Money::from_minor(row.amount_minor, rows::currency(&row.currency)?),
         state: rows::refund_state(&row.state)?,
-        psp_reference: row.psp_reference.as_deref().map(rows::reference).transpose()?,
+        psp_reference: row
+            .psp_reference
+            .as_deref()
+            .map(rows::reference)
+            .transpose()?,
         chargeback: row.chargeback,
     })
 }
 
-pub(crate) fn request_refund(conn: &mut PgConnection, new: &NewRefund, now: Timestamp) -> Result<RefundRecord> {
+pub(crate) fn request_refund(
+    conn: &mut PgConnection,
+    new: &NewRefund,
+    now: Timestamp,
+) -> Result<RefundRecord> {
     let payment = payment(conn, new.payment_id.0, true)?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
     let existing: Vec<RefundRow> = sql_query(format!(
@@ -935,15 +992,16 @@ pub(crate) fn request_refund(conn: &mut PgConnection, new: &NewRefund, now: Time
         return refund_record(row);
     }
     if payment.state != PaymentState::Captured {
-        return refuse(CommerceError::InvalidState("only a captured payment can be refunded"));
+        return refuse(CommerceError::InvalidState(
+            "only a captured payment can be refunded",
+        ));
     }
     let line = lock_line(conn, new.line_id.0)?;
-    let owners: Vec<IdRow> = sql_query(
-        "SELECT seller_id AS id FROM orders WHERE id = $1 AND checkout_id = $2",
-    )
-    .bind::<SqlUuid, _>(line.order_id)
-    .bind::<SqlUuid, _>(payment.checkout_id.0)
-    .load(conn)?;
+    let owners: Vec<IdRow> =
+        sql_query("SELECT seller_id AS id FROM orders WHERE id = $1 AND checkout_id = $2")
+            .bind::<SqlUuid, _>(line.order_id)
+            .bind::<SqlUuid, _>(payment.checkout_id.0)
+            .load(conn)?;
     let Some(owner) = owners.first() else {
         return refuse(CommerceError::NotFound("line"));
     };
@@ -953,7 +1011,9 @@ pub(crate) fn request_refund(conn: &mut PgConnection, new: &NewRefund, now: Time
         return refuse(CommerceError::NotFound("order"));
     }
     if new.amount.currency() != payment.amount.currency() {
-        return refuse(CommerceError::InvalidInput("refunds are in the currency the buyer paid"));
+        return refuse(CommerceError::InvalidInput(
+            "refunds are in the currency the buyer paid",
+        ));
     }
     let remaining = line
         .total_minor
@@ -976,17 +1036,23 @@ pub(crate) fn request_refund(conn: &mut PgConnection, new: &NewRefund, now: Time
     .bind::<Text, _>(&new.idempotency_key)
     .bind::<BigInt, _>(now.as_micros())
     .execute(conn)?;
-    sql_query("UPDATE order_lines SET refund_requested_minor = refund_requested_minor + $2 WHERE id = $1")
-        .bind::<SqlUuid, _>(new.line_id.0)
-        .bind::<BigInt, _>(new.amount.minor())
-        .execute(conn)?;
+    sql_query(
+        "UPDATE order_lines SET refund_requested_minor = refund_requested_minor + $2 WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(new.line_id.0)
+    .bind::<BigInt, _>(new.amount.minor())
+    .execute(conn)?;
     refund(conn, new.id.0, false)?
         .map(refund_record)
         .transpose()?
         .ok_or(Fail::Domain(CommerceError::Internal))
 }
 
-pub(crate) fn set_refund_reference(conn: &mut PgConnection, id: RefundId, reference: &PspReference) -> Result<()> {
+pub(crate) fn set_refund_reference(
+    conn: &mut PgConnection,
+    id: RefundId,
+    reference: &PspReference,
+) -> Result<()> {
     sql_query("UPDATE refunds SET psp_reference = $2 WHERE id = $1")
         .bind::<SqlUuid, _>(id.0)
         .bind::<Text, _>(reference.as_str())
@@ -994,7 +1060,10 @@ pub(crate) fn set_refund_reference(conn: &mut PgConnection, id: RefundId, refere
     Ok(())
 }
 
-pub(crate) fn refund_by_reference(conn: &mut PgConnection, reference: &PspReference) -> Result<Option<RefundRecord>> {
+pub(crate) fn refund_by_reference(
+    conn: &mut PgConnection,
+    reference: &PspReference,
+) -> Result<Option<RefundRecord>> {
     let rows: Vec<RefundRow> = sql_query(format!("{REFUND_SELECT} WHERE psp_reference = $1"))
         .bind::<Text, _>(reference.as_str())
         .load(conn)?;
@@ -1003,7 +1072,11 @@ pub(crate) fn refund_by_reference(conn: &mut PgConnection, reference: &PspRefere
 
 // --- expiry, fulfilment, reviews ----------------------------------------------------------
 
-pub(crate) fn expire_checkouts(conn: &mut PgConnection, now: Timestamp, limit: u32) -> Result<Vec<CheckoutRecord>> {
+pub(crate) fn expire_checkouts(
+    conn: &mut PgConnection,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<CheckoutRecord>> {
     let due: Vec<IdRow> = sql_query(
         "SELECT id FROM checkouts WHERE state IN ('open', 'payment_pending') AND expires_at <= $1 \
          ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -1035,10 +1108,12 @@ pub(crate) fn move_order(
     to: OrderState,
     now: Timestamp,
 ) -> Result<()> {
-    let rows: Vec<OrderRow> = sql_query(format!("{ORDER_SELECT} WHERE id = $1 AND seller_id = $2 FOR UPDATE"))
-        .bind::<SqlUuid, _>(order.0)
-        .bind::<SqlUuid, _>(seller.as_uuid())
-        .load(conn)?;
+    let rows: Vec<OrderRow> = sql_query(format!(
+        "{ORDER_SELECT} WHERE id = $1 AND seller_id = $2 FOR UPDATE"
+    ))
+    .bind::<SqlUuid, _>(order.0)
+    .bind::<SqlUuid, _>(seller.as_uuid())
+    .load(conn)?;
     let row = rows
         .first()
         .ok_or(Fail::Domain(CommerceError::NotFound("order")))?;
@@ -1047,7 +1122,9 @@ pub(crate) fn move_order(
         return Ok(());
     }
     if !from.seller_may_move_to(to) {
-        return refuse(CommerceError::InvalidState("that order state change is not allowed"));
+        return refuse(CommerceError::InvalidState(
+            "that order state change is not allowed",
+        ));
     }
     sql_query("UPDATE orders SET state = $2, updated_at = $3 WHERE id = $1")
         .bind::<SqlUuid, _>(order.0)
@@ -1070,7 +1147,9 @@ pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestam
         .first()
         .ok_or(Fail::Domain(CommerceError::NotFound("order")))?;
     if rows::order_state(&order.state)? != OrderState::Delivered {
-        return refuse(CommerceError::InvalidState("only delivered orders can be reviewed"));
+        return refuse(CommerceError::InvalidState(
+            "only delivered orders can be reviewed",
+        ));
     }
     let region = buyer_region(conn, review.buyer_id)?;
     let inserted = sql_query(
@@ -1116,7 +1195,10 @@ fn line_capture(
     })
 }
 
-pub(crate) fn capture_inputs(conn: &mut PgConnection, payment_id: PaymentId) -> Result<Vec<LineCapture>> {
+pub(crate) fn capture_inputs(
+    conn: &mut PgConnection,
+    payment_id: PaymentId,
+) -> Result<Vec<LineCapture>> {
     let payment = payment(conn, payment_id.0, false)?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
     let checkout = load_checkout(conn, payment.checkout_id.0)?
@@ -1130,8 +1212,12 @@ pub(crate) fn capture_inputs(conn: &mut PgConnection, payment_id: PaymentId) -> 
     Ok(captures)
 }
 
-pub(crate) fn refund_inputs(conn: &mut PgConnection, refund_id: RefundId) -> Result<RefundPostingInput> {
-    let row = refund(conn, refund_id.0, false)?.ok_or(Fail::Domain(CommerceError::NotFound("refund")))?;
+pub(crate) fn refund_inputs(
+    conn: &mut PgConnection,
+    refund_id: RefundId,
+) -> Result<RefundPostingInput> {
+    let row =
+        refund(conn, refund_id.0, false)?.ok_or(Fail::Domain(CommerceError::NotFound("refund")))?;
     let (Some(before), Some(after)) = (row.posted_before_minor, row.posted_after_minor) else {
         return refuse(CommerceError::InvalidState("the refund is not confirmed"));
     };
@@ -1153,7 +1239,9 @@ pub(crate) fn pending_intents(conn: &mut PgConnection, limit: u32) -> Result<Vec
     )
     .bind::<BigInt, _>(i64::from(limit))
     .load(conn)?;
-    rows.iter().map(|r| intent(r.id, &r.kind, r.subject_id)).collect()
+    rows.iter()
+        .map(|r| intent(r.id, &r.kind, r.subject_id))
+        .collect()
 }
 
 pub(crate) fn intent_applied(conn: &mut PgConnection, id: Uuid, now: Timestamp) -> Result<()> {
