@@ -920,3 +920,63 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
     assert!(none.is_empty());
     let _ = PaymentStatus::Pending;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_whose_answer_was_lost_is_retried_safely() {
+    let world = world().await;
+    let market = &world.market;
+    let shop = seller(1, "DE", Currency::EUR, 1_000);
+    market.register_seller(&shop).await.unwrap();
+    market.register_buyer(&buyer(3, "DE")).await.unwrap();
+    market
+        .add_product(&product(
+            100,
+            &shop,
+            Some(2),
+            vec![Money::from_minor(1_000, Currency::EUR)],
+        ))
+        .await
+        .unwrap();
+    let placed = market
+        .checkout(&CheckoutCommand {
+            id: CheckoutId(id(500)),
+            buyer_id: BuyerId(id(3)),
+            currency: Currency::EUR,
+            lines: vec![line(101, 1)],
+            idempotency_key: "lost".into(),
+        })
+        .await
+        .unwrap();
+    let pay = PayCommand {
+        checkout_id: placed.plan.id,
+        buyer_id: BuyerId(id(3)),
+        details: MethodDetails::Card {
+            number: bazaar_domain::payments::CardNumber::new("4111 1111 1111 1111").unwrap(),
+            expiry_month: 12,
+            expiry_year: 2099,
+        },
+        return_url: "https://shop.example/return".into(),
+    };
+    market
+        .provider()
+        .set_outage(bazaar_payments::Outage::AnswerLost);
+    assert_eq!(
+        market.pay(&pay).await.unwrap_err().code(),
+        "payment_provider_unavailable"
+    );
+    market.provider().set_outage(bazaar_payments::Outage::None);
+    let paid = market.pay(&pay).await.unwrap();
+    assert_eq!(paid.state, bazaar_domain::orders::PaymentState::Captured);
+    assert_eq!(
+        market.provider().payment_count(),
+        1,
+        "one payment at the provider"
+    );
+    // Paying again changes nothing, and the money was posted once.
+    market.pay(&pay).await.unwrap();
+    assert_eq!(
+        market.seller_balances(shop.id).await.unwrap().pending,
+        Money::from_minor(900, Currency::EUR)
+    );
+    assert_every_currency_balances(&world.db);
+}
