@@ -13,8 +13,9 @@
 //! tree; blocking diesel is the mature path and keeps the SQL identical for CockroachDB.
 
 mod codec;
-mod commerce;
+pub(crate) mod commerce;
 mod engine;
+mod identity;
 mod retry;
 mod sql;
 
@@ -30,6 +31,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use uuid::Uuid;
 
 pub use commerce::PostgresCommerce;
+pub use identity::PostgresIdentity;
 pub use retry::RetryPolicy;
 
 /// Reads the wall clock. The posting engine keeps timestamps strictly increasing on top of it.

@@ -297,3 +297,25 @@ diesel::table! {
         applied_at -> Nullable<Int8>,
     }
 }
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        subject_id -> Uuid,
+        created_at -> Int8,
+        home_region -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Text,
+        user_id -> Uuid,
+        created_at -> Int8,
+        expires_at -> Int8,
+        revoked_at -> Nullable<Int8>,
+    }
+}

@@ -135,6 +135,8 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         refunds,
         reviews,
         ledger_intents,
+        users,
+        sessions,
     )
 }
 

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod chart;
 pub mod error;
 pub mod fx;
+pub mod identity;
 pub mod orders;
 pub mod payments;
 pub mod postings;

@@ -46,16 +46,33 @@ impl std::fmt::Debug for PostgresCommerce {
     }
 }
 
-/// An error inside a commerce transaction: a rule refused it, or the database failed.
+/// An error inside a store transaction: a rule refused it (`E`, the port's error type), or
+/// the database failed.
 #[derive(Debug)]
-pub(crate) enum Fail {
-    Domain(CommerceError),
+pub(crate) enum Fail<E = CommerceError> {
+    Domain(E),
     Db(diesel::result::Error),
 }
 
-impl From<diesel::result::Error> for Fail {
+impl<E> From<diesel::result::Error> for Fail<E> {
     fn from(error: diesel::result::Error) -> Self {
         Self::Db(error)
+    }
+}
+
+/// The two answers a port's error type needs for database trouble.
+pub(crate) trait StoreFailure {
+    fn unavailable() -> Self;
+    fn internal() -> Self;
+}
+
+impl StoreFailure for CommerceError {
+    fn unavailable() -> Self {
+        Self::Unavailable
+    }
+
+    fn internal() -> Self {
+        Self::Internal
     }
 }
 
@@ -68,16 +85,8 @@ impl From<CommerceError> for Fail {
 impl PostgresCommerce {
     /// A store with a pool of at most `pool_size` connections; connections open lazily.
     pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
-        let manager =
-            ConnectionManager::<PgConnection>::new(retry::with_client_timeouts(database_url));
-        let pool = Pool::builder()
-            .max_size(pool_size.max(1))
-            .min_idle(Some(0))
-            .test_on_check_out(true)
-            .connection_timeout(retry.unavailable_for_max)
-            .build_unchecked(manager);
         Self {
-            pool,
+            pool: pool(database_url, pool_size, &retry),
             retry: Arc::new(retry),
         }
     }
@@ -88,30 +97,55 @@ impl PostgresCommerce {
         operation: &'static str,
         work: impl Fn(&mut PgConnection) -> Result<T, Fail> + Send + 'static,
     ) -> Result<T, CommerceError> {
-        let pool = self.pool.clone();
-        let policy = self.retry.clone();
-        tokio::task::spawn_blocking(move || run_blocking(&pool, &policy, operation, work))
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, operation, "commerce database task failed");
-                CommerceError::Internal
-            })?
+        run(&self.pool, &self.retry, operation, work).await
     }
 }
 
-fn run_blocking<T>(
+/// Runs `work` in a SERIALIZABLE transaction on tokio's blocking pool.
+pub(crate) async fn run<T: Send + 'static, E: StoreFailure + Send + 'static>(
+    pool: &Pool<ConnectionManager<PgConnection>>,
+    policy: &Arc<RetryPolicy>,
+    operation: &'static str,
+    work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>> + Send + 'static,
+) -> Result<T, E> {
+    let pool = pool.clone();
+    let policy = policy.clone();
+    tokio::task::spawn_blocking(move || run_blocking(&pool, &policy, operation, work))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, operation, "database task failed");
+            E::internal()
+        })?
+}
+
+/// A pool whose connections open lazily, with the client timeouts set.
+pub(crate) fn pool(
+    database_url: &str,
+    size: u32,
+    retry: &RetryPolicy,
+) -> Pool<ConnectionManager<PgConnection>> {
+    let manager = ConnectionManager::<PgConnection>::new(retry::with_client_timeouts(database_url));
+    Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(0))
+        .test_on_check_out(true)
+        .connection_timeout(retry.unavailable_for_max)
+        .build_unchecked(manager)
+}
+
+fn run_blocking<T, E: StoreFailure>(
     pool: &Pool<ConnectionManager<PgConnection>>,
     policy: &RetryPolicy,
     operation: &'static str,
-    work: impl Fn(&mut PgConnection) -> Result<T, Fail>,
-) -> Result<T, CommerceError> {
+    work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>>,
+) -> Result<T, E> {
     let started = Instant::now();
     let mut attempt: u32 = 0;
     loop {
         attempt = attempt.saturating_add(1);
         let error = match pool.get() {
             Err(error) => {
-                tracing::warn!(%error, operation, attempt, "no commerce database connection");
+                tracing::warn!(%error, operation, attempt, "no database connection");
                 None
             }
             Ok(mut conn) => {
@@ -138,17 +172,17 @@ fn run_blocking<T>(
             }
             Disposition::Disconnected if !out_of_time => {
                 if let Some(error) = &error {
-                    tracing::warn!(%error, operation, attempt, "commerce database connection lost; retrying");
+                    tracing::warn!(%error, operation, attempt, "database connection lost; retrying");
                 }
                 std::thread::sleep(policy.backoff(attempt));
             }
             Disposition::Conflict | Disposition::Disconnected => {
-                tracing::error!(error = ?error, operation, attempt, "commerce transaction gave up");
-                return Err(CommerceError::Unavailable);
+                tracing::error!(error = ?error, operation, attempt, "transaction gave up");
+                return Err(E::unavailable());
             }
             Disposition::Fatal => {
-                tracing::error!(error = ?error, operation, "commerce transaction failed");
-                return Err(CommerceError::Internal);
+                tracing::error!(error = ?error, operation, "transaction failed");
+                return Err(E::internal());
             }
         }
     }

@@ -1,0 +1,207 @@
+//! Users and sessions on PostgreSQL, behind the `IdentityStore` port.
+
+use std::sync::Arc;
+
+use bazaar_domain::catalog::BuyerId;
+use bazaar_domain::chart::SellerId;
+use bazaar_domain::identity::{
+    Email, IdentityError, IdentityStore, NewUser, Role, TokenHash, User, UserId,
+};
+use bazaar_ledger::Timestamp;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel::{QueryableByName, RunQueryDsl, sql_query};
+use uuid::Uuid;
+
+use crate::commerce::{Fail, StoreFailure, pool, run};
+use crate::retry::RetryPolicy;
+
+impl StoreFailure for IdentityError {
+    fn unavailable() -> Self {
+        Self::Unavailable
+    }
+
+    fn internal() -> Self {
+        Self::Internal
+    }
+}
+
+type Result<T> = std::result::Result<T, Fail<IdentityError>>;
+
+/// The identity store.
+#[derive(Clone)]
+pub struct PostgresIdentity {
+    pool: Pool<ConnectionManager<PgConnection>>,
+    retry: Arc<RetryPolicy>,
+}
+
+impl std::fmt::Debug for PostgresIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresIdentity").finish_non_exhaustive()
+    }
+}
+
+impl PostgresIdentity {
+    pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
+        Self {
+            pool: pool(database_url, pool_size, &retry),
+            retry: Arc::new(retry),
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct UserRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    password_hash: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = SqlUuid)]
+    subject_id: Uuid,
+}
+
+fn user(row: &UserRow) -> Result<User> {
+    let corrupt = || {
+        tracing::error!(user_id = %row.id, "unreadable user row");
+        Fail::Domain(IdentityError::Internal)
+    };
+    let role = match row.role.as_str() {
+        "buyer" => Role::Buyer(BuyerId(row.subject_id)),
+        "seller" => Role::Seller(SellerId::from_uuid(row.subject_id)),
+        _ => return Err(corrupt()),
+    };
+    Ok(User {
+        id: UserId(row.id),
+        email: Email::new(&row.email).map_err(|_| corrupt())?,
+        role,
+    })
+}
+
+const USER_SELECT: &str =
+    "SELECT u.id, u.email, u.password_hash, u.role, u.subject_id FROM users u";
+
+impl IdentityStore for PostgresIdentity {
+    async fn create_user(
+        &self,
+        new: &NewUser,
+        now: Timestamp,
+    ) -> std::result::Result<User, IdentityError> {
+        let new = new.clone();
+        run(&self.pool, &self.retry, "create_user", move |conn| {
+            let (role, subject) = match new.role {
+                Role::Buyer(buyer) => ("buyer", buyer.0),
+                Role::Seller(seller) => ("seller", seller.as_uuid()),
+            };
+            let inserted = sql_query(
+                "INSERT INTO users (id, email, password_hash, role, subject_id, created_at, home_region) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING",
+            )
+            .bind::<SqlUuid, _>(new.id.0)
+            .bind::<Text, _>(new.email.as_str())
+            .bind::<Text, _>(&new.password_hash)
+            .bind::<Text, _>(role)
+            .bind::<SqlUuid, _>(subject)
+            .bind::<BigInt, _>(now.as_micros())
+            .bind::<Text, _>(new.region.as_str())
+            .execute(conn)?;
+            if inserted == 0 {
+                return Err(Fail::Domain(IdentityError::EmailTaken));
+            }
+            Ok(User {
+                id: new.id,
+                email: new.email.clone(),
+                role: new.role,
+            })
+        })
+        .await
+    }
+
+    async fn credentials(
+        &self,
+        email: &Email,
+    ) -> std::result::Result<Option<(User, String)>, IdentityError> {
+        let email = email.clone();
+        run(
+            &self.pool,
+            &self.retry,
+            "credentials",
+            move |conn| -> Result<_> {
+                let rows: Vec<UserRow> = sql_query(format!("{USER_SELECT} WHERE u.email = $1"))
+                    .bind::<Text, _>(email.as_str())
+                    .load(conn)?;
+                rows.first()
+                    .map(|row| Ok((user(row)?, row.password_hash.clone())))
+                    .transpose()
+            },
+        )
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> std::result::Result<(), IdentityError> {
+        let token = token.clone();
+        run(&self.pool, &self.retry, "create_session", move |conn| -> Result<()> {
+            sql_query(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (token_hash) DO NOTHING",
+            )
+            .bind::<Text, _>(&token.0)
+            .bind::<SqlUuid, _>(user.0)
+            .bind::<BigInt, _>(now.as_micros())
+            .bind::<BigInt, _>(expires_at.as_micros())
+            .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_user(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> std::result::Result<Option<User>, IdentityError> {
+        let token = token.clone();
+        run(
+            &self.pool,
+            &self.retry,
+            "session_user",
+            move |conn| -> Result<_> {
+                let rows: Vec<UserRow> = sql_query(format!(
+                    "{USER_SELECT} JOIN sessions s ON s.user_id = u.id \
+                 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2"
+                ))
+                .bind::<Text, _>(&token.0)
+                .bind::<BigInt, _>(now.as_micros())
+                .load(conn)?;
+                rows.first().map(user).transpose()
+            },
+        )
+        .await
+    }
+
+    async fn revoke_session(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> std::result::Result<(), IdentityError> {
+        let token = token.clone();
+        run(&self.pool, &self.retry, "revoke_session", move |conn| -> Result<()> {
+            sql_query("UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
+                .bind::<Text, _>(&token.0)
+                .bind::<BigInt, _>(now.as_micros())
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}

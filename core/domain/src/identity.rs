@@ -1,0 +1,217 @@
+//! Who is signed in: users (each a buyer or a seller), their sessions, and the store port.
+//!
+//! Passwords never reach this layer in plain form beyond validation: the app hashes them
+//! (argon2id) and the store keeps only the hash. Session tokens are random; the store keeps
+//! only their SHA-256 hash, so a leaked table signs no one in.
+
+use std::fmt;
+use std::future::Future;
+
+use bazaar_ledger::Timestamp;
+use uuid::Uuid;
+
+use crate::catalog::{BuyerId, Region};
+use crate::chart::SellerId;
+
+/// A user's id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct UserId(pub Uuid);
+
+/// The tenant a user acts for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Role {
+    Buyer(BuyerId),
+    Seller(SellerId),
+}
+
+/// An e-mail address, trimmed and lower-cased: `local@domain`, at most 254 bytes.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Email(String);
+
+impl Email {
+    pub fn new(input: &str) -> Result<Self, IdentityError> {
+        let email = input.trim().to_ascii_lowercase();
+        let valid = email.len() <= 254
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && local.len() <= 64
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+            })
+            && email.bytes().all(|b| b.is_ascii_graphic());
+        valid
+            .then_some(Self(email))
+            .ok_or(IdentityError::InvalidEmail)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Personal data: logs get the domain only.
+        let domain = self.0.split_once('@').map_or("", |(_, d)| d);
+        write!(f, "Email(…@{domain})")
+    }
+}
+
+/// The shortest and longest password accepted, in characters.
+pub const PASSWORD_LEN_MIN: usize = 10;
+pub const PASSWORD_LEN_MAX: usize = 128;
+
+/// Checks a new password's length; the app hashes it afterwards.
+pub fn validate_password(password: &str) -> Result<(), IdentityError> {
+    let length = password.chars().count();
+    if (PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&length) {
+        Ok(())
+    } else {
+        Err(IdentityError::WeakPassword)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub role: Role,
+}
+
+/// A user to create; `password_hash` is a PHC string (argon2id).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub id: UserId,
+    pub email: Email,
+    pub password_hash: String,
+    pub role: Role,
+    pub region: Region,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The SHA-256 hash of a session token, lower-case hex.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct TokenHash(pub String);
+
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("e-mail address is not valid")]
+    InvalidEmail,
+    #[error("password must have 10 to 128 characters")]
+    WeakPassword,
+    #[error("an account with this e-mail address exists")]
+    EmailTaken,
+    /// Wrong e-mail or password; which one is not said.
+    #[error("e-mail or password is wrong")]
+    InvalidCredentials,
+    /// No session, or an expired or revoked one.
+    #[error("sign in first")]
+    Unauthenticated,
+    /// Signed in, but the resource belongs to someone else or needs another role.
+    #[error("not allowed")]
+    Forbidden,
+    #[error("a backing service is unavailable; retry later")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl IdentityError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidEmail => "email_invalid",
+            Self::WeakPassword => "password_weak",
+            Self::EmailTaken => "email_taken",
+            Self::InvalidCredentials => "credentials_invalid",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+}
+
+/// Users and sessions.
+///
+/// Every implementation MUST: refuse a second user with the same e-mail with `EmailTaken`;
+/// return from `session_user` only a session that exists, is not revoked and expires after
+/// `now`; make `revoke_session` idempotent; never store or log a password or a token.
+pub trait IdentityStore: Send + Sync {
+    fn create_user(
+        &self,
+        user: &NewUser,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<User, IdentityError>> + Send;
+
+    /// The user and its password hash, to verify a sign-in.
+    fn credentials(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<Option<(User, String)>, IdentityError>> + Send;
+
+    fn create_session(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), IdentityError>> + Send;
+
+    fn session_user(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<User>, IdentityError>> + Send;
+
+    fn revoke_session(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), IdentityError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            Email::new(" Ana@Example.COM ").unwrap().as_str(),
+            "ana@example.com"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "ana@.com",
+        ] {
+            assert_eq!(Email::new(bad), Err(IdentityError::InvalidEmail), "{bad}");
+        }
+        assert_eq!(
+            format!("{:?}", Email::new("ana@example.com").unwrap()),
+            "Email(…@example.com)"
+        );
+    }
+
+    #[test]
+    fn passwords_have_bounded_length() {
+        assert!(validate_password("short").is_err());
+        assert!(validate_password("long enough pass").is_ok());
+        assert!(validate_password(&"x".repeat(129)).is_err());
+    }
+}
