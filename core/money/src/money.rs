@@ -505,6 +505,14 @@ mod tests {
         ])
     }
 
+    #[test]
+    fn products_beyond_64_bits_are_refused() {
+        // The smallest case a property run found: about -9.2e18 minor units.
+        let result =
+            eur(-950_910_936_226).mul_decimal(Decimal::new(9_699_512, 0), Rounding::HalfEven);
+        assert_eq!(result, Err(MoneyError::Overflow));
+    }
+
     proptest! {
         #[test]
         fn format_then_parse_is_identity(minor in any::<i64>(), currency in currency()) {
@@ -535,8 +543,15 @@ mod tests {
             rounding in prop::sample::select(vec![Rounding::HalfEven, Rounding::HalfUp, Rounding::Down]),
         ) {
             let rate = Decimal::new(rate_mantissa, rate_scale);
-            let rounded = eur(minor).mul_decimal(rate, rounding).unwrap();
             let exact = Decimal::from(minor) * rate;
+            let result = eur(minor).mul_decimal(rate, rounding);
+            let in_range = exact.abs() <= Decimal::from(i64::MAX) - Decimal::ONE;
+            if !in_range {
+                // Products beyond 64-bit minor units are refused, never wrapped.
+                prop_assert!(result.is_err() || i64::try_from(exact.round()).is_ok());
+                return Ok(());
+            }
+            let rounded = result.unwrap();
             prop_assert_eq!(Decimal::from(rounded.value.minor()) + rounded.residue, exact);
             prop_assert!(rounded.residue.abs() < Decimal::ONE);
             if rounding != Rounding::Down {
