@@ -3,6 +3,7 @@
 //! order in one transaction, and answers each caller after the commit.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bazaar_ledger::{
@@ -12,9 +13,9 @@ use bazaar_ledger::{
 use diesel::pg::PgConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::LedgerConfig;
 use crate::retry;
 use crate::sql::{self, Answer, Work};
+use crate::{EngineStats, LedgerConfig};
 
 struct Job {
     work: Work,
@@ -27,6 +28,37 @@ pub(crate) struct EngineHandle {
     queue: mpsc::Sender<Job>,
     /// How long a caller waits for its answer.
     patience: std::time::Duration,
+    counters: Arc<Counters>,
+}
+
+/// What the committer has committed so far, for metrics. Only the committer writes them, after
+/// each commit and before it answers the group's callers, so a caller that has its answer
+/// sees its own group counted. Readers need no ordering with anything else: relaxed atomics.
+#[derive(Debug, Default)]
+struct Counters {
+    groups: AtomicU64,
+    submissions: AtomicU64,
+    legs: AtomicU64,
+    group_size_max: AtomicU64,
+}
+
+impl Counters {
+    fn record(&self, group_size: u64, submissions: u64, legs: u64) {
+        // Each wraps only after 2^64 commits or legs, which no process lives to see.
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.submissions.fetch_add(submissions, Ordering::Relaxed);
+        self.legs.fetch_add(legs, Ordering::Relaxed);
+        self.group_size_max.fetch_max(group_size, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> EngineStats {
+        EngineStats {
+            groups: self.groups.load(Ordering::Relaxed),
+            submissions: self.submissions.load(Ordering::Relaxed),
+            legs: self.legs.load(Ordering::Relaxed),
+            group_size_max: self.group_size_max.load(Ordering::Relaxed),
+        }
+    }
 }
 
 pub(crate) fn start(
@@ -41,8 +73,13 @@ pub(crate) fn start(
         .unavailable_for_max
         .saturating_mul(2)
         .saturating_add(std::time::Duration::from_secs(30));
-    tokio::spawn(run(jobs, conn, config, clock));
-    EngineHandle { queue, patience }
+    let counters = Arc::new(Counters::default());
+    tokio::spawn(run(jobs, conn, config, clock, counters.clone()));
+    EngineHandle {
+        queue,
+        patience,
+        counters,
+    }
 }
 
 fn mismatched() -> StoreError {
@@ -50,6 +87,10 @@ fn mismatched() -> StoreError {
 }
 
 impl EngineHandle {
+    pub(crate) fn stats(&self) -> EngineStats {
+        self.counters.snapshot()
+    }
+
     pub(crate) async fn submit(
         &self,
         batch: Vec<TransferRequest>,
@@ -120,11 +161,25 @@ async fn gather(jobs: &mut mpsc::Receiver<Job>, group: &mut Vec<Job>, config: &L
     }
 }
 
+/// How many submissions a group holds, and how many transfer requests (legs) they ask for in
+/// all, whatever the ledger answers each of them.
+fn submitted(work: &[Work]) -> (u64, u64) {
+    work.iter()
+        .filter_map(|piece| match piece {
+            Work::Submit(batch) => Some(u64::try_from(batch.len()).unwrap_or(u64::MAX)),
+            Work::CreateAccounts(_) | Work::Expire => None,
+        })
+        .fold((0, 0), |(submissions, legs), batch| {
+            (submissions.saturating_add(1), legs.saturating_add(batch))
+        })
+}
+
 async fn run(
     mut jobs: mpsc::Receiver<Job>,
     conn: PgConnection,
     config: Arc<LedgerConfig>,
     clock: Arc<dyn Clock>,
+    counters: Arc<Counters>,
 ) {
     let mut conn = Some(conn);
     while let Some(first) = jobs.recv().await {
@@ -133,6 +188,7 @@ async fn run(
         let (work, replies): (Vec<Work>, Vec<_>) =
             group.into_iter().map(|job| (job.work, job.reply)).unzip();
         let size = work.len();
+        let (submissions, legs) = submitted(&work);
         let started = Instant::now();
         let settings = config.clone();
         let clock = clock.clone();
@@ -161,6 +217,7 @@ async fn run(
         };
         match answers {
             Ok(answers) => {
+                counters.record(u64::try_from(size).unwrap_or(u64::MAX), submissions, legs);
                 tracing::debug!(
                     group_size = size,
                     duration_us = started.elapsed().as_micros(),

@@ -16,6 +16,7 @@ mod codec;
 pub(crate) mod commerce;
 mod engine;
 mod identity;
+mod instrument;
 mod retry;
 mod sql;
 
@@ -32,6 +33,7 @@ use uuid::Uuid;
 
 pub use commerce::PostgresCommerce;
 pub use identity::PostgresIdentity;
+pub use instrument::{count_queries, queries_executed};
 pub use retry::RetryPolicy;
 
 /// Reads the wall clock. The posting engine keeps timestamps strictly increasing on top of it.
@@ -80,6 +82,53 @@ impl LedgerConfig {
             retry: RetryPolicy::default(),
         }
     }
+}
+
+/// The most entries one [`PostgresLedger::history`] call returns; larger limits are cut to it.
+pub const HISTORY_LIMIT_MAX: u32 = 500;
+
+/// Where a page of account history ends: the next page holds only entries strictly older than
+/// this transfer's timestamp and leg.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct HistoryCursor {
+    pub timestamp: Timestamp,
+    pub leg: i32,
+}
+
+/// One transfer in an account's history, with the account's balance right after it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct HistoryEntry {
+    pub transfer: Transfer,
+    /// The transfer's place in its linked batch; the legs of a batch share one timestamp.
+    pub leg: i32,
+    /// The account's balance after this transfer and the legs of its batch before it.
+    pub balance_after: Balance,
+}
+
+impl HistoryEntry {
+    /// The cursor that continues the history after this entry.
+    pub fn cursor(&self) -> HistoryCursor {
+        HistoryCursor {
+            timestamp: self.transfer.timestamp,
+            leg: self.leg,
+        }
+    }
+}
+
+/// What the posting engine has committed since it started. Every count is cumulative, so a
+/// metrics exporter reports them as counters (and `group_size_max` as a gauge); the mean
+/// group size is `submissions` over `groups` when groups hold only submissions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Group commits: transactions that applied a group of queued work, whatever the ledger
+    /// answered each piece. Account creation and expiry runs are groups too.
+    pub groups: u64,
+    /// Submitted batches in those groups, accepted or refused by the ledger's rules.
+    pub submissions: u64,
+    /// Transfer requests (legs) in those batches.
+    pub legs: u64,
+    /// The most pieces of work (batches, account creations, expiry runs) one group held.
+    pub group_size_max: u64,
 }
 
 /// The durable ledger store.
@@ -144,6 +193,33 @@ impl PostgresLedger {
         accounts: Vec<NewAccount>,
     ) -> Result<Vec<Result<Account, AccountError>>, StoreError> {
         self.engine.create_accounts(accounts).await
+    }
+
+    /// An account's transfers, newest first, with the account's balance right after each.
+    ///
+    /// `before` continues from the cursor of the last entry of the previous page: only entries
+    /// strictly older than it are returned. At most `limit` entries are returned, and at most
+    /// [`HISTORY_LIMIT_MAX`]; a limit of zero returns none. Releases of expired reservations
+    /// are not transfers and are not listed, though they change the balance: an entry's
+    /// balance is the one right after its own transfer. An unknown account has no history.
+    pub async fn history(
+        &self,
+        account: AccountId,
+        before: Option<HistoryCursor>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let limit = limit.min(HISTORY_LIMIT_MAX);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let id: Uuid = account.as_uuid();
+        self.read(move |conn| sql::history(conn, id, before, limit))
+            .await
+    }
+
+    /// What the posting engine has committed since this store connected, for metrics.
+    pub fn engine_stats(&self) -> EngineStats {
+        self.engine.stats()
     }
 
     /// Whether the database answers.

@@ -95,6 +95,11 @@ impl Category {
 pub struct Region(String);
 
 impl Region {
+    /// The region of rows whose party has no better-known home: `eu`.
+    pub fn default_region() -> Self {
+        Self("eu".to_owned())
+    }
+
     pub fn new(name: &str) -> Result<Self, CommerceError> {
         let valid = (2..=16).contains(&name.len())
             && name
@@ -296,6 +301,8 @@ pub struct ProductQuery {
     pub currency: Option<Currency>,
     pub price_min_minor: Option<i64>,
     pub price_max_minor: Option<i64>,
+    /// Only these products (at most 100), e.g. to load one product's details.
+    pub ids: Option<Vec<ProductId>>,
     /// Products after this id (the previous page's last), in id order.
     pub after: Option<ProductId>,
     pub limit: u32,
@@ -305,6 +312,9 @@ impl ProductQuery {
     pub fn validate(&self) -> Result<(), CommerceError> {
         if self.limit == 0 || self.limit > SEARCH_LIMIT_MAX {
             return Err(CommerceError::InvalidInput("limit must be 1 to 100"));
+        }
+        if self.ids.as_ref().is_some_and(|ids| ids.len() > 100) {
+            return Err(CommerceError::InvalidInput("at most 100 product ids"));
         }
         if self.text.as_ref().is_some_and(|t| t.chars().count() > 200) {
             return Err(CommerceError::InvalidInput("search text is too long"));

@@ -160,6 +160,45 @@ pub struct RefundPostingInput {
     pub chargeback: bool,
 }
 
+/// Whose orders to list: a buyer sees the orders it placed, a seller the orders it sells.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Party {
+    Buyer(BuyerId),
+    Seller(SellerId),
+}
+
+/// An order as its buyer or seller sees it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OrderView {
+    pub id: OrderId,
+    pub checkout_id: CheckoutId,
+    pub buyer_id: BuyerId,
+    pub seller_id: SellerId,
+    pub state: OrderState,
+    pub total: Money,
+    pub settlement_currency: bazaar_money::Currency,
+    pub created_at: Timestamp,
+    /// Lines with how much of each has been refunded (requested or confirmed).
+    pub lines: Vec<(crate::orders::PricedLine, Money)>,
+}
+
+/// A page position in a list ordered newest first: the last item's time and id.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PageCursor {
+    pub created_at: Timestamp,
+    pub id: Uuid,
+}
+
+/// A review with when it was written.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ReviewView {
+    pub review: Review,
+    pub created_at: Timestamp,
+}
+
+/// The most items one list page returns.
+pub const PAGE_LIMIT_MAX: u32 = 100;
+
 /// The commerce store.
 ///
 /// Every implementation MUST run each method as one all-or-nothing transaction, and:
@@ -323,6 +362,35 @@ pub trait CommerceStore: Send + Sync {
         &self,
         refund_id: RefundId,
     ) -> impl Future<Output = Result<RefundPostingInput, CommerceError>> + Send;
+
+    /// The SKUs of the given products, for pricing listings in one query.
+    fn product_skus(
+        &self,
+        products: &[crate::catalog::ProductId],
+    ) -> impl Future<Output = Result<Vec<SkuView>, CommerceError>> + Send;
+
+    /// A party's orders, newest first, after `after`; at most `limit` (1 to 100).
+    fn orders_for(
+        &self,
+        party: Party,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OrderView>, CommerceError>> + Send;
+
+    /// One order, only if it belongs to `party` (`None` otherwise, as if it did not exist).
+    fn order_for(
+        &self,
+        party: Party,
+        order: OrderId,
+    ) -> impl Future<Output = Result<Option<OrderView>, CommerceError>> + Send;
+
+    /// A product's reviews, newest first.
+    fn reviews(
+        &self,
+        product: crate::catalog::ProductId,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ReviewView>, CommerceError>> + Send;
 
     fn pending_intents(
         &self,

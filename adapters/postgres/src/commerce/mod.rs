@@ -21,8 +21,9 @@ use bazaar_domain::orders::{CheckoutId, CheckoutPlan, OrderId, OrderState, Refun
 use bazaar_domain::payments::{Action, PaymentId, PspReference};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
-    CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund, PaymentEvent,
-    PaymentRecord, RefundPostingInput, RefundRecord,
+    CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund, OrderView,
+    PAGE_LIMIT_MAX, PageCursor, Party, PaymentEvent, PaymentRecord, RefundPostingInput,
+    RefundRecord, ReviewView,
 };
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
@@ -411,6 +412,54 @@ impl CommerceStore for PostgresCommerce {
     ) -> Result<RefundPostingInput, CommerceError> {
         self.run("refund_inputs", move |conn| {
             tx::refund_inputs(conn, refund_id)
+        })
+        .await
+    }
+
+    async fn product_skus(
+        &self,
+        products: &[bazaar_domain::catalog::ProductId],
+    ) -> Result<Vec<SkuView>, CommerceError> {
+        let ids: Vec<Uuid> = products.iter().map(|p| p.0).collect();
+        self.run("product_skus", move |conn| tx::product_skus(conn, &ids))
+            .await
+    }
+
+    async fn orders_for(
+        &self,
+        party: Party,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Vec<OrderView>, CommerceError> {
+        let limit = limit.clamp(1, PAGE_LIMIT_MAX);
+        self.run("orders_for", move |conn| {
+            tx::orders_for(conn, party, after, None, limit)
+        })
+        .await
+    }
+
+    async fn order_for(
+        &self,
+        party: Party,
+        order: OrderId,
+    ) -> Result<Option<OrderView>, CommerceError> {
+        self.run("order_for", move |conn| {
+            Ok(tx::orders_for(conn, party, None, Some(order), 1)?
+                .into_iter()
+                .next())
+        })
+        .await
+    }
+
+    async fn reviews(
+        &self,
+        product: bazaar_domain::catalog::ProductId,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Vec<ReviewView>, CommerceError> {
+        let limit = limit.clamp(1, PAGE_LIMIT_MAX);
+        self.run("reviews", move |conn| {
+            tx::reviews(conn, product, after, limit)
         })
         .await
     }

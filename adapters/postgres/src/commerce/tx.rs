@@ -17,8 +17,9 @@ use bazaar_domain::orders::{
 use bazaar_domain::payments::{Action, PaymentId, PspReference};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
-    CheckoutRecord, EventOutcome, IntentKind, LedgerIntent, NewPayment, NewRefund, PaymentEvent,
-    PaymentRecord, RefundPostingInput, RefundRecord, RefundState, Requester,
+    CheckoutRecord, EventOutcome, IntentKind, LedgerIntent, NewPayment, NewRefund, OrderView,
+    PageCursor, Party, PaymentEvent, PaymentRecord, RefundPostingInput, RefundRecord, RefundState,
+    Requester, ReviewView,
 };
 use bazaar_ledger::Timestamp;
 use bazaar_money::Money;
@@ -273,6 +274,7 @@ pub(crate) fn search(conn: &mut PgConnection, query: &ProductQuery) -> Result<Ve
                  WHERE s.product_id = p.id AND sp.currency = $6 \
                    AND ($7::BIGINT IS NULL OR sp.amount_minor >= $7) \
                    AND ($8::BIGINT IS NULL OR sp.amount_minor <= $8))) \
+           AND ($10::UUID[] IS NULL OR p.id = ANY($10)) \
          ORDER BY p.id LIMIT $9",
     )
     .bind::<Array<Text>, _>(&patterns)
@@ -284,6 +286,12 @@ pub(crate) fn search(conn: &mut PgConnection, query: &ProductQuery) -> Result<Ve
     .bind::<Nullable<BigInt>, _>(query.price_min_minor)
     .bind::<Nullable<BigInt>, _>(query.price_max_minor)
     .bind::<BigInt, _>(i64::from(query.limit))
+    .bind::<Nullable<Array<SqlUuid>>, _>(
+        query
+            .ids
+            .as_ref()
+            .map(|ids| ids.iter().map(|id| id.0).collect::<Vec<_>>()),
+    )
     .load(conn)?;
     rows.into_iter()
         .map(|row| {
@@ -1250,4 +1258,148 @@ pub(crate) fn intent_applied(conn: &mut PgConnection, id: Uuid, now: Timestamp) 
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
     Ok(())
+}
+
+// --- read models for the API --------------------------------------------------------------
+
+pub(crate) fn product_skus(conn: &mut PgConnection, products: &[Uuid]) -> Result<Vec<SkuView>> {
+    let ids: Vec<IdRow> = sql_query("SELECT id FROM skus WHERE product_id = ANY($1)")
+        .bind::<Array<SqlUuid>, _>(products)
+        .load(conn)?;
+    let ids: Vec<Uuid> = ids.into_iter().map(|r| r.id).collect();
+    sku_views(conn, &ids)
+}
+
+#[derive(diesel::QueryableByName)]
+struct OrderListRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    checkout_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    buyer_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    seller_id: Uuid,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = BigInt)]
+    total_minor: i64,
+    #[diesel(sql_type = Text)]
+    settlement_currency: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+}
+
+/// A party's orders, newest first (by creation time, then id), optionally just one.
+pub(crate) fn orders_for(
+    conn: &mut PgConnection,
+    party: Party,
+    after: Option<PageCursor>,
+    only: Option<OrderId>,
+    limit: u32,
+) -> Result<Vec<OrderView>> {
+    let (column, owner) = match party {
+        Party::Buyer(buyer) => ("buyer_id", buyer.0),
+        Party::Seller(seller) => ("seller_id", seller.as_uuid()),
+    };
+    let rows: Vec<OrderListRow> = sql_query(format!(
+        "SELECT id, checkout_id, buyer_id, seller_id, state, currency::TEXT AS currency, total_minor, \
+                settlement_currency::TEXT AS settlement_currency, created_at \
+         FROM orders WHERE {column} = $1 \
+           AND ($2::UUID IS NULL OR id = $2) \
+           AND ($3::BIGINT IS NULL OR (created_at, id) < ($3, $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5"
+    ))
+    .bind::<SqlUuid, _>(owner)
+    .bind::<Nullable<SqlUuid>, _>(only.map(|o| o.0))
+    .bind::<Nullable<BigInt>, _>(after.map(|c| c.created_at.as_micros()))
+    .bind::<SqlUuid, _>(after.map_or(Uuid::nil(), |c| c.id))
+    .bind::<BigInt, _>(i64::from(limit))
+    .load(conn)?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let lines: Vec<LineRow> = sql_query(format!(
+        "{LINE_SELECT} WHERE order_id = ANY($1) ORDER BY order_id, position"
+    ))
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let currency = rows::currency(&row.currency)?;
+            let lines = lines
+                .iter()
+                .filter(|l| l.order_id == row.id)
+                .map(|l| {
+                    Ok((
+                        priced_line(l, currency)?,
+                        Money::from_minor(l.refund_requested_minor, currency),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(OrderView {
+                id: OrderId(row.id),
+                checkout_id: CheckoutId(row.checkout_id),
+                buyer_id: BuyerId(row.buyer_id),
+                seller_id: SellerId::from_uuid(row.seller_id),
+                state: rows::order_state(&row.state)?,
+                total: Money::from_minor(row.total_minor, currency),
+                settlement_currency: rows::currency(&row.settlement_currency)?,
+                created_at: Timestamp::from_micros(row.created_at),
+                lines,
+            })
+        })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct ReviewRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    product_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    buyer_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    order_id: Uuid,
+    #[diesel(sql_type = Integer)]
+    rating: i32,
+    #[diesel(sql_type = Text)]
+    body: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+}
+
+pub(crate) fn reviews(
+    conn: &mut PgConnection,
+    product: ProductId,
+    after: Option<PageCursor>,
+    limit: u32,
+) -> Result<Vec<ReviewView>> {
+    let rows: Vec<ReviewRow> = sql_query(
+        "SELECT id, product_id, buyer_id, order_id, rating, body, created_at FROM reviews \
+         WHERE product_id = $1 AND ($2::BIGINT IS NULL OR (created_at, id) < ($2, $3)) \
+         ORDER BY created_at DESC, id DESC LIMIT $4",
+    )
+    .bind::<SqlUuid, _>(product.0)
+    .bind::<Nullable<BigInt>, _>(after.map(|c| c.created_at.as_micros()))
+    .bind::<SqlUuid, _>(after.map_or(Uuid::nil(), |c| c.id))
+    .bind::<BigInt, _>(i64::from(limit))
+    .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ReviewView {
+                review: Review {
+                    id: row.id,
+                    product_id: ProductId(row.product_id),
+                    buyer_id: BuyerId(row.buyer_id),
+                    order_id: OrderId(row.order_id),
+                    rating: u8::try_from(row.rating)
+                        .map_err(|_| rows::corrupt("rating", &row.rating.to_string()))?,
+                    body: row.body,
+                },
+                created_at: Timestamp::from_micros(row.created_at),
+            })
+        })
+        .collect()
 }

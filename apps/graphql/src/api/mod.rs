@@ -1,0 +1,192 @@
+//! The GraphQL API: schema, request context, errors, cursors, query cost.
+
+mod cost;
+mod loaders;
+mod mutation;
+mod query;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, ErrorExtensions, Schema};
+use base64::Engine;
+use bazaar_domain::error::CommerceError;
+use bazaar_domain::identity::{IdentityError, Role, TokenHash, User};
+use bazaar_domain::store::PageCursor;
+use bazaar_ledger::Timestamp;
+use uuid::Uuid;
+
+use crate::state::App;
+
+pub use cost::QueryCost;
+pub use mutation::Mutation;
+pub use query::Query;
+
+pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Builds the schema with its limits and extensions.
+pub fn schema(app: Arc<App>) -> ApiSchema {
+    let depth = app.config.query_depth_max;
+    let cost_max = app.config.query_cost_max;
+    Schema::build(Query, Mutation, EmptySubscription)
+        .data(app)
+        .limit_depth(depth)
+        .limit_recursive_depth(32)
+        .limit_directives(8)
+        .extension(QueryCost::new(cost_max))
+        .finish()
+}
+
+/// The dataloaders of one request.
+pub fn loaders_for(app: &Arc<App>) -> loaders::Loaders {
+    loaders::Loaders::new(app)
+}
+
+/// Who is asking, resolved from the bearer token before the query runs.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub user: Option<User>,
+    pub token: Option<TokenHash>,
+}
+
+impl Viewer {
+    pub fn anonymous() -> Self {
+        Self {
+            user: None,
+            token: None,
+        }
+    }
+}
+
+/// A GraphQL error with a stable code in `extensions.code`.
+pub fn error(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+/// Maps a commerce error to its client form; causes were logged where they happened.
+pub fn commerce(e: CommerceError) -> async_graphql::Error {
+    if matches!(e, CommerceError::Internal | CommerceError::Unavailable) {
+        tracing::warn!(code = e.code(), "request failed in a backing service");
+    }
+    error(e.code(), e.to_string())
+}
+
+pub fn identity(e: IdentityError) -> async_graphql::Error {
+    error(e.code(), e.to_string())
+}
+
+fn viewer<'a>(ctx: &'a async_graphql::Context<'_>) -> Option<&'a User> {
+    ctx.data_opt::<Viewer>().and_then(|v| v.user.as_ref())
+}
+
+/// The signed-in buyer, or `unauthenticated` / `forbidden`.
+pub fn buyer(
+    ctx: &async_graphql::Context<'_>,
+) -> async_graphql::Result<bazaar_domain::catalog::BuyerId> {
+    match viewer(ctx).map(|u| u.role) {
+        Some(Role::Buyer(id)) => Ok(id),
+        Some(Role::Seller(_)) => Err(identity(IdentityError::Forbidden)),
+        None => Err(identity(IdentityError::Unauthenticated)),
+    }
+}
+
+/// The signed-in seller, or `unauthenticated` / `forbidden`.
+pub fn seller(
+    ctx: &async_graphql::Context<'_>,
+) -> async_graphql::Result<bazaar_domain::chart::SellerId> {
+    match viewer(ctx).map(|u| u.role) {
+        Some(Role::Seller(id)) => Ok(id),
+        Some(Role::Buyer(_)) => Err(identity(IdentityError::Forbidden)),
+        None => Err(identity(IdentityError::Unauthenticated)),
+    }
+}
+
+pub fn app<'a>(ctx: &'a async_graphql::Context<'_>) -> async_graphql::Result<&'a Arc<App>> {
+    ctx.data::<Arc<App>>()
+        .map_err(|_| error("internal_error", "internal error"))
+}
+
+/// A UUID argument.
+pub fn uuid(value: &async_graphql::ID, what: &'static str) -> async_graphql::Result<Uuid> {
+    Uuid::parse_str(value.as_str())
+        .map_err(|_| error("invalid_input", format!("{what} is not a valid id")))
+}
+
+/// The most items one page may ask for.
+pub const PAGE_MAX: i32 = 100;
+
+/// `first` bounded to 1..=100 (default 20).
+pub fn page_size(first: Option<i32>) -> async_graphql::Result<u32> {
+    let first = first.unwrap_or(20);
+    if !(1..=PAGE_MAX).contains(&first) {
+        return Err(error("invalid_input", "first must be between 1 and 100"));
+    }
+    u32::try_from(first).map_err(|_| error("invalid_input", "first must be between 1 and 100"))
+}
+
+fn encode(text: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode(cursor: &str) -> async_graphql::Result<String> {
+    let invalid = || error("invalid_cursor", "the cursor is not one this API issued");
+    if cursor.len() > 200 {
+        return Err(invalid());
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(invalid)
+}
+
+/// Cursor of a list in id order (products).
+pub fn id_cursor(id: Uuid) -> String {
+    encode(&format!("id:{id}"))
+}
+
+pub fn parse_id_cursor(cursor: &str) -> async_graphql::Result<Uuid> {
+    let text = decode(cursor)?;
+    text.strip_prefix("id:")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| error("invalid_cursor", "the cursor is not one this API issued"))
+}
+
+/// Cursor of a list newest first (orders, reviews).
+pub fn time_cursor(created_at: Timestamp, id: Uuid) -> String {
+    encode(&format!("t:{}:{id}", created_at.as_micros()))
+}
+
+pub fn parse_time_cursor(cursor: &str) -> async_graphql::Result<PageCursor> {
+    let text = decode(cursor)?;
+    let invalid = || error("invalid_cursor", "the cursor is not one this API issued");
+    let rest = text.strip_prefix("t:").ok_or_else(invalid)?;
+    let (micros, id) = rest.split_once(':').ok_or_else(invalid)?;
+    Ok(PageCursor {
+        created_at: Timestamp::from_micros(micros.parse().map_err(|_| invalid())?),
+        id: Uuid::parse_str(id).map_err(|_| invalid())?,
+    })
+}
+
+/// Cursor of a ledger history page.
+pub fn ledger_cursor(timestamp: Timestamp, leg: i32) -> String {
+    encode(&format!("l:{}:{leg}", timestamp.as_micros()))
+}
+
+pub fn parse_ledger_cursor(cursor: &str) -> async_graphql::Result<bazaar_postgres::HistoryCursor> {
+    let text = decode(cursor)?;
+    let invalid = || error("invalid_cursor", "the cursor is not one this API issued");
+    let rest = text.strip_prefix("l:").ok_or_else(invalid)?;
+    let (micros, leg) = rest.split_once(':').ok_or_else(invalid)?;
+    Ok(bazaar_postgres::HistoryCursor {
+        timestamp: Timestamp::from_micros(micros.parse().map_err(|_| invalid())?),
+        leg: leg.parse().map_err(|_| invalid())?,
+    })
+}
+
+/// The cost of a list field: its page size times the cost of one item.
+pub fn list_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    usize::try_from(first.unwrap_or(20).clamp(1, PAGE_MAX))
+        .unwrap_or(100)
+        .saturating_mul(child_complexity.max(1))
+}

@@ -1,0 +1,515 @@
+//! Mutations: sign-in, catalog, checkout and payment, refunds, fulfilment, reviews. Where
+//! money or stock moves, the request carries an idempotency key (or is keyed by the
+//! checkout it pays), so a retried request does its work once.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use bazaar_domain::Country;
+use bazaar_domain::catalog::{
+    BasisPoints, Buyer, BuyerId, Category, CommissionRule, NewProduct, NewSku, ProductId,
+    ProductQuery, Region, Review, Seller, SkuId,
+};
+use bazaar_domain::chart::SellerId;
+use bazaar_domain::identity::{
+    Email, IdentityError, IdentityStore, NewUser, Role, User, UserId, validate_password,
+};
+use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
+use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
+use bazaar_domain::service::{CheckoutCommand, PayCommand};
+use bazaar_domain::store::{CommerceStore, Party, Requester};
+use bazaar_money::Money;
+use uuid::Uuid;
+
+use super::query::currency;
+use super::types::{
+    AuthPayload, CheckoutNode, Kind, OrderNode, PaymentNode, ProductNode, RefundNode, UserNode,
+};
+use super::{app, buyer, commerce, error, identity, seller, uuid};
+use crate::auth;
+
+pub struct Mutation;
+
+/// The commission every new seller starts with: 10%.
+const DEFAULT_COMMISSION_BPS: u16 = 1_000;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AccountRole {
+    Buyer,
+    Seller,
+}
+
+#[derive(InputObject)]
+pub struct SignUpInput {
+    pub email: String,
+    /// 10 to 128 characters.
+    pub password: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2, e.g. `BR`.
+    pub country: String,
+    pub role: AccountRole,
+    /// Sellers only: the currency they earn in.
+    pub settlement_currency: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct PriceInput {
+    /// A decimal string with at most the currency's decimals, e.g. `19.90`.
+    pub amount: String,
+    pub currency: String,
+}
+
+#[derive(InputObject)]
+pub struct SkuInput {
+    pub code: String,
+    pub title: String,
+    /// Units on hand; omit for digital goods.
+    pub stock: Option<i32>,
+    pub prices: Vec<PriceInput>,
+}
+
+#[derive(InputObject)]
+pub struct ProductInput {
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub kind: Kind,
+    pub skus: Vec<SkuInput>,
+}
+
+#[derive(InputObject)]
+pub struct CartLineInput {
+    pub sku_id: ID,
+    pub quantity: i32,
+}
+
+#[derive(InputObject)]
+pub struct CheckoutInput {
+    /// What the buyer pays in, e.g. `BRL`.
+    pub currency: String,
+    pub lines: Vec<CartLineInput>,
+}
+
+#[derive(InputObject)]
+pub struct CardInput {
+    /// Never stored or logged; only the last four digits are kept by the provider.
+    pub number: String,
+    pub expiry_month: i32,
+    pub expiry_year: i32,
+}
+
+#[derive(InputObject)]
+pub struct PayInput {
+    pub checkout_id: ID,
+    /// A payment method's `type` from `paymentMethods`, e.g. `pix` or `scheme` (cards).
+    pub method: String,
+    pub card: Option<CardInput>,
+    /// What the method needs besides (an iDEAL issuer, a BLIK code, a UPI id).
+    pub extra: Option<String>,
+    pub return_url: String,
+}
+
+fn name(value: &str) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(error("invalid_input", "name must have 1 to 200 characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The data region that holds a party's personal data, by country.
+fn region_for(country: &Country) -> Region {
+    let region = match country.as_str() {
+        "US" | "CA" | "MX" => "us",
+        "BR" | "AR" | "CL" | "CO" | "PE" => "sa",
+        "JP" | "CN" | "IN" | "SG" | "TH" | "MY" | "HK" | "KR" | "AU" => "apac",
+        "KW" | "BH" | "AE" | "SA" | "QA" => "me",
+        _ => "eu",
+    };
+    // Every name above is a valid region; the fallback is never taken.
+    Region::new(region).unwrap_or_else(|_| Region::default_region())
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| error("internal_error", "internal error"))
+}
+
+async fn start_session(ctx: &Context<'_>, user: &User) -> Result<AuthPayload> {
+    let app = app(ctx)?;
+    let (token, hash) = auth::new_token();
+    let now = app.now();
+    app.identity
+        .create_session(
+            &hash,
+            user.id,
+            now.saturating_add_secs(app.config.session_secs),
+            now,
+        )
+        .await
+        .map_err(identity)?;
+    Ok(AuthPayload {
+        token,
+        user: UserNode::from(user),
+    })
+}
+
+#[Object]
+impl Mutation {
+    /// Creates a buyer or seller account and signs it in.
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
+        let app = app(ctx)?;
+        let email = Email::new(&input.email).map_err(identity)?;
+        validate_password(&input.password).map_err(identity)?;
+        let name = name(&input.name)?;
+        let country = Country::new(input.country.trim())
+            .map_err(|_| error("invalid_input", "country must be an ISO 3166 alpha-2 code"))?;
+        let region = region_for(&country);
+        if app
+            .identity
+            .credentials(&email)
+            .await
+            .map_err(identity)?
+            .is_some()
+        {
+            return Err(identity(IdentityError::EmailTaken));
+        }
+        let role = match input.role {
+            AccountRole::Buyer => {
+                let id = BuyerId(Uuid::new_v4());
+                let buyer = Buyer {
+                    id,
+                    name,
+                    country,
+                    region: region.clone(),
+                };
+                app.market.register_buyer(&buyer).await.map_err(commerce)?;
+                Role::Buyer(id)
+            }
+            AccountRole::Seller => {
+                let code = input.settlement_currency.as_deref().ok_or_else(|| {
+                    error("invalid_input", "a seller needs a settlement currency")
+                })?;
+                let id = SellerId::from_uuid(Uuid::new_v4());
+                let seller = Seller {
+                    id,
+                    name,
+                    country,
+                    region: region.clone(),
+                    settlement_currency: currency(code)?,
+                    commission: CommissionRule::flat(
+                        BasisPoints::new(DEFAULT_COMMISSION_BPS).map_err(commerce)?,
+                    ),
+                };
+                app.market
+                    .register_seller(&seller)
+                    .await
+                    .map_err(commerce)?;
+                Role::Seller(id)
+            }
+        };
+        let password = input.password;
+        let password_hash = blocking(move || auth::hash_password(&password))
+            .await?
+            .map_err(identity)?;
+        let user = app
+            .identity
+            .create_user(
+                &NewUser {
+                    id: UserId(Uuid::new_v4()),
+                    email,
+                    password_hash,
+                    role,
+                    region,
+                },
+                app.now(),
+            )
+            .await
+            .map_err(identity)?;
+        start_session(ctx, &user).await
+    }
+
+    /// Signs in; the same error whether the e-mail or the password is wrong.
+    async fn sign_in(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AuthPayload> {
+        let app = app(ctx)?;
+        let invalid = || identity(IdentityError::InvalidCredentials);
+        let email = Email::new(&email).map_err(|_| invalid())?;
+        let found = app.identity.credentials(&email).await.map_err(identity)?;
+        let (user, stored) = match found {
+            Some((user, stored)) => (Some(user), stored),
+            // Verify against a fixed hash anyway, so timing does not reveal unknown e-mails.
+            None => (None, crate::auth::decoy_hash().to_owned()),
+        };
+        let ok = blocking(move || auth::verify_password(&password, &stored)).await?;
+        match (ok, user) {
+            (true, Some(user)) => start_session(ctx, &user).await,
+            _ => Err(invalid()),
+        }
+    }
+
+    /// Revokes the session of the token this request carries.
+    async fn sign_out(&self, ctx: &Context<'_>) -> Result<bool> {
+        let app = app(ctx)?;
+        let viewer = ctx.data::<super::Viewer>()?;
+        match &viewer.token {
+            Some(token) => {
+                app.identity
+                    .revoke_session(token, app.now())
+                    .await
+                    .map_err(identity)?;
+                Ok(true)
+            }
+            None => Err(identity(IdentityError::Unauthenticated)),
+        }
+    }
+
+    /// Lists a product for the signed-in seller. The same idempotency key returns the same
+    /// product.
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: ProductInput,
+        idempotency_key: String,
+    ) -> Result<ProductNode> {
+        let seller_id = seller(ctx)?;
+        let app = app(ctx)?;
+        bazaar_domain::orders::validate_idempotency_key(&idempotency_key).map_err(commerce)?;
+        let product_id = ProductId(Uuid::new_v5(
+            &seller_id.as_uuid(),
+            format!("product:{idempotency_key}").as_bytes(),
+        ));
+        let mut skus = Vec::with_capacity(input.skus.len());
+        for sku in &input.skus {
+            let mut prices = Vec::with_capacity(sku.prices.len());
+            for price in &sku.prices {
+                let currency = currency(&price.currency)?;
+                prices.push(
+                    Money::parse(price.amount.trim(), currency)
+                        .map_err(|e| error(e.code(), e.to_string()))?,
+                );
+            }
+            let stock = sku
+                .stock
+                .map(|s| {
+                    u32::try_from(s)
+                        .map_err(|_| error("invalid_input", "stock must not be negative"))
+                })
+                .transpose()?;
+            skus.push(NewSku {
+                id: SkuId(Uuid::new_v5(
+                    &product_id.0,
+                    format!("sku:{}", sku.code).as_bytes(),
+                )),
+                code: sku.code.clone(),
+                title: sku.title.clone(),
+                stock,
+                prices,
+            });
+        }
+        let product = NewProduct {
+            id: product_id,
+            seller_id,
+            title: input.title,
+            description: input.description,
+            category: Category::new(&input.category).map_err(commerce)?,
+            kind: input.kind.into(),
+            skus,
+        };
+        app.market.add_product(&product).await.map_err(commerce)?;
+        let currency = product
+            .skus
+            .first()
+            .and_then(|s| s.prices.first())
+            .map(|p| p.currency())
+            .ok_or_else(|| error("invalid_input", "a product needs a price"))?;
+        let found = app
+            .market
+            .search(&ProductQuery {
+                ids: Some(vec![product_id]),
+                limit: 1,
+                ..ProductQuery::default()
+            })
+            .await
+            .map_err(commerce)?;
+        let summary = found
+            .first()
+            .filter(|p| p.seller_id == seller_id)
+            .ok_or_else(|| {
+                error(
+                    "idempotency_key_reused",
+                    "this idempotency key was used for another seller's product",
+                )
+            })?;
+        Ok(ProductNode::new(summary, currency))
+    }
+
+    /// Prices the cart in `currency`, splits it per seller and reserves the stock. The same
+    /// idempotency key returns the same checkout.
+    async fn checkout(
+        &self,
+        ctx: &Context<'_>,
+        input: CheckoutInput,
+        idempotency_key: String,
+    ) -> Result<CheckoutNode> {
+        let buyer = buyer(ctx)?;
+        let app = app(ctx)?;
+        let mut lines = Vec::with_capacity(input.lines.len());
+        for line in &input.lines {
+            lines.push(CartLine {
+                sku_id: SkuId(uuid(&line.sku_id, "SKU id")?),
+                quantity: u32::try_from(line.quantity)
+                    .map_err(|_| error("invalid_input", "quantity must be 1 to 100"))?,
+            });
+        }
+        let id = CheckoutId(Uuid::new_v5(
+            &buyer.0,
+            format!("checkout:{idempotency_key}").as_bytes(),
+        ));
+        let record = app
+            .market
+            .checkout(&CheckoutCommand {
+                id,
+                buyer_id: buyer,
+                currency: currency(&input.currency)?,
+                lines,
+                idempotency_key,
+            })
+            .await
+            .map_err(commerce)?;
+        Ok(CheckoutNode::from(&record))
+    }
+
+    /// Pays a checkout with a local payment method. Paying the same checkout again returns
+    /// its payment; nothing is charged twice.
+    async fn pay(&self, ctx: &Context<'_>, input: PayInput) -> Result<PaymentNode> {
+        let buyer = buyer(ctx)?;
+        let app = app(ctx)?;
+        let method = MethodType::from_wire_name(input.method.trim())
+            .ok_or_else(|| error("payment_method_not_available", "unknown payment method"))?;
+        let details = match (method, input.card) {
+            (MethodType::Card, Some(card)) => MethodDetails::Card {
+                number: CardNumber::new(&card.number)
+                    .map_err(|e| error(e.code(), e.to_string()))?,
+                expiry_month: u8::try_from(card.expiry_month).map_err(|_| {
+                    error("payment_request_invalid", "expiry month must be 1 to 12")
+                })?,
+                expiry_year: u16::try_from(card.expiry_year)
+                    .map_err(|_| error("payment_request_invalid", "expiry year is out of range"))?,
+            },
+            (MethodType::Card, None) => {
+                return Err(error(
+                    "payment_request_invalid",
+                    "card payments need card details",
+                ));
+            }
+            (method, _) => MethodDetails::Other {
+                method,
+                extra: input.extra.unwrap_or_default(),
+            },
+        };
+        let payment = app
+            .market
+            .pay(&PayCommand {
+                checkout_id: CheckoutId(uuid(&input.checkout_id, "checkout id")?),
+                buyer_id: buyer,
+                details,
+                return_url: input.return_url,
+            })
+            .await
+            .map_err(commerce)?;
+        Ok(PaymentNode::from(&payment))
+    }
+
+    /// The signed-in seller refunds `amount` (in the currency the buyer paid) of one line.
+    async fn refund_line(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        line_id: ID,
+        amount: String,
+        idempotency_key: String,
+    ) -> Result<RefundNode> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let order_id = OrderId(uuid(&order_id, "order id")?);
+        let order = app
+            .market
+            .store()
+            .order_for(Party::Seller(seller), order_id)
+            .await
+            .map_err(commerce)?
+            .ok_or_else(|| error("not_found", "order not found"))?;
+        let amount = Money::parse(amount.trim(), order.total.currency())
+            .map_err(|e| error(e.code(), e.to_string()))?;
+        let refund = app
+            .market
+            .refund(
+                Requester::Seller(seller),
+                order_id,
+                LineId(uuid(&line_id, "line id")?),
+                amount,
+                &idempotency_key,
+            )
+            .await
+            .map_err(commerce)?;
+        Ok(RefundNode::from(&refund))
+    }
+
+    /// The signed-in seller marks a paid order shipped.
+    async fn ship_order(&self, ctx: &Context<'_>, order_id: ID) -> Result<OrderNode> {
+        move_order(ctx, order_id, OrderState::Shipped).await
+    }
+
+    /// The signed-in seller marks a shipped order delivered.
+    async fn confirm_delivery(&self, ctx: &Context<'_>, order_id: ID) -> Result<OrderNode> {
+        move_order(ctx, order_id, OrderState::Delivered).await
+    }
+
+    /// The signed-in buyer reviews a product of one of its delivered orders, once.
+    async fn review(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        product_id: ID,
+        rating: i32,
+        body: String,
+    ) -> Result<bool> {
+        let buyer = buyer(ctx)?;
+        let app = app(ctx)?;
+        let order_id = OrderId(uuid(&order_id, "order id")?);
+        let product_id = ProductId(uuid(&product_id, "product id")?);
+        let review = Review {
+            id: Uuid::new_v5(&order_id.0, product_id.0.as_bytes()),
+            product_id,
+            buyer_id: buyer,
+            order_id,
+            rating: u8::try_from(rating)
+                .map_err(|_| error("invalid_input", "rating must be 1 to 5"))?,
+            body,
+        };
+        app.market.review(&review).await.map_err(commerce)?;
+        Ok(true)
+    }
+}
+
+async fn move_order(ctx: &Context<'_>, order_id: ID, to: OrderState) -> Result<OrderNode> {
+    let seller = seller(ctx)?;
+    let app = app(ctx)?;
+    let order_id = OrderId(uuid(&order_id, "order id")?);
+    app.market
+        .move_order(seller, order_id, to)
+        .await
+        .map_err(commerce)?;
+    let order = app
+        .market
+        .store()
+        .order_for(Party::Seller(seller), order_id)
+        .await
+        .map_err(commerce)?
+        .ok_or_else(|| error("not_found", "order not found"))?;
+    Ok(OrderNode::from(&order))
+}

@@ -1,0 +1,433 @@
+//! Queries: catalog, currencies and rates, payment methods, a buyer's orders, and the
+//! seller back office. Every seller or buyer field reads only the signed-in party's data.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use bazaar_domain::Country;
+use bazaar_domain::catalog::{Category, ProductId, ProductQuery};
+use bazaar_domain::chart::{ChartAccount, SellerId};
+use bazaar_domain::orders::{CheckoutId, OrderId};
+use bazaar_domain::store::{CommerceStore, Party};
+use bazaar_money::{Currency, Money};
+
+use super::types::{
+    BalancesNode, CheckoutNode, CurrencyNode, Kind, LedgerEntryNode, MoneyNode, OrderNode,
+    PaymentMethodNode, ProductNode, RateNode, ReviewNode, UserNode, instant,
+};
+use super::{
+    app, buyer, commerce, error, id_cursor, ledger_cursor, list_cost, page_size, parse_id_cursor,
+    parse_ledger_cursor, parse_time_cursor, seller, time_cursor, uuid,
+};
+
+pub struct Query;
+
+/// Filters of a product listing.
+#[derive(InputObject, Default)]
+pub struct ProductFilter {
+    /// Words that must all appear in the title or description.
+    pub text: Option<String>,
+    pub category: Option<String>,
+    pub kind: Option<Kind>,
+    pub seller_id: Option<ID>,
+    /// Bounds on a SKU's listed price in the query's currency, as decimal strings.
+    pub min_price: Option<String>,
+    pub max_price: Option<String>,
+}
+
+/// Which of the seller's ledger accounts.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum LedgerAccount {
+    Pending,
+    Available,
+}
+
+pub fn currency(code: &str) -> Result<Currency> {
+    Currency::from_code(code.trim()).map_err(|e| error(e.code(), e.to_string()))
+}
+
+fn country(code: &str) -> Result<Country> {
+    Country::new(code.trim()).map_err(|_| {
+        error(
+            "invalid_input",
+            "country must be an ISO 3166 alpha-2 code such as BR",
+        )
+    })
+}
+
+fn money(amount: &str, currency: Currency) -> Result<Money> {
+    Money::parse(amount.trim(), currency).map_err(|e| error(e.code(), e.to_string()))
+}
+
+/// Runs a product query and wraps it as a connection.
+async fn product_page(
+    ctx: &Context<'_>,
+    mut query: ProductQuery,
+    after: Option<String>,
+    currency: Currency,
+) -> Result<Connection<String, ProductNode>> {
+    let app = app(ctx)?;
+    query.after = after
+        .as_deref()
+        .map(parse_id_cursor)
+        .transpose()?
+        .map(ProductId);
+    let limit = query.limit;
+    // One more than asked tells whether another page follows.
+    query.limit = limit.saturating_add(1);
+    let mut found = app.market.search(&query).await.map_err(commerce)?;
+    let has_next = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut connection = Connection::new(query.after.is_some(), has_next);
+    connection.edges.extend(
+        found
+            .iter()
+            .map(|p| Edge::new(id_cursor(p.id.0), ProductNode::new(p, currency))),
+    );
+    Ok(connection)
+}
+
+pub async fn reviews(
+    ctx: &Context<'_>,
+    product: ProductId,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<String, ReviewNode>> {
+    let app = app(ctx)?;
+    let limit = page_size(first)?;
+    let after = after.as_deref().map(parse_time_cursor).transpose()?;
+    let mut found = app
+        .market
+        .store()
+        .reviews(product, after, limit.saturating_add(1))
+        .await
+        .map_err(commerce)?;
+    let has_next = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut connection = Connection::new(after.is_some(), has_next);
+    connection.edges.extend(found.iter().map(|r| {
+        Edge::new(
+            time_cursor(r.created_at, r.review.id),
+            ReviewNode {
+                id: ID(r.review.id.to_string()),
+                rating: i32::from(r.review.rating),
+                body: r.review.body.clone(),
+                created_at: instant(r.created_at),
+            },
+        )
+    }));
+    Ok(connection)
+}
+
+async fn order_page(
+    ctx: &Context<'_>,
+    party: Party,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<String, OrderNode>> {
+    let app = app(ctx)?;
+    let limit = page_size(first)?;
+    let after = after.as_deref().map(parse_time_cursor).transpose()?;
+    let mut found = app
+        .market
+        .store()
+        .orders_for(party, after, limit.saturating_add(1))
+        .await
+        .map_err(commerce)?;
+    let has_next = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut connection = Connection::new(after.is_some(), has_next);
+    connection.edges.extend(
+        found
+            .iter()
+            .map(|o| Edge::new(time_cursor(o.created_at, o.id.0), OrderNode::from(o))),
+    );
+    Ok(connection)
+}
+
+#[Object]
+impl Query {
+    /// Products, in a stable order, with prices in `currency` (default EUR).
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ProductFilter>,
+        currency: Option<String>,
+    ) -> Result<Connection<String, ProductNode>> {
+        let currency = self::currency(currency.as_deref().unwrap_or("EUR"))?;
+        let filter = filter.unwrap_or_default();
+        let price = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| money(v, currency).map(Money::minor))
+                .transpose()
+        };
+        let query = ProductQuery {
+            text: filter.text.clone(),
+            category: filter
+                .category
+                .as_deref()
+                .map(Category::new)
+                .transpose()
+                .map_err(commerce)?,
+            seller_id: filter
+                .seller_id
+                .as_ref()
+                .map(|id| uuid(id, "seller id").map(SellerId::from_uuid))
+                .transpose()?,
+            kind: filter.kind.map(Into::into),
+            currency: (filter.min_price.is_some() || filter.max_price.is_some())
+                .then_some(currency),
+            price_min_minor: price(&filter.min_price)?,
+            price_max_minor: price(&filter.max_price)?,
+            ids: None,
+            after: None,
+            limit: page_size(first)?,
+        };
+        product_page(ctx, query, after, currency).await
+    }
+
+    /// One product; null if it does not exist.
+    async fn product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        currency: Option<String>,
+    ) -> Result<Option<ProductNode>> {
+        let currency = self::currency(currency.as_deref().unwrap_or("EUR"))?;
+        let query = ProductQuery {
+            ids: Some(vec![ProductId(uuid(&id, "product id")?)]),
+            limit: 1,
+            ..ProductQuery::default()
+        };
+        let page = product_page(ctx, query, None, currency).await?;
+        Ok(page.edges.into_iter().next().map(|edge| edge.node))
+    }
+
+    /// The currencies Bazaar has exchange rates for.
+    async fn currencies(&self, ctx: &Context<'_>) -> Result<Vec<CurrencyNode>> {
+        let app = app(ctx)?;
+        Ok(app
+            .market
+            .rates()
+            .currencies()
+            .into_iter()
+            .map(|c| CurrencyNode {
+                code: c.code().to_owned(),
+                decimals: i32::try_from(c.exponent()).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// The mid-market rate between two currencies, with its source and effective time.
+    async fn exchange_rate(&self, ctx: &Context<'_>, from: String, to: String) -> Result<RateNode> {
+        let app = app(ctx)?;
+        let rate = app
+            .market
+            .rates()
+            .mid(currency(&from)?, currency(&to)?)
+            .map_err(|e| error(e.code(), e.to_string()))?;
+        Ok(RateNode {
+            from: rate.from.code().to_owned(),
+            to: rate.to.code().to_owned(),
+            mid: rate.mid.to_string(),
+            source: rate.source,
+            effective_at: instant(rate.effective_at),
+        })
+    }
+
+    /// The payment methods a buyer in `country` can pay `amount` (a decimal string) of
+    /// `currency` with, in display order.
+    async fn payment_methods(
+        &self,
+        ctx: &Context<'_>,
+        country: String,
+        currency: String,
+        amount: String,
+    ) -> Result<Vec<PaymentMethodNode>> {
+        let app = app(ctx)?;
+        let amount = money(&amount, self::currency(&currency)?)?;
+        if !amount.is_positive() {
+            return Err(error("invalid_input", "amount must be positive"));
+        }
+        Ok(app
+            .market
+            .payment_methods(&self::country(&country)?, amount)
+            .into_iter()
+            .map(|m| PaymentMethodNode {
+                r#type: m.method.wire_name().to_owned(),
+                name: m.name.to_owned(),
+            })
+            .collect())
+    }
+
+    /// The signed-in user; null when signed out.
+    async fn me(&self, ctx: &Context<'_>) -> Option<UserNode> {
+        ctx.data_opt::<super::Viewer>()
+            .and_then(|v| v.user.as_ref())
+            .map(UserNode::from)
+    }
+
+    /// The signed-in buyer's orders, newest first.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn my_orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, OrderNode>> {
+        let buyer = buyer(ctx)?;
+        order_page(ctx, Party::Buyer(buyer), first, after).await
+    }
+
+    /// One of the signed-in buyer's or seller's orders; null for anyone else's.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<OrderNode>> {
+        let party = match (buyer(ctx), seller(ctx)) {
+            (Ok(buyer), _) => Party::Buyer(buyer),
+            (_, Ok(seller)) => Party::Seller(seller),
+            (Err(error), _) => return Err(error),
+        };
+        let app = app(ctx)?;
+        let order = app
+            .market
+            .store()
+            .order_for(party, OrderId(uuid(&id, "order id")?))
+            .await
+            .map_err(commerce)?;
+        Ok(order.as_ref().map(OrderNode::from))
+    }
+
+    /// One of the signed-in buyer's checkouts; null for anyone else's.
+    async fn checkout(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CheckoutNode>> {
+        let buyer = buyer(ctx)?;
+        let app = app(ctx)?;
+        let record = app
+            .market
+            .store()
+            .checkout(CheckoutId(uuid(&id, "checkout id")?))
+            .await
+            .map_err(commerce)?;
+        Ok(record
+            .filter(|r| r.plan.buyer_id == buyer)
+            .as_ref()
+            .map(CheckoutNode::from))
+    }
+
+    /// The signed-in seller's pending and available balances, straight from the ledger.
+    async fn seller_balances(&self, ctx: &Context<'_>) -> Result<BalancesNode> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let balances = app.market.seller_balances(seller).await.map_err(commerce)?;
+        Ok(BalancesNode {
+            pending: balances.pending.into(),
+            available: balances.available.into(),
+        })
+    }
+
+    /// The signed-in seller's orders, newest first.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn seller_orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, OrderNode>> {
+        let seller = seller(ctx)?;
+        order_page(ctx, Party::Seller(seller), first, after).await
+    }
+
+    /// The signed-in seller's products with their prices in `currency` (default: the
+    /// seller's settlement currency).
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn seller_products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        currency: Option<String>,
+    ) -> Result<Connection<String, ProductNode>> {
+        let seller_id = seller(ctx)?;
+        let app = app(ctx)?;
+        let currency = match currency {
+            Some(code) => self::currency(&code)?,
+            None => {
+                app.market
+                    .store()
+                    .seller(seller_id)
+                    .await
+                    .map_err(commerce)?
+                    .ok_or_else(|| error("not_found", "seller not found"))?
+                    .settlement_currency
+            }
+        };
+        let query = ProductQuery {
+            seller_id: Some(seller_id),
+            limit: page_size(first)?,
+            ..ProductQuery::default()
+        };
+        product_page(ctx, query, after, currency).await
+    }
+
+    /// The signed-in seller's ledger history on its pending or available account, newest
+    /// first, with the balance after each transfer and the FX rate used.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn seller_ledger(
+        &self,
+        ctx: &Context<'_>,
+        account: LedgerAccount,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, LedgerEntryNode>> {
+        let seller_id = seller(ctx)?;
+        let app = app(ctx)?;
+        let limit = page_size(first)?;
+        let before = after.as_deref().map(parse_ledger_cursor).transpose()?;
+        let seller_record = app
+            .market
+            .store()
+            .seller(seller_id)
+            .await
+            .map_err(commerce)?
+            .ok_or_else(|| error("not_found", "seller not found"))?;
+        let currency = seller_record.settlement_currency;
+        let chart = match account {
+            LedgerAccount::Pending => ChartAccount::SellerPending(seller_id),
+            LedgerAccount::Available => ChartAccount::SellerAvailable(seller_id),
+        };
+        let account_id = chart.id(currency);
+        let mut entries = app
+            .market
+            .ledger()
+            .history(account_id, before, limit.saturating_add(1))
+            .await
+            .map_err(|e| error(e.code(), "the ledger is unavailable; retry later"))?;
+        let has_next = entries.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut connection = Connection::new(before.is_some(), has_next);
+        for entry in &entries {
+            let transfer = &entry.transfer;
+            let credit = transfer.credit_account_id == account_id;
+            let balance = &entry.balance_after;
+            let net = balance.credits_posted.saturating_sub(balance.debits_posted);
+            let meta = |key: &str| transfer.metadata.get(key).cloned();
+            connection.edges.push(Edge::new(
+                ledger_cursor(transfer.timestamp, entry.leg),
+                LedgerEntryNode {
+                    transfer_id: ID(transfer.id.to_string()),
+                    kind: meta("kind"),
+                    direction: if credit { "credit" } else { "debit" }.to_owned(),
+                    amount: MoneyNode::from(transfer.amount),
+                    balance_after: MoneyNode::from(Money::from_minor(net, currency)),
+                    at: instant(transfer.timestamp),
+                    order_id: meta("order_id"),
+                    fx_rate: meta("fx_rate"),
+                    fx_pair: meta("fx_pair"),
+                    fx_source: meta("fx_source"),
+                },
+            ));
+        }
+        Ok(connection)
+    }
+}

@@ -1,0 +1,598 @@
+//! The API's output types: conversions from domain values, nothing more.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
+use bazaar_domain::catalog::{ProductKind, ProductSummary, SkuView};
+use bazaar_domain::orders::{CheckoutState, OrderState, PaymentState};
+use bazaar_domain::payments::Action;
+use bazaar_domain::store::{CheckoutRecord, OrderView, PaymentRecord, RefundRecord, RefundState};
+use bazaar_ledger::Timestamp;
+use bazaar_money::{Currency, Money};
+
+use bazaar_domain::store::CommerceStore;
+
+use super::loaders::{Loaders, PriceKey};
+
+/// An amount: a decimal string in major units (exactly as many decimals as the currency
+/// has) and the ISO 4217 code.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct MoneyNode {
+    pub amount: String,
+    pub currency: String,
+}
+
+impl From<Money> for MoneyNode {
+    fn from(money: Money) -> Self {
+        Self {
+            amount: money.amount_string(),
+            currency: money.currency().code().to_owned(),
+        }
+    }
+}
+
+/// An instant as RFC 3339 UTC with microseconds, e.g. `2026-11-27T10:15:00.000000Z`.
+pub fn instant(at: Timestamp) -> String {
+    let micros = at.as_micros();
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
+    let days = seconds.div_euclid(86_400);
+    let second_of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
+        second_of_day.div_euclid(3600),
+        second_of_day.rem_euclid(3600).div_euclid(60),
+        second_of_day.rem_euclid(60)
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = doe
+        .saturating_sub(doe / 1_460)
+        .saturating_add(doe / 36_524)
+        .saturating_sub(doe / 146_096)
+        / 365;
+    let doy = doe.saturating_sub(
+        yoe.saturating_mul(365)
+            .saturating_add(yoe / 4)
+            .saturating_sub(yoe / 100),
+    );
+    let mp = doy.saturating_mul(5).saturating_add(2) / 153;
+    let day = doy
+        .saturating_sub(mp.saturating_mul(153).saturating_add(2) / 5)
+        .saturating_add(1);
+    let month = if mp < 10 {
+        mp.saturating_add(3)
+    } else {
+        mp.saturating_sub(9)
+    };
+    let year = yoe
+        .saturating_add(era.saturating_mul(400))
+        .saturating_add(i64::from(month <= 2));
+    (year, month, day)
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Kind {
+    Physical,
+    Digital,
+}
+
+impl From<ProductKind> for Kind {
+    fn from(kind: ProductKind) -> Self {
+        match kind {
+            ProductKind::Physical => Self::Physical,
+            ProductKind::Digital => Self::Digital,
+        }
+    }
+}
+
+impl From<Kind> for ProductKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Physical => Self::Physical,
+            Kind::Digital => Self::Digital,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SellerNode {
+    pub id: ID,
+    pub name: String,
+    pub country: String,
+    pub settlement_currency: String,
+}
+
+/// A product in a listing or in detail. `price` is the lowest SKU price in the currency the
+/// query asked for (listed, or converted at the mid rate when the SKU is not listed in it).
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct ProductNode {
+    pub id: ID,
+    pub title: String,
+    pub category: String,
+    pub kind: Kind,
+    /// Average rating as a decimal string with two places, e.g. `4.50`; null without reviews.
+    pub rating: Option<String>,
+    pub review_count: i32,
+    #[graphql(skip)]
+    pub seller_id: bazaar_domain::chart::SellerId,
+    #[graphql(skip)]
+    pub product_id: bazaar_domain::catalog::ProductId,
+    #[graphql(skip)]
+    pub currency: Currency,
+}
+
+impl ProductNode {
+    pub fn new(summary: &ProductSummary, currency: Currency) -> Self {
+        Self {
+            id: ID(summary.id.0.to_string()),
+            title: summary.title.clone(),
+            category: summary.category.as_str().to_owned(),
+            kind: summary.kind.into(),
+            rating: summary
+                .rating_centi
+                .map(|centi| format!("{}.{:02}", centi / 100, centi % 100)),
+            review_count: i32::try_from(summary.review_count).unwrap_or(i32::MAX),
+            seller_id: summary.seller_id,
+            product_id: summary.id,
+            currency,
+        }
+    }
+}
+
+#[ComplexObject]
+impl ProductNode {
+    async fn seller(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SellerNode>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let seller = loaders
+            .sellers
+            .load_one(self.seller_id)
+            .await
+            .map_err(|e| e.as_ref().clone())?;
+        Ok(seller.map(|s| SellerNode {
+            id: ID(s.id.to_string()),
+            name: s.name,
+            country: s.country.as_str().to_owned(),
+            settlement_currency: s.settlement_currency.code().to_owned(),
+        }))
+    }
+
+    async fn price(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MoneyNode>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let price = loaders
+            .prices
+            .load_one(PriceKey(self.product_id, self.currency))
+            .await
+            .map_err(|e| e.as_ref().clone())?;
+        Ok(price.map(MoneyNode::from))
+    }
+
+    /// The product's SKUs with their stock and price.
+    async fn skus(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SkuNode>> {
+        let app = super::app(ctx)?;
+        let skus = app
+            .market
+            .store()
+            .product_skus(&[self.product_id])
+            .await
+            .map_err(super::commerce)?;
+        let rates = app.market.rates();
+        Ok(skus
+            .iter()
+            .map(|sku| SkuNode::new(sku, self.currency, &rates))
+            .collect())
+    }
+
+    /// The product's reviews, newest first.
+    #[graphql(complexity = "super::list_cost(first, child_complexity)")]
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<async_graphql::connection::Connection<String, ReviewNode>> {
+        super::query::reviews(ctx, self.product_id, first, after).await
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SkuNode {
+    pub id: ID,
+    pub title: String,
+    /// Units that can still be bought; null for digital goods.
+    pub available: Option<i32>,
+    pub price: Option<MoneyNode>,
+}
+
+impl SkuNode {
+    pub fn new(sku: &SkuView, currency: Currency, rates: &bazaar_domain::fx::RateBook) -> Self {
+        Self {
+            id: ID(sku.sku_id.0.to_string()),
+            title: sku.title.clone(),
+            available: sku.available.map(|a| i32::try_from(a).unwrap_or(i32::MAX)),
+            price: bazaar_domain::orders::presentment_price(sku, currency, rates)
+                .ok()
+                .map(MoneyNode::from),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ReviewNode {
+    pub id: ID,
+    pub rating: i32,
+    pub body: String,
+    pub created_at: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LineNode {
+    pub id: ID,
+    pub product_id: ID,
+    pub sku_id: ID,
+    pub title: String,
+    pub quantity: i32,
+    pub unit_price: MoneyNode,
+    pub total: MoneyNode,
+    /// Refunds requested or confirmed so far.
+    pub refunded: MoneyNode,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum OrderStatus {
+    AwaitingPayment,
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl From<OrderState> for OrderStatus {
+    fn from(state: OrderState) -> Self {
+        match state {
+            OrderState::AwaitingPayment => Self::AwaitingPayment,
+            OrderState::Paid => Self::Paid,
+            OrderState::Shipped => Self::Shipped,
+            OrderState::Delivered => Self::Delivered,
+            OrderState::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct OrderNode {
+    pub id: ID,
+    pub checkout_id: ID,
+    pub seller_id: ID,
+    pub state: OrderStatus,
+    pub total: MoneyNode,
+    pub settlement_currency: String,
+    pub created_at: String,
+    pub lines: Vec<LineNode>,
+}
+
+impl From<&OrderView> for OrderNode {
+    fn from(order: &OrderView) -> Self {
+        Self {
+            id: ID(order.id.0.to_string()),
+            checkout_id: ID(order.checkout_id.0.to_string()),
+            seller_id: ID(order.seller_id.to_string()),
+            state: order.state.into(),
+            total: order.total.into(),
+            settlement_currency: order.settlement_currency.code().to_owned(),
+            created_at: instant(order.created_at),
+            lines: order
+                .lines
+                .iter()
+                .map(|(line, refunded)| LineNode {
+                    id: ID(line.id.0.to_string()),
+                    product_id: ID(line.product_id.0.to_string()),
+                    sku_id: ID(line.sku_id.0.to_string()),
+                    title: line.title.clone(),
+                    quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
+                    unit_price: line.unit_price.into(),
+                    total: line.total.into(),
+                    refunded: (*refunded).into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ActionNode {
+    /// `redirect`, `three_ds_challenge`, `voucher` or `qr_code`.
+    pub r#type: String,
+    pub url: Option<String>,
+    pub reference: Option<String>,
+    pub qr_data: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+impl From<&Action> for ActionNode {
+    fn from(action: &Action) -> Self {
+        let base = |kind: &str| Self {
+            r#type: kind.to_owned(),
+            url: None,
+            reference: None,
+            qr_data: None,
+            expires_at: None,
+        };
+        match action {
+            Action::Redirect { url } => Self {
+                url: Some(url.clone()),
+                ..base("redirect")
+            },
+            Action::ThreeDsChallenge { url } => Self {
+                url: Some(url.clone()),
+                ..base("three_ds_challenge")
+            },
+            Action::Voucher {
+                reference,
+                expires_at,
+            } => Self {
+                reference: Some(reference.clone()),
+                expires_at: Some(instant(*expires_at)),
+                ..base("voucher")
+            },
+            Action::QrCode { data, expires_at } => Self {
+                qr_data: Some(data.clone()),
+                expires_at: Some(instant(*expires_at)),
+                ..base("qr_code")
+            },
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PaymentStatus {
+    Pending,
+    Authorised,
+    Captured,
+    Refused,
+    Cancelled,
+    Expired,
+}
+
+impl From<PaymentState> for PaymentStatus {
+    fn from(state: PaymentState) -> Self {
+        match state {
+            PaymentState::Pending => Self::Pending,
+            PaymentState::Authorised => Self::Authorised,
+            PaymentState::Captured => Self::Captured,
+            PaymentState::Refused => Self::Refused,
+            PaymentState::Cancelled => Self::Cancelled,
+            PaymentState::Expired => Self::Expired,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PaymentNode {
+    pub id: ID,
+    pub state: PaymentStatus,
+    pub method: String,
+    pub amount: MoneyNode,
+    pub psp_reference: Option<String>,
+    /// What the buyer must do next while the payment is pending.
+    pub action: Option<ActionNode>,
+}
+
+impl From<&PaymentRecord> for PaymentNode {
+    fn from(payment: &PaymentRecord) -> Self {
+        Self {
+            id: ID(payment.id.0.to_string()),
+            state: payment.state.into(),
+            method: payment.method.wire_name().to_owned(),
+            amount: payment.amount.into(),
+            psp_reference: payment
+                .psp_reference
+                .as_ref()
+                .map(|r| r.as_str().to_owned()),
+            action: if payment.state.is_final() {
+                None
+            } else {
+                payment.action.as_ref().map(ActionNode::from)
+            },
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum CheckoutStatus {
+    Open,
+    PaymentPending,
+    Paid,
+    Cancelled,
+}
+
+impl From<CheckoutState> for CheckoutStatus {
+    fn from(state: CheckoutState) -> Self {
+        match state {
+            CheckoutState::Open => Self::Open,
+            CheckoutState::PaymentPending => Self::PaymentPending,
+            CheckoutState::Paid => Self::Paid,
+            CheckoutState::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// One payment for the orders of several sellers.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CheckoutNode {
+    pub id: ID,
+    pub state: CheckoutStatus,
+    pub total: MoneyNode,
+    pub country: String,
+    /// When the stock reservation lapses without a payment.
+    pub expires_at: String,
+    pub orders: Vec<CheckoutOrderNode>,
+    pub payment: Option<PaymentNode>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CheckoutOrderNode {
+    pub id: ID,
+    pub seller_id: ID,
+    pub state: OrderStatus,
+    pub total: MoneyNode,
+    pub settlement_currency: String,
+    /// The mid rate locked for this order when the seller settles in another currency.
+    pub fx_rate: Option<String>,
+    pub fx_source: Option<String>,
+    pub lines: Vec<LineNode>,
+}
+
+impl From<&CheckoutRecord> for CheckoutNode {
+    fn from(record: &CheckoutRecord) -> Self {
+        let plan = &record.plan;
+        Self {
+            id: ID(plan.id.0.to_string()),
+            state: record.state.into(),
+            total: plan.total.into(),
+            country: plan.country.as_str().to_owned(),
+            expires_at: instant(record.expires_at),
+            orders: plan
+                .orders
+                .iter()
+                .map(|order| CheckoutOrderNode {
+                    id: ID(order.id.0.to_string()),
+                    seller_id: ID(order.seller_id.to_string()),
+                    state: record
+                        .order_states
+                        .iter()
+                        .find(|(id, _)| *id == order.id)
+                        .map_or(OrderStatus::AwaitingPayment, |(_, s)| (*s).into()),
+                    total: order.total.into(),
+                    settlement_currency: order.settlement_currency.code().to_owned(),
+                    fx_rate: order.quote.as_ref().map(|q| q.rate.mid.to_string()),
+                    fx_source: order.quote.as_ref().map(|q| q.rate.source.clone()),
+                    lines: order
+                        .lines
+                        .iter()
+                        .map(|line| LineNode {
+                            id: ID(line.id.0.to_string()),
+                            product_id: ID(line.product_id.0.to_string()),
+                            sku_id: ID(line.sku_id.0.to_string()),
+                            title: line.title.clone(),
+                            quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
+                            unit_price: line.unit_price.into(),
+                            total: line.total.into(),
+                            refunded: Money::zero(line.total.currency()).into(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            payment: record.payment.as_ref().map(PaymentNode::from),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RefundNode {
+    pub id: ID,
+    /// `requested`, `succeeded` or `failed`; the ledger posts when the provider confirms.
+    pub state: String,
+    pub amount: MoneyNode,
+}
+
+impl From<&RefundRecord> for RefundNode {
+    fn from(refund: &RefundRecord) -> Self {
+        Self {
+            id: ID(refund.id.0.to_string()),
+            state: match refund.state {
+                RefundState::Requested => "requested",
+                RefundState::Succeeded => "succeeded",
+                RefundState::Failed => "failed",
+            }
+            .to_owned(),
+            amount: refund.amount.into(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PaymentMethodNode {
+    /// The method's wire name (Adyen's `type`), e.g. `pix`, `ideal`, `scheme`.
+    pub r#type: String,
+    pub name: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CurrencyNode {
+    pub code: String,
+    /// Decimal places of the minor unit: 0 for JPY, 2 for EUR, 3 for KWD.
+    pub decimals: i32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RateNode {
+    pub from: String,
+    pub to: String,
+    /// Units of `to` per unit of `from`, mid-market, as a decimal string.
+    pub mid: String,
+    pub source: String,
+    pub effective_at: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UserNode {
+    pub id: ID,
+    pub email: String,
+    /// `buyer` or `seller`.
+    pub role: String,
+    /// The buyer or seller this user acts for.
+    pub party_id: ID,
+}
+
+impl From<&bazaar_domain::identity::User> for UserNode {
+    fn from(user: &bazaar_domain::identity::User) -> Self {
+        let (role, party) = match user.role {
+            bazaar_domain::identity::Role::Buyer(id) => ("buyer", id.0.to_string()),
+            bazaar_domain::identity::Role::Seller(id) => ("seller", id.to_string()),
+        };
+        Self {
+            id: ID(user.id.0.to_string()),
+            email: user.email.as_str().to_owned(),
+            role: role.to_owned(),
+            party_id: ID(party),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AuthPayload {
+    /// Send as `Authorization: Bearer <token>`; shown once, stored only hashed.
+    pub token: String,
+    pub user: UserNode,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct BalancesNode {
+    pub pending: MoneyNode,
+    pub available: MoneyNode,
+}
+
+/// One transfer on one of the seller's ledger accounts.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LedgerEntryNode {
+    pub transfer_id: ID,
+    /// `capture`, `refund`, `chargeback`, ... from the transfer's metadata.
+    pub kind: Option<String>,
+    /// `credit` (money in) or `debit` (money out), seen from this account.
+    pub direction: String,
+    pub amount: MoneyNode,
+    /// The account's posted balance right after this transfer.
+    pub balance_after: MoneyNode,
+    pub at: String,
+    pub order_id: Option<String>,
+    /// The FX rate used, when the sale was converted: mid rate, pair, source.
+    pub fx_rate: Option<String>,
+    pub fx_pair: Option<String>,
+    pub fx_source: Option<String>,
+}

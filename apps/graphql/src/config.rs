@@ -1,0 +1,108 @@
+//! Configuration from environment variables, with local defaults.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+/// Everything the server reads from its environment. See the README's configuration table.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `BAZAAR_DATABASE_URL`: created if missing, then migrated.
+    pub database_url: String,
+    /// `BAZAAR_HTTP_ADDR`: where the server listens; loopback by default.
+    pub http_addr: SocketAddr,
+    /// `BAZAAR_DEMO=1` or `--demo`: load demo data into an empty database.
+    pub demo: bool,
+    /// `BAZAAR_GRAPHIQL` (default `1`): serve GraphiQL at `GET /graphql`.
+    pub graphiql: bool,
+    /// `BAZAAR_SANDBOX_HMAC_KEY`: the key the sandbox provider signs notifications with.
+    pub sandbox_hmac_key: String,
+    /// `BAZAAR_ECB_FILE`: a copy of the ECB's `eurofxref-daily.xml`; the bundled file of
+    /// 18 July 2022 if unset.
+    pub ecb_file: Option<String>,
+    /// `BAZAAR_CONFIGURED_RATES`: the second rate table, `base=USD;KWD 0.3075;...`.
+    pub configured_rates: String,
+    /// `BAZAAR_FX_SPREAD` (default `0.02`).
+    pub fx_spread: Decimal,
+    /// `BAZAAR_HTTP_WORKERS` (default: the number of cores).
+    pub http_workers: usize,
+    /// `BAZAAR_DB_POOL` (default 16): connections for the commerce and identity stores each.
+    pub db_pool: u32,
+    /// `BAZAAR_QUERY_DEPTH_MAX` (default 10) and `BAZAAR_QUERY_COST_MAX` (default 2000).
+    pub query_depth_max: usize,
+    pub query_cost_max: usize,
+    /// `BAZAAR_BODY_LIMIT_BYTES` (default 65536).
+    pub body_limit_bytes: usize,
+    /// `BAZAAR_SESSION_SECS` (default 7 days).
+    pub session_secs: u32,
+    /// `BAZAAR_LOG_FORMAT` `json` or `text` (default `text`).
+    pub log_json: bool,
+}
+
+/// A variable that is set but cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} is invalid: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(value) => value.trim().parse().map_err(|error: T::Err| ConfigError {
+            name,
+            reason: error.to_string(),
+        }),
+    }
+}
+
+fn flag(name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match var(name).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError {
+            name,
+            reason: format!(
+                "expected 1 or 0, found {:?}",
+                other.chars().take(16).collect::<String>()
+            ),
+        }),
+    }
+}
+
+impl Config {
+    /// Reads the environment; `args` are the command-line arguments after the program name.
+    pub fn from_env(args: &[String]) -> Result<Self, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Ok(Self {
+            database_url: var("BAZAAR_DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/bazaar".to_owned()),
+            http_addr: parse("BAZAAR_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            demo: flag("BAZAAR_DEMO", false)? || args.iter().any(|a| a == "--demo"),
+            graphiql: flag("BAZAAR_GRAPHIQL", true)?,
+            sandbox_hmac_key: var("BAZAAR_SANDBOX_HMAC_KEY")
+                .unwrap_or_else(|| "sandbox-local-notification-key".to_owned()),
+            ecb_file: var("BAZAAR_ECB_FILE"),
+            configured_rates: var("BAZAAR_CONFIGURED_RATES")
+                .unwrap_or_else(|| "base=USD;KWD 0.3075;BHD 0.376".to_owned()),
+            fx_spread: parse("BAZAAR_FX_SPREAD", Decimal::new(2, 2))?,
+            http_workers: parse("BAZAAR_HTTP_WORKERS", cores)?.max(1),
+            db_pool: parse("BAZAAR_DB_POOL", 16)?,
+            query_depth_max: parse("BAZAAR_QUERY_DEPTH_MAX", 10)?,
+            query_cost_max: parse("BAZAAR_QUERY_COST_MAX", 2_000)?,
+            body_limit_bytes: parse("BAZAAR_BODY_LIMIT_BYTES", 65_536)?,
+            session_secs: parse("BAZAAR_SESSION_SECS", 7 * 24 * 3600)?,
+            log_json: var("BAZAAR_LOG_FORMAT").is_some_and(|f| f == "json"),
+        })
+    }
+}

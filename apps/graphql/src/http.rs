@@ -1,0 +1,271 @@
+//! HTTP routes: GraphQL (and GraphiQL), provider webhooks, sandbox controls, health,
+//! readiness and metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::http::GraphiQLSource;
+use bazaar_domain::identity::IdentityStore;
+use bazaar_domain::payments::PspReference;
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::api::{ApiSchema, Viewer};
+use crate::auth;
+use crate::state::App;
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/graphql", web::post().to(graphql))
+        .route("/graphql", web::get().to(graphiql))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/webhooks/payments/sandbox", web::post().to(webhook))
+        .route(
+            "/sandbox/payments/{reference}/{action}",
+            web::post().to(sandbox_action),
+        );
+}
+
+/// A GraphQL-shaped error response for failures before execution.
+fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({
+        "data": null,
+        "errors": [{"message": message, "extensions": {"code": code}}],
+    }))
+}
+
+/// Reads the body up to the limit, refusing more with 413 without reading it all.
+async fn body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, HttpResponse> {
+    let mut buffer = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request body could not be read",
+            )
+        })?;
+        if buffer.len().saturating_add(chunk.len()) > limit {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is larger than the limit",
+            ));
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer)
+}
+
+async fn viewer(app: &App, request: &HttpRequest) -> Result<Viewer, HttpResponse> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(Viewer::anonymous());
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?;
+    let hash = auth::token_hash(token);
+    match app.identity.session_user(&hash, app.now()).await {
+        Ok(Some(user)) => Ok(Viewer {
+            user: Some(user),
+            token: Some(hash),
+        }),
+        Ok(None) => Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the session has expired or was signed out; sign in again",
+        )),
+        Err(error) => {
+            tracing::warn!(code = error.code(), "session lookup failed");
+            Err(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "retry later",
+            ))
+        }
+    }
+}
+
+async fn graphql(
+    request: HttpRequest,
+    payload: web::Payload,
+    schema: web::Data<ApiSchema>,
+    app: web::Data<Arc<App>>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let bytes = match body(payload, app.config.body_limit_bytes).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let graphql_request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+        Ok(parsed) => parsed,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the body must be JSON: {\"query\": \"...\", \"variables\": {...}}",
+            );
+        }
+    };
+    let viewer = match viewer(&app, &request).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let operation = graphql_request
+        .operation_name
+        .clone()
+        .filter(|name| {
+            name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .unwrap_or_else(|| "anonymous".to_owned());
+    let loaders = crate::api::loaders_for(app.get_ref());
+    let response = schema
+        .execute(graphql_request.data(viewer).data(loaders))
+        .await;
+    let outcome = if response.errors.is_empty() {
+        "ok"
+    } else {
+        "error"
+    };
+    app.metrics
+        .requests
+        .with_label_values(&[operation.as_str(), outcome])
+        .inc();
+    app.metrics
+        .latency
+        .with_label_values(&[operation.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    HttpResponse::Ok().json(&response)
+}
+
+async fn graphiql(app: web::Data<Arc<App>>) -> HttpResponse {
+    if !app.config.graphiql {
+        return HttpResponse::NotFound().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}
+
+/// Ready when the database answers and has every migration this build knows.
+async fn readyz(app: web::Data<Arc<App>>) -> HttpResponse {
+    let url = app.config.database_url.clone();
+    let check = tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut conn = diesel::PgConnection::establish(&url).map_err(|_| "database unreachable")?;
+        match bazaar_schema::migrations_are_current(&mut conn) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("migrations pending"),
+            Err(_) => Err("cannot read the migrations table"),
+        }
+    })
+    .await;
+    match check {
+        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Ok(Err(reason)) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "not_ready", "reason": reason})),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "not_ready", "reason": "check failed"})),
+    }
+}
+
+async fn metrics(app: web::Data<Arc<App>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(app.metrics.render(app.market.ledger()))
+}
+
+/// A provider's notification POST: authenticated by its signature header, applied once.
+async fn webhook(
+    request: HttpRequest,
+    payload: web::Payload,
+    app: web::Data<Arc<App>>,
+) -> HttpResponse {
+    let bytes = match body(payload, bazaar_payments::MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let signature = request
+        .headers()
+        .get(bazaar_payments::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match app.market.handle_notifications(signature, &bytes).await {
+        // Adyen-style acknowledgement.
+        Ok(_) => HttpResponse::Ok().body("[accepted]"),
+        Err(error) => {
+            tracing::warn!(code = error.code(), %error, "refused a provider notification");
+            let status = match error.code() {
+                "notification_signature_invalid" => StatusCode::UNAUTHORIZED,
+                "unavailable" | "internal_error" => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            HttpResponse::build(status).json(json!({"code": error.code()}))
+        }
+    }
+}
+
+/// What a shopper does at the sandbox provider: pay a QR code or voucher, approve or decline
+/// a redirect, pass or fail a 3-D Secure challenge.
+async fn sandbox_action(
+    path: web::Path<(String, String)>,
+    app: web::Data<Arc<App>>,
+) -> HttpResponse {
+    let (reference, action) = path.into_inner();
+    let Ok(reference) = PspReference::new(&reference) else {
+        return HttpResponse::BadRequest().json(json!({"code": "payment_request_invalid"}));
+    };
+    let provider = app.market.provider();
+    let outcome = match action.as_str() {
+        "pay-qr" => provider.pay_qr(&reference).map(|_| ()),
+        "pay-voucher" => provider.pay_voucher(&reference).map(|_| ()),
+        "approve-redirect" => provider.complete_redirect(&reference, true).map(|_| ()),
+        "decline-redirect" => provider.complete_redirect(&reference, false).map(|_| ()),
+        "pass-challenge" => provider.complete_challenge(&reference, true).map(|_| ()),
+        "fail-challenge" => provider.complete_challenge(&reference, false).map(|_| ()),
+        _ => return HttpResponse::NotFound().json(json!({"code": "not_found"})),
+    };
+    match outcome {
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "done"})),
+        Err(error) => HttpResponse::BadRequest()
+            .json(json!({"code": error.code(), "message": error.to_string()})),
+    }
+}
+
+/// Adds a request id (the client's `X-Request-Id` if sane, otherwise a new one) to the log
+/// span and the response.
+pub fn request_id(request: &actix_web::dev::ServiceRequest) -> String {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+pub fn header_value(id: &str) -> HeaderValue {
+    HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}

@@ -1,0 +1,69 @@
+//! Bazaar's HTTP server: the GraphQL API for storefronts and the seller back office,
+//! provider webhooks, health, readiness and metrics, with the background workers running
+//! in-process. `cargo run --release -p bazaar-graphql` starts it; see the README.
+
+mod api;
+mod auth;
+pub mod config;
+mod demo;
+mod http;
+mod metrics;
+mod setup;
+mod state;
+mod workers;
+
+use actix_web::dev::Service;
+use actix_web::{App as ActixApp, HttpServer, web};
+use tracing::Instrument;
+
+pub use config::Config;
+pub use state::StartError;
+
+/// Prepares the database, loads demo data if asked, starts the workers and serves HTTP
+/// until SIGINT or SIGTERM; in-flight requests finish before it returns.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let app = state::App::build(config).await?;
+    if app.config.demo {
+        demo::load(&app).await.map_err(StartError::Demo)?;
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = workers::start(app.clone(), stopped);
+    let schema = api::schema(app.clone());
+    let address = app.config.http_addr;
+    let threads = app.config.http_workers;
+    let app_data = web::Data::new(app.clone());
+    let schema_data = web::Data::new(schema);
+    let server = HttpServer::new(move || {
+        ActixApp::new()
+            .app_data(app_data.clone())
+            .app_data(schema_data.clone())
+            .wrap_fn(|request, service| {
+                let id = http::request_id(&request);
+                let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
+                let future = service.call(request);
+                async move {
+                    let started = std::time::Instant::now();
+                    let mut response = future.await?;
+                    tracing::info!(status = response.status().as_u16(), duration_ms = started.elapsed().as_millis(), "served");
+                    response
+                        .headers_mut()
+                        .insert(actix_web::http::header::HeaderName::from_static("x-request-id"), http::header_value(&id));
+                    Ok(response)
+                }
+                .instrument(span)
+            })
+            .configure(http::routes)
+    })
+    .workers(threads)
+    .shutdown_timeout(30)
+    .bind(address)
+    .map_err(StartError::Bind)?;
+    tracing::info!(%address, graphiql = app.config.graphiql, "Bazaar is listening");
+    let result = server.run().await.map_err(StartError::Server);
+    let _ = stop.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    tracing::info!("Bazaar stopped");
+    result
+}

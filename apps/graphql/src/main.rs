@@ -1,0 +1,34 @@
+//! `bazaar`: runs the HTTP server with the workers in-process. `--demo` loads demo data into
+//! an empty database. Configuration: environment variables (README).
+
+use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match bazaar_graphql::Config::from_env(&args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("bazaar: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_from_env("BAZAAR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if config.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    match bazaar_graphql::serve(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "Bazaar could not run");
+            ExitCode::FAILURE
+        }
+    }
+}

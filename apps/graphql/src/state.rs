@@ -1,0 +1,129 @@
+//! The composed application: stores, ledger, provider, rates, configuration.
+
+use std::sync::Arc;
+
+use bazaar_domain::chart::ProviderName;
+use bazaar_domain::fx::{RateBook, Spread};
+use bazaar_domain::orders::TaxRates;
+use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
+use bazaar_ledger::{Clock, Timestamp};
+use bazaar_payments::SandboxProvider;
+use bazaar_postgres::{
+    LedgerConfig, PostgresCommerce, PostgresIdentity, PostgresLedger, RetryPolicy, SystemClock,
+};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+pub type Market = Marketplace<PostgresCommerce, PostgresLedger, SandboxProvider>;
+
+/// The ECB's euro reference rates of 18 July 2022, used when `BAZAAR_ECB_FILE` is not set.
+const BUNDLED_ECB: &[u8] =
+    include_bytes!("../../../adapters/fx/tests/data/eurofxref-daily-2022-07-18.xml");
+
+/// Everything a request or worker needs.
+pub struct App {
+    pub market: Market,
+    pub identity: PostgresIdentity,
+    pub config: Config,
+    pub metrics: Metrics,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Setup(#[from] crate::setup::SetupError),
+    #[error("cannot start the ledger: {0}")]
+    Ledger(bazaar_ledger::StoreError),
+    #[error("exchange rates: {0}")]
+    Rates(bazaar_domain::fx::FxError),
+    #[error("cannot bind the HTTP address: {0}")]
+    Bind(std::io::Error),
+    #[error("the server stopped with an error: {0}")]
+    Server(std::io::Error),
+    #[error("metrics: {0}")]
+    Metrics(String),
+    #[error("demo data: {0}")]
+    Demo(String),
+    #[error("startup task failed")]
+    Task,
+}
+
+impl App {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Prepares the database and composes the application.
+    pub async fn build(config: Config) -> Result<Arc<Self>, StartError> {
+        bazaar_postgres::count_queries();
+        let url = config.database_url.clone();
+        let ran = tokio::task::spawn_blocking(move || crate::setup::prepare_database(&url))
+            .await
+            .map_err(|_| StartError::Task)??;
+        tracing::info!(migrations_run = ran, "database ready");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ledger =
+            PostgresLedger::connect(LedgerConfig::new(&config.database_url), clock.clone())
+                .await
+                .map_err(StartError::Ledger)?;
+        let store =
+            PostgresCommerce::new(&config.database_url, config.db_pool, RetryPolicy::default());
+        let identity =
+            PostgresIdentity::new(&config.database_url, config.db_pool, RetryPolicy::default());
+        let provider = SandboxProvider::new(
+            ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
+            config.sandbox_hmac_key.as_bytes().to_vec(),
+            clock.clone(),
+        );
+        let rates = rate_book(&config)?;
+        let market = Marketplace::new(
+            store,
+            ledger,
+            provider,
+            rates,
+            MarketplaceConfig {
+                spread: Spread::new(config.fx_spread).map_err(StartError::Rates)?,
+                taxes: TaxRates::default(),
+                reservation_secs: RESERVATION_SECS_DEFAULT,
+            },
+            clock.clone(),
+        );
+        let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
+        Ok(Arc::new(Self {
+            market,
+            identity,
+            config,
+            metrics,
+            clock,
+        }))
+    }
+}
+
+/// The ECB rates (from `BAZAAR_ECB_FILE` or the bundled file), then the configured table.
+fn rate_book(config: &Config) -> Result<RateBook, StartError> {
+    let ecb_bytes = match &config.ecb_file {
+        Some(path) => std::fs::read(path).map_err(|e| {
+            StartError::Rates(bazaar_domain::fx::FxError::Unavailable {
+                source_name: "ecb".to_owned(),
+                reason: e.to_string(),
+            })
+        })?,
+        None => BUNDLED_ECB.to_vec(),
+    };
+    let ecb = bazaar_fx::parse_daily(&ecb_bytes).map_err(StartError::Rates)?;
+    let table = config.configured_rates.replace(';', "\n");
+    let configured = bazaar_fx::ConfiguredRates::parse("configured", &table, ecb.effective_at)
+        .map_err(StartError::Rates)?
+        .into_rate_set();
+    RateBook::new(vec![ecb, configured]).map_err(StartError::Rates)
+}
