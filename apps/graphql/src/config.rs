@@ -38,6 +38,8 @@ pub struct Config {
     pub session_secs: u32,
     /// `BAZAAR_LOG_FORMAT` `json` or `text` (default `text`).
     pub log_json: bool,
+    /// `BAZAAR_WORKERS` (default `1`): run the background workers in this process.
+    pub workers: bool,
 }
 
 /// A variable that is set but cannot be read.
@@ -103,6 +105,7 @@ impl Config {
             body_limit_bytes: parse("BAZAAR_BODY_LIMIT_BYTES", 65_536)?,
             session_secs: parse("BAZAAR_SESSION_SECS", 7 * 24 * 3600)?,
             log_json: var("BAZAAR_LOG_FORMAT").is_some_and(|f| f == "json"),
+            workers: flag("BAZAAR_WORKERS", true)?,
         })
     }
 }

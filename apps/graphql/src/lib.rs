@@ -27,7 +27,11 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         demo::load(&app).await.map_err(StartError::Demo)?;
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = workers::start(app.clone(), stopped);
+    let workers = if app.config.workers {
+        workers::start(app.clone(), stopped)
+    } else {
+        Vec::new()
+    };
     let schema = api::schema(app.clone());
     let address = app.config.http_addr;
     let threads = app.config.http_workers;

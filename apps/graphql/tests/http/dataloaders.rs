@@ -1,0 +1,60 @@
+// A page of products with sellers, prices and ratings costs the same number of SQL
+// statements whether it holds 5 products or 50: sellers and prices come through
+// dataloaders, ratings with the listing.
+
+use super::support::Server;
+use serde_json::json;
+
+const PAGE: &str = "query($first: Int!) { products(first: $first, currency: \"EUR\") { edges { node { id title price { amount currency } seller { name country } rating reviewCount } } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_products_costs_a_constant_number_of_queries() {
+    // Workers off, so that only the requests below run SQL.
+    let server = Server::start(&[("BAZAAR_WORKERS", "0")]).await;
+    let mut sellers = Vec::new();
+    for n in 0..5 {
+        let currency = ["EUR", "USD", "GBP", "JPY", "BRL"][n];
+        sellers.push(
+            server
+                .sign_up(&format!("s{n}@shop.test"), "SELLER", "DE", Some(currency))
+                .await,
+        );
+    }
+    for n in 0..60 {
+        let seller = &sellers[n % 5];
+        let price = if n % 5 == 3 { "1500" } else { "12.50" };
+        let currency = ["EUR", "USD", "GBP", "JPY", "BRL"][n % 5];
+        server
+            .ok(
+                Some(seller),
+                "mutation($key: String!, $price: String!, $currency: String!) { createProduct(idempotencyKey: $key, input: {title: \"Thing\",
+                   description: \"d\", category: \"things\", kind: PHYSICAL, skus: [{code: \"a\", title: \"a\", stock: 3,
+                   prices: [{amount: $price, currency: $currency}]}, {code: \"b\", title: \"b\", stock: 3, prices: [{amount: $price, currency: $currency}]}]}) { id } }",
+                json!({"key": format!("p{n}"), "price": price, "currency": currency}),
+            )
+            .await;
+    }
+    let metric = "bazaar_sql_statements_total";
+    let mut costs = Vec::new();
+    for first in [5, 50, 5, 50] {
+        let before = server.metric(metric).await;
+        let data = server.ok(None, PAGE, json!({"first": first})).await;
+        let after = server.metric(metric).await;
+        let edges = data["products"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), usize::try_from(first).unwrap());
+        assert!(
+            edges.iter().all(|e| e["node"]["seller"]["name"].is_string()
+                && e["node"]["price"]["currency"] == "EUR")
+        );
+        costs.push(after - before);
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "5 and 50 products cost the same: {costs:?}"
+    );
+    assert_eq!(costs[2], costs[3], "{costs:?}");
+    assert!(
+        costs[1] <= 20,
+        "three short transactions (listing, sellers, prices), each with its BEGIN, COMMIT and\n         pool check, not one per product: {costs:?}"
+    );
+}

@@ -1,0 +1,15 @@
+//! The HTTP server end to end: each test starts the real `bazaar` binary on a free loopback
+//! port against a database of its own and talks to it over HTTP.
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    reason = "test drivers fail loudly"
+)]
+
+mod bad_input;
+mod dataloaders;
+mod support;
+mod tenancy;
+mod walkthrough;
