@@ -8,6 +8,19 @@ use serde_json::json;
 
 const SIGN_IN: &str = "mutation($email: String!, $password: String!) { signIn(email: $email, password: $password) { token user { role } } }";
 
+async fn sign_in(server: &Server, email: &str) -> String {
+    server
+        .ok(
+            None,
+            SIGN_IN,
+            json!({"email": email, "password": "bazaar-demo-password"}),
+        )
+        .await["signIn"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_walkthrough_works_over_http() {
     let server = Server::start(&[("BAZAAR_DEMO", "1")]).await;
@@ -60,16 +73,7 @@ async fn the_readme_walkthrough_works_over_http() {
     );
 
     // 2. The seller's balance before.
-    let seller = server
-        .ok(
-            None,
-            SIGN_IN,
-            json!({"email": "berlin@demo.bazaar", "password": "bazaar-demo-password"}),
-        )
-        .await["signIn"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let seller = sign_in(&server, "berlin@demo.bazaar").await;
     let balance = |body: serde_json::Value| {
         body["sellerBalances"]["pending"]["amount"]
             .as_str()
@@ -88,16 +92,7 @@ async fn the_readme_walkthrough_works_over_http() {
     );
 
     // 3. Sign in as a buyer in Brazil and check out.
-    let buyer = server
-        .ok(
-            None,
-            SIGN_IN,
-            json!({"email": "ana@demo.bazaar", "password": "bazaar-demo-password"}),
-        )
-        .await["signIn"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let buyer = sign_in(&server, "ana@demo.bazaar").await;
     let checkout = server
         .ok(
             Some(&buyer),
