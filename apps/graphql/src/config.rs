@@ -40,6 +40,8 @@ pub struct Config {
     pub log_json: bool,
     /// `BAZAAR_WORKERS` (default `1`): run the background workers in this process.
     pub workers: bool,
+    /// `BAZAAR_DEMO_PRODUCTS` (default 3,000, at most 1,000,000): the demo catalogue's size.
+    pub demo_products: u32,
 }
 
 /// A variable that is set but cannot be read.
@@ -106,6 +108,7 @@ impl Config {
             session_secs: parse("BAZAAR_SESSION_SECS", 7 * 24 * 3600)?,
             log_json: var("BAZAAR_LOG_FORMAT").is_some_and(|f| f == "json"),
             workers: flag("BAZAAR_WORKERS", true)?,
+            demo_products: parse("BAZAAR_DEMO_PRODUCTS", 3_000_u32)?.min(1_000_000),
         })
     }
 }

@@ -23,8 +23,6 @@ use crate::state::App;
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "bazaar-demo-password";
-/// How many products the demo catalogue has.
-pub const DEMO_PRODUCTS: u32 = 3_000;
 
 const NAMESPACE: Uuid = Uuid::from_u128(0x5e3b_0c2d_91aa_4f07_8d6e_1b2c_3d4e_5f60);
 
@@ -235,7 +233,8 @@ pub async fn load(app: &Arc<App>) -> Result<(), String> {
         tracing::info!("demo data already loaded");
         return Ok(());
     }
-    tracing::info!(products = DEMO_PRODUCTS, "loading demo data");
+    let count = app.config.demo_products;
+    tracing::info!(products = count, "loading demo data");
     for seller in &SELLERS {
         let record = Seller {
             id: SellerId::from_uuid(id(&format!("seller:{}", seller.key))),
@@ -270,16 +269,12 @@ pub async fn load(app: &Arc<App>) -> Result<(), String> {
             .map_err(err("buyer"))?;
         user(app, key, Role::Buyer(buyer.id), buyer.region.clone()).await?;
     }
-    let products: Vec<NewProduct> = (0..DEMO_PRODUCTS)
-        .map(|index| {
+    let results: Vec<Result<(), String>> = futures_util::stream::iter(0..count)
+        .map(|index| async move {
             let seller = SELLERS
                 .get(usize::try_from(index % 7).unwrap_or(0))
                 .ok_or_else(|| "no seller".to_owned())?;
-            product(index, seller)
-        })
-        .collect::<Result<_, _>>()?;
-    let results: Vec<Result<(), String>> = futures_util::stream::iter(products)
-        .map(|product| async move {
+            let product = product(index, seller)?;
             app.market
                 .add_product(&product)
                 .await
