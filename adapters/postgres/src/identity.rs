@@ -14,7 +14,7 @@ use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel::{QueryableByName, RunQueryDsl, sql_query};
 use uuid::Uuid;
 
-use crate::commerce::{Fail, StoreFailure, pool, run};
+use crate::commerce::{Fail, Mode, StoreFailure, pool, run};
 use crate::retry::RetryPolicy;
 
 impl StoreFailure for IdentityError {
@@ -92,7 +92,7 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<User, IdentityError> {
         let new = new.clone();
-        run(&self.pool, &self.retry, "create_user", move |conn| {
+        run(&self.pool, &self.retry, "create_user", Mode::Write, move |conn| {
             let (role, subject) = match new.role {
                 Role::Buyer(buyer) => ("buyer", buyer.0),
                 Role::Seller(seller) => ("seller", seller.as_uuid()),
@@ -130,6 +130,7 @@ impl IdentityStore for PostgresIdentity {
             &self.pool,
             &self.retry,
             "credentials",
+            Mode::Read,
             move |conn| -> Result<_> {
                 let rows: Vec<UserRow> = sql_query(format!("{USER_SELECT} WHERE u.email = $1"))
                     .bind::<Text, _>(email.as_str())
@@ -150,7 +151,7 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<(), IdentityError> {
         let token = token.clone();
-        run(&self.pool, &self.retry, "create_session", move |conn| -> Result<()> {
+        run(&self.pool, &self.retry, "create_session", Mode::Write, move |conn| -> Result<()> {
             sql_query(
                 "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (token_hash) DO NOTHING",
@@ -175,6 +176,7 @@ impl IdentityStore for PostgresIdentity {
             &self.pool,
             &self.retry,
             "session_user",
+            Mode::Read,
             move |conn| -> Result<_> {
                 let rows: Vec<UserRow> = sql_query(format!(
                     "{USER_SELECT} JOIN sessions s ON s.user_id = u.id \
@@ -195,7 +197,7 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<(), IdentityError> {
         let token = token.clone();
-        run(&self.pool, &self.retry, "revoke_session", move |conn| -> Result<()> {
+        run(&self.pool, &self.retry, "revoke_session", Mode::Write, move |conn| -> Result<()> {
             sql_query("UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
                 .bind::<Text, _>(&token.0)
                 .bind::<BigInt, _>(now.as_micros())

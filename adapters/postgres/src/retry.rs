@@ -70,9 +70,13 @@ pub(crate) fn classify(error: &DieselError) -> Disposition {
         }
         DieselError::DatabaseError(_, info) => {
             let message = info.message();
-            if message.contains("deadlock detected") || message.contains("restart transaction") {
+            if message.contains("deadlock detected")
+                || message.contains("restart transaction")
+                || message.contains("out of shared memory")
+            {
                 // 40P01 has no diesel error kind of its own; CockroachDB's retry errors say
-                // "restart transaction".
+                // "restart transaction". A full lock table (53200) passes when concurrent
+                // transactions end, so it is retried with backoff like a conflict.
                 Disposition::Conflict
             } else if message.contains("terminating connection")
                 || message.contains("server closed the connection")

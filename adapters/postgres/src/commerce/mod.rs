@@ -32,6 +32,26 @@ use uuid::Uuid;
 
 use crate::retry::{self, Disposition, RetryPolicy};
 
+/// The operations that only read.
+const READS: [&str; 16] = [
+    "seller",
+    "sellers",
+    "buyer",
+    "sku_views",
+    "search_products",
+    "checkout",
+    "payment",
+    "order_payment",
+    "refund_by_reference",
+    "capture_inputs",
+    "refund_inputs",
+    "pending_intents",
+    "product_skus",
+    "orders_for",
+    "order_for",
+    "reviews",
+];
+
 /// The commerce store.
 #[derive(Clone)]
 pub struct PostgresCommerce {
@@ -98,20 +118,36 @@ impl PostgresCommerce {
         operation: &'static str,
         work: impl Fn(&mut PgConnection) -> Result<T, Fail> + Send + 'static,
     ) -> Result<T, CommerceError> {
-        run(&self.pool, &self.retry, operation, work).await
+        let mode = if READS.contains(&operation) {
+            Mode::Read
+        } else {
+            Mode::Write
+        };
+        run(&self.pool, &self.retry, operation, mode, work).await
     }
 }
 
-/// Runs `work` in a SERIALIZABLE transaction on tokio's blocking pool.
+/// How a transaction runs. Writes are SERIALIZABLE. Reads are READ ONLY at REPEATABLE READ:
+/// one consistent snapshot, and none of the predicate locks that SERIALIZABLE takes for
+/// every row a read scans (under load those exhaust PostgreSQL's lock table), which a
+/// transaction that writes nothing cannot need. CockroachDB runs both as serializable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Mode {
+    Read,
+    Write,
+}
+
+/// Runs `work` in a transaction on tokio's blocking pool.
 pub(crate) async fn run<T: Send + 'static, E: StoreFailure + Send + 'static>(
     pool: &Pool<ConnectionManager<PgConnection>>,
     policy: &Arc<RetryPolicy>,
     operation: &'static str,
+    mode: Mode,
     work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>> + Send + 'static,
 ) -> Result<T, E> {
     let pool = pool.clone();
     let policy = policy.clone();
-    tokio::task::spawn_blocking(move || run_blocking(&pool, &policy, operation, work))
+    tokio::task::spawn_blocking(move || run_blocking(&pool, &policy, operation, mode, work))
         .await
         .map_err(|error| {
             tracing::error!(%error, operation, "database task failed");
@@ -138,6 +174,7 @@ fn run_blocking<T, E: StoreFailure>(
     pool: &Pool<ConnectionManager<PgConnection>>,
     policy: &RetryPolicy,
     operation: &'static str,
+    mode: Mode,
     work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>>,
 ) -> Result<T, E> {
     let started = Instant::now();
@@ -150,7 +187,14 @@ fn run_blocking<T, E: StoreFailure>(
                 None
             }
             Ok(mut conn) => {
-                let outcome = conn.build_transaction().serializable().run(|tx| work(tx));
+                let outcome = match mode {
+                    Mode::Write => conn.build_transaction().serializable().run(|tx| work(tx)),
+                    Mode::Read => conn
+                        .build_transaction()
+                        .repeatable_read()
+                        .read_only()
+                        .run(|tx| work(tx)),
+                };
                 match outcome {
                     Ok(value) => return Ok(value),
                     Err(Fail::Domain(error)) => return Err(error),
