@@ -58,6 +58,25 @@ fn money(amount: &str, currency: Currency) -> Result<Money> {
     Money::parse(amount.trim(), currency).map_err(|e| error(e.code(), e.to_string()))
 }
 
+/// A connection from a page fetched with one row more than `limit` (which tells whether
+/// another page follows).
+fn page<T, N: async_graphql::OutputType>(
+    mut found: Vec<T>,
+    limit: u32,
+    has_previous: bool,
+    edge: impl Fn(&T) -> (String, N),
+) -> Connection<String, N> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_next = found.len() > limit;
+    found.truncate(limit);
+    let mut connection = Connection::new(has_previous, has_next);
+    connection.edges.extend(found.iter().map(|item| {
+        let (cursor, node) = edge(item);
+        Edge::new(cursor, node)
+    }));
+    connection
+}
+
 /// Runs a product query and wraps it as a connection.
 async fn product_page(
     ctx: &Context<'_>,
@@ -74,16 +93,10 @@ async fn product_page(
     let limit = query.limit;
     // One more than asked tells whether another page follows.
     query.limit = limit.saturating_add(1);
-    let mut found = app.market.search(&query).await.map_err(commerce)?;
-    let has_next = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let mut connection = Connection::new(query.after.is_some(), has_next);
-    connection.edges.extend(
-        found
-            .iter()
-            .map(|p| Edge::new(id_cursor(p.id.0), ProductNode::new(p, currency))),
-    );
-    Ok(connection)
+    let found = app.market.search(&query).await.map_err(commerce)?;
+    Ok(page(found, limit, query.after.is_some(), |p| {
+        (id_cursor(p.id.0), ProductNode::new(p, currency))
+    }))
 }
 
 pub async fn reviews(
@@ -95,27 +108,21 @@ pub async fn reviews(
     let app = app(ctx)?;
     let limit = page_size(first)?;
     let after = after.as_deref().map(parse_time_cursor).transpose()?;
-    let mut found = app
+    let found = app
         .market
         .store()
         .reviews(product, after, limit.saturating_add(1))
         .await
         .map_err(commerce)?;
-    let has_next = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let mut connection = Connection::new(after.is_some(), has_next);
-    connection.edges.extend(found.iter().map(|r| {
-        Edge::new(
-            time_cursor(r.created_at, r.review.id),
-            ReviewNode {
-                id: ID(r.review.id.to_string()),
-                rating: i32::from(r.review.rating),
-                body: r.review.body.clone(),
-                created_at: instant(r.created_at),
-            },
-        )
-    }));
-    Ok(connection)
+    Ok(page(found, limit, after.is_some(), |r| {
+        let node = ReviewNode {
+            id: ID(r.review.id.to_string()),
+            rating: i32::from(r.review.rating),
+            body: r.review.body.clone(),
+            created_at: instant(r.created_at),
+        };
+        (time_cursor(r.created_at, r.review.id), node)
+    }))
 }
 
 async fn order_page(
@@ -127,21 +134,15 @@ async fn order_page(
     let app = app(ctx)?;
     let limit = page_size(first)?;
     let after = after.as_deref().map(parse_time_cursor).transpose()?;
-    let mut found = app
+    let found = app
         .market
         .store()
         .orders_for(party, after, limit.saturating_add(1))
         .await
         .map_err(commerce)?;
-    let has_next = found.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let mut connection = Connection::new(after.is_some(), has_next);
-    connection.edges.extend(
-        found
-            .iter()
-            .map(|o| Edge::new(time_cursor(o.created_at, o.id.0), OrderNode::from(o))),
-    );
-    Ok(connection)
+    Ok(page(found, limit, after.is_some(), |o| {
+        (time_cursor(o.created_at, o.id.0), OrderNode::from(o))
+    }))
 }
 
 #[Object]
@@ -397,37 +398,32 @@ impl Query {
             LedgerAccount::Available => ChartAccount::SellerAvailable(seller_id),
         };
         let account_id = chart.id(currency);
-        let mut entries = app
+        let entries = app
             .market
             .ledger()
             .history(account_id, before, limit.saturating_add(1))
             .await
             .map_err(|e| error(e.code(), "the ledger is unavailable; retry later"))?;
-        let has_next = entries.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let mut connection = Connection::new(before.is_some(), has_next);
-        for entry in &entries {
+        let connection = page(entries, limit, before.is_some(), |entry| {
             let transfer = &entry.transfer;
             let credit = transfer.credit_account_id == account_id;
             let balance = &entry.balance_after;
             let net = balance.credits_posted.saturating_sub(balance.debits_posted);
             let meta = |key: &str| transfer.metadata.get(key).cloned();
-            connection.edges.push(Edge::new(
-                ledger_cursor(transfer.timestamp, entry.leg),
-                LedgerEntryNode {
-                    transfer_id: ID(transfer.id.to_string()),
-                    kind: meta("kind"),
-                    direction: if credit { "credit" } else { "debit" }.to_owned(),
-                    amount: MoneyNode::from(transfer.amount),
-                    balance_after: MoneyNode::from(Money::from_minor(net, currency)),
-                    at: instant(transfer.timestamp),
-                    order_id: meta("order_id"),
-                    fx_rate: meta("fx_rate"),
-                    fx_pair: meta("fx_pair"),
-                    fx_source: meta("fx_source"),
-                },
-            ));
-        }
+            let node = LedgerEntryNode {
+                transfer_id: ID(transfer.id.to_string()),
+                kind: meta("kind"),
+                direction: if credit { "credit" } else { "debit" }.to_owned(),
+                amount: MoneyNode::from(transfer.amount),
+                balance_after: MoneyNode::from(Money::from_minor(net, currency)),
+                at: instant(transfer.timestamp),
+                order_id: meta("order_id"),
+                fx_rate: meta("fx_rate"),
+                fx_pair: meta("fx_pair"),
+                fx_source: meta("fx_source"),
+            };
+            (ledger_cursor(transfer.timestamp, entry.leg), node)
+        });
         Ok(connection)
     }
 }

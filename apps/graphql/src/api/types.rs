@@ -243,6 +243,21 @@ pub struct LineNode {
     pub refunded: MoneyNode,
 }
 
+impl LineNode {
+    fn new(line: &bazaar_domain::orders::PricedLine, refunded: Money) -> Self {
+        Self {
+            id: ID(line.id.0.to_string()),
+            product_id: ID(line.product_id.0.to_string()),
+            sku_id: ID(line.sku_id.0.to_string()),
+            title: line.title.clone(),
+            quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
+            unit_price: line.unit_price.into(),
+            total: line.total.into(),
+            refunded: refunded.into(),
+        }
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum OrderStatus {
     AwaitingPayment,
@@ -289,16 +304,7 @@ impl From<&OrderView> for OrderNode {
             lines: order
                 .lines
                 .iter()
-                .map(|(line, refunded)| LineNode {
-                    id: ID(line.id.0.to_string()),
-                    product_id: ID(line.product_id.0.to_string()),
-                    sku_id: ID(line.sku_id.0.to_string()),
-                    title: line.title.clone(),
-                    quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
-                    unit_price: line.unit_price.into(),
-                    total: line.total.into(),
-                    refunded: (*refunded).into(),
-                })
+                .map(|(line, refunded)| LineNode::new(line, *refunded))
                 .collect(),
         }
     }
@@ -475,16 +481,7 @@ impl From<&CheckoutRecord> for CheckoutNode {
                     lines: order
                         .lines
                         .iter()
-                        .map(|line| LineNode {
-                            id: ID(line.id.0.to_string()),
-                            product_id: ID(line.product_id.0.to_string()),
-                            sku_id: ID(line.sku_id.0.to_string()),
-                            title: line.title.clone(),
-                            quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
-                            unit_price: line.unit_price.into(),
-                            total: line.total.into(),
-                            refunded: Money::zero(line.total.currency()).into(),
-                        })
+                        .map(|line| LineNode::new(line, Money::zero(line.total.currency())))
                         .collect(),
                 })
                 .collect(),
