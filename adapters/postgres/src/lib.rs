@@ -15,9 +15,11 @@
 mod codec;
 pub(crate) mod commerce;
 mod engine;
+mod events;
 mod identity;
 mod instrument;
 mod retry;
+mod sealed;
 mod sql;
 
 use std::sync::Arc;
@@ -32,9 +34,11 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use uuid::Uuid;
 
 pub use commerce::PostgresCommerce;
+pub use events::{Applied, MAX_ENDPOINTS_PER_SELLER, PostgresEvents};
 pub use identity::PostgresIdentity;
 pub use instrument::{count_queries, queries_executed};
 pub use retry::RetryPolicy;
+pub use sealed::{SealError, SecretKey};
 
 /// Reads the wall clock. The posting engine keeps timestamps strictly increasing on top of it.
 #[derive(Debug, Default, Clone, Copy)]

@@ -7,6 +7,7 @@
     reason = "expected amounts are computed from small test values"
 )]
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -198,6 +199,33 @@ struct Count {
 fn count(db: &TestDatabase, sql: &str) -> i64 {
     let mut conn = db.connect().unwrap();
     sql_query(sql).get_result::<Count>(&mut conn).unwrap().n
+}
+
+#[derive(QueryableByName)]
+struct EventTypeCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    event_type: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The outbox, as event type -> how many; every event names the seller it concerns.
+fn outbox(db: &TestDatabase) -> BTreeMap<String, i64> {
+    let mut conn = db.connect().unwrap();
+    assert_eq!(
+        count(db, "SELECT count(*) AS n FROM outbox_events WHERE seller_id IS NULL"),
+        0
+    );
+    sql_query("SELECT event_type, count(*) AS n FROM outbox_events GROUP BY event_type")
+        .load::<EventTypeCount>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.event_type, row.n))
+        .collect()
+}
+
+fn events(expected: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    expected.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
 }
 
 /// An account's posted balance seen from its normal side (0 if never opened).
@@ -518,6 +546,18 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
         ),
         0
     );
+    // Each change wrote its events in its own transaction, one per seller concerned, once
+    // (the redelivered notification wrote none).
+    assert_eq!(
+        outbox(&world.db),
+        events(&[
+            ("order.created", 2),
+            ("order.paid", 2),
+            ("payment.captured", 2),
+            ("refund.requested", 1),
+            ("refund.succeeded", 1),
+        ])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -601,6 +641,14 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
         market.seller_balances(jp_seller.id).await.unwrap().pending,
         Money::zero(Currency::JPY)
     );
+    assert_eq!(
+        outbox(&world.db),
+        events(&[
+            ("order.created", 1),
+            ("payment.failed", 1),
+            ("order.cancelled", 1)
+        ])
+    );
     // Paying the expired checkout again is refused as stale.
     let clock_now = world.clock.now();
     assert!(clock_now > expires_at);
@@ -656,6 +704,8 @@ async fn concurrent_buyers_never_oversell_the_last_units() {
     assert_eq!(sold_out, buyers - 5);
     assert_eq!(count(&world.db, "SELECT reserved::INT8 AS n FROM skus"), 5);
     assert_eq!(count(&world.db, "SELECT count(*) AS n FROM checkouts"), 5);
+    // A checkout that rolled back left no event behind; each winner's left one.
+    assert_eq!(outbox(&world.db), events(&[("order.created", 5)]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,29 +1,18 @@
-//! Outage tests: the durable store against a PostgreSQL server of the test's own, which the
-//! test starts late, and stops and restarts under load. The machine's shared server
-//! (`BAZAAR_TEST_DATABASE_URL`) is never touched.
-//!
-//! The private server runs the binaries in `BAZAAR_PG_BIN` (default
-//! `/usr/lib/postgresql/15/bin`, else `pg_config --bindir`), as the `postgres` OS user when the
-//! test runs as root (PostgreSQL refuses to run as root), with its data and socket in a fresh
-//! temporary directory, on a free loopback port, with trust authentication. A guard stops it
-//! and removes the directory when the test ends, however it ends; a watchdog process does the
-//! same if the test process is killed before the guard can run.
+//! Outage tests: the durable store against a PostgreSQL server of the test's own
+//! ([`PrivateServer`]), which the test starts late, and stops and restarts under load. The
+//! machine's shared server (`BAZAAR_TEST_DATABASE_URL`) is never touched; see
+//! `bazaar_testdb::private_server` for how the private one is run and cleaned up.
 //!
 //! `cargo nextest run -p bazaar-postgres outage --no-capture` shows the store's reconnect
 //! warnings and each run's outage statistics.
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
     reason = "test drivers fail loudly"
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -34,6 +23,7 @@ use bazaar_ledger::{
     TransferId, TransferRequest,
 };
 use bazaar_postgres::{LedgerConfig, PostgresLedger, RetryPolicy, SystemClock};
+use bazaar_testdb::private_server::PrivateServer;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
@@ -41,271 +31,6 @@ use diesel::sql_types::{BigInt, Integer, Text, Uuid as SqlUuid};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
-
-// ---------------------------------------------------------------------------------------------
-// The private PostgreSQL server
-// ---------------------------------------------------------------------------------------------
-
-/// A PostgreSQL cluster of the test's own. Dropping it stops the server (if running) and
-/// removes its directory.
-struct PrivateServer {
-    root: PathBuf,
-    data: PathBuf,
-    log: PathBuf,
-    bin: PathBuf,
-    port: u16,
-    as_postgres: bool,
-    watchdog: Option<Child>,
-}
-
-impl PrivateServer {
-    /// Creates the cluster on a free loopback port; does not start it.
-    fn init() -> Self {
-        let root = std::env::temp_dir().join(format!(
-            "bazaar-outage-{}-{:016x}",
-            std::process::id(),
-            rand::rng().random::<u64>()
-        ));
-        std::fs::create_dir(&root).unwrap();
-        let mut server = Self {
-            data: root.join("data"),
-            log: root.join("server.log"),
-            root,
-            bin: pg_bin(),
-            port: free_port(),
-            as_postgres: running_as_root(),
-            watchdog: None,
-        };
-        // From here on, dropping `server` cleans up.
-        if server.as_postgres {
-            let status = Command::new("chown")
-                .arg("postgres:")
-                .arg(&server.root)
-                .status()
-                .unwrap();
-            assert!(status.success(), "chown of {:?} failed", server.root);
-        }
-        server.watchdog = Some(server.spawn_watchdog());
-        let data = server.path(&server.data);
-        server.run(
-            "initdb",
-            &[
-                "-D",
-                &data,
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-sync",
-                "--no-instructions",
-            ],
-        );
-        let settings = format!(
-            "\n# bazaar outage test\nlisten_addresses = '127.0.0.1'\nport = {}\n\
-             unix_socket_directories = '{}'\nshared_buffers = 16MB\nmax_connections = 40\n",
-            server.port,
-            server.path(&server.root),
-        );
-        let conf = server.data.join("postgresql.conf");
-        let mut text = std::fs::read_to_string(&conf).unwrap();
-        text.push_str(&settings);
-        std::fs::write(&conf, text).unwrap();
-        server
-    }
-
-    fn url(&self, database: &str) -> String {
-        format!(
-            "postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable",
-            self.port
-        )
-    }
-
-    fn start(&self) {
-        let (data, log) = (self.path(&self.data), self.path(&self.log));
-        self.run(
-            "pg_ctl",
-            &["start", "-w", "-t", "30", "-D", &data, "-l", &log],
-        );
-    }
-
-    /// `mode` is pg_ctl's: `fast` disconnects clients and checkpoints, `immediate` kills
-    /// everything at once and leaves crash recovery to the next start.
-    fn stop(&self, mode: &str) {
-        let data = self.path(&self.data);
-        self.run(
-            "pg_ctl",
-            &["stop", "-w", "-t", "30", "-D", &data, "-m", mode],
-        );
-    }
-
-    /// Creates and migrates the database under a temporary name and renames it when it is
-    /// ready, so that a client retrying its connection never sees it half migrated.
-    fn create_migrated_database(&self, name: &str) {
-        let build = format!("{name}_build");
-        let mut admin = PgConnection::establish(&self.url("postgres")).unwrap();
-        sql_query(format!("CREATE DATABASE {build}"))
-            .execute(&mut admin)
-            .unwrap();
-        {
-            let mut conn = PgConnection::establish(&self.url(&build)).unwrap();
-            bazaar_schema::run_pending_migrations(&mut conn).unwrap();
-        }
-        // PostgreSQL waits up to 5 s for the migration session's backend to exit.
-        sql_query(format!("ALTER DATABASE {build} RENAME TO {name}"))
-            .execute(&mut admin)
-            .unwrap();
-    }
-
-    /// Makes the next commit hang after it is durable and before it is acknowledged, until
-    /// the server stops: every commit waits for a synchronous standby that does not exist.
-    /// Returns once a commit is held. The setting is reset in the configuration file right
-    /// away but not reloaded, so the server drops it when it restarts. Stopping the server
-    /// then ends the session with the commit applied and its answer lost: exactly the
-    /// "outcome unknown" that a client must resolve by retrying the same request.
-    fn hold_next_commit(&self) {
-        let mut admin = PgConnection::establish(&self.url("postgres")).unwrap();
-        sql_query("ALTER SYSTEM SET synchronous_standby_names = '*'")
-            .execute(&mut admin)
-            .unwrap();
-        sql_query("SELECT pg_reload_conf()")
-            .execute(&mut admin)
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let held = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep'";
-        while count(&mut admin, held) == 0 {
-            assert!(Instant::now() < deadline, "no commit was held");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        sql_query("ALTER SYSTEM RESET synchronous_standby_names")
-            .execute(&mut admin)
-            .unwrap();
-    }
-
-    fn path(&self, path: &std::path::Path) -> String {
-        path.to_str().unwrap().to_owned()
-    }
-
-    fn command(&self, tool: &str) -> Command {
-        let program = self.bin.join(tool);
-        let mut command = if self.as_postgres {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        };
-        command.stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let output = self.command(tool).args(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{tool} {args:?} failed ({}):\n{}{}\nserver log:\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-            self.log_tail(),
-        );
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// A process of its own group that outlives this one: once this process is gone (killed
-    /// by a timeout, say, so that no destructor ran), it stops the server and removes the
-    /// directory. The guard kills it first when it cleans up itself.
-    fn spawn_watchdog(&self) -> Child {
-        let pg_ctl = if self.as_postgres {
-            "runuser -u postgres -- \"$1\""
-        } else {
-            "\"$1\""
-        };
-        let script = format!(
-            "while [ -d \"/proc/$0\" ]; do sleep 0.5; done; \
-             {pg_ctl} stop -D \"$2\" -m immediate -w -t 20 >/dev/null 2>&1; rm -rf \"$3\""
-        );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg(std::process::id().to_string())
-            .arg(self.bin.join("pg_ctl"))
-            .arg(&self.data)
-            .arg(&self.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap()
-    }
-}
-
-impl Drop for PrivateServer {
-    fn drop(&mut self) {
-        if let Some(mut watchdog) = self.watchdog.take() {
-            let _ = watchdog.kill();
-            let _ = watchdog.wait();
-        }
-        let pid_file = self.data.join("postmaster.pid");
-        if pid_file.exists() {
-            let data = self.path(&self.data);
-            let _ = self
-                .command("pg_ctl")
-                .args(["stop", "-D", &data, "-m", "immediate", "-w", "-t", "20"])
-                .output();
-        }
-        // Should pg_ctl have failed, kill the postmaster named in its pid file, if it is one.
-        if let Some(pid) = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|text| text.lines().next().map(|line| line.trim().to_owned()))
-        {
-            let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if command.trim() == "postgres" {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            }
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "private PostgreSQL server log (last lines):\n{}",
-                self.log_tail()
-            );
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn pg_bin() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BAZAAR_PG_BIN") {
-        return PathBuf::from(dir);
-    }
-    let default = PathBuf::from("/usr/lib/postgresql/15/bin");
-    if default.join("pg_ctl").exists() {
-        return default;
-    }
-    let output = Command::new("pg_config")
-        .arg("--bindir")
-        .output()
-        .expect("no PostgreSQL binaries: set BAZAAR_PG_BIN");
-    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
-}
-
-fn running_as_root() -> bool {
-    let output = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&output.stdout).trim() == "0"
-}
-
-/// A loopback port nothing listens on right now.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -319,3 +319,83 @@ diesel::table! {
         revoked_at -> Nullable<Int8>,
     }
 }
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Uuid,
+        event_type -> Text,
+        version -> Int4,
+        resource_type -> Text,
+        resource_id -> Uuid,
+        seller_id -> Nullable<Uuid>,
+        payload -> Jsonb,
+        occurred_at -> Int8,
+        lease_until -> Nullable<Int8>,
+        sent_at -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    processed_messages (consumer, event_id) {
+        consumer -> Text,
+        event_id -> Uuid,
+        processed_at -> Int8,
+    }
+}
+
+diesel::table! {
+    event_counts (seller_id, event_type) {
+        seller_id -> Uuid,
+        event_type -> Text,
+        events -> Int8,
+        last_event_at -> Int8,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        seller_id -> Uuid,
+        url -> Text,
+        event_types -> Array<Text>,
+        secret_sealed -> Bytea,
+        previous_secret_sealed -> Nullable<Bytea>,
+        previous_secret_expires_at -> Nullable<Int8>,
+        state -> Text,
+        disabled_reason -> Nullable<Text>,
+        consecutive_failures -> Int4,
+        created_at -> Int8,
+        updated_at -> Int8,
+        home_region -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        endpoint_id -> Uuid,
+        event_id -> Uuid,
+        seller_id -> Uuid,
+        state -> Text,
+        attempts -> Int4,
+        first_attempt_at -> Nullable<Int8>,
+        next_attempt_at -> Nullable<Int8>,
+        last_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Int8,
+        updated_at -> Int8,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (delivery_id, attempt) {
+        delivery_id -> Uuid,
+        attempt -> Int4,
+        started_at -> Int8,
+        status_code -> Nullable<Int4>,
+        latency_ms -> Int4,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Int8>,
+    }
+}

@@ -28,6 +28,8 @@
 pub mod migration_lint;
 #[cfg(test)]
 mod migrations_hash;
+pub mod private_server;
+pub mod proxy;
 pub mod schema_dump;
 
 use std::fmt;
@@ -494,21 +496,27 @@ fn build_template_named(
     result
 }
 
+/// Runs every pending migration on `database` of the server `admin_url` connects to, over a
+/// connection of its own that is closed when this returns.
+fn migrate(admin_url: &str, database: &str) -> Result<(), TestDbError> {
+    let mut conn = connect(&database_url(admin_url, database)?)?;
+    bazaar_schema::run_pending_migrations(&mut conn)
+        .map(drop)
+        .map_err(|source| TestDbError::Migrate {
+            database: database.to_owned(),
+            source,
+        })
+}
+
 fn migrate_and_publish(
     admin_url: &str,
     admin: &mut PgConnection,
     build: &str,
     template: &str,
 ) -> Result<(), TestDbError> {
-    {
-        let mut conn = connect(&database_url(admin_url, build)?)?;
-        bazaar_schema::run_pending_migrations(&mut conn).map_err(|source| {
-            TestDbError::Migrate {
-                database: build.to_owned(),
-                source,
-            }
-        })?;
-    } // The connection closes here: a database cannot be renamed or cloned while in use.
+    // The migration connection is closed when this returns: a database cannot be renamed or
+    // cloned while in use.
+    migrate(admin_url, build)?;
     let comment = format!("{TEMPLATE_COMMENT_PREFIX}{}", unix_now());
     diesel::sql_query(format!(
         "COMMENT ON DATABASE {} IS {}",

@@ -137,6 +137,12 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         ledger_intents,
         users,
         sessions,
+        outbox_events,
+        processed_messages,
+        event_counts,
+        webhook_endpoints,
+        webhook_deliveries,
+        webhook_attempts,
     )
 }
 

@@ -92,8 +92,9 @@ fn fail(what: &str) -> impl Fn(diesel::result::Error) -> String + '_ {
     move |error| format!("{what}: {error}")
 }
 
-/// Drops and recreates the benchmark database, then migrates it and adds the naive tables.
-fn prepare_database(url: &str) -> Result<(), String> {
+/// Drops and recreates the database `url` names through the server's `postgres` database, then
+/// migrates it; the connection to it.
+pub(crate) fn recreate_database(url: &str) -> Result<PgConnection, String> {
     let (server, name) = url
         .rsplit_once('/')
         .ok_or_else(|| format!("no database name in {url}"))?;
@@ -111,6 +112,12 @@ fn prepare_database(url: &str) -> Result<(), String> {
     let mut conn = PgConnection::establish(url).map_err(|error| format!("{error}"))?;
     bazaar_schema::run_pending_migrations(&mut conn)
         .map_err(|error| format!("migrate: {error}"))?;
+    Ok(conn)
+}
+
+/// Drops and recreates the benchmark database, then migrates it and adds the naive tables.
+fn prepare_database(url: &str) -> Result<(), String> {
+    let mut conn = recreate_database(url)?;
     sql_query("CREATE TABLE naive_accounts (id UUID PRIMARY KEY, balance BIGINT NOT NULL)")
         .execute(&mut conn)
         .map_err(fail("create naive_accounts"))?;

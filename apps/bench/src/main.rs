@@ -9,6 +9,13 @@
 //! buyer accounts and one commission account, and runs the same marketplace workload through
 //! a naive one-transaction-per-sale ledger and through Bazaar's posting engine: every sale moves
 //! an amount from a buyer to a seller (90%) and to the commission account (10%) atomically.
+//!
+//! `cargo run --release -p bench -- events [--events 200000] [--rate 2000] [--seconds 20]
+//!     [--relay-batch 1000] [--db-pool 8]`
+//!
+//! The events benchmark recreates the database `bazaar_bench_events`, measures how many outbox
+//! events per second the relay publishes to RabbitMQ with confirms, then the latency from an
+//! event's commit to its webhook at a steady rate (see `events.rs`).
 #![expect(
     clippy::print_stdout,
     reason = "a benchmark reports on standard output"
@@ -18,6 +25,7 @@
     reason = "benchmark bookkeeping on counters that cannot overflow in a run"
 )]
 
+mod events;
 mod ledger;
 mod stats;
 
@@ -36,9 +44,13 @@ fn main() -> ExitCode {
         Some((name, rest)) if name == "ledger" => {
             ledger::Options::parse(rest).and_then(ledger::run)
         }
+        Some((name, rest)) if name == "events" => {
+            events::Options::parse(rest).and_then(events::run)
+        }
         _ => Err(
             "usage: bench ledger [--seconds N] [--submitters 1,8,64,256] [--batch-max N] \
-                  [--batch-wait-us N] [--skip-naive]"
+                  [--batch-wait-us N] [--skip-naive]\n       \
+             bench events [--events N] [--rate R] [--seconds S] [--relay-batch N] [--db-pool N]"
                 .to_owned(),
         ),
     };

@@ -35,7 +35,7 @@ pub fn summarize(mut latencies_us: Vec<u64>, elapsed: Duration, errors: u64) -> 
 }
 
 /// The `pct`th percentile of sorted samples (nearest rank).
-fn percentile(sorted: &[u64], pct: usize) -> u64 {
+pub(crate) fn percentile(sorted: &[u64], pct: usize) -> u64 {
     let rank = sorted
         .len()
         .saturating_mul(pct)

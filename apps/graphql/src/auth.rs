@@ -4,6 +4,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use bazaar_domain::identity::{IdentityError, TokenHash};
+use bazaar_domain::webhooks::EndpointSecret;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -32,13 +33,23 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     hasher().is_ok_and(|h| h.verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
-/// A fresh session token (256 random bits, URL-safe base64) and the hash that is stored.
-pub fn new_token() -> (String, TokenHash) {
+/// 256 bits from the operating system's secure random source (via `rand`'s thread RNG).
+fn random_256() -> [u8; 32] {
     let mut bytes = [0_u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    bytes
+}
+
+/// A fresh session token (256 random bits, URL-safe base64) and the hash that is stored.
+pub fn new_token() -> (String, TokenHash) {
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_256());
     let hash = token_hash(&token);
     (token, hash)
+}
+
+/// A fresh webhook signing secret: `whsec_` and 256 random bits in hex.
+pub fn new_endpoint_secret() -> EndpointSecret {
+    EndpointSecret::from_bytes(random_256())
 }
 
 /// A valid argon2id hash of a random password, verified against when an e-mail is unknown
@@ -78,5 +89,13 @@ mod tests {
         assert_eq!(token_hash(&a), hash_a);
         assert_eq!(hash_a.0.len(), 64);
         assert_ne!(hash_a.0, a);
+    }
+
+    #[test]
+    fn endpoint_secrets_are_random_and_well_formed() {
+        let a = new_endpoint_secret();
+        let b = new_endpoint_secret();
+        assert_ne!(a.as_str(), b.as_str());
+        assert!(EndpointSecret::parse(a.as_str()).is_ok());
     }
 }

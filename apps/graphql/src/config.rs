@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+use bazaar_postgres::SecretKey;
 use rust_decimal::Decimal;
 
 /// Everything the server reads from its environment. See the README's configuration table.
@@ -27,7 +28,8 @@ pub struct Config {
     pub fx_spread: Decimal,
     /// `BAZAAR_HTTP_WORKERS` (default: the number of cores).
     pub http_workers: usize,
-    /// `BAZAAR_DB_POOL` (default 16): connections for the commerce and identity stores each.
+    /// `BAZAAR_DB_POOL` (default 16): connections for the commerce, identity and events stores
+    /// each.
     pub db_pool: u32,
     /// `BAZAAR_QUERY_DEPTH_MAX` (default 10) and `BAZAAR_QUERY_COST_MAX` (default 2000).
     pub query_depth_max: usize,
@@ -42,6 +44,14 @@ pub struct Config {
     pub workers: bool,
     /// `BAZAAR_DEMO_PRODUCTS` (default 3,000, at most 1,000,000): the demo catalogue's size.
     pub demo_products: u32,
+    /// `BAZAAR_SECRETS_KEY`: 64 hex characters, the key webhook endpoint secrets are sealed
+    /// with. `None` when unset: the server then makes a key of its own at start (and warns),
+    /// which secrets sealed before a restart do not open with.
+    pub secrets_key: Option<SecretKey>,
+    /// `BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP` (default `0`): accept `http://` webhook URLs to
+    /// `127.0.0.1`, `localhost` or `[::1]`, and https URLs to local or private hosts. Off, only
+    /// https URLs to public hosts are accepted.
+    pub webhook_allow_loopback_http: bool,
 }
 
 /// A variable that is set but cannot be read.
@@ -109,6 +119,15 @@ impl Config {
             log_json: var("BAZAAR_LOG_FORMAT").is_some_and(|f| f == "json"),
             workers: flag("BAZAAR_WORKERS", true)?,
             demo_products: parse("BAZAAR_DEMO_PRODUCTS", 3_000_u32)?.min(1_000_000),
+            secrets_key: var("BAZAAR_SECRETS_KEY")
+                .map(|hex| {
+                    SecretKey::from_hex(&hex).map_err(|error| ConfigError {
+                        name: "BAZAAR_SECRETS_KEY",
+                        reason: error.to_string(),
+                    })
+                })
+                .transpose()?,
+            webhook_allow_loopback_http: flag("BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP", false)?,
         })
     }
 }

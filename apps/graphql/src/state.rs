@@ -9,7 +9,8 @@ use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DE
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::SandboxProvider;
 use bazaar_postgres::{
-    LedgerConfig, PostgresCommerce, PostgresIdentity, PostgresLedger, RetryPolicy, SystemClock,
+    LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger, RetryPolicy,
+    SecretKey, SystemClock,
 };
 
 use crate::config::Config;
@@ -25,6 +26,8 @@ const BUNDLED_ECB: &[u8] =
 pub struct App {
     pub market: Market,
     pub identity: PostgresIdentity,
+    /// Webhook endpoints and deliveries, and the sellers' event counts.
+    pub events: PostgresEvents,
     pub config: Config,
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -80,6 +83,12 @@ impl App {
             PostgresCommerce::new(&config.database_url, config.db_pool, RetryPolicy::default());
         let identity =
             PostgresIdentity::new(&config.database_url, config.db_pool, RetryPolicy::default());
+        let events = PostgresEvents::new(
+            &config.database_url,
+            config.db_pool,
+            RetryPolicy::default(),
+            secrets_key(&config),
+        );
         let provider = SandboxProvider::new(
             ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
             config.sandbox_hmac_key.as_bytes().to_vec(),
@@ -102,11 +111,23 @@ impl App {
         Ok(Arc::new(Self {
             market,
             identity,
+            events,
             config,
             metrics,
             clock,
         }))
     }
+}
+
+/// `BAZAAR_SECRETS_KEY`, or a key made for this run when it is unset.
+fn secrets_key(config: &Config) -> SecretKey {
+    config.secrets_key.clone().unwrap_or_else(|| {
+        tracing::warn!(
+            "BAZAAR_SECRETS_KEY is not set: webhook secrets are sealed with a key made for this \
+             run, and secrets sealed with it will not open after a restart"
+        );
+        SecretKey::generate()
+    })
 }
 
 /// The ECB rates (from `BAZAAR_ECB_FILE` or the bundled file), then the configured table.

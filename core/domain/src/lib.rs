@@ -2,8 +2,10 @@
 //! outside world live here too; adapters implement them.
 //!
 //! - [`chart`]: the chart of accounts every money flow posts to.
+//! - [`events`]: the events others hear about, and their ids.
 //! - [`fx`]: exchange rates, the rate-source port, conversion with a spread.
 //! - [`payments`]: the payment-provider port and payment methods.
+//! - [`webhooks`]: webhook signatures, endpoint URL and event-pattern rules, the retry schedule.
 #![deny(clippy::float_arithmetic, clippy::float_cmp)]
 
 use std::fmt;
@@ -11,6 +13,7 @@ use std::fmt;
 pub mod catalog;
 pub mod chart;
 pub mod error;
+pub mod events;
 pub mod fx;
 pub mod identity;
 pub mod orders;
@@ -18,6 +21,7 @@ pub mod payments;
 pub mod postings;
 pub mod service;
 pub mod store;
+pub mod webhooks;
 
 /// An ISO 3166-1 alpha-2 country code, e.g. `BR`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -6,6 +6,7 @@
 //! >= quantity` (and a CHECK constraint backs it), so concurrent checkouts can never
 //! oversell. See `docs/commerce.md`.
 
+pub(crate) mod emit;
 mod rows;
 mod tx;
 
@@ -135,6 +136,10 @@ impl PostgresCommerce {
 pub(crate) enum Mode {
     Read,
     Write,
+    /// READ COMMITTED, for work-queue claims (`FOR UPDATE SKIP LOCKED` plus a lease column):
+    /// their correctness rests on row locks, and SERIALIZABLE would only add conflicts between
+    /// workers scanning the same index range.
+    Queue,
 }
 
 /// Runs `work` in a transaction on tokio's blocking pool.
@@ -189,6 +194,7 @@ fn run_blocking<T, E: StoreFailure>(
             Ok(mut conn) => {
                 let outcome = match mode {
                     Mode::Write => conn.build_transaction().serializable().run(|tx| work(tx)),
+                    Mode::Queue => conn.build_transaction().read_committed().run(|tx| work(tx)),
                     Mode::Read => conn
                         .build_transaction()
                         .repeatable_read()

@@ -9,6 +9,7 @@ use bazaar_domain::catalog::{
 };
 use bazaar_domain::chart::{Jurisdiction, SellerId};
 use bazaar_domain::error::CommerceError;
+use bazaar_domain::events::EventType;
 use bazaar_domain::fx::{FxRate, Spread};
 use bazaar_domain::orders::{
     CheckoutId, CheckoutPlan, CheckoutState, FxQuote, LineId, OrderId, OrderState, PaymentState,
@@ -30,6 +31,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::Fail;
+use super::emit;
 use super::rows::{self, *};
 
 type Result<T> = std::result::Result<T, Fail>;
@@ -392,6 +394,13 @@ pub(crate) fn create_checkout(
     for order in &plan.orders {
         insert_order(conn, plan, order, &region, now)?;
     }
+    emit::checkout_orders(
+        conn,
+        EventType::OrderCreated,
+        plan.id.0,
+        &["awaiting_payment"],
+        now,
+    )?;
     load_checkout(conn, plan.id.0)?.ok_or(Fail::Domain(CommerceError::Internal))
 }
 
@@ -733,7 +742,7 @@ pub(crate) fn apply_payment_event(
         PaymentEvent::Failed(state) => {
             if !payment.state.is_final() {
                 set_payment_state(conn, payment_id, *state, now)?;
-                cancel_checkout(conn, checkout.id)?;
+                cancel_checkout(conn, checkout.id, now)?;
             }
         }
         PaymentEvent::RefundSucceeded(refund_id) => {
@@ -741,7 +750,7 @@ pub(crate) fn apply_payment_event(
                 intents.push(intent);
             }
         }
-        PaymentEvent::RefundFailed(refund_id) => fail_refund(conn, *refund_id)?,
+        PaymentEvent::RefundFailed(refund_id) => fail_refund(conn, *refund_id, now)?,
         PaymentEvent::Chargeback => {
             if payment.state == PaymentState::Captured {
                 intents.extend(chargeback(conn, &payment, event_id.unwrap_or("sync"), now)?);
@@ -765,7 +774,7 @@ fn set_payment_state(
         .bind::<Text, _>(state.as_str())
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
-    Ok(())
+    emit::payment(conn, id.0, state, now)
 }
 
 fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<()> {
@@ -791,10 +800,17 @@ fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<
     .bind::<SqlUuid, _>(checkout)
     .bind::<BigInt, _>(now.as_micros())
     .execute(conn)?;
-    Ok(())
+    emit::checkout_orders(
+        conn,
+        EventType::OrderPaid,
+        checkout,
+        &["paid", "delivered"],
+        now,
+    )?;
+    emit::checkout_orders(conn, EventType::OrderDelivered, checkout, &["delivered"], now)
 }
 
-fn cancel_checkout(conn: &mut PgConnection, checkout: Uuid) -> Result<()> {
+fn cancel_checkout(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<()> {
     sql_query(
         "UPDATE skus SET reserved = skus.reserved - r.quantity \
          FROM stock_reservations r WHERE r.checkout_id = $1 AND r.state = 'held' AND skus.id = r.sku_id",
@@ -810,7 +826,7 @@ fn cancel_checkout(conn: &mut PgConnection, checkout: Uuid) -> Result<()> {
     sql_query("UPDATE orders SET state = 'cancelled' WHERE checkout_id = $1 AND state = 'awaiting_payment'")
         .bind::<SqlUuid, _>(checkout)
         .execute(conn)?;
-    Ok(())
+    emit::checkout_orders(conn, EventType::OrderCancelled, checkout, &["cancelled"], now)
 }
 
 fn add_intent(
@@ -872,7 +888,7 @@ fn confirm_refund(
     let after = before
         .checked_add(row.amount_minor)
         .ok_or(Fail::Domain(CommerceError::Internal))?;
-    post_refund(conn, id.0, line.id, before, after)?;
+    post_refund(conn, id.0, line.id, before, after, now)?;
     Ok(Some(add_intent(conn, "refund", id.0, now)?))
 }
 
@@ -882,6 +898,7 @@ fn post_refund(
     line: Uuid,
     before: i64,
     after: i64,
+    now: Timestamp,
 ) -> Result<()> {
     sql_query("UPDATE order_lines SET refund_posted_minor = $2 WHERE id = $1")
         .bind::<SqlUuid, _>(line)
@@ -894,10 +911,10 @@ fn post_refund(
     .bind::<BigInt, _>(before)
     .bind::<BigInt, _>(after)
     .execute(conn)?;
-    Ok(())
+    emit::refund(conn, EventType::RefundSucceeded, refund, now)
 }
 
-fn fail_refund(conn: &mut PgConnection, id: RefundId) -> Result<()> {
+fn fail_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp) -> Result<()> {
     let Some(row) = refund(conn, id.0, true)? else {
         return refuse(CommerceError::NotFound("refund"));
     };
@@ -913,7 +930,7 @@ fn fail_refund(conn: &mut PgConnection, id: RefundId) -> Result<()> {
     sql_query("UPDATE refunds SET state = 'failed' WHERE id = $1")
         .bind::<SqlUuid, _>(id.0)
         .execute(conn)?;
-    Ok(())
+    emit::refund(conn, EventType::RefundFailed, id.0, now)
 }
 
 fn chargeback(
@@ -956,7 +973,7 @@ fn chargeback(
         let after = before
             .checked_add(remaining)
             .ok_or(Fail::Domain(CommerceError::Internal))?;
-        post_refund(conn, id, line.id, before, after)?;
+        post_refund(conn, id, line.id, before, after, now)?;
         intents.push(add_intent(conn, "refund", id, now)?);
     }
     Ok(intents)
@@ -1050,6 +1067,7 @@ pub(crate) fn request_refund(
     .bind::<SqlUuid, _>(new.line_id.0)
     .bind::<BigInt, _>(new.amount.minor())
     .execute(conn)?;
+    emit::refund(conn, EventType::RefundRequested, new.id.0, now)?;
     refund(conn, new.id.0, false)?
         .map(refund_record)
         .transpose()?
@@ -1094,7 +1112,7 @@ pub(crate) fn expire_checkouts(
     .load(conn)?;
     let mut expired = Vec::with_capacity(due.len());
     for row in due {
-        cancel_checkout(conn, row.id)?;
+        cancel_checkout(conn, row.id, now)?;
         sql_query(
             "UPDATE payments SET state = 'cancelled', updated_at = $2 \
              WHERE checkout_id = $1 AND state IN ('pending', 'authorised')",
@@ -1102,6 +1120,7 @@ pub(crate) fn expire_checkouts(
         .bind::<SqlUuid, _>(row.id)
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
+        emit::checkout_payments(conn, row.id, PaymentState::Cancelled, now)?;
         if let Some(record) = load_checkout(conn, row.id)? {
             expired.push(record);
         }
@@ -1139,7 +1158,13 @@ pub(crate) fn move_order(
         .bind::<Text, _>(to.as_str())
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
-    Ok(())
+    let event_type = match to {
+        OrderState::Shipped => EventType::OrderShipped,
+        OrderState::Delivered => EventType::OrderDelivered,
+        OrderState::Cancelled => EventType::OrderCancelled,
+        OrderState::AwaitingPayment | OrderState::Paid => return Ok(()),
+    };
+    emit::order(conn, event_type, order.0, now)
 }
 
 pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestamp) -> Result<()> {
@@ -1176,7 +1201,7 @@ pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestam
     if inserted == 0 {
         return refuse(CommerceError::AlreadyReviewed);
     }
-    Ok(())
+    emit::review(conn, review.id, now)
 }
 
 // --- ledger inputs ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, ErrorExtensions, Schema};
 use base64::Engine;
 use bazaar_domain::error::CommerceError;
+use bazaar_domain::events::EventStoreError;
 use bazaar_domain::identity::{IdentityError, Role, TokenHash, User};
 use bazaar_domain::store::PageCursor;
 use bazaar_ledger::Timestamp;
@@ -68,6 +69,19 @@ pub fn commerce(e: CommerceError) -> async_graphql::Error {
     if matches!(e, CommerceError::Internal | CommerceError::Unavailable) {
         tracing::warn!(code = e.code(), "request failed in a backing service");
     }
+    error(e.code(), e.to_string())
+}
+
+/// Maps an event store error (webhooks, event counts) to its client form.
+pub fn events(e: EventStoreError) -> async_graphql::Error {
+    if matches!(e, EventStoreError::Internal | EventStoreError::Unavailable) {
+        tracing::warn!(code = e.code(), "request failed in a backing service");
+    }
+    error(e.code(), e.to_string())
+}
+
+/// Maps a refused webhook setting (URL, event patterns) to its client form.
+pub fn webhook(e: bazaar_domain::webhooks::WebhookError) -> async_graphql::Error {
     error(e.code(), e.to_string())
 }
 
@@ -140,7 +154,7 @@ fn decode(cursor: &str) -> async_graphql::Result<String> {
         .ok_or_else(invalid)
 }
 
-/// Cursor of a list in id order (products).
+/// Cursor of a list paged by id alone (products in id order, webhook deliveries).
 pub fn id_cursor(id: Uuid) -> String {
     encode(&format!("id:{id}"))
 }

@@ -1,4 +1,5 @@
-//! Mutations: sign-in, catalog, checkout and payment, refunds, fulfilment, reviews. Where
+//! Mutations: sign-in, catalog, checkout and payment, refunds, fulfilment, reviews, webhook
+//! endpoints. Where
 //! money or stock moves, the request carries an idempotency key (or is keyed by the
 //! checkout it pays), so a retried request does its work once.
 
@@ -9,6 +10,7 @@ use bazaar_domain::catalog::{
     ProductQuery, Region, Review, Seller, SkuId,
 };
 use bazaar_domain::chart::SellerId;
+use bazaar_domain::events::{EventStoreError, WebhookEndpoint};
 use bazaar_domain::identity::{
     Email, IdentityError, IdentityStore, NewUser, Role, User, UserId, validate_password,
 };
@@ -16,20 +18,36 @@ use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
 use bazaar_domain::service::{CheckoutCommand, PayCommand};
 use bazaar_domain::store::{CommerceStore, Party, Requester};
+use bazaar_domain::webhooks::{EndpointSecret, EndpointUrl, parse_patterns};
 use bazaar_money::Money;
 use uuid::Uuid;
 
 use super::query::currency;
 use super::types::{
     AuthPayload, CheckoutNode, Kind, OrderNode, PaymentNode, ProductNode, RefundNode, UserNode,
+    WebhookDeliveryNode, WebhookEndpointNode, WebhookSecretPayload,
 };
-use super::{app, buyer, commerce, error, identity, seller, uuid};
+use super::{app, buyer, commerce, error, events, identity, seller, uuid, webhook};
 use crate::auth;
 
 pub struct Mutation;
 
 /// The commission every new seller starts with: 10%.
 const DEFAULT_COMMISSION_BPS: u16 = 1_000;
+
+/// The longest a rotated-out webhook secret keeps signing: 7 days, in hours.
+const SECRET_OVERLAP_HOURS_MAX: i32 = 168;
+
+/// `overlapHours` (0 to 168, default 24) as a duration.
+fn secret_overlap(hours: Option<i32>) -> Result<std::time::Duration> {
+    let invalid = || error("invalid_input", "overlapHours must be between 0 and 168");
+    let hours = hours.unwrap_or(24);
+    if !(0..=SECRET_OVERLAP_HOURS_MAX).contains(&hours) {
+        return Err(invalid());
+    }
+    let hours = u64::try_from(hours).map_err(|_| invalid())?;
+    Ok(std::time::Duration::from_secs(hours.saturating_mul(3_600)))
+}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum AccountRole {
@@ -494,6 +512,96 @@ impl Mutation {
         app.market.review(&review).await.map_err(commerce)?;
         Ok(true)
     }
+
+    /// Registers a webhook endpoint for the signed-in seller: an https URL of a public host,
+    /// and the event patterns it receives (`*`, `order.*`, `order.paid`, ...). The signing
+    /// secret is in this answer only.
+    async fn create_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        url: String,
+        event_types: Vec<String>,
+    ) -> Result<WebhookSecretPayload> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let url = EndpointUrl::parse(url.trim(), app.config.webhook_allow_loopback_http)
+            .map_err(webhook)?;
+        let patterns = parse_patterns(&event_types).map_err(webhook)?;
+        let now = app.now();
+        with_new_secret(|secret| {
+            app.events
+                .create_endpoint(seller, url, patterns, secret, now)
+        })
+        .await
+    }
+
+    /// Gives one of the signed-in seller's endpoints a new signing secret, shown in this
+    /// answer only. The old secret keeps signing beside the new one for `overlapHours`
+    /// (0 to 168), so receivers can switch without missing a delivery.
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = 24)] overlap_hours: Option<i32>,
+    ) -> Result<WebhookSecretPayload> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let id = uuid(&id, "endpoint id")?;
+        let overlap = secret_overlap(overlap_hours)?;
+        let now = app.now();
+        with_new_secret(|secret| app.events.rotate_secret(seller, id, secret, overlap, now)).await
+    }
+
+    /// Disables one of the signed-in seller's endpoints, or enables it again (which resets
+    /// its run of failures).
+    async fn set_webhook_endpoint_enabled(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        enabled: bool,
+    ) -> Result<WebhookEndpointNode> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let endpoint = app
+            .events
+            .set_endpoint_enabled(seller, uuid(&id, "endpoint id")?, enabled, app.now())
+            .await
+            .map_err(events)?;
+        Ok(WebhookEndpointNode::from(&endpoint))
+    }
+
+    /// Sends one of the signed-in seller's deliveries again, now, whatever became of it;
+    /// its endpoint must be enabled.
+    async fn replay_webhook_delivery(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<WebhookDeliveryNode> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let delivery = app
+            .events
+            .replay(seller, uuid(&id, "delivery id")?, app.now())
+            .await
+            .map_err(events)?;
+        Ok(WebhookDeliveryNode::from(&delivery))
+    }
+}
+
+/// Makes a fresh signing secret, has `save` store it (sealed) on an endpoint, and answers
+/// with the endpoint and the secret: the only place the secret is ever shown.
+async fn with_new_secret<Saved>(
+    save: impl FnOnce(EndpointSecret) -> Saved,
+) -> Result<WebhookSecretPayload>
+where
+    Saved: Future<Output = std::result::Result<WebhookEndpoint, EventStoreError>>,
+{
+    let secret = auth::new_endpoint_secret();
+    let endpoint = save(secret.clone()).await.map_err(events)?;
+    Ok(WebhookSecretPayload {
+        endpoint: WebhookEndpointNode::from(&endpoint),
+        secret: secret.as_str().to_owned(),
+    })
 }
 
 async fn move_order(ctx: &Context<'_>, order_id: ID, to: OrderState) -> Result<OrderNode> {

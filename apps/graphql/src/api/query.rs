@@ -1,22 +1,24 @@
 //! Queries: catalog, currencies and rates, payment methods, a buyer's orders, and the
-//! seller back office. Every seller or buyer field reads only the signed-in party's data.
+//! seller back office (with its webhook endpoints, deliveries and event counts). Every seller or buyer field reads only the signed-in party's data.
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use bazaar_domain::Country;
 use bazaar_domain::catalog::{Category, ProductId, ProductQuery};
 use bazaar_domain::chart::{ChartAccount, SellerId};
+use bazaar_domain::events::EventStoreError;
 use bazaar_domain::orders::{CheckoutId, OrderId};
 use bazaar_domain::store::{CommerceStore, Party};
 use bazaar_money::{Currency, Money};
 
 use super::types::{
-    BalancesNode, CheckoutNode, CurrencyNode, Kind, LedgerEntryNode, MoneyNode, OrderNode,
-    PaymentMethodNode, ProductNode, RateNode, ReviewNode, UserNode, instant,
+    BalancesNode, CheckoutNode, CurrencyNode, EventCountNode, Kind, LedgerEntryNode, MoneyNode,
+    OrderNode, PaymentMethodNode, ProductNode, RateNode, ReviewNode, UserNode, WebhookDeliveryNode,
+    WebhookEndpointNode, instant,
 };
 use super::{
-    app, buyer, commerce, error, id_cursor, ledger_cursor, list_cost, page_size, parse_id_cursor,
-    parse_ledger_cursor, parse_time_cursor, seller, time_cursor, uuid,
+    app, buyer, commerce, error, events, id_cursor, ledger_cursor, list_cost, page_size,
+    parse_id_cursor, parse_ledger_cursor, parse_time_cursor, seller, time_cursor, uuid,
 };
 
 pub struct Query;
@@ -425,5 +427,68 @@ impl Query {
             (ledger_cursor(transfer.timestamp, entry.leg), node)
         });
         Ok(connection)
+    }
+
+    /// The signed-in seller's webhook endpoints, oldest first (never their secrets).
+    async fn webhook_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEndpointNode>> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let endpoints = app
+            .events
+            .endpoints(seller, app.now())
+            .await
+            .map_err(events)?;
+        Ok(endpoints.iter().map(WebhookEndpointNode::from).collect())
+    }
+
+    /// The deliveries to one of the signed-in seller's endpoints, newest first, each with
+    /// its attempts. Another seller's endpoint is `not_found`.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        endpoint_id: ID,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, WebhookDeliveryNode>> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let endpoint = uuid(&endpoint_id, "endpoint id")?;
+        let limit = page_size(first)?;
+        let before = after.as_deref().map(parse_id_cursor).transpose()?;
+        // The store filters deliveries by seller; this makes an endpoint that is not the
+        // seller's an error rather than an empty page.
+        let owned = app
+            .events
+            .endpoints(seller, app.now())
+            .await
+            .map_err(events)?
+            .iter()
+            .any(|e| e.id == endpoint);
+        if !owned {
+            return Err(events(EventStoreError::NotFound("webhook endpoint")));
+        }
+        let found = app
+            .events
+            .deliveries(seller, endpoint, before, limit.saturating_add(1))
+            .await
+            .map_err(events)?;
+        Ok(page(found, limit, before.is_some(), |d| {
+            (id_cursor(d.id), WebhookDeliveryNode::from(d))
+        }))
+    }
+
+    /// How many events of each type the signed-in seller has had, by type.
+    async fn event_counts(&self, ctx: &Context<'_>) -> Result<Vec<EventCountNode>> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let counts = app.events.event_counts(seller).await.map_err(events)?;
+        Ok(counts
+            .into_iter()
+            .map(|(event_type, count)| EventCountNode {
+                event_type,
+                count: i32::try_from(count).unwrap_or(i32::MAX),
+            })
+            .collect())
     }
 }

@@ -2,9 +2,11 @@
 
 use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 use bazaar_domain::catalog::{ProductKind, ProductSummary, SkuView};
+use bazaar_domain::events::{AttemptRecord, DeliveryRecord, DeliveryState, WebhookEndpoint};
 use bazaar_domain::orders::{CheckoutState, OrderState, PaymentState};
 use bazaar_domain::payments::Action;
 use bazaar_domain::store::{CheckoutRecord, OrderView, PaymentRecord, RefundRecord, RefundState};
+use bazaar_domain::webhooks::AttemptOutcome;
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 
@@ -592,4 +594,153 @@ pub struct LedgerEntryNode {
     pub fx_rate: Option<String>,
     pub fx_pair: Option<String>,
     pub fx_source: Option<String>,
+}
+
+/// Where a seller's events are delivered. Its signing secret is shown only when the
+/// endpoint is created or its secret rotated, never here.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "WebhookEndpoint")]
+pub struct WebhookEndpointNode {
+    pub id: ID,
+    pub url: String,
+    /// The event patterns subscribed to: `*`, `<family>.*` or `<family>.<name>`.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why it is disabled (by the seller, or after failing deliveries in a row).
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: i32,
+    /// While a rotated-out secret still signs deliveries beside the new one: until when.
+    pub previous_secret_expires_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&WebhookEndpoint> for WebhookEndpointNode {
+    fn from(endpoint: &WebhookEndpoint) -> Self {
+        Self {
+            id: ID(endpoint.id.to_string()),
+            url: endpoint.url.clone(),
+            event_types: endpoint.event_types.clone(),
+            enabled: endpoint.enabled,
+            disabled_reason: endpoint.disabled_reason.clone(),
+            consecutive_failures: i32::try_from(endpoint.consecutive_failures).unwrap_or(i32::MAX),
+            previous_secret_expires_at: endpoint.previous_secret_expires_at.map(instant),
+            created_at: instant(endpoint.created_at),
+        }
+    }
+}
+
+/// An endpoint with its new signing secret, which is shown only in this answer.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct WebhookSecretPayload {
+    pub endpoint: WebhookEndpointNode,
+    /// `whsec_` and 64 hex digits; deliveries are signed with HMAC-SHA256 under it.
+    pub secret: String,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum WebhookDeliveryState {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl From<DeliveryState> for WebhookDeliveryState {
+    fn from(state: DeliveryState) -> Self {
+        match state {
+            DeliveryState::Pending => Self::Pending,
+            DeliveryState::Succeeded => Self::Succeeded,
+            DeliveryState::Failed => Self::Failed,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum WebhookAttemptOutcome {
+    /// A 2xx answer.
+    Delivered,
+    /// No answer, a timeout, 429 or 5xx: tried again later.
+    Retry,
+    /// Any other answer: not tried again.
+    Rejected,
+}
+
+impl From<AttemptOutcome> for WebhookAttemptOutcome {
+    fn from(outcome: AttemptOutcome) -> Self {
+        match outcome {
+            AttemptOutcome::Delivered => Self::Delivered,
+            AttemptOutcome::Retry => Self::Retry,
+            AttemptOutcome::Reject => Self::Rejected,
+        }
+    }
+}
+
+/// One try to deliver an event.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "WebhookAttempt")]
+pub struct WebhookAttemptNode {
+    /// 1 for the first try.
+    pub attempt: i32,
+    pub started_at: String,
+    /// The HTTP status answered; null when there was no answer.
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub outcome: WebhookAttemptOutcome,
+    pub error: Option<String>,
+    /// When the next try was scheduled; null when this one finished the delivery.
+    pub next_attempt_at: Option<String>,
+}
+
+impl From<&AttemptRecord> for WebhookAttemptNode {
+    fn from(attempt: &AttemptRecord) -> Self {
+        Self {
+            attempt: i32::try_from(attempt.attempt).unwrap_or(i32::MAX),
+            started_at: instant(attempt.started_at),
+            status_code: attempt.status_code.map(i32::from),
+            latency_ms: i32::try_from(attempt.latency_ms).unwrap_or(i32::MAX),
+            outcome: attempt.outcome.into(),
+            error: attempt.error.clone(),
+            next_attempt_at: attempt.next_attempt_at.map(instant),
+        }
+    }
+}
+
+/// One event's delivery to one endpoint, with its attempts, oldest first.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "WebhookDelivery")]
+pub struct WebhookDeliveryNode {
+    pub id: ID,
+    pub event_id: ID,
+    pub event_type: String,
+    pub state: WebhookDeliveryState,
+    /// When it is tried next, while pending.
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub attempts: Vec<WebhookAttemptNode>,
+}
+
+impl From<&DeliveryRecord> for WebhookDeliveryNode {
+    fn from(delivery: &DeliveryRecord) -> Self {
+        Self {
+            id: ID(delivery.id.to_string()),
+            event_id: ID(delivery.event_id.to_string()),
+            event_type: delivery.event_type.clone(),
+            state: delivery.state.into(),
+            next_attempt_at: delivery.next_attempt_at.map(instant),
+            created_at: instant(delivery.created_at),
+            attempts: delivery
+                .attempts
+                .iter()
+                .map(WebhookAttemptNode::from)
+                .collect(),
+        }
+    }
+}
+
+/// How many events of one type the seller has had.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "EventCount")]
+pub struct EventCountNode {
+    /// E.g. `order.paid`.
+    pub event_type: String,
+    pub count: i32,
 }

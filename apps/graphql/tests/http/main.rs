@@ -13,3 +13,4 @@ mod dataloaders;
 mod support;
 mod tenancy;
 mod walkthrough;
+mod webhooks;

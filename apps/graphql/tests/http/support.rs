@@ -128,6 +128,11 @@ impl Server {
         data["signUp"]["token"].as_str().unwrap().to_owned()
     }
 
+    /// The server's database, for checking what it stored.
+    pub fn db(&self) -> &TestDatabase {
+        &self._db
+    }
+
     pub async fn metric(&self, name: &str) -> u64 {
         let text = self
             .client

@@ -1,0 +1,367 @@
+//! Bazaar's background workers, as a process of their own (`bazaar-workers`):
+//!
+//! - the **relay** claims unsent outbox events, publishes them to RabbitMQ with publisher
+//!   confirms and marks them sent only once the broker confirmed them;
+//! - the **activity** consumer counts every seller's events (`event_counts`), exactly once per
+//!   event;
+//! - the **webhooks** consumer turns each event into deliveries for the endpoints that
+//!   subscribe to it and sends them at once; a poller sends the retries when they fall due.
+//!
+//! Any number of processes share the work. Each loop reconnects with backoff when PostgreSQL
+//! or RabbitMQ goes away, and says so in the log. See `docs/events.md`.
+
+pub mod config;
+pub mod deliver;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_domain::events::{EVENT_VERSION, EventBus, EventEnvelope, EventStoreError, Outbox};
+use bazaar_domain::webhooks::RetrySchedule;
+use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey};
+use bazaar_rabbitmq::{
+    AmqpBus, ConsumerSpec, EnvelopeError, Link, Topology, Verdict, backoff, sleep_or_shutdown,
+};
+use tokio::sync::{Semaphore, watch};
+
+pub use config::{Role, WorkerConfig};
+use deliver::{Sender, now};
+
+/// The activity consumer's name (its queue is `<prefix>.activity`).
+pub const ACTIVITY: &str = "activity";
+/// The webhook consumer's name.
+pub const WEBHOOKS: &str = "webhooks";
+/// Relay loops per process.
+const RELAY_TASKS: usize = 2;
+
+/// Why the workers could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("BAZAAR_SECRETS_KEY: {0}")]
+    SecretsKey(#[from] bazaar_postgres::SealError),
+    #[error("the HTTP client could not be built: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// The topology the workers use.
+pub fn topology(config: &WorkerConfig) -> Topology {
+    Topology {
+        prefix: config.amqp_prefix.clone(),
+        retry_delays: config.retry_delays.clone(),
+    }
+}
+
+/// The consumers and the events each binds.
+pub fn consumers() -> Vec<ConsumerSpec> {
+    vec![
+        ConsumerSpec {
+            name: ACTIVITY.to_owned(),
+            patterns: vec!["#".to_owned()],
+        },
+        ConsumerSpec {
+            name: WEBHOOKS.to_owned(),
+            patterns: vec!["#".to_owned()],
+        },
+    ]
+}
+
+/// Runs the configured roles until `shutdown` turns true.
+pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> Result<(), StartError> {
+    let key = SecretKey::from_hex(&config.secrets_key)?;
+    let events = Arc::new(PostgresEvents::new(
+        &config.database_url,
+        config.db_pool,
+        RetryPolicy::default(),
+        key,
+    ));
+    let link = Arc::new(Link::new(&config.amqp_url, &config.name));
+    let topology = topology(&config);
+    let sender = Sender::new(RetrySchedule {
+        first: config.retry_first,
+        ..RetrySchedule::default()
+    })?;
+    let permits = Arc::new(Semaphore::new(config.delivery_concurrency));
+    // The loops run together on this task (a consumer's future borrows across awaits in a way
+    // that is not `Send`); the deliveries they start are tasks of their own.
+    let mut tasks: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
+    tracing::info!(name = %config.name, roles = ?config.roles, prefix = %config.amqp_prefix, "workers starting");
+    for role in &config.roles {
+        match role {
+            Role::Relay => {
+                for _ in 0..RELAY_TASKS {
+                    let bus = AmqpBus::new(link.clone(), topology.clone());
+                    tasks.push(Box::pin(relay(
+                        events.clone(),
+                        bus,
+                        config.relay_lease,
+                        config.relay_batch,
+                        config.relay_idle,
+                        shutdown.clone(),
+                    )));
+                }
+            }
+            Role::Activity => {
+                let (events, link, topology, prefetch, shutdown) = (
+                    events.clone(),
+                    link.clone(),
+                    topology.clone(),
+                    config.prefetch,
+                    shutdown.clone(),
+                );
+                tasks.push(Box::pin(async move {
+                    let spec = spec(ACTIVITY);
+                    let handler = |decoded| count_event(&events, decoded, shutdown.clone());
+                    link.consume(&topology, &spec, prefetch, handler, shutdown.clone())
+                        .await;
+                }));
+            }
+            Role::Webhooks => {
+                let context = Arc::new(Delivering {
+                    events: events.clone(),
+                    sender: sender.clone(),
+                    permits: permits.clone(),
+                    disable_after: config.disable_after,
+                    lease: config.delivery_lease,
+                });
+                let (link, topology, prefetch, fan_shutdown) = (
+                    link.clone(),
+                    topology.clone(),
+                    config.prefetch,
+                    shutdown.clone(),
+                );
+                let consumer = context.clone();
+                tasks.push(Box::pin(async move {
+                    let spec = spec(WEBHOOKS);
+                    let handler = |decoded| consumer.clone().fan_out(decoded, fan_shutdown.clone());
+                    link.consume(&topology, &spec, prefetch, handler, fan_shutdown.clone())
+                        .await;
+                }));
+                tasks.push(Box::pin(context.poll(config.delivery_poll, shutdown.clone())));
+            }
+        }
+    }
+    futures_util::future::join_all(tasks).await;
+    // Deliveries in flight finish (or time out) before the process ends.
+    let _drained = permits
+        .acquire_many(u32::try_from(config.delivery_concurrency).unwrap_or(u32::MAX))
+        .await;
+    tracing::info!(name = %config.name, "workers stopped");
+    Ok(())
+}
+
+fn spec(name: &str) -> ConsumerSpec {
+    consumers()
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or(ConsumerSpec {
+            name: name.to_owned(),
+            patterns: vec!["#".to_owned()],
+        })
+}
+
+/// The relay loop.
+async fn relay(
+    events: Arc<PostgresEvents>,
+    bus: AmqpBus,
+    lease: Duration,
+    batch: u32,
+    idle: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut failures: u32 = 0;
+    while !*shutdown.borrow() {
+        let claimed = match events.claim(batch, lease, now()).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(%error, failures, "relay cannot read the outbox; retrying");
+                if sleep_or_shutdown(backoff(failures), &mut shutdown).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            if sleep_or_shutdown(idle, &mut shutdown).await {
+                return;
+            }
+            continue;
+        }
+        let ids: Vec<_> = claimed.iter().map(|e| e.id).collect();
+        match bus.publish(&claimed).await {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(failures, "relay publishing again");
+                }
+                failures = 0;
+                // If this fails the lease runs out and the events are published again:
+                // consumers are idempotent, so a second copy changes nothing.
+                if let Err(error) = events.mark_sent(&ids, now()).await {
+                    tracing::warn!(%error, events = ids.len(), "published events not marked sent; they will be sent again");
+                }
+                tracing::debug!(events = ids.len(), "relayed");
+            }
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(%error, failures, events = ids.len(), "relay could not publish; retrying");
+                if let Err(error) = events.release(&ids).await {
+                    tracing::warn!(%error, "claimed events not released; their lease will run out");
+                }
+                if sleep_or_shutdown(backoff(failures), &mut shutdown).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Checks what every consumer needs of a message: that it decodes and has a known version.
+fn readable(decoded: Result<EventEnvelope, EnvelopeError>) -> Result<EventEnvelope, Verdict> {
+    let event = decoded.map_err(|error| Verdict::Poison(error.to_string()))?;
+    if event.version != EVENT_VERSION {
+        return Err(Verdict::Poison(format!(
+            "event {} has version {}; this worker reads {EVENT_VERSION}",
+            event.id, event.version
+        )));
+    }
+    Ok(event)
+}
+
+/// Runs `work` until the store answers, waiting out outages (the message stays unacknowledged
+/// meanwhile, so an outage never uses up its retries); `None` on shutdown.
+async fn patiently<T, F, Fut>(
+    what: &str,
+    event: &EventEnvelope,
+    mut shutdown: watch::Receiver<bool>,
+    work: F,
+) -> Option<Result<T, EventStoreError>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, EventStoreError>>,
+{
+    let mut failures: u32 = 0;
+    loop {
+        match work().await {
+            Err(EventStoreError::Unavailable) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(consumer = what, event_id = %event.id, failures,
+                    "database unavailable; holding the message and retrying");
+                if sleep_or_shutdown(backoff(failures), &mut shutdown).await {
+                    return None;
+                }
+            }
+            other => return Some(other),
+        }
+    }
+}
+
+fn verdict<T>(outcome: Option<Result<T, EventStoreError>>) -> Verdict {
+    match outcome {
+        None => Verdict::Retry("worker shutting down".to_owned()),
+        Some(Ok(_)) => Verdict::Done,
+        Some(Err(error)) => Verdict::Retry(error.to_string()),
+    }
+}
+
+async fn count_event(
+    events: &PostgresEvents,
+    decoded: Result<EventEnvelope, EnvelopeError>,
+    shutdown: watch::Receiver<bool>,
+) -> Verdict {
+    let event = match readable(decoded) {
+        Ok(event) => event,
+        Err(verdict) => return verdict,
+    };
+    verdict(
+        patiently(ACTIVITY, &event, shutdown, || {
+            events.count_event(ACTIVITY, &event, now())
+        })
+        .await,
+    )
+}
+
+/// What the webhook consumer and the delivery poller share.
+struct Delivering {
+    events: Arc<PostgresEvents>,
+    sender: Sender,
+    permits: Arc<Semaphore>,
+    disable_after: u32,
+    lease: Duration,
+}
+
+impl Delivering {
+    async fn fan_out(
+        self: Arc<Self>,
+        decoded: Result<EventEnvelope, EnvelopeError>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Verdict {
+        let event = match readable(decoded) {
+            Ok(event) => event,
+            Err(verdict) => return verdict,
+        };
+        let outcome = patiently(WEBHOOKS, &event, shutdown, || {
+            self.events.fan_out(WEBHOOKS, &event, self.lease, now())
+        })
+        .await;
+        if let Some(Ok(Some(jobs))) = &outcome {
+            for job in jobs.iter().cloned() {
+                self.clone().send(job).await;
+            }
+        }
+        verdict(outcome)
+    }
+
+    /// Starts sending `job` once a permit is free.
+    async fn send(self: Arc<Self>, job: bazaar_domain::events::DeliveryJob) {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return;
+        };
+        tokio::spawn(async move {
+            let result = self.sender.attempt(&job).await;
+            tracing::debug!(delivery = %job.delivery_id, event_id = %job.event.id,
+                status = ?result.status_code, latency_ms = result.latency_ms, "webhook attempt");
+            if let Err(error) = self
+                .events
+                .record_attempt(&job, &result, self.disable_after, now())
+                .await
+            {
+                tracing::warn!(%error, delivery = %job.delivery_id,
+                    "attempt not recorded; the delivery is sent again when its lease runs out");
+            }
+            drop(permit);
+        });
+    }
+
+    /// Sends deliveries that fell due (retries, replays, and deliveries whose worker died).
+    async fn poll(self: Arc<Self>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut failures: u32 = 0;
+        while !*shutdown.borrow() {
+            let limit = u32::try_from(self.permits.available_permits().max(1)).unwrap_or(1);
+            match self.events.claim_deliveries(limit, self.lease, now()).await {
+                Ok(jobs) => {
+                    failures = 0;
+                    let full = u32::try_from(jobs.len()).unwrap_or(u32::MAX) >= limit;
+                    for job in jobs {
+                        self.clone().send(job).await;
+                    }
+                    if full {
+                        continue;
+                    }
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%error, failures, "cannot look for due deliveries; retrying");
+                    if sleep_or_shutdown(backoff(failures), &mut shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+            if sleep_or_shutdown(every, &mut shutdown).await {
+                return;
+            }
+        }
+    }
+}

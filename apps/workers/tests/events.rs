@@ -1,0 +1,588 @@
+//! The workers against the real services: `bazaar-workers` processes (the built binary) relay
+//! a stream of outbox events to RabbitMQ, the activity consumer counts them, and the webhook
+//! consumer delivers them to local HTTP receivers that check every signature.
+//!
+//! Each test has a database of its own and its own exchange and queues (a random prefix),
+//! deleted at the end. Faults: RabbitMQ cut off through a TCP proxy (other tests keep their
+//! broker), a worker killed with SIGKILL mid-delivery, and PostgreSQL restarted (a private
+//! server the test starts, so other tests keep theirs). Afterwards every event reached every
+//! receiver subscribed to it at least once, each consumer applied each event exactly once, and
+//! the dead-letter queues hold exactly the events made undeliverable on purpose.
+//!
+//! `cargo nextest run -p bazaar-workers --no-capture` shows the workers' logs.
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    reason = "test drivers fail loudly"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bazaar_domain::chart::SellerId;
+use bazaar_domain::webhooks::{
+    EndpointSecret, EndpointUrl, SIGNATURE_HEADER, parse_patterns, verify,
+};
+use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey, SystemClock};
+use bazaar_ledger::Clock;
+use bazaar_rabbitmq::{Link, Topology};
+use bazaar_testdb::private_server::PrivateServer;
+use bazaar_testdb::proxy::TcpProxy;
+use bazaar_testdb::TestDatabase;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_query;
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use lapin::options::BasicGetOptions;
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+
+const BROKER: &str = "127.0.0.1:5672";
+
+fn amqp_url(addr: SocketAddr) -> String {
+    format!("amqp://guest:guest@{addr}/%2f")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+// --- the receiver -------------------------------------------------------------------------------
+
+/// A local HTTP endpoint that checks each delivery's signature and records the event ids.
+struct Receiver {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Uuid>>>,
+    forged: Arc<Mutex<u32>>,
+}
+
+impl Receiver {
+    fn start(rt: &tokio::runtime::Runtime, secret: String, delay: Duration) -> Self {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let forged = Arc::new(Mutex::new(0));
+        let (r, f) = (received.clone(), forged.clone());
+        rt.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (r, f, secret) = (r.clone(), f.clone(), secret.clone());
+                tokio::spawn(serve(stream, secret, delay, r, f));
+            }
+        });
+        Self {
+            addr,
+            received,
+            forged,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hooks", self.addr)
+    }
+
+    fn ids(&self) -> BTreeSet<Uuid> {
+        self.received.lock().unwrap().iter().copied().collect()
+    }
+}
+
+async fn serve(
+    mut stream: tokio::net::TcpStream,
+    secret: String,
+    delay: Duration,
+    received: Arc<Mutex<Vec<Uuid>>>,
+    forged: Arc<Mutex<u32>>,
+) {
+    let mut buffer = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+        let header = |name: &str| {
+            head.lines().find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_owned())
+            })
+        };
+        let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        while buffer.len() < head_end + length {
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = buffer[head_end..head_end + length].to_vec();
+        buffer.drain(..head_end + length);
+        tokio::time::sleep(delay).await;
+        let now = SystemClock.now().as_micros() / 1_000_000;
+        let signature = header(SIGNATURE_HEADER).unwrap_or_default();
+        let status = match verify(&signature, &body, &secret, now, Duration::from_secs(300)) {
+            Ok(_) => {
+                let envelope: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let id: Uuid = envelope["id"].as_str().unwrap().parse().unwrap();
+                received.lock().unwrap().push(id);
+                "200 OK"
+            }
+            Err(_) => {
+                *forged.lock().unwrap() += 1;
+                "400 Bad Request"
+            }
+        };
+        let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+        if stream.write_all(answer.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+// --- the world ----------------------------------------------------------------------------------
+
+/// Sellers, endpoints and receivers in one database, and the broker names of this test.
+struct World {
+    database_url: String,
+    prefix: String,
+    key: SecretKey,
+    /// seller -> (its receiver, the patterns it subscribed)
+    sellers: Vec<(Uuid, Receiver, String)>,
+}
+
+fn add_seller(conn: &mut PgConnection, id: Uuid) {
+    sql_query(
+        "INSERT INTO sellers (id, name, country, home_region, settlement_currency, commission_bps, created_at) \
+         VALUES ($1, 'Test seller', 'DE', 'eu', 'EUR', 1000, 0)",
+    )
+    .bind::<SqlUuid, _>(id)
+    .execute(conn)
+    .unwrap();
+}
+
+impl World {
+    /// Two sellers: one subscribed to `order.*`, one to everything; `delay` slows receivers.
+    fn new(rt: &tokio::runtime::Runtime, database_url: &str, delay: Duration) -> Self {
+        let key = SecretKey::generate();
+        let store = PostgresEvents::new(database_url, 2, RetryPolicy::default(), key.clone());
+        let mut conn = PgConnection::establish(database_url).unwrap();
+        let mut sellers = Vec::new();
+        for pattern in ["order.*", "*"] {
+            let seller = Uuid::new_v4();
+            add_seller(&mut conn, seller);
+            let secret = EndpointSecret::from_bytes(rand::rng().random());
+            let receiver = Receiver::start(rt, secret.as_str().to_owned(), delay);
+            rt.block_on(store.create_endpoint(
+                SellerId::from_uuid(seller),
+                EndpointUrl::parse(&receiver.url(), true).unwrap(),
+                parse_patterns(&[pattern.to_owned()]).unwrap(),
+                secret,
+                SystemClock.now(),
+            ))
+            .unwrap();
+            sellers.push((seller, receiver, pattern.to_owned()));
+        }
+        Self {
+            database_url: database_url.to_owned(),
+            prefix: format!("t{:016x}", rand::rng().random::<u64>()),
+            key,
+            sellers,
+        }
+    }
+
+    fn topology(&self) -> Topology {
+        Topology {
+            prefix: self.prefix.clone(),
+            retry_delays: retry_delays(),
+        }
+    }
+
+    /// Starts a worker process talking to the broker at `broker`.
+    fn worker(&self, broker: SocketAddr, name: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_bazaar-workers"))
+            .env("BAZAAR_DATABASE_URL", &self.database_url)
+            .env("BAZAAR_AMQP_URL", amqp_url(broker))
+            .env("BAZAAR_AMQP_PREFIX", &self.prefix)
+            .env("BAZAAR_SECRETS_KEY", self.key.to_hex())
+            .env(
+                "BAZAAR_RETRY_DELAYS_MS",
+                retry_delays()
+                    .iter()
+                    .map(|d| d.as_millis().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+            .env("BAZAAR_RELAY_BATCH", "50")
+            .env("BAZAAR_RELAY_IDLE_MS", "10")
+            .env("BAZAAR_RELAY_LEASE_MS", "3000")
+            .env("BAZAAR_DELIVERY_LEASE_MS", "3000")
+            .env("BAZAAR_DELIVERY_POLL_MS", "100")
+            .env("BAZAAR_WEBHOOK_RETRY_FIRST_MS", "200")
+            .env("BAZAAR_WORKER_NAME", name)
+            .env(
+                "BAZAAR_LOG",
+                std::env::var("BAZAAR_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn retry_delays() -> Vec<Duration> {
+    vec![
+        Duration::from_millis(200),
+        Duration::from_millis(400),
+        Duration::from_millis(800),
+    ]
+}
+
+/// Deletes the test's queues and exchange when it ends.
+struct BrokerCleanup(Topology);
+
+impl Drop for BrokerCleanup {
+    fn drop(&mut self) {
+        let topology = self.0.clone();
+        let rt = runtime();
+        rt.block_on(async {
+            let link = Link::new(&amqp_url(BROKER.parse().unwrap()), "test-cleanup");
+            if let Ok(channel) = link.channel().await {
+                for consumer in bazaar_workers::consumers() {
+                    let _deleted = topology.delete_consumer(&channel, &consumer.name).await;
+                }
+                let _deleted = topology.delete_exchange(&channel).await;
+            }
+        });
+    }
+}
+
+/// Kills a worker process when the test ends, however it ends.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _killed = self.0.kill();
+        let _reaped = self.0.wait();
+    }
+}
+
+/// What the test wrote to the outbox.
+#[derive(Default)]
+struct Written {
+    /// (event id, seller, type)
+    events: Vec<(Uuid, Uuid, String)>,
+    /// Events every consumer must refuse (an unknown payload version).
+    poison: BTreeSet<Uuid>,
+    /// Events about a seller no one knows: the activity consumer retries, then gives up.
+    orphans: BTreeSet<Uuid>,
+}
+
+const TYPES: [&str; 4] = ["order.created", "order.paid", "review.created", "refund.succeeded"];
+
+/// Writes one event in a transaction of its own, retrying while the database is away.
+fn write_event(url: &str, id: Uuid, seller: Uuid, event_type: &str, version: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = PgConnection::establish(url).and_then(|mut conn| {
+            sql_query(
+                "INSERT INTO outbox_events (id, event_type, version, resource_type, resource_id, seller_id, payload, occurred_at) \
+                 VALUES ($1, $2, $3, 'order', $1, $4, $5::JSONB, $6) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind::<SqlUuid, _>(id)
+            .bind::<Text, _>(event_type)
+            .bind::<BigInt, _>(version)
+            .bind::<SqlUuid, _>(seller)
+            .bind::<Text, _>(format!(r#"{{"seller_id":"{seller}","note":"test"}}"#))
+            .bind::<BigInt, _>(SystemClock.now().as_micros())
+            .execute(&mut conn)
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+        });
+        match done {
+            Ok(_) => return,
+            Err(error) if Instant::now() < deadline => {
+                let _ = error;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(error) => panic!("could not write an event: {error}"),
+        }
+    }
+}
+
+/// Writes `count` events spread over the sellers and types, with `fault` run halfway.
+fn stream(world: &World, count: usize, pace: Duration, fault: impl FnOnce()) -> Written {
+    let mut written = Written::default();
+    let mut fault = Some(fault);
+    for i in 0..count {
+        if i == count / 2
+            && let Some(fault) = fault.take()
+        {
+            fault();
+        }
+        let (seller, _, _) = &world.sellers[i % world.sellers.len()];
+        let event_type = TYPES[(i / world.sellers.len()) % TYPES.len()];
+        let id = Uuid::new_v4();
+        write_event(&world.database_url, id, *seller, event_type, 1);
+        written.events.push((id, *seller, event_type.to_owned()));
+        std::thread::sleep(pace);
+    }
+    let poison = Uuid::new_v4();
+    write_event(&world.database_url, poison, world.sellers[0].0, "order.paid", 99);
+    written.poison.insert(poison);
+    let orphan = Uuid::new_v4();
+    write_event(&world.database_url, orphan, Uuid::new_v4(), "order.paid", 1);
+    written.orphans.insert(orphan);
+    written
+}
+
+fn subscribed(pattern: &str, event_type: &str) -> bool {
+    pattern == "*" || event_type.starts_with(pattern.trim_end_matches('*'))
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+}
+
+fn count(url: &str, query: &str) -> i64 {
+    let mut conn = PgConnection::establish(url).unwrap();
+    sql_query(query).get_result::<Count>(&mut conn).unwrap().value
+}
+
+#[derive(QueryableByName)]
+struct EventCount {
+    #[diesel(sql_type = SqlUuid)]
+    seller_id: Uuid,
+    #[diesel(sql_type = Text)]
+    event_type: String,
+    #[diesel(sql_type = BigInt)]
+    events: i64,
+}
+
+/// Message ids in a dead-letter queue (taken off it).
+fn dead_letters(topology: &Topology, consumer: &str) -> BTreeSet<Uuid> {
+    runtime().block_on(async {
+        let link = Link::new(&amqp_url(BROKER.parse().unwrap()), "test-dlq");
+        let channel = link.channel().await.unwrap();
+        let mut ids = BTreeSet::new();
+        while let Some(message) = channel
+            .basic_get(
+                &topology.dead_letter_queue(consumer),
+                BasicGetOptions { no_ack: true },
+            )
+            .await
+            .unwrap()
+        {
+            let id = message
+                .delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.as_str().parse::<Uuid>().unwrap())
+                .unwrap();
+            ids.insert(id);
+        }
+        ids
+    })
+}
+
+/// Waits until every expectation holds (or fails after `within`), then checks them all.
+fn settle_and_check(world: &World, written: &Written, within: Duration) {
+    let url = &world.database_url;
+    let expected: Vec<(usize, BTreeSet<Uuid>)> = world
+        .sellers
+        .iter()
+        .enumerate()
+        .map(|(i, (seller, _, pattern))| {
+            let ids = written
+                .events
+                .iter()
+                .filter(|(_, s, t)| s == seller && subscribed(pattern, t))
+                .map(|(id, _, _)| *id)
+                .collect();
+            (i, ids)
+        })
+        .collect();
+    let total = i64::try_from(written.events.len()).unwrap();
+    let deadline = Instant::now() + within;
+    loop {
+        let all_received = expected
+            .iter()
+            .all(|(i, ids)| world.sellers[*i].1.ids().is_superset(ids));
+        let counted = count(
+            url,
+            "SELECT COALESCE(SUM(events), 0)::INT8 AS value FROM event_counts",
+        );
+        let unsent = count(url, "SELECT COUNT(*) AS value FROM outbox_events WHERE sent_at IS NULL");
+        if all_received && counted == total && unsent == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled: all received {all_received}, counted {counted} of {total}, unsent {unsent}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The dead letters take the retry delays (1.4 s in all) to arrive.
+    std::thread::sleep(Duration::from_secs(3));
+
+    // Exactly once per consumer: the counts match what was written, event by event type.
+    let mut conn = PgConnection::establish(url).unwrap();
+    let counts: Vec<EventCount> =
+        sql_query("SELECT seller_id, event_type, events FROM event_counts")
+            .load(&mut conn)
+            .unwrap();
+    let mut want: BTreeMap<(Uuid, String), i64> = BTreeMap::new();
+    for (_, seller, event_type) in &written.events {
+        *want.entry((*seller, event_type.clone())).or_default() += 1;
+    }
+    let got: BTreeMap<(Uuid, String), i64> = counts
+        .into_iter()
+        .map(|c| ((c.seller_id, c.event_type), c.events))
+        .collect();
+    assert_eq!(got, want, "activity counts");
+    assert_eq!(
+        count(
+            url,
+            "SELECT COUNT(*) AS value FROM processed_messages WHERE consumer = 'activity'"
+        ),
+        total,
+        "the activity consumer recorded each event once (poison and orphans not at all)"
+    );
+    let subscribed_total: usize = expected.iter().map(|(_, ids)| ids.len()).sum();
+    assert_eq!(
+        count(url, "SELECT COUNT(*) AS value FROM webhook_deliveries"),
+        i64::try_from(subscribed_total).unwrap(),
+        "one delivery per subscribed endpoint and event"
+    );
+    assert_eq!(
+        count(
+            url,
+            "SELECT COUNT(*) AS value FROM webhook_deliveries WHERE state <> 'succeeded'"
+        ),
+        0
+    );
+    for (i, ids) in &expected {
+        let receiver = &world.sellers[*i].1;
+        assert_eq!(&receiver.ids(), ids, "receiver {i} got exactly its subscribed events");
+        assert_eq!(*receiver.forged.lock().unwrap(), 0, "every signature verified");
+    }
+    // The dead-letter queues hold exactly what was made undeliverable on purpose.
+    let topology = world.topology();
+    let mut activity_dead = written.poison.clone();
+    activity_dead.extend(&written.orphans);
+    assert_eq!(dead_letters(&topology, "activity"), activity_dead);
+    assert_eq!(dead_letters(&topology, "webhooks"), written.poison);
+}
+
+fn declare_queues(world: &World) {
+    // Declared before the first event, so none is published to an exchange without queues.
+    runtime().block_on(async {
+        let link = Link::new(&amqp_url(BROKER.parse().unwrap()), "test-setup");
+        let channel = link.channel().await.unwrap();
+        for consumer in bazaar_workers::consumers() {
+            world
+                .topology()
+                .declare_consumer(&channel, &consumer)
+                .await
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+fn two_workers_deliver_every_event_once_and_dead_letter_the_poison() {
+    let rt = runtime();
+    let db = TestDatabase::new().unwrap();
+    let world = World::new(&rt, db.url(), Duration::ZERO);
+    let _cleanup = BrokerCleanup(world.topology());
+    declare_queues(&world);
+    let broker: SocketAddr = BROKER.parse().unwrap();
+    let _a = Worker(world.worker(broker, "worker-a"));
+    let _b = Worker(world.worker(broker, "worker-b"));
+    let written = stream(&world, 200, Duration::ZERO, || {});
+    settle_and_check(&world, &written, Duration::from_secs(60));
+}
+
+#[test]
+fn rabbitmq_cut_mid_stream() {
+    let rt = runtime();
+    let db = TestDatabase::new().unwrap();
+    let world = World::new(&rt, db.url(), Duration::ZERO);
+    let _cleanup = BrokerCleanup(world.topology());
+    declare_queues(&world);
+    let proxy = TcpProxy::start(BROKER.parse().unwrap()).unwrap();
+    let _a = Worker(world.worker(proxy.addr(), "worker-a"));
+    let _b = Worker(world.worker(proxy.addr(), "worker-b"));
+    let written = stream(&world, 300, Duration::from_millis(5), || {
+        proxy.cut();
+        std::thread::sleep(Duration::from_secs(3));
+        proxy.restore();
+    });
+    settle_and_check(&world, &written, Duration::from_secs(90));
+    assert!(proxy.connections() > 2, "the workers reconnected");
+}
+
+#[test]
+fn worker_killed_mid_delivery() {
+    let rt = runtime();
+    let db = TestDatabase::new().unwrap();
+    // Slow receivers keep deliveries in flight when the worker dies.
+    let world = World::new(&rt, db.url(), Duration::from_millis(50));
+    let _cleanup = BrokerCleanup(world.topology());
+    declare_queues(&world);
+    let broker: SocketAddr = BROKER.parse().unwrap();
+    let mut victim = Some(Worker(world.worker(broker, "worker-victim")));
+    let _survivor = Worker(world.worker(broker, "worker-survivor"));
+    let mut replacement = None;
+    let written = stream(&world, 300, Duration::from_millis(5), || {
+        let mut worker = victim.take().unwrap();
+        worker.0.kill().unwrap(); // SIGKILL
+        worker.0.wait().unwrap();
+        replacement = Some(Worker(world.worker(broker, "worker-replacement")));
+    });
+    settle_and_check(&world, &written, Duration::from_secs(90));
+    drop(replacement);
+}
+
+#[test]
+fn postgresql_restarted_mid_stream() {
+    let rt = runtime();
+    let server = PrivateServer::init();
+    server.start();
+    server.create_migrated_database("events");
+    let url = server.url("events");
+    let world = World::new(&rt, &url, Duration::ZERO);
+    let _cleanup = BrokerCleanup(world.topology());
+    declare_queues(&world);
+    let broker: SocketAddr = BROKER.parse().unwrap();
+    let _a = Worker(world.worker(broker, "worker-a"));
+    let _b = Worker(world.worker(broker, "worker-b"));
+    let written = stream(&world, 200, Duration::from_millis(5), || {
+        server.stop("immediate");
+        std::thread::sleep(Duration::from_secs(3));
+        server.start();
+    });
+    settle_and_check(&world, &written, Duration::from_secs(120));
+}
