@@ -9,6 +9,7 @@
 //! - Deliveries are claimed the same way (`next_attempt_at` is the lease); an attempt is
 //!   recorded, and the delivery and its endpoint updated, in one transaction.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,13 +25,12 @@ use bazaar_domain::webhooks::{
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
-use diesel::sql_types::{
-    Array, BigInt, Bool, Bytea, Integer, Nullable, Text, Uuid as SqlUuid,
-};
+use diesel::sql_types::{Array, BigInt, Bool, Bytea, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel::{QueryableByName, RunQueryDsl, sql_query};
 use uuid::Uuid;
 
 use crate::RetryPolicy;
+use crate::commerce::rows::IdRow;
 use crate::commerce::{Fail, Mode, StoreFailure, emit, pool, run};
 use crate::sealed::SecretKey;
 
@@ -114,8 +114,7 @@ struct EventRow {
     occurred_at: i64,
 }
 
-const EVENT_COLUMNS: &str =
-    "id, event_type, version, resource_type, resource_id, seller_id, payload::TEXT AS payload, occurred_at";
+const EVENT_COLUMNS: &str = "id, event_type, version, resource_type, resource_id, seller_id, payload::TEXT AS payload, occurred_at";
 
 impl From<EventRow> for EventEnvelope {
     fn from(row: EventRow) -> Self {
@@ -194,9 +193,10 @@ impl EndpointRow {
     /// overlap lasts.
     fn secrets(&self, key: &SecretKey, now: Timestamp) -> Result<Vec<EndpointSecret>> {
         let mut secrets = vec![open_secret(key, &self.secret_sealed, self.id)?];
-        if let (Some(sealed), Some(until)) =
-            (&self.previous_secret_sealed, self.previous_secret_expires_at)
-            && until > now.as_micros()
+        if let (Some(sealed), Some(until)) = (
+            &self.previous_secret_sealed,
+            self.previous_secret_expires_at,
+        ) && until > now.as_micros()
         {
             secrets.push(open_secret(key, sealed, self.id)?);
         }
@@ -327,14 +327,6 @@ fn first_time(
     Ok(inserted == 1)
 }
 
-fn seller_exists(conn: &mut PgConnection, seller: Uuid) -> Result<bool> {
-    let rows: Vec<CountRow> =
-        sql_query("SELECT COUNT(*) AS value FROM sellers WHERE id = $1")
-            .bind::<SqlUuid, _>(seller)
-            .load(conn)?;
-    Ok(rows.first().is_some_and(|r| r.value > 0))
-}
-
 fn endpoint_rows(
     conn: &mut PgConnection,
     seller: Uuid,
@@ -432,7 +424,30 @@ fn jobs_for(
     ))
     .bind::<Array<SqlUuid>, _>(&endpoint_ids)
     .load(conn)?;
+    let (jobs, closed) = jobs_with(key, claimed, &endpoints, &events, now)?;
+    for delivery in closed {
+        sql_query(
+            "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
+             last_error = 'endpoint disabled', updated_at = $2 WHERE id = $1",
+        )
+        .bind::<SqlUuid, _>(delivery)
+        .bind::<BigInt, _>(now.as_micros())
+        .execute(conn)?;
+    }
+    Ok(jobs)
+}
+
+/// The jobs for `claimed`, and the deliveries to close instead (their endpoint is disabled or
+/// gone).
+fn jobs_with(
+    key: &SecretKey,
+    claimed: Vec<DeliveryRow>,
+    endpoints: &[EndpointRow],
+    events: &[EventEnvelope],
+    now: Timestamp,
+) -> Result<(Vec<DeliveryJob>, Vec<Uuid>)> {
     let mut jobs = Vec::with_capacity(claimed.len());
+    let mut closed = Vec::new();
     for delivery in claimed {
         let endpoint = endpoints.iter().find(|e| e.id == delivery.endpoint_id);
         let event = events.iter().find(|e| e.id.0 == delivery.event_id);
@@ -448,18 +463,103 @@ fn jobs_for(
                     first_attempt_at: delivery.first_attempt_at.map(Timestamp::from_micros),
                 });
             }
-            _ => {
-                sql_query(
-                    "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
-                     last_error = 'endpoint disabled', updated_at = $2 WHERE id = $1",
-                )
-                .bind::<SqlUuid, _>(delivery.id)
-                .bind::<BigInt, _>(now.as_micros())
-                .execute(conn)?;
-            }
+            _ => closed.push(delivery.id),
         }
     }
-    Ok(jobs)
+    Ok((jobs, closed))
+}
+
+/// Records one attempt (see [`PostgresEvents::record_attempts`]).
+fn record_attempt(
+    conn: &mut PgConnection,
+    delivery: Uuid,
+    endpoint: Uuid,
+    result: &AttemptResult,
+    disable_after: u32,
+    now: Timestamp,
+) -> Result<()> {
+    let rows: Vec<DeliveryRow> =
+        sql_query(format!("{DELIVERY_SELECT} WHERE d.id = $1 FOR UPDATE OF d"))
+            .bind::<SqlUuid, _>(delivery)
+            .load(conn)?;
+    let Some(row) = rows.first() else {
+        tracing::warn!(%delivery, "attempt on a delivery that does not exist; not recorded");
+        return Ok(());
+    };
+    if row.state != "pending" {
+        return Ok(());
+    }
+    let attempt = row.attempts.saturating_add(1);
+    sql_query(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, \
+                                       outcome, error, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind::<SqlUuid, _>(delivery)
+    .bind::<Integer, _>(attempt)
+    .bind::<BigInt, _>(result.started_at.as_micros())
+    .bind::<Nullable<Integer>, _>(result.status_code.map(i32::from))
+    .bind::<Integer, _>(i32::try_from(result.latency_ms).unwrap_or(i32::MAX))
+    .bind::<Text, _>(outcome_name(result.outcome))
+    .bind::<Nullable<Text>, _>(result.error.as_deref())
+    .bind::<Nullable<BigInt>, _>(result.next_attempt_at.map(Timestamp::as_micros))
+    .execute(conn)?;
+    let state = match (result.outcome, result.next_attempt_at) {
+        (AttemptOutcome::Delivered, _) => DeliveryState::Succeeded,
+        (AttemptOutcome::Retry, Some(_)) => DeliveryState::Pending,
+        (AttemptOutcome::Retry, None) | (AttemptOutcome::Reject, _) => DeliveryState::Failed,
+    };
+    sql_query(
+        "UPDATE webhook_deliveries SET state = $2, attempts = $3, \
+           first_attempt_at = COALESCE(first_attempt_at, $4), next_attempt_at = $5, \
+           last_status = $6, last_error = $7, updated_at = $8 WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(delivery)
+    .bind::<Text, _>(state.as_str())
+    .bind::<Integer, _>(attempt)
+    .bind::<BigInt, _>(result.started_at.as_micros())
+    .bind::<Nullable<BigInt>, _>(match state {
+        DeliveryState::Pending => result.next_attempt_at.map(Timestamp::as_micros),
+        DeliveryState::Succeeded | DeliveryState::Failed => None,
+    })
+    .bind::<Nullable<Integer>, _>(result.status_code.map(i32::from))
+    .bind::<Nullable<Text>, _>(result.error.as_deref())
+    .bind::<BigInt, _>(now.as_micros())
+    .execute(conn)?;
+    if result.outcome == AttemptOutcome::Delivered {
+        sql_query(
+            "UPDATE webhook_endpoints SET consecutive_failures = 0 \
+             WHERE id = $1 AND consecutive_failures <> 0",
+        )
+        .bind::<SqlUuid, _>(endpoint)
+        .execute(conn)?;
+        return Ok(());
+    }
+    let disabled: Vec<CountRow> = sql_query(
+        "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, \
+           state = CASE WHEN consecutive_failures + 1 >= $2 THEN 'disabled' ELSE state END, \
+           disabled_reason = CASE WHEN consecutive_failures + 1 >= $2 AND state = 'enabled' \
+             THEN 'failed ' || ($2)::TEXT || ' deliveries in a row' ELSE disabled_reason END, \
+           updated_at = $3 \
+         WHERE id = $1 RETURNING (CASE WHEN state = 'disabled' AND consecutive_failures = $2 \
+           THEN 1 ELSE 0 END)::INT8 AS value",
+    )
+    .bind::<SqlUuid, _>(endpoint)
+    .bind::<Integer, _>(i32::try_from(disable_after.max(1)).unwrap_or(i32::MAX))
+    .bind::<BigInt, _>(now.as_micros())
+    .load(conn)?;
+    if disabled.first().is_some_and(|r| r.value == 1) {
+        tracing::warn!(%endpoint, disable_after, "webhook endpoint disabled after repeated failures");
+        let occurrence = derive_id(delivery, &format!("disabled:{attempt}"));
+        emit::endpoint(
+            conn,
+            EventType::WebhookEndpointDisabled,
+            endpoint,
+            occurrence,
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 impl PostgresEvents {
@@ -483,36 +583,66 @@ impl PostgresEvents {
 
     // --- consumers ---------------------------------------------------------------------------
 
-    /// The activity consumer: counts the event against its seller's `event_counts`, once.
-    /// An event about a seller this database does not know yet is refused with `NotFound`
-    /// (the caller retries later; the seller's row may still be on its way).
-    pub async fn count_event(
+    /// The activity consumer: counts each event against its seller's `event_counts`, once,
+    /// all in one transaction. An event about a seller this database does not know (yet) is
+    /// answered `NotFound` and changes nothing; the caller retries it later.
+    pub async fn count_events(
         &self,
         consumer: &'static str,
-        event: &EventEnvelope,
+        events: &[EventEnvelope],
         now: Timestamp,
-    ) -> std::result::Result<Applied, EventStoreError> {
-        let event = event.clone();
-        self.run("count_event", Mode::Write, move |conn| {
-            if !first_time(conn, consumer, event.id, now)? {
-                return Ok(Applied::Before);
-            }
-            if let Some(seller) = event.seller_id {
-                if !seller_exists(conn, seller.as_uuid())? {
-                    return refuse(EventStoreError::NotFound("seller"));
+    ) -> std::result::Result<Vec<std::result::Result<Applied, EventStoreError>>, EventStoreError>
+    {
+        let events = events.to_vec();
+        self.run("count_events", Mode::Queue, move |conn| {
+            let sellers: Vec<Uuid> = events
+                .iter()
+                .filter_map(|e| e.seller_id.map(SellerId::as_uuid))
+                .collect();
+            let known: Vec<IdRow> = sql_query("SELECT id FROM sellers WHERE id = ANY($1)")
+                .bind::<Array<SqlUuid>, _>(&sellers)
+                .load(conn)?;
+            let known: BTreeSet<Uuid> = known.into_iter().map(|r| r.id).collect();
+            let mut answers = vec![Ok(Applied::Before); events.len()];
+            let mut counts: BTreeMap<(Uuid, &str), (i64, i64)> = BTreeMap::new();
+            // Rows are locked in one order (event ids, then count keys), so concurrent batches
+            // cannot deadlock.
+            let mut order: Vec<usize> = (0..events.len()).collect();
+            order.sort_by_key(|i| events.get(*i).map(|e| e.id));
+            for index in order {
+                let (Some(event), Some(answer)) = (events.get(index), answers.get_mut(index))
+                else {
+                    continue;
+                };
+                let seller = event.seller_id.map(SellerId::as_uuid);
+                if seller.is_some_and(|s| !known.contains(&s)) {
+                    *answer = Err(EventStoreError::NotFound("seller"));
+                    continue;
                 }
+                if !first_time(conn, consumer, event.id, now)? {
+                    continue;
+                }
+                *answer = Ok(Applied::Now);
+                if let Some(seller) = seller {
+                    let entry = counts.entry((seller, event.event_type.as_str())).or_default();
+                    entry.0 = entry.0.saturating_add(1);
+                    entry.1 = entry.1.max(event.occurred_at.as_micros());
+                }
+            }
+            for ((seller, event_type), (events, last)) in counts {
                 sql_query(
                     "INSERT INTO event_counts (seller_id, event_type, events, last_event_at) \
-                     VALUES ($1, $2, 1, $3) ON CONFLICT (seller_id, event_type) DO UPDATE \
-                     SET events = event_counts.events + 1, \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (seller_id, event_type) DO UPDATE \
+                     SET events = event_counts.events + excluded.events, \
                          last_event_at = GREATEST(event_counts.last_event_at, excluded.last_event_at)",
                 )
-                .bind::<SqlUuid, _>(seller.as_uuid())
-                .bind::<Text, _>(&event.event_type)
-                .bind::<BigInt, _>(event.occurred_at.as_micros())
+                .bind::<SqlUuid, _>(seller)
+                .bind::<Text, _>(event_type)
+                .bind::<BigInt, _>(events)
+                .bind::<BigInt, _>(last)
                 .execute(conn)?;
             }
-            Ok(Applied::Now)
+            Ok(answers)
         })
         .await
     }
@@ -536,57 +666,77 @@ impl PostgresEvents {
         .await
     }
 
-    /// The webhook consumer: creates a delivery of `event` for every enabled endpoint of its
-    /// seller that subscribes to its type, once, and hands them back held for `lease` so the
-    /// caller sends them at once. `None`: this consumer had handled the event before.
+    /// The webhook consumer: for each event, creates a delivery for every enabled endpoint of
+    /// its seller that subscribes to its type, once, all in one transaction, and hands the
+    /// deliveries back held for `lease` so the caller sends them at once. `None` for an event
+    /// this consumer had handled before.
     pub async fn fan_out(
         &self,
         consumer: &'static str,
-        event: &EventEnvelope,
+        events: &[EventEnvelope],
         lease: Duration,
         now: Timestamp,
-    ) -> std::result::Result<Option<Vec<DeliveryJob>>, EventStoreError> {
-        let event = event.clone();
+    ) -> std::result::Result<Vec<Option<Vec<DeliveryJob>>>, EventStoreError> {
+        let events = events.to_vec();
         let key = self.key.clone();
-        self.run("fan_out", Mode::Write, move |conn| {
-            if !first_time(conn, consumer, event.id, now)? {
-                return Ok(None);
-            }
-            let Some(seller) = event.seller_id else {
-                return Ok(Some(Vec::new()));
-            };
-            let mut claimed = Vec::new();
-            for endpoint in endpoint_rows(conn, seller.as_uuid(), None, false)? {
-                if endpoint.state != "enabled" || !endpoint.wants(&event.event_type)? {
+        self.run("fan_out", Mode::Queue, move |conn| {
+            let sellers: Vec<Uuid> = events
+                .iter()
+                .filter_map(|e| e.seller_id.map(SellerId::as_uuid))
+                .collect();
+            let endpoints: Vec<EndpointRow> = sql_query(format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+                 WHERE seller_id = ANY($1) AND state = 'enabled'"
+            ))
+            .bind::<Array<SqlUuid>, _>(&sellers)
+            .load(conn)?;
+            let mut answers: Vec<Option<Vec<DeliveryJob>>> = vec![None; events.len()];
+            let mut order: Vec<usize> = (0..events.len()).collect();
+            order.sort_by_key(|i| events.get(*i).map(|e| e.id));
+            for index in order {
+                let (Some(event), Some(answer)) = (events.get(index), answers.get_mut(index))
+                else {
+                    continue;
+                };
+                if !first_time(conn, consumer, event.id, now)? {
                     continue;
                 }
-                let id = derive_id(endpoint.id, &format!("delivery:{}", event.id));
-                sql_query(
-                    "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, seller_id, state, attempts, \
-                                                     next_attempt_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $6) \
-                     ON CONFLICT (endpoint_id, event_id) DO NOTHING",
-                )
-                .bind::<SqlUuid, _>(id)
-                .bind::<SqlUuid, _>(endpoint.id)
-                .bind::<SqlUuid, _>(event.id.0)
-                .bind::<SqlUuid, _>(seller.as_uuid())
-                .bind::<BigInt, _>(later(now, lease).as_micros())
-                .bind::<BigInt, _>(now.as_micros())
-                .execute(conn)?;
-                claimed.push(DeliveryRow {
-                    id,
-                    endpoint_id: endpoint.id,
-                    event_id: event.id.0,
-                    event_type: event.event_type.clone(),
-                    state: "pending".to_owned(),
-                    attempts: 0,
-                    first_attempt_at: None,
-                    next_attempt_at: None,
-                    created_at: now.as_micros(),
-                });
+                let mut claimed = Vec::new();
+                for endpoint in &endpoints {
+                    if Some(SellerId::from_uuid(endpoint.seller_id)) != event.seller_id
+                        || !endpoint.wants(&event.event_type)?
+                    {
+                        continue;
+                    }
+                    let id = derive_id(endpoint.id, &format!("delivery:{}", event.id));
+                    sql_query(
+                        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, seller_id, state, attempts, \
+                                                         next_attempt_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $6) \
+                         ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+                    )
+                    .bind::<SqlUuid, _>(id)
+                    .bind::<SqlUuid, _>(endpoint.id)
+                    .bind::<SqlUuid, _>(event.id.0)
+                    .bind::<SqlUuid, _>(endpoint.seller_id)
+                    .bind::<BigInt, _>(later(now, lease).as_micros())
+                    .bind::<BigInt, _>(now.as_micros())
+                    .execute(conn)?;
+                    claimed.push(DeliveryRow {
+                        id,
+                        endpoint_id: endpoint.id,
+                        event_id: event.id.0,
+                        event_type: event.event_type.clone(),
+                        state: "pending".to_owned(),
+                        attempts: 0,
+                        first_attempt_at: None,
+                        next_attempt_at: None,
+                        created_at: now.as_micros(),
+                    });
+                }
+                *answer = Some(jobs_with(&key, claimed, &endpoints, std::slice::from_ref(event), now)?.0);
             }
-            jobs_for(conn, &key, claimed, now).map(Some)
+            Ok(answers)
         })
         .await
     }
@@ -620,102 +770,26 @@ impl PostgresEvents {
         .await
     }
 
-    /// Records an attempt: the attempt row, the delivery's new state, and the endpoint's run
-    /// of failures; an endpoint that reaches `disable_after` failures in a row is disabled and
-    /// a `webhook_endpoint.disabled` event is written. An attempt on a delivery that another
-    /// worker already finished (its lease had run out) is not recorded.
-    pub async fn record_attempt(
+    /// Records attempts, in one transaction: for each, the attempt row, the delivery's new
+    /// state, and the endpoint's run of failures; an endpoint that reaches `disable_after`
+    /// failures in a row is disabled and a `webhook_endpoint.disabled` event is written. An
+    /// attempt on a delivery that another worker already finished (its lease had run out) is
+    /// not recorded.
+    pub async fn record_attempts(
         &self,
-        job: &DeliveryJob,
-        result: &AttemptResult,
+        attempts: &[(DeliveryJob, AttemptResult)],
         disable_after: u32,
         now: Timestamp,
     ) -> std::result::Result<(), EventStoreError> {
-        let delivery = job.delivery_id;
-        let endpoint = job.endpoint_id;
-        let result = result.clone();
-        self.run("record_attempt", Mode::Write, move |conn| {
-            let rows: Vec<DeliveryRow> =
-                sql_query(format!("{DELIVERY_SELECT} WHERE d.id = $1 FOR UPDATE OF d"))
-                    .bind::<SqlUuid, _>(delivery)
-                    .load(conn)?;
-            let Some(row) = rows.first() else {
-                return refuse(EventStoreError::NotFound("delivery"));
-            };
-            if row.state != "pending" {
-                return Ok(());
-            }
-            let attempt = row.attempts.saturating_add(1);
-            sql_query(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, \
-                                               outcome, error, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind::<SqlUuid, _>(delivery)
-            .bind::<Integer, _>(attempt)
-            .bind::<BigInt, _>(result.started_at.as_micros())
-            .bind::<Nullable<Integer>, _>(result.status_code.map(i32::from))
-            .bind::<Integer, _>(i32::try_from(result.latency_ms).unwrap_or(i32::MAX))
-            .bind::<Text, _>(outcome_name(result.outcome))
-            .bind::<Nullable<Text>, _>(result.error.as_deref())
-            .bind::<Nullable<BigInt>, _>(result.next_attempt_at.map(Timestamp::as_micros))
-            .execute(conn)?;
-            let state = match (result.outcome, result.next_attempt_at) {
-                (AttemptOutcome::Delivered, _) => DeliveryState::Succeeded,
-                (AttemptOutcome::Retry, Some(_)) => DeliveryState::Pending,
-                (AttemptOutcome::Retry, None) | (AttemptOutcome::Reject, _) => {
-                    DeliveryState::Failed
-                }
-            };
-            sql_query(
-                "UPDATE webhook_deliveries SET state = $2, attempts = $3, \
-                   first_attempt_at = COALESCE(first_attempt_at, $4), next_attempt_at = $5, \
-                   last_status = $6, last_error = $7, updated_at = $8 WHERE id = $1",
-            )
-            .bind::<SqlUuid, _>(delivery)
-            .bind::<Text, _>(state.as_str())
-            .bind::<Integer, _>(attempt)
-            .bind::<BigInt, _>(result.started_at.as_micros())
-            .bind::<Nullable<BigInt>, _>(match state {
-                DeliveryState::Pending => result.next_attempt_at.map(Timestamp::as_micros),
-                DeliveryState::Succeeded | DeliveryState::Failed => None,
-            })
-            .bind::<Nullable<Integer>, _>(result.status_code.map(i32::from))
-            .bind::<Nullable<Text>, _>(result.error.as_deref())
-            .bind::<BigInt, _>(now.as_micros())
-            .execute(conn)?;
-            if result.outcome == AttemptOutcome::Delivered {
-                sql_query(
-                    "UPDATE webhook_endpoints SET consecutive_failures = 0 \
-                     WHERE id = $1 AND consecutive_failures <> 0",
-                )
-                .bind::<SqlUuid, _>(endpoint)
-                .execute(conn)?;
-                return Ok(());
-            }
-            let disabled: Vec<CountRow> = sql_query(
-                "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, \
-                   state = CASE WHEN consecutive_failures + 1 >= $2 THEN 'disabled' ELSE state END, \
-                   disabled_reason = CASE WHEN consecutive_failures + 1 >= $2 AND state = 'enabled' \
-                     THEN 'failed ' || ($2)::TEXT || ' deliveries in a row' ELSE disabled_reason END, \
-                   updated_at = $3 \
-                 WHERE id = $1 RETURNING (CASE WHEN state = 'disabled' AND consecutive_failures = $2 \
-                   THEN 1 ELSE 0 END)::INT8 AS value",
-            )
-            .bind::<SqlUuid, _>(endpoint)
-            .bind::<Integer, _>(i32::try_from(disable_after.max(1)).unwrap_or(i32::MAX))
-            .bind::<BigInt, _>(now.as_micros())
-            .load(conn)?;
-            if disabled.first().is_some_and(|r| r.value == 1) {
-                tracing::warn!(%endpoint, disable_after, "webhook endpoint disabled after repeated failures");
-                let occurrence = derive_id(delivery, &format!("disabled:{attempt}"));
-                emit::endpoint(
-                    conn,
-                    EventType::WebhookEndpointDisabled,
-                    endpoint,
-                    occurrence,
-                    now,
-                )?;
+        let mut attempts: Vec<(Uuid, Uuid, AttemptResult)> = attempts
+            .iter()
+            .map(|(job, result)| (job.endpoint_id, job.delivery_id, result.clone()))
+            .collect();
+        // One lock order for every batch: endpoints, then deliveries.
+        attempts.sort_by_key(|(endpoint, delivery, _)| (*endpoint, *delivery));
+        self.run("record_attempts", Mode::Queue, move |conn| {
+            for (endpoint, delivery, result) in &attempts {
+                record_attempt(conn, *delivery, *endpoint, result, disable_after, now)?;
             }
             Ok(())
         })
@@ -785,7 +859,10 @@ impl PostgresEvents {
             let (previous, until) = if overlap.is_zero() {
                 (None, None)
             } else {
-                (Some(row.secret_sealed.clone()), Some(later(now, overlap).as_micros()))
+                (
+                    Some(row.secret_sealed.clone()),
+                    Some(later(now, overlap).as_micros()),
+                )
             };
             sql_query(
                 "UPDATE webhook_endpoints SET secret_sealed = $2, previous_secret_sealed = $3, \
@@ -939,7 +1016,8 @@ impl Outbox for PostgresEvents {
             .bind::<BigInt, _>(i64::from(limit))
             .bind::<BigInt, _>(later(now, lease).as_micros())
             .load(conn)?;
-            let mut events: Vec<EventEnvelope> = rows.into_iter().map(EventEnvelope::from).collect();
+            let mut events: Vec<EventEnvelope> =
+                rows.into_iter().map(EventEnvelope::from).collect();
             events.sort_by_key(|e| (e.occurred_at, e.id));
             Ok(events)
         })
@@ -953,10 +1031,12 @@ impl Outbox for PostgresEvents {
     ) -> std::result::Result<(), EventStoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
         self.run("mark_sent", Mode::Queue, move |conn| {
-            sql_query("UPDATE outbox_events SET sent_at = $2 WHERE id = ANY($1) AND sent_at IS NULL")
-                .bind::<Array<SqlUuid>, _>(&ids)
-                .bind::<BigInt, _>(now.as_micros())
-                .execute(conn)?;
+            sql_query(
+                "UPDATE outbox_events SET sent_at = $2 WHERE id = ANY($1) AND sent_at IS NULL",
+            )
+            .bind::<Array<SqlUuid>, _>(&ids)
+            .bind::<BigInt, _>(now.as_micros())
+            .execute(conn)?;
             Ok(())
         })
         .await

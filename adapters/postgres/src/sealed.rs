@@ -113,7 +113,10 @@ mod tests {
         let sealed = key.seal(b"s", b"c").unwrap();
         assert_eq!(again.open(&sealed, b"c").unwrap(), b"s");
         assert_eq!(SecretKey::from_hex("abcd").unwrap_err(), SealError::BadKey);
-        assert_eq!(SecretKey::from_hex(&"zz".repeat(32)).unwrap_err(), SealError::BadKey);
+        assert_eq!(
+            SecretKey::from_hex(&"zz".repeat(32)).unwrap_err(),
+            SealError::BadKey
+        );
         assert_eq!(format!("{key:?}"), "SecretKey(redacted)");
     }
 }

@@ -213,7 +213,10 @@ struct EventTypeCount {
 fn outbox(db: &TestDatabase) -> BTreeMap<String, i64> {
     let mut conn = db.connect().unwrap();
     assert_eq!(
-        count(db, "SELECT count(*) AS n FROM outbox_events WHERE seller_id IS NULL"),
+        count(
+            db,
+            "SELECT count(*) AS n FROM outbox_events WHERE seller_id IS NULL"
+        ),
         0
     );
     sql_query("SELECT event_type, count(*) AS n FROM outbox_events GROUP BY event_type")
@@ -225,7 +228,10 @@ fn outbox(db: &TestDatabase) -> BTreeMap<String, i64> {
 }
 
 fn events(expected: &[(&str, i64)]) -> BTreeMap<String, i64> {
-    expected.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
+    expected
+        .iter()
+        .map(|(t, n)| ((*t).to_owned(), *n))
+        .collect()
 }
 
 /// An account's posted balance seen from its normal side (0 if never opened).

@@ -119,7 +119,10 @@ mod tests {
         let body = encode(&event).unwrap();
         let text = String::from_utf8(body.clone()).unwrap();
         assert!(text.contains(r#""created":1764213600"#), "{text}");
-        assert!(text.contains(r#""data":{"state":"paid","total_minor":1299}"#), "{text}");
+        assert!(
+            text.contains(r#""data":{"state":"paid","total_minor":1299}"#),
+            "{text}"
+        );
         assert_eq!(decode(&body).unwrap(), event);
     }
 

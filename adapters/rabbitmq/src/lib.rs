@@ -19,6 +19,6 @@ mod envelope;
 mod link;
 mod topology;
 
-pub use envelope::{decode, encode, EnvelopeError};
+pub use envelope::{EnvelopeError, decode, encode};
 pub use link::{AmqpBus, Link, LinkError, RETRIES_HEADER, Verdict, backoff, sleep_or_shutdown};
-pub use topology::{ConsumerSpec, Topology, DELIVERY_LIMIT};
+pub use topology::{ConsumerSpec, DELIVERY_LIMIT, Topology};

@@ -24,6 +24,9 @@ use crate::topology::{ConsumerSpec, Topology};
 /// The header counting how many retry steps a message has been through.
 pub const RETRIES_HEADER: &str = "x-bazaar-retries";
 
+/// Chunks of messages a consumer handles at once.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
 /// How long a publish may wait for the broker's confirms before the connection is treated as
 /// lost.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -127,7 +130,8 @@ impl Link {
     }
 
     /// Runs a consumer until `shutdown`: declares its queues, takes up to `prefetch`
-    /// messages at a time and hands each to `handle` concurrently, then acts on the verdict.
+    /// messages at a time and hands those already waiting to `handle` together (it answers a
+    /// verdict per message, in order), then acts on each verdict.
     /// A lost connection is re-established with backoff; messages in flight return to the
     /// queue and are delivered again (consumers are idempotent).
     pub async fn consume<F, Fut>(
@@ -138,8 +142,8 @@ impl Link {
         handle: F,
         mut shutdown: watch::Receiver<bool>,
     ) where
-        F: Fn(Result<EventEnvelope, EnvelopeError>) -> Fut + Send + Sync,
-        Fut: Future<Output = Verdict> + Send,
+        F: Fn(Vec<Result<EventEnvelope, EnvelopeError>>) -> Fut + Send + Sync,
+        Fut: Future<Output = Vec<Verdict>> + Send,
     {
         let handle = &handle;
         loop {
@@ -180,27 +184,32 @@ impl Link {
                     }
                 }
             };
-            let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            // Messages already waiting are handled together (one transaction per chunk in the
+            // consumers), a few chunks at a time.
             consumer
                 .take_until(Box::pin(stopped))
-                .for_each_concurrent(usize::from(prefetch.max(1)), |delivery| {
-                    let lost = lost.clone();
-                    async move {
+                .ready_chunks(usize::from(prefetch.max(1)))
+                .for_each_concurrent(CHUNKS_IN_FLIGHT, |chunk| async move {
+                    let mut deliveries = Vec::with_capacity(chunk.len());
+                    for delivery in chunk {
                         match delivery {
-                            Ok(delivery) => {
-                                let verdict = handle(envelope::decode(&delivery.data)).await;
-                                if let Err(error) =
-                                    settle(channel, topology, spec, &delivery, verdict).await
-                                {
-                                    tracing::warn!(consumer = %spec.name, %error,
-                                        "could not settle a message; it will be delivered again");
-                                    lost.store(true, std::sync::atomic::Ordering::Relaxed);
-                                }
-                            }
+                            Ok(delivery) => deliveries.push(delivery),
                             Err(error) => {
                                 tracing::warn!(consumer = %spec.name, %error, "consumer stream failed");
-                                lost.store(true, std::sync::atomic::Ordering::Relaxed);
                             }
+                        }
+                    }
+                    if deliveries.is_empty() {
+                        return;
+                    }
+                    let decoded = deliveries.iter().map(|d| envelope::decode(&d.data)).collect();
+                    let verdicts = handle(decoded).await;
+                    let missing = || Verdict::Retry("the consumer gave no verdict".to_owned());
+                    let verdicts = verdicts.into_iter().chain(std::iter::repeat_with(missing));
+                    for (delivery, verdict) in deliveries.iter().zip(verdicts) {
+                        if let Err(error) = settle(channel, topology, spec, delivery, verdict).await {
+                            tracing::warn!(consumer = %spec.name, %error,
+                                "could not settle a message; it will be delivered again");
                         }
                     }
                 })
@@ -268,7 +277,9 @@ async fn settle(
             let mut headers = delivery.properties.headers().clone().unwrap_or_default();
             headers.insert(
                 ShortString::from(RETRIES_HEADER),
-                AMQPValue::LongLongInt(i64::try_from(retries.saturating_add(1)).unwrap_or(i64::MAX)),
+                AMQPValue::LongLongInt(
+                    i64::try_from(retries.saturating_add(1)).unwrap_or(i64::MAX),
+                ),
             );
             let properties = delivery.properties.clone().with_headers(headers);
             let queue = topology.retry_queue(&spec.name, retries);
@@ -276,7 +287,13 @@ async fn settle(
                 delay_ms = topology.retry_delays.get(retries).map_or(0, Duration::as_millis),
                 "message failed; retrying later");
             let confirm = channel
-                .basic_publish("", &queue, BasicPublishOptions::default(), &delivery.data, properties)
+                .basic_publish(
+                    "",
+                    &queue,
+                    BasicPublishOptions::default(),
+                    &delivery.data,
+                    properties,
+                )
                 .await?;
             match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
                 Ok(Ok(Confirmation::Ack(_) | Confirmation::NotRequested)) => {
@@ -356,7 +373,8 @@ impl AmqpBus {
                     continue;
                 }
             };
-            let seconds = u64::try_from(event.occurred_at.as_micros().div_euclid(1_000_000)).unwrap_or(0);
+            let seconds =
+                u64::try_from(event.occurred_at.as_micros().div_euclid(1_000_000)).unwrap_or(0);
             let properties = BasicProperties::default()
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into())

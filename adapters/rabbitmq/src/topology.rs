@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
 
@@ -96,7 +98,9 @@ impl Topology {
             ShortString::from("x-delivery-limit"),
             AMQPValue::LongInt(DELIVERY_LIMIT),
         );
-        channel.queue_declare(&queue, durable(), quorum(args)).await?;
+        channel
+            .queue_declare(&queue, durable(), quorum(args))
+            .await?;
         for (step, delay) in self.retry_delays.iter().enumerate() {
             let mut args = FieldTable::default();
             args.insert(ShortString::from("x-dead-letter-exchange"), text(""));
@@ -106,7 +110,11 @@ impl Topology {
                 AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
             );
             channel
-                .queue_declare(&self.retry_queue(&consumer.name, step), durable(), quorum(args))
+                .queue_declare(
+                    &self.retry_queue(&consumer.name, step),
+                    durable(),
+                    quorum(args),
+                )
                 .await?;
         }
         for pattern in &consumer.patterns {
@@ -124,7 +132,11 @@ impl Topology {
     }
 
     /// Deletes a consumer's queues (tests and benchmarks clean up after themselves).
-    pub async fn delete_consumer(&self, channel: &Channel, consumer: &str) -> Result<(), lapin::Error> {
+    pub async fn delete_consumer(
+        &self,
+        channel: &Channel,
+        consumer: &str,
+    ) -> Result<(), lapin::Error> {
         let mut queues = vec![self.queue(consumer), self.dead_letter_queue(consumer)];
         queues.extend((0..self.retry_delays.len()).map(|step| self.retry_queue(consumer, step)));
         for queue in queues {
@@ -138,7 +150,10 @@ impl Topology {
     /// Deletes the exchange.
     pub async fn delete_exchange(&self, channel: &Channel) -> Result<(), lapin::Error> {
         channel
-            .exchange_delete(&self.exchange(), lapin::options::ExchangeDeleteOptions::default())
+            .exchange_delete(
+                &self.exchange(),
+                lapin::options::ExchangeDeleteOptions::default(),
+            )
             .await
     }
 }

@@ -126,7 +126,12 @@ fn unique_prefix() -> String {
 }
 
 /// BAZAAR's defaults (apps/workers/src/config.rs), on the benchmark's database and prefix.
-fn worker_config(prefix: &str, secrets_key: String, roles: Vec<Role>, options: &Options) -> WorkerConfig {
+fn worker_config(
+    prefix: &str,
+    secrets_key: String,
+    roles: Vec<Role>,
+    options: &Options,
+) -> WorkerConfig {
     WorkerConfig {
         database_url: DATABASE_URL.to_owned(),
         amqp_url: AMQP_URL.to_owned(),
@@ -289,7 +294,9 @@ async fn relay_throughput(options: &Options) -> Result<u64, String> {
     let cleaned = remove(&topology, &sink).await;
     let elapsed = measured?;
     cleaned?;
-    let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX).max(1);
+    let elapsed_ms = u64::try_from(elapsed.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
     let per_second = events.saturating_mul(1000) / elapsed_ms;
     println!(
         "relay  events={events} seconds={}.{:03} events_per_s={per_second}",
@@ -316,7 +323,9 @@ fn record(body: &[u8], received: &Received) {
     };
     let (Some(id), Some(occurred)) = (
         event.get("id").and_then(serde_json::Value::as_str),
-        event.get("occurred_at_us").and_then(serde_json::Value::as_i64),
+        event
+            .get("occurred_at_us")
+            .and_then(serde_json::Value::as_i64),
     ) else {
         tracing::warn!("webhook body without id or occurred_at_us");
         return;
@@ -365,7 +374,10 @@ async fn connection(mut stream: TcpStream, received: Received) {
                 Ok(read) => buffer.extend_from_slice(chunk.get(..read).unwrap_or_default()),
             }
         };
-        record(buffer.get(head_end..body_end).unwrap_or_default(), &received);
+        record(
+            buffer.get(head_end..body_end).unwrap_or_default(),
+            &received,
+        );
         buffer.drain(..body_end);
         if stream.write_all(RESPONSE).await.is_err() {
             return;
@@ -399,7 +411,13 @@ struct Generated {
 
 /// Commits events `first`, `first + GENERATORS`, … below `total`, each at its slot of the
 /// schedule `start + i / rate`, one transaction per event.
-fn generate(seller: Uuid, first: u64, total: u64, rate: u64, start: Instant) -> Result<Generated, String> {
+fn generate(
+    seller: Uuid,
+    first: u64,
+    total: u64,
+    rate: u64,
+    start: Instant,
+) -> Result<Generated, String> {
     let mut conn = connect()?;
     let mut done = Generated::default();
     let mut index = first;
@@ -462,7 +480,11 @@ struct Latency {
 }
 
 /// Runs the generator and waits for the webhooks.
-async fn generate_and_wait(options: &Options, seller: Uuid, received: &Received) -> Result<Latency, String> {
+async fn generate_and_wait(
+    options: &Options,
+    seller: Uuid,
+    received: &Received,
+) -> Result<Latency, String> {
     // Let the consumers attach before the first event.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let total = options.rate.saturating_mul(options.seconds);
@@ -570,7 +592,9 @@ pub fn run(options: Options) -> Result<(), String> {
         } = end_to_end(&options).await?;
         latencies_us.sort_unstable();
         let delivered = u64::try_from(latencies_us.len()).unwrap_or(u64::MAX);
-        let generating_ms = u64::try_from(generating.as_millis()).unwrap_or(u64::MAX).max(1);
+        let generating_ms = u64::try_from(generating.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let achieved = generated.sent.saturating_mul(1000) / generating_ms;
         let p50 = stats::ms(stats::percentile(&latencies_us, 50));
         let p90 = stats::ms(stats::percentile(&latencies_us, 90));

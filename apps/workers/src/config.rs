@@ -23,7 +23,9 @@ impl FromStr for Role {
             "relay" => Ok(Self::Relay),
             "activity" => Ok(Self::Activity),
             "webhooks" => Ok(Self::Webhooks),
-            other => Err(format!("unknown role {other:?} (relay, activity, webhooks)")),
+            other => Err(format!(
+                "unknown role {other:?} (relay, activity, webhooks)"
+            )),
         }
     }
 }
@@ -120,7 +122,8 @@ impl WorkerConfig {
         if secrets_key.is_empty() {
             return Err(ConfigError {
                 name: "BAZAAR_SECRETS_KEY",
-                reason: "required: 64 hex characters (scripts/run makes one for local use)".to_owned(),
+                reason: "required: 64 hex characters (scripts/run makes one for local use)"
+                    .to_owned(),
             });
         }
         Ok(Self {
@@ -150,7 +153,10 @@ impl WorkerConfig {
             delivery_lease: millis("BAZAAR_DELIVERY_LEASE_MS", 60_000)?,
             db_pool: setting("BAZAAR_DB_POOL", 8_u32)?.max(1),
             log_json: setting("BAZAAR_LOG_FORMAT", String::new())? == "json",
-            name: setting("BAZAAR_WORKER_NAME", format!("bazaar-workers-{}", std::process::id()))?,
+            name: setting(
+                "BAZAAR_WORKER_NAME",
+                format!("bazaar-workers-{}", std::process::id()),
+            )?,
         })
     }
 }

@@ -48,8 +48,11 @@ impl Sender {
             Err(error) => (None, Some(format!("event cannot be encoded: {error}"))),
             Ok(body) => {
                 let secrets: Vec<_> = job.secrets.iter().collect();
-                let signature =
-                    signature_header(started_at.as_micros().div_euclid(1_000_000), &body, &secrets);
+                let signature = signature_header(
+                    started_at.as_micros().div_euclid(1_000_000),
+                    &body,
+                    &secrets,
+                );
                 let sent = self
                     .client
                     .post(&job.url)
@@ -63,8 +66,8 @@ impl Sender {
                 match sent {
                     Ok(response) => {
                         let status = response.status();
-                        let error = (!status.is_success())
-                            .then(|| format!("HTTP {}", status.as_u16()));
+                        let error =
+                            (!status.is_success()).then(|| format!("HTTP {}", status.as_u16()));
                         (Some(status.as_u16()), error)
                     }
                     Err(error) => {

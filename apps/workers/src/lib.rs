@@ -18,13 +18,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bazaar_domain::events::{EVENT_VERSION, EventBus, EventEnvelope, EventStoreError, Outbox};
+use bazaar_domain::events::{
+    AttemptResult, DeliveryJob, EVENT_VERSION, EventBus, EventEnvelope, EventStoreError, Outbox,
+};
 use bazaar_domain::webhooks::RetrySchedule;
 use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey};
 use bazaar_rabbitmq::{
     AmqpBus, ConsumerSpec, EnvelopeError, Link, Topology, Verdict, backoff, sleep_or_shutdown,
 };
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use config::{Role, WorkerConfig};
 use deliver::{Sender, now};
@@ -35,6 +37,8 @@ pub const ACTIVITY: &str = "activity";
 pub const WEBHOOKS: &str = "webhooks";
 /// Relay loops per process.
 const RELAY_TASKS: usize = 2;
+/// The most delivery results recorded in one transaction.
+const RECORD_BATCH: usize = 256;
 
 /// Why the workers could not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +90,7 @@ pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> Resul
     // The loops run together on this task (a consumer's future borrows across awaits in a way
     // that is not `Send`); the deliveries they start are tasks of their own.
     let mut tasks: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
+    let mut recorders = Vec::new();
     tracing::info!(name = %config.name, roles = ?config.roles, prefix = %config.amqp_prefix, "workers starting");
     for role in &config.roles {
         match role {
@@ -112,18 +117,24 @@ pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> Resul
                 );
                 tasks.push(Box::pin(async move {
                     let spec = spec(ACTIVITY);
-                    let handler = |decoded| count_event(&events, decoded, shutdown.clone());
+                    let handler = |decoded| count_events(&events, decoded, shutdown.clone());
                     link.consume(&topology, &spec, prefetch, handler, shutdown.clone())
                         .await;
                 }));
             }
             Role::Webhooks => {
+                let (results, recorded) = mpsc::unbounded_channel();
+                recorders.push(tokio::spawn(record(
+                    events.clone(),
+                    recorded,
+                    config.disable_after,
+                )));
                 let context = Arc::new(Delivering {
                     events: events.clone(),
                     sender: sender.clone(),
                     permits: permits.clone(),
-                    disable_after: config.disable_after,
                     lease: config.delivery_lease,
+                    results,
                 });
                 let (link, topology, prefetch, fan_shutdown) = (
                     link.clone(),
@@ -138,15 +149,23 @@ pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> Resul
                     link.consume(&topology, &spec, prefetch, handler, fan_shutdown.clone())
                         .await;
                 }));
-                tasks.push(Box::pin(context.poll(config.delivery_poll, shutdown.clone())));
+                tasks.push(Box::pin(
+                    context.poll(config.delivery_poll, shutdown.clone()),
+                ));
             }
         }
     }
     futures_util::future::join_all(tasks).await;
-    // Deliveries in flight finish (or time out) before the process ends.
+    // Deliveries in flight finish (or time out) and their results are recorded before the
+    // process ends.
     let _drained = permits
         .acquire_many(u32::try_from(config.delivery_concurrency).unwrap_or(u32::MAX))
         .await;
+    for recorder in recorders {
+        if let Err(error) = recorder.await {
+            tracing::error!(%error, "the delivery recorder failed");
+        }
+    }
     tracing::info!(name = %config.name, "workers stopped");
     Ok(())
 }
@@ -229,11 +248,59 @@ fn readable(decoded: Result<EventEnvelope, EnvelopeError>) -> Result<EventEnvelo
     Ok(event)
 }
 
-/// Runs `work` until the store answers, waiting out outages (the message stays unacknowledged
-/// meanwhile, so an outage never uses up its retries); `None` on shutdown.
+/// A chunk of messages: verdicts for those that cannot be read, and the events of the rest.
+struct Chunk {
+    verdicts: Vec<Option<Verdict>>,
+    events: Vec<EventEnvelope>,
+    /// `events[i]` answers `verdicts[slots[i]]`.
+    slots: Vec<usize>,
+}
+
+impl Chunk {
+    fn new(decoded: Vec<Result<EventEnvelope, EnvelopeError>>) -> Self {
+        let mut chunk = Self {
+            verdicts: Vec::with_capacity(decoded.len()),
+            events: Vec::new(),
+            slots: Vec::new(),
+        };
+        for (slot, message) in decoded.into_iter().enumerate() {
+            match readable(message) {
+                Ok(event) => {
+                    chunk.events.push(event);
+                    chunk.slots.push(slot);
+                    chunk.verdicts.push(None);
+                }
+                Err(verdict) => chunk.verdicts.push(Some(verdict)),
+            }
+        }
+        chunk
+    }
+
+    /// The verdicts, given one per event.
+    fn answer(mut self, verdicts: impl IntoIterator<Item = Verdict>) -> Vec<Verdict> {
+        for (slot, verdict) in self.slots.iter().zip(verdicts) {
+            if let Some(place) = self.verdicts.get_mut(*slot) {
+                *place = Some(verdict);
+            }
+        }
+        self.verdicts
+            .into_iter()
+            .map(|v| v.unwrap_or_else(|| Verdict::Retry("not handled".to_owned())))
+            .collect()
+    }
+
+    /// The same verdict for every event.
+    fn answer_all(self, verdict: &Verdict) -> Vec<Verdict> {
+        let count = self.events.len();
+        self.answer(std::iter::repeat_n(verdict.clone(), count))
+    }
+}
+
+/// Runs `work` until the store answers, waiting out outages (the messages stay unacknowledged
+/// meanwhile, so an outage never uses up their retries); `None` on shutdown.
 async fn patiently<T, F, Fut>(
     what: &str,
-    event: &EventEnvelope,
+    events: usize,
     mut shutdown: watch::Receiver<bool>,
     work: F,
 ) -> Option<Result<T, EventStoreError>>
@@ -246,8 +313,12 @@ where
         match work().await {
             Err(EventStoreError::Unavailable) => {
                 failures = failures.saturating_add(1);
-                tracing::warn!(consumer = what, event_id = %event.id, failures,
-                    "database unavailable; holding the message and retrying");
+                tracing::warn!(
+                    what,
+                    events,
+                    failures,
+                    "database unavailable; holding the messages and retrying"
+                );
                 if sleep_or_shutdown(backoff(failures), &mut shutdown).await {
                     return None;
                 }
@@ -257,29 +328,41 @@ where
     }
 }
 
-fn verdict<T>(outcome: Option<Result<T, EventStoreError>>) -> Verdict {
+/// The verdict for a whole chunk whose transaction did not go through.
+fn failed(outcome: Option<EventStoreError>) -> Verdict {
     match outcome {
         None => Verdict::Retry("worker shutting down".to_owned()),
-        Some(Ok(_)) => Verdict::Done,
-        Some(Err(error)) => Verdict::Retry(error.to_string()),
+        Some(error) => Verdict::Retry(error.to_string()),
     }
 }
 
-async fn count_event(
+async fn count_events(
     events: &PostgresEvents,
-    decoded: Result<EventEnvelope, EnvelopeError>,
+    decoded: Vec<Result<EventEnvelope, EnvelopeError>>,
     shutdown: watch::Receiver<bool>,
-) -> Verdict {
-    let event = match readable(decoded) {
-        Ok(event) => event,
-        Err(verdict) => return verdict,
-    };
-    verdict(
-        patiently(ACTIVITY, &event, shutdown, || {
-            events.count_event(ACTIVITY, &event, now())
-        })
-        .await,
-    )
+) -> Vec<Verdict> {
+    let chunk = Chunk::new(decoded);
+    if chunk.events.is_empty() {
+        return chunk.answer(Vec::new());
+    }
+    let outcome = patiently(ACTIVITY, chunk.events.len(), shutdown, || {
+        events.count_events(ACTIVITY, &chunk.events, now())
+    })
+    .await;
+    match outcome {
+        Some(Ok(answers)) => {
+            let verdicts: Vec<Verdict> = answers
+                .into_iter()
+                .map(|answer| match answer {
+                    Ok(_) => Verdict::Done,
+                    Err(error) => Verdict::Retry(error.to_string()),
+                })
+                .collect();
+            chunk.answer(verdicts)
+        }
+        Some(Err(error)) => chunk.answer_all(&failed(Some(error))),
+        None => chunk.answer_all(&failed(None)),
+    }
 }
 
 /// What the webhook consumer and the delivery poller share.
@@ -287,34 +370,40 @@ struct Delivering {
     events: Arc<PostgresEvents>,
     sender: Sender,
     permits: Arc<Semaphore>,
-    disable_after: u32,
     lease: Duration,
+    results: mpsc::UnboundedSender<(DeliveryJob, AttemptResult)>,
 }
 
 impl Delivering {
     async fn fan_out(
         self: Arc<Self>,
-        decoded: Result<EventEnvelope, EnvelopeError>,
+        decoded: Vec<Result<EventEnvelope, EnvelopeError>>,
         shutdown: watch::Receiver<bool>,
-    ) -> Verdict {
-        let event = match readable(decoded) {
-            Ok(event) => event,
-            Err(verdict) => return verdict,
-        };
-        let outcome = patiently(WEBHOOKS, &event, shutdown, || {
-            self.events.fan_out(WEBHOOKS, &event, self.lease, now())
+    ) -> Vec<Verdict> {
+        let chunk = Chunk::new(decoded);
+        if chunk.events.is_empty() {
+            return chunk.answer(Vec::new());
+        }
+        let outcome = patiently(WEBHOOKS, chunk.events.len(), shutdown, || {
+            self.events
+                .fan_out(WEBHOOKS, &chunk.events, self.lease, now())
         })
         .await;
-        if let Some(Ok(Some(jobs))) = &outcome {
-            for job in jobs.iter().cloned() {
-                self.clone().send(job).await;
+        match outcome {
+            Some(Ok(answers)) => {
+                let count = answers.len();
+                for job in answers.into_iter().flatten().flatten() {
+                    self.clone().send(job).await;
+                }
+                chunk.answer(std::iter::repeat_n(Verdict::Done, count))
             }
+            Some(Err(error)) => chunk.answer_all(&failed(Some(error))),
+            None => chunk.answer_all(&failed(None)),
         }
-        verdict(outcome)
     }
 
-    /// Starts sending `job` once a permit is free.
-    async fn send(self: Arc<Self>, job: bazaar_domain::events::DeliveryJob) {
+    /// Starts sending `job` once a permit is free; its result goes to the recorder.
+    async fn send(self: Arc<Self>, job: DeliveryJob) {
         let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return;
         };
@@ -322,13 +411,10 @@ impl Delivering {
             let result = self.sender.attempt(&job).await;
             tracing::debug!(delivery = %job.delivery_id, event_id = %job.event.id,
                 status = ?result.status_code, latency_ms = result.latency_ms, "webhook attempt");
-            if let Err(error) = self
-                .events
-                .record_attempt(&job, &result, self.disable_after, now())
-                .await
-            {
-                tracing::warn!(%error, delivery = %job.delivery_id,
-                    "attempt not recorded; the delivery is sent again when its lease runs out");
+            if self.results.send((job, result)).is_err() {
+                tracing::warn!(
+                    "attempt not recorded (shutting down); the delivery is sent again when its lease runs out"
+                );
             }
             drop(permit);
         });
@@ -363,5 +449,37 @@ impl Delivering {
                 return;
             }
         }
+    }
+}
+
+/// Records attempts as they come, many per transaction, until every sender is gone.
+async fn record(
+    events: Arc<PostgresEvents>,
+    mut results: mpsc::UnboundedReceiver<(DeliveryJob, AttemptResult)>,
+    disable_after: u32,
+) {
+    let mut batch = Vec::new();
+    while results.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let mut failures: u32 = 0;
+        loop {
+            match events.record_attempts(&batch, disable_after, now()).await {
+                Ok(()) => break,
+                Err(EventStoreError::Unavailable) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(
+                        attempts = batch.len(),
+                        failures,
+                        "database unavailable; holding delivery results and retrying"
+                    );
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, attempts = batch.len(),
+                        "delivery results not recorded; the deliveries are sent again when their lease runs out");
+                    break;
+                }
+            }
+        }
+        batch.clear();
     }
 }

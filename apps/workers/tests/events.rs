@@ -28,12 +28,12 @@ use bazaar_domain::chart::SellerId;
 use bazaar_domain::webhooks::{
     EndpointSecret, EndpointUrl, SIGNATURE_HEADER, parse_patterns, verify,
 };
-use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey, SystemClock};
 use bazaar_ledger::Clock;
+use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey, SystemClock};
 use bazaar_rabbitmq::{Link, Topology};
+use bazaar_testdb::TestDatabase;
 use bazaar_testdb::private_server::PrivateServer;
 use bazaar_testdb::proxy::TcpProxy;
-use bazaar_testdb::TestDatabase;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
@@ -68,6 +68,16 @@ struct Receiver {
 
 impl Receiver {
     fn start(rt: &tokio::runtime::Runtime, secret: String, delay: Duration) -> Self {
+        Self::answering(rt, secret, delay, None)
+    }
+
+    /// A receiver that answers every delivery with `status` (e.g. `410 Gone`) when given.
+    fn answering(
+        rt: &tokio::runtime::Runtime,
+        secret: String,
+        delay: Duration,
+        status: Option<&'static str>,
+    ) -> Self {
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
@@ -81,7 +91,7 @@ impl Receiver {
                     return;
                 };
                 let (r, f, secret) = (r.clone(), f.clone(), secret.clone());
-                tokio::spawn(serve(stream, secret, delay, r, f));
+                tokio::spawn(serve(stream, secret, delay, status, r, f));
             }
         });
         Self {
@@ -104,6 +114,7 @@ async fn serve(
     mut stream: tokio::net::TcpStream,
     secret: String,
     delay: Duration,
+    fixed_status: Option<&'static str>,
     received: Arc<Mutex<Vec<Uuid>>>,
     forged: Arc<Mutex<u32>>,
 ) {
@@ -128,7 +139,9 @@ async fn serve(
                     .then(|| value.trim().to_owned())
             })
         };
-        let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         while buffer.len() < head_end + length {
             let mut chunk = [0u8; 4096];
             match stream.read(&mut chunk).await {
@@ -153,6 +166,7 @@ async fn serve(
                 "400 Bad Request"
             }
         };
+        let status = fixed_status.unwrap_or(status);
         let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
         if stream.write_all(answer.as_bytes()).await.is_err() {
             return;
@@ -220,7 +234,13 @@ impl World {
 
     /// Starts a worker process talking to the broker at `broker`.
     fn worker(&self, broker: SocketAddr, name: &str) -> Child {
+        self.worker_with(broker, name, &[])
+    }
+
+    /// [`World::worker`] with more settings.
+    fn worker_with(&self, broker: SocketAddr, name: &str, settings: &[(&str, &str)]) -> Child {
         Command::new(env!("CARGO_BIN_EXE_bazaar-workers"))
+            .envs(settings.iter().copied())
             .env("BAZAAR_DATABASE_URL", &self.database_url)
             .env("BAZAAR_AMQP_URL", amqp_url(broker))
             .env("BAZAAR_AMQP_PREFIX", &self.prefix)
@@ -298,7 +318,12 @@ struct Written {
     orphans: BTreeSet<Uuid>,
 }
 
-const TYPES: [&str; 4] = ["order.created", "order.paid", "review.created", "refund.succeeded"];
+const TYPES: [&str; 4] = [
+    "order.created",
+    "order.paid",
+    "review.created",
+    "refund.succeeded",
+];
 
 /// Writes one event in a transaction of its own, retrying while the database is away.
 fn write_event(url: &str, id: Uuid, seller: Uuid, event_type: &str, version: i64) {
@@ -347,7 +372,13 @@ fn stream(world: &World, count: usize, pace: Duration, fault: impl FnOnce()) -> 
         std::thread::sleep(pace);
     }
     let poison = Uuid::new_v4();
-    write_event(&world.database_url, poison, world.sellers[0].0, "order.paid", 99);
+    write_event(
+        &world.database_url,
+        poison,
+        world.sellers[0].0,
+        "order.paid",
+        99,
+    );
     written.poison.insert(poison);
     let orphan = Uuid::new_v4();
     write_event(&world.database_url, orphan, Uuid::new_v4(), "order.paid", 1);
@@ -367,7 +398,10 @@ struct Count {
 
 fn count(url: &str, query: &str) -> i64 {
     let mut conn = PgConnection::establish(url).unwrap();
-    sql_query(query).get_result::<Count>(&mut conn).unwrap().value
+    sql_query(query)
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .value
 }
 
 #[derive(QueryableByName)]
@@ -434,7 +468,10 @@ fn settle_and_check(world: &World, written: &Written, within: Duration) {
             url,
             "SELECT COALESCE(SUM(events), 0)::INT8 AS value FROM event_counts",
         );
-        let unsent = count(url, "SELECT COUNT(*) AS value FROM outbox_events WHERE sent_at IS NULL");
+        let unsent = count(
+            url,
+            "SELECT COUNT(*) AS value FROM outbox_events WHERE sent_at IS NULL",
+        );
         if all_received && counted == total && unsent == 0 {
             break;
         }
@@ -485,8 +522,16 @@ fn settle_and_check(world: &World, written: &Written, within: Duration) {
     );
     for (i, ids) in &expected {
         let receiver = &world.sellers[*i].1;
-        assert_eq!(&receiver.ids(), ids, "receiver {i} got exactly its subscribed events");
-        assert_eq!(*receiver.forged.lock().unwrap(), 0, "every signature verified");
+        assert_eq!(
+            &receiver.ids(),
+            ids,
+            "receiver {i} got exactly its subscribed events"
+        );
+        assert_eq!(
+            *receiver.forged.lock().unwrap(),
+            0,
+            "every signature verified"
+        );
     }
     // The dead-letter queues hold exactly what was made undeliverable on purpose.
     let topology = world.topology();
@@ -585,4 +630,153 @@ fn postgresql_restarted_mid_stream() {
         server.start();
     });
     settle_and_check(&world, &written, Duration::from_secs(120));
+}
+
+#[derive(QueryableByName)]
+struct AttemptRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    status_code: Option<i32>,
+    #[diesel(sql_type = Text)]
+    outcome: String,
+    #[diesel(sql_type = BigInt)]
+    started_at: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    next_attempt_at: Option<i64>,
+}
+
+fn attempts(url: &str, endpoint: Uuid) -> Vec<AttemptRow> {
+    let mut conn = PgConnection::establish(url).unwrap();
+    sql_query(
+        "SELECT a.status_code, a.outcome, a.started_at, a.next_attempt_at FROM webhook_attempts a \
+         JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = $1 ORDER BY a.attempt",
+    )
+    .bind::<SqlUuid, _>(endpoint)
+    .load(&mut conn)
+    .unwrap()
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn failing_endpoints_are_retried_rejected_and_disabled() {
+    let rt = runtime();
+    let db = TestDatabase::new().unwrap();
+    let world = World::new(&rt, db.url(), Duration::ZERO);
+    let _cleanup = BrokerCleanup(world.topology());
+    declare_queues(&world);
+    let url = db.url();
+    let (seller, _, _) = &world.sellers[1];
+    let store = PostgresEvents::new(url, 2, RetryPolicy::default(), world.key.clone());
+    let endpoint = |target: String| {
+        rt.block_on(store.create_endpoint(
+            SellerId::from_uuid(*seller),
+            EndpointUrl::parse(&target, true).unwrap(),
+            parse_patterns(&["order.*".to_owned()]).unwrap(),
+            EndpointSecret::from_bytes(rand::rng().random()),
+            SystemClock.now(),
+        ))
+        .unwrap()
+        .id
+    };
+    // Nothing listens on this port: every attempt is a network error, retried.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let unreachable = endpoint(format!("http://{closed}/hooks"));
+    // This one answers 410 Gone: refused, not retried.
+    let gone_receiver = Receiver::answering(&rt, String::new(), Duration::ZERO, Some("410 Gone"));
+    let gone = endpoint(gone_receiver.url());
+    let _worker = Worker(world.worker_with(
+        BROKER.parse().unwrap(),
+        "worker-failing",
+        &[("BAZAAR_WEBHOOK_DISABLE_AFTER", "3")],
+    ));
+    let event = Uuid::new_v4();
+    write_event(url, event, *seller, "order.paid", 1);
+
+    let state = |endpoint: Uuid| {
+        count(
+            url,
+            &format!(
+                "SELECT CASE WHEN state = 'enabled' THEN 1 ELSE 0 END::INT8 AS value \
+                 FROM webhook_endpoints WHERE id = '{endpoint}'"
+            ),
+        )
+    };
+    wait_for(
+        "the unreachable endpoint to be disabled",
+        Duration::from_secs(60),
+        || state(unreachable) == 0,
+    );
+    let tries = attempts(url, unreachable);
+    assert_eq!(tries.len(), 3, "three failures in a row disable it");
+    for pair in tries.windows(2) {
+        let (first, second) = (&pair[0], &pair[1]);
+        assert!(
+            second.started_at >= first.next_attempt_at.unwrap(),
+            "waited for the retry"
+        );
+    }
+    assert!(
+        tries
+            .iter()
+            .all(|a| a.outcome == "retry" && a.status_code.is_none())
+    );
+    // Each wait is at least half the nominal delay (200 ms, then 400 ms: equal jitter).
+    let gaps: Vec<i64> = tries
+        .iter()
+        .map(|a| a.next_attempt_at.unwrap() - a.started_at)
+        .collect();
+    assert!(gaps[0] >= 100_000 && gaps[1] >= 200_000, "{gaps:?}");
+    wait_for(
+        "the disabled endpoint's delivery to close",
+        Duration::from_secs(30),
+        || {
+            count(
+                url,
+                &format!(
+                    "SELECT COUNT(*) AS value FROM webhook_deliveries \
+                 WHERE endpoint_id = '{unreachable}' AND state = 'failed'"
+                ),
+            ) == 1
+        },
+    );
+
+    let refused = attempts(url, gone);
+    assert_eq!(refused.len(), 1, "a 410 is not retried");
+    assert_eq!(refused[0].status_code, Some(410));
+    assert_eq!(refused[0].outcome, "rejected");
+    assert_eq!(state(gone), 1, "one failure does not disable");
+
+    // The disabling is an event of its own, relayed and counted like any other.
+    wait_for(
+        "the disabled event to be counted",
+        Duration::from_secs(30),
+        || {
+            count(
+                url,
+                &format!(
+                    "SELECT COALESCE(SUM(events), 0)::INT8 AS value FROM event_counts \
+                 WHERE seller_id = '{seller}' AND event_type = 'webhook_endpoint.disabled'"
+                ),
+            ) == 1
+        },
+    );
+    assert_eq!(
+        count(
+            url,
+            &format!(
+                "SELECT COUNT(*) AS value FROM outbox_events WHERE event_type = 'webhook_endpoint.disabled' \
+                 AND payload->>'endpoint_id' = '{unreachable}'"
+            ),
+        ),
+        1
+    );
 }

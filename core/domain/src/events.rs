@@ -29,7 +29,10 @@ impl fmt::Display for EventId {
 /// The id of the event of type `event_type` about `subject` (a resource, or for per-seller
 /// copies the seller's part of it): the same inputs always give the same id.
 pub fn event_id(subject: Uuid, event_type: EventType) -> EventId {
-    EventId(derive_id(subject, &format!("event:{}", event_type.as_str())))
+    EventId(derive_id(
+        subject,
+        &format!("event:{}", event_type.as_str()),
+    ))
 }
 
 macro_rules! event_types {
@@ -160,8 +163,7 @@ pub trait Outbox: Send + Sync {
     ) -> impl Future<Output = Result<(), EventStoreError>> + Send;
 
     /// Gives claimed events back at once (publishing failed).
-    fn release(&self, ids: &[EventId])
-    -> impl Future<Output = Result<(), EventStoreError>> + Send;
+    fn release(&self, ids: &[EventId]) -> impl Future<Output = Result<(), EventStoreError>> + Send;
 }
 
 /// Why a publish did not go through.
@@ -292,7 +294,10 @@ mod tests {
         }
         assert_eq!(EventType::parse("order.teleported"), None);
         assert_eq!(EventType::OrderPaid.family(), "order");
-        assert_eq!(EventType::WebhookEndpointDisabled.family(), "webhook_endpoint");
+        assert_eq!(
+            EventType::WebhookEndpointDisabled.family(),
+            "webhook_endpoint"
+        );
     }
 
     #[test]

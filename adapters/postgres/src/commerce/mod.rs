@@ -7,7 +7,7 @@
 //! oversell. See `docs/commerce.md`.
 
 pub(crate) mod emit;
-mod rows;
+pub(crate) mod rows;
 mod tx;
 
 use std::sync::Arc;

@@ -807,7 +807,13 @@ fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<
         &["paid", "delivered"],
         now,
     )?;
-    emit::checkout_orders(conn, EventType::OrderDelivered, checkout, &["delivered"], now)
+    emit::checkout_orders(
+        conn,
+        EventType::OrderDelivered,
+        checkout,
+        &["delivered"],
+        now,
+    )
 }
 
 fn cancel_checkout(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<()> {
@@ -826,7 +832,13 @@ fn cancel_checkout(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> R
     sql_query("UPDATE orders SET state = 'cancelled' WHERE checkout_id = $1 AND state = 'awaiting_payment'")
         .bind::<SqlUuid, _>(checkout)
         .execute(conn)?;
-    emit::checkout_orders(conn, EventType::OrderCancelled, checkout, &["cancelled"], now)
+    emit::checkout_orders(
+        conn,
+        EventType::OrderCancelled,
+        checkout,
+        &["cancelled"],
+        now,
+    )
 }
 
 fn add_intent(

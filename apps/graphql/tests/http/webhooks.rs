@@ -112,13 +112,18 @@ async fn deliver_event(server: &Server, seller: Uuid) {
         RetryPolicy::default(),
         SecretKey::from_hex(KEY).unwrap(),
     );
+    let events_in = std::slice::from_ref(&event);
     let jobs = events
-        .fan_out("webhooks", &event, Duration::from_secs(600), now)
+        .fan_out("webhooks", events_in, Duration::from_secs(600), now)
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(jobs.len(), 1);
-    events.count_event("activity", &event, now).await.unwrap();
+    assert_eq!(jobs[0].as_ref().map(Vec::len), Some(1));
+    let counted = events
+        .count_events("activity", events_in, now)
+        .await
+        .unwrap();
+    assert_eq!(counted, vec![Ok(bazaar_postgres::Applied::Now)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
