@@ -309,22 +309,27 @@ fn events_by_id(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<EventEnvelo
     Ok(rows.into_iter().map(EventEnvelope::from).collect())
 }
 
-/// Records that `consumer` handled `event`; false if it had before.
+/// Records that `consumer` handled `events` (in id order, so concurrent batches lock rows in
+/// one order); answers the ones it had not handled before.
 fn first_time(
     conn: &mut PgConnection,
     consumer: &str,
-    event: EventId,
+    events: &[EventId],
     now: Timestamp,
-) -> Result<bool> {
-    let inserted = sql_query(
-        "INSERT INTO processed_messages (consumer, event_id, processed_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (consumer, event_id) DO NOTHING",
+) -> Result<BTreeSet<Uuid>> {
+    let mut ids: Vec<Uuid> = events.iter().map(|id| id.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let inserted: Vec<IdRow> = sql_query(
+        "INSERT INTO processed_messages (consumer, event_id, processed_at) \
+         SELECT $1, ids.id, $3 FROM unnest($2::UUID[]) AS ids (id) \
+         ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id AS id",
     )
     .bind::<Text, _>(consumer)
-    .bind::<SqlUuid, _>(event.0)
+    .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<BigInt, _>(now.as_micros())
-    .execute(conn)?;
-    Ok(inserted == 1)
+    .load(conn)?;
+    Ok(inserted.into_iter().map(|row| row.id).collect())
 }
 
 fn endpoint_rows(
@@ -478,45 +483,33 @@ fn record_attempt(
     disable_after: u32,
     now: Timestamp,
 ) -> Result<()> {
-    let rows: Vec<DeliveryRow> =
-        sql_query(format!("{DELIVERY_SELECT} WHERE d.id = $1 FOR UPDATE OF d"))
-            .bind::<SqlUuid, _>(delivery)
-            .load(conn)?;
-    let Some(row) = rows.first() else {
-        tracing::warn!(%delivery, "attempt on a delivery that does not exist; not recorded");
-        return Ok(());
-    };
-    if row.state != "pending" {
-        return Ok(());
-    }
-    let attempt = row.attempts.saturating_add(1);
-    sql_query(
-        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, \
-                                       outcome, error, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind::<SqlUuid, _>(delivery)
-    .bind::<Integer, _>(attempt)
-    .bind::<BigInt, _>(result.started_at.as_micros())
-    .bind::<Nullable<Integer>, _>(result.status_code.map(i32::from))
-    .bind::<Integer, _>(i32::try_from(result.latency_ms).unwrap_or(i32::MAX))
-    .bind::<Text, _>(outcome_name(result.outcome))
-    .bind::<Nullable<Text>, _>(result.error.as_deref())
-    .bind::<Nullable<BigInt>, _>(result.next_attempt_at.map(Timestamp::as_micros))
-    .execute(conn)?;
     let state = match (result.outcome, result.next_attempt_at) {
         (AttemptOutcome::Delivered, _) => DeliveryState::Succeeded,
         (AttemptOutcome::Retry, Some(_)) => DeliveryState::Pending,
         (AttemptOutcome::Retry, None) | (AttemptOutcome::Reject, _) => DeliveryState::Failed,
     };
-    sql_query(
-        "UPDATE webhook_deliveries SET state = $2, attempts = $3, \
-           first_attempt_at = COALESCE(first_attempt_at, $4), next_attempt_at = $5, \
-           last_status = $6, last_error = $7, updated_at = $8 WHERE id = $1",
+    let delivered = result.outcome == AttemptOutcome::Delivered;
+    // One statement: the delivery moves on (only if still pending: another worker may have
+    // finished it after this one's lease ran out), the attempt is logged under the delivery's
+    // new attempt count, and a success clears the endpoint's run of failures.
+    let applied: Vec<CountRow> = sql_query(
+        "WITH d AS ( \
+           UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, \
+             first_attempt_at = COALESCE(first_attempt_at, $3), next_attempt_at = $4, \
+             last_status = $5, last_error = $6, updated_at = $7 \
+           WHERE id = $1 AND state = 'pending' RETURNING id, attempts), \
+         a AS ( \
+           INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, \
+                                         outcome, error, next_attempt_at) \
+           SELECT id, attempts, $3, $5, $8, $9, $6, $10 FROM d RETURNING attempt), \
+         e AS ( \
+           UPDATE webhook_endpoints SET consecutive_failures = 0 \
+           WHERE id = $11 AND $12 AND consecutive_failures <> 0 AND EXISTS (SELECT 1 FROM d) \
+           RETURNING id) \
+         SELECT attempt::INT8 AS value FROM a",
     )
     .bind::<SqlUuid, _>(delivery)
     .bind::<Text, _>(state.as_str())
-    .bind::<Integer, _>(attempt)
     .bind::<BigInt, _>(result.started_at.as_micros())
     .bind::<Nullable<BigInt>, _>(match state {
         DeliveryState::Pending => result.next_attempt_at.map(Timestamp::as_micros),
@@ -525,14 +518,17 @@ fn record_attempt(
     .bind::<Nullable<Integer>, _>(result.status_code.map(i32::from))
     .bind::<Nullable<Text>, _>(result.error.as_deref())
     .bind::<BigInt, _>(now.as_micros())
-    .execute(conn)?;
-    if result.outcome == AttemptOutcome::Delivered {
-        sql_query(
-            "UPDATE webhook_endpoints SET consecutive_failures = 0 \
-             WHERE id = $1 AND consecutive_failures <> 0",
-        )
-        .bind::<SqlUuid, _>(endpoint)
-        .execute(conn)?;
+    .bind::<Integer, _>(i32::try_from(result.latency_ms).unwrap_or(i32::MAX))
+    .bind::<Text, _>(outcome_name(result.outcome))
+    .bind::<Nullable<BigInt>, _>(result.next_attempt_at.map(Timestamp::as_micros))
+    .bind::<SqlUuid, _>(endpoint)
+    .bind::<Bool, _>(delivered)
+    .load(conn)?;
+    let Some(attempt) = applied.first().map(|row| row.value) else {
+        // Finished by another worker, or gone: nothing to record.
+        return Ok(());
+    };
+    if delivered {
         return Ok(());
     }
     let disabled: Vec<CountRow> = sql_query(
@@ -603,32 +599,37 @@ impl PostgresEvents {
                 .bind::<Array<SqlUuid>, _>(&sellers)
                 .load(conn)?;
             let known: BTreeSet<Uuid> = known.into_iter().map(|r| r.id).collect();
-            let mut answers = vec![Ok(Applied::Before); events.len()];
+            let unknown_seller =
+                |e: &EventEnvelope| e.seller_id.is_some_and(|s| !known.contains(&s.as_uuid()));
+            let countable: Vec<EventId> = events
+                .iter()
+                .filter(|e| !unknown_seller(e))
+                .map(|e| e.id)
+                .collect();
+            let new = first_time(conn, consumer, &countable, now)?;
             let mut counts: BTreeMap<(Uuid, &str), (i64, i64)> = BTreeMap::new();
-            // Rows are locked in one order (event ids, then count keys), so concurrent batches
-            // cannot deadlock.
-            let mut order: Vec<usize> = (0..events.len()).collect();
-            order.sort_by_key(|i| events.get(*i).map(|e| e.id));
-            for index in order {
-                let (Some(event), Some(answer)) = (events.get(index), answers.get_mut(index))
-                else {
-                    continue;
-                };
-                let seller = event.seller_id.map(SellerId::as_uuid);
-                if seller.is_some_and(|s| !known.contains(&s)) {
-                    *answer = Err(EventStoreError::NotFound("seller"));
+            let mut answers = Vec::with_capacity(events.len());
+            let mut counted = BTreeSet::new();
+            for event in &events {
+                if unknown_seller(event) {
+                    answers.push(Err(EventStoreError::NotFound("seller")));
                     continue;
                 }
-                if !first_time(conn, consumer, event.id, now)? {
+                // An event twice in one chunk (a redelivery beside the original) counts once.
+                if !new.contains(&event.id.0) || !counted.insert(event.id) {
+                    answers.push(Ok(Applied::Before));
                     continue;
                 }
-                *answer = Ok(Applied::Now);
-                if let Some(seller) = seller {
-                    let entry = counts.entry((seller, event.event_type.as_str())).or_default();
+                answers.push(Ok(Applied::Now));
+                if let Some(seller) = event.seller_id {
+                    let entry = counts
+                        .entry((seller.as_uuid(), event.event_type.as_str()))
+                        .or_default();
                     entry.0 = entry.0.saturating_add(1);
                     entry.1 = entry.1.max(event.occurred_at.as_micros());
                 }
             }
+            // Count rows are upserted in key order, so concurrent batches cannot deadlock.
             for ((seller, event_type), (events, last)) in counts {
                 sql_query(
                     "INSERT INTO event_counts (seller_id, event_type, events, last_event_at) \
@@ -690,40 +691,25 @@ impl PostgresEvents {
             ))
             .bind::<Array<SqlUuid>, _>(&sellers)
             .load(conn)?;
-            let mut answers: Vec<Option<Vec<DeliveryJob>>> = vec![None; events.len()];
-            let mut order: Vec<usize> = (0..events.len()).collect();
-            order.sort_by_key(|i| events.get(*i).map(|e| e.id));
-            for index in order {
-                let (Some(event), Some(answer)) = (events.get(index), answers.get_mut(index))
-                else {
-                    continue;
-                };
-                if !first_time(conn, consumer, event.id, now)? {
+            let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+            let new = first_time(conn, consumer, &ids, now)?;
+            let mut answers: Vec<Option<Vec<DeliveryJob>>> = Vec::with_capacity(events.len());
+            let mut handled = BTreeSet::new();
+            let mut claimed = Vec::new();
+            for event in &events {
+                if !new.contains(&event.id.0) || !handled.insert(event.id) {
+                    answers.push(None);
                     continue;
                 }
-                let mut claimed = Vec::new();
+                let mut rows = Vec::new();
                 for endpoint in &endpoints {
                     if Some(SellerId::from_uuid(endpoint.seller_id)) != event.seller_id
                         || !endpoint.wants(&event.event_type)?
                     {
                         continue;
                     }
-                    let id = derive_id(endpoint.id, &format!("delivery:{}", event.id));
-                    sql_query(
-                        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, seller_id, state, attempts, \
-                                                         next_attempt_at, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $6) \
-                         ON CONFLICT (endpoint_id, event_id) DO NOTHING",
-                    )
-                    .bind::<SqlUuid, _>(id)
-                    .bind::<SqlUuid, _>(endpoint.id)
-                    .bind::<SqlUuid, _>(event.id.0)
-                    .bind::<SqlUuid, _>(endpoint.seller_id)
-                    .bind::<BigInt, _>(later(now, lease).as_micros())
-                    .bind::<BigInt, _>(now.as_micros())
-                    .execute(conn)?;
-                    claimed.push(DeliveryRow {
-                        id,
+                    rows.push(DeliveryRow {
+                        id: derive_id(endpoint.id, &format!("delivery:{}", event.id)),
                         endpoint_id: endpoint.id,
                         event_id: event.id.0,
                         event_type: event.event_type.clone(),
@@ -734,8 +720,36 @@ impl PostgresEvents {
                         created_at: now.as_micros(),
                     });
                 }
-                *answer = Some(jobs_with(&key, claimed, &endpoints, std::slice::from_ref(event), now)?.0);
+                claimed.extend(rows.iter().map(|r| (r.id, r.endpoint_id, r.event_id)));
+                answers.push(Some(
+                    jobs_with(&key, rows, &endpoints, std::slice::from_ref(event), now)?.0,
+                ));
             }
+            claimed.sort_unstable();
+            let (ids, endpoint_ids, event_ids): (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) =
+                claimed.into_iter().fold(
+                    (Vec::new(), Vec::new(), Vec::new()),
+                    |(mut a, mut b, mut c), (id, endpoint, event)| {
+                        a.push(id);
+                        b.push(endpoint);
+                        c.push(event);
+                        (a, b, c)
+                    },
+                );
+            sql_query(
+                "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, seller_id, state, attempts, \
+                                                 next_attempt_at, created_at, updated_at) \
+                 SELECT d.id, d.endpoint_id, d.event_id, e.seller_id, 'pending', 0, $4, $5, $5 \
+                 FROM unnest($1::UUID[], $2::UUID[], $3::UUID[]) AS d (id, endpoint_id, event_id) \
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                 ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+            )
+            .bind::<Array<SqlUuid>, _>(&ids)
+            .bind::<Array<SqlUuid>, _>(&endpoint_ids)
+            .bind::<Array<SqlUuid>, _>(&event_ids)
+            .bind::<BigInt, _>(later(now, lease).as_micros())
+            .bind::<BigInt, _>(now.as_micros())
+            .execute(conn)?;
             Ok(answers)
         })
         .await

@@ -188,7 +188,7 @@ impl Link {
             // consumers), a few chunks at a time.
             consumer
                 .take_until(Box::pin(stopped))
-                .ready_chunks(usize::from(prefetch.max(1)))
+                .ready_chunks((usize::from(prefetch) / CHUNKS_IN_FLIGHT).max(1))
                 .for_each_concurrent(CHUNKS_IN_FLIGHT, |chunk| async move {
                     let mut deliveries = Vec::with_capacity(chunk.len());
                     for delivery in chunk {

@@ -37,7 +37,7 @@ use crate::stats;
 const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/bazaar_bench_events";
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// The blocking connections that commit the latency run's events.
-const GENERATORS: u64 = 8;
+const GENERATORS: u64 = 16;
 /// How long the relay run may take before the benchmark gives up.
 const RELAY_DEADLINE: Duration = Duration::from_secs(900);
 /// How long to wait for the last webhooks once the generator stopped.
@@ -141,10 +141,10 @@ fn worker_config(
         relay_batch: options.relay_batch,
         relay_idle: Duration::from_millis(20),
         relay_lease: Duration::from_secs(30),
-        prefetch: 64,
+        prefetch: 512,
         retry_delays: vec![Duration::from_millis(200), Duration::from_secs(1)],
         delivery_poll: Duration::from_millis(200),
-        delivery_concurrency: 64,
+        delivery_concurrency: 256,
         disable_after: 100,
         retry_first: Duration::from_secs(1),
         delivery_lease: Duration::from_secs(60),

@@ -47,13 +47,14 @@ pub struct WorkerConfig {
     pub relay_batch: u32,
     /// `BAZAAR_RELAY_IDLE_MS` (default 20): how often an idle relay looks at the outbox.
     pub relay_idle: Duration,
-    /// `BAZAAR_CONSUMER_PREFETCH` (default 64): messages a consumer handles at once.
+    /// `BAZAAR_CONSUMER_PREFETCH` (default 512): unacknowledged messages per consumer; they are
+    /// applied in chunks of a quarter of this, four chunks at a time.
     pub prefetch: u16,
     /// `BAZAAR_RETRY_DELAYS_MS` (default `1000,10000,60000,600000`): the consumers' retry steps.
     pub retry_delays: Vec<Duration>,
     /// `BAZAAR_DELIVERY_POLL_MS` (default 500): how often due webhook retries are looked for.
     pub delivery_poll: Duration,
-    /// `BAZAAR_DELIVERY_CONCURRENCY` (default 64): webhook requests in flight per process.
+    /// `BAZAAR_DELIVERY_CONCURRENCY` (default 256): webhook requests in flight per process.
     pub delivery_concurrency: usize,
     /// `BAZAAR_WEBHOOK_DISABLE_AFTER` (default 100): failed attempts in a row that disable an
     /// endpoint.
@@ -140,13 +141,13 @@ impl WorkerConfig {
             roles: list("BAZAAR_WORKER_ROLES", "relay,activity,webhooks")?,
             relay_batch: setting("BAZAAR_RELAY_BATCH", 1000_u32)?.clamp(1, 10_000),
             relay_idle: millis("BAZAAR_RELAY_IDLE_MS", 20)?,
-            prefetch: setting("BAZAAR_CONSUMER_PREFETCH", 64_u16)?.max(1),
+            prefetch: setting("BAZAAR_CONSUMER_PREFETCH", 512_u16)?.max(1),
             retry_delays: list::<u64>("BAZAAR_RETRY_DELAYS_MS", "1000,10000,60000,600000")?
                 .into_iter()
                 .map(Duration::from_millis)
                 .collect(),
             delivery_poll: millis("BAZAAR_DELIVERY_POLL_MS", 500)?,
-            delivery_concurrency: setting("BAZAAR_DELIVERY_CONCURRENCY", 64_usize)?.max(1),
+            delivery_concurrency: setting("BAZAAR_DELIVERY_CONCURRENCY", 256_usize)?.max(1),
             disable_after: setting("BAZAAR_WEBHOOK_DISABLE_AFTER", 100_u32)?.max(1),
             retry_first: millis("BAZAAR_WEBHOOK_RETRY_FIRST_MS", 30_000)?,
             relay_lease: millis("BAZAAR_RELAY_LEASE_MS", 30_000)?,

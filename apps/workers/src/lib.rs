@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod receiver;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +40,8 @@ pub const WEBHOOKS: &str = "webhooks";
 const RELAY_TASKS: usize = 2;
 /// The most delivery results recorded in one transaction.
 const RECORD_BATCH: usize = 256;
+/// Recording transactions in flight at once.
+const RECORDS_IN_FLIGHT: usize = 4;
 
 /// Why the workers could not start.
 #[derive(Debug, thiserror::Error)]
@@ -452,34 +455,50 @@ impl Delivering {
     }
 }
 
-/// Records attempts as they come, many per transaction, until every sender is gone.
+/// Records attempts as they come, many per transaction and a few transactions at once, until
+/// every sender is gone.
 async fn record(
     events: Arc<PostgresEvents>,
     mut results: mpsc::UnboundedReceiver<(DeliveryJob, AttemptResult)>,
     disable_after: u32,
 ) {
-    let mut batch = Vec::new();
-    while results.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        let mut failures: u32 = 0;
-        loop {
-            match events.record_attempts(&batch, disable_after, now()).await {
-                Ok(()) => break,
-                Err(EventStoreError::Unavailable) => {
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(
-                        attempts = batch.len(),
-                        failures,
-                        "database unavailable; holding delivery results and retrying"
-                    );
-                    tokio::time::sleep(backoff(failures)).await;
-                }
-                Err(error) => {
-                    tracing::error!(%error, attempts = batch.len(),
-                        "delivery results not recorded; the deliveries are sent again when their lease runs out");
-                    break;
-                }
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        let mut batch = Vec::new();
+        if results.recv_many(&mut batch, RECORD_BATCH).await == 0 {
+            break;
+        }
+        while in_flight.len() >= RECORDS_IN_FLIGHT {
+            let _done = in_flight.join_next().await;
+        }
+        in_flight.spawn(record_batch(events.clone(), batch, disable_after));
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+async fn record_batch(
+    events: Arc<PostgresEvents>,
+    batch: Vec<(DeliveryJob, AttemptResult)>,
+    disable_after: u32,
+) {
+    let mut failures: u32 = 0;
+    loop {
+        match events.record_attempts(&batch, disable_after, now()).await {
+            Ok(()) => return,
+            Err(EventStoreError::Unavailable) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(
+                    attempts = batch.len(),
+                    failures,
+                    "database unavailable; holding delivery results and retrying"
+                );
+                tokio::time::sleep(backoff(failures)).await;
+            }
+            Err(error) => {
+                tracing::error!(%error, attempts = batch.len(),
+                    "delivery results not recorded; the deliveries are sent again when their lease runs out");
+                return;
             }
         }
-        batch.clear();
     }
 }
