@@ -11,7 +11,7 @@
 //!   messages wait `delays[n]` (`x-message-ttl`) and are then dead-lettered back to the
 //!   consumer's queue: retries with growing delays without a delay plugin.
 //!
-//! Publishing uses publisher confirms: [`AmqpBus::publish`] returns only when the broker
+//! Publishing uses publisher confirms: `AmqpBus::publish` (the [`EventBus`](bazaar_domain::events::EventBus) port) returns only when the broker
 //! confirmed every message (a message is confirmed once the quorum queues it is routed to have
 //! it). Consuming acknowledges manually. See `docs/events.md`.
 

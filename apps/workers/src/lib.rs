@@ -299,43 +299,40 @@ impl Chunk {
     }
 }
 
-/// Runs `work` until the store answers, waiting out outages (the messages stay unacknowledged
-/// meanwhile, so an outage never uses up their retries); `None` on shutdown.
-async fn patiently<T, F, Fut>(
-    what: &str,
-    events: usize,
-    mut shutdown: watch::Receiver<bool>,
-    work: F,
-) -> Option<Result<T, EventStoreError>>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, EventStoreError>>,
-{
-    let mut failures: u32 = 0;
-    loop {
-        match work().await {
-            Err(EventStoreError::Unavailable) => {
-                failures = failures.saturating_add(1);
-                tracing::warn!(
-                    what,
-                    events,
-                    failures,
-                    "database unavailable; holding the messages and retrying"
-                );
-                if sleep_or_shutdown(backoff(failures), &mut shutdown).await {
-                    return None;
+impl Chunk {
+    /// Runs `work` (the chunk's transaction) until the store answers, waiting out outages: the
+    /// messages stay unacknowledged meanwhile, so an outage never uses up their retries. The
+    /// error is the verdict for every message when the transaction failed or the worker is
+    /// shutting down.
+    async fn run<T, F, Fut>(
+        &self,
+        what: &str,
+        mut shutdown: watch::Receiver<bool>,
+        work: F,
+    ) -> Result<T, Verdict>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, EventStoreError>>,
+    {
+        let mut failures: u32 = 0;
+        loop {
+            match work().await {
+                Ok(answer) => return Ok(answer),
+                Err(EventStoreError::Unavailable) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(
+                        what,
+                        events = self.events.len(),
+                        failures,
+                        "database unavailable; holding the messages and retrying"
+                    );
+                    if sleep_or_shutdown(backoff(failures), &mut shutdown).await {
+                        return Err(Verdict::Retry("worker shutting down".to_owned()));
+                    }
                 }
+                Err(error) => return Err(Verdict::Retry(error.to_string())),
             }
-            other => return Some(other),
         }
-    }
-}
-
-/// The verdict for a whole chunk whose transaction did not go through.
-fn failed(outcome: Option<EventStoreError>) -> Verdict {
-    match outcome {
-        None => Verdict::Retry("worker shutting down".to_owned()),
-        Some(error) => Verdict::Retry(error.to_string()),
     }
 }
 
@@ -348,12 +345,9 @@ async fn count_events(
     if chunk.events.is_empty() {
         return chunk.answer(Vec::new());
     }
-    let outcome = patiently(ACTIVITY, chunk.events.len(), shutdown, || {
-        events.count_events(ACTIVITY, &chunk.events, now())
-    })
-    .await;
-    match outcome {
-        Some(Ok(answers)) => {
+    let work = || events.count_events(ACTIVITY, &chunk.events, now());
+    match chunk.run(ACTIVITY, shutdown, work).await {
+        Ok(answers) => {
             let verdicts: Vec<Verdict> = answers
                 .into_iter()
                 .map(|answer| match answer {
@@ -363,8 +357,7 @@ async fn count_events(
                 .collect();
             chunk.answer(verdicts)
         }
-        Some(Err(error)) => chunk.answer_all(&failed(Some(error))),
-        None => chunk.answer_all(&failed(None)),
+        Err(verdict) => chunk.answer_all(&verdict),
     }
 }
 
@@ -387,21 +380,19 @@ impl Delivering {
         if chunk.events.is_empty() {
             return chunk.answer(Vec::new());
         }
-        let outcome = patiently(WEBHOOKS, chunk.events.len(), shutdown, || {
+        let work = || {
             self.events
                 .fan_out(WEBHOOKS, &chunk.events, self.lease, now())
-        })
-        .await;
-        match outcome {
-            Some(Ok(answers)) => {
+        };
+        match chunk.run(WEBHOOKS, shutdown, work).await {
+            Ok(answers) => {
                 let count = answers.len();
                 for job in answers.into_iter().flatten().flatten() {
                     self.clone().send(job).await;
                 }
                 chunk.answer(std::iter::repeat_n(Verdict::Done, count))
             }
-            Some(Err(error)) => chunk.answer_all(&failed(Some(error))),
-            None => chunk.answer_all(&failed(None)),
+            Err(verdict) => chunk.answer_all(&verdict),
         }
     }
 
