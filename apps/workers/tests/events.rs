@@ -782,3 +782,103 @@ fn failing_endpoints_are_retried_rejected_and_disabled() {
         1
     );
 }
+
+#[test]
+fn rotated_secrets_sign_during_the_overlap_and_deliveries_replay() {
+    let rt = runtime();
+    let db = TestDatabase::new().unwrap();
+    let world = World::new(&rt, db.url(), Duration::ZERO);
+    let _cleanup = BrokerCleanup(world.topology());
+    declare_queues(&world);
+    let url = db.url();
+    // This seller's receiver knows only the secret the endpoint was created with.
+    let (seller, receiver, _) = &world.sellers[0];
+    let seller_id = SellerId::from_uuid(*seller);
+    let store = PostgresEvents::new(url, 2, RetryPolicy::default(), world.key.clone());
+    let endpoint = rt
+        .block_on(store.endpoints(seller_id, SystemClock.now()))
+        .unwrap()[0]
+        .id;
+    let _worker = Worker(world.worker(BROKER.parse().unwrap(), "worker-rotation"));
+    let times_received = |id: Uuid| {
+        receiver
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| **r == id)
+            .count()
+    };
+
+    // Rotated with an hour of overlap: deliveries carry both signatures, and the receiver
+    // still holding the old secret accepts them.
+    rt.block_on(store.rotate_secret(
+        seller_id,
+        endpoint,
+        EndpointSecret::from_bytes(rand::rng().random()),
+        Duration::from_secs(3600),
+        SystemClock.now(),
+    ))
+    .unwrap();
+    let first = Uuid::new_v4();
+    write_event(url, first, *seller, "order.paid", 1);
+    wait_for("the first event", Duration::from_secs(30), || {
+        times_received(first) == 1
+    });
+
+    // A replay sends the delivered event again, with a fresh attempt in the log.
+    let delivery = rt
+        .block_on(store.deliveries(seller_id, endpoint, None, 10))
+        .unwrap()
+        .into_iter()
+        .find(|d| d.event_id.0 == first)
+        .unwrap();
+    let replayed = rt
+        .block_on(store.replay(seller_id, delivery.id, SystemClock.now()))
+        .unwrap();
+    assert_eq!(
+        replayed.state,
+        bazaar_domain::events::DeliveryState::Pending
+    );
+    wait_for("the replay", Duration::from_secs(30), || {
+        times_received(first) == 2
+    });
+    wait_for(
+        "the replay's attempt to be logged",
+        Duration::from_secs(30),
+        || {
+            rt.block_on(store.deliveries(seller_id, endpoint, None, 10))
+                .unwrap()
+                .iter()
+                .any(|d| d.id == delivery.id && d.attempts.len() == 2)
+        },
+    );
+
+    // Rotated again with no overlap: only the newest secret signs, and the receiver with the
+    // old one refuses (400, which is not retried).
+    rt.block_on(store.rotate_secret(
+        seller_id,
+        endpoint,
+        EndpointSecret::from_bytes(rand::rng().random()),
+        Duration::ZERO,
+        SystemClock.now(),
+    ))
+    .unwrap();
+    let second = Uuid::new_v4();
+    write_event(url, second, *seller, "order.paid", 1);
+    wait_for(
+        "the refused delivery to fail",
+        Duration::from_secs(30),
+        || {
+            count(
+                url,
+                &format!(
+                    "SELECT COUNT(*) AS value FROM webhook_deliveries \
+                 WHERE event_id = '{second}' AND state = 'failed' AND last_status = 400"
+                ),
+            ) == 1
+        },
+    );
+    assert_eq!(times_received(second), 0);
+    assert_eq!(*receiver.forged.lock().unwrap(), 1);
+}
