@@ -72,13 +72,6 @@ impl std::fmt::Debug for PostgresEvents {
     }
 }
 
-fn later(now: Timestamp, by: Duration) -> Timestamp {
-    Timestamp::from_micros(
-        now.as_micros()
-            .saturating_add(i64::try_from(by.as_micros()).unwrap_or(i64::MAX)),
-    )
-}
-
 fn refuse<T>(error: impl Into<EventStoreError>) -> Result<T> {
     Err(Fail::Domain(error.into()))
 }
@@ -183,10 +176,6 @@ impl EndpointRow {
             .iter()
             .map(|p| EventPattern::parse(p).map_err(|_| corrupt("event pattern", p)))
             .collect()
-    }
-
-    fn wants(&self, event_type: &str) -> Result<bool> {
-        Ok(self.patterns()?.iter().any(|p| p.matches(event_type)))
     }
 
     /// The secrets that sign deliveries now: the current one, then the previous one while its
@@ -429,49 +418,42 @@ fn jobs_for(
     ))
     .bind::<Array<SqlUuid>, _>(&endpoint_ids)
     .load(conn)?;
-    let (jobs, closed) = jobs_with(key, claimed, &endpoints, &events, now)?;
-    for delivery in closed {
-        sql_query(
-            "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
-             last_error = 'endpoint disabled', updated_at = $2 WHERE id = $1",
-        )
-        .bind::<SqlUuid, _>(delivery)
-        .bind::<BigInt, _>(now.as_micros())
-        .execute(conn)?;
+    let events: BTreeMap<Uuid, EventEnvelope> = events.into_iter().map(|e| (e.id.0, e)).collect();
+    // Secrets are opened once per endpoint, however many of its deliveries are due.
+    let mut secrets: BTreeMap<Uuid, Vec<EndpointSecret>> = BTreeMap::new();
+    for endpoint in endpoints.iter().filter(|e| e.state == "enabled") {
+        secrets.insert(endpoint.id, endpoint.secrets(key, now)?);
     }
-    Ok(jobs)
-}
-
-/// The jobs for `claimed`, and the deliveries to close instead (their endpoint is disabled or
-/// gone).
-fn jobs_with(
-    key: &SecretKey,
-    claimed: Vec<DeliveryRow>,
-    endpoints: &[EndpointRow],
-    events: &[EventEnvelope],
-    now: Timestamp,
-) -> Result<(Vec<DeliveryJob>, Vec<Uuid>)> {
     let mut jobs = Vec::with_capacity(claimed.len());
-    let mut closed = Vec::new();
     for delivery in claimed {
         let endpoint = endpoints.iter().find(|e| e.id == delivery.endpoint_id);
-        let event = events.iter().find(|e| e.id.0 == delivery.event_id);
-        match (endpoint, event) {
-            (Some(endpoint), Some(event)) if endpoint.state == "enabled" => {
-                jobs.push(DeliveryJob {
-                    delivery_id: delivery.id,
-                    endpoint_id: endpoint.id,
-                    url: endpoint.url.clone(),
-                    secrets: endpoint.secrets(key, now)?,
-                    event: event.clone(),
-                    attempts: count(delivery.attempts),
-                    first_attempt_at: delivery.first_attempt_at.map(Timestamp::from_micros),
-                });
-            }
-            _ => closed.push(delivery.id),
-        }
+        let ready = (
+            endpoint,
+            secrets.get(&delivery.endpoint_id),
+            events.get(&delivery.event_id),
+        );
+        let (Some(endpoint), Some(secrets), Some(event)) = ready else {
+            // The endpoint is disabled or gone: close the delivery instead of sending it.
+            sql_query(
+                "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
+                 last_error = 'endpoint disabled', updated_at = $2 WHERE id = $1",
+            )
+            .bind::<SqlUuid, _>(delivery.id)
+            .bind::<BigInt, _>(now.as_micros())
+            .execute(conn)?;
+            continue;
+        };
+        jobs.push(DeliveryJob {
+            delivery_id: delivery.id,
+            endpoint_id: endpoint.id,
+            url: endpoint.url.clone(),
+            secrets: secrets.clone(),
+            event: event.clone(),
+            attempts: count(delivery.attempts),
+            first_attempt_at: delivery.first_attempt_at.map(Timestamp::from_micros),
+        });
     }
-    Ok((jobs, closed))
+    Ok(jobs)
 }
 
 /// Records one attempt (see [`PostgresEvents::record_attempts`]).
@@ -691,6 +673,11 @@ impl PostgresEvents {
             ))
             .bind::<Array<SqlUuid>, _>(&sellers)
             .load(conn)?;
+            // Each endpoint's patterns are parsed and its secrets opened once per chunk.
+            let subscriptions = endpoints
+                .iter()
+                .map(|e| Ok((e, e.patterns()?, e.secrets(&key, now)?)))
+                .collect::<Result<Vec<_>>>()?;
             let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
             let new = first_time(conn, consumer, &ids, now)?;
             let mut answers: Vec<Option<Vec<DeliveryJob>>> = Vec::with_capacity(events.len());
@@ -701,41 +688,32 @@ impl PostgresEvents {
                     answers.push(None);
                     continue;
                 }
-                let mut rows = Vec::new();
-                for endpoint in &endpoints {
+                let mut jobs = Vec::new();
+                for (endpoint, patterns, secrets) in &subscriptions {
                     if Some(SellerId::from_uuid(endpoint.seller_id)) != event.seller_id
-                        || !endpoint.wants(&event.event_type)?
+                        || !patterns.iter().any(|p| p.matches(&event.event_type))
                     {
                         continue;
                     }
-                    rows.push(DeliveryRow {
-                        id: derive_id(endpoint.id, &format!("delivery:{}", event.id)),
+                    let id = derive_id(endpoint.id, &format!("delivery:{}", event.id));
+                    claimed.push((id, endpoint.id, event.id.0));
+                    jobs.push(DeliveryJob {
+                        delivery_id: id,
                         endpoint_id: endpoint.id,
-                        event_id: event.id.0,
-                        event_type: event.event_type.clone(),
-                        state: "pending".to_owned(),
+                        url: endpoint.url.clone(),
+                        secrets: secrets.clone(),
+                        event: event.clone(),
                         attempts: 0,
                         first_attempt_at: None,
-                        next_attempt_at: None,
-                        created_at: now.as_micros(),
                     });
                 }
-                claimed.extend(rows.iter().map(|r| (r.id, r.endpoint_id, r.event_id)));
-                answers.push(Some(
-                    jobs_with(&key, rows, &endpoints, std::slice::from_ref(event), now)?.0,
-                ));
+                answers.push(Some(jobs));
             }
+            // Inserted in id order, so concurrent chunks take index locks in one order.
             claimed.sort_unstable();
-            let (ids, endpoint_ids, event_ids): (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) =
-                claimed.into_iter().fold(
-                    (Vec::new(), Vec::new(), Vec::new()),
-                    |(mut a, mut b, mut c), (id, endpoint, event)| {
-                        a.push(id);
-                        b.push(endpoint);
-                        c.push(event);
-                        (a, b, c)
-                    },
-                );
+            let ids: Vec<Uuid> = claimed.iter().map(|c| c.0).collect();
+            let endpoint_ids: Vec<Uuid> = claimed.iter().map(|c| c.1).collect();
+            let event_ids: Vec<Uuid> = claimed.iter().map(|c| c.2).collect();
             sql_query(
                 "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, seller_id, state, attempts, \
                                                  next_attempt_at, created_at, updated_at) \
@@ -747,7 +725,7 @@ impl PostgresEvents {
             .bind::<Array<SqlUuid>, _>(&ids)
             .bind::<Array<SqlUuid>, _>(&endpoint_ids)
             .bind::<Array<SqlUuid>, _>(&event_ids)
-            .bind::<BigInt, _>(later(now, lease).as_micros())
+            .bind::<BigInt, _>(now.saturating_add(lease).as_micros())
             .bind::<BigInt, _>(now.as_micros())
             .execute(conn)?;
             Ok(answers)
@@ -777,7 +755,7 @@ impl PostgresEvents {
             )
             .bind::<BigInt, _>(now.as_micros())
             .bind::<BigInt, _>(i64::from(limit))
-            .bind::<BigInt, _>(later(now, lease).as_micros())
+            .bind::<BigInt, _>(now.saturating_add(lease).as_micros())
             .load(conn)?;
             jobs_for(conn, &key, claimed, now)
         })
@@ -875,7 +853,7 @@ impl PostgresEvents {
             } else {
                 (
                     Some(row.secret_sealed.clone()),
-                    Some(later(now, overlap).as_micros()),
+                    Some(now.saturating_add(overlap).as_micros()),
                 )
             };
             sql_query(
@@ -1028,7 +1006,7 @@ impl Outbox for PostgresEvents {
             ))
             .bind::<BigInt, _>(now.as_micros())
             .bind::<BigInt, _>(i64::from(limit))
-            .bind::<BigInt, _>(later(now, lease).as_micros())
+            .bind::<BigInt, _>(now.saturating_add(lease).as_micros())
             .load(conn)?;
             let mut events: Vec<EventEnvelope> =
                 rows.into_iter().map(EventEnvelope::from).collect();

@@ -178,11 +178,13 @@ async fn serve(
 
 // --- the world ----------------------------------------------------------------------------------
 
-/// Sellers, endpoints and receivers in one database, and the broker names of this test.
+/// Sellers, endpoints and receivers in one database, and the broker names of this test, whose
+/// exchange and queues are declared when the world is made and deleted when it is dropped.
 struct World {
     database_url: String,
     prefix: String,
     key: SecretKey,
+    store: PostgresEvents,
     /// seller -> (its receiver, the patterns it subscribed)
     sellers: Vec<(Uuid, Receiver, String)>,
 }
@@ -219,12 +221,30 @@ impl World {
             .unwrap();
             sellers.push((seller, receiver, pattern.to_owned()));
         }
-        Self {
+        let world = Self {
             database_url: database_url.to_owned(),
             prefix: format!("t{:016x}", rand::rng().random::<u64>()),
             key,
+            store,
             sellers,
-        }
+        };
+        world.declare_queues();
+        world
+    }
+
+    /// Declares the queues before the first event, so none is published to an exchange
+    /// without queues.
+    fn declare_queues(&self) {
+        runtime().block_on(async {
+            let link = Link::new(&amqp_url(BROKER.parse().unwrap()), "test-setup");
+            let channel = link.channel().await.unwrap();
+            for consumer in bazaar_workers::consumers() {
+                self.topology()
+                    .declare_consumer(&channel, &consumer)
+                    .await
+                    .unwrap();
+            }
+        });
     }
 
     fn topology(&self) -> Topology {
@@ -280,14 +300,11 @@ fn retry_delays() -> Vec<Duration> {
     ]
 }
 
-/// Deletes the test's queues and exchange when it ends.
-struct BrokerCleanup(Topology);
-
-impl Drop for BrokerCleanup {
+impl Drop for World {
+    /// Deletes the test's queues and exchange.
     fn drop(&mut self) {
-        let topology = self.0.clone();
-        let rt = runtime();
-        rt.block_on(async {
+        let topology = self.topology();
+        runtime().block_on(async {
             let link = Link::new(&amqp_url(BROKER.parse().unwrap()), "test-cleanup");
             if let Ok(channel) = link.channel().await {
                 for consumer in bazaar_workers::consumers() {
@@ -543,28 +560,11 @@ fn settle_and_check(world: &World, written: &Written, within: Duration) {
     assert_eq!(dead_letters(&topology, "webhooks"), written.poison);
 }
 
-fn declare_queues(world: &World) {
-    // Declared before the first event, so none is published to an exchange without queues.
-    runtime().block_on(async {
-        let link = Link::new(&amqp_url(BROKER.parse().unwrap()), "test-setup");
-        let channel = link.channel().await.unwrap();
-        for consumer in bazaar_workers::consumers() {
-            world
-                .topology()
-                .declare_consumer(&channel, &consumer)
-                .await
-                .unwrap();
-        }
-    });
-}
-
 #[test]
 fn two_workers_deliver_every_event_once_and_dead_letter_the_poison() {
     let rt = runtime();
     let db = TestDatabase::new().unwrap();
     let world = World::new(&rt, db.url(), Duration::ZERO);
-    let _cleanup = BrokerCleanup(world.topology());
-    declare_queues(&world);
     let broker: SocketAddr = BROKER.parse().unwrap();
     let _a = Worker(world.worker(broker, "worker-a"));
     let _b = Worker(world.worker(broker, "worker-b"));
@@ -577,8 +577,6 @@ fn rabbitmq_cut_mid_stream() {
     let rt = runtime();
     let db = TestDatabase::new().unwrap();
     let world = World::new(&rt, db.url(), Duration::ZERO);
-    let _cleanup = BrokerCleanup(world.topology());
-    declare_queues(&world);
     let proxy = TcpProxy::start(BROKER.parse().unwrap()).unwrap();
     let _a = Worker(world.worker(proxy.addr(), "worker-a"));
     let _b = Worker(world.worker(proxy.addr(), "worker-b"));
@@ -597,8 +595,6 @@ fn worker_killed_mid_delivery() {
     let db = TestDatabase::new().unwrap();
     // Slow receivers keep deliveries in flight when the worker dies.
     let world = World::new(&rt, db.url(), Duration::from_millis(50));
-    let _cleanup = BrokerCleanup(world.topology());
-    declare_queues(&world);
     let broker: SocketAddr = BROKER.parse().unwrap();
     let mut victim = Some(Worker(world.worker(broker, "worker-victim")));
     let _survivor = Worker(world.worker(broker, "worker-survivor"));
@@ -621,8 +617,6 @@ fn postgresql_restarted_mid_stream() {
     server.create_migrated_database("events");
     let url = server.url("events");
     let world = World::new(&rt, &url, Duration::ZERO);
-    let _cleanup = BrokerCleanup(world.topology());
-    declare_queues(&world);
     let broker: SocketAddr = BROKER.parse().unwrap();
     let _a = Worker(world.worker(broker, "worker-a"));
     let _b = Worker(world.worker(broker, "worker-b"));
@@ -670,11 +664,9 @@ fn failing_endpoints_are_retried_rejected_and_disabled() {
     let rt = runtime();
     let db = TestDatabase::new().unwrap();
     let world = World::new(&rt, db.url(), Duration::ZERO);
-    let _cleanup = BrokerCleanup(world.topology());
-    declare_queues(&world);
     let url = db.url();
     let (seller, _, _) = &world.sellers[1];
-    let store = PostgresEvents::new(url, 2, RetryPolicy::default(), world.key.clone());
+    let store = &world.store;
     let endpoint = |target: String| {
         rt.block_on(store.create_endpoint(
             SellerId::from_uuid(*seller),
@@ -788,13 +780,11 @@ fn rotated_secrets_sign_during_the_overlap_and_deliveries_replay() {
     let rt = runtime();
     let db = TestDatabase::new().unwrap();
     let world = World::new(&rt, db.url(), Duration::ZERO);
-    let _cleanup = BrokerCleanup(world.topology());
-    declare_queues(&world);
     let url = db.url();
     // This seller's receiver knows only the secret the endpoint was created with.
     let (seller, receiver, _) = &world.sellers[0];
     let seller_id = SellerId::from_uuid(*seller);
-    let store = PostgresEvents::new(url, 2, RetryPolicy::default(), world.key.clone());
+    let store = &world.store;
     let endpoint = rt
         .block_on(store.endpoints(seller_id, SystemClock.now()))
         .unwrap()[0]

@@ -717,11 +717,6 @@ impl Default for RetrySchedule {
     }
 }
 
-/// Whole microseconds in `duration`, saturating at `i64::MAX`.
-fn saturating_micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
-}
-
 /// The duration of `nanos` nanoseconds, if it fits.
 fn duration_from_nanos(nanos: u128) -> Option<Duration> {
     const NANOS_PER_SEC: u128 = 1_000_000_000;
@@ -769,12 +764,8 @@ impl RetrySchedule {
         attempts_made: u32,
         jitter_permille: u16,
     ) -> Option<Timestamp> {
-        let delay = saturating_micros(self.delay(attempts_made, jitter_permille));
-        let at = now.as_micros().saturating_add(delay);
-        let deadline = first_attempt_at
-            .as_micros()
-            .saturating_add(saturating_micros(self.window));
-        (at <= deadline).then_some(Timestamp::from_micros(at))
+        let at = now.saturating_add(self.delay(attempts_made, jitter_permille));
+        (at <= first_attempt_at.saturating_add(self.window)).then_some(at)
     }
 }
 

@@ -77,6 +77,12 @@ impl Timestamp {
         )
     }
 
+    /// The instant `duration` later (whole microseconds), saturating at [`Timestamp::MAX`].
+    pub fn saturating_add(self, duration: std::time::Duration) -> Self {
+        let micros = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+        Self(self.0.saturating_add(micros))
+    }
+
     /// The next representable instant, saturating at [`Timestamp::MAX`].
     pub fn next(self) -> Self {
         Self(self.0.saturating_add(1))
@@ -86,5 +92,30 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}us", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Timestamp;
+
+    #[test]
+    fn adding_a_duration_counts_whole_microseconds_and_saturates() {
+        let t = Timestamp::from_micros(1_000);
+        assert_eq!(
+            t.saturating_add(Duration::from_millis(2)).as_micros(),
+            3_000
+        );
+        assert_eq!(
+            t.saturating_add(Duration::from_nanos(999)).as_micros(),
+            1_000
+        );
+        assert_eq!(t.saturating_add(Duration::MAX), Timestamp::MAX);
+        assert_eq!(
+            Timestamp::MAX.saturating_add(Duration::from_secs(1)),
+            Timestamp::MAX
+        );
     }
 }
