@@ -1208,8 +1208,14 @@ mod tests {
             ),
             ("https://8.8.8.8/", Ok("8.8.8.8"), Ok("8.8.8.8")),
             (
+                "https://[2606:4700::1111]:443/",
+                Ok("[2606:4700::1111]"),
+                Ok("[2606:4700::1111]"),
+            ),
+            // Documentation addresses are not delivered to.
+            (
                 "https://[2001:db8::1]:443/",
-                Ok("[2001:db8::1]"),
+                Err("disallowed_host"),
                 Ok("[2001:db8::1]"),
             ),
             (
