@@ -16,7 +16,7 @@ use std::time::Duration;
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::events::{
     AttemptRecord, AttemptResult, DeliveryJob, DeliveryRecord, DeliveryState, EventEnvelope,
-    EventId, EventStoreError, EventType, Outbox, WebhookEndpoint,
+    EventId, EventStoreError, EventType, Outbox, SecretUnavailable, WebhookEndpoint,
 };
 use bazaar_domain::orders::derive_id;
 use bazaar_domain::webhooks::{
@@ -179,8 +179,13 @@ impl EndpointRow {
     }
 
     /// The secrets that sign deliveries now: the current one, then the previous one while its
-    /// overlap lasts.
-    fn secrets(&self, key: &SecretKey, now: Timestamp) -> Result<Vec<EndpointSecret>> {
+    /// overlap lasts. A secret that does not open makes this endpoint's deliveries
+    /// [`SecretUnavailable`] and no one else's.
+    fn secrets(
+        &self,
+        key: &SecretKey,
+        now: Timestamp,
+    ) -> std::result::Result<Vec<EndpointSecret>, SecretUnavailable> {
         let mut secrets = vec![open_secret(key, &self.secret_sealed, self.id)?];
         if let (Some(sealed), Some(until)) = (
             &self.previous_secret_sealed,
@@ -193,13 +198,20 @@ impl EndpointRow {
     }
 }
 
-fn open_secret(key: &SecretKey, sealed: &[u8], endpoint: Uuid) -> Result<EndpointSecret> {
-    let plain = key.open(sealed, endpoint.as_bytes()).map_err(|error| {
-        tracing::error!(%error, %endpoint, "endpoint secret does not open");
-        Fail::Domain(EventStoreError::Internal)
-    })?;
-    let text = String::from_utf8(plain).map_err(|_| corrupt("endpoint secret", "not utf-8"))?;
-    EndpointSecret::parse(&text).map_err(|_| corrupt("endpoint secret", "bad format"))
+fn open_secret(
+    key: &SecretKey,
+    sealed: &[u8],
+    endpoint: Uuid,
+) -> std::result::Result<EndpointSecret, SecretUnavailable> {
+    let unavailable = |why: &str| {
+        tracing::error!(%endpoint, why, "endpoint secret does not open; its deliveries wait");
+        SecretUnavailable
+    };
+    let plain = key
+        .open(sealed, endpoint.as_bytes())
+        .map_err(|error| unavailable(&error.to_string()))?;
+    let text = String::from_utf8(plain).map_err(|_| unavailable("not utf-8"))?;
+    EndpointSecret::parse(&text).map_err(|_| unavailable("bad format"))
 }
 
 fn seal_secret(key: &SecretKey, secret: &EndpointSecret, endpoint: Uuid) -> Result<Vec<u8>> {
@@ -420,9 +432,9 @@ fn jobs_for(
     .load(conn)?;
     let events: BTreeMap<Uuid, EventEnvelope> = events.into_iter().map(|e| (e.id.0, e)).collect();
     // Secrets are opened once per endpoint, however many of its deliveries are due.
-    let mut secrets: BTreeMap<Uuid, Vec<EndpointSecret>> = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
     for endpoint in endpoints.iter().filter(|e| e.state == "enabled") {
-        secrets.insert(endpoint.id, endpoint.secrets(key, now)?);
+        secrets.insert(endpoint.id, endpoint.secrets(key, now));
     }
     let mut jobs = Vec::with_capacity(claimed.len());
     for delivery in claimed {
@@ -676,7 +688,7 @@ impl PostgresEvents {
             // Each endpoint's patterns are parsed and its secrets opened once per chunk.
             let subscriptions = endpoints
                 .iter()
-                .map(|e| Ok((e, e.patterns()?, e.secrets(&key, now)?)))
+                .map(|e| Ok((e, e.patterns()?, e.secrets(&key, now))))
                 .collect::<Result<Vec<_>>>()?;
             let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
             let new = first_time(conn, consumer, &ids, now)?;

@@ -67,6 +67,9 @@ pub struct WorkerConfig {
     /// `BAZAAR_DELIVERY_LEASE_MS` (default 60000): how long a worker holds a delivery it is
     /// sending (more than the 10 s request timeout); a worker that dies gives it back after this.
     pub delivery_lease: Duration,
+    /// `BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP` (default `0`): `1` lets deliveries go to loopback
+    /// addresses, for local testing; every other blocked address stays blocked.
+    pub allow_loopback: bool,
     /// `BAZAAR_DB_POOL` (default 8).
     pub db_pool: u32,
     /// `BAZAAR_LOG_FORMAT` `json` or `text`.
@@ -112,6 +115,21 @@ where
         .collect()
 }
 
+/// A switch, off unless set: `1`, `true`, `yes` or `on`, or `0`, `false`, `no` or `off`.
+fn flag(name: &'static str) -> Result<bool, ConfigError> {
+    match setting(name, String::new())?.as_str() {
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        "1" | "true" | "yes" | "on" => Ok(true),
+        other => Err(ConfigError {
+            name,
+            reason: format!(
+                "expected 1 or 0, found {:?}",
+                other.chars().take(16).collect::<String>()
+            ),
+        }),
+    }
+}
+
 fn millis(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     setting(name, default).map(Duration::from_millis)
 }
@@ -152,6 +170,7 @@ impl WorkerConfig {
             retry_first: millis("BAZAAR_WEBHOOK_RETRY_FIRST_MS", 30_000)?,
             relay_lease: millis("BAZAAR_RELAY_LEASE_MS", 30_000)?,
             delivery_lease: millis("BAZAAR_DELIVERY_LEASE_MS", 60_000)?,
+            allow_loopback: flag("BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP")?,
             db_pool: setting("BAZAAR_DB_POOL", 8_u32)?.max(1),
             log_json: setting("BAZAAR_LOG_FORMAT", String::new())? == "json",
             name: setting(

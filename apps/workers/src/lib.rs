@@ -30,6 +30,7 @@ use bazaar_rabbitmq::{
 use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use config::{Role, WorkerConfig};
+pub use deliver::{Resolver, SystemResolver};
 use deliver::{Sender, now};
 
 /// The activity consumer's name (its queue is `<prefix>.activity`).
@@ -74,8 +75,18 @@ pub fn consumers() -> Vec<ConsumerSpec> {
     ]
 }
 
-/// Runs the configured roles until `shutdown` turns true.
+/// Runs the configured roles until `shutdown` turns true, resolving webhook hosts with the
+/// operating system's resolver.
 pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> Result<(), StartError> {
+    run_with(config, Arc::new(SystemResolver), shutdown).await
+}
+
+/// [`run`], resolving webhook hosts with `resolver`.
+pub async fn run_with(
+    config: WorkerConfig,
+    resolver: Arc<dyn Resolver>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), StartError> {
     let key = SecretKey::from_hex(&config.secrets_key)?;
     let events = Arc::new(PostgresEvents::new(
         &config.database_url,
@@ -85,10 +96,14 @@ pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> Resul
     ));
     let link = Arc::new(Link::new(&config.amqp_url, &config.name));
     let topology = topology(&config);
-    let sender = Sender::new(RetrySchedule {
-        first: config.retry_first,
-        ..RetrySchedule::default()
-    })?;
+    let sender = Sender::new(
+        RetrySchedule {
+            first: config.retry_first,
+            ..RetrySchedule::default()
+        },
+        config.allow_loopback,
+        resolver,
+    )?;
     let permits = Arc::new(Semaphore::new(config.delivery_concurrency));
     // The loops run together on this task (a consumer's future borrows across awaits in a way
     // that is not `Send`); the deliveries they start are tasks of their own.

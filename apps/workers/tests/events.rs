@@ -19,20 +19,26 @@
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::webhooks::{EndpointSecret, EndpointUrl, SIGNATURE_HEADER, parse_patterns};
+use bazaar_domain::events::{DeliveryJob, EventEnvelope, EventId, SecretUnavailable};
+use bazaar_domain::webhooks::{
+    AttemptOutcome, EndpointSecret, EndpointUrl, RetrySchedule, SIGNATURE_HEADER, parse_patterns,
+};
 use bazaar_ledger::Clock;
 use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey, SystemClock};
 use bazaar_rabbitmq::{Link, Topology};
 use bazaar_testdb::TestDatabase;
 use bazaar_testdb::private_server::PrivateServer;
 use bazaar_testdb::proxy::TcpProxy;
+use bazaar_workers::deliver::{Lookup, Resolver, Sender};
 use bazaar_workers::receiver::accept;
+use bazaar_workers::{Role, WorkerConfig};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
@@ -63,6 +69,8 @@ struct Receiver {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Uuid>>>,
     forged: Arc<Mutex<u32>>,
+    /// TCP connections accepted, whatever came over them.
+    connections: Arc<AtomicUsize>,
 }
 
 impl Receiver {
@@ -83,12 +91,14 @@ impl Receiver {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let forged = Arc::new(Mutex::new(0));
-        let (r, f) = (received.clone(), forged.clone());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (r, f, c) = (received.clone(), forged.clone(), connections.clone());
         rt.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                c.fetch_add(1, Ordering::SeqCst);
                 let (r, f, secret) = (r.clone(), f.clone(), secret.clone());
                 tokio::spawn(serve(stream, secret, delay, status, r, f));
             }
@@ -97,6 +107,7 @@ impl Receiver {
             addr,
             received,
             forged,
+            connections,
         }
     }
 
@@ -262,6 +273,8 @@ impl World {
     /// [`World::worker`] with more settings.
     fn worker_with(&self, broker: SocketAddr, name: &str, settings: &[(&str, &str)]) -> Child {
         Command::new(env!("CARGO_BIN_EXE_bazaar-workers"))
+            // The receivers listen on loopback.
+            .env("BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP", "1")
             .envs(settings.iter().copied())
             .env("BAZAAR_DATABASE_URL", &self.database_url)
             .env("BAZAAR_AMQP_URL", amqp_url(broker))
@@ -871,4 +884,372 @@ fn rotated_secrets_sign_during_the_overlap_and_deliveries_replay() {
     );
     assert_eq!(times_received(second), 0);
     assert_eq!(*receiver.forged.lock().unwrap(), 1);
+}
+
+// --- blocked addresses and unopenable secrets ---------------------------------------------------
+
+/// A resolver that answers from a fixed table and remembers what it was asked.
+struct Hosts {
+    table: BTreeMap<String, Vec<IpAddr>>,
+    asked: Mutex<Vec<String>>,
+}
+
+impl Hosts {
+    fn new(table: &[(&str, &[&str])]) -> Arc<Self> {
+        Arc::new(Self {
+            table: table
+                .iter()
+                .map(|(name, addresses)| {
+                    let addresses = addresses.iter().map(|a| a.parse().unwrap()).collect();
+                    ((*name).to_owned(), addresses)
+                })
+                .collect(),
+            asked: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn was_asked(&self, name: &str) -> bool {
+        self.asked.lock().unwrap().iter().any(|n| n == name)
+    }
+}
+
+impl Resolver for Hosts {
+    fn lookup(&self, host: &str) -> Lookup {
+        self.asked.lock().unwrap().push(host.to_owned());
+        let answer = self
+            .table
+            .get(host)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, host.to_owned()));
+        Box::pin(async move { answer })
+    }
+}
+
+/// Public-looking names: one that resolves to loopback, one that also resolves to a public
+/// address (a rebinding name answers both), and `localhost`.
+fn rebinding_hosts() -> Arc<Hosts> {
+    Hosts::new(&[
+        ("hooks.shop-example.com", &["127.0.0.1"]),
+        ("rebound.shop-example.com", &["93.184.216.34", "127.0.0.1"]),
+        ("localhost", &["127.0.0.1"]),
+    ])
+}
+
+fn envelope(seller: Uuid) -> EventEnvelope {
+    let id = Uuid::new_v4();
+    EventEnvelope {
+        id: EventId(id),
+        event_type: "order.paid".to_owned(),
+        version: 1,
+        resource_type: "order".to_owned(),
+        resource_id: id,
+        seller_id: Some(SellerId::from_uuid(seller)),
+        payload: format!(r#"{{"seller_id":"{seller}"}}"#),
+        occurred_at: SystemClock.now(),
+    }
+}
+
+#[test]
+fn the_sender_connects_only_to_addresses_it_checked() {
+    let rt = runtime();
+    let secret = EndpointSecret::from_bytes(rand::rng().random());
+    let receiver = Receiver::start(&rt, secret.as_str().to_owned(), Duration::ZERO);
+    let port = receiver.addr.port();
+    let hosts = rebinding_hosts();
+    let schedule = RetrySchedule::default();
+    let job = |url: String| DeliveryJob {
+        delivery_id: Uuid::new_v4(),
+        endpoint_id: Uuid::new_v4(),
+        url,
+        secrets: Ok(vec![secret.clone()]),
+        event: envelope(Uuid::new_v4()),
+        attempts: 0,
+        first_attempt_at: None,
+    };
+
+    // Loopback allowed (local testing): the name goes through the resolver to the receiver,
+    // so the refusals below are the check's doing, not an unreachable address.
+    let local = Sender::new(schedule, true, hosts.clone()).unwrap();
+    let delivered = job(format!("http://localhost:{port}/hooks"));
+    let result = rt.block_on(local.attempt(&delivered));
+    assert_eq!(result.status_code, Some(200), "{result:?}");
+    assert!(hosts.was_asked("localhost"));
+    assert_eq!(receiver.ids(), BTreeSet::from([delivered.event.id.0]));
+    let connections = receiver.connections.load(Ordering::SeqCst);
+    assert_eq!(connections, 1);
+
+    // The production setting: every one of these reaches loopback in the end.
+    let strict = Sender::new(schedule, false, hosts.clone()).unwrap();
+    for url in [
+        format!("http://localhost:{port}/hooks"),
+        format!("https://hooks.shop-example.com:{port}/hooks"),
+        format!("https://rebound.shop-example.com:{port}/hooks"),
+        format!("https://127.0.0.1:{port}/hooks"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hooks"),
+    ] {
+        let result = rt.block_on(strict.attempt(&job(url.clone())));
+        assert_eq!(result.error.as_deref(), Some("address_blocked"), "{url}");
+        assert_eq!(result.status_code, None, "{url}");
+        assert_eq!(result.latency_ms, 0, "{url}");
+        assert_eq!(result.outcome, AttemptOutcome::Retry, "{url}");
+        assert!(result.next_attempt_at.is_some(), "{url}");
+    }
+    assert!(hosts.was_asked("hooks.shop-example.com"));
+    assert!(hosts.was_asked("rebound.shop-example.com"));
+    // Under the loopback flag a private address is still refused.
+    let private = Hosts::new(&[("hooks.shop-example.com", &["10.1.2.3"])]);
+    let local_private = Sender::new(schedule, true, private).unwrap();
+    let result = rt.block_on(
+        local_private.attempt(&job(format!("https://hooks.shop-example.com:{port}/hooks"))),
+    );
+    assert_eq!(result.error.as_deref(), Some("address_blocked"));
+
+    // A job whose secret does not open sends nothing and is retried.
+    let mut unsigned = job(format!("http://localhost:{port}/hooks"));
+    unsigned.secrets = Err(SecretUnavailable);
+    let result = rt.block_on(local.attempt(&unsigned));
+    assert_eq!(result.error.as_deref(), Some("secret_unavailable"));
+    assert_eq!(result.outcome, AttemptOutcome::Retry);
+    assert_eq!(result.status_code, None);
+
+    // The attempts are over, so a connection would already have been accepted.
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), connections);
+    assert_eq!(receiver.ids().len(), 1);
+}
+
+impl World {
+    /// The settings of an in-process worker, as [`World::worker`] gives a process.
+    fn config(&self, name: &str, allow_loopback: bool) -> WorkerConfig {
+        WorkerConfig {
+            database_url: self.database_url.clone(),
+            amqp_url: amqp_url(BROKER.parse().unwrap()),
+            amqp_prefix: self.prefix.clone(),
+            secrets_key: self.key.to_hex(),
+            roles: vec![Role::Relay, Role::Activity, Role::Webhooks],
+            relay_batch: 50,
+            relay_idle: Duration::from_millis(10),
+            prefetch: 64,
+            retry_delays: retry_delays(),
+            delivery_poll: Duration::from_millis(100),
+            delivery_concurrency: 16,
+            disable_after: 100,
+            retry_first: Duration::from_millis(200),
+            relay_lease: Duration::from_secs(3),
+            delivery_lease: Duration::from_secs(3),
+            allow_loopback,
+            db_pool: 4,
+            log_json: false,
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// A worker running in this process with a resolver of the test's; stopped when dropped.
+struct InProcess {
+    shutdown: tokio::sync::watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    fn start(config: WorkerConfig, resolver: Arc<dyn Resolver>) -> Self {
+        let (shutdown, stop) = tokio::sync::watch::channel(false);
+        let thread = std::thread::spawn(move || {
+            runtime()
+                .block_on(bazaar_workers::run_with(config, resolver, stop))
+                .unwrap();
+        });
+        Self {
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let _sent = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _joined = thread.join();
+        }
+    }
+}
+
+#[test]
+fn a_name_resolving_to_loopback_is_refused_and_logged_as_address_blocked() {
+    let rt = runtime();
+    let db = TestDatabase::new().unwrap();
+    let world = World::new(&rt, db.url(), Duration::ZERO);
+    let url = db.url();
+    let (seller, _, _) = &world.sellers[1];
+    // A real listener waits where the name leads.
+    let target = Receiver::start(&rt, String::new(), Duration::ZERO);
+    let mut endpoints = Vec::new();
+    for name in ["hooks.shop-example.com", "rebound.shop-example.com"] {
+        let endpoint = rt
+            .block_on(
+                world.store.create_endpoint(
+                    SellerId::from_uuid(*seller),
+                    // Registration accepts it: the name looks public.
+                    EndpointUrl::parse(
+                        &format!("https://{name}:{}/hooks", target.addr.port()),
+                        false,
+                    )
+                    .unwrap(),
+                    parse_patterns(&["order.*".to_owned()]).unwrap(),
+                    EndpointSecret::from_bytes(rand::rng().random()),
+                    SystemClock.now(),
+                ),
+            )
+            .unwrap();
+        endpoints.push(endpoint.id);
+    }
+    let hosts = rebinding_hosts();
+    let _worker = InProcess::start(world.config("worker-blocked", false), hosts.clone());
+    write_event(url, Uuid::new_v4(), *seller, "order.paid", 1);
+
+    for endpoint in &endpoints {
+        wait_for("a refused attempt", Duration::from_secs(30), || {
+            !attempts(url, *endpoint).is_empty()
+        });
+    }
+    let logged: Vec<(Option<String>, Option<i32>, i32, String)> = {
+        let mut conn = PgConnection::establish(url).unwrap();
+        sql_query(
+            "SELECT a.error, a.status_code, a.latency_ms, a.outcome FROM webhook_attempts a \
+             JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = ANY($1)",
+        )
+        .bind::<diesel::sql_types::Array<SqlUuid>, _>(&endpoints)
+        .load::<LoggedAttempt>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.error, a.status_code, a.latency_ms, a.outcome))
+        .collect()
+    };
+    assert!(logged.len() >= 2);
+    for attempt in &logged {
+        assert_eq!(
+            attempt,
+            &(
+                Some("address_blocked".to_owned()),
+                None,
+                0,
+                "retry".to_owned()
+            )
+        );
+    }
+    assert!(hosts.was_asked("hooks.shop-example.com"));
+    assert!(hosts.was_asked("rebound.shop-example.com"));
+    assert_eq!(target.connections.load(Ordering::SeqCst), 0);
+    // The seller's own receiver is on loopback too, and this worker refuses it as well.
+    assert!(world.sellers[1].1.ids().is_empty());
+}
+
+#[derive(QueryableByName)]
+struct LoggedAttempt {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    error: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    status_code: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    latency_ms: i32,
+    #[diesel(sql_type = Text)]
+    outcome: String,
+}
+
+#[test]
+fn an_unopenable_secret_holds_back_only_its_own_endpoint() {
+    let rt = runtime();
+    let db = TestDatabase::new().unwrap();
+    let world = World::new(&rt, db.url(), Duration::ZERO);
+    let url = db.url();
+    let (broken_seller, broken_receiver, _) = &world.sellers[0];
+    let (healthy_seller, healthy_receiver, _) = &world.sellers[1];
+    let mut conn = PgConnection::establish(url).unwrap();
+    sql_query(
+        "UPDATE webhook_endpoints SET secret_sealed = decode('00ff', 'hex') WHERE seller_id = $1",
+    )
+    .bind::<SqlUuid, _>(*broken_seller)
+    .execute(&mut conn)
+    .unwrap();
+    let broken = rt
+        .block_on(
+            world
+                .store
+                .endpoints(SellerId::from_uuid(*broken_seller), SystemClock.now()),
+        )
+        .unwrap()[0]
+        .id;
+
+    // The store directly, with both sellers' events in one chunk: fan-out and the retry
+    // poller's claim each answer for both endpoints.
+    let (first_broken, first_healthy) = (envelope(*broken_seller), envelope(*healthy_seller));
+    for event in [&first_broken, &first_healthy] {
+        let seller = event.seller_id.unwrap().as_uuid();
+        write_event(url, event.id.0, seller, &event.event_type, 1);
+    }
+    sql_query("UPDATE outbox_events SET sent_at = 0")
+        .execute(&mut conn)
+        .unwrap();
+    let answers = rt
+        .block_on(world.store.fan_out(
+            "webhooks",
+            &[first_broken.clone(), first_healthy.clone()],
+            Duration::ZERO,
+            SystemClock.now(),
+        ))
+        .unwrap();
+    let jobs: Vec<DeliveryJob> = answers.into_iter().flatten().flatten().collect();
+    assert_eq!(jobs.len(), 2);
+    for job in &jobs {
+        assert_eq!(job.secrets.is_err(), job.endpoint_id == broken);
+    }
+    let claimed = rt
+        .block_on(
+            world
+                .store
+                .claim_deliveries(10, Duration::ZERO, SystemClock.now()),
+        )
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    for job in &claimed {
+        assert_eq!(job.secrets.is_err(), job.endpoint_id == broken);
+    }
+
+    // A worker sends those (the poller) and new events (fan-out): the healthy seller gets
+    // everything, the broken endpoint's deliveries wait with `secret_unavailable`.
+    let _worker = Worker(world.worker(BROKER.parse().unwrap(), "worker-secrets"));
+    let (second_broken, second_healthy) = (Uuid::new_v4(), Uuid::new_v4());
+    write_event(url, second_broken, *broken_seller, "order.paid", 1);
+    write_event(url, second_healthy, *healthy_seller, "order.paid", 1);
+    wait_for(
+        "the healthy seller's webhooks",
+        Duration::from_secs(30),
+        || {
+            let ids = healthy_receiver.ids();
+            ids.contains(&first_healthy.id.0) && ids.contains(&second_healthy)
+        },
+    );
+    let waiting = |clause: &str| {
+        count(
+            url,
+            &format!(
+                "SELECT COUNT(DISTINCT a.delivery_id) AS value FROM webhook_attempts a \
+                 JOIN webhook_deliveries d ON d.id = a.delivery_id \
+                 WHERE d.endpoint_id = '{broken}' AND {clause}"
+            ),
+        )
+    };
+    wait_for(
+        "the broken endpoint's attempts",
+        Duration::from_secs(30),
+        || {
+            waiting(
+                "a.error = 'secret_unavailable' AND a.outcome = 'retry' \
+                 AND a.status_code IS NULL AND d.state = 'pending'",
+            ) == 2
+        },
+    );
+    assert_eq!(waiting("a.error IS DISTINCT FROM 'secret_unavailable'"), 0);
+    assert!(broken_receiver.ids().is_empty());
+    assert_eq!(broken_receiver.connections.load(Ordering::SeqCst), 0);
 }

@@ -253,14 +253,23 @@ pub struct DeliveryRecord {
     pub attempts: Vec<AttemptRecord>,
 }
 
+/// An endpoint's stored signing secret does not open (a sealing key it was not sealed with,
+/// or damaged bytes). Only that endpoint's deliveries are held back: they are retried, and
+/// every other endpoint's go on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("the endpoint's signing secret cannot be opened")]
+pub struct SecretUnavailable;
+
 /// A delivery a worker holds and is about to send.
 #[derive(Clone, Debug)]
 pub struct DeliveryJob {
     pub delivery_id: Uuid,
     pub endpoint_id: Uuid,
     pub url: String,
-    /// The secrets to sign with: the current one first, then one being rotated out.
-    pub secrets: Vec<crate::webhooks::EndpointSecret>,
+    /// The secrets to sign with: the current one first, then one being rotated out; or
+    /// [`SecretUnavailable`] when the endpoint's secrets cannot be opened, in which case the
+    /// attempt sends nothing and records [`crate::webhooks::SECRET_UNAVAILABLE`].
+    pub secrets: Result<Vec<crate::webhooks::EndpointSecret>, SecretUnavailable>,
     pub event: EventEnvelope,
     /// Attempts made before this one.
     pub attempts: u32,

@@ -47,6 +47,14 @@ pub const EVENT_FAMILIES: [&str; 7] = [
     "webhook_endpoint",
 ];
 
+/// The error a delivery attempt records when the endpoint's host is, or resolves to, an
+/// address [`may_deliver_to`] refuses. Nothing else is recorded about such an attempt (no
+/// address, port or error text), so the delivery log cannot be used to probe a network.
+pub const ADDRESS_BLOCKED: &str = "address_blocked";
+/// The error a delivery attempt records when the endpoint's signing secret cannot be opened;
+/// the delivery is retried on the usual schedule.
+pub const SECRET_UNAVAILABLE: &str = "secret_unavailable";
+
 /// The longest event name after the family's dot.
 const MAX_EVENT_NAME_LEN: usize = 40;
 const SECRET_PREFIX: &str = "whsec_";
@@ -472,16 +480,18 @@ pub fn parse_patterns(patterns: &[String]) -> Result<Vec<EventPattern>, WebhookE
 /// of letters, digits, `-` and `.`, a dotted-decimal IPv4 address or a bracketed IPv6
 /// address; a host whose last label is a number in another form (`127.1`, `0x7f000001`)
 /// is refused, because URL parsers that follow the WHATWG URL standard read those as IPv4
-/// addresses. Hosts that are `localhost`, `*.localhost` or addresses in loopback, private,
-/// link-local, unique-local, unspecified, shared (100.64/10), multicast or broadcast
-/// ranges are refused, as are IPv6 addresses that embed such an IPv4 address (`::ffff:0:0/96`,
-/// `64:ff9b::/96`) and the rest of `::/96`.
+/// addresses. Hosts that are `localhost`, `*.localhost` or addresses [`may_deliver_to`]
+/// refuses are refused: loopback, private, link-local, unique-local, unspecified, shared
+/// (100.64/10), benchmarking, documentation, reserved, multicast and broadcast ranges,
+/// IETF protocol assignments (with Teredo), 6to4, and IPv6 addresses that embed a refused
+/// IPv4 address (`::ffff:0:0/96`, `64:ff9b::/96`).
 ///
 /// With `allow_loopback_http` (development setups) those host checks are skipped, and
 /// `http://` is accepted when the host is exactly `127.0.0.1`, `localhost` or `[::1]`.
 ///
 /// Only the host as written is checked: a DNS name that resolves to a private address
-/// passes here, so the sender checks the resolved addresses when it connects.
+/// passes here, so the sender checks every resolved address with [`may_deliver_to`] when
+/// it connects.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct EndpointUrl {
     url: String,
@@ -586,37 +596,71 @@ fn parse_host(host: &str) -> Result<Host, WebhookError> {
     Ok(Host::Name)
 }
 
+/// Whether `address` is in a range deliveries never go to: this network (0/8), private
+/// (10/8, 172.16/12, 192.168/16), shared (100.64/10), loopback (127/8), link-local
+/// (169.254/16), IETF protocol assignments (192.0.0/24), documentation (192.0.2/24,
+/// 198.51.100/24, 203.0.113/24), the deprecated 6to4 relay anycast (192.88.99/24),
+/// benchmarking (198.18/15), multicast (224/4) and reserved (240/4, with the broadcast
+/// address): every range of the IANA IPv4 special-purpose registry that is not globally
+/// reachable, plus the documentation and deprecated ones.
 fn is_disallowed_v4(address: Ipv4Addr) -> bool {
-    let [first, second, _, _] = address.octets();
+    let [first, second, third, _] = address.octets();
     first == 0
         || address.is_loopback()
         || address.is_private()
         || address.is_link_local()
         || (first == 100 && (64..=127).contains(&second))
+        || (first == 192 && second == 0 && (third == 0 || third == 2))
+        || (first == 192 && second == 88 && third == 99)
+        || (first == 198 && (second == 18 || second == 19))
+        || (first == 198 && second == 51 && third == 100)
+        || (first == 203 && second == 0 && third == 113)
         || address.is_multicast()
-        || address.is_broadcast()
+        || first >= 240
 }
 
+/// Whether `address` is in a range deliveries never go to. IPv4-mapped addresses
+/// (`::ffff:0:0/96`) and the well-known NAT64 prefix (`64:ff9b::/96`) are judged by the
+/// IPv4 address they carry. Everything outside the global unicast space `2000::/3` is
+/// refused: among it `::/8` (unspecified, loopback, IPv4-compatible and -translated),
+/// `64:ff9b:1::/48` (local-use NAT64), `100::/64` (discard), `5f00::/16` (SRv6),
+/// `fc00::/7` (unique-local), `fe80::/10` (link-local), `fec0::/10` (site-local) and
+/// `ff00::/8` (multicast). Inside it, `2001::/23` (IETF protocol assignments, with Teredo
+/// `2001::/32`, benchmarking and ORCHID), `2001:db8::/32` and `3fff::/20` (documentation)
+/// and `2002::/16` (6to4, which embeds any IPv4 address) are refused.
 fn is_disallowed_v6(address: Ipv6Addr) -> bool {
     if let Some(v4) = address.to_ipv4_mapped() {
         return is_disallowed_v4(v4);
     }
     let [s0, s1, s2, s3, s4, s5, s6, s7] = address.segments();
-    let embedded_v4 = || {
+    if [s0, s1, s2, s3, s4, s5] == [0x64, 0xff9b, 0, 0, 0, 0] {
         let [a, b] = s6.to_be_bytes();
         let [c, d] = s7.to_be_bytes();
-        Ipv4Addr::new(a, b, c, d)
-    };
-    if [s0, s1, s2, s3, s4, s5] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return is_disallowed_v4(embedded_v4());
+        return is_disallowed_v4(Ipv4Addr::new(a, b, c, d));
     }
-    // `::/96`: unspecified, loopback and the deprecated IPv4-compatible addresses.
-    [s0, s1, s2, s3, s4, s5] == [0; 6]
-        || address.is_unicast_link_local()
-        || address.is_unique_local()
-        || address.is_multicast()
-        // fec0::/10, the deprecated site-local range.
-        || s0 & 0xffc0 == 0xfec0
+    s0 & 0xe000 != 0x2000
+        || (s0 == 0x2001 && s1 < 0x0200)
+        || (s0 == 0x2001 && s1 == 0x0db8)
+        || s0 == 0x2002
+        || (s0 == 0x3fff && s1 < 0x1000)
+}
+
+/// Whether a delivery may connect to `address`: not when it is in a range [`EndpointUrl`]
+/// refuses (see `is_disallowed_v4` and `is_disallowed_v6`). With `allow_loopback` (local
+/// testing, as for [`EndpointUrl::parse`]) loopback addresses (`127.0.0.0/8`, `::1`, and
+/// `127.0.0.0/8` mapped into IPv6) are allowed as well; every other refused range stays
+/// refused.
+///
+/// The sender asks this of every address a host name resolves to, and of an address written
+/// in the URL, before it connects, and connects only to addresses that passed.
+pub fn may_deliver_to(address: IpAddr, allow_loopback: bool) -> bool {
+    if allow_loopback && address.to_canonical().is_loopback() {
+        return true;
+    }
+    match address {
+        IpAddr::V4(v4) => !is_disallowed_v4(v4),
+        IpAddr::V6(v6) => !is_disallowed_v6(v6),
+    }
 }
 
 fn is_disallowed(host: &str, kind: &Host) -> bool {
@@ -685,6 +729,14 @@ impl EndpointUrl {
     /// The host, lower-cased; IPv6 addresses keep their brackets.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The address written as the host, if the host is an address rather than a name.
+    pub fn address(&self) -> Option<IpAddr> {
+        match parse_host(&self.host) {
+            Ok(Host::Ip(address)) => Some(address),
+            Ok(Host::Name) | Err(_) => None,
+        }
     }
 }
 
@@ -1156,8 +1208,14 @@ mod tests {
             ),
             ("https://8.8.8.8/", Ok("8.8.8.8"), Ok("8.8.8.8")),
             (
+                "https://[2606:4700::1111]:443/",
+                Ok("[2606:4700::1111]"),
+                Ok("[2606:4700::1111]"),
+            ),
+            // Documentation addresses are not delivered to.
+            (
                 "https://[2001:db8::1]:443/",
-                Ok("[2001:db8::1]"),
+                Err("disallowed_host"),
                 Ok("[2001:db8::1]"),
             ),
             (
@@ -1410,6 +1468,148 @@ mod tests {
                     (got, expected) => panic!("{url} {flag}: got {got:?}, expected {expected:?}"),
                 }
             }
+        }
+    }
+
+    #[test]
+    fn blocked_address_ranges() {
+        // (address, may a delivery connect to it)
+        let table = [
+            // IPv4: the ranges of the IANA special-purpose registry, at both ends.
+            ("0.0.0.0", false),
+            ("0.255.255.255", false),
+            ("10.0.0.0", false),
+            ("10.255.255.255", false),
+            ("100.63.255.255", true),
+            ("100.64.0.0", false),
+            ("100.127.255.255", false),
+            ("100.128.0.0", true),
+            ("127.0.0.1", false),
+            ("127.255.255.255", false),
+            ("169.254.169.254", false),
+            ("172.15.255.255", true),
+            ("172.16.0.0", false),
+            ("172.31.255.255", false),
+            ("172.32.0.0", true),
+            ("191.255.255.255", true),
+            ("192.0.0.0", false),
+            ("192.0.0.8", false),
+            ("192.0.0.170", false),
+            ("192.0.0.255", false),
+            ("192.0.1.0", true),
+            ("192.0.2.1", false),
+            ("192.0.3.0", true),
+            ("192.88.99.1", false),
+            ("192.88.100.0", true),
+            ("192.168.0.0", false),
+            ("192.168.255.255", false),
+            ("198.17.255.255", true),
+            ("198.18.0.0", false),
+            ("198.19.255.255", false),
+            ("198.20.0.0", true),
+            ("198.51.100.7", false),
+            ("203.0.113.9", false),
+            ("203.0.114.0", true),
+            ("223.255.255.255", true),
+            ("224.0.0.1", false),
+            ("239.255.255.255", false),
+            ("240.0.0.0", false),
+            ("254.1.2.3", false),
+            ("255.255.255.255", false),
+            ("8.8.8.8", true),
+            ("93.184.216.34", true),
+            // IPv6
+            ("::", false),
+            ("::1", false),
+            ("::10.0.0.1", false),
+            ("::8.8.8.8", false),
+            ("::ffff:0:8.8.8.8", false),
+            ("::ffff:127.0.0.1", false),
+            ("::ffff:10.1.2.3", false),
+            ("::ffff:198.18.0.1", false),
+            ("::ffff:240.0.0.1", false),
+            ("::ffff:8.8.8.8", true),
+            ("64:ff9b::8.8.8.8", true),
+            ("64:ff9b::10.0.0.1", false),
+            ("64:ff9b::192.0.0.1", false),
+            ("64:ff9b:1::8.8.8.8", false),
+            ("64:ff9b:1:ffff::1", false),
+            ("100::1", false),
+            ("100:0:0:1::1", false),
+            ("1fff:ffff::1", false),
+            ("2000::1", true),
+            ("2001::1", false),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", false),
+            ("2001:1::1", false),
+            ("2001:2::1", false),
+            ("2001:10::1", false),
+            ("2001:20::1", false),
+            ("2001:1ff:ffff::1", false),
+            ("2001:200::1", true),
+            ("2001:db8::1", false),
+            ("2001:db9::1", true),
+            ("2001:4860:4860::8888", true),
+            ("2002::1", false),
+            ("2002:7f00:1::1", false),
+            ("2002:ffff:ffff::1", false),
+            ("2003::1", true),
+            ("2606:4700::1111", true),
+            ("3ffe::1", true),
+            ("3fff::1", false),
+            ("3fff:fff::1", false),
+            ("3fff:1000::1", true),
+            ("4000::1", false),
+            ("5f00::1", false),
+            ("fc00::1", false),
+            ("fdff::1", false),
+            ("fe80::1", false),
+            ("febf::1", false),
+            ("fec0::1", false),
+            ("ff02::1", false),
+        ];
+        for (text, allowed) in table {
+            let address: IpAddr = text.parse().unwrap();
+            assert_eq!(may_deliver_to(address, false), allowed, "{text}");
+            // The URL rule and the sender's rule agree.
+            let host = match address {
+                IpAddr::V4(_) => text.to_owned(),
+                IpAddr::V6(_) => format!("[{text}]"),
+            };
+            let url = EndpointUrl::parse(&format!("https://{host}/"), false);
+            assert_eq!(url.is_ok(), allowed, "{text}");
+            if let Ok(url) = EndpointUrl::parse(&format!("https://{host}/"), true) {
+                assert_eq!(url.address(), Some(address));
+            }
+        }
+        assert_eq!(
+            EndpointUrl::parse("https://hooks.example.com/", false)
+                .unwrap()
+                .address(),
+            None
+        );
+    }
+
+    #[test]
+    fn loopback_is_allowed_only_with_the_flag() {
+        for text in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] {
+            let address: IpAddr = text.parse().unwrap();
+            assert!(!may_deliver_to(address, false), "{text}");
+            assert!(may_deliver_to(address, true), "{text}");
+        }
+        // Only loopback: the other refused ranges stay refused under the flag.
+        for text in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "169.254.169.254",
+            "198.18.0.1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::",
+        ] {
+            let address: IpAddr = text.parse().unwrap();
+            assert!(!may_deliver_to(address, true), "{text}");
         }
     }
 
