@@ -64,7 +64,9 @@ pub enum FxError {
     #[error("spread must be between 0 and 10%")]
     InvalidSpread,
     /// The newest rates are older than the allowed age; no quote until they are refreshed.
-    #[error("the exchange rates of {rate_date} are out of date; no quotes until they are refreshed")]
+    #[error(
+        "the exchange rates of {rate_date} are out of date; no quotes until they are refreshed"
+    )]
     Stale { rate_date: Date },
     #[error(transparent)]
     Money(#[from] MoneyError),
@@ -518,7 +520,11 @@ mod tests {
         );
         // Without a maximum age the same book quotes at any time.
         let lenient = book.with_max_age(None);
-        assert!(lenient.quote(Currency::EUR, Currency::USD, Timestamp::MAX).is_ok());
+        assert!(
+            lenient
+                .quote(Currency::EUR, Currency::USD, Timestamp::MAX)
+                .is_ok()
+        );
         assert!(RateBook::default().freshness().is_none());
     }
 

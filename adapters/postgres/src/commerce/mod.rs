@@ -141,7 +141,7 @@ impl PostgresCommerce {
                 tracing::warn!(%error, "no database connection for a readiness probe");
                 CommerceError::Unavailable
             })?;
-            Ok(probe(&mut *conn))
+            Ok(probe(&mut conn))
         })
         .await
         .map_err(|_| CommerceError::Internal)?

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use super::support::Server;
 
 /// The ECB's daily file of 18 July 2022 (USD 1.0131).
-const SAMPLE: &str = include_str!("../../../../adapters/fx/tests/data/eurofxref-daily-2022-07-18.xml");
+const SAMPLE: &str =
+    include_str!("../../../../adapters/fx/tests/data/eurofxref-daily-2022-07-18.xml");
 
 const RATE: &str = "query($from: String!, $to: String!) {
     exchangeRate(from: $from, to: $to) { mid source effectiveAt } }";
@@ -25,7 +26,10 @@ const RATE: &str = "query($from: String!, $to: String!) {
 fn document(date: &str, usd: &str) -> Vec<u8> {
     SAMPLE
         .replace("time='2022-07-18'", &format!("time='{date}'"))
-        .replace("currency='USD' rate='1.0131'", &format!("currency='USD' rate='{usd}'"))
+        .replace(
+            "currency='USD' rate='1.0131'",
+            &format!("currency='USD' rate='{usd}'"),
+        )
         .into_bytes()
 }
 
@@ -105,7 +109,10 @@ async fn rates_when(server: &Server, done: impl Fn(&Value) -> bool) -> Value {
         if done(&body["rates"]) {
             return body["rates"].clone();
         }
-        assert!(Instant::now() < deadline, "rates never became as expected: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "rates never became as expected: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -120,10 +127,7 @@ fn dec(text: &str) -> Decimal {
 }
 
 async fn rate(server: &Server, from: &str, to: &str) -> Value {
-    server
-        .ok(None, RATE, json!({"from": from, "to": to}))
-        .await["exchangeRate"]
-        .clone()
+    server.ok(None, RATE, json!({"from": from, "to": to})).await["exchangeRate"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +160,10 @@ async fn rates_refresh_from_the_ecb_url_and_stale_rates_are_refused() {
     let usd = rate(&server, "EUR", "USD").await;
     assert_eq!(mid(&usd), dec("1.2345"));
     assert_eq!(usd["source"], "ecb");
-    assert!(usd["effectiveAt"].as_str().unwrap().starts_with(&today), "{usd}");
+    assert!(
+        usd["effectiveAt"].as_str().unwrap().starts_with(&today),
+        "{usd}"
+    );
     let kwd = rate(&server, "EUR", "KWD").await;
     assert_eq!(mid(&kwd), dec("0.37960875"));
     assert_eq!(kwd["source"], "ecb+configured");

@@ -115,9 +115,17 @@ impl Date {
                 .checked_add(year_of_era.checked_div(4)?)?
                 .checked_sub(year_of_era.checked_div(100)?)?,
         )?;
-        let month_from_march = day_of_year.checked_mul(5)?.checked_add(2)?.checked_div(153)?;
+        let month_from_march = day_of_year
+            .checked_mul(5)?
+            .checked_add(2)?
+            .checked_div(153)?;
         let day = day_of_year
-            .checked_sub(month_from_march.checked_mul(153)?.checked_add(2)?.checked_div(5)?)?
+            .checked_sub(
+                month_from_march
+                    .checked_mul(153)?
+                    .checked_add(2)?
+                    .checked_div(5)?,
+            )?
             .checked_add(1)?;
         let month = if month_from_march < 10 {
             month_from_march.checked_add(3)?
@@ -444,7 +452,11 @@ mod tests {
             ("2025-04-30", "2025-05-02"),
         ];
         for (from, to) in cases {
-            assert_eq!(date(from).next_target_working_day(), Some(date(to)), "{from}");
+            assert_eq!(
+                date(from).next_target_working_day(),
+                Some(date(to)),
+                "{from}"
+            );
         }
     }
 
