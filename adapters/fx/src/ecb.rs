@@ -15,6 +15,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::fx::{FxError, FxRateSource, RateSet};
 use bazaar_ledger::Timestamp;
 use bazaar_money::Currency;
@@ -23,7 +24,6 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use rust_decimal::Decimal;
 
-use crate::calendar::Date;
 use crate::field::{Code, currency_code, fragment, invalid, positive_rate};
 
 /// The source name stored with every rate taken from the ECB.

@@ -21,8 +21,10 @@
 //!   Sundays already have the new offset at 16:00).
 //!
 //! The rates of 18 July 2022 therefore take effect at 2022-07-18 14:00 UTC, which is
-//! `Timestamp::from_micros(1_658_152_800_000_000)`. The date arithmetic is Howard Hinnant's
-//! `days_from_civil`, written out in this crate rather than taken from a date library.
+//! `Timestamp::from_micros(1_658_152_800_000_000)`. The date arithmetic (Howard Hinnant's
+//! `days_from_civil`) and the TARGET calendar live in the domain's
+//! [`fx::calendar`](bazaar_domain::fx::calendar), where the rule that decides when rates are
+//! stale uses them too.
 //!
 //! # What is refused
 //!
@@ -67,7 +69,6 @@
 //! three published rates of 8 August 2022 (USD 1.0199, JPY 137.62, GBP 0.84165), from the
 //! daily file committed in the public repository `Norsien/currencycalculator`.
 
-mod calendar;
 mod ecb;
 mod field;
 mod table;

@@ -1,91 +1,20 @@
 //! UTC calendar arithmetic: the ISO 8601 `eventDate` of notifications and card expiry.
 //!
-//! Day counts use the proleptic Gregorian calendar (Howard Hinnant's `days_from_civil`
-//! algorithm). Every operation is checked; the inputs are bounded (years 0 to 9999), so
-//! none of the checks fails in practice.
+//! Day counts use the proleptic Gregorian calendar of the domain's
+//! [`Date`](bazaar_domain::fx::calendar::Date). Every operation is checked; the inputs are
+//! bounded (years 0 to 9999), so none of the checks fails in practice.
 
+use bazaar_domain::fx::calendar::Date;
 use bazaar_ledger::Timestamp;
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
-/// Days from 0000-03-01 (the start of the algorithm's era) to 1970-01-01.
-const EPOCH_SHIFT_DAYS: i64 = 719_468;
 /// 0000-01-01T00:00:00.000000Z, the earliest instant [`format`] writes.
 const EARLIEST_MICROS: i64 = -62_167_219_200_000_000;
 /// 9999-12-31T23:59:59.999999Z, the latest instant [`format`] writes.
 const LATEST_MICROS: i64 = 253_402_300_799_999_999;
 /// `YYYY-MM-DDThh:mm:ss.ffffffZ`
 const FORMATTED_LEN: usize = 27;
-
-/// Days since 1970-01-01 of a date; `month` 1 to 12, `day` 1 to 31 (not checked against
-/// the month).
-fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
-    let year = if month <= 2 {
-        year.checked_sub(1)?
-    } else {
-        year
-    };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month_from_march = if month > 2 {
-        month.checked_sub(3)?
-    } else {
-        month.checked_add(9)?
-    };
-    let day_of_year = month_from_march
-        .checked_mul(153)?
-        .checked_add(2)?
-        .checked_div(5)?
-        .checked_add(day)?
-        .checked_sub(1)?;
-    let day_of_era = year_of_era
-        .checked_mul(365)?
-        .checked_add(year_of_era.checked_div(4)?)?
-        .checked_sub(year_of_era.checked_div(100)?)?
-        .checked_add(day_of_year)?;
-    era.checked_mul(146_097)?
-        .checked_add(day_of_era)?
-        .checked_sub(EPOCH_SHIFT_DAYS)
-}
-
-/// The date (year, month, day) of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> Option<(i64, i64, i64)> {
-    let shifted = days.checked_add(EPOCH_SHIFT_DAYS)?;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = day_of_era
-        .checked_sub(day_of_era.checked_div(1_460)?)?
-        .checked_add(day_of_era.checked_div(36_524)?)?
-        .checked_sub(day_of_era.checked_div(146_096)?)?
-        .checked_div(365)?;
-    let day_of_year = day_of_era.checked_sub(
-        year_of_era
-            .checked_mul(365)?
-            .checked_add(year_of_era.checked_div(4)?)?
-            .checked_sub(year_of_era.checked_div(100)?)?,
-    )?;
-    let month_from_march = day_of_year
-        .checked_mul(5)?
-        .checked_add(2)?
-        .checked_div(153)?;
-    let day = day_of_year
-        .checked_sub(
-            month_from_march
-                .checked_mul(153)?
-                .checked_add(2)?
-                .checked_div(5)?,
-        )?
-        .checked_add(1)?;
-    let month = if month_from_march < 10 {
-        month_from_march.checked_add(3)?
-    } else {
-        month_from_march.checked_sub(9)?
-    };
-    let year = year_of_era
-        .checked_add(era.checked_mul(400)?)?
-        .checked_add(i64::from(month <= 2))?;
-    Some((year, month, day))
-}
 
 /// `timestamp` as `YYYY-MM-DDThh:mm:ss.ffffffZ` (UTC, microseconds).
 ///
@@ -100,8 +29,9 @@ pub(crate) fn format(timestamp: Timestamp) -> String {
     let minute = seconds.rem_euclid(3_600).div_euclid(60);
     let second = seconds.rem_euclid(60);
     // Within the clamped range the conversion cannot fail; the epoch is a harmless stand-in.
-    let (year, month, day) = civil_from_days(days).unwrap_or((1970, 1, 1));
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{fraction:06}Z")
+    let date = Date::from_days_since_epoch(days)
+        .map_or_else(|| "1970-01-01".to_owned(), |date| date.to_string());
+    format!("{date}T{hour:02}:{minute:02}:{second:02}.{fraction:06}Z")
 }
 
 /// Reads what [`format`] writes, and nothing else: exactly `YYYY-MM-DDThh:mm:ss.ffffffZ`
@@ -139,17 +69,12 @@ pub(crate) fn parse(text: &str) -> Option<Timestamp> {
     let minute = number(14, 16)?;
     let second = number(17, 19)?;
     let fraction = number(20, 26)?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let days = days_from_civil(year, month, day)?;
-    // 2024-02-30 maps to a day count whose date is 2024-03-01: refused.
-    if civil_from_days(days)? != (year, month, day) {
-        return None;
-    }
+    // A day that does not exist (2024-02-30) is refused.
+    let days = Date::new(year, u32::try_from(month).ok()?, u32::try_from(day).ok()?)?
+        .days_since_epoch()?;
     let seconds_of_day = hour
         .checked_mul(3_600)?
         .checked_add(minute.checked_mul(60)?)?
@@ -168,9 +93,10 @@ pub(crate) fn card_expired(month: u8, year: u16, now: Timestamp) -> bool {
     let (next_year, next_month) = if month >= 12 {
         (i64::from(year).saturating_add(1), 1)
     } else {
-        (i64::from(year), i64::from(month).saturating_add(1))
+        (i64::from(year), u32::from(month).saturating_add(1))
     };
-    days_from_civil(next_year, next_month, 1)
+    Date::new(next_year, next_month, 1)
+        .and_then(Date::days_since_epoch)
         .and_then(|days| days.checked_mul(MICROS_PER_DAY))
         .is_none_or(|end| now.as_micros() >= end)
 }

@@ -19,8 +19,9 @@ pub struct Config {
     pub graphiql: bool,
     /// `BAZAAR_SANDBOX_HMAC_KEY`: the key the sandbox provider signs notifications with.
     pub sandbox_hmac_key: String,
-    /// `BAZAAR_ECB_FILE`: a copy of the ECB's `eurofxref-daily.xml`; the bundled file of
-    /// 18 July 2022 if unset.
+    /// `BAZAAR_ECB_FILE`: a copy of the ECB's `eurofxref-daily.xml`, read at start and again
+    /// every `fx_refresh_secs`; the bundled file of 18 July 2022 (never refreshed) if neither
+    /// this nor `BAZAAR_ECB_URL` is set.
     pub ecb_file: Option<String>,
     /// `BAZAAR_CONFIGURED_RATES`: the second rate table, `base=USD;KWD 0.3075;...`.
     pub configured_rates: String,
@@ -52,6 +53,16 @@ pub struct Config {
     /// `127.0.0.1`, `localhost` or `[::1]`, and https URLs to local or private hosts. Off, only
     /// https URLs to public hosts are accepted.
     pub webhook_allow_loopback_http: bool,
+    /// `BAZAAR_ECB_URL`: where the rates worker fetches the ECB's `eurofxref-daily.xml`
+    /// (`http://` or `https://`); not together with `BAZAAR_ECB_FILE`.
+    pub ecb_url: Option<String>,
+    /// `BAZAAR_FX_REFRESH_SECS` (default 3600): how often the rates worker fetches the
+    /// ECB file from `BAZAAR_ECB_URL` or `BAZAAR_ECB_FILE`.
+    pub fx_refresh_secs: u32,
+    /// `BAZAAR_FX_MAX_AGE_SECS` (default 108000, 30 hours): how long after the ECB should
+    /// have replaced them the newest rates may still be quoted; `0` never refuses. Enforced
+    /// only when a refresh source (`BAZAAR_ECB_URL` or `BAZAAR_ECB_FILE`) is set.
+    pub fx_max_age_secs: u32,
 }
 
 /// A variable that is set but cannot be read.
@@ -128,6 +139,27 @@ impl Config {
                 })
                 .transpose()?,
             webhook_allow_loopback_http: flag("BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP", false)?,
+            ecb_url: ecb_url()?,
+            fx_refresh_secs: parse("BAZAAR_FX_REFRESH_SECS", 3_600_u32)?.max(1),
+            fx_max_age_secs: parse("BAZAAR_FX_MAX_AGE_SECS", 108_000)?,
         })
     }
+}
+
+/// `BAZAAR_ECB_URL`: an http or https URL, and not together with `BAZAAR_ECB_FILE`.
+fn ecb_url() -> Result<Option<String>, ConfigError> {
+    let Some(url) = var("BAZAAR_ECB_URL").map(|url| url.trim().to_owned()) else {
+        return Ok(None);
+    };
+    let refuse = |reason: &str| ConfigError {
+        name: "BAZAAR_ECB_URL",
+        reason: reason.to_owned(),
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(refuse("expected an http:// or https:// URL"));
+    }
+    if var("BAZAAR_ECB_FILE").is_some() {
+        return Err(refuse("set BAZAAR_ECB_URL or BAZAAR_ECB_FILE, not both"));
+    }
+    Ok(Some(url))
 }

@@ -166,25 +166,15 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().body("ok")
 }
 
-/// Ready when the database answers and has every migration this build knows.
+/// Ready when the database answers on a pooled connection and has every migration this
+/// build knows (the answer is reused for a second); the body also says how fresh the
+/// exchange rates are, which does not change the status.
 async fn readyz(app: web::Data<Arc<App>>) -> HttpResponse {
-    let url = app.config.database_url.clone();
-    let check = tokio::task::spawn_blocking(move || {
-        use diesel::Connection;
-        let mut conn = diesel::PgConnection::establish(&url).map_err(|_| "database unreachable")?;
-        match bazaar_schema::migrations_are_current(&mut conn) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err("migrations pending"),
-            Err(_) => Err("cannot read the migrations table"),
-        }
-    })
-    .await;
-    match check {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Ok(Err(reason)) => HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "not_ready", "reason": reason})),
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "not_ready", "reason": "check failed"})),
+    let rates = crate::rates::report(&app);
+    match app.ready.answer(&app).await {
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "rates": rates})),
+        Err(reason) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "not_ready", "reason": reason, "rates": rates})),
     }
 }
 

@@ -8,6 +8,8 @@ pub mod config;
 mod demo;
 mod http;
 mod metrics;
+mod rates;
+mod ready;
 mod setup;
 mod state;
 mod workers;

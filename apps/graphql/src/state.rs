@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bazaar_domain::chart::ProviderName;
-use bazaar_domain::fx::{RateBook, Spread};
+use bazaar_domain::fx::Spread;
 use bazaar_domain::orders::TaxRates;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
 use bazaar_ledger::{Clock, Timestamp};
@@ -18,10 +18,6 @@ use crate::metrics::Metrics;
 
 pub type Market = Marketplace<PostgresCommerce, PostgresLedger, SandboxProvider>;
 
-/// The ECB's euro reference rates of 18 July 2022, used when `BAZAAR_ECB_FILE` is not set.
-const BUNDLED_ECB: &[u8] =
-    include_bytes!("../../../adapters/fx/tests/data/eurofxref-daily-2022-07-18.xml");
-
 /// Everything a request or worker needs.
 pub struct App {
     pub market: Market,
@@ -31,6 +27,10 @@ pub struct App {
     pub config: Config,
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
+    /// Where the exchange rates come from and how their last refresh went.
+    pub rates: crate::rates::Rates,
+    /// The last readiness answer, reused for a second.
+    pub ready: crate::ready::ReadyCache,
 }
 
 impl std::fmt::Debug for App {
@@ -94,7 +94,7 @@ impl App {
             config.sandbox_hmac_key.as_bytes().to_vec(),
             clock.clone(),
         );
-        let rates = rate_book(&config)?;
+        let (rates_config, rates) = crate::rates::Rates::start(&config)?;
         let market = Marketplace::new(
             store,
             ledger,
@@ -115,6 +115,8 @@ impl App {
             config,
             metrics,
             clock,
+            rates: rates_config,
+            ready: crate::ready::ReadyCache::default(),
         }))
     }
 }
@@ -128,23 +130,4 @@ fn secrets_key(config: &Config) -> SecretKey {
         );
         SecretKey::generate()
     })
-}
-
-/// The ECB rates (from `BAZAAR_ECB_FILE` or the bundled file), then the configured table.
-fn rate_book(config: &Config) -> Result<RateBook, StartError> {
-    let ecb_bytes = match &config.ecb_file {
-        Some(path) => std::fs::read(path).map_err(|e| {
-            StartError::Rates(bazaar_domain::fx::FxError::Unavailable {
-                source_name: "ecb".to_owned(),
-                reason: e.to_string(),
-            })
-        })?,
-        None => BUNDLED_ECB.to_vec(),
-    };
-    let ecb = bazaar_fx::parse_daily(&ecb_bytes).map_err(StartError::Rates)?;
-    let table = config.configured_rates.replace(';', "\n");
-    let configured = bazaar_fx::ConfiguredRates::parse("configured", &table, ecb.effective_at)
-        .map_err(StartError::Rates)?
-        .into_rate_set();
-    RateBook::new(vec![ecb, configured]).map_err(StartError::Rates)
 }

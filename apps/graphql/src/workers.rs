@@ -12,6 +12,7 @@ use crate::state::App;
 /// Starts the workers; they stop when `stop` turns true.
 pub fn start(app: Arc<App>, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
+        tokio::spawn(crate::rates::run(app.clone(), stop.clone())),
         tokio::spawn(every(Duration::from_millis(500), stop.clone(), {
             let app = app.clone();
             move || deliver_notifications(app.clone())

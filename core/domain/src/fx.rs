@@ -6,6 +6,18 @@
 //! rates, then a configured table for currencies the ECB does not publish) and answers
 //! mid-market cross rates. [`convert`] turns an amount into another currency at the mid
 //! rate less a spread, and says exactly where every minor unit went.
+//!
+//! # Stale rates
+//!
+//! A book built [`with_max_age`](RateBook::with_max_age) refuses to quote
+//! ([`FxError::Stale`], code `fx_rate_stale`) once its primary set (the first, the one a
+//! rate worker refreshes) is too old. A set's age counts from when the ECB should have
+//! replaced it: the rates of a date are due to be replaced at 16:00 Central European Time
+//! on the next TARGET working day ([`calendar`]), so Friday's rates do not age over the
+//! weekend, nor Thursday's over Easter. [`Freshness`] says when a set was due to be
+//! replaced and from when it is refused.
+
+pub mod calendar;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -13,6 +25,8 @@ use std::future::Future;
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money, MoneyError, Rounding};
 use rust_decimal::Decimal;
+
+use self::calendar::Date;
 
 /// Decimal places kept in a cross rate. The ECB publishes at most 6 significant digits, so
 /// 10 places lose nothing that matters and keep stored rates short.
@@ -49,6 +63,11 @@ pub enum FxError {
     /// The spread is negative or larger than [`SPREAD_MAX`].
     #[error("spread must be between 0 and 10%")]
     InvalidSpread,
+    /// The newest rates are older than the allowed age; no quote until they are refreshed.
+    #[error(
+        "the exchange rates of {rate_date} are out of date; no quotes until they are refreshed"
+    )]
+    Stale { rate_date: Date },
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
@@ -60,6 +79,7 @@ impl FxError {
             Self::InvalidData { .. } => "fx_source_invalid",
             Self::Unavailable { .. } => "fx_source_unavailable",
             Self::InvalidSpread => "fx_spread_invalid",
+            Self::Stale { .. } => "fx_rate_stale",
             Self::Money(error) => error.code(),
         }
     }
@@ -88,10 +108,52 @@ pub struct FxRate {
     pub effective_at: Timestamp,
 }
 
+/// How long after the ECB should have replaced them rates may still be quoted.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MaxAge {
+    pub secs: u32,
+}
+
+/// How fresh a rate set is: its date, when it was due to be replaced, and from when a book
+/// with a [`MaxAge`] refuses to quote it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Freshness {
+    /// The UTC date of the set's `effective_at`; for the ECB, the date it publishes.
+    pub rate_date: Date,
+    pub effective_at: Timestamp,
+    /// 16:00 Central European Time on the TARGET working day after `rate_date`, when the
+    /// ECB publishes the rates that replace these.
+    pub replaced_at: Timestamp,
+    /// `replaced_at` plus the maximum age; `None` when no maximum age is enforced.
+    pub stale_from: Option<Timestamp>,
+}
+
+impl Freshness {
+    /// Decides how fresh `set` is; `None` only for dates out of the calendar's range.
+    pub fn of(set: &RateSet, max_age: Option<MaxAge>) -> Option<Self> {
+        let rate_date = Date::of_instant(set.effective_at)?;
+        let replaced_at = rate_date
+            .next_target_working_day()?
+            .ecb_publication_time()?;
+        Some(Self {
+            rate_date,
+            effective_at: set.effective_at,
+            replaced_at,
+            stale_from: max_age.map(|age| replaced_at.saturating_add_secs(age.secs)),
+        })
+    }
+
+    /// Whether quotes are refused at `now`.
+    pub fn is_stale(&self, now: Timestamp) -> bool {
+        self.stale_from.is_some_and(|from| now >= from)
+    }
+}
+
 /// Rates from several sources, in order of preference.
 #[derive(Clone, Debug, Default)]
 pub struct RateBook {
     sets: Vec<RateSet>,
+    max_age: Option<MaxAge>,
 }
 
 /// The value of one unit of the pivot in some currency, and which sets said so.
@@ -112,11 +174,40 @@ impl RateBook {
                 });
             }
         }
-        Ok(Self { sets })
+        Ok(Self {
+            sets,
+            max_age: None,
+        })
+    }
+
+    /// The same book, refusing to quote once its primary set is older than `max_age`
+    /// (`None`: never refuses).
+    pub fn with_max_age(self, max_age: Option<MaxAge>) -> Self {
+        Self { max_age, ..self }
     }
 
     pub fn sets(&self) -> &[RateSet] {
         &self.sets
+    }
+
+    /// How fresh the primary set is; `None` for an empty book.
+    pub fn freshness(&self) -> Option<Freshness> {
+        Freshness::of(self.sets.first()?, self.max_age)
+    }
+
+    /// The mid rate from `from` to `to` for a quote at `now`: as [`Self::mid`], but
+    /// [`FxError::Stale`] when the book's rates are too old. Converting a currency into
+    /// itself needs no rate and is never refused.
+    pub fn quote(&self, from: Currency, to: Currency, now: Timestamp) -> Result<FxRate, FxError> {
+        if from != to
+            && let Some(freshness) = self.freshness()
+            && freshness.is_stale(now)
+        {
+            return Err(FxError::Stale {
+                rate_date: freshness.rate_date,
+            });
+        }
+        self.mid(from, to)
     }
 
     /// Every currency some set can price.
@@ -354,6 +445,87 @@ mod tests {
                 to: Currency::BHD
             })
         );
+    }
+
+    /// The set of a date, effective at its ECB publication time.
+    fn ecb_of(text: &str) -> RateSet {
+        let effective_at = Date::parse_iso(text)
+            .and_then(Date::ecb_publication_time)
+            .unwrap();
+        RateSet {
+            effective_at,
+            ..ecb()
+        }
+    }
+
+    /// `hour_utc`:00 UTC on a date.
+    #[expect(clippy::arithmetic_side_effects, reason = "small test instants")]
+    fn at(text: &str, hour_utc: i64) -> Timestamp {
+        const DAY: i64 = 86_400_000_000;
+        // The publication time falls within its UTC day, so it finds the day's midnight.
+        let publication = Date::parse_iso(text)
+            .and_then(Date::ecb_publication_time)
+            .unwrap()
+            .as_micros();
+        let midnight = publication - publication.rem_euclid(DAY);
+        Timestamp::from_micros(midnight + hour_utc * 3_600_000_000)
+    }
+
+    #[test]
+    fn rates_age_from_when_the_ecb_should_have_replaced_them() {
+        let day = MaxAge { secs: 86_400 };
+        // Friday 15 July 2022 (summer time: published 14:00 UTC); replaced on Monday.
+        let friday = Freshness::of(&ecb_of("2022-07-15"), Some(day)).unwrap();
+        assert_eq!(friday.rate_date.to_string(), "2022-07-15");
+        assert_eq!(friday.replaced_at, at("2022-07-18", 14));
+        assert_eq!(friday.stale_from, Some(at("2022-07-19", 14)));
+        assert!(!friday.is_stale(at("2022-07-17", 23)));
+        assert!(!friday.is_stale(at("2022-07-19", 13)));
+        assert!(friday.is_stale(at("2022-07-19", 14)));
+        // Thursday before Easter 2025 (winter rules end 30 March: 14:00 UTC), replaced on
+        // the Tuesday after Easter Monday.
+        let easter = Freshness::of(&ecb_of("2025-04-17"), Some(day)).unwrap();
+        assert_eq!(easter.replaced_at, at("2025-04-22", 14));
+        assert!(!easter.is_stale(at("2025-04-23", 13)));
+        assert!(easter.is_stale(at("2025-04-23", 14)));
+        // Winter: 16:00 in Frankfurt is 15:00 UTC.
+        let winter = Freshness::of(&ecb_of("2025-12-24"), None).unwrap();
+        assert_eq!(winter.replaced_at, at("2025-12-29", 15));
+        assert_eq!(winter.stale_from, None);
+        assert!(!winter.is_stale(Timestamp::MAX));
+    }
+
+    #[test]
+    fn a_stale_book_refuses_to_quote_but_converts_a_currency_into_itself() {
+        let book = RateBook::new(vec![ecb_of("2022-07-18"), configured()])
+            .unwrap()
+            .with_max_age(Some(MaxAge { secs: 3_600 }));
+        let before = at("2022-07-19", 14);
+        let after = at("2022-07-19", 15);
+        assert_eq!(
+            book.quote(Currency::EUR, Currency::USD, before),
+            book.mid(Currency::EUR, Currency::USD)
+        );
+        let stale = book.quote(Currency::EUR, Currency::KWD, after);
+        assert_eq!(
+            stale,
+            Err(FxError::Stale {
+                rate_date: Date::parse_iso("2022-07-18").unwrap()
+            })
+        );
+        assert_eq!(stale.unwrap_err().code(), "fx_rate_stale");
+        assert_eq!(
+            book.quote(Currency::USD, Currency::USD, after).unwrap().mid,
+            Decimal::ONE
+        );
+        // Without a maximum age the same book quotes at any time.
+        let lenient = book.with_max_age(None);
+        assert!(
+            lenient
+                .quote(Currency::EUR, Currency::USD, Timestamp::MAX)
+                .is_ok()
+        );
+        assert!(RateBook::default().freshness().is_none());
     }
 
     #[test]

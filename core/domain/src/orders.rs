@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money, Rounding};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -13,7 +14,7 @@ use crate::catalog::{
 };
 use crate::chart::SellerId;
 use crate::error::CommerceError;
-use crate::fx::{FxRate, RateBook, Spread};
+use crate::fx::{FxError, FxRate, RateBook, Spread};
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -178,6 +179,8 @@ pub struct PricingContext<'a> {
     pub rates: &'a RateBook,
     pub spread: Spread,
     pub taxes: &'a TaxRates,
+    /// When the prices are quoted: a book with stale rates refuses to convert.
+    pub now: Timestamp,
 }
 
 #[expect(
@@ -218,7 +221,7 @@ pub fn plan_checkout(
         let seller = sellers
             .get(&sku.seller_id)
             .ok_or(CommerceError::NotFound("seller"))?;
-        let unit_price = presentment_price(sku, currency, context.rates)?;
+        let unit_price = presentment_price(sku, currency, context.rates, context.now)?;
         let total = unit_price
             .mul_decimal(Decimal::from(line.quantity), Rounding::HalfEven)?
             .value;
@@ -251,7 +254,9 @@ pub fn plan_checkout(
             None
         } else {
             Some(FxQuote {
-                rate: context.rates.mid(currency, seller.settlement_currency)?,
+                rate: context
+                    .rates
+                    .quote(currency, seller.settlement_currency, context.now)?,
                 spread: context.spread,
             })
         };
@@ -274,11 +279,13 @@ pub fn plan_checkout(
     })
 }
 
-/// A SKU's unit price in `currency`.
+/// A SKU's unit price in `currency`, quoted at `now`: `fx_rate_stale` when it needs a
+/// conversion and the rates are too old.
 pub fn presentment_price(
     sku: &SkuView,
     currency: Currency,
     rates: &RateBook,
+    now: Timestamp,
 ) -> Result<Money, CommerceError> {
     if let Some(price) = sku.prices.iter().find(|p| p.currency() == currency) {
         return Ok(*price);
@@ -288,10 +295,13 @@ pub fn presentment_price(
         currency,
     })?;
     let rate = rates
-        .mid(listed.currency(), currency)
-        .map_err(|_| CommerceError::NoPrice {
-            sku: sku.sku_id,
-            currency,
+        .quote(listed.currency(), currency, now)
+        .map_err(|error| match error {
+            FxError::Stale { .. } => CommerceError::Fx(error),
+            _ => CommerceError::NoPrice {
+                sku: sku.sku_id,
+                currency,
+            },
         })?;
     let converted = listed.convert(rate.mid, currency, Rounding::HalfUp)?.value;
     if !converted.is_positive() {
@@ -514,6 +524,7 @@ mod tests {
             rates: &rates,
             spread: Spread::ZERO,
             taxes: &taxes,
+            now: Timestamp::from_micros(0),
         };
         let lines = [
             CartLine {

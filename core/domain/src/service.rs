@@ -220,6 +220,7 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             rates: &rates,
             spread: self.config.spread,
             taxes: &self.config.taxes,
+            now: self.now(),
         };
         let plan = plan_checkout(
             command.id,

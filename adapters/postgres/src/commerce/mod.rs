@@ -126,6 +126,26 @@ impl PostgresCommerce {
         };
         run(&self.pool, &self.retry, operation, mode, work).await
     }
+
+    /// Runs `probe` on a pooled connection, waiting at most `wait` for one, without a
+    /// transaction or retries: for readiness checks, which must neither open connections
+    /// of their own nor wait long. No connection in time is `Unavailable`.
+    pub async fn probe<T: Send + 'static>(
+        &self,
+        wait: std::time::Duration,
+        probe: impl FnOnce(&mut PgConnection) -> T + Send + 'static,
+    ) -> Result<T, CommerceError> {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get_timeout(wait).map_err(|error| {
+                tracing::warn!(%error, "no database connection for a readiness probe");
+                CommerceError::Unavailable
+            })?;
+            Ok(probe(&mut conn))
+        })
+        .await
+        .map_err(|_| CommerceError::Internal)?
+    }
 }
 
 /// How a transaction runs. Writes are SERIALIZABLE. Reads are READ ONLY at REPEATABLE READ:

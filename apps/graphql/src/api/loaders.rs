@@ -68,12 +68,13 @@ impl Loader<PriceKey> for PriceLoader {
             .await
             .map_err(|e| Arc::new(super::commerce(e)))?;
         let rates = self.0.market.rates();
+        let now = self.0.now();
         let mut prices = HashMap::with_capacity(keys.len());
         for key in keys {
             let lowest = skus
                 .iter()
                 .filter(|sku| sku.product_id == key.0)
-                .filter_map(|sku| presentment_price(sku, key.1, &rates).ok())
+                .filter_map(|sku| presentment_price(sku, key.1, &rates, now).ok())
                 .min_by_key(|price| price.minor());
             if let Some(price) = lowest {
                 prices.insert(*key, price);

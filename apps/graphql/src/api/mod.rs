@@ -22,6 +22,7 @@ use crate::state::App;
 pub use cost::QueryCost;
 pub use mutation::Mutation;
 pub use query::Query;
+pub(crate) use types::instant;
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -224,13 +224,14 @@ impl Query {
             .collect())
     }
 
-    /// The mid-market rate between two currencies, with its source and effective time.
+    /// The mid-market rate between two currencies, with its source and effective time;
+    /// `fx_rate_stale` when the rates are too old to quote.
     async fn exchange_rate(&self, ctx: &Context<'_>, from: String, to: String) -> Result<RateNode> {
         let app = app(ctx)?;
         let rate = app
             .market
             .rates()
-            .mid(currency(&from)?, currency(&to)?)
+            .quote(currency(&from)?, currency(&to)?, app.now())
             .map_err(|e| error(e.code(), e.to_string()))?;
         Ok(RateNode {
             from: rate.from.code().to_owned(),

@@ -36,45 +36,16 @@ pub fn instant(at: Timestamp) -> String {
     let micros = at.as_micros();
     let seconds = micros.div_euclid(1_000_000);
     let fraction = micros.rem_euclid(1_000_000);
-    let days = seconds.div_euclid(86_400);
     let second_of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    // Every i64 count of microseconds has a date; the fallback is never taken.
+    let date = bazaar_domain::fx::calendar::Date::of_instant(at)
+        .map_or_else(|| "1970-01-01".to_owned(), |date| date.to_string());
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
+        "{date}T{:02}:{:02}:{:02}.{fraction:06}Z",
         second_of_day.div_euclid(3600),
         second_of_day.rem_euclid(3600).div_euclid(60),
         second_of_day.rem_euclid(60)
     )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = doe
-        .saturating_sub(doe / 1_460)
-        .saturating_add(doe / 36_524)
-        .saturating_sub(doe / 146_096)
-        / 365;
-    let doy = doe.saturating_sub(
-        yoe.saturating_mul(365)
-            .saturating_add(yoe / 4)
-            .saturating_sub(yoe / 100),
-    );
-    let mp = doy.saturating_mul(5).saturating_add(2) / 153;
-    let day = doy
-        .saturating_sub(mp.saturating_mul(153).saturating_add(2) / 5)
-        .saturating_add(1);
-    let month = if mp < 10 {
-        mp.saturating_add(3)
-    } else {
-        mp.saturating_sub(9)
-    };
-    let year = yoe
-        .saturating_add(era.saturating_mul(400))
-        .saturating_add(i64::from(month <= 2));
-    (year, month, day)
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -184,9 +155,10 @@ impl ProductNode {
             .await
             .map_err(super::commerce)?;
         let rates = app.market.rates();
+        let now = app.now();
         Ok(skus
             .iter()
-            .map(|sku| SkuNode::new(sku, self.currency, &rates))
+            .map(|sku| SkuNode::new(sku, self.currency, &rates, now))
             .collect())
     }
 
@@ -212,12 +184,18 @@ pub struct SkuNode {
 }
 
 impl SkuNode {
-    pub fn new(sku: &SkuView, currency: Currency, rates: &bazaar_domain::fx::RateBook) -> Self {
+    /// A SKU priced in `currency` at the rates of `now`; no price when the rates are stale.
+    pub fn new(
+        sku: &SkuView,
+        currency: Currency,
+        rates: &bazaar_domain::fx::RateBook,
+        now: Timestamp,
+    ) -> Self {
         Self {
             id: ID(sku.sku_id.0.to_string()),
             title: sku.title.clone(),
             available: sku.available.map(|a| i32::try_from(a).unwrap_or(i32::MAX)),
-            price: bazaar_domain::orders::presentment_price(sku, currency, rates)
+            price: bazaar_domain::orders::presentment_price(sku, currency, rates, now)
                 .ok()
                 .map(MoneyNode::from),
         }

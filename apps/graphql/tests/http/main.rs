@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod dataloaders;
+mod rates;
 mod support;
 mod tenancy;
 mod walkthrough;
