@@ -116,7 +116,10 @@ fn party_failure(fail: Fail<CommerceError>) -> Fail<IdentityError> {
     match fail {
         Fail::Db(error) => Fail::Db(error),
         Fail::Domain(error) => {
-            tracing::error!(code = error.code(), "the party of a new account was refused");
+            tracing::error!(
+                code = error.code(),
+                "the party of a new account was refused"
+            );
             Fail::Domain(IdentityError::Internal)
         }
     }
@@ -132,9 +135,13 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<User, IdentityError> {
         let new = new.clone();
-        run(&self.pool, &self.retry, "create_user", Mode::Write, move |conn| {
-            insert_user(conn, &new, now)
-        })
+        run(
+            &self.pool,
+            &self.retry,
+            "create_user",
+            Mode::Write,
+            move |conn| insert_user(conn, &new, now),
+        )
         .await
     }
 
@@ -149,16 +156,22 @@ impl IdentityStore for PostgresIdentity {
             return Err(IdentityError::Internal);
         }
         let (new, party) = (new.clone(), party.clone());
-        run(&self.pool, &self.retry, "register", Mode::Write, move |conn| {
-            // The user first: a taken e-mail stops the transaction before the party is written.
-            let user = insert_user(conn, &new, now)?;
-            match &party {
-                NewParty::Buyer(buyer) => tx::create_buyer(conn, buyer, now),
-                NewParty::Seller(seller) => tx::create_seller(conn, seller, now),
-            }
-            .map_err(party_failure)?;
-            Ok(user)
-        })
+        run(
+            &self.pool,
+            &self.retry,
+            "register",
+            Mode::Write,
+            move |conn| {
+                // The user first: a taken e-mail stops the transaction before the party is written.
+                let user = insert_user(conn, &new, now)?;
+                match &party {
+                    NewParty::Buyer(buyer) => tx::create_buyer(conn, buyer, now),
+                    NewParty::Seller(seller) => tx::create_seller(conn, seller, now),
+                }
+                .map_err(party_failure)?;
+                Ok(user)
+            },
+        )
         .await
     }
 

@@ -12,8 +12,8 @@ use bazaar_domain::chart::SellerId;
 use bazaar_domain::identity::{
     Email, IdentityError, IdentityStore, NewParty, NewUser, Role, TokenHash, UserId,
 };
-use bazaar_money::Currency;
 use bazaar_ledger::Timestamp;
+use bazaar_money::Currency;
 use bazaar_postgres::{PostgresIdentity, RetryPolicy};
 use bazaar_testdb::TestDatabase;
 use uuid::Uuid;
@@ -110,11 +110,9 @@ struct Count {
 fn parties(db: &TestDatabase) -> i64 {
     use diesel::RunQueryDsl;
     let mut conn = db.connect().unwrap();
-    diesel::sql_query(
-        "SELECT (SELECT count(*) FROM buyers) + (SELECT count(*) FROM sellers) AS n",
-    )
-    .load::<Count>(&mut conn)
-    .unwrap()[0]
+    diesel::sql_query("SELECT (SELECT count(*) FROM buyers) + (SELECT count(*) FROM sellers) AS n")
+        .load::<Count>(&mut conn)
+        .unwrap()[0]
         .n
 }
 

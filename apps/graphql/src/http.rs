@@ -134,7 +134,8 @@ async fn graphql(
         })
         .unwrap_or_else(|| "anonymous".to_owned());
     let loaders = crate::api::loaders_for(app.get_ref());
-    let client = crate::limits::client_address(&request, app.config.auth.client_ip_header.as_deref());
+    let client =
+        crate::limits::client_address(&request, app.config.auth.client_ip_header.as_deref());
     let auth = Arc::new(crate::limits::AuthRequest::new(client));
     let response = schema
         .execute(

@@ -128,9 +128,9 @@ impl<K: Eq + Hash + Clone> Buckets<K> {
     /// Takes one attempt from `key`'s bucket, or says how long until one is available.
     fn take(&self, key: &K, now: Instant) -> Quota {
         let mut table = lock(&self.full_at);
-        let debt = table
-            .get(key)
-            .map_or(Duration::ZERO, |full_at| full_at.saturating_duration_since(now));
+        let debt = table.get(key).map_or(Duration::ZERO, |full_at| {
+            full_at.saturating_duration_since(now)
+        });
         let after = debt.saturating_add(self.rate.interval);
         let window = self.rate.window();
         let quota = Quota {
@@ -568,12 +568,9 @@ fn count_in(
             Selection::Field(field) => {
                 usize::from(HASHING_FIELDS.contains(&field.node.name.node.as_str()))
             }
-            Selection::InlineFragment(inline) => count_in(
-                &inline.node.selection_set.node,
-                document,
-                counted,
-                visiting,
-            ),
+            Selection::InlineFragment(inline) => {
+                count_in(&inline.node.selection_set.node, document, counted, visiting)
+            }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
                 if let Some(known) = counted.get(name) {
@@ -675,7 +672,11 @@ mod tests {
             backoff.failed(key.clone(), last);
         }
         assert_eq!(backoff.wait(&key, last), Some(Duration::from_secs(4)));
-        assert_eq!(backoff.wait(&other, last), None, "another address waits not");
+        assert_eq!(
+            backoff.wait(&other, last),
+            None,
+            "another address waits not"
+        );
         backoff.succeeded(&key);
         assert_eq!(backoff.wait(&key, last), None);
     }
@@ -697,10 +698,7 @@ mod tests {
             client_address(&proxied, Some("x-forwarded-for")),
             IpAddr::from([203, 0, 113, 5])
         );
-        assert_eq!(
-            client_address(&proxied, None),
-            IpAddr::from([10, 0, 0, 9])
-        );
+        assert_eq!(client_address(&proxied, None), IpAddr::from([10, 0, 0, 9]));
     }
 
     fn fields(query: &str) -> usize {
@@ -709,11 +707,34 @@ mod tests {
 
     #[test]
     fn hashing_fields_are_counted_through_aliases_and_fragments() {
-        assert_eq!(fields("mutation { signIn(email: \"a\", password: \"b\") { token } }"), 1);
-        assert_eq!(fields("mutation { a: signIn(email: \"a\", password: \"b\") { token } b: signIn(email: \"a\", password: \"c\") { token } }"), 2);
-        assert_eq!(fields("mutation { ...F ...F } fragment F on Mutation { signIn(email: \"a\", password: \"b\") { token } }"), 2);
-        assert_eq!(fields("mutation { ... on Mutation { signUp(input: {}) { email } } signIn(email: \"a\", password: \"b\") { token } }"), 2);
-        assert_eq!(fields("mutation { ...A } fragment A on Mutation { ...B } fragment B on Mutation { ...A signOut }"), 0);
+        assert_eq!(
+            fields("mutation { signIn(email: \"a\", password: \"b\") { token } }"),
+            1
+        );
+        assert_eq!(
+            fields(
+                "mutation { a: signIn(email: \"a\", password: \"b\") { token } b: signIn(email: \"a\", password: \"c\") { token } }"
+            ),
+            2
+        );
+        assert_eq!(
+            fields(
+                "mutation { ...F ...F } fragment F on Mutation { signIn(email: \"a\", password: \"b\") { token } }"
+            ),
+            2
+        );
+        assert_eq!(
+            fields(
+                "mutation { ... on Mutation { signUp(input: {}) { email } } signIn(email: \"a\", password: \"b\") { token } }"
+            ),
+            2
+        );
+        assert_eq!(
+            fields(
+                "mutation { ...A } fragment A on Mutation { ...B } fragment B on Mutation { ...A signOut }"
+            ),
+            0
+        );
         assert_eq!(fields("query { products { edges { node { id } } } }"), 0);
     }
 }

@@ -276,8 +276,10 @@ impl Mutation {
         let ok = limits
             .hash(request, move || {
                 // Verify against a fixed hash anyway, so timing does not reveal unknown e-mails.
-                let stored = stored.as_deref().unwrap_or_else(auth::decoy_hash);
-                auth::verify_password(&password, stored)
+                match stored.as_deref() {
+                    Some(stored) => auth::verify_password(&password, stored),
+                    None => auth::verify_password(&password, auth::decoy_hash()),
+                }
             })
             .await
             .map_err(refused)?;

@@ -107,7 +107,9 @@ async fn a_request_may_sign_in_or_up_only_once() {
     let server = Server::start(&env(&[])).await;
     let client = reqwest::Client::new();
     let attempt = |alias: &str| {
-        format!("{alias}: signIn(email: \"ana@example.com\", password: \"{alias} password\") {{ token }}")
+        format!(
+            "{alias}: signIn(email: \"ana@example.com\", password: \"{alias} password\") {{ token }}"
+        )
     };
     let aliased = format!("mutation {{ {} {} }}", attempt("a"), attempt("b"));
     let fragments = format!(
@@ -127,7 +129,11 @@ async fn a_request_may_sign_in_or_up_only_once() {
             sign_up_input("bo@example.com", PASSWORD, "BUYER"),
         )
         .await;
-        assert_eq!(answer.code(), "one_sign_in_per_request", "{query}: {answer:?}");
+        assert_eq!(
+            answer.code(),
+            "one_sign_in_per_request",
+            "{query}: {answer:?}"
+        );
         assert!(answer.body["data"].is_null(), "nothing ran: {answer:?}");
     }
     // Nothing was signed up by the refused request; one field alone still works.
@@ -148,7 +154,13 @@ async fn a_full_hashing_queue_answers_503_with_retry_after() {
     let attempts = (0..16).map(|n| {
         let (server, client) = (&server, &client);
         async move {
-            sign_in(server, client, &format!("u{n}@example.com"), "wrong password").await
+            sign_in(
+                server,
+                client,
+                &format!("u{n}@example.com"),
+                "wrong password",
+            )
+            .await
         }
     });
     let answers = futures_util::future::join_all(attempts).await;
@@ -253,7 +265,10 @@ async fn failures_slow_the_failing_address_and_never_lock_the_owner_out() {
         // The owner, from another address, signs in at once.
         let answer = sign_in(&server, &owner, email, PASSWORD).await;
         assert_eq!(answer.status, 200, "{answer:?}");
-        assert!(answer.body["data"]["signIn"]["token"].is_string(), "{answer:?}");
+        assert!(
+            answer.body["data"]["signIn"]["token"].is_string(),
+            "{answer:?}"
+        );
         // The attacker is only slowed: after the wait it may try again.
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -303,7 +318,10 @@ async fn sign_up_does_not_tell_whether_an_email_has_an_account() {
     .await;
     assert_eq!(new.status, 200);
     assert_eq!(existing.status, 200);
-    assert_eq!(new.body["data"], json!({"signUp": {"email": "ana@example.com"}}));
+    assert_eq!(
+        new.body["data"],
+        json!({"signUp": {"email": "ana@example.com"}})
+    );
     assert_eq!(new.body["data"], existing.body["data"], "{existing:?}");
     assert_eq!(existing.body.get("errors"), None, "{existing:?}");
     // The account is the first one, untouched; the second sign-up wrote nothing.
