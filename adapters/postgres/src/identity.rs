@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use bazaar_domain::catalog::BuyerId;
 use bazaar_domain::chart::SellerId;
+use bazaar_domain::error::CommerceError;
 use bazaar_domain::identity::{
-    Email, IdentityError, IdentityStore, NewUser, Role, TokenHash, User, UserId,
+    Email, IdentityError, IdentityStore, NewParty, NewUser, Role, TokenHash, User, UserId,
 };
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
@@ -14,7 +15,7 @@ use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel::{QueryableByName, RunQueryDsl, sql_query};
 use uuid::Uuid;
 
-use crate::commerce::{Fail, Mode, StoreFailure, pool, run};
+use crate::commerce::{Fail, Mode, StoreFailure, pool, run, tx};
 use crate::retry::RetryPolicy;
 
 impl StoreFailure for IdentityError {
@@ -82,6 +83,48 @@ fn user(row: &UserRow) -> Result<User> {
     })
 }
 
+/// Inserts a user; `EmailTaken` (and nothing written) when the e-mail has an account.
+fn insert_user(conn: &mut PgConnection, new: &NewUser, now: Timestamp) -> Result<User> {
+    let (role, subject) = match new.role {
+        Role::Buyer(buyer) => ("buyer", buyer.0),
+        Role::Seller(seller) => ("seller", seller.as_uuid()),
+    };
+    let inserted = sql_query(
+        "INSERT INTO users (id, email, password_hash, role, subject_id, created_at, home_region) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(new.id.0)
+    .bind::<Text, _>(new.email.as_str())
+    .bind::<Text, _>(&new.password_hash)
+    .bind::<Text, _>(role)
+    .bind::<SqlUuid, _>(subject)
+    .bind::<BigInt, _>(now.as_micros())
+    .bind::<Text, _>(new.region.as_str())
+    .execute(conn)?;
+    if inserted == 0 {
+        return Err(Fail::Domain(IdentityError::EmailTaken));
+    }
+    Ok(User {
+        id: new.id,
+        email: new.email.clone(),
+        role: new.role,
+    })
+}
+
+/// A party insert that a commerce rule refused: nothing a sign-up can cause, so internal.
+fn party_failure(fail: Fail<CommerceError>) -> Fail<IdentityError> {
+    match fail {
+        Fail::Db(error) => Fail::Db(error),
+        Fail::Domain(error) => {
+            tracing::error!(
+                code = error.code(),
+                "the party of a new account was refused"
+            );
+            Fail::Domain(IdentityError::Internal)
+        }
+    }
+}
+
 const USER_SELECT: &str =
     "SELECT u.id, u.email, u.password_hash, u.role, u.subject_id FROM users u";
 
@@ -92,32 +135,43 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<User, IdentityError> {
         let new = new.clone();
-        run(&self.pool, &self.retry, "create_user", Mode::Write, move |conn| {
-            let (role, subject) = match new.role {
-                Role::Buyer(buyer) => ("buyer", buyer.0),
-                Role::Seller(seller) => ("seller", seller.as_uuid()),
-            };
-            let inserted = sql_query(
-                "INSERT INTO users (id, email, password_hash, role, subject_id, created_at, home_region) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING",
-            )
-            .bind::<SqlUuid, _>(new.id.0)
-            .bind::<Text, _>(new.email.as_str())
-            .bind::<Text, _>(&new.password_hash)
-            .bind::<Text, _>(role)
-            .bind::<SqlUuid, _>(subject)
-            .bind::<BigInt, _>(now.as_micros())
-            .bind::<Text, _>(new.region.as_str())
-            .execute(conn)?;
-            if inserted == 0 {
-                return Err(Fail::Domain(IdentityError::EmailTaken));
-            }
-            Ok(User {
-                id: new.id,
-                email: new.email.clone(),
-                role: new.role,
-            })
-        })
+        run(
+            &self.pool,
+            &self.retry,
+            "create_user",
+            Mode::Write,
+            move |conn| insert_user(conn, &new, now),
+        )
+        .await
+    }
+
+    async fn register(
+        &self,
+        new: &NewUser,
+        party: &NewParty,
+        now: Timestamp,
+    ) -> std::result::Result<User, IdentityError> {
+        if new.role != party.role() {
+            tracing::error!(user_id = %new.id.0, "a new user's role is not its party's");
+            return Err(IdentityError::Internal);
+        }
+        let (new, party) = (new.clone(), party.clone());
+        run(
+            &self.pool,
+            &self.retry,
+            "register",
+            Mode::Write,
+            move |conn| {
+                // The user first: a taken e-mail stops the transaction before the party is written.
+                let user = insert_user(conn, &new, now)?;
+                match &party {
+                    NewParty::Buyer(buyer) => tx::create_buyer(conn, buyer, now),
+                    NewParty::Seller(seller) => tx::create_seller(conn, seller, now),
+                }
+                .map_err(party_failure)?;
+                Ok(user)
+            },
+        )
         .await
     }
 

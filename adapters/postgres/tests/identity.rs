@@ -1,13 +1,19 @@
 //! The identity store against the real PostgreSQL: unique e-mails, sessions that expire and
 //! can be revoked, and nothing but hashes stored.
-#![expect(clippy::unwrap_used, reason = "test drivers fail loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test drivers fail loudly"
+)]
 
-use bazaar_domain::catalog::{BuyerId, Region};
+use bazaar_domain::Country;
+use bazaar_domain::catalog::{BasisPoints, Buyer, BuyerId, CommissionRule, Region, Seller};
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::identity::{
-    Email, IdentityError, IdentityStore, NewUser, Role, TokenHash, UserId,
+    Email, IdentityError, IdentityStore, NewParty, NewUser, Role, TokenHash, UserId,
 };
 use bazaar_ledger::Timestamp;
+use bazaar_money::Currency;
 use bazaar_postgres::{PostgresIdentity, RetryPolicy};
 use bazaar_testdb::TestDatabase;
 use uuid::Uuid;
@@ -93,4 +99,57 @@ async fn users_are_unique_by_email_and_sessions_expire_and_revoke() {
         None,
         "revoked"
     );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn parties(db: &TestDatabase) -> i64 {
+    use diesel::RunQueryDsl;
+    let mut conn = db.connect().unwrap();
+    diesel::sql_query("SELECT (SELECT count(*) FROM buyers) + (SELECT count(*) FROM sellers) AS n")
+        .load::<Count>(&mut conn)
+        .unwrap()[0]
+        .n
+}
+
+#[tokio::test]
+async fn register_writes_the_party_and_the_user_together_or_not_at_all() {
+    let db = TestDatabase::new().unwrap();
+    let store = PostgresIdentity::new(db.url(), 2, RetryPolicy::default());
+    let now = Timestamp::from_micros(1_000_000);
+    let region = Region::new("eu").unwrap();
+    let buyer = NewParty::Buyer(Buyer {
+        id: BuyerId(Uuid::from_u128(7)),
+        name: "Ana".into(),
+        country: Country::new("DE").unwrap(),
+        region: region.clone(),
+    });
+    let seller = NewParty::Seller(Seller {
+        id: SellerId::from_uuid(Uuid::from_u128(8)),
+        name: "Shop".into(),
+        country: Country::new("DE").unwrap(),
+        region,
+        settlement_currency: Currency::from_code("EUR").unwrap(),
+        commission: CommissionRule::flat(BasisPoints::new(1_000).unwrap()),
+    });
+    let user = store
+        .register(&new_user(1, "ana@example.com", buyer.role()), &buyer, now)
+        .await
+        .unwrap();
+    assert_eq!(user.role, buyer.role());
+    assert_eq!(parties(&db), 1);
+    let taken = store
+        .register(&new_user(2, "ana@example.com", seller.role()), &seller, now)
+        .await;
+    assert_eq!(taken.unwrap_err(), IdentityError::EmailTaken);
+    assert_eq!(parties(&db), 1, "the refused sign-up left no seller behind");
+    let mismatched = store
+        .register(&new_user(3, "bo@example.com", buyer.role()), &seller, now)
+        .await;
+    assert_eq!(mismatched.unwrap_err(), IdentityError::Internal);
+    assert_eq!(parties(&db), 1);
 }

@@ -63,6 +63,59 @@ pub struct Config {
     /// have replaced them the newest rates may still be quoted; `0` never refuses. Enforced
     /// only when a refresh source (`BAZAAR_ECB_URL` or `BAZAAR_ECB_FILE`) is set.
     pub fx_max_age_secs: u32,
+    /// Sign-in and sign-up limits (`BAZAAR_AUTH_*`); see `docs/security.md`.
+    pub auth: AuthLimitsConfig,
+}
+
+/// The limits on signing in and signing up. See the README's configuration table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthLimitsConfig {
+    /// `BAZAAR_AUTH_HASH_CONCURRENCY` (default: the number of cores): password hashes
+    /// computed at once.
+    pub hash_concurrency: usize,
+    /// `BAZAAR_AUTH_HASH_QUEUE` (default: 4 per core): password hashes waiting for a slot;
+    /// beyond, a sign-in or sign-up is refused with 503.
+    pub hash_queue: usize,
+    /// `BAZAAR_AUTH_IP_BURST` (default 20) and `BAZAAR_AUTH_IP_REFILL_MS` (default 3000):
+    /// attempts per client address, and the time one more attempt takes to come back.
+    pub ip_burst: u32,
+    pub ip_refill_ms: u64,
+    /// `BAZAAR_AUTH_ACCOUNT_BURST` (default 10) and `BAZAAR_AUTH_ACCOUNT_REFILL_MS` (default
+    /// 60000): attempts per e-mail address, from anywhere.
+    pub account_burst: u32,
+    pub account_refill_ms: u64,
+    /// `BAZAAR_AUTH_BACKOFF_AFTER` (default 3), `BAZAAR_AUTH_BACKOFF_BASE_MS` (default 1000)
+    /// and `BAZAAR_AUTH_BACKOFF_MAX_MS` (default 60000): failed sign-ins in a row from one
+    /// address to one account before each further attempt waits, the first wait (doubling
+    /// per failure), and the longest.
+    pub backoff_after: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// `BAZAAR_AUTH_KEYS_MAX` (default 100000): addresses, accounts and address-account pairs
+    /// tracked each; the idle, then the least recently seen, are forgotten first.
+    pub keys_max: usize,
+    /// `BAZAAR_CLIENT_IP_HEADER` (unset by default): a header that a trusted reverse proxy
+    /// sets to the client's address (e.g. `x-forwarded-for`; its last entry is used). Unset,
+    /// the peer address of the connection is the client's.
+    pub client_ip_header: Option<String>,
+}
+
+impl AuthLimitsConfig {
+    fn from_env(cores: usize) -> Result<Self, ConfigError> {
+        Ok(Self {
+            hash_concurrency: parse("BAZAAR_AUTH_HASH_CONCURRENCY", cores)?.max(1),
+            hash_queue: parse("BAZAAR_AUTH_HASH_QUEUE", cores.saturating_mul(4))?,
+            ip_burst: parse("BAZAAR_AUTH_IP_BURST", 20_u32)?.max(1),
+            ip_refill_ms: parse("BAZAAR_AUTH_IP_REFILL_MS", 3_000_u64)?.max(1),
+            account_burst: parse("BAZAAR_AUTH_ACCOUNT_BURST", 10_u32)?.max(1),
+            account_refill_ms: parse("BAZAAR_AUTH_ACCOUNT_REFILL_MS", 60_000_u64)?.max(1),
+            backoff_after: parse("BAZAAR_AUTH_BACKOFF_AFTER", 3_u32)?.max(1),
+            backoff_base_ms: parse("BAZAAR_AUTH_BACKOFF_BASE_MS", 1_000_u64)?.max(1),
+            backoff_max_ms: parse("BAZAAR_AUTH_BACKOFF_MAX_MS", 60_000_u64)?.max(1),
+            keys_max: parse("BAZAAR_AUTH_KEYS_MAX", 100_000_usize)?.max(1),
+            client_ip_header: var("BAZAAR_CLIENT_IP_HEADER").map(|h| h.trim().to_ascii_lowercase()),
+        })
+    }
 }
 
 /// A variable that is set but cannot be read.
@@ -142,6 +195,7 @@ impl Config {
             ecb_url: ecb_url()?,
             fx_refresh_secs: parse("BAZAAR_FX_REFRESH_SECS", 3_600_u32)?.max(1),
             fx_max_age_secs: parse("BAZAAR_FX_MAX_AGE_SECS", 108_000)?,
+            auth: AuthLimitsConfig::from_env(cores)?,
         })
     }
 }

@@ -134,8 +134,16 @@ async fn graphql(
         })
         .unwrap_or_else(|| "anonymous".to_owned());
     let loaders = crate::api::loaders_for(app.get_ref());
+    let client =
+        crate::limits::client_address(&request, app.config.auth.client_ip_header.as_deref());
+    let auth = Arc::new(crate::limits::AuthRequest::new(client));
     let response = schema
-        .execute(graphql_request.data(viewer).data(loaders))
+        .execute(
+            graphql_request
+                .data(viewer)
+                .data(loaders)
+                .data(auth.clone()),
+        )
         .await;
     let outcome = if response.errors.is_empty() {
         "ok"
@@ -150,7 +158,8 @@ async fn graphql(
         .latency
         .with_label_values(&[operation.as_str()])
         .observe(started.elapsed().as_secs_f64());
-    HttpResponse::Ok().json(&response)
+    // 200, or 429 / 503 when a sign-in or sign-up was refused by its limits.
+    auth.respond(&response)
 }
 
 async fn graphiql(app: web::Data<Arc<App>>) -> HttpResponse {

@@ -7,6 +7,7 @@ mod auth;
 pub mod config;
 mod demo;
 mod http;
+mod limits;
 mod metrics;
 mod rates;
 mod ready;

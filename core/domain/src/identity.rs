@@ -10,7 +10,7 @@ use std::future::Future;
 use bazaar_ledger::Timestamp;
 use uuid::Uuid;
 
-use crate::catalog::{BuyerId, Region};
+use crate::catalog::{Buyer, BuyerId, Region, Seller};
 use crate::chart::SellerId;
 
 /// A user's id.
@@ -100,6 +100,30 @@ impl fmt::Debug for NewUser {
     }
 }
 
+/// The buyer or seller a new account acts for, written with its user in one transaction.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum NewParty {
+    Buyer(Buyer),
+    Seller(Seller),
+}
+
+impl NewParty {
+    /// The role a user of this party has.
+    pub fn role(&self) -> Role {
+        match self {
+            Self::Buyer(buyer) => Role::Buyer(buyer.id),
+            Self::Seller(seller) => Role::Seller(seller.id),
+        }
+    }
+
+    pub fn region(&self) -> &Region {
+        match self {
+            Self::Buyer(buyer) => &buyer.region,
+            Self::Seller(seller) => &seller.region,
+        }
+    }
+}
+
 /// The SHA-256 hash of a session token, lower-case hex.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct TokenHash(pub String);
@@ -145,12 +169,23 @@ impl IdentityError {
 /// Users and sessions.
 ///
 /// Every implementation MUST: refuse a second user with the same e-mail with `EmailTaken`;
+/// write `register`'s party and user in one transaction (both or neither, so a sign-up that
+/// loses a race for its e-mail leaves no party behind), refusing a user whose role is not
+/// its party's with `Internal`;
 /// return from `session_user` only a session that exists, is not revoked and expires after
 /// `now`; make `revoke_session` idempotent; never store or log a password or a token.
 pub trait IdentityStore: Send + Sync {
     fn create_user(
         &self,
         user: &NewUser,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<User, IdentityError>> + Send;
+
+    /// Creates a new account: its buyer or seller and its user, in one transaction.
+    fn register(
+        &self,
+        user: &NewUser,
+        party: &NewParty,
         now: Timestamp,
     ) -> impl Future<Output = Result<User, IdentityError>> + Send;
 

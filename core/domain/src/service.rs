@@ -149,6 +149,13 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
 
     pub async fn register_seller(&self, seller: &Seller) -> Result<(), CommerceError> {
         self.store.create_seller(seller, self.now()).await?;
+        self.open_seller_accounts(seller).await
+    }
+
+    /// Opens a stored seller's ledger accounts (pending, available, reserve). Idempotent; a
+    /// posting also opens the accounts it touches, so a seller whose opening failed is not
+    /// stuck.
+    pub async fn open_seller_accounts(&self, seller: &Seller) -> Result<(), CommerceError> {
         let currency = seller.settlement_currency;
         let accounts = [
             ChartAccount::SellerPending(seller.id),

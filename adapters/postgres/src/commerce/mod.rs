@@ -8,7 +8,7 @@
 
 pub(crate) mod emit;
 pub(crate) mod rows;
-mod tx;
+pub(crate) mod tx;
 
 use std::sync::Arc;
 use std::time::Instant;

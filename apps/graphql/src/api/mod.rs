@@ -30,12 +30,15 @@ pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn schema(app: Arc<App>) -> ApiSchema {
     let depth = app.config.query_depth_max;
     let cost_max = app.config.query_cost_max;
+    let auth_limits = crate::limits::AuthLimits::new(&app.config.auth);
     Schema::build(Query, Mutation, EmptySubscription)
         .data(app)
+        .data(auth_limits)
         .limit_depth(depth)
         .limit_recursive_depth(32)
         .limit_directives(8)
         .extension(QueryCost::new(cost_max))
+        .extension(crate::limits::OneHashPerRequest)
         .finish()
 }
 

@@ -1,9 +1,11 @@
-//! Mutations: sign-in, catalog, checkout and payment, refunds, fulfilment, reviews, webhook
+//! Mutations: sign-up and sign-in (under the limits of `crate::limits`), catalog, checkout and payment, refunds, fulfilment, reviews, webhook
 //! endpoints. Where
 //! money or stock moves, the request carries an idempotency key (or is keyed by the
 //! checkout it pays), so a retried request does its work once.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use bazaar_domain::Country;
 use bazaar_domain::catalog::{
     BasisPoints, Buyer, BuyerId, Category, CommissionRule, NewProduct, NewSku, ProductId,
@@ -12,7 +14,7 @@ use bazaar_domain::catalog::{
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::events::{EventStoreError, WebhookEndpoint};
 use bazaar_domain::identity::{
-    Email, IdentityError, IdentityStore, NewUser, Role, User, UserId, validate_password,
+    Email, IdentityError, IdentityStore, NewParty, NewUser, User, UserId, validate_password,
 };
 use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
@@ -29,6 +31,7 @@ use super::types::{
 };
 use super::{app, buyer, commerce, error, events, identity, seller, uuid, webhook};
 use crate::auth;
+use crate::limits::{AuthLimits, AuthRequest, refused};
 
 pub struct Mutation;
 
@@ -66,6 +69,14 @@ pub struct SignUpInput {
     pub role: AccountRole,
     /// Sellers only: the currency they earn in.
     pub settlement_currency: Option<String>,
+}
+
+/// The answer to `signUp`: the same whether the e-mail address was new or already had an
+/// account, so that it does not tell which. Sign in next.
+#[derive(SimpleObject)]
+pub struct SignUpPayload {
+    /// The e-mail address as stored (trimmed, lower-case): the one to sign in with.
+    pub email: String,
 }
 
 #[derive(InputObject)]
@@ -146,10 +157,44 @@ fn region_for(country: &Country) -> Region {
     Region::new(region).unwrap_or_else(|_| Region::default_region())
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| error("internal_error", "internal error"))
+/// The sign-in limits and this request's view of them.
+fn auth_limits<'a>(ctx: &'a Context<'_>) -> Result<(&'a AuthLimits, &'a AuthRequest)> {
+    let internal = |_| error("internal_error", "internal error");
+    let limits = ctx.data::<AuthLimits>().map_err(internal)?;
+    let request = ctx.data::<Arc<AuthRequest>>().map_err(internal)?;
+    Ok((limits, request.as_ref()))
+}
+
+/// The buyer or seller a sign-up creates, with fresh ids.
+fn new_party(input: &SignUpInput) -> Result<NewParty> {
+    let name = name(&input.name)?;
+    let country = Country::new(input.country.trim())
+        .map_err(|_| error("invalid_input", "country must be an ISO 3166 alpha-2 code"))?;
+    let region = region_for(&country);
+    Ok(match input.role {
+        AccountRole::Buyer => NewParty::Buyer(Buyer {
+            id: BuyerId(Uuid::new_v4()),
+            name,
+            country,
+            region,
+        }),
+        AccountRole::Seller => {
+            let code = input
+                .settlement_currency
+                .as_deref()
+                .ok_or_else(|| error("invalid_input", "a seller needs a settlement currency"))?;
+            NewParty::Seller(Seller {
+                id: SellerId::from_uuid(Uuid::new_v4()),
+                name,
+                country,
+                region,
+                settlement_currency: currency(code)?,
+                commission: CommissionRule::flat(
+                    BasisPoints::new(DEFAULT_COMMISSION_BPS).map_err(commerce)?,
+                ),
+            })
+        }
+    })
 }
 
 async fn start_session(ctx: &Context<'_>, user: &User) -> Result<AuthPayload> {
@@ -173,77 +218,45 @@ async fn start_session(ctx: &Context<'_>, user: &User) -> Result<AuthPayload> {
 
 #[Object]
 impl Mutation {
-    /// Creates a buyer or seller account and signs it in.
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
+    /// Creates a buyer or seller account; sign in with it next. The answer is the same
+    /// whether the e-mail address was new or already had an account (which is left as it
+    /// was), so that signing up does not tell who has an account.
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<SignUpPayload> {
         let app = app(ctx)?;
+        let (limits, request) = auth_limits(ctx)?;
         let email = Email::new(&input.email).map_err(identity)?;
         validate_password(&input.password).map_err(identity)?;
-        let name = name(&input.name)?;
-        let country = Country::new(input.country.trim())
-            .map_err(|_| error("invalid_input", "country must be an ISO 3166 alpha-2 code"))?;
-        let region = region_for(&country);
-        if app
-            .identity
-            .credentials(&email)
-            .await
-            .map_err(identity)?
-            .is_some()
-        {
-            return Err(identity(IdentityError::EmailTaken));
-        }
-        let role = match input.role {
-            AccountRole::Buyer => {
-                let id = BuyerId(Uuid::new_v4());
-                let buyer = Buyer {
-                    id,
-                    name,
-                    country,
-                    region: region.clone(),
-                };
-                app.market.register_buyer(&buyer).await.map_err(commerce)?;
-                Role::Buyer(id)
-            }
-            AccountRole::Seller => {
-                let code = input.settlement_currency.as_deref().ok_or_else(|| {
-                    error("invalid_input", "a seller needs a settlement currency")
-                })?;
-                let id = SellerId::from_uuid(Uuid::new_v4());
-                let seller = Seller {
-                    id,
-                    name,
-                    country,
-                    region: region.clone(),
-                    settlement_currency: currency(code)?,
-                    commission: CommissionRule::flat(
-                        BasisPoints::new(DEFAULT_COMMISSION_BPS).map_err(commerce)?,
-                    ),
-                };
-                app.market
-                    .register_seller(&seller)
-                    .await
-                    .map_err(commerce)?;
-                Role::Seller(id)
-            }
-        };
+        let party = new_party(&input)?;
+        limits.admit(request, &email).map_err(refused)?;
         let password = input.password;
-        let password_hash = blocking(move || auth::hash_password(&password))
-            .await?
-            .map_err(identity)?;
-        let user = app
-            .identity
-            .create_user(
-                &NewUser {
-                    id: UserId(Uuid::new_v4()),
-                    email,
-                    password_hash,
-                    role,
-                    region,
-                },
-                app.now(),
-            )
+        let password_hash = limits
+            .hash(request, move || auth::hash_password(&password))
             .await
+            .map_err(refused)?
             .map_err(identity)?;
-        start_session(ctx, &user).await
+        let user = NewUser {
+            id: UserId(Uuid::new_v4()),
+            email: email.clone(),
+            password_hash,
+            role: party.role(),
+            region: party.region().clone(),
+        };
+        match app.identity.register(&user, &party, app.now()).await {
+            Ok(_) => {
+                if let NewParty::Seller(seller) = &party
+                    && let Err(e) = app.market.open_seller_accounts(seller).await
+                {
+                    // The seller's first posting opens them as well.
+                    tracing::warn!(code = e.code(), "could not open a new seller's accounts");
+                }
+            }
+            // The same answer as for a new address; the existing account is untouched.
+            Err(IdentityError::EmailTaken) => {}
+            Err(e) => return Err(identity(e)),
+        }
+        Ok(SignUpPayload {
+            email: email.as_str().to_owned(),
+        })
     }
 
     /// Signs in; the same error whether the e-mail or the password is wrong.
@@ -254,18 +267,31 @@ impl Mutation {
         password: String,
     ) -> Result<AuthPayload> {
         let app = app(ctx)?;
+        let (limits, request) = auth_limits(ctx)?;
         let invalid = || identity(IdentityError::InvalidCredentials);
         let email = Email::new(&email).map_err(|_| invalid())?;
+        limits.admit(request, &email).map_err(refused)?;
         let found = app.identity.credentials(&email).await.map_err(identity)?;
-        let (user, stored) = match found {
-            Some((user, stored)) => (Some(user), stored),
-            // Verify against a fixed hash anyway, so timing does not reveal unknown e-mails.
-            None => (None, crate::auth::decoy_hash().to_owned()),
-        };
-        let ok = blocking(move || auth::verify_password(&password, &stored)).await?;
+        let (user, stored) = found.unzip();
+        let ok = limits
+            .hash(request, move || {
+                // Verify against a fixed hash anyway, so timing does not reveal unknown e-mails.
+                match stored.as_deref() {
+                    Some(stored) => auth::verify_password(&password, stored),
+                    None => auth::verify_password(&password, auth::decoy_hash()),
+                }
+            })
+            .await
+            .map_err(refused)?;
         match (ok, user) {
-            (true, Some(user)) => start_session(ctx, &user).await,
-            _ => Err(invalid()),
+            (true, Some(user)) => {
+                limits.succeeded(request, &email);
+                start_session(ctx, &user).await
+            }
+            _ => {
+                limits.failed(request, &email);
+                Err(invalid())
+            }
         }
     }
 

@@ -8,6 +8,7 @@
     reason = "test drivers fail loudly"
 )]
 
+mod auth_limits;
 mod bad_input;
 mod dataloaders;
 mod rates;

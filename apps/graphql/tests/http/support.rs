@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 use bazaar_testdb::TestDatabase;
 use serde_json::{Value, json};
 
+/// The password `Server::sign_up` gives every account.
+pub const PASSWORD: &str = "long enough secret";
+
+pub const SIGN_IN: &str = "mutation($email: String!, $password: String!) { signIn(email: $email, password: $password) { token } }";
+
 pub struct Server {
     child: Child,
     pub base: String,
@@ -110,6 +115,7 @@ impl Server {
             .to_owned()
     }
 
+    /// Signs up (with the password `PASSWORD`) and signs in; returns the session token.
     pub async fn sign_up(
         &self,
         email: &str,
@@ -117,15 +123,22 @@ impl Server {
         country: &str,
         currency: Option<&str>,
     ) -> String {
+        self.ok(
+            None,
+            "mutation($input: SignUpInput!) { signUp(input: $input) { email } }",
+            json!({"input": {"email": email, "password": PASSWORD, "name": email,
+                "country": country, "role": role, "settlementCurrency": currency}}),
+        )
+        .await;
+        self.sign_in(email, PASSWORD).await
+    }
+
+    /// Signs in; returns the session token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
         let data = self
-            .ok(
-                None,
-                "mutation($input: SignUpInput!) { signUp(input: $input) { token } }",
-                json!({"input": {"email": email, "password": "long enough secret", "name": email,
-                    "country": country, "role": role, "settlementCurrency": currency}}),
-            )
+            .ok(None, SIGN_IN, json!({"email": email, "password": password}))
             .await;
-        data["signUp"]["token"].as_str().unwrap().to_owned()
+        data["signIn"]["token"].as_str().unwrap().to_owned()
     }
 
     /// The server's database, for checking what it stored.
