@@ -10,6 +10,8 @@
 
 mod bad_input;
 mod dataloaders;
+mod hardening;
+mod introspection;
 mod support;
 mod tenancy;
 mod walkthrough;
