@@ -15,7 +15,7 @@ use crate::SandboxProvider;
 #[derive(Debug)]
 pub enum ConfiguredProvider {
     /// The in-process sandbox, with its controls.
-    Sandbox(SandboxProvider),
+    Sandbox(Box<SandboxProvider>),
     /// No provider: `payment_methods` is empty, `authorize` answers `MethodNotAvailable`,
     /// every other call `NotFound` (there are no payments), and every notification is
     /// refused as unsigned.

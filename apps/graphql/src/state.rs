@@ -93,11 +93,13 @@ impl App {
             secrets_key(&config),
         );
         let provider = match config.payment_provider {
-            PaymentProviderKind::Sandbox => ConfiguredProvider::Sandbox(SandboxProvider::new(
-                ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
-                config.sandbox_hmac_key.as_bytes().to_vec(),
-                clock.clone(),
-            )),
+            PaymentProviderKind::Sandbox => {
+                ConfiguredProvider::Sandbox(Box::new(SandboxProvider::new(
+                    ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
+                    config.sandbox_hmac_key.as_bytes().to_vec(),
+                    clock.clone(),
+                )))
+            }
             PaymentProviderKind::None => ConfiguredProvider::Disabled(
                 ProviderName::new("none").map_err(|_| StartError::Task)?,
             ),
