@@ -197,11 +197,13 @@
 //! with the fields `psp_reference`, `payment_id` and `method`. Card numbers are never
 //! logged.
 
+mod configured;
 mod methods;
 mod notification;
 mod sandbox;
 mod time;
 
+pub use configured::ConfiguredProvider;
 pub use methods::catalogue;
 pub use notification::{MAX_BODY_BYTES, SIGNATURE_HEADER, SignedNotification, sign};
 pub use sandbox::{

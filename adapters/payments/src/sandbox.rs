@@ -15,6 +15,8 @@ use bazaar_domain::payments::{
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_money::Money;
 use hmac::{Hmac, Mac};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -384,9 +386,6 @@ struct Inner {
     idempotency: Idempotency,
     /// Key of the request digests; random per sandbox.
     fingerprint_key: [u8; 32],
-    /// Random per sandbox; mixed with `reference_counter` into references.
-    reference_seed: u64,
-    reference_counter: u64,
 }
 
 impl Inner {
@@ -437,24 +436,27 @@ impl Inner {
         self.outbox.raise(reference, payment, event, amount, at);
     }
 
-    /// A new reference: unique within this sandbox (the counter goes through a bijection
-    /// of 64-bit values), random-looking across sandboxes.
+    /// A new reference: 128 bits from the operating system's random number generator, so
+    /// that knowing one reference tells nothing about any other (the sandbox's controls take
+    /// a reference). Unique among the payments the sandbox remembers.
     fn new_reference(&mut self) -> Result<PspReference, ProviderError> {
-        self.reference_counter = self.reference_counter.wrapping_add(1);
-        let mixed = self
-            .reference_counter
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(self.reference_seed);
-        PspReference::new(&format!("{mixed:016X}"))
+        for _ in 0..REFERENCE_ATTEMPTS_MAX {
+            let reference = PspReference::new(&format!("{:032X}", os_random_u128()?))?;
+            if !self.payments.by_reference.contains_key(&reference) {
+                return Ok(reference);
+            }
+        }
+        Err(ProviderError::Unavailable(
+            "no unused payment reference could be drawn".to_owned(),
+        ))
     }
 
-    /// A voucher's payment code: 20 digits derived from the payment's reference counter.
-    fn voucher_reference(&self) -> String {
-        let mixed = self
-            .reference_counter
-            .wrapping_mul(0xD6E8_FEB8_6659_FD93)
-            .wrapping_add(self.reference_seed.rotate_left(17));
-        format!("{mixed:020}")
+    /// A voucher's payment code: 20 random digits.
+    fn voucher_reference() -> Result<String, ProviderError> {
+        let digits = os_random_u128()?
+            .checked_rem(VOUCHER_MODULUS)
+            .unwrap_or_default();
+        Ok(format!("{digits:020}"))
     }
 
     fn fingerprint<S: AsRef<str>>(&self, fields: &[S]) -> [u8; 32] {
@@ -488,6 +490,24 @@ impl fmt::Debug for SandboxProvider {
             .field("methods", &self.catalogue.len())
             .finish_non_exhaustive()
     }
+}
+
+/// How many references `new_reference` draws before giving up; with 128 random bits a second
+/// draw is already never needed in practice.
+const REFERENCE_ATTEMPTS_MAX: usize = 4;
+
+/// Voucher codes have 20 decimal digits.
+const VOUCHER_MODULUS: u128 = 100_000_000_000_000_000_000;
+
+/// 128 bits from the operating system's random number generator.
+fn os_random_u128() -> Result<u128, ProviderError> {
+    let mut bytes = [0_u8; 16];
+    OsRng.try_fill_bytes(&mut bytes).map_err(|error| {
+        ProviderError::Unavailable(format!(
+            "the system random number generator failed: {error}"
+        ))
+    })?;
+    Ok(u128::from_be_bytes(bytes))
 }
 
 fn random_bytes() -> [u8; 32] {
@@ -539,8 +559,6 @@ impl SandboxProvider {
                 outbox: Outbox::default(),
                 idempotency: Idempotency::default(),
                 fingerprint_key: random_bytes(),
-                reference_seed: Uuid::new_v4().as_u64_pair().0,
-                reference_counter: 0,
             }),
         }
     }
@@ -698,7 +716,7 @@ impl SandboxProvider {
                     expires_at: now.saturating_add_secs(REDIRECT_VALIDITY_SECS),
                 },
                 Flow::Voucher => State::Voucher {
-                    reference: inner.voucher_reference(),
+                    reference: Inner::voucher_reference()?,
                     expires_at: now
                         .saturating_add_secs(voucher_validity_secs(*method).unwrap_or(86_400)),
                 },
@@ -1277,9 +1295,38 @@ mod tests {
         let mut seen = HashSet::new();
         for _ in 0..10_000 {
             let reference = inner.new_reference().unwrap();
-            assert_eq!(reference.as_str().len(), 16);
+            assert_eq!(reference.as_str().len(), 32);
             assert!(seen.insert(reference));
         }
+    }
+
+    /// The sandbox's controls take a reference, so one reference must tell nothing about the
+    /// next: consecutive references have no common difference (as a counter through an affine
+    /// map would), and every one of the 128 bits takes both values.
+    #[test]
+    fn references_are_unpredictable() {
+        let sandbox = sandbox();
+        let mut inner = sandbox.lock();
+        let values: Vec<u128> = (0..256)
+            .map(|_| {
+                let reference = inner.new_reference().unwrap();
+                u128::from_str_radix(reference.as_str(), 16).unwrap()
+            })
+            .collect();
+        let steps: HashSet<u128> = values
+            .windows(2)
+            .map(|pair| pair[1].wrapping_sub(pair[0]))
+            .collect();
+        assert!(steps.len() > 250, "consecutive references share a step");
+        let ones = values.iter().fold(0_u128, |acc, v| acc | v);
+        let zeros = values.iter().fold(0_u128, |acc, v| acc | !v);
+        assert_eq!(ones, u128::MAX, "some bit is always 0");
+        assert_eq!(zeros, u128::MAX, "some bit is always 1");
+        let codes: HashSet<String> = (0..256)
+            .map(|_| Inner::voucher_reference().unwrap())
+            .collect();
+        assert_eq!(codes.len(), 256);
+        assert!(codes.iter().all(|c| c.len() == 20));
     }
 
     #[test]

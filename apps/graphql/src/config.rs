@@ -65,6 +65,17 @@ pub struct Config {
     pub fx_max_age_secs: u32,
     /// Sign-in and sign-up limits (`BAZAAR_AUTH_*`); see `docs/security.md`.
     pub auth: AuthLimitsConfig,
+    /// `BAZAAR_ENV` `development` (default) or `production`: production refuses to start with
+    /// anything meant only for local use ([`Config::check_production`]).
+    pub environment: Environment,
+    /// `BAZAAR_PAYMENT_PROVIDER` `sandbox` (default) or `none`. Only the sandbox mounts its
+    /// controls (`/sandbox/payments/...`) and its notification endpoint.
+    pub payment_provider: PaymentProviderKind,
+    /// `BAZAAR_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// `BAZAAR_METRICS_OPERATIONS_MAX` (default 100): how many distinct GraphQL operation names
+    /// get a metrics label of their own; later ones are counted as `other`.
+    pub metrics_operations_max: usize,
 }
 
 /// The limits on signing in and signing up. See the README's configuration table.
@@ -118,6 +129,105 @@ impl AuthLimitsConfig {
     }
 }
 
+/// The key the sandbox signs notifications with when `BAZAAR_SANDBOX_HMAC_KEY` is unset.
+/// It is public, so production mode refuses it.
+pub const DEFAULT_SANDBOX_HMAC_KEY: &str = "sandbox-local-notification-key";
+
+/// Production mode refuses notification keys shorter than this many bytes.
+pub const PRODUCTION_HMAC_KEY_BYTES_MIN: usize = 32;
+
+/// Production mode refuses metrics tokens shorter than this many characters.
+pub const PRODUCTION_METRICS_TOKEN_CHARS_MIN: usize = 32;
+
+/// `BAZAAR_ENV`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl FromStr for Environment {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "development" => Ok(Self::Development),
+            "production" => Ok(Self::Production),
+            _ => Err("expected development or production".to_owned()),
+        }
+    }
+}
+
+/// `BAZAAR_PAYMENT_PROVIDER`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PaymentProviderKind {
+    /// The in-process sandbox, with its controls: for local use and tests.
+    Sandbox,
+    /// No provider: no payment method is offered.
+    None,
+}
+
+impl FromStr for PaymentProviderKind {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "sandbox" => Ok(Self::Sandbox),
+            "none" => Ok(Self::None),
+            _ => Err("expected sandbox or none".to_owned()),
+        }
+    }
+}
+
+/// One thing production mode refuses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ProductionRefusal {
+    /// `BAZAAR_PAYMENT_PROVIDER=sandbox`: anyone could pay or decline payments through its
+    /// controls.
+    SandboxProvider,
+    /// `BAZAAR_SANDBOX_HMAC_KEY` unset, the public default, or short: notifications could be
+    /// forged.
+    WeakHmacKey,
+    /// `BAZAAR_SECRETS_KEY` unset: webhook secrets would be sealed with a key made at start
+    /// and lost at the next restart.
+    GeneratedSecretsKey,
+    /// `BAZAAR_GRAPHIQL` on.
+    Graphiql,
+    /// `BAZAAR_METRICS_TOKEN` unset or short: anyone could read the metrics.
+    OpenMetrics,
+}
+
+impl ProductionRefusal {
+    /// What is wrong and how to fix it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SandboxProvider => {
+                "BAZAAR_PAYMENT_PROVIDER is sandbox, whose controls let anyone pay or decline payments; configure another provider (or none)"
+            }
+            Self::WeakHmacKey => {
+                "BAZAAR_SANDBOX_HMAC_KEY is unset, the public default or shorter than 32 bytes; set a secret notification key"
+            }
+            Self::GeneratedSecretsKey => {
+                "BAZAAR_SECRETS_KEY is unset, so webhook secrets would be sealed with a key made at start and lost on restart; set 64 hex characters"
+            }
+            Self::Graphiql => "BAZAAR_GRAPHIQL is on; set BAZAAR_GRAPHIQL=0",
+            Self::OpenMetrics => {
+                "BAZAAR_METRICS_TOKEN is unset or shorter than 32 characters, so anyone could read /metrics; set a bearer token"
+            }
+        }
+    }
+}
+
+/// Production mode found settings meant only for local use; the server does not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "production mode (BAZAAR_ENV=production) refuses to start: {}",
+    .refused.iter().map(|r| r.describe()).collect::<Vec<_>>().join("; ")
+)]
+pub struct ProductionError {
+    pub refused: Vec<ProductionRefusal>,
+}
+
 /// A variable that is set but cannot be read.
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name} is invalid: {reason}")]
@@ -169,7 +279,7 @@ impl Config {
             demo: flag("BAZAAR_DEMO", false)? || args.iter().any(|a| a == "--demo"),
             graphiql: flag("BAZAAR_GRAPHIQL", true)?,
             sandbox_hmac_key: var("BAZAAR_SANDBOX_HMAC_KEY")
-                .unwrap_or_else(|| "sandbox-local-notification-key".to_owned()),
+                .unwrap_or_else(|| DEFAULT_SANDBOX_HMAC_KEY.to_owned()),
             ecb_file: var("BAZAAR_ECB_FILE"),
             configured_rates: var("BAZAAR_CONFIGURED_RATES")
                 .unwrap_or_else(|| "base=USD;KWD 0.3075;BHD 0.376".to_owned()),
@@ -196,7 +306,54 @@ impl Config {
             fx_refresh_secs: parse("BAZAAR_FX_REFRESH_SECS", 3_600_u32)?.max(1),
             fx_max_age_secs: parse("BAZAAR_FX_MAX_AGE_SECS", 108_000)?,
             auth: AuthLimitsConfig::from_env(cores)?,
+            environment: parse("BAZAAR_ENV", Environment::Development)?,
+            payment_provider: parse("BAZAAR_PAYMENT_PROVIDER", PaymentProviderKind::Sandbox)?,
+            metrics_token: var("BAZAAR_METRICS_TOKEN").map(|t| t.trim().to_owned()),
+            metrics_operations_max: parse("BAZAAR_METRICS_OPERATIONS_MAX", 100)?,
         })
+    }
+
+    /// What production mode refuses in this configuration; nothing outside production.
+    pub fn production_refusals(&self) -> Vec<ProductionRefusal> {
+        if self.environment != Environment::Production {
+            return Vec::new();
+        }
+        let checks = [
+            (
+                self.payment_provider == PaymentProviderKind::Sandbox,
+                ProductionRefusal::SandboxProvider,
+            ),
+            (
+                self.sandbox_hmac_key == DEFAULT_SANDBOX_HMAC_KEY
+                    || self.sandbox_hmac_key.len() < PRODUCTION_HMAC_KEY_BYTES_MIN,
+                ProductionRefusal::WeakHmacKey,
+            ),
+            (
+                self.secrets_key.is_none(),
+                ProductionRefusal::GeneratedSecretsKey,
+            ),
+            (self.graphiql, ProductionRefusal::Graphiql),
+            (
+                self.metrics_token
+                    .as_ref()
+                    .is_none_or(|t| t.chars().count() < PRODUCTION_METRICS_TOKEN_CHARS_MIN),
+                ProductionRefusal::OpenMetrics,
+            ),
+        ];
+        checks
+            .into_iter()
+            .filter_map(|(refused, refusal)| refused.then_some(refusal))
+            .collect()
+    }
+
+    /// Refuses a production configuration that keeps anything meant only for local use.
+    pub fn check_production(&self) -> Result<(), ProductionError> {
+        let refused = self.production_refusals();
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(ProductionError { refused })
+        }
     }
 }
 

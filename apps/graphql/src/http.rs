@@ -23,7 +23,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphiql))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// The sandbox provider's notification endpoint and controls, mounted only when the sandbox
+/// is the configured provider: the controls let whoever calls them pay or decline a payment.
+pub fn sandbox_routes(config: &mut web::ServiceConfig) {
+    config
         .route("/webhooks/payments/sandbox", web::post().to(webhook))
         .route(
             "/sandbox/payments/{reference}/{action}",
@@ -126,13 +132,7 @@ async fn graphql(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
-    let operation = graphql_request
-        .operation_name
-        .clone()
-        .filter(|name| {
-            name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        })
-        .unwrap_or_else(|| "anonymous".to_owned());
+    let operation_name = graphql_request.operation_name.clone();
     let loaders = crate::api::loaders_for(app.get_ref());
     let client =
         crate::limits::client_address(&request, app.config.auth.client_ip_header.as_deref());
@@ -150,13 +150,16 @@ async fn graphql(
     } else {
         "error"
     };
+    let operation = app
+        .metrics
+        .operation_label(operation_name.as_deref(), response.errors.is_empty());
     app.metrics
         .requests
-        .with_label_values(&[operation.as_str(), outcome])
+        .with_label_values(&[&*operation, outcome])
         .inc();
     app.metrics
         .latency
-        .with_label_values(&[operation.as_str()])
+        .with_label_values(&[&*operation])
         .observe(started.elapsed().as_secs_f64());
     // 200, or 429 / 503 when a sign-in or sign-up was refused by its limits.
     auth.respond(&response)
@@ -187,7 +190,21 @@ async fn readyz(app: web::Data<Arc<App>>) -> HttpResponse {
     }
 }
 
-async fn metrics(app: web::Data<Arc<App>>) -> HttpResponse {
+/// The Prometheus exposition; with `BAZAAR_METRICS_TOKEN` set, only for its bearer.
+async fn metrics(request: HttpRequest, app: web::Data<Arc<App>>) -> HttpResponse {
+    if let Some(token) = &app.config.metrics_token {
+        let offered = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !offered.is_some_and(|offered| crate::metrics::same_token(offered, token)) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+                .json(json!({"code": "unauthenticated"}));
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(app.metrics.render(app.market.ledger()))
@@ -230,10 +247,12 @@ async fn sandbox_action(
     app: web::Data<Arc<App>>,
 ) -> HttpResponse {
     let (reference, action) = path.into_inner();
+    let Some(provider) = app.market.provider().sandbox() else {
+        return HttpResponse::NotFound().json(json!({"code": "not_found"}));
+    };
     let Ok(reference) = PspReference::new(&reference) else {
         return HttpResponse::BadRequest().json(json!({"code": "payment_request_invalid"}));
     };
-    let provider = app.market.provider();
     let outcome = match action.as_str() {
         "pay-qr" => provider.pay_qr(&reference).map(|_| ()),
         "pay-voucher" => provider.pay_voucher(&reference).map(|_| ()),

@@ -19,6 +19,7 @@ use actix_web::dev::Service;
 use actix_web::{App as ActixApp, HttpServer, web};
 use tracing::Instrument;
 
+pub use api::sdl as schema_sdl;
 pub use config::Config;
 pub use state::StartError;
 
@@ -38,6 +39,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let schema = api::schema(app.clone());
     let address = app.config.http_addr;
     let threads = app.config.http_workers;
+    let sandbox = app.config.payment_provider == config::PaymentProviderKind::Sandbox;
     let app_data = web::Data::new(app.clone());
     let schema_data = web::Data::new(schema);
     let server = HttpServer::new(move || {
@@ -60,12 +62,17 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
                 .instrument(span)
             })
             .configure(http::routes)
+            .configure(|routes| {
+                if sandbox {
+                    http::sandbox_routes(routes);
+                }
+            })
     })
     .workers(threads)
     .shutdown_timeout(30)
     .bind(address)
     .map_err(StartError::Bind)?;
-    tracing::info!(%address, graphiql = app.config.graphiql, "Bazaar is listening");
+    tracing::info!(%address, graphiql = app.config.graphiql, sandbox, "Bazaar is listening");
     let result = server.run().await.map_err(StartError::Server);
     let _ = stop.send(true);
     for worker in workers {

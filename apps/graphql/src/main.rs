@@ -15,6 +15,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(error) = config.check_production() {
+        eprintln!("bazaar: {error}");
+        return ExitCode::from(2);
+    }
     let filter = EnvFilter::try_from_env("BAZAAR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_json {
         tracing_subscriber::fmt()

@@ -7,16 +7,16 @@ use bazaar_domain::fx::Spread;
 use bazaar_domain::orders::TaxRates;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
 use bazaar_ledger::{Clock, Timestamp};
-use bazaar_payments::SandboxProvider;
+use bazaar_payments::{ConfiguredProvider, SandboxProvider};
 use bazaar_postgres::{
     LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger, RetryPolicy,
     SecretKey, SystemClock,
 };
 
-use crate::config::Config;
+use crate::config::{Config, PaymentProviderKind};
 use crate::metrics::Metrics;
 
-pub type Market = Marketplace<PostgresCommerce, PostgresLedger, SandboxProvider>;
+pub type Market = Marketplace<PostgresCommerce, PostgresLedger, ConfiguredProvider>;
 
 /// Everything a request or worker needs.
 pub struct App {
@@ -44,6 +44,8 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
+    Production(#[from] crate::config::ProductionError),
+    #[error(transparent)]
     Setup(#[from] crate::setup::SetupError),
     #[error("cannot start the ledger: {0}")]
     Ledger(bazaar_ledger::StoreError),
@@ -68,6 +70,7 @@ impl App {
 
     /// Prepares the database and composes the application.
     pub async fn build(config: Config) -> Result<Arc<Self>, StartError> {
+        config.check_production()?;
         bazaar_postgres::count_queries();
         let url = config.database_url.clone();
         let ran = tokio::task::spawn_blocking(move || crate::setup::prepare_database(&url))
@@ -89,11 +92,18 @@ impl App {
             RetryPolicy::default(),
             secrets_key(&config),
         );
-        let provider = SandboxProvider::new(
-            ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
-            config.sandbox_hmac_key.as_bytes().to_vec(),
-            clock.clone(),
-        );
+        let provider = match config.payment_provider {
+            PaymentProviderKind::Sandbox => {
+                ConfiguredProvider::Sandbox(Box::new(SandboxProvider::new(
+                    ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
+                    config.sandbox_hmac_key.as_bytes().to_vec(),
+                    clock.clone(),
+                )))
+            }
+            PaymentProviderKind::None => ConfiguredProvider::Disabled(
+                ProviderName::new("none").map_err(|_| StartError::Task)?,
+            ),
+        };
         let (rates_config, rates) = crate::rates::Rates::start(&config)?;
         let market = Marketplace::new(
             store,
@@ -107,7 +117,8 @@ impl App {
             },
             clock.clone(),
         );
-        let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
+        let metrics = Metrics::new(config.metrics_operations_max)
+            .map_err(|e| StartError::Metrics(e.to_string()))?;
         Ok(Arc::new(Self {
             market,
             identity,

@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, request context, errors, cursors, query cost.
 
 mod cost;
+mod depth;
 mod loaders;
 mod mutation;
 mod query;
@@ -26,7 +27,9 @@ pub(crate) use types::instant;
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Builds the schema with its limits and extensions.
+/// Builds the schema with its limits and extensions. The depth limit is the `QueryDepth`
+/// extension's rather than async-graphql's, which would refuse the standard introspection
+/// query.
 pub fn schema(app: Arc<App>) -> ApiSchema {
     let depth = app.config.query_depth_max;
     let cost_max = app.config.query_cost_max;
@@ -34,12 +37,19 @@ pub fn schema(app: Arc<App>) -> ApiSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .data(app)
         .data(auth_limits)
-        .limit_depth(depth)
         .limit_recursive_depth(32)
         .limit_directives(8)
+        .extension(depth::QueryDepth::new(depth))
         .extension(QueryCost::new(cost_max))
         .extension(crate::limits::OneHashPerRequest)
         .finish()
+}
+
+/// The schema in the GraphQL schema definition language, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 /// The dataloaders of one request.
@@ -207,4 +217,23 @@ pub fn list_cost(first: Option<i32>, child_complexity: usize) -> usize {
     usize::try_from(first.unwrap_or(20).clamp(1, PAGE_MAX))
         .unwrap_or(100)
         .saturating_mul(child_complexity.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    /// `schema.graphql` is the schema the code serves; `UPDATE_SCHEMA=1` rewrites it.
+    #[test]
+    fn committed_schema_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+        let sdl = super::sdl();
+        if std::env::var_os("UPDATE_SCHEMA").is_some_and(|v| v == "1") {
+            std::fs::write(path, &sdl).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == sdl,
+            "apps/graphql/schema.graphql differs from the schema the code serves; run \
+             `UPDATE_SCHEMA=1 cargo test -p bazaar-graphql --lib committed_schema` and commit it"
+        );
+    }
 }

@@ -41,12 +41,18 @@ async fn bad_requests_get_clear_errors() {
     }
 
     // Limits: depth, cost, page size, body size.
+    // Introspection is exempt from the depth limit (tests/http/introspection.rs), so the
+    // deep query is a plain one; it is refused before its fields are even looked up.
     let too_deep = format!(
-        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
-        "ofType { ".repeat(10),
-        "} ".repeat(10)
+        "{{ products {{ edges {{ node {{ seller {{ {} name {} }} }} }} }} }}",
+        "more { ".repeat(8),
+        "} ".repeat(8)
     );
     let value = server.gql(None, &too_deep, json!({})).await;
+    assert_eq!(
+        value["errors"][0]["extensions"]["code"], "query_too_deep",
+        "{value}"
+    );
     assert!(
         value["errors"][0]["message"]
             .as_str()

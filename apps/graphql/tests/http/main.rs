@@ -11,6 +11,8 @@
 mod auth_limits;
 mod bad_input;
 mod dataloaders;
+mod hardening;
+mod introspection;
 mod rates;
 mod support;
 mod tenancy;
