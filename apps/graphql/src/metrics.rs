@@ -9,6 +9,7 @@ pub struct Metrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
+    recovery: IntCounterVec,
     sql_statements: IntGauge,
     ledger_groups: IntGauge,
     ledger_submissions: IntGauge,
@@ -36,6 +37,14 @@ impl Metrics {
             ]),
             &["operation"],
         )?;
+        let recovery = IntCounterVec::new(
+            Opts::new(
+                "money_recovery_total",
+                "Provider notifications and ledger intents that failed (to be retried) or were parked",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(recovery.clone()))?;
         let gauge = |name: &str, help: &str| IntGauge::new(name, help);
         let sql_statements = gauge(
             "sql_statements_total",
@@ -63,12 +72,19 @@ impl Metrics {
             registry,
             requests,
             latency,
+            recovery,
             sql_statements,
             ledger_groups,
             ledger_submissions,
             ledger_legs,
             ledger_group_size_max,
         })
+    }
+
+    /// Counts a failed or parked notification or ledger intent (`outcome` is one of
+    /// `notification_failed`, `notification_parked`, `intent_failed`, `intent_parked`).
+    pub fn recovery_inc(&self, outcome: &str) {
+        self.recovery.with_label_values(&[outcome]).inc();
     }
 
     /// The text exposition, with the counters read from their sources now.
