@@ -1268,7 +1268,10 @@ async fn notifications_are_delivered_again_with_backoff_until_acknowledged() {
     assert_eq!(first.len(), 2);
     // The receiver commits the authorisation and acknowledges it; the capture fails.
     assert!(f.sandbox.acknowledge(&first[0].event_id));
-    assert!(!f.sandbox.acknowledge(&first[0].event_id), "acknowledged once");
+    assert!(
+        !f.sandbox.acknowledge(&first[0].event_id),
+        "acknowledged once"
+    );
     assert!(f.sandbox.take_due_notifications().is_empty());
     // Each redelivery of the unacknowledged capture comes after a longer wait, unchanged.
     for delay in REDELIVERY_DELAYS_SECS {

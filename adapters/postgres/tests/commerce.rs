@@ -21,9 +21,7 @@ use bazaar_domain::error::CommerceError;
 use bazaar_domain::fx::{RateBook, Spread};
 use bazaar_domain::orders::{CartLine, CheckoutId, CheckoutState, OrderState, TaxRates};
 use bazaar_domain::payments::{Action, MethodDetails, MethodType, PaymentStatus, Settlement};
-use bazaar_domain::service::{
-    CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand,
-};
+use bazaar_domain::service::{CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand};
 use bazaar_domain::store::{CommerceStore, PaymentEvent, Requester};
 use bazaar_fx::ConfiguredRates;
 use bazaar_ledger::{Clock, LedgerStore, ManualClock, Timestamp};
@@ -1084,7 +1082,11 @@ async fn brazilian_shop(world: &World) -> Seller {
     shop
 }
 
-async fn place(world: &World, n: u128, lines: Vec<CartLine>) -> bazaar_domain::store::CheckoutRecord {
+async fn place(
+    world: &World,
+    n: u128,
+    lines: Vec<CartLine>,
+) -> bazaar_domain::store::CheckoutRecord {
     world
         .market
         .checkout(&CheckoutCommand {
@@ -1117,9 +1119,16 @@ async fn a_capture_after_expiry_is_posted_and_refunded_in_full_and_the_order_sta
     // The buyer pays the QR code; the bank confirms it only after Bazaar gave up on the
     // checkout: expiry cancels it, and the provider's cancel comes too late.
     market.provider().pay_qr(&reference).unwrap();
-    world.clock.set(placed.expires_at.saturating_add_secs(2 * 3_600));
+    world
+        .clock
+        .set(placed.expires_at.saturating_add_secs(2 * 3_600));
     assert_eq!(market.expire_checkouts(100).await.unwrap(), 1);
-    let cancelled = market.store().checkout(placed.plan.id).await.unwrap().unwrap();
+    let cancelled = market
+        .store()
+        .checkout(placed.plan.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(cancelled.state, CheckoutState::Cancelled);
 
     // The capture notification arrives: it is kept, posted and refunded automatically.
@@ -1141,13 +1150,30 @@ async fn a_capture_after_expiry_is_posted_and_refunded_in_full_and_the_order_sta
         total,
         "the buyer is refunded in full"
     );
-    let after = market.store().checkout(placed.plan.id).await.unwrap().unwrap();
-    assert_eq!(after.state, CheckoutState::Cancelled, "the order stays cancelled");
-    assert!(after.order_states.iter().all(|(_, s)| *s == OrderState::Cancelled));
+    let after = market
+        .store()
+        .checkout(placed.plan.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        after.state,
+        CheckoutState::Cancelled,
+        "the order stays cancelled"
+    );
+    assert!(
+        after
+            .order_states
+            .iter()
+            .all(|(_, s)| *s == OrderState::Cancelled)
+    );
 
     // The ledger saw the money come in and go back; nothing reached the seller.
     let provider = ChartAccount::PspClearing(ProviderName::new("sandbox").unwrap());
-    assert_eq!(balance(market, ChartAccount::CapturedUnfulfilled, Currency::BRL).await, 0);
+    assert_eq!(
+        balance(market, ChartAccount::CapturedUnfulfilled, Currency::BRL).await,
+        0
+    );
     assert_eq!(balance(market, provider, Currency::BRL).await, 0);
     assert_eq!(
         count(
@@ -1178,7 +1204,10 @@ async fn a_capture_after_expiry_is_posted_and_refunded_in_full_and_the_order_sta
     assert_eq!(events.get("refund.succeeded"), Some(&2));
     assert_eq!(events.get("order.paid"), None);
     assert_eq!(
-        count(&world.db, "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"),
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"
+        ),
         0
     );
 }
@@ -1205,14 +1234,26 @@ async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked
     world.clock.advance_secs(10);
     assert_eq!(receive(&world).await, ["applied"]);
     let order = placed.plan.orders[0].id;
-    let lines: Vec<_> = placed.plan.orders[0].lines.iter().map(|l| (l.id, l.total)).collect();
+    let lines: Vec<_> = placed.plan.orders[0]
+        .lines
+        .iter()
+        .map(|l| (l.id, l.total))
+        .collect();
 
     // Both refunds are accepted by the provider, but Bazaar never hears the answers: their
     // notifications arrive for refunds whose provider reference Bazaar does not know yet.
-    market.provider().set_outage(bazaar_payments::Outage::AnswerLost);
+    market
+        .provider()
+        .set_outage(bazaar_payments::Outage::AnswerLost);
     for (n, (line_id, amount)) in lines.iter().enumerate() {
         let refund = market
-            .refund(Requester::Seller(shop.id), order, *line_id, *amount, &format!("r{n}"))
+            .refund(
+                Requester::Seller(shop.id),
+                order,
+                *line_id,
+                *amount,
+                &format!("r{n}"),
+            )
             .await;
         assert_eq!(refund.unwrap_err().code(), "payment_provider_unavailable");
     }
@@ -1225,13 +1266,24 @@ async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked
 
     // The first refund is retried by its seller; the redelivery then applies.
     market
-        .refund(Requester::Seller(shop.id), order, lines[0].0, lines[0].1, "r0")
+        .refund(
+            Requester::Seller(shop.id),
+            order,
+            lines[0].0,
+            lines[0].1,
+            "r0",
+        )
         .await
         .unwrap();
-    world.clock.advance_secs(bazaar_payments::REDELIVERY_DELAYS_SECS[0]);
+    world
+        .clock
+        .advance_secs(bazaar_payments::REDELIVERY_DELAYS_SECS[0]);
     assert_eq!(receive(&world).await, ["applied", "failed"]);
     assert_eq!(
-        count(&world.db, "SELECT count(*) AS n FROM refunds WHERE state = 'succeeded'"),
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM refunds WHERE state = 'succeeded'"
+        ),
         1
     );
 
@@ -1249,7 +1301,10 @@ async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked
             break;
         }
     }
-    assert_eq!(deliveries, bazaar_domain::recovery::NOTIFICATION_ATTEMPTS_MAX);
+    assert_eq!(
+        deliveries,
+        bazaar_domain::recovery::NOTIFICATION_ATTEMPTS_MAX
+    );
     assert_eq!(market.provider().unacknowledged_count(), 0);
     world.clock.advance_secs(24 * 3_600);
     assert!(receive(&world).await.is_empty());
@@ -1264,7 +1319,13 @@ async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked
 
     // Once the refund is known, an operator replays the parked notification and it applies.
     market
-        .refund(Requester::Seller(shop.id), order, lines[1].0, lines[1].1, "r1")
+        .refund(
+            Requester::Seller(shop.id),
+            order,
+            lines[1].0,
+            lines[1].1,
+            "r1",
+        )
         .await
         .unwrap();
     #[derive(QueryableByName)]
@@ -1274,9 +1335,10 @@ async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked
         #[diesel(sql_type = diesel::sql_types::Binary)]
         body: Vec<u8>,
     }
-    let parked: Parked = sql_query("SELECT signature, body FROM notification_failures WHERE parked_at IS NOT NULL")
-        .get_result(&mut world.db.connect().unwrap())
-        .unwrap();
+    let parked: Parked =
+        sql_query("SELECT signature, body FROM notification_failures WHERE parked_at IS NOT NULL")
+            .get_result(&mut world.db.connect().unwrap())
+            .unwrap();
     assert_eq!(
         market
             .handle_notifications(&parked.signature, &parked.body)
@@ -1285,7 +1347,10 @@ async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked
         1
     );
     assert_eq!(
-        count(&world.db, "SELECT count(*) AS n FROM refunds WHERE state = 'succeeded'"),
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM refunds WHERE state = 'succeeded'"
+        ),
         2
     );
     assert_every_currency_balances(&world.db);
@@ -1336,7 +1401,12 @@ async fn one_intent_that_can_never_post_does_not_stop_the_next_hundred() {
         .execute(&mut world.db.connect().unwrap())
         .unwrap();
     let outcome = store
-        .apply_payment_event(lost, Some("chargeback-1"), &PaymentEvent::Chargeback, world.clock.now())
+        .apply_payment_event(
+            lost,
+            Some("chargeback-1"),
+            &PaymentEvent::Chargeback,
+            world.clock.now(),
+        )
         .await
         .unwrap();
     assert_eq!(outcome.intents.len(), 1);
@@ -1349,10 +1419,18 @@ async fn one_intent_that_can_never_post_does_not_stop_the_next_hundred() {
     let pass = market.post_pending_intents().await.unwrap();
     assert_eq!((pass.posted, pass.retrying, pass.parked), (100, 1, 0));
     assert_eq!(
-        count(&world.db, "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"),
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"
+        ),
         1
     );
-    let pending = market.seller_balances(shop.id).await.unwrap().pending.minor();
+    let pending = market
+        .seller_balances(shop.id)
+        .await
+        .unwrap()
+        .pending
+        .minor();
     assert!(
         pending > 0 && pending % 100 == 0,
         "every capture behind the failing intent was posted: {pending}"
@@ -1367,10 +1445,16 @@ async fn one_intent_that_can_never_post_does_not_stop_the_next_hundred() {
             .advance_secs(bazaar_domain::recovery::backoff_secs(attempt - 1));
         let pass = market.post_pending_intents().await.unwrap();
         let parked = attempt == bazaar_domain::recovery::INTENT_ATTEMPTS_MAX;
-        assert_eq!((pass.retrying, pass.parked), (usize::from(!parked), usize::from(parked)));
+        assert_eq!(
+            (pass.retrying, pass.parked),
+            (usize::from(!parked), usize::from(parked))
+        );
     }
     world.clock.advance_secs(24 * 3_600);
-    assert_eq!(market.post_pending_intents().await.unwrap(), Default::default());
+    assert_eq!(
+        market.post_pending_intents().await.unwrap(),
+        Default::default()
+    );
     assert_eq!(
         count(
             &world.db,

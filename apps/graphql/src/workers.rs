@@ -57,18 +57,29 @@ async fn deliver_notifications(app: Arc<App>) {
             Delivery::Applied => {}
             Delivery::Failed { attempts, code } => {
                 app.metrics.recovery_inc("notification_failed");
-                tracing::warn!(event_id, attempts, code,
-                    "a provider notification was not applied; the provider will deliver it again");
+                tracing::warn!(
+                    event_id,
+                    attempts,
+                    code,
+                    "a provider notification was not applied; the provider will deliver it again"
+                );
             }
             Delivery::Unrecorded { code } => {
                 app.metrics.recovery_inc("notification_failed");
-                tracing::warn!(event_id, code,
-                    "a provider notification was not applied and its failure not recorded");
+                tracing::warn!(
+                    event_id,
+                    code,
+                    "a provider notification was not applied and its failure not recorded"
+                );
             }
             Delivery::Parked { attempts, code } => {
                 app.metrics.recovery_inc("notification_parked");
-                tracing::error!(event_id, attempts, code,
-                    "a provider notification kept failing and was parked for operators");
+                tracing::error!(
+                    event_id,
+                    attempts,
+                    code,
+                    "a provider notification kept failing and was parked for operators"
+                );
             }
         }
         if delivery.acknowledge() {
@@ -87,12 +98,20 @@ async fn housekeeping(app: Arc<App>) {
                 let intent_id = failure.intent_id.to_string();
                 if failure.parked {
                     app.metrics.recovery_inc("intent_parked");
-                    tracing::error!(intent_id, attempts = failure.attempts, code = failure.code,
-                        "a ledger intent kept failing and was parked for finance");
+                    tracing::error!(
+                        intent_id,
+                        attempts = failure.attempts,
+                        code = failure.code,
+                        "a ledger intent kept failing and was parked for finance"
+                    );
                 } else {
                     app.metrics.recovery_inc("intent_failed");
-                    tracing::warn!(intent_id, attempts = failure.attempts, code = failure.code,
-                        "a ledger intent failed to post; it will be retried");
+                    tracing::warn!(
+                        intent_id,
+                        attempts = failure.attempts,
+                        code = failure.code,
+                        "a ledger intent failed to post; it will be retried"
+                    );
                 }
             }
         }
@@ -106,11 +125,17 @@ async fn housekeeping(app: Arc<App>) {
             for (refund, code, refused) in &pass.failures {
                 let refund_id = refund.0.to_string();
                 if *refused {
-                    tracing::error!(refund_id, code,
-                        "the provider refused an automatic refund; return the money by hand");
+                    tracing::error!(
+                        refund_id,
+                        code,
+                        "the provider refused an automatic refund; return the money by hand"
+                    );
                 } else {
-                    tracing::warn!(refund_id, code,
-                        "an automatic refund was not sent; it will be retried");
+                    tracing::warn!(
+                        refund_id,
+                        code,
+                        "an automatic refund was not sent; it will be retried"
+                    );
                 }
             }
         }

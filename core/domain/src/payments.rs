@@ -608,13 +608,28 @@ mod tests {
         use CheckoutState as C;
         use PaymentState as P;
         let captured = PaymentEvent::Captured;
-        assert_eq!(payment_change(P::Pending, C::PaymentPending, &captured), PaymentChange::Capture);
-        assert_eq!(payment_change(P::Authorised, C::PaymentPending, &captured), PaymentChange::Capture);
-        assert_eq!(payment_change(P::Captured, C::Paid, &captured), PaymentChange::Nothing);
+        assert_eq!(
+            payment_change(P::Pending, C::PaymentPending, &captured),
+            PaymentChange::Capture
+        );
+        assert_eq!(
+            payment_change(P::Authorised, C::PaymentPending, &captured),
+            PaymentChange::Capture
+        );
+        assert_eq!(
+            payment_change(P::Captured, C::Paid, &captured),
+            PaymentChange::Nothing
+        );
         for payment in [P::Cancelled, P::Expired, P::Refused] {
-            assert_eq!(payment_change(payment, C::Cancelled, &captured), PaymentChange::CaptureLate);
+            assert_eq!(
+                payment_change(payment, C::Cancelled, &captured),
+                PaymentChange::CaptureLate
+            );
         }
-        assert_eq!(payment_change(P::Pending, C::Cancelled, &captured), PaymentChange::CaptureLate);
+        assert_eq!(
+            payment_change(P::Pending, C::Cancelled, &captured),
+            PaymentChange::CaptureLate
+        );
         assert_eq!(
             payment_change(P::Captured, C::Paid, &PaymentEvent::Failed(P::Expired)),
             PaymentChange::Nothing

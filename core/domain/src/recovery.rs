@@ -102,7 +102,11 @@ mod tests {
             AfterFailure::Park
         );
         assert!(matches!(
-            after_notification_failure(NOTIFICATION_ATTEMPTS_MAX - 1, &CommerceError::Internal, now),
+            after_notification_failure(
+                NOTIFICATION_ATTEMPTS_MAX - 1,
+                &CommerceError::Internal,
+                now
+            ),
             AfterFailure::RetryAt(_)
         ));
     }

@@ -484,12 +484,16 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             .payment(refund.payment_id)
             .await?
             .ok_or(CommerceError::NotFound("payment"))?;
-        let reference = payment
-            .psp_reference
-            .ok_or(CommerceError::InvalidState("the payment has no provider reference"))?;
+        let reference = payment.psp_reference.ok_or(CommerceError::InvalidState(
+            "the payment has no provider reference",
+        ))?;
         let answer = self
             .provider
-            .refund(&reference, refund.amount, &format!("refund:{}", refund.id.0))
+            .refund(
+                &reference,
+                refund.amount,
+                &format!("refund:{}", refund.id.0),
+            )
             .await;
         match answer {
             Ok(answer) => {

@@ -23,8 +23,8 @@ use bazaar_domain::payments::{Action, PaymentId, PspReference};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
     CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund,
-    NotificationFailure, OrderView, PAGE_LIMIT_MAX, PageCursor, Party, PaymentEvent, PaymentRecord, RefundPostingInput,
-    RefundRecord, ReviewView,
+    NotificationFailure, OrderView, PAGE_LIMIT_MAX, PageCursor, Party, PaymentEvent, PaymentRecord,
+    RefundPostingInput, RefundRecord, ReviewView,
 };
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
@@ -539,7 +539,10 @@ impl CommerceStore for PostgresCommerce {
         .await
     }
 
-    async fn unsent_platform_refunds(&self, limit: u32) -> Result<Vec<RefundRecord>, CommerceError> {
+    async fn unsent_platform_refunds(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<RefundRecord>, CommerceError> {
         self.run("unsent_platform_refunds", move |conn| {
             tx::unsent_platform_refunds(conn, limit)
         })

@@ -19,9 +19,8 @@ use bazaar_domain::payments::{Action, PaymentChange, PaymentId, PspReference, pa
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
     CheckoutRecord, EventOutcome, IntentKind, LedgerIntent, NewPayment, NewRefund,
-    NotificationFailure, OrderView,
-    PageCursor, Party, PaymentEvent, PaymentRecord, RefundPostingInput, RefundRecord, RefundState,
-    Requester, ReviewView,
+    NotificationFailure, OrderView, PageCursor, Party, PaymentEvent, PaymentRecord,
+    RefundPostingInput, RefundRecord, RefundState, Requester, ReviewView,
 };
 use bazaar_ledger::Timestamp;
 use bazaar_money::Money;
