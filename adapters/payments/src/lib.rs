@@ -124,10 +124,14 @@
 //! # Notifications
 //!
 //! [`take_due_notifications`](SandboxProvider::take_due_notifications) returns every
-//! notification whose time has come by the clock, each exactly once, oldest first, as a
-//! [`SignedNotification`]: the value of the [`SIGNATURE_HEADER`] header and the raw body,
-//! one event per body. Delivering one to `parse_notifications` (once, or again to test
-//! redelivery) is up to the caller. The body is JSON in the style of Adyen's standard
+//! notification whose time has come by the clock, oldest first, as a
+//! [`SignedNotification`]: the event id, the value of the [`SIGNATURE_HEADER`] header and
+//! the raw body, one event per body. As a real provider does, the sandbox delivers each
+//! notification again until the receiver [acknowledges](SandboxProvider::acknowledge) it
+//! (which a receiver does only once the notification's effect is committed): 10 seconds
+//! after the first delivery, then after 1, 2, 5, 10, 15, 30 and 60 minutes, then hourly
+//! ([`REDELIVERY_DELAYS_SECS`]). Delivering one to `parse_notifications` is up to the
+//! caller. The body is JSON in the style of Adyen's standard
 //! webhooks; amounts are integers in minor units, dates UTC with microseconds:
 //!
 //! ```json
@@ -179,7 +183,8 @@
 //! | [`pay_voucher(reference)`](SandboxProvider::pay_voucher) | the buyer paying a voucher in cash |
 //! | [`pay_qr(reference)`](SandboxProvider::pay_qr) | the buyer paying a QR code |
 //! | [`chargeback(reference)`](SandboxProvider::chargeback) | the buyer disputing a captured payment |
-//! | [`take_due_notifications()`](SandboxProvider::take_due_notifications) | the provider sending its webhooks |
+//! | [`take_due_notifications()`](SandboxProvider::take_due_notifications) | the provider sending its webhooks (and sending again those not acknowledged) |
+//! | [`acknowledge(event_id)`](SandboxProvider::acknowledge) | the receiver answering 2xx |
 //! | [`set_outage(outage)`](SandboxProvider::set_outage) | the API failing |
 //!
 //! Each returns `NotFound` for an unknown reference and `InvalidState` when the payment is
@@ -189,7 +194,7 @@
 //!
 //! The sandbox keeps the latest [`MAX_PAYMENTS`] payments (creating one more forgets the
 //! oldest), [`MAX_IDEMPOTENCY_KEYS`] idempotency keys, and [`MAX_PENDING_NOTIFICATIONS`]
-//! undelivered notifications (one more drops the oldest, with a warning in the log).
+//! unacknowledged notifications (one more drops the oldest, with a warning in the log).
 //!
 //! # Logging
 //!
@@ -210,5 +215,5 @@ pub use sandbox::{
     AUTHORISATION_VALIDITY_SECS, CHALLENGE_VALIDITY_SECS, FAILING_REFUND_MINOR,
     MAX_IDEMPOTENCY_KEY_LEN, MAX_IDEMPOTENCY_KEYS, MAX_PAYMENTS, MAX_PENDING_NOTIFICATIONS,
     MAX_REFUNDS_PER_PAYMENT, Outage, QR_CONFIRMATION_DELAY_SECS, QR_VALIDITY_SECS,
-    REDIRECT_VALIDITY_SECS, SandboxProvider, voucher_validity_secs,
+    REDELIVERY_DELAYS_SECS, REDIRECT_VALIDITY_SECS, SandboxProvider, voucher_validity_secs,
 };

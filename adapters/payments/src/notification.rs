@@ -34,6 +34,8 @@ const MAX_REASON_CHARS: usize = 200;
 /// [`SIGNATURE_HEADER`] header and the raw body.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SignedNotification {
+    /// The event's id (also in the body): what the receiver acknowledges.
+    pub event_id: String,
     /// Lower-case hex HMAC-SHA256 of `body` under the provider's HMAC key.
     pub signature: String,
     /// The JSON body, exactly as signed.

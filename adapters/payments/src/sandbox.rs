@@ -43,6 +43,10 @@ pub const MAX_PAYMENTS: usize = 100_000;
 pub const MAX_IDEMPOTENCY_KEYS: usize = 200_000;
 /// The most notifications waiting for delivery; one more drops the oldest.
 pub const MAX_PENDING_NOTIFICATIONS: usize = 100_000;
+/// When an unacknowledged notification is delivered again, in seconds after each delivery
+/// (the first redelivery 10 seconds after the first delivery); after the last entry, every
+/// hour, until it is acknowledged.
+pub const REDELIVERY_DELAYS_SECS: [u32; 8] = [10, 60, 120, 300, 600, 900, 1_800, 3_600];
 /// The most refunds one payment takes.
 pub const MAX_REFUNDS_PER_PAYMENT: u32 = 100;
 /// The longest idempotency key accepted.
@@ -258,18 +262,34 @@ impl Payments {
     }
 }
 
-/// A notification waiting for its time.
+/// A notification waiting for its time, or for its acknowledgement.
+#[derive(Clone)]
 struct Outgoing {
     notification: Notification,
     method: MethodType,
     card_last4: Option<String>,
+    /// Deliveries so far.
+    deliveries: u32,
 }
 
-/// Notifications by due time, then by the order they were raised.
+/// Notifications by due time, then by the order they were raised. A delivered
+/// notification stays here, due again after a delay, until it is acknowledged.
 #[derive(Default)]
 struct Outbox {
     pending: BTreeMap<(Timestamp, u64), Outgoing>,
+    /// Where each event id waits in `pending`.
+    by_event: HashMap<String, (Timestamp, u64)>,
     next_sequence: u64,
+}
+
+/// The wait before delivering again a notification delivered `deliveries` times.
+fn redelivery_delay_secs(deliveries: u32) -> u32 {
+    let index = usize::try_from(deliveries.saturating_sub(1)).unwrap_or(usize::MAX);
+    REDELIVERY_DELAYS_SECS
+        .get(index)
+        .or(REDELIVERY_DELAYS_SECS.last())
+        .copied()
+        .unwrap_or(3_600)
 }
 
 impl Outbox {
@@ -285,6 +305,7 @@ impl Outbox {
         if self.pending.len() >= MAX_PENDING_NOTIFICATIONS
             && let Some((_, dropped)) = self.pending.pop_first()
         {
+            self.by_event.remove(&dropped.notification.event_id);
             tracing::warn!(
                 psp_reference = %dropped.notification.psp_reference,
                 payment_id = %dropped.notification.payment_id,
@@ -306,22 +327,47 @@ impl Outbox {
             event = ?notification.event,
             "sandbox notification raised"
         );
-        self.pending.insert(
-            (at, self.next_sequence),
+        self.insert(
+            at,
             Outgoing {
                 notification,
                 method: payment.method,
                 card_last4: payment.card_last4.clone(),
+                deliveries: 0,
             },
         );
+    }
+
+    fn insert(&mut self, at: Timestamp, outgoing: Outgoing) {
+        let key = (at, self.next_sequence);
+        self.by_event
+            .insert(outgoing.notification.event_id.clone(), key);
+        self.pending.insert(key, outgoing);
         self.next_sequence = self.next_sequence.wrapping_add(1);
     }
 
-    /// Removes and returns every notification due at `now`, oldest first.
+    /// Returns every notification due at `now`, oldest first, and schedules each to be
+    /// delivered again after its redelivery delay unless it is acknowledged before.
     fn take_due(&mut self, now: Timestamp) -> Vec<Outgoing> {
         let later = self.pending.split_off(&(now.next(), 0));
         let due = std::mem::replace(&mut self.pending, later);
-        due.into_values().collect()
+        let mut delivered = Vec::with_capacity(due.len());
+        for (_, mut outgoing) in due {
+            outgoing.deliveries = outgoing.deliveries.saturating_add(1);
+            let again = now.saturating_add_secs(redelivery_delay_secs(outgoing.deliveries));
+            delivered.push(outgoing.clone());
+            self.insert(again, outgoing);
+        }
+        delivered
+    }
+
+    /// Forgets an acknowledged notification; `false` if it is not waiting (acknowledged
+    /// before, or never raised).
+    fn acknowledge(&mut self, event_id: &str) -> bool {
+        let Some(key) = self.by_event.remove(event_id) else {
+            return false;
+        };
+        self.pending.remove(&key).is_some()
     }
 }
 
@@ -1107,9 +1153,10 @@ impl SandboxProvider {
         Ok(disputed)
     }
 
-    /// Every notification due by the clock that was not taken before, oldest first, each
-    /// as its own signed request; also applies expiries and confirmations that are due.
-    /// The caller delivers them (and may deliver one again to test redelivery).
+    /// Every notification due by the clock, oldest first, each as its own signed request;
+    /// also applies expiries and confirmations that are due. Like a real provider, the
+    /// sandbox delivers a notification again (after [`REDELIVERY_DELAYS_SECS`]) until the
+    /// receiver [acknowledges](Self::acknowledge) it.
     pub fn take_due_notifications(&self) -> Vec<SignedNotification> {
         let (mut inner, now) = self.lock_control();
         let due = inner.outbox.take_due(now);
@@ -1123,6 +1170,7 @@ impl SandboxProvider {
                 };
                 match notification::encode(&outgoing.notification, &context) {
                     Ok(body) => Some(SignedNotification {
+                        event_id: outgoing.notification.event_id.clone(),
                         signature: notification::sign(&self.hmac_key, &body),
                         body,
                     }),
@@ -1138,6 +1186,19 @@ impl SandboxProvider {
                 }
             })
             .collect()
+    }
+}
+
+impl SandboxProvider {
+    /// The receiver accepted the notification `event_id` (it answered 2xx after committing
+    /// its effect): it is not delivered again. `false` if no such notification is waiting.
+    pub fn acknowledge(&self, event_id: &str) -> bool {
+        self.lock().outbox.acknowledge(event_id)
+    }
+
+    /// Notifications raised and not yet acknowledged.
+    pub fn unacknowledged_count(&self) -> usize {
+        self.lock().outbox.pending.len()
     }
 }
 
@@ -1381,8 +1442,10 @@ mod tests {
             );
         }
         assert_eq!(outbox.pending.len(), MAX_PENDING_NOTIFICATIONS);
+        assert_eq!(outbox.by_event.len(), MAX_PENDING_NOTIFICATIONS);
         assert_eq!(outbox.take_due(START).len(), MAX_PENDING_NOTIFICATIONS);
-        assert!(outbox.pending.is_empty());
+        assert!(outbox.take_due(START).is_empty());
+        assert_eq!(outbox.pending.len(), MAX_PENDING_NOTIFICATIONS);
     }
 
     #[test]

@@ -21,8 +21,8 @@ use bazaar_domain::payments::{
 use bazaar_ledger::{Clock, ManualClock, Timestamp};
 use bazaar_money::{Currency, Money};
 use bazaar_payments::{
-    AUTHORISATION_VALIDITY_SECS, Outage, QR_CONFIRMATION_DELAY_SECS, SandboxProvider,
-    SignedNotification, sign,
+    AUTHORISATION_VALIDITY_SECS, Outage, QR_CONFIRMATION_DELAY_SECS, REDELIVERY_DELAYS_SECS,
+    SandboxProvider, SignedNotification, sign,
 };
 use uuid::Uuid;
 
@@ -53,12 +53,13 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
-    /// Every notification now due, authenticated and read.
+    /// Every notification now due, authenticated, read and acknowledged.
     fn notifications(&self) -> Vec<Notification> {
         self.sandbox
             .take_due_notifications()
             .iter()
             .flat_map(|signed| {
+                assert!(self.sandbox.acknowledge(&signed.event_id));
                 self.sandbox
                     .parse_notifications(&signed.signature, &signed.body)
                     .unwrap()
@@ -1145,7 +1146,9 @@ async fn notifications_are_signed_and_delivered_once() {
     assert_eq!(signed.len(), 2);
     assert!(f.sandbox.take_due_notifications().is_empty());
 
-    let SignedNotification { signature, body } = &signed[0];
+    let SignedNotification {
+        signature, body, ..
+    } = &signed[0];
     assert_eq!(*signature, sign(HMAC_KEY, body));
     assert_eq!(signature.len(), 64);
     let parsed = f.sandbox.parse_notifications(signature, body).unwrap();
@@ -1246,4 +1249,43 @@ async fn notifications_wait_for_their_time() {
         .map(|n| n.psp_reference)
         .collect();
     assert_eq!(later, [pix]);
+}
+
+#[tokio::test]
+async fn notifications_are_delivered_again_with_backoff_until_acknowledged() {
+    let f = fixture();
+    let reference = f
+        .sandbox
+        .authorize(card_request(eur(12_00), CARD_OK))
+        .await
+        .unwrap()
+        .psp_reference;
+    f.sandbox
+        .capture(&reference, eur(12_00), &key())
+        .await
+        .unwrap();
+    let first = f.sandbox.take_due_notifications();
+    assert_eq!(first.len(), 2);
+    // The receiver commits the authorisation and acknowledges it; the capture fails.
+    assert!(f.sandbox.acknowledge(&first[0].event_id));
+    assert!(
+        !f.sandbox.acknowledge(&first[0].event_id),
+        "acknowledged once"
+    );
+    assert!(f.sandbox.take_due_notifications().is_empty());
+    // Each redelivery of the unacknowledged capture comes after a longer wait, unchanged.
+    for delay in REDELIVERY_DELAYS_SECS {
+        f.clock.advance_secs(delay - 1);
+        assert!(f.sandbox.take_due_notifications().is_empty());
+        f.clock.advance_secs(1);
+        assert_eq!(f.sandbox.take_due_notifications(), [first[1].clone()]);
+    }
+    // After the last step of the schedule it comes every hour, until acknowledged.
+    f.clock.advance_secs(HOUR);
+    assert_eq!(f.sandbox.take_due_notifications(), [first[1].clone()]);
+    assert_eq!(f.sandbox.unacknowledged_count(), 1);
+    assert!(f.sandbox.acknowledge(&first[1].event_id));
+    f.clock.advance_secs(DAY);
+    assert!(f.sandbox.take_due_notifications().is_empty());
+    assert_eq!(f.sandbox.unacknowledged_count(), 0);
 }

@@ -22,7 +22,7 @@ use bazaar_domain::fx::{RateBook, Spread};
 use bazaar_domain::orders::{CartLine, CheckoutId, CheckoutState, OrderState, TaxRates};
 use bazaar_domain::payments::{Action, MethodDetails, MethodType, PaymentStatus, Settlement};
 use bazaar_domain::service::{CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand};
-use bazaar_domain::store::{CommerceStore, Requester};
+use bazaar_domain::store::{CommerceStore, PaymentEvent, Requester};
 use bazaar_fx::ConfiguredRates;
 use bazaar_ledger::{Clock, LedgerStore, ManualClock, Timestamp};
 use bazaar_money::{Currency, Money};
@@ -158,6 +158,7 @@ async fn deliver(world: &World) -> usize {
             .handle_notifications(&notification.signature, &notification.body)
             .await
             .unwrap();
+        world.market.provider().acknowledge(&notification.event_id);
     }
     applied
 }
@@ -368,6 +369,7 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
             .handle_notifications(&notification.signature, &notification.body)
             .await
             .unwrap();
+        market.provider().acknowledge(&notification.event_id);
         // A redelivery applies nothing.
         assert_eq!(
             market
@@ -1033,6 +1035,433 @@ async fn a_payment_whose_answer_was_lost_is_retried_safely() {
     assert_eq!(
         market.seller_balances(shop.id).await.unwrap().pending,
         Money::from_minor(900, Currency::EUR)
+    );
+    assert_every_currency_balances(&world.db);
+}
+
+/// Delivers every notification the sandbox has due the way the server's worker does: each
+/// is acknowledged only if its effect (or its parking) was committed. Returns each
+/// delivery's outcome.
+async fn receive(world: &World) -> Vec<&'static str> {
+    let mut deliveries = Vec::new();
+    for notification in world.market.provider().take_due_notifications() {
+        let delivery = world
+            .market
+            .receive_notification(
+                &notification.event_id,
+                &notification.signature,
+                &notification.body,
+            )
+            .await;
+        if delivery.acknowledge() {
+            world.market.provider().acknowledge(&notification.event_id);
+        }
+        deliveries.push(delivery.outcome());
+    }
+    deliveries
+}
+
+/// A BRL shop (10% commission) with two digital products at 50.00 and 30.00, and a buyer in
+/// Brazil; returns the shop.
+async fn brazilian_shop(world: &World) -> Seller {
+    let shop = seller(1, "BR", Currency::BRL, 1_000);
+    world.market.register_seller(&shop).await.unwrap();
+    world.market.register_buyer(&buyer(3, "BR")).await.unwrap();
+    for (n, price) in [(100, 5_000), (200, 3_000)] {
+        world
+            .market
+            .add_product(&product(
+                n,
+                &shop,
+                None,
+                vec![Money::from_minor(price, Currency::BRL)],
+            ))
+            .await
+            .unwrap();
+    }
+    shop
+}
+
+async fn place(
+    world: &World,
+    n: u128,
+    lines: Vec<CartLine>,
+) -> bazaar_domain::store::CheckoutRecord {
+    world
+        .market
+        .checkout(&CheckoutCommand {
+            id: CheckoutId(id(n)),
+            buyer_id: BuyerId(id(3)),
+            currency: Currency::BRL,
+            lines,
+            idempotency_key: format!("cart-{n}"),
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_after_expiry_is_posted_and_refunded_in_full_and_the_order_stays_cancelled() {
+    let world = world().await;
+    let market = &world.market;
+    let shop = brazilian_shop(&world).await;
+    let placed = place(&world, 500, vec![line(101, 1), line(201, 1)]).await;
+    let paying = market
+        .pay(&PayCommand {
+            checkout_id: placed.plan.id,
+            buyer_id: BuyerId(id(3)),
+            details: pix(),
+            return_url: "https://shop.example/return".into(),
+        })
+        .await
+        .unwrap();
+    let reference = paying.psp_reference.clone().unwrap();
+    // The buyer pays the QR code; the bank confirms it only after Bazaar gave up on the
+    // checkout: expiry cancels it, and the provider's cancel comes too late.
+    market.provider().pay_qr(&reference).unwrap();
+    world
+        .clock
+        .set(placed.expires_at.saturating_add_secs(2 * 3_600));
+    assert_eq!(market.expire_checkouts(100).await.unwrap(), 1);
+    let cancelled = market
+        .store()
+        .checkout(placed.plan.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.state, CheckoutState::Cancelled);
+
+    // The capture notification arrives: it is kept, posted and refunded automatically.
+    assert_eq!(deliver(&world).await, 1, "the capture is applied");
+    assert_eq!(deliver(&world).await, 2, "both line refunds are confirmed");
+    assert_eq!(deliver(&world).await, 0);
+
+    let total = placed.plan.total.minor();
+    assert_eq!(total, 8_000);
+    let payment = market.store().payment(paying.id).await.unwrap().unwrap();
+    assert_eq!(payment.state, bazaar_domain::orders::PaymentState::Captured);
+    assert!(payment.captured_late);
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT COALESCE(SUM(amount_minor), 0)::INT8 AS n FROM refunds WHERE state = 'succeeded' \
+             AND psp_reference IS NOT NULL AND NOT chargeback"
+        ),
+        total,
+        "the buyer is refunded in full"
+    );
+    let after = market
+        .store()
+        .checkout(placed.plan.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        after.state,
+        CheckoutState::Cancelled,
+        "the order stays cancelled"
+    );
+    assert!(
+        after
+            .order_states
+            .iter()
+            .all(|(_, s)| *s == OrderState::Cancelled)
+    );
+
+    // The ledger saw the money come in and go back; nothing reached the seller.
+    let provider = ChartAccount::PspClearing(ProviderName::new("sandbox").unwrap());
+    assert_eq!(
+        balance(market, ChartAccount::CapturedUnfulfilled, Currency::BRL).await,
+        0
+    );
+    assert_eq!(balance(market, provider, Currency::BRL).await, 0);
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT COALESCE(SUM(t.amount_minor), 0)::INT8 AS n FROM ledger_transfers t \
+             JOIN ledger_accounts a ON a.id = t.credit_account_id WHERE a.code = 'captured_unfulfilled'"
+        ),
+        total,
+        "the late capture was posted"
+    );
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT COALESCE(SUM(t.amount_minor), 0)::INT8 AS n FROM ledger_transfers t \
+             JOIN ledger_accounts a ON a.id = t.debit_account_id WHERE a.code = 'captured_unfulfilled'"
+        ),
+        total,
+        "the refunds were posted"
+    );
+    assert_eq!(
+        market.seller_balances(shop.id).await.unwrap().pending,
+        Money::zero(Currency::BRL)
+    );
+    assert_every_currency_balances(&world.db);
+    let events = outbox(&world.db);
+    assert_eq!(events.get("payment.captured"), Some(&1));
+    assert_eq!(events.get("refund.requested"), Some(&2));
+    assert_eq!(events.get("refund.succeeded"), Some(&2));
+    assert_eq!(events.get("order.paid"), None);
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"
+        ),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked_never_lost() {
+    let world = world().await;
+    let market = &world.market;
+    let shop = brazilian_shop(&world).await;
+    let placed = place(&world, 500, vec![line(101, 1), line(201, 1)]).await;
+    let paid = market
+        .pay(&PayCommand {
+            checkout_id: placed.plan.id,
+            buyer_id: BuyerId(id(3)),
+            details: pix(),
+            return_url: "https://shop.example/return".into(),
+        })
+        .await
+        .unwrap();
+    market
+        .provider()
+        .pay_qr(paid.psp_reference.as_ref().unwrap())
+        .unwrap();
+    world.clock.advance_secs(10);
+    assert_eq!(receive(&world).await, ["applied"]);
+    let order = placed.plan.orders[0].id;
+    let lines: Vec<_> = placed.plan.orders[0]
+        .lines
+        .iter()
+        .map(|l| (l.id, l.total))
+        .collect();
+
+    // Both refunds are accepted by the provider, but Bazaar never hears the answers: their
+    // notifications arrive for refunds whose provider reference Bazaar does not know yet.
+    market
+        .provider()
+        .set_outage(bazaar_payments::Outage::AnswerLost);
+    for (n, (line_id, amount)) in lines.iter().enumerate() {
+        let refund = market
+            .refund(
+                Requester::Seller(shop.id),
+                order,
+                *line_id,
+                *amount,
+                &format!("r{n}"),
+            )
+            .await;
+        assert_eq!(refund.unwrap_err().code(), "payment_provider_unavailable");
+    }
+    market.provider().set_outage(bazaar_payments::Outage::None);
+    assert_eq!(receive(&world).await, ["failed", "failed"]);
+    assert!(
+        receive(&world).await.is_empty(),
+        "redelivery waits for its backoff"
+    );
+
+    // The first refund is retried by its seller; the redelivery then applies.
+    market
+        .refund(
+            Requester::Seller(shop.id),
+            order,
+            lines[0].0,
+            lines[0].1,
+            "r0",
+        )
+        .await
+        .unwrap();
+    world
+        .clock
+        .advance_secs(bazaar_payments::REDELIVERY_DELAYS_SECS[0]);
+    assert_eq!(receive(&world).await, ["applied", "failed"]);
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM refunds WHERE state = 'succeeded'"
+        ),
+        1
+    );
+
+    // The second keeps failing: it is delivered again with growing delays, then parked with
+    // its signed body and acknowledged, never deleted.
+    let mut deliveries = 2;
+    for delay in &bazaar_payments::REDELIVERY_DELAYS_SECS[1..] {
+        world.clock.advance_secs(*delay);
+        let received = receive(&world).await;
+        deliveries += 1;
+        if deliveries < bazaar_domain::recovery::NOTIFICATION_ATTEMPTS_MAX {
+            assert_eq!(received, ["failed"]);
+        } else {
+            assert_eq!(received, ["parked"]);
+            break;
+        }
+    }
+    assert_eq!(
+        deliveries,
+        bazaar_domain::recovery::NOTIFICATION_ATTEMPTS_MAX
+    );
+    assert_eq!(market.provider().unacknowledged_count(), 0);
+    world.clock.advance_secs(24 * 3_600);
+    assert!(receive(&world).await.is_empty());
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM notification_failures WHERE parked_at IS NOT NULL \
+             AND last_error = 'not_found' AND attempts = 8"
+        ),
+        1
+    );
+
+    // Once the refund is known, an operator replays the parked notification and it applies.
+    market
+        .refund(
+            Requester::Seller(shop.id),
+            order,
+            lines[1].0,
+            lines[1].1,
+            "r1",
+        )
+        .await
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Parked {
+        #[diesel(sql_type = Text)]
+        signature: String,
+        #[diesel(sql_type = diesel::sql_types::Binary)]
+        body: Vec<u8>,
+    }
+    let parked: Parked =
+        sql_query("SELECT signature, body FROM notification_failures WHERE parked_at IS NOT NULL")
+            .get_result(&mut world.db.connect().unwrap())
+            .unwrap();
+    assert_eq!(
+        market
+            .handle_notifications(&parked.signature, &parked.body)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM refunds WHERE state = 'succeeded'"
+        ),
+        2
+    );
+    assert_every_currency_balances(&world.db);
+}
+
+/// Captures a new checkout of one 50.00 line through the store alone: the capture intent
+/// is recorded, not posted.
+async fn capture_unposted(world: &World, n: u128) -> bazaar_domain::payments::PaymentId {
+    let placed = place(world, n, vec![line(101, 1)]).await;
+    let payment_id = bazaar_domain::payments::PaymentId(id(n + 1));
+    let store = world.market.store();
+    store
+        .start_payment(
+            &bazaar_domain::store::NewPayment {
+                id: payment_id,
+                checkout_id: placed.plan.id,
+                buyer_id: BuyerId(id(3)),
+                provider: ProviderName::new("sandbox").unwrap(),
+                method: MethodType::Pix,
+            },
+            world.clock.now(),
+        )
+        .await
+        .unwrap();
+    let outcome = store
+        .apply_payment_event(
+            payment_id,
+            Some(&format!("capture-{n}")),
+            &PaymentEvent::Captured,
+            world.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.intents.len(), 1);
+    payment_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_intent_that_can_never_post_does_not_stop_the_next_hundred() {
+    let world = world().await;
+    let market = &world.market;
+    let shop = brazilian_shop(&world).await;
+    let store = market.store();
+    // A payment captured without its capture ever reaching the ledger (as a capture after
+    // expiry used to be), then charged back: its chargeback can never post.
+    let lost = capture_unposted(&world, 10_000).await;
+    sql_query("DELETE FROM ledger_intents")
+        .execute(&mut world.db.connect().unwrap())
+        .unwrap();
+    let outcome = store
+        .apply_payment_event(
+            lost,
+            Some("chargeback-1"),
+            &PaymentEvent::Chargeback,
+            world.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.intents.len(), 1);
+    // A hundred captures queued behind it.
+    world.clock.advance_secs(1);
+    for n in 0..100 {
+        capture_unposted(&world, 20_000 + n * 10).await;
+    }
+
+    let pass = market.post_pending_intents().await.unwrap();
+    assert_eq!((pass.posted, pass.retrying, pass.parked), (100, 1, 0));
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM ledger_intents WHERE applied_at IS NULL"
+        ),
+        1
+    );
+    let pending = market
+        .seller_balances(shop.id)
+        .await
+        .unwrap()
+        .pending
+        .minor();
+    assert!(
+        pending > 0 && pending % 100 == 0,
+        "every capture behind the failing intent was posted: {pending}"
+    );
+    // Not tried again before its backoff, then retried with growing delays and parked with
+    // the ledger's reason for finance.
+    let pass = market.post_pending_intents().await.unwrap();
+    assert_eq!((pass.posted, pass.retrying, pass.parked), (0, 0, 0));
+    for attempt in 2..=bazaar_domain::recovery::INTENT_ATTEMPTS_MAX {
+        world
+            .clock
+            .advance_secs(bazaar_domain::recovery::backoff_secs(attempt - 1));
+        let pass = market.post_pending_intents().await.unwrap();
+        let parked = attempt == bazaar_domain::recovery::INTENT_ATTEMPTS_MAX;
+        assert_eq!(
+            (pass.retrying, pass.parked),
+            (usize::from(!parked), usize::from(parked))
+        );
+    }
+    world.clock.advance_secs(24 * 3_600);
+    assert_eq!(
+        market.post_pending_intents().await.unwrap(),
+        Default::default()
+    );
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM ledger_intents WHERE parked_at IS NOT NULL AND applied_at IS NULL \
+             AND attempts = 8 AND last_error = 'original_transfer_not_found'"
+        ),
+        1
     );
     assert_every_currency_balances(&world.db);
 }

@@ -246,6 +246,7 @@ diesel::table! {
         action -> Nullable<Jsonb>,
         created_at -> Int8,
         updated_at -> Int8,
+        captured_late -> Bool,
     }
 }
 
@@ -295,6 +296,24 @@ diesel::table! {
         subject_id -> Uuid,
         created_at -> Int8,
         applied_at -> Nullable<Int8>,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Int8>,
+        last_error -> Nullable<Text>,
+        parked_at -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    notification_failures (provider, event_id) {
+        provider -> Text,
+        event_id -> Text,
+        attempts -> Int4,
+        last_error -> Text,
+        signature -> Text,
+        body -> Bytea,
+        first_failed_at -> Int8,
+        last_failed_at -> Int8,
+        parked_at -> Nullable<Int8>,
     }
 }
 

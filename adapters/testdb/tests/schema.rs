@@ -135,6 +135,7 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         refunds,
         reviews,
         ledger_intents,
+        notification_failures,
         users,
         sessions,
         outbox_events,

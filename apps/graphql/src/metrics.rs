@@ -31,6 +31,7 @@ pub struct Metrics {
     ledger_groups: IntCounter,
     ledger_submissions: IntCounter,
     ledger_legs: IntCounter,
+    recovery: IntCounterVec,
     ledger_group_size_max: IntGauge,
 }
 
@@ -71,6 +72,14 @@ impl Metrics {
             ]),
             &["operation"],
         )?;
+        let recovery = IntCounterVec::new(
+            Opts::new(
+                "money_recovery_total",
+                "Provider notifications and ledger intents that failed (to be retried) or were parked",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(recovery.clone()))?;
         let counter = |name: &str, help: &str| IntCounter::new(name, help);
         let sql_statements = counter(
             "sql_statements_total",
@@ -101,6 +110,7 @@ impl Metrics {
             operations: Mutex::new(HashSet::new()),
             operations_max,
             sync: Mutex::new(()),
+            recovery,
             sql_statements,
             ledger_groups,
             ledger_submissions,
@@ -136,6 +146,12 @@ impl Metrics {
             return name.to_owned().into();
         }
         OTHER_OPERATION.into()
+    }
+
+    /// Counts a failed or parked notification or ledger intent (`outcome` is one of
+    /// `notification_failed`, `notification_parked`, `intent_failed`, `intent_parked`).
+    pub fn recovery_inc(&self, outcome: &str) {
+        self.recovery.with_label_values(&[outcome]).inc();
     }
 
     /// The text exposition, with the counters read from their sources now.

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bazaar_domain::service::Delivery;
 use bazaar_ledger::LedgerStore;
 use tokio::sync::watch;
 
@@ -39,27 +40,110 @@ where
 }
 
 /// The sandbox stands in for a provider that would POST to `/webhooks/payments/sandbox`;
-/// its due notifications go through the same authenticated path.
+/// its due notifications go through the same authenticated path. A notification is
+/// acknowledged only once its effect (or, when it keeps failing, the parked notification)
+/// is committed; the sandbox delivers the others again with backoff.
 async fn deliver_notifications(app: Arc<App>) {
     let Some(sandbox) = app.market.provider().sandbox() else {
         return;
     };
     for notification in sandbox.take_due_notifications() {
-        if let Err(error) = app
+        let delivery = app
             .market
-            .handle_notifications(&notification.signature, &notification.body)
-            .await
-        {
-            tracing::warn!(code = error.code(), %error, "a provider notification was not applied");
+            .receive_notification(
+                &notification.event_id,
+                &notification.signature,
+                &notification.body,
+            )
+            .await;
+        let event_id = notification.event_id.as_str();
+        match delivery {
+            Delivery::Applied => {}
+            Delivery::Failed { attempts, code } => {
+                app.metrics.recovery_inc("notification_failed");
+                tracing::warn!(
+                    event_id,
+                    attempts,
+                    code,
+                    "a provider notification was not applied; the provider will deliver it again"
+                );
+            }
+            Delivery::Unrecorded { code } => {
+                app.metrics.recovery_inc("notification_failed");
+                tracing::warn!(
+                    event_id,
+                    code,
+                    "a provider notification was not applied and its failure not recorded"
+                );
+            }
+            Delivery::Parked { attempts, code } => {
+                app.metrics.recovery_inc("notification_parked");
+                tracing::error!(
+                    event_id,
+                    attempts,
+                    code,
+                    "a provider notification kept failing and was parked for operators"
+                );
+            }
+        }
+        if delivery.acknowledge() {
+            sandbox.acknowledge(&notification.event_id);
         }
     }
 }
 
 async fn housekeeping(app: Arc<App>) {
     match app.market.post_pending_intents().await {
-        Ok(0) => {}
-        Ok(posted) => tracing::info!(posted, "posted ledger intents left by interrupted requests"),
+        Ok(pass) => {
+            if pass.posted > 0 {
+                tracing::info!(posted = pass.posted, "posted ledger intents left unposted");
+            }
+            for failure in &pass.failures {
+                let intent_id = failure.intent_id.to_string();
+                if failure.parked {
+                    app.metrics.recovery_inc("intent_parked");
+                    tracing::error!(
+                        intent_id,
+                        attempts = failure.attempts,
+                        code = failure.code,
+                        "a ledger intent kept failing and was parked for finance"
+                    );
+                } else {
+                    app.metrics.recovery_inc("intent_failed");
+                    tracing::warn!(
+                        intent_id,
+                        attempts = failure.attempts,
+                        code = failure.code,
+                        "a ledger intent failed to post; it will be retried"
+                    );
+                }
+            }
+        }
         Err(error) => tracing::warn!(code = error.code(), "posting pending ledger intents failed"),
+    }
+    match app.market.send_platform_refunds().await {
+        Ok(pass) => {
+            if pass.sent > 0 {
+                tracing::info!(sent = pass.sent, "sent automatic refunds of late captures");
+            }
+            for (refund, code, refused) in &pass.failures {
+                let refund_id = refund.0.to_string();
+                if *refused {
+                    tracing::error!(
+                        refund_id,
+                        code,
+                        "the provider refused an automatic refund; return the money by hand"
+                    );
+                } else {
+                    tracing::warn!(
+                        refund_id,
+                        code,
+                        "an automatic refund was not sent; it will be retried"
+                    );
+                }
+            }
+        }
+        Err(error) => tracing::warn!(code = error.code(), "sending automatic refunds failed"),
     }
     match app.market.expire_checkouts(500).await {
         Ok(0) => {}

@@ -116,6 +116,9 @@ pub enum ChartAccount {
     LoansReceivable,
     /// Explicit rounding residue.
     Rounding,
+    /// Money a provider captured for a checkout that was already cancelled: owed back to the
+    /// buyer, never to a seller, until the automatic refund clears it.
+    CapturedUnfulfilled,
 }
 
 impl ChartAccount {
@@ -138,6 +141,7 @@ impl ChartAccount {
             Self::TaxPayable(_) => "tax_payable",
             Self::LoansReceivable => "loans_receivable",
             Self::Rounding => "rounding",
+            Self::CapturedUnfulfilled => "captured_unfulfilled",
         }
     }
 
@@ -167,7 +171,8 @@ impl ChartAccount {
             | Self::SellerReserve(_)
             | Self::PayoutsInTransit
             | Self::Revenue(_)
-            | Self::TaxPayable(_) => Side::Credit,
+            | Self::TaxPayable(_)
+            | Self::CapturedUnfulfilled => Side::Credit,
         }
     }
 
@@ -230,6 +235,7 @@ mod tests {
             ChartAccount::TaxPayable(Jurisdiction::new("DE").unwrap()),
             ChartAccount::LoansReceivable,
             ChartAccount::Rounding,
+            ChartAccount::CapturedUnfulfilled,
         ]
     }
 

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod orders;
 pub mod payments;
 pub mod postings;
+pub mod recovery;
 pub mod service;
 pub mod store;
 pub mod webhooks;

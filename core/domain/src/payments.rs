@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use crate::Country;
 use crate::chart::ProviderName;
+use crate::orders::{CheckoutState, PaymentState, RefundId};
+use crate::store::PaymentEvent;
 
 /// Bazaar's id of a payment (the provider calls it the merchant reference).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -500,6 +502,63 @@ pub struct Settlement {
     pub fee: Money,
 }
 
+/// What a payment outcome changes, decided by [`payment_change`] from the payment's and its
+/// checkout's state; the store persists exactly this change.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PaymentChange {
+    /// The payment is already past this outcome (a late expiry notice after a capture, a
+    /// capture seen before, a chargeback of a payment never captured): nothing changes.
+    Nothing,
+    /// A card authorisation: the payment waits for its capture.
+    Authorise,
+    /// Money captured for a live checkout: the checkout is paid, its stock consumed, digital
+    /// goods delivered, and the capture queued for the ledger.
+    Capture,
+    /// Money captured after the checkout was cancelled (its reservation lapsed, or the
+    /// payment was withdrawn): the payment is recorded as captured and posted to the
+    /// captured-but-unfulfilled account, every line is refunded in full automatically, and
+    /// the orders stay cancelled. Captured money is never dropped.
+    CaptureLate,
+    /// Refused, cancelled or expired before any capture: the checkout is cancelled and its
+    /// stock released.
+    Fail(PaymentState),
+    /// The provider confirmed a refund: it is queued for the ledger.
+    ConfirmRefund(RefundId),
+    /// The provider could not refund: the amount is refundable again.
+    FailRefund(RefundId),
+    /// The buyer's bank took a captured payment back.
+    Chargeback,
+}
+
+/// The payment transition rule: what `event` does to a payment in state `payment` whose
+/// checkout is in state `checkout`.
+pub fn payment_change(
+    payment: PaymentState,
+    checkout: CheckoutState,
+    event: &PaymentEvent,
+) -> PaymentChange {
+    match event {
+        PaymentEvent::Authorised if payment == PaymentState::Pending => PaymentChange::Authorise,
+        PaymentEvent::Authorised => PaymentChange::Nothing,
+        PaymentEvent::Captured => match payment {
+            PaymentState::Captured => PaymentChange::Nothing,
+            PaymentState::Pending | PaymentState::Authorised
+                if checkout != CheckoutState::Cancelled =>
+            {
+                PaymentChange::Capture
+            }
+            // The provider has the buyer's money for a checkout Bazaar gave up on.
+            _ => PaymentChange::CaptureLate,
+        },
+        PaymentEvent::Failed(state) if !payment.is_final() => PaymentChange::Fail(*state),
+        PaymentEvent::Failed(_) => PaymentChange::Nothing,
+        PaymentEvent::RefundSucceeded(refund) => PaymentChange::ConfirmRefund(*refund),
+        PaymentEvent::RefundFailed(refund) => PaymentChange::FailRefund(*refund),
+        PaymentEvent::Chargeback if payment == PaymentState::Captured => PaymentChange::Chargeback,
+        PaymentEvent::Chargeback => PaymentChange::Nothing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,5 +601,42 @@ mod tests {
             &Country::new("PT").unwrap(),
             Money::from_minor(500, Currency::BRL)
         ));
+    }
+
+    #[test]
+    fn a_capture_after_the_checkout_was_given_up_is_kept_and_refunded() {
+        use CheckoutState as C;
+        use PaymentState as P;
+        let captured = PaymentEvent::Captured;
+        assert_eq!(
+            payment_change(P::Pending, C::PaymentPending, &captured),
+            PaymentChange::Capture
+        );
+        assert_eq!(
+            payment_change(P::Authorised, C::PaymentPending, &captured),
+            PaymentChange::Capture
+        );
+        assert_eq!(
+            payment_change(P::Captured, C::Paid, &captured),
+            PaymentChange::Nothing
+        );
+        for payment in [P::Cancelled, P::Expired, P::Refused] {
+            assert_eq!(
+                payment_change(payment, C::Cancelled, &captured),
+                PaymentChange::CaptureLate
+            );
+        }
+        assert_eq!(
+            payment_change(P::Pending, C::Cancelled, &captured),
+            PaymentChange::CaptureLate
+        );
+        assert_eq!(
+            payment_change(P::Captured, C::Paid, &PaymentEvent::Failed(P::Expired)),
+            PaymentChange::Nothing
+        );
+        assert_eq!(
+            payment_change(P::Cancelled, C::Cancelled, &PaymentEvent::Chargeback),
+            PaymentChange::Nothing
+        );
     }
 }

@@ -439,6 +439,71 @@ pub fn settlement_posting(
     ))
 }
 
+/// A payment captured after its checkout was cancelled: the provider owes the platform the
+/// amount, and the platform owes it back to the buyer (nothing goes to a seller).
+pub fn late_capture_posting(
+    payment_id: PaymentId,
+    provider: &ProviderName,
+    amount: Money,
+) -> Result<Posting, CommerceError> {
+    if !amount.is_positive() {
+        return Err(CommerceError::Internal);
+    }
+    let legs = vec![Leg {
+        name: "captured_unfulfilled",
+        debit: ChartAccount::PspClearing(provider.clone()),
+        credit: ChartAccount::CapturedUnfulfilled,
+        amount,
+    }];
+    let mut metadata = Metadata::new();
+    metadata.insert("kind".into(), "capture_late".into());
+    metadata.insert("payment_id".into(), payment_id.to_string());
+    Ok(Posting::direct(
+        legs,
+        |leg| {
+            TransferId::from_uuid(Uuid::new_v5(
+                &payment_id.0,
+                format!("capture_late:{}", leg.name).as_bytes(),
+            ))
+        },
+        &metadata,
+    ))
+}
+
+/// A refund (or chargeback) of a late-captured payment: the buyer gets the money back
+/// from the captured-but-unfulfilled account.
+pub fn late_refund_posting(
+    refund_id: RefundId,
+    payment_id: PaymentId,
+    provider: &ProviderName,
+    amount: Money,
+    kind: &str,
+) -> Result<Posting, CommerceError> {
+    if !amount.is_positive() {
+        return Err(CommerceError::Internal);
+    }
+    let legs = vec![Leg {
+        name: "captured_unfulfilled",
+        debit: ChartAccount::CapturedUnfulfilled,
+        credit: ChartAccount::PspClearing(provider.clone()),
+        amount,
+    }];
+    let mut metadata = Metadata::new();
+    metadata.insert("kind".into(), format!("{kind}_late"));
+    metadata.insert("payment_id".into(), payment_id.to_string());
+    metadata.insert("refund_id".into(), refund_id.to_string());
+    Ok(Posting::direct(
+        legs,
+        |leg| {
+            TransferId::from_uuid(Uuid::new_v5(
+                &refund_id.0,
+                format!("refund_late:{}", leg.name).as_bytes(),
+            ))
+        },
+        &metadata,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,9 @@ pub struct PaymentRecord {
     pub psp_reference: Option<PspReference>,
     /// What the buyer must do next, while the payment is pending.
     pub action: Option<Action>,
+    /// Captured after its checkout was cancelled: posted to the captured-but-unfulfilled
+    /// account instead of the sellers, and refunded in full.
+    pub captured_late: bool,
 }
 
 /// A payment to start for a checkout.
@@ -134,6 +137,9 @@ pub struct EventOutcome {
     pub duplicate: bool,
     /// Ledger postings the event queued, to be submitted now.
     pub intents: Vec<LedgerIntent>,
+    /// Refunds the event started on the platform's behalf (a late capture is refunded in
+    /// full), to be sent to the provider now.
+    pub refunds: Vec<RefundRecord>,
 }
 
 /// A ledger posting that a committed change owes the ledger. It is recorded in the same
@@ -143,6 +149,8 @@ pub struct EventOutcome {
 pub struct LedgerIntent {
     pub id: Uuid,
     pub kind: IntentKind,
+    /// Failed postings so far.
+    pub attempts: u32,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -158,6 +166,22 @@ pub struct RefundPostingInput {
     pub before_minor: i64,
     pub after_minor: i64,
     pub chargeback: bool,
+    /// The payment was captured late: the refund clears the captured-but-unfulfilled
+    /// account, since no capture was posted to the sellers.
+    pub captured_late: bool,
+}
+
+/// A provider notification that failed to apply, as delivered.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NotificationFailure {
+    pub provider: ProviderName,
+    /// The provider's id of the event (stable across redeliveries).
+    pub event_id: String,
+    /// The signature header and the raw body, so a parked notification can be replayed.
+    pub signature: String,
+    pub body: Vec<u8>,
+    /// The stable code of the error it failed with.
+    pub error_code: &'static str,
 }
 
 /// Whose orders to list: a buyer sees the orders it placed, a seller the orders it sells.
@@ -215,8 +239,18 @@ pub const PAGE_LIMIT_MAX: u32 = 100;
 /// - `request_refund`: refuse with `RefundExceedsRemaining` an amount above the line's
 ///   total less its requested and succeeded refunds; the same idempotency key returns the
 ///   first refund, a different request with it `IdempotencyKeyReused`.
+/// - `apply_payment_event`: decide the change with
+///   [`payment_change`](crate::payments::payment_change) and persist exactly that; for a
+///   [`CaptureLate`](crate::payments::PaymentChange::CaptureLate) record the payment as
+///   captured late with a capture intent, request a platform refund of every line's
+///   unrefunded remainder, and return those refunds; leave the orders cancelled.
 /// - `expire_checkouts`: cancel checkouts whose reservation lapsed without a captured
 ///   payment, release their stock and return them.
+/// - `pending_intents`: only intents neither applied nor parked whose retry time has come,
+///   oldest first; `intent_failed` counts a failed attempt and stores its error code with
+///   either the next attempt's time or the parking time.
+/// - `notification_failed`: count one more failure of the (provider, event id), keeping the
+///   latest error and the signed body, and return the failures so far.
 pub trait CommerceStore: Send + Sync {
     fn create_seller(
         &self,
@@ -395,11 +429,42 @@ pub trait CommerceStore: Send + Sync {
     fn pending_intents(
         &self,
         limit: u32,
+        now: Timestamp,
     ) -> impl Future<Output = Result<Vec<LedgerIntent>, CommerceError>> + Send;
 
     fn intent_applied(
         &self,
         id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    /// Records a failed attempt at an intent: `retry_at` is when to try again, `None` parks
+    /// it (it is then never returned by `pending_intents` again).
+    fn intent_failed(
+        &self,
+        id: Uuid,
+        error_code: &'static str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    /// Platform refunds (of late captures) not yet accepted by the provider, oldest first.
+    fn unsent_platform_refunds(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RefundRecord>, CommerceError>> + Send;
+
+    fn notification_failed(
+        &self,
+        failure: &NotificationFailure,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<u32, CommerceError>> + Send;
+
+    /// Parks a failed notification: it stays stored, marked for operators.
+    fn park_notification(
+        &self,
+        provider: &ProviderName,
+        event_id: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), CommerceError>> + Send;
 }

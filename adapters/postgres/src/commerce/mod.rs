@@ -16,15 +16,15 @@ use std::time::Instant;
 use bazaar_domain::catalog::{
     Buyer, BuyerId, NewProduct, ProductQuery, ProductSummary, Review, Seller, SkuId, SkuView,
 };
-use bazaar_domain::chart::SellerId;
+use bazaar_domain::chart::{ProviderName, SellerId};
 use bazaar_domain::error::CommerceError;
 use bazaar_domain::orders::{CheckoutId, CheckoutPlan, OrderId, OrderState, RefundId};
 use bazaar_domain::payments::{Action, PaymentId, PspReference};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
-    CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund, OrderView,
-    PAGE_LIMIT_MAX, PageCursor, Party, PaymentEvent, PaymentRecord, RefundPostingInput,
-    RefundRecord, ReviewView,
+    CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund,
+    NotificationFailure, OrderView, PAGE_LIMIT_MAX, PageCursor, Party, PaymentEvent, PaymentRecord,
+    RefundPostingInput, RefundRecord, ReviewView,
 };
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
@@ -34,7 +34,7 @@ use uuid::Uuid;
 use crate::retry::{self, Disposition, RetryPolicy};
 
 /// The operations that only read.
-const READS: [&str; 16] = [
+const READS: [&str; 17] = [
     "seller",
     "sellers",
     "buyer",
@@ -47,6 +47,7 @@ const READS: [&str; 16] = [
     "capture_inputs",
     "refund_inputs",
     "pending_intents",
+    "unsent_platform_refunds",
     "product_skus",
     "orders_for",
     "order_for",
@@ -534,9 +535,62 @@ impl CommerceStore for PostgresCommerce {
         .await
     }
 
-    async fn pending_intents(&self, limit: u32) -> Result<Vec<LedgerIntent>, CommerceError> {
+    async fn pending_intents(
+        &self,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<Vec<LedgerIntent>, CommerceError> {
         self.run("pending_intents", move |conn| {
-            tx::pending_intents(conn, limit)
+            tx::pending_intents(conn, limit, now)
+        })
+        .await
+    }
+
+    async fn intent_failed(
+        &self,
+        id: Uuid,
+        error_code: &'static str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), CommerceError> {
+        self.run("intent_failed", move |conn| {
+            tx::intent_failed(conn, id, error_code, retry_at, now)
+        })
+        .await
+    }
+
+    async fn unsent_platform_refunds(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<RefundRecord>, CommerceError> {
+        self.run("unsent_platform_refunds", move |conn| {
+            tx::unsent_platform_refunds(conn, limit)
+        })
+        .await
+    }
+
+    async fn notification_failed(
+        &self,
+        failure: &NotificationFailure,
+        now: Timestamp,
+    ) -> Result<u32, CommerceError> {
+        let failure = failure.clone();
+        self.run("notification_failed", move |conn| {
+            tx::notification_failed(conn, &failure, now)
+        })
+        .await
+    }
+
+    async fn park_notification(
+        &self,
+        provider: &ProviderName,
+        event_id: &str,
+        now: Timestamp,
+    ) -> Result<(), CommerceError> {
+        let provider = provider.as_str().to_owned();
+        let event_id = event_id.to_owned();
+        self.run("park_notification", move |conn| {
+            tx::park_notification(conn, &provider, &event_id, now)
         })
         .await
     }

@@ -311,6 +311,8 @@ pub(crate) struct PaymentRow {
     pub psp_reference: Option<String>,
     #[diesel(sql_type = Nullable<Jsonb>)]
     pub action: Option<serde_json::Value>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub captured_late: bool,
 }
 
 #[derive(QueryableByName)]
@@ -357,4 +359,6 @@ pub(crate) struct IntentRow {
     pub kind: String,
     #[diesel(sql_type = SqlUuid)]
     pub subject_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub attempts: i32,
 }

@@ -15,17 +15,19 @@ use bazaar_domain::orders::{
     CheckoutId, CheckoutPlan, CheckoutState, FxQuote, LineId, OrderId, OrderState, PaymentState,
     PlannedOrder, PricedLine, RefundId, derive_id,
 };
-use bazaar_domain::payments::{Action, PaymentId, PspReference};
+use bazaar_domain::payments::{Action, PaymentChange, PaymentId, PspReference, payment_change};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
-    CheckoutRecord, EventOutcome, IntentKind, LedgerIntent, NewPayment, NewRefund, OrderView,
-    PageCursor, Party, PaymentEvent, PaymentRecord, RefundPostingInput, RefundRecord, RefundState,
-    Requester, ReviewView,
+    CheckoutRecord, EventOutcome, IntentKind, LedgerIntent, NewPayment, NewRefund,
+    NotificationFailure, OrderView, PageCursor, Party, PaymentEvent, PaymentRecord,
+    RefundPostingInput, RefundRecord, RefundState, Requester, ReviewView,
 };
 use bazaar_ledger::Timestamp;
 use bazaar_money::Money;
 use diesel::pg::PgConnection;
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{
+    Array, BigInt, Binary, Bool, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid,
+};
 use diesel::{RunQueryDsl, sql_query};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -469,7 +471,7 @@ const ORDER_SELECT: &str = "SELECT id, seller_id, state, total_minor, \
 const LINE_SELECT: &str = "SELECT id, order_id, sku_id, product_id, title, category, kind, quantity, unit_price_minor, \
      total_minor, commission_bps, tax_bps, refund_requested_minor, refund_posted_minor FROM order_lines";
 const PAYMENT_SELECT: &str = "SELECT id, checkout_id, provider, method, amount_minor, currency::TEXT AS currency, state, \
-     psp_reference, action FROM payments";
+     psp_reference, action, captured_late FROM payments";
 const REFUND_SELECT: &str = "SELECT id, payment_id, line_id, amount_minor, currency::TEXT AS currency, state, chargeback, \
      psp_reference, posted_before_minor, posted_after_minor FROM refunds";
 
@@ -594,6 +596,7 @@ fn payment_record(row: PaymentRow) -> Result<PaymentRecord> {
             .as_ref()
             .map(rows::action_from_json)
             .transpose()?,
+        captured_late: row.captured_late,
     })
 }
 
@@ -713,54 +716,73 @@ pub(crate) fn apply_payment_event(
             return Ok(EventOutcome {
                 duplicate: true,
                 intents: Vec::new(),
+                refunds: Vec::new(),
             });
         }
     }
     let checkout = lock_checkout(conn, payment.checkout_id.0)?;
-    let mut intents = Vec::new();
-    match event {
-        PaymentEvent::Authorised => {
-            if payment.state == PaymentState::Pending {
-                set_payment_state(conn, payment_id, PaymentState::Authorised, now)?;
+    let checkout_state = rows::checkout_state(&checkout.state)?;
+    let mut outcome = EventOutcome {
+        duplicate: false,
+        intents: Vec::new(),
+        refunds: Vec::new(),
+    };
+    match payment_change(payment.state, checkout_state, event) {
+        PaymentChange::Nothing => {}
+        PaymentChange::Authorise => {
+            set_payment_state(conn, payment_id, PaymentState::Authorised, now)?;
+        }
+        PaymentChange::Capture => {
+            set_payment_state(conn, payment_id, PaymentState::Captured, now)?;
+            mark_paid(conn, checkout.id, now)?;
+            outcome
+                .intents
+                .push(add_intent(conn, "capture", payment_id.0, now)?);
+        }
+        PaymentChange::CaptureLate => capture_late(conn, &payment, now, &mut outcome)?,
+        PaymentChange::Fail(state) => {
+            set_payment_state(conn, payment_id, state, now)?;
+            cancel_checkout(conn, checkout.id, now)?;
+        }
+        PaymentChange::ConfirmRefund(refund_id) => {
+            if let Some(intent) = confirm_refund(conn, refund_id, now)? {
+                outcome.intents.push(intent);
             }
         }
-        PaymentEvent::Captured => {
-            if !payment.state.is_final() {
-                set_payment_state(conn, payment_id, PaymentState::Captured, now)?;
-                if rows::checkout_state(&checkout.state)? == CheckoutState::Cancelled {
-                    // The reservation lapsed before the money came: the goods may be gone.
-                    // The payment is recorded as captured and must be refunded by support;
-                    // nothing is posted for orders that no longer exist.
-                    tracing::error!(payment_id = %payment_id, checkout_id = %checkout.id,
-                        "payment captured after its checkout was cancelled; refund it");
-                } else {
-                    mark_paid(conn, checkout.id, now)?;
-                    intents.push(add_intent(conn, "capture", payment_id.0, now)?);
-                }
-            }
-        }
-        PaymentEvent::Failed(state) => {
-            if !payment.state.is_final() {
-                set_payment_state(conn, payment_id, *state, now)?;
-                cancel_checkout(conn, checkout.id, now)?;
-            }
-        }
-        PaymentEvent::RefundSucceeded(refund_id) => {
-            if let Some(intent) = confirm_refund(conn, *refund_id, now)? {
-                intents.push(intent);
-            }
-        }
-        PaymentEvent::RefundFailed(refund_id) => fail_refund(conn, *refund_id, now)?,
-        PaymentEvent::Chargeback => {
-            if payment.state == PaymentState::Captured {
-                intents.extend(chargeback(conn, &payment, event_id.unwrap_or("sync"), now)?);
-            }
+        PaymentChange::FailRefund(refund_id) => fail_refund(conn, refund_id, now)?,
+        PaymentChange::Chargeback => {
+            let intents = chargeback(conn, &payment, event_id.unwrap_or("sync"), now)?;
+            outcome.intents.extend(intents);
         }
     }
-    Ok(EventOutcome {
-        duplicate: false,
-        intents,
-    })
+    Ok(outcome)
+}
+
+/// Persists a [`PaymentChange::CaptureLate`]: the payment is captured (late), its capture is
+/// queued for the ledger (posted to the captured-but-unfulfilled account), and every line's
+/// unrefunded remainder becomes a platform refund to send. The orders stay cancelled.
+fn capture_late(
+    conn: &mut PgConnection,
+    payment: &PaymentRecord,
+    now: Timestamp,
+    outcome: &mut EventOutcome,
+) -> Result<()> {
+    tracing::warn!(payment_id = %payment.id, checkout_id = %payment.checkout_id.0,
+        "payment captured after its checkout was cancelled; refunding it in full");
+    sql_query("UPDATE payments SET state = 'captured', captured_late = TRUE, updated_at = $2 WHERE id = $1")
+        .bind::<SqlUuid, _>(payment.id.0)
+        .bind::<BigInt, _>(now.as_micros())
+        .execute(conn)?;
+    emit::payment(conn, payment.id.0, PaymentState::Captured, now)?;
+    outcome
+        .intents
+        .push(add_intent(conn, "capture", payment.id.0, now)?);
+    for (id, _, _) in refund_remainders(conn, payment, "capture_late", false, now)? {
+        emit::refund(conn, EventType::RefundRequested, id, now)?;
+        let record = refund(conn, id, false)?.ok_or(Fail::Domain(CommerceError::Internal))?;
+        outcome.refunds.push(refund_record(record)?);
+    }
+    Ok(())
 }
 
 fn set_payment_state(
@@ -857,16 +879,21 @@ fn add_intent(
     .bind::<SqlUuid, _>(subject)
     .bind::<BigInt, _>(now.as_micros())
     .execute(conn)?;
-    intent(id, kind, subject)
+    intent(id, kind, subject, 0)
 }
 
-fn intent(id: Uuid, kind: &str, subject: Uuid) -> Result<LedgerIntent> {
+fn intent(id: Uuid, kind: &str, subject: Uuid, attempts: i32) -> Result<LedgerIntent> {
     let kind = match kind {
         "capture" => IntentKind::Capture(PaymentId(subject)),
         "refund" => IntentKind::Refund(RefundId(subject)),
         other => return Err(rows::corrupt("intent kind", other)),
     };
-    Ok(LedgerIntent { id, kind })
+    Ok(LedgerIntent {
+        id,
+        kind,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| rows::corrupt("intent attempts", &attempts.to_string()))?,
+    })
 }
 
 fn refund(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<RefundRow>> {
@@ -945,18 +972,22 @@ fn fail_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp) -> Result<
     emit::refund(conn, EventType::RefundFailed, id.0, now)
 }
 
-fn chargeback(
+/// Records a refund of every line's unrefunded remainder (`key` names the cause, and with
+/// the line makes the refund's id and idempotency key), marks those amounts requested, and
+/// returns each refund's id with its line and amount.
+fn refund_remainders(
     conn: &mut PgConnection,
     payment: &PaymentRecord,
-    event_id: &str,
+    key: &str,
+    chargeback: bool,
     now: Timestamp,
-) -> Result<Vec<LedgerIntent>> {
+) -> Result<Vec<(Uuid, LineRow, i64)>> {
     let lines: Vec<LineRow> = sql_query(format!(
         "{LINE_SELECT} WHERE order_id IN (SELECT id FROM orders WHERE checkout_id = $1) ORDER BY id FOR UPDATE"
     ))
     .bind::<SqlUuid, _>(payment.checkout_id.0)
     .load(conn)?;
-    let mut intents = Vec::new();
+    let mut refunds = Vec::new();
     for line in lines {
         let remaining = line
             .total_minor
@@ -965,22 +996,37 @@ fn chargeback(
         if remaining <= 0 {
             continue;
         }
-        let id = derive_id(line.id, &format!("chargeback:{event_id}"));
+        let id = derive_id(line.id, key);
         sql_query(
             "INSERT INTO refunds (id, payment_id, line_id, amount_minor, currency, idempotency_key, state, \
-                                  chargeback, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'requested', TRUE, $7)",
+                                  chargeback, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7, $8)",
         )
         .bind::<SqlUuid, _>(id)
         .bind::<SqlUuid, _>(payment.id.0)
         .bind::<SqlUuid, _>(line.id)
         .bind::<BigInt, _>(remaining)
         .bind::<Text, _>(payment.amount.currency().code())
-        .bind::<Text, _>(format!("chargeback:{event_id}"))
+        .bind::<Text, _>(format!("{key}:{}", line.id))
+        .bind::<Bool, _>(chargeback)
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
         sql_query("UPDATE order_lines SET refund_requested_minor = total_minor WHERE id = $1")
             .bind::<SqlUuid, _>(line.id)
             .execute(conn)?;
+        refunds.push((id, line, remaining));
+    }
+    Ok(refunds)
+}
+
+fn chargeback(
+    conn: &mut PgConnection,
+    payment: &PaymentRecord,
+    event_id: &str,
+    now: Timestamp,
+) -> Result<Vec<LedgerIntent>> {
+    let key = format!("chargeback:{event_id}");
+    let mut intents = Vec::new();
+    for (id, line, remaining) in refund_remainders(conn, payment, &key, true, now)? {
         let before = line.refund_posted_minor;
         let after = before
             .checked_add(remaining)
@@ -1270,23 +1316,108 @@ pub(crate) fn refund_inputs(
         .into_iter()
         .find(|l| l.line_id.0 == row.line_id)
         .ok_or(Fail::Domain(CommerceError::NotFound("line")))?;
+    let captured_late = payment(conn, row.payment_id, false)?.is_some_and(|p| p.captured_late);
     Ok(RefundPostingInput {
         line,
         before_minor: before,
         after_minor: after,
         chargeback: row.chargeback,
+        captured_late,
     })
 }
 
-pub(crate) fn pending_intents(conn: &mut PgConnection, limit: u32) -> Result<Vec<LedgerIntent>> {
+pub(crate) fn pending_intents(
+    conn: &mut PgConnection,
+    limit: u32,
+    now: Timestamp,
+) -> Result<Vec<LedgerIntent>> {
     let rows: Vec<IntentRow> = sql_query(
-        "SELECT id, kind, subject_id FROM ledger_intents WHERE applied_at IS NULL ORDER BY created_at LIMIT $1",
+        "SELECT id, kind, subject_id, attempts FROM ledger_intents \
+         WHERE applied_at IS NULL AND parked_at IS NULL \
+           AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
+         ORDER BY created_at LIMIT $1",
     )
     .bind::<BigInt, _>(i64::from(limit))
+    .bind::<BigInt, _>(now.as_micros())
     .load(conn)?;
     rows.iter()
-        .map(|r| intent(r.id, &r.kind, r.subject_id))
+        .map(|r| intent(r.id, &r.kind, r.subject_id, r.attempts))
         .collect()
+}
+
+pub(crate) fn intent_failed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    error_code: &str,
+    retry_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<()> {
+    let parked_at = retry_at.is_none().then_some(now.as_micros());
+    sql_query(
+        "UPDATE ledger_intents SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, \
+                parked_at = $4 WHERE id = $1 AND applied_at IS NULL",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(error_code)
+    .bind::<Nullable<BigInt>, _>(retry_at.map(Timestamp::as_micros))
+    .bind::<Nullable<BigInt>, _>(parked_at)
+    .execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn unsent_platform_refunds(
+    conn: &mut PgConnection,
+    limit: u32,
+) -> Result<Vec<RefundRecord>> {
+    let rows: Vec<RefundRow> = sql_query(format!(
+        "{REFUND_SELECT} WHERE state = 'requested' AND psp_reference IS NULL AND NOT chargeback \
+           AND payment_id IN (SELECT id FROM payments WHERE captured_late) \
+         ORDER BY created_at LIMIT $1"
+    ))
+    .bind::<BigInt, _>(i64::from(limit))
+    .load(conn)?;
+    rows.into_iter().map(refund_record).collect()
+}
+
+pub(crate) fn notification_failed(
+    conn: &mut PgConnection,
+    failure: &NotificationFailure,
+    now: Timestamp,
+) -> Result<u32> {
+    let rows: Vec<IntRow> = sql_query(
+        "INSERT INTO notification_failures (provider, event_id, attempts, last_error, signature, body, \
+                                            first_failed_at, last_failed_at) \
+         VALUES ($1, $2, 1, $3, $4, $5, $6, $6) \
+         ON CONFLICT (provider, event_id) DO UPDATE SET attempts = notification_failures.attempts + 1, \
+           last_error = excluded.last_error, last_failed_at = excluded.last_failed_at \
+         RETURNING attempts AS value",
+    )
+    .bind::<Text, _>(failure.provider.as_str())
+    .bind::<Text, _>(&failure.event_id)
+    .bind::<Text, _>(failure.error_code)
+    .bind::<Text, _>(&failure.signature)
+    .bind::<Binary, _>(&failure.body)
+    .bind::<BigInt, _>(now.as_micros())
+    .load(conn)?;
+    let attempts = rows.first().map_or(1, |r| r.value);
+    unsigned(attempts)
+}
+
+pub(crate) fn park_notification(
+    conn: &mut PgConnection,
+    provider: &str,
+    event_id: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sql_query(
+        "UPDATE notification_failures SET parked_at = $3 \
+         WHERE provider = $1 AND event_id = $2 AND parked_at IS NULL",
+    )
+    .bind::<Text, _>(provider)
+    .bind::<Text, _>(event_id)
+    .bind::<BigInt, _>(now.as_micros())
+    .execute(conn)?;
+    Ok(())
 }
 
 pub(crate) fn intent_applied(conn: &mut PgConnection, id: Uuid, now: Timestamp) -> Result<()> {
