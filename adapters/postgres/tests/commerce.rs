@@ -486,6 +486,17 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
         )
         .await
         .unwrap();
+    // The other seller of the checkout replaying that key is told nothing about it.
+    let replayed = market
+        .refund(
+            Requester::Seller(eur_seller.id),
+            usd_order.id,
+            usd_line.id,
+            usd_line.total,
+            "refund-1",
+        )
+        .await;
+    assert_eq!(replayed.unwrap_err(), CommerceError::NotFound("order"));
     // Nothing posts until the provider confirms.
     assert_eq!(
         market.seller_balances(usd_seller.id).await.unwrap().pending,
@@ -565,6 +576,47 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
             ("refund.requested", 1),
             ("refund.succeeded", 1),
         ])
+    );
+
+    // Keys belong to the seller that chose them: the EUR seller's own "refund-1" is a
+    // refund of its own, and replaying it returns that refund, not the USD seller's.
+    let eur_order = paid
+        .plan
+        .orders
+        .iter()
+        .find(|o| o.seller_id == eur_seller.id)
+        .unwrap();
+    let eur_line = eur_order.lines.first().unwrap();
+    let small = Money::from_minor(100, Currency::BRL);
+    let own = market
+        .refund(
+            Requester::Seller(eur_seller.id),
+            eur_order.id,
+            eur_line.id,
+            small,
+            "refund-1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(own.line_id, eur_line.id);
+    assert_eq!(own.amount, small);
+    let again = market
+        .refund(
+            Requester::Seller(eur_seller.id),
+            eur_order.id,
+            eur_line.id,
+            small,
+            "refund-1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.id, own.id);
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM refunds WHERE NOT chargeback"
+        ),
+        2
     );
 }
 
@@ -1178,7 +1230,7 @@ async fn a_capture_after_expiry_is_posted_and_refunded_in_full_and_the_order_sta
     assert_eq!(
         count(
             &world.db,
-            "SELECT COALESCE(SUM(t.amount_minor), 0)::INT8 AS n FROM ledger_transfers t \
+            "SELECT COALESCE(SUM(t.amount), 0)::INT8 AS n FROM ledger_transfers t \
              JOIN ledger_accounts a ON a.id = t.credit_account_id WHERE a.code = 'captured_unfulfilled'"
         ),
         total,
@@ -1187,7 +1239,7 @@ async fn a_capture_after_expiry_is_posted_and_refunded_in_full_and_the_order_sta
     assert_eq!(
         count(
             &world.db,
-            "SELECT COALESCE(SUM(t.amount_minor), 0)::INT8 AS n FROM ledger_transfers t \
+            "SELECT COALESCE(SUM(t.amount), 0)::INT8 AS n FROM ledger_transfers t \
              JOIN ledger_accounts a ON a.id = t.debit_account_id WHERE a.code = 'captured_unfulfilled'"
         ),
         total,

@@ -145,6 +145,7 @@ diesel::table! {
         category -> Text,
         kind -> Text,
         created_at -> Int8,
+        fingerprint -> Nullable<Text>,
     }
 }
 

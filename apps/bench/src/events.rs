@@ -151,6 +151,8 @@ fn worker_config(
         db_pool: options.db_pool,
         log_json: false,
         name: format!("{prefix}-workers"),
+        // The benchmark's webhook receiver listens on loopback.
+        allow_loopback: true,
     }
 }
 

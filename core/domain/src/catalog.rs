@@ -208,6 +208,45 @@ pub struct NewProduct {
 }
 
 impl NewProduct {
+    /// A digest of everything the seller asked for (title, description, category, kind, and
+    /// each SKU's code, title, stock and prices, in a canonical order), to tell a retry of
+    /// the same creation from a different product sent with the same idempotency key.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        // Each field is length-prefixed so that no two different products write the same
+        // byte stream.
+        fn field(hasher: &mut Sha256, bytes: &[u8]) {
+            hasher.update(u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
+            hasher.update(bytes);
+        }
+        let mut hasher = Sha256::new();
+        field(&mut hasher, self.seller_id.as_uuid().as_bytes());
+        field(&mut hasher, self.title.as_bytes());
+        field(&mut hasher, self.description.as_bytes());
+        field(&mut hasher, self.category.as_str().as_bytes());
+        field(&mut hasher, self.kind.as_str().as_bytes());
+        let mut skus: Vec<&NewSku> = self.skus.iter().collect();
+        skus.sort_by(|a, b| a.code.cmp(&b.code));
+        for sku in skus {
+            field(&mut hasher, sku.code.as_bytes());
+            field(&mut hasher, sku.title.as_bytes());
+            let stock = sku.stock.map_or_else(|| "-".to_owned(), |n| n.to_string());
+            field(&mut hasher, stock.as_bytes());
+            let mut prices: Vec<(&str, i64)> = sku
+                .prices
+                .iter()
+                .map(|p| (p.currency().code(), p.minor()))
+                .collect();
+            prices.sort_unstable();
+            for (currency, minor) in prices {
+                field(&mut hasher, currency.as_bytes());
+                field(&mut hasher, &minor.to_be_bytes());
+            }
+            field(&mut hasher, b"/sku");
+        }
+        hex::encode(hasher.finalize())
+    }
+
     /// Checks everything that does not need the database.
     pub fn validate(&self) -> Result<(), CommerceError> {
         let title_len = self.title.chars().count();

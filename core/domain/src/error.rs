@@ -45,6 +45,10 @@ pub enum CommerceError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Notification(#[from] NotificationError),
+    /// A posting has more legs than one linked ledger batch may hold. A posting is never
+    /// split: its parts would not apply all-or-nothing.
+    #[error("a posting of {legs} legs is larger than one ledger batch ({max} legs)")]
+    PostingTooLarge { legs: usize, max: usize },
     /// The ledger refused a posting; `code` is the ledger's result code.
     #[error("the ledger refused the posting: {code}")]
     LedgerRejected { code: &'static str },
@@ -77,6 +81,7 @@ impl CommerceError {
             Self::Provider(ProviderError::MethodNotAvailable) => "payment_method_not_available",
             Self::Provider(error) => error.code(),
             Self::Notification(error) => error.code(),
+            Self::PostingTooLarge { .. } => "posting_too_large",
             Self::LedgerRejected { .. } => "ledger_rejected",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal_error",

@@ -7,7 +7,9 @@
 //! same transfers with the same ids, and the ledger's idempotency makes a re-submission
 //! harmless: that is how a posting interrupted by a crash is completed later.
 
-use bazaar_ledger::{AccountId, Metadata, NewAccount, RequestKind, TransferId, TransferRequest};
+use bazaar_ledger::{
+    AccountId, BATCH_LEGS_MAX, Metadata, NewAccount, RequestKind, TransferId, TransferRequest,
+};
 use bazaar_money::{Currency, Money, MoneyError};
 use uuid::Uuid;
 
@@ -15,7 +17,7 @@ use crate::catalog::BasisPoints;
 use crate::chart::{ChartAccount, Expense, Jurisdiction, ProviderName, Revenue, SellerId};
 use crate::error::CommerceError;
 use crate::fx::{Conversion, convert};
-use crate::orders::{FxQuote, LineId, OrderId, RefundId};
+use crate::orders::{CART_LINES_MAX, FxQuote, LineId, OrderId, RefundId};
 use crate::payments::PaymentId;
 
 /// One transfer of a posting, before it gets its id.
@@ -382,6 +384,25 @@ impl Posting {
         self.requests.extend(other.requests);
     }
 
+    /// Refuses a posting with more legs than one linked ledger batch holds
+    /// (`posting_too_large`). A posting is never split into several batches: the parts
+    /// would not apply all-or-nothing.
+    pub fn check_size(&self) -> Result<(), CommerceError> {
+        if self.requests.len() > BATCH_LEGS_MAX {
+            return Err(CommerceError::PostingTooLarge {
+                legs: self.requests.len(),
+                max: BATCH_LEGS_MAX,
+            });
+        }
+        Ok(())
+    }
+
+    /// The posting as the one linked batch the ledger applies all-or-nothing.
+    pub fn into_batch(self) -> Result<Vec<TransferRequest>, CommerceError> {
+        self.check_size()?;
+        Ok(self.requests)
+    }
+
     /// The account-opening requests for every account the posting touches.
     pub fn new_accounts(&self) -> Result<Vec<NewAccount>, CommerceError> {
         self.accounts
@@ -394,6 +415,14 @@ impl Posting {
             .collect()
     }
 }
+
+/// The most legs one order line's capture has: tax, the three FX legs, commission and
+/// the seller's share.
+pub const LINE_LEGS_MAX: usize = 6;
+
+// A whole cart's capture (or its full refund) always fits in one linked batch, so a
+// checkout that was accepted can always be posted.
+const _: () = assert!(CART_LINES_MAX * LINE_LEGS_MAX <= BATCH_LEGS_MAX);
 
 /// The provider paid out a captured payment: the bank receives the gross less the fee, the
 /// fee is a cost, and the clearing account is settled.
@@ -613,6 +642,7 @@ mod tests {
             let quote = if fx { brl_eur("0.025") } else { None };
             let line = line(total, tax, commission, quote);
             let legs = line.capture_legs().unwrap();
+            prop_assert!(legs.len() <= LINE_LEGS_MAX);
             let mut points: Vec<i64> = cuts
                 .iter()
                 .map(|c| prorate(total, i64::from(*c), 1_000).unwrap())
@@ -645,6 +675,28 @@ mod tests {
                 prop_assert_eq!(reversed.get(leg.name).copied().unwrap_or(0), leg.amount.minor());
             }
         }
+    }
+
+    #[test]
+    fn a_posting_is_one_batch_or_refused_whole() {
+        let capture = line(10_000, 1_900, 1_000, brl_eur("0.02"))
+            .capture_requests()
+            .unwrap();
+        let mut posting = Posting::default();
+        while posting.requests.len() < BATCH_LEGS_MAX {
+            posting.requests.push(capture.requests[0].clone());
+        }
+        assert_eq!(posting.clone().into_batch().unwrap().len(), BATCH_LEGS_MAX);
+        posting.requests.push(capture.requests[0].clone());
+        let error = posting.into_batch().unwrap_err();
+        assert_eq!(error.code(), "posting_too_large");
+        assert!(matches!(
+            error,
+            CommerceError::PostingTooLarge {
+                legs: 257,
+                max: 256
+            }
+        ));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use bazaar_ledger::{BATCH_LEGS_MAX, Clock, LedgerStore, StoreError, Timestamp, TransferRequest};
+use bazaar_ledger::{Clock, LedgerStore, StoreError, Timestamp};
 use bazaar_money::{Currency, Money};
 
 use crate::Country;
@@ -24,7 +24,7 @@ use crate::postings::{Posting, late_capture_posting, late_refund_posting, settle
 use crate::recovery::{AfterFailure, after_intent_failure, after_notification_failure};
 use crate::store::{
     CheckoutRecord, CommerceStore, IntentKind, LedgerIntent, NewPayment, NewRefund,
-    NotificationFailure, PaymentEvent, PaymentRecord, RefundRecord, Requester,
+    NotificationFailure, Page, PaymentEvent, PaymentRecord, RefundRecord, Requester,
 };
 
 /// How long stock stays reserved for a checkout that has no payment result yet.
@@ -104,7 +104,7 @@ impl Delivery {
 /// The code kept for a failure: the ledger's own reason where the ledger refused.
 fn failure_code(error: &CommerceError) -> &'static str {
     match error {
-        CommerceError::LedgerRejected { code } => *code,
+        CommerceError::LedgerRejected { code } => code,
         other => other.code(),
     }
 }
@@ -262,6 +262,21 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     pub async fn search(&self, query: &ProductQuery) -> Result<Vec<ProductSummary>, CommerceError> {
         query.validate()?;
         self.store.search_products(query).await
+    }
+
+    /// A page of products (`query.limit` of them, at most 100) and whether another follows.
+    pub async fn search_page(
+        &self,
+        query: &ProductQuery,
+    ) -> Result<Page<ProductSummary>, CommerceError> {
+        query.validate()?;
+        // One row more than the page tells whether another page follows.
+        let fetch = ProductQuery {
+            limit: query.limit.saturating_add(1),
+            ..query.clone()
+        };
+        let fetched = self.store.search_products(&fetch).await?;
+        Ok(Page::from_fetched(fetched, query.limit))
     }
 
     /// The methods a buyer in `country` may pay `amount` with, as the provider offers them.
@@ -667,7 +682,7 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             .ok_or(CommerceError::InvalidState("the payment was not captured"))?;
         let refund_id = RefundId(crate::orders::derive_id(
             payment_id.0,
-            &format!("refund:{idempotency_key}"),
+            &format!("refund:{}", requester.scoped_key(idempotency_key)),
         ));
         let refund = self
             .store
@@ -854,6 +869,7 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     }
 
     async fn submit(&self, posting: Posting) -> Result<(), CommerceError> {
+        posting.check_size()?;
         for account in posting.new_accounts()? {
             self.ledger
                 .create_account(account)
@@ -861,16 +877,12 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
                 .map_err(ledger_unavailable)?
                 .map_err(|_| CommerceError::Internal)?;
         }
-        let mut requests: Vec<TransferRequest> = posting.requests;
-        while !requests.is_empty() {
-            let rest = requests.split_off(requests.len().min(BATCH_LEGS_MAX));
-            self.ledger
-                .submit(requests)
-                .await
-                .map_err(ledger_unavailable)?
-                .map_err(|error| CommerceError::LedgerRejected { code: error.code() })?;
-            requests = rest;
-        }
+        let batch = posting.into_batch()?;
+        self.ledger
+            .submit(batch)
+            .await
+            .map_err(ledger_unavailable)?
+            .map_err(|error| CommerceError::LedgerRejected { code: error.code() })?;
         Ok(())
     }
 

@@ -111,6 +111,17 @@ pub enum Requester {
     Platform,
 }
 
+impl Requester {
+    /// A refund idempotency key as stored: it belongs to whoever asked, so two sellers of
+    /// one multi-seller checkout can use the same key without meeting each other's refund.
+    pub fn scoped_key(&self, key: &str) -> String {
+        match self {
+            Self::Seller(seller) => format!("seller:{}/{key}", seller.as_uuid()),
+            Self::Platform => format!("platform/{key}"),
+        }
+    }
+}
+
 /// A payment outcome to apply.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum PaymentEvent {
@@ -222,6 +233,29 @@ pub struct ReviewView {
 
 /// The most items one list page returns.
 pub const PAGE_LIMIT_MAX: u32 = 100;
+/// The most rows a page query may ask the store for: a full page and the one row more that
+/// tells whether another page follows.
+pub const FETCH_LIMIT_MAX: u32 = PAGE_LIMIT_MAX + 1;
+
+/// One page of a list, and whether another follows.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next: bool,
+}
+
+impl<T> Page<T> {
+    /// A page from rows fetched with one more than `limit`.
+    pub fn from_fetched(mut fetched: Vec<T>, limit: u32) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let has_next = fetched.len() > limit;
+        fetched.truncate(limit);
+        Self {
+            items: fetched,
+            has_next,
+        }
+    }
+}
 
 /// The commerce store.
 ///
@@ -403,7 +437,8 @@ pub trait CommerceStore: Send + Sync {
         products: &[crate::catalog::ProductId],
     ) -> impl Future<Output = Result<Vec<SkuView>, CommerceError>> + Send;
 
-    /// A party's orders, newest first, after `after`; at most `limit` (1 to 100).
+    /// A party's orders, newest first, after `after`; at most `limit` (1 to
+    /// [`FETCH_LIMIT_MAX`]: a page and one row more).
     fn orders_for(
         &self,
         party: Party,
@@ -418,7 +453,7 @@ pub trait CommerceStore: Send + Sync {
         order: OrderId,
     ) -> impl Future<Output = Result<Option<OrderView>, CommerceError>> + Send;
 
-    /// A product's reviews, newest first.
+    /// A product's reviews, newest first; at most `limit` (1 to [`FETCH_LIMIT_MAX`]).
     fn reviews(
         &self,
         product: crate::catalog::ProductId,

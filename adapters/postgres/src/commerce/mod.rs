@@ -22,8 +22,8 @@ use bazaar_domain::orders::{CheckoutId, CheckoutPlan, OrderId, OrderState, Refun
 use bazaar_domain::payments::{Action, PaymentId, PspReference};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
-    CheckoutRecord, CommerceStore, EventOutcome, LedgerIntent, NewPayment, NewRefund,
-    NotificationFailure, OrderView, PAGE_LIMIT_MAX, PageCursor, Party, PaymentEvent, PaymentRecord,
+    CheckoutRecord, CommerceStore, EventOutcome, FETCH_LIMIT_MAX, LedgerIntent, NewPayment,
+    NewRefund, NotificationFailure, OrderView, PageCursor, Party, PaymentEvent, PaymentRecord,
     RefundPostingInput, RefundRecord, ReviewView,
 };
 use bazaar_ledger::Timestamp;
@@ -502,7 +502,7 @@ impl CommerceStore for PostgresCommerce {
         after: Option<PageCursor>,
         limit: u32,
     ) -> Result<Vec<OrderView>, CommerceError> {
-        let limit = limit.clamp(1, PAGE_LIMIT_MAX);
+        let limit = limit.clamp(1, FETCH_LIMIT_MAX);
         self.run("orders_for", move |conn| {
             tx::orders_for(conn, party, after, None, limit)
         })
@@ -528,7 +528,7 @@ impl CommerceStore for PostgresCommerce {
         after: Option<PageCursor>,
         limit: u32,
     ) -> Result<Vec<ReviewView>, CommerceError> {
-        let limit = limit.clamp(1, PAGE_LIMIT_MAX);
+        let limit = limit.clamp(1, FETCH_LIMIT_MAX);
         self.run("reviews", move |conn| {
             tx::reviews(conn, product, after, limit)
         })

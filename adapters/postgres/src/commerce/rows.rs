@@ -340,6 +340,12 @@ pub(crate) struct RefundRow {
 }
 
 #[derive(QueryableByName)]
+pub(crate) struct FingerprintRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    pub fingerprint: Option<String>,
+}
+
+#[derive(QueryableByName)]
 pub(crate) struct IdRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,

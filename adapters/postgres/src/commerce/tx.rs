@@ -158,9 +158,10 @@ pub(crate) fn create_product(
     if sellers(conn, &[product.seller_id.as_uuid()])?.is_empty() {
         return refuse(CommerceError::NotFound("seller"));
     }
+    let fingerprint = product.fingerprint();
     let inserted = sql_query(
-        "INSERT INTO products (id, seller_id, title, description, category, kind, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO products (id, seller_id, title, description, category, kind, created_at, fingerprint) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
     )
     .bind::<SqlUuid, _>(product.id.0)
     .bind::<SqlUuid, _>(product.seller_id.as_uuid())
@@ -169,10 +170,20 @@ pub(crate) fn create_product(
     .bind::<Text, _>(product.category.as_str())
     .bind::<Text, _>(product.kind.as_str())
     .bind::<BigInt, _>(now.as_micros())
+    .bind::<Text, _>(&fingerprint)
     .execute(conn)?;
     if inserted == 0 {
-        // A retry of a creation that committed: the product is there already.
-        return Ok(());
+        // The key was used before: a retry of the same creation finds its product; a
+        // different product under the same key is refused, as checkout does. Products
+        // created before fingerprints were kept have none and are taken as retries.
+        let stored: Vec<FingerprintRow> =
+            sql_query("SELECT fingerprint FROM products WHERE id = $1")
+                .bind::<SqlUuid, _>(product.id.0)
+                .load(conn)?;
+        return match stored.first().and_then(|row| row.fingerprint.as_deref()) {
+            Some(stored) if stored != fingerprint => refuse(CommerceError::IdempotencyKeyReused),
+            _ => Ok(()),
+        };
     }
     for sku in &product.skus {
         sql_query(
@@ -1062,23 +1073,8 @@ pub(crate) fn request_refund(
 ) -> Result<RefundRecord> {
     let payment = payment(conn, new.payment_id.0, true)?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
-    let existing: Vec<RefundRow> = sql_query(format!(
-        "{REFUND_SELECT} WHERE payment_id = $1 AND idempotency_key = $2"
-    ))
-    .bind::<SqlUuid, _>(new.payment_id.0)
-    .bind::<Text, _>(&new.idempotency_key)
-    .load(conn)?;
-    if let Some(row) = existing.into_iter().next() {
-        if row.line_id != new.line_id.0 || row.amount_minor != new.amount.minor() {
-            return refuse(CommerceError::IdempotencyKeyReused);
-        }
-        return refund_record(row);
-    }
-    if payment.state != PaymentState::Captured {
-        return refuse(CommerceError::InvalidState(
-            "only a captured payment can be refunded",
-        ));
-    }
+    // Ownership first: a replay, a clash or a refusal must not tell a stranger anything
+    // about someone else's order.
     let line = lock_line(conn, new.line_id.0)?;
     let owners: Vec<IdRow> =
         sql_query("SELECT seller_id AS id FROM orders WHERE id = $1 AND checkout_id = $2")
@@ -1092,6 +1088,30 @@ pub(crate) fn request_refund(
         && seller.as_uuid() != owner.id
     {
         return refuse(CommerceError::NotFound("order"));
+    }
+    // Keys are the requester's own. Refunds recorded before keys were scoped carry the bare
+    // key; they are matched on the same line only, which the check above found is theirs.
+    let scoped = new.buyer_or_seller.scoped_key(&new.idempotency_key);
+    let existing: Vec<RefundRow> = sql_query(format!(
+        "{REFUND_SELECT} WHERE payment_id = $1 \
+         AND (idempotency_key = $2 OR (idempotency_key = $3 AND line_id = $4)) \
+         ORDER BY idempotency_key = $2 DESC"
+    ))
+    .bind::<SqlUuid, _>(new.payment_id.0)
+    .bind::<Text, _>(&scoped)
+    .bind::<Text, _>(&new.idempotency_key)
+    .bind::<SqlUuid, _>(new.line_id.0)
+    .load(conn)?;
+    if let Some(row) = existing.into_iter().next() {
+        if row.line_id != new.line_id.0 || row.amount_minor != new.amount.minor() {
+            return refuse(CommerceError::IdempotencyKeyReused);
+        }
+        return refund_record(row);
+    }
+    if payment.state != PaymentState::Captured {
+        return refuse(CommerceError::InvalidState(
+            "only a captured payment can be refunded",
+        ));
     }
     if new.amount.currency() != payment.amount.currency() {
         return refuse(CommerceError::InvalidInput(
@@ -1116,7 +1136,7 @@ pub(crate) fn request_refund(
     .bind::<SqlUuid, _>(new.line_id.0)
     .bind::<BigInt, _>(new.amount.minor())
     .bind::<Text, _>(new.amount.currency().code())
-    .bind::<Text, _>(&new.idempotency_key)
+    .bind::<Text, _>(&scoped)
     .bind::<BigInt, _>(now.as_micros())
     .execute(conn)?;
     sql_query(

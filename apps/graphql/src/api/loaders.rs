@@ -1,10 +1,11 @@
-//! Dataloaders: a page of products loads its sellers and prices in one query each, whatever
-//! the page size.
+//! Dataloaders: a page of products loads its sellers and its SKUs (with their prices) in one
+//! query each, whatever the page size.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use bazaar_domain::catalog::SkuView;
 use bazaar_domain::catalog::{ProductId, Seller};
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::orders::presentment_price;
@@ -16,14 +17,17 @@ use crate::state::App;
 /// The loaders of one request (so nothing is cached across requests or tenants).
 pub struct Loaders {
     pub sellers: DataLoader<SellerLoader>,
+    pub skus: Arc<DataLoader<SkuLoader>>,
     pub prices: DataLoader<PriceLoader>,
 }
 
 impl Loaders {
     pub fn new(app: &Arc<App>) -> Self {
+        let skus = Arc::new(DataLoader::new(SkuLoader(app.clone()), tokio::spawn));
         Self {
             sellers: DataLoader::new(SellerLoader(app.clone()), tokio::spawn),
-            prices: DataLoader::new(PriceLoader(app.clone()), tokio::spawn),
+            prices: DataLoader::new(PriceLoader(app.clone(), skus.clone()), tokio::spawn),
+            skus,
         }
     }
 }
@@ -46,34 +50,56 @@ impl Loader<SellerId> for SellerLoader {
     }
 }
 
+/// Each product's SKUs, for all the products of a page in one query.
+pub struct SkuLoader(Arc<App>);
+
+impl Loader<ProductId> for SkuLoader {
+    type Value = Vec<SkuView>;
+    type Error = Arc<async_graphql::Error>;
+
+    async fn load(
+        &self,
+        keys: &[ProductId],
+    ) -> Result<HashMap<ProductId, Vec<SkuView>>, Self::Error> {
+        let skus = self
+            .0
+            .market
+            .store()
+            .product_skus(keys)
+            .await
+            .map_err(|e| Arc::new(super::commerce(e)))?;
+        let mut by_product: HashMap<ProductId, Vec<SkuView>> = HashMap::with_capacity(keys.len());
+        for sku in skus {
+            by_product.entry(sku.product_id).or_default().push(sku);
+        }
+        for skus in by_product.values_mut() {
+            skus.sort_by_key(|sku| sku.sku_id);
+        }
+        Ok(by_product)
+    }
+}
+
 /// A product's lowest price in a currency.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct PriceKey(pub ProductId, pub Currency);
 
-pub struct PriceLoader(Arc<App>);
+/// Prices come from the SKUs the page loads anyway, so asking for both costs one query.
+pub struct PriceLoader(Arc<App>, Arc<DataLoader<SkuLoader>>);
 
 impl Loader<PriceKey> for PriceLoader {
     type Value = Money;
     type Error = Arc<async_graphql::Error>;
 
     async fn load(&self, keys: &[PriceKey]) -> Result<HashMap<PriceKey, Money>, Self::Error> {
-        let mut products: Vec<ProductId> = keys.iter().map(|k| k.0).collect();
-        products.sort();
-        products.dedup();
-        let skus = self
-            .0
-            .market
-            .store()
-            .product_skus(&products)
-            .await
-            .map_err(|e| Arc::new(super::commerce(e)))?;
+        let skus = self.1.load_many(keys.iter().map(|k| k.0)).await?;
         let rates = self.0.market.rates();
         let now = self.0.now();
         let mut prices = HashMap::with_capacity(keys.len());
         for key in keys {
             let lowest = skus
-                .iter()
-                .filter(|sku| sku.product_id == key.0)
+                .get(&key.0)
+                .into_iter()
+                .flatten()
                 .filter_map(|sku| presentment_price(sku, key.1, &rates, now).ok())
                 .min_by_key(|price| price.minor());
             if let Some(price) = lowest {

@@ -92,13 +92,15 @@ async fn product_page(
         .map(parse_id_cursor)
         .transpose()?
         .map(ProductId);
-    let limit = query.limit;
-    // One more than asked tells whether another page follows.
-    query.limit = limit.saturating_add(1);
-    let found = app.market.search(&query).await.map_err(commerce)?;
-    Ok(page(found, limit, query.after.is_some(), |p| {
-        (id_cursor(p.id.0), ProductNode::new(p, currency))
-    }))
+    let found = app.market.search_page(&query).await.map_err(commerce)?;
+    let mut connection = Connection::new(query.after.is_some(), found.has_next);
+    connection.edges.extend(
+        found
+            .items
+            .iter()
+            .map(|p| Edge::new(id_cursor(p.id.0), ProductNode::new(p, currency))),
+    );
+    Ok(connection)
 }
 
 pub async fn reviews(

@@ -10,8 +10,6 @@ use bazaar_domain::webhooks::AttemptOutcome;
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 
-use bazaar_domain::store::CommerceStore;
-
 use super::loaders::{Loaders, PriceKey};
 
 /// An amount: a decimal string in major units (exactly as many decimals as the currency
@@ -145,19 +143,28 @@ impl ProductNode {
         Ok(price.map(MoneyNode::from))
     }
 
-    /// The product's SKUs with their stock and price.
-    async fn skus(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SkuNode>> {
+    /// The product's SKUs with their stock and price: the first `first` (default 20, at
+    /// most 100, as many as a product may have), in a stable order.
+    #[graphql(complexity = "super::list_cost(first, child_complexity)")]
+    async fn skus(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<SkuNode>> {
+        let first = usize::try_from(super::page_size(first)?).unwrap_or(usize::MAX);
         let app = super::app(ctx)?;
-        let skus = app
-            .market
-            .store()
-            .product_skus(&[self.product_id])
+        let loaders = ctx.data::<Loaders>()?;
+        let skus = loaders
+            .skus
+            .load_one(self.product_id)
             .await
-            .map_err(super::commerce)?;
+            .map_err(|e| e.as_ref().clone())?
+            .unwrap_or_default();
         let rates = app.market.rates();
         let now = app.now();
         Ok(skus
             .iter()
+            .take(first)
             .map(|sku| SkuNode::new(sku, self.currency, &rates, now))
             .collect())
     }

@@ -1,11 +1,11 @@
-// A page of products with sellers, prices and ratings costs the same number of SQL
-// statements whether it holds 5 products or 50: sellers and prices come through
-// dataloaders, ratings with the listing.
+// A page of products with sellers, prices, SKUs and ratings costs the same number of SQL
+// statements whether it holds 5 products or 50: sellers, SKUs and prices come through
+// dataloaders, ratings with the listing. SKUs are costed as a list.
 
 use super::support::Server;
 use serde_json::json;
 
-const PAGE: &str = "query($first: Int!) { products(first: $first, currency: \"EUR\") { edges { node { id title price { amount currency } seller { name country } rating reviewCount } } } }";
+const PAGE: &str = "query($first: Int!) { products(first: $first, currency: \"EUR\") { edges { node { id title price { amount currency } seller { name country } rating reviewCount skus(first: 2) { id available price { amount } } } } } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_products_costs_a_constant_number_of_queries() {
@@ -42,10 +42,10 @@ async fn a_page_of_products_costs_a_constant_number_of_queries() {
         let after = server.metric(metric).await;
         let edges = data["products"]["edges"].as_array().unwrap();
         assert_eq!(edges.len(), usize::try_from(first).unwrap());
-        assert!(
-            edges.iter().all(|e| e["node"]["seller"]["name"].is_string()
-                && e["node"]["price"]["currency"] == "EUR")
-        );
+        assert!(edges.iter().all(|e| e["node"]["seller"]["name"].is_string()
+            && e["node"]["price"]["currency"] == "EUR"
+            && e["node"]["skus"].as_array().unwrap().len() == 2
+            && e["node"]["skus"][1]["available"] == 3));
         costs.push(after - before);
     }
     assert_eq!(
@@ -55,6 +55,20 @@ async fn a_page_of_products_costs_a_constant_number_of_queries() {
     assert_eq!(costs[2], costs[3], "{costs:?}");
     assert!(
         costs[1] <= 20,
-        "three short transactions (listing, sellers, prices), each with its BEGIN, COMMIT and\n         pool check, not one per product: {costs:?}"
+        "three short transactions (listing, sellers, SKUs with prices), each with its BEGIN,\n         COMMIT and pool check, not one per product: {costs:?}"
+    );
+
+    // A product may have 100 SKUs: a page of 100 products with all of them is a list of
+    // lists, and costs like one.
+    let value = server
+        .gql(
+            None,
+            "{ products(first: 100) { edges { node { skus(first: 100) { id } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        value["errors"][0]["extensions"]["code"], "query_cost_exceeded",
+        "{value}"
     );
 }

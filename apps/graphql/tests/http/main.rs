@@ -13,6 +13,7 @@ mod bad_input;
 mod dataloaders;
 mod hardening;
 mod introspection;
+mod products;
 mod rates;
 mod support;
 mod tenancy;
