@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::time;
+use bazaar_domain::time::Rfc3339;
+use bazaar_ledger::Timestamp;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -165,7 +166,7 @@ pub(crate) fn encode(
             currency: notification.amount.currency().code().to_owned(),
             value: notification.amount.minor(),
         },
-        event_date: time::format(notification.occurred_at),
+        event_date: notification.occurred_at.to_rfc3339(),
         payment_method: Some(context.method.wire_name().to_owned()),
         reason,
         additional_data: context.card_last4.map(|last4| WireAdditionalData {
@@ -248,8 +249,8 @@ fn read_item(item: WireItem, merchant_account: &str) -> Result<Notification, Not
         return Err(malformed("negative amount"));
     }
     let amount = Money::from_minor(item.amount.value, currency);
-    let occurred_at =
-        time::parse(&item.event_date).ok_or_else(|| malformed("malformed eventDate"))?;
+    let occurred_at = Timestamp::parse_rfc3339(&item.event_date)
+        .ok_or_else(|| malformed("malformed eventDate"))?;
     let original_or_missing = |original: Option<PspReference>| {
         original.ok_or_else(|| malformed("refund without originalReference"))
     };

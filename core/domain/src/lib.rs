@@ -5,6 +5,7 @@
 //! - [`events`]: the events others hear about, and their ids.
 //! - [`fx`]: exchange rates, the rate-source port, conversion with a spread.
 //! - [`payments`]: the payment-provider port and payment methods.
+//! - [`time`]: the one RFC 3339 form of instants.
 //! - [`webhooks`]: webhook signatures, endpoint URL and event-pattern rules, the retry schedule.
 #![deny(clippy::float_arithmetic, clippy::float_cmp)]
 
@@ -22,6 +23,7 @@ pub mod postings;
 pub mod recovery;
 pub mod service;
 pub mod store;
+pub mod time;
 pub mod webhooks;
 
 /// An ISO 3166-1 alpha-2 country code, e.g. `BR`.

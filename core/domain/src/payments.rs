@@ -559,9 +559,135 @@ pub fn payment_change(
     }
 }
 
+impl PaymentChange {
+    /// The payment's and its checkout's states after this change: what the store writes.
+    pub fn states_after(
+        self,
+        payment: PaymentState,
+        checkout: CheckoutState,
+    ) -> (PaymentState, CheckoutState) {
+        match self {
+            Self::Nothing | Self::ConfirmRefund(_) | Self::FailRefund(_) | Self::Chargeback => {
+                (payment, checkout)
+            }
+            Self::Authorise => (PaymentState::Authorised, checkout),
+            Self::Capture => (PaymentState::Captured, CheckoutState::Paid),
+            // The orders stay cancelled; the money is held and refunded, never delivered.
+            Self::CaptureLate => (PaymentState::Captured, checkout),
+            Self::Fail(state) => (state, CheckoutState::Cancelled),
+        }
+    }
+}
+
+/// A checkout's reservation lapsed before it was paid: the checkout is cancelled and a
+/// payment still waiting is withdrawn (cancelled at the provider, whatever it answers, since
+/// a capture that arrives later is a [`PaymentChange::CaptureLate`]). `None` when the
+/// checkout is already paid or cancelled.
+pub fn expiry_states(
+    payment: Option<PaymentState>,
+    checkout: CheckoutState,
+) -> Option<(Option<PaymentState>, CheckoutState)> {
+    match checkout {
+        CheckoutState::Open | CheckoutState::PaymentPending => Some((
+            payment.map(|state| {
+                if state.is_final() {
+                    state
+                } else {
+                    PaymentState::Cancelled
+                }
+            }),
+            CheckoutState::Cancelled,
+        )),
+        CheckoutState::Paid | CheckoutState::Cancelled => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What can happen to a started payment, in any order: the provider's notifications
+    /// (each possibly repeated) and the checkout's reservation lapsing.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Provider(PaymentEvent),
+        Expire,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            Just(Step::Provider(PaymentEvent::Authorised)),
+            Just(Step::Provider(PaymentEvent::Captured)),
+            Just(Step::Provider(PaymentEvent::Failed(PaymentState::Refused))),
+            Just(Step::Provider(PaymentEvent::Failed(
+                PaymentState::Cancelled
+            ))),
+            Just(Step::Provider(PaymentEvent::Failed(PaymentState::Expired))),
+            Just(Step::Provider(PaymentEvent::Chargeback)),
+            Just(Step::Expire),
+        ]
+    }
+
+    proptest! {
+        /// No sequence of notifications and expiries loses captured money or delivers a
+        /// cancelled checkout: the first capture the provider reports is always posted
+        /// (to the sellers while the checkout lives, to captured-but-unfulfilled after it was
+        /// cancelled), the payment stays captured from then on, a checkout is paid only by a
+        /// capture, and a cancelled checkout is never paid afterwards.
+        #[test]
+        fn captured_money_is_always_accounted_for(steps in proptest::collection::vec(step(), 1..40)) {
+            let mut payment = PaymentState::Pending;
+            let mut checkout = CheckoutState::PaymentPending;
+            let mut provider_captured = false;
+            let mut posted = 0_u32;
+            for step in steps {
+                match step {
+                    Step::Expire => {
+                        if let Some((next_payment, next_checkout)) = expiry_states(Some(payment), checkout) {
+                            prop_assert!(next_payment.is_some());
+                            payment = next_payment.unwrap_or(payment);
+                            checkout = next_checkout;
+                        }
+                    }
+                    Step::Provider(event) => {
+                        let was_cancelled = checkout == CheckoutState::Cancelled;
+                        let change = payment_change(payment, checkout, &event);
+                        if matches!(event, PaymentEvent::Captured) {
+                            if provider_captured {
+                                prop_assert_eq!(change, PaymentChange::Nothing, "a capture is posted once");
+                            } else {
+                                prop_assert!(
+                                    matches!(change, PaymentChange::Capture | PaymentChange::CaptureLate),
+                                    "a first capture in {:?}/{:?} gave {:?}", payment, checkout, change
+                                );
+                            }
+                            provider_captured = true;
+                        }
+                        if matches!(change, PaymentChange::Capture | PaymentChange::CaptureLate) {
+                            posted += 1;
+                        }
+                        if change == PaymentChange::Capture {
+                            prop_assert!(!was_cancelled, "a cancelled checkout is never delivered");
+                        }
+                        let (next_payment, next_checkout) = change.states_after(payment, checkout);
+                        if was_cancelled {
+                            prop_assert_eq!(next_checkout, CheckoutState::Cancelled);
+                        }
+                        payment = next_payment;
+                        checkout = next_checkout;
+                    }
+                }
+                if provider_captured {
+                    prop_assert_eq!(payment, PaymentState::Captured);
+                    prop_assert_eq!(posted, 1);
+                }
+                if checkout == CheckoutState::Paid {
+                    prop_assert_eq!(payment, PaymentState::Captured);
+                }
+            }
+        }
+    }
 
     #[test]
     fn card_numbers_are_checked_and_never_shown_whole() {

@@ -31,19 +31,7 @@ impl From<Money> for MoneyNode {
 
 /// An instant as RFC 3339 UTC with microseconds, e.g. `2026-11-27T10:15:00.000000Z`.
 pub fn instant(at: Timestamp) -> String {
-    let micros = at.as_micros();
-    let seconds = micros.div_euclid(1_000_000);
-    let fraction = micros.rem_euclid(1_000_000);
-    let second_of_day = seconds.rem_euclid(86_400);
-    // Every i64 count of microseconds has a date; the fallback is never taken.
-    let date = bazaar_domain::fx::calendar::Date::of_instant(at)
-        .map_or_else(|| "1970-01-01".to_owned(), |date| date.to_string());
-    format!(
-        "{date}T{:02}:{:02}:{:02}.{fraction:06}Z",
-        second_of_day.div_euclid(3600),
-        second_of_day.rem_euclid(3600).div_euclid(60),
-        second_of_day.rem_euclid(60)
-    )
+    bazaar_domain::time::Rfc3339::to_rfc3339(at)
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
