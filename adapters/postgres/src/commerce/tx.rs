@@ -738,21 +738,25 @@ pub(crate) fn apply_payment_event(
         intents: Vec::new(),
         refunds: Vec::new(),
     };
-    match payment_change(payment.state, checkout_state, event) {
+    // The rule decides; this persists the change it named and the payment state it leaves
+    // (the checkout follows in `mark_paid` and `cancel_checkout`).
+    let change = payment_change(payment.state, checkout_state, event);
+    let (payment_after, _) = change.states_after(payment.state, checkout_state);
+    match change {
         PaymentChange::Nothing => {}
         PaymentChange::Authorise => {
-            set_payment_state(conn, payment_id, PaymentState::Authorised, now)?;
+            set_payment_state(conn, payment_id, payment_after, now)?;
         }
         PaymentChange::Capture => {
-            set_payment_state(conn, payment_id, PaymentState::Captured, now)?;
+            set_payment_state(conn, payment_id, payment_after, now)?;
             mark_paid(conn, checkout.id, now)?;
             outcome
                 .intents
                 .push(add_intent(conn, "capture", payment_id.0, now)?);
         }
         PaymentChange::CaptureLate => capture_late(conn, &payment, now, &mut outcome)?,
-        PaymentChange::Fail(state) => {
-            set_payment_state(conn, payment_id, state, now)?;
+        PaymentChange::Fail(_) => {
+            set_payment_state(conn, payment_id, payment_after, now)?;
             cancel_checkout(conn, checkout.id, now)?;
         }
         PaymentChange::ConfirmRefund(refund_id) => {
@@ -1189,6 +1193,8 @@ pub(crate) fn expire_checkouts(
     .bind::<BigInt, _>(i64::from(limit))
     .load(conn)?;
     let mut expired = Vec::with_capacity(due.len());
+    // What `bazaar_domain::payments::expiry_states` decides for an open or payment-pending
+    // checkout: cancelled, with a payment still waiting withdrawn.
     for row in due {
         cancel_checkout(conn, row.id, now)?;
         sql_query(
