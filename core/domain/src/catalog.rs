@@ -196,6 +196,27 @@ pub struct NewSku {
     pub prices: Vec<Money>,
 }
 
+/// A SKU as a seller describes it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SkuDraft {
+    pub code: String,
+    pub title: String,
+    /// Units on hand; `None` for digital products.
+    pub stock: Option<u32>,
+    /// One price per currency, tax included.
+    pub prices: Vec<Money>,
+}
+
+/// A product as a seller describes it, before it has ids.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ProductDraft {
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub kind: ProductKind,
+    pub skus: Vec<SkuDraft>,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct NewProduct {
     pub id: ProductId,
@@ -208,6 +229,41 @@ pub struct NewProduct {
 }
 
 impl NewProduct {
+    /// The product a seller's draft creates. Its id is derived from the seller and the
+    /// idempotency key, each SKU's from the product and the SKU's code, so a retry names the
+    /// same rows and two sellers' keys never meet.
+    pub fn from_draft(
+        seller_id: SellerId,
+        idempotency_key: &str,
+        draft: ProductDraft,
+    ) -> Result<Self, CommerceError> {
+        crate::orders::validate_idempotency_key(idempotency_key)?;
+        let id = ProductId(Uuid::new_v5(
+            &seller_id.as_uuid(),
+            format!("product:{idempotency_key}").as_bytes(),
+        ));
+        let skus = draft
+            .skus
+            .into_iter()
+            .map(|sku| NewSku {
+                id: SkuId(Uuid::new_v5(&id.0, format!("sku:{}", sku.code).as_bytes())),
+                code: sku.code,
+                title: sku.title,
+                stock: sku.stock,
+                prices: sku.prices,
+            })
+            .collect();
+        Ok(Self {
+            id,
+            seller_id,
+            title: draft.title,
+            description: draft.description,
+            category: draft.category,
+            kind: draft.kind,
+            skus,
+        })
+    }
+
     /// A digest of everything the seller asked for (title, description, category, kind, and
     /// each SKU's code, title, stock and prices, in a canonical order), to tell a retry of
     /// the same creation from a different product sent with the same idempotency key.
@@ -390,5 +446,47 @@ impl Review {
             return Err(CommerceError::InvalidInput("review is too long"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(title: &str) -> ProductDraft {
+        ProductDraft {
+            title: title.into(),
+            description: "d".into(),
+            category: Category::new("things").unwrap(),
+            kind: ProductKind::Physical,
+            skus: vec![SkuDraft {
+                code: "a".into(),
+                title: "a".into(),
+                stock: Some(3),
+                prices: vec![Money::from_minor(999, Currency::EUR)],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_draft_gets_ids_from_its_seller_and_key_and_a_fingerprint_from_its_content() {
+        let shop = SellerId::from_uuid(Uuid::from_u128(1));
+        let other = SellerId::from_uuid(Uuid::from_u128(2));
+        let first = NewProduct::from_draft(shop, "lamp", draft("Lamp")).unwrap();
+        let retry = NewProduct::from_draft(shop, "lamp", draft("Lamp")).unwrap();
+        assert_eq!(first, retry);
+        assert_eq!(first.fingerprint(), retry.fingerprint());
+        let changed = NewProduct::from_draft(shop, "lamp", draft("Floor lamp")).unwrap();
+        assert_eq!(changed.id, first.id);
+        assert_ne!(changed.fingerprint(), first.fingerprint());
+        let theirs = NewProduct::from_draft(other, "lamp", draft("Lamp")).unwrap();
+        assert_ne!(theirs.id, first.id);
+        assert_ne!(theirs.skus[0].id, first.skus[0].id);
+        assert_eq!(
+            NewProduct::from_draft(shop, "", draft("Lamp"))
+                .unwrap_err()
+                .code(),
+            "invalid_input"
+        );
     }
 }

@@ -8,7 +8,9 @@ use bazaar_ledger::{Clock, LedgerStore, StoreError, Timestamp};
 use bazaar_money::{Currency, Money};
 
 use crate::Country;
-use crate::catalog::{Buyer, BuyerId, NewProduct, ProductQuery, ProductSummary, Review, Seller};
+use crate::catalog::{
+    Buyer, BuyerId, NewProduct, ProductDraft, ProductQuery, ProductSummary, Review, Seller,
+};
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
 use crate::fx::{RateBook, Spread};
@@ -257,6 +259,31 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     pub async fn add_product(&self, product: &NewProduct) -> Result<(), CommerceError> {
         product.validate()?;
         self.store.create_product(product, self.now()).await
+    }
+
+    /// Lists a seller's product. The same key with the same product returns it again; with
+    /// anything different, `idempotency_key_reused`.
+    pub async fn create_product(
+        &self,
+        seller_id: SellerId,
+        idempotency_key: &str,
+        draft: ProductDraft,
+    ) -> Result<ProductSummary, CommerceError> {
+        let product = NewProduct::from_draft(seller_id, idempotency_key, draft)?;
+        self.add_product(&product).await?;
+        let found = self
+            .search_page(&ProductQuery {
+                ids: Some(vec![product.id]),
+                limit: 1,
+                ..ProductQuery::default()
+            })
+            .await?;
+        // The id is the seller's own; a product just written and not found is a fault.
+        found
+            .items
+            .into_iter()
+            .find(|summary| summary.seller_id == seller_id)
+            .ok_or(CommerceError::Internal)
     }
 
     pub async fn search(&self, query: &ProductQuery) -> Result<Vec<ProductSummary>, CommerceError> {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use bazaar_domain::Country;
 use bazaar_domain::catalog::{
-    BasisPoints, Buyer, BuyerId, Category, CommissionRule, NewProduct, NewSku, ProductId,
-    ProductQuery, Region, Review, Seller, SkuId,
+    BasisPoints, Buyer, BuyerId, Category, CommissionRule, ProductDraft, ProductId, Region, Review,
+    Seller, SkuDraft, SkuId,
 };
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::events::{EventStoreError, WebhookEndpoint};
@@ -321,13 +321,8 @@ impl Mutation {
     ) -> Result<ProductNode> {
         let seller_id = seller(ctx)?;
         let app = app(ctx)?;
-        bazaar_domain::orders::validate_idempotency_key(&idempotency_key).map_err(commerce)?;
-        let product_id = ProductId(Uuid::new_v5(
-            &seller_id.as_uuid(),
-            format!("product:{idempotency_key}").as_bytes(),
-        ));
         let mut skus = Vec::with_capacity(input.skus.len());
-        for sku in &input.skus {
+        for sku in input.skus {
             let mut prices = Vec::with_capacity(sku.prices.len());
             for price in &sku.prices {
                 let currency = currency(&price.currency)?;
@@ -343,52 +338,32 @@ impl Mutation {
                         .map_err(|_| error("invalid_input", "stock must not be negative"))
                 })
                 .transpose()?;
-            skus.push(NewSku {
-                id: SkuId(Uuid::new_v5(
-                    &product_id.0,
-                    format!("sku:{}", sku.code).as_bytes(),
-                )),
-                code: sku.code.clone(),
-                title: sku.title.clone(),
+            skus.push(SkuDraft {
+                code: sku.code,
+                title: sku.title,
                 stock,
                 prices,
             });
         }
-        let product = NewProduct {
-            id: product_id,
-            seller_id,
+        // Shown in the currency of its first price.
+        let currency = skus
+            .first()
+            .and_then(|s| s.prices.first())
+            .map(|p| p.currency())
+            .ok_or_else(|| error("invalid_input", "a product needs a price"))?;
+        let draft = ProductDraft {
             title: input.title,
             description: input.description,
             category: Category::new(&input.category).map_err(commerce)?,
             kind: input.kind.into(),
             skus,
         };
-        app.market.add_product(&product).await.map_err(commerce)?;
-        let currency = product
-            .skus
-            .first()
-            .and_then(|s| s.prices.first())
-            .map(|p| p.currency())
-            .ok_or_else(|| error("invalid_input", "a product needs a price"))?;
-        let found = app
+        let summary = app
             .market
-            .search(&ProductQuery {
-                ids: Some(vec![product_id]),
-                limit: 1,
-                ..ProductQuery::default()
-            })
+            .create_product(seller_id, &idempotency_key, draft)
             .await
             .map_err(commerce)?;
-        let summary = found
-            .first()
-            .filter(|p| p.seller_id == seller_id)
-            .ok_or_else(|| {
-                error(
-                    "idempotency_key_reused",
-                    "this idempotency key was used for another seller's product",
-                )
-            })?;
-        Ok(ProductNode::new(summary, currency))
+        Ok(ProductNode::new(&summary, currency))
     }
 
     /// Prices the cart in `currency`, splits it per seller and reserves the stock. The same
