@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_ledger::{
-    Account, AccountError, AccountId, Balance, BatchError, Clock, LedgerStore, NewAccount,
-    PendingState, Receipt, StoreError, Timestamp, Transfer, TransferId, TransferRequest,
+    Account, AccountError, AccountId, Balance, BatchError, Clock, LedgerHistory, LedgerStore,
+    NewAccount, PendingState, Receipt, StoreError, Timestamp, Transfer, TransferId,
+    TransferRequest,
 };
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
@@ -91,33 +92,7 @@ impl LedgerConfig {
 /// The most entries one [`PostgresLedger::history`] call returns; larger limits are cut to it.
 pub const HISTORY_LIMIT_MAX: u32 = 500;
 
-/// Where a page of account history ends: the next page holds only entries strictly older than
-/// this transfer's timestamp and leg.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct HistoryCursor {
-    pub timestamp: Timestamp,
-    pub leg: i32,
-}
-
-/// One transfer in an account's history, with the account's balance right after it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct HistoryEntry {
-    pub transfer: Transfer,
-    /// The transfer's place in its linked batch; the legs of a batch share one timestamp.
-    pub leg: i32,
-    /// The account's balance after this transfer and the legs of its batch before it.
-    pub balance_after: Balance,
-}
-
-impl HistoryEntry {
-    /// The cursor that continues the history after this entry.
-    pub fn cursor(&self) -> HistoryCursor {
-        HistoryCursor {
-            timestamp: self.transfer.timestamp,
-            leg: self.leg,
-        }
-    }
-}
+pub use bazaar_ledger::{HistoryCursor, HistoryEntry};
 
 /// What the posting engine has committed since it started. Every count is cumulative, so a
 /// metrics exporter reports them as counters (and `group_size_max` as a gauge); the mean
@@ -270,6 +245,17 @@ async fn blocking<T: Send + 'static>(
         tracing::error!(%error, "ledger database task failed");
         StoreError::Internal("the ledger database task failed".to_owned())
     })?
+}
+
+impl LedgerHistory for PostgresLedger {
+    async fn history(
+        &self,
+        account: AccountId,
+        before: Option<HistoryCursor>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        PostgresLedger::history(self, account, before, limit).await
+    }
 }
 
 impl LedgerStore for PostgresLedger {

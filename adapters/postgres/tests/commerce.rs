@@ -21,7 +21,9 @@ use bazaar_domain::error::CommerceError;
 use bazaar_domain::fx::{RateBook, Spread};
 use bazaar_domain::orders::{CartLine, CheckoutId, CheckoutState, OrderState, TaxRates};
 use bazaar_domain::payments::{Action, MethodDetails, MethodType, PaymentStatus, Settlement};
-use bazaar_domain::service::{CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand};
+use bazaar_domain::service::{
+    CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand, SellerAccount,
+};
 use bazaar_domain::store::{CommerceStore, PaymentEvent, Requester};
 use bazaar_fx::ConfiguredRates;
 use bazaar_ledger::{Clock, LedgerStore, ManualClock, Timestamp};
@@ -409,6 +411,26 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
     assert_eq!(
         market.seller_balances(usd_seller.id).await.unwrap().pending,
         Money::from_minor(usd.seller, Currency::USD)
+    );
+    // The seller's own history says the same, entry by entry.
+    let history = market
+        .seller_ledger(eur_seller.id, SellerAccount::Pending, None, 100)
+        .await
+        .unwrap();
+    assert!(!history.has_next);
+    assert_eq!(history.items.len(), 1);
+    assert!(history.items[0].credit);
+    assert_eq!(
+        history.items[0].balance_after,
+        Money::from_minor(eur.seller, Currency::EUR)
+    );
+    assert_eq!(
+        market
+            .seller_ledger(eur_seller.id, SellerAccount::Pending, None, 101)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_input"
     );
     let commission = ChartAccount::Revenue(Revenue::Commission);
     let fx_spread = ChartAccount::Revenue(Revenue::FxSpread);

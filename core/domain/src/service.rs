@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use bazaar_ledger::{Clock, LedgerStore, StoreError, Timestamp};
+use bazaar_ledger::{
+    Clock, HistoryCursor, HistoryEntry, LedgerHistory, LedgerStore, StoreError, Timestamp,
+};
 use bazaar_money::{Currency, Money};
 
 use crate::Country;
@@ -26,7 +28,8 @@ use crate::postings::{Posting, late_capture_posting, late_refund_posting, settle
 use crate::recovery::{AfterFailure, after_intent_failure, after_notification_failure};
 use crate::store::{
     CheckoutRecord, CommerceStore, IntentKind, LedgerIntent, NewPayment, NewRefund,
-    NotificationFailure, Page, PaymentEvent, PaymentRecord, RefundRecord, Requester,
+    NotificationFailure, PAGE_LIMIT_MAX, Page, PaymentEvent, PaymentRecord, RefundRecord,
+    Requester,
 };
 
 /// How long stock stays reserved for a checkout that has no payment result yet.
@@ -124,6 +127,24 @@ pub struct MarketplaceConfig {
 pub struct SellerBalances {
     pub pending: Money,
     pub available: Money,
+}
+
+/// Which of a seller's ledger accounts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SellerAccount {
+    Pending,
+    Available,
+}
+
+/// One transfer on a seller's account, as the seller reads it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SellerLedgerEntry {
+    pub entry: HistoryEntry,
+    /// Whether the transfer credited the account (money in).
+    pub credit: bool,
+    /// The account's balance (credits less debits) right after the transfer, in the
+    /// seller's settlement currency.
+    pub balance_after: Money,
 }
 
 /// What a buyer asks to check out.
@@ -957,5 +978,55 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     pub async fn review(&self, review: &Review) -> Result<(), CommerceError> {
         review.validate()?;
         self.store.add_review(review, self.now()).await
+    }
+}
+
+impl<S: CommerceStore, L: LedgerStore + LedgerHistory, P: PaymentProvider> Marketplace<S, L, P> {
+    /// A page of a seller's history on its pending or available account, newest first
+    /// (`limit` of 1 to 100 entries, older than `before`), each with the balance after it.
+    pub async fn seller_ledger(
+        &self,
+        seller_id: SellerId,
+        account: SellerAccount,
+        before: Option<HistoryCursor>,
+        limit: u32,
+    ) -> Result<Page<SellerLedgerEntry>, CommerceError> {
+        if limit == 0 || limit > PAGE_LIMIT_MAX {
+            return Err(CommerceError::InvalidInput("limit must be 1 to 100"));
+        }
+        let seller = self
+            .store
+            .seller(seller_id)
+            .await?
+            .ok_or(CommerceError::NotFound("seller"))?;
+        let currency = seller.settlement_currency;
+        let account_id = match account {
+            SellerAccount::Pending => ChartAccount::SellerPending(seller_id),
+            SellerAccount::Available => ChartAccount::SellerAvailable(seller_id),
+        }
+        .id(currency);
+        // One entry more than the page tells whether another page follows.
+        let fetched = self
+            .ledger
+            .history(account_id, before, limit.saturating_add(1))
+            .await
+            .map_err(ledger_unavailable)?;
+        let page = Page::from_fetched(fetched, limit);
+        Ok(Page {
+            has_next: page.has_next,
+            items: page
+                .items
+                .into_iter()
+                .map(|entry| {
+                    let balance = &entry.balance_after;
+                    let net = balance.credits_posted.saturating_sub(balance.debits_posted);
+                    SellerLedgerEntry {
+                        credit: entry.transfer.credit_account_id == account_id,
+                        balance_after: Money::from_minor(net, currency),
+                        entry,
+                    }
+                })
+                .collect(),
+        })
     }
 }

@@ -30,7 +30,9 @@ pub use account::{
 pub use bazaar_money::{Currency, Money};
 pub use ids::{AccountId, Timestamp, TransferId};
 pub use memory::InMemoryLedger;
-pub use port::{Clock, LedgerStore, ManualClock, StoreError};
+pub use port::{
+    Clock, HistoryCursor, HistoryEntry, LedgerHistory, LedgerStore, ManualClock, StoreError,
+};
 pub use reference::{JournalEntry, ReferenceLedger};
 pub use state::{AccountEntry, Effects, Expiration, Failure, LedgerState, Posting};
 pub use transfer::{

@@ -119,3 +119,47 @@ pub trait LedgerStore: Send + Sync {
         at: Timestamp,
     ) -> impl Future<Output = Result<Option<Balance>, StoreError>> + Send;
 }
+
+/// Where a page of account history ends: the next page holds only entries strictly older than
+/// this transfer's timestamp and leg.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct HistoryCursor {
+    pub timestamp: Timestamp,
+    pub leg: i32,
+}
+
+/// One transfer in an account's history, with the account's balance right after it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct HistoryEntry {
+    pub transfer: Transfer,
+    /// The transfer's place in its linked batch; the legs of a batch share one timestamp.
+    pub leg: i32,
+    /// The account's balance after this transfer and the legs of its batch before it.
+    pub balance_after: Balance,
+}
+
+impl HistoryEntry {
+    /// The cursor that continues the history after this entry.
+    pub fn cursor(&self) -> HistoryCursor {
+        HistoryCursor {
+            timestamp: self.transfer.timestamp,
+            leg: self.leg,
+        }
+    }
+}
+
+/// An account's history, for statements and dashboards.
+///
+/// An implementation MUST return the account's transfers newest first (by timestamp, then
+/// by leg, descending), only those strictly older than `before` when it is given, at most
+/// `limit` of them (it may cut larger limits to a maximum of its own, and returns none for
+/// a limit of zero), each with the account's balance right after it. An unknown account
+/// has no history.
+pub trait LedgerHistory: Send + Sync {
+    fn history(
+        &self,
+        account: AccountId,
+        before: Option<HistoryCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<HistoryEntry>, StoreError>> + Send;
+}

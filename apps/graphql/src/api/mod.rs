@@ -201,12 +201,12 @@ pub fn ledger_cursor(timestamp: Timestamp, leg: i32) -> String {
     encode(&format!("l:{}:{leg}", timestamp.as_micros()))
 }
 
-pub fn parse_ledger_cursor(cursor: &str) -> async_graphql::Result<bazaar_postgres::HistoryCursor> {
+pub fn parse_ledger_cursor(cursor: &str) -> async_graphql::Result<bazaar_ledger::HistoryCursor> {
     let text = decode(cursor)?;
     let invalid = || error("invalid_cursor", "the cursor is not one this API issued");
     let rest = text.strip_prefix("l:").ok_or_else(invalid)?;
     let (micros, leg) = rest.split_once(':').ok_or_else(invalid)?;
-    Ok(bazaar_postgres::HistoryCursor {
+    Ok(bazaar_ledger::HistoryCursor {
         timestamp: Timestamp::from_micros(micros.parse().map_err(|_| invalid())?),
         leg: leg.parse().map_err(|_| invalid())?,
     })

@@ -5,9 +5,10 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use bazaar_domain::Country;
 use bazaar_domain::catalog::{Category, ProductId, ProductQuery};
-use bazaar_domain::chart::{ChartAccount, SellerId};
+use bazaar_domain::chart::SellerId;
 use bazaar_domain::events::EventStoreError;
 use bazaar_domain::orders::{CheckoutId, OrderId};
+use bazaar_domain::service::SellerAccount;
 use bazaar_domain::store::{CommerceStore, Party};
 use bazaar_money::{Currency, Money};
 
@@ -390,45 +391,33 @@ impl Query {
         let app = app(ctx)?;
         let limit = page_size(first)?;
         let before = after.as_deref().map(parse_ledger_cursor).transpose()?;
-        let seller_record = app
-            .market
-            .store()
-            .seller(seller_id)
-            .await
-            .map_err(commerce)?
-            .ok_or_else(|| error("not_found", "seller not found"))?;
-        let currency = seller_record.settlement_currency;
-        let chart = match account {
-            LedgerAccount::Pending => ChartAccount::SellerPending(seller_id),
-            LedgerAccount::Available => ChartAccount::SellerAvailable(seller_id),
+        let account = match account {
+            LedgerAccount::Pending => SellerAccount::Pending,
+            LedgerAccount::Available => SellerAccount::Available,
         };
-        let account_id = chart.id(currency);
-        let entries = app
+        let page = app
             .market
-            .ledger()
-            .history(account_id, before, limit.saturating_add(1))
+            .seller_ledger(seller_id, account, before, limit)
             .await
-            .map_err(|e| error(e.code(), "the ledger is unavailable; retry later"))?;
-        let connection = page(entries, limit, before.is_some(), |entry| {
-            let transfer = &entry.transfer;
-            let credit = transfer.credit_account_id == account_id;
-            let balance = &entry.balance_after;
-            let net = balance.credits_posted.saturating_sub(balance.debits_posted);
+            .map_err(commerce)?;
+        let mut connection = Connection::new(before.is_some(), page.has_next);
+        connection.edges.extend(page.items.iter().map(|item| {
+            let transfer = &item.entry.transfer;
             let meta = |key: &str| transfer.metadata.get(key).cloned();
             let node = LedgerEntryNode {
                 transfer_id: ID(transfer.id.to_string()),
                 kind: meta("kind"),
-                direction: if credit { "credit" } else { "debit" }.to_owned(),
+                direction: if item.credit { "credit" } else { "debit" }.to_owned(),
                 amount: MoneyNode::from(transfer.amount),
-                balance_after: MoneyNode::from(Money::from_minor(net, currency)),
+                balance_after: MoneyNode::from(item.balance_after),
                 at: instant(transfer.timestamp),
                 order_id: meta("order_id"),
                 fx_rate: meta("fx_rate"),
                 fx_pair: meta("fx_pair"),
                 fx_source: meta("fx_source"),
             };
-            (ledger_cursor(transfer.timestamp, entry.leg), node)
-        });
+            Edge::new(ledger_cursor(transfer.timestamp, item.entry.leg), node)
+        }));
         Ok(connection)
     }
 
