@@ -665,7 +665,7 @@ mod tests {
                             provider_captured = true;
                         }
                         if matches!(change, PaymentChange::Capture | PaymentChange::CaptureLate) {
-                            posted += 1;
+                            posted = posted.saturating_add(1);
                         }
                         if change == PaymentChange::Capture {
                             prop_assert!(!was_cancelled, "a cancelled checkout is never delivered");

@@ -11,7 +11,8 @@ use bazaar_money::{Currency, Money};
 
 use crate::Country;
 use crate::catalog::{
-    Buyer, BuyerId, NewProduct, ProductDraft, ProductQuery, ProductSummary, Review, Seller,
+    Buyer, BuyerId, NewProduct, ProductDraft, ProductId, ProductQuery, ProductSummary, Review,
+    Seller, SkuView,
 };
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
@@ -28,8 +29,8 @@ use crate::postings::{Posting, late_capture_posting, late_refund_posting, settle
 use crate::recovery::{AfterFailure, after_intent_failure, after_notification_failure};
 use crate::store::{
     CheckoutRecord, CommerceStore, IntentKind, LedgerIntent, NewPayment, NewRefund,
-    NotificationFailure, PAGE_LIMIT_MAX, Page, PaymentEvent, PaymentRecord, RefundRecord,
-    Requester,
+    NotificationFailure, OrderView, PAGE_LIMIT_MAX, Page, PageCursor, Party, PaymentEvent,
+    PaymentRecord, RefundRecord, Requester, ReviewView,
 };
 
 /// How long stock stays reserved for a checkout that has no payment result yet.
@@ -979,6 +980,84 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         review.validate()?;
         self.store.add_review(review, self.now()).await
     }
+
+    /// A seller, if it exists.
+    pub async fn seller(&self, id: SellerId) -> Result<Option<Seller>, CommerceError> {
+        self.store.seller(id).await
+    }
+
+    /// The sellers among `ids` that exist.
+    pub async fn sellers(&self, ids: &[SellerId]) -> Result<Vec<Seller>, CommerceError> {
+        self.store.sellers(ids).await
+    }
+
+    /// Every SKU of these products, with stock and prices.
+    pub async fn product_skus(
+        &self,
+        products: &[ProductId],
+    ) -> Result<Vec<SkuView>, CommerceError> {
+        self.store.product_skus(products).await
+    }
+
+    /// One of the party's own orders; `None` for anyone else's, so ids cannot be probed.
+    pub async fn order_for(
+        &self,
+        party: Party,
+        order: OrderId,
+    ) -> Result<Option<OrderView>, CommerceError> {
+        self.store.order_for(party, order).await
+    }
+
+    /// A page of the party's orders, newest first (`limit` of 1 to 100, after `after`).
+    pub async fn orders_page(
+        &self,
+        party: Party,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<OrderView>, CommerceError> {
+        check_page_limit(limit)?;
+        let fetched = self
+            .store
+            .orders_for(party, after, limit.saturating_add(1))
+            .await?;
+        Ok(Page::from_fetched(fetched, limit))
+    }
+
+    /// A page of a product's reviews, newest first (`limit` of 1 to 100, after `after`).
+    pub async fn reviews_page(
+        &self,
+        product: ProductId,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<ReviewView>, CommerceError> {
+        check_page_limit(limit)?;
+        let fetched = self
+            .store
+            .reviews(product, after, limit.saturating_add(1))
+            .await?;
+        Ok(Page::from_fetched(fetched, limit))
+    }
+
+    /// One of the buyer's own checkouts; `None` for anyone else's.
+    pub async fn checkout_for(
+        &self,
+        buyer: BuyerId,
+        id: CheckoutId,
+    ) -> Result<Option<CheckoutRecord>, CommerceError> {
+        Ok(self
+            .store
+            .checkout(id)
+            .await?
+            .filter(|record| record.plan.buyer_id == buyer))
+    }
+}
+
+/// A page holds 1 to [`PAGE_LIMIT_MAX`] items.
+fn check_page_limit(limit: u32) -> Result<(), CommerceError> {
+    if limit == 0 || limit > PAGE_LIMIT_MAX {
+        return Err(CommerceError::InvalidInput("limit must be 1 to 100"));
+    }
+    Ok(())
 }
 
 impl<S: CommerceStore, L: LedgerStore + LedgerHistory, P: PaymentProvider> Marketplace<S, L, P> {
@@ -991,9 +1070,7 @@ impl<S: CommerceStore, L: LedgerStore + LedgerHistory, P: PaymentProvider> Marke
         before: Option<HistoryCursor>,
         limit: u32,
     ) -> Result<Page<SellerLedgerEntry>, CommerceError> {
-        if limit == 0 || limit > PAGE_LIMIT_MAX {
-            return Err(CommerceError::InvalidInput("limit must be 1 to 100"));
-        }
+        check_page_limit(limit)?;
         let seller = self
             .store
             .seller(seller_id)

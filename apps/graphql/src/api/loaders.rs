@@ -9,7 +9,6 @@ use bazaar_domain::catalog::SkuView;
 use bazaar_domain::catalog::{ProductId, Seller};
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::orders::presentment_price;
-use bazaar_domain::store::CommerceStore;
 use bazaar_money::{Currency, Money};
 
 use crate::state::App;
@@ -42,7 +41,6 @@ impl Loader<SellerId> for SellerLoader {
         let sellers = self
             .0
             .market
-            .store()
             .sellers(keys)
             .await
             .map_err(|e| Arc::new(super::commerce(e)))?;
@@ -64,7 +62,6 @@ impl Loader<ProductId> for SkuLoader {
         let skus = self
             .0
             .market
-            .store()
             .product_skus(keys)
             .await
             .map_err(|e| Arc::new(super::commerce(e)))?;

@@ -19,7 +19,7 @@ use bazaar_domain::identity::{
 use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
 use bazaar_domain::service::{CheckoutCommand, PayCommand};
-use bazaar_domain::store::{CommerceStore, Party, Requester};
+use bazaar_domain::store::{Party, Requester};
 use bazaar_domain::webhooks::{EndpointSecret, EndpointUrl, parse_patterns};
 use bazaar_money::Money;
 use uuid::Uuid;
@@ -457,7 +457,6 @@ impl Mutation {
         let order_id = OrderId(uuid(&order_id, "order id")?);
         let order = app
             .market
-            .store()
             .order_for(Party::Seller(seller), order_id)
             .await
             .map_err(commerce)?
@@ -615,7 +614,6 @@ async fn move_order(ctx: &Context<'_>, order_id: ID, to: OrderState) -> Result<O
         .map_err(commerce)?;
     let order = app
         .market
-        .store()
         .order_for(Party::Seller(seller), order_id)
         .await
         .map_err(commerce)?

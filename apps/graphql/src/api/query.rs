@@ -9,7 +9,7 @@ use bazaar_domain::chart::SellerId;
 use bazaar_domain::events::EventStoreError;
 use bazaar_domain::orders::{CheckoutId, OrderId};
 use bazaar_domain::service::SellerAccount;
-use bazaar_domain::store::{CommerceStore, Party};
+use bazaar_domain::store::{Page, Party};
 use bazaar_money::{Currency, Money};
 
 use super::types::{
@@ -61,19 +61,14 @@ fn money(amount: &str, currency: Currency) -> Result<Money> {
     Money::parse(amount.trim(), currency).map_err(|e| error(e.code(), e.to_string()))
 }
 
-/// A connection from a page fetched with one row more than `limit` (which tells whether
-/// another page follows).
+/// A connection from a page of items.
 fn page<T, N: async_graphql::OutputType>(
-    mut found: Vec<T>,
-    limit: u32,
+    found: Page<T>,
     has_previous: bool,
     edge: impl Fn(&T) -> (String, N),
 ) -> Connection<String, N> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let has_next = found.len() > limit;
-    found.truncate(limit);
-    let mut connection = Connection::new(has_previous, has_next);
-    connection.edges.extend(found.iter().map(|item| {
+    let mut connection = Connection::new(has_previous, found.has_next);
+    connection.edges.extend(found.items.iter().map(|item| {
         let (cursor, node) = edge(item);
         Edge::new(cursor, node)
     }));
@@ -94,14 +89,9 @@ async fn product_page(
         .transpose()?
         .map(ProductId);
     let found = app.market.search_page(&query).await.map_err(commerce)?;
-    let mut connection = Connection::new(query.after.is_some(), found.has_next);
-    connection.edges.extend(
-        found
-            .items
-            .iter()
-            .map(|p| Edge::new(id_cursor(p.id.0), ProductNode::new(p, currency))),
-    );
-    Ok(connection)
+    Ok(page(found, query.after.is_some(), |p| {
+        (id_cursor(p.id.0), ProductNode::new(p, currency))
+    }))
 }
 
 pub async fn reviews(
@@ -115,11 +105,10 @@ pub async fn reviews(
     let after = after.as_deref().map(parse_time_cursor).transpose()?;
     let found = app
         .market
-        .store()
-        .reviews(product, after, limit.saturating_add(1))
+        .reviews_page(product, after, limit)
         .await
         .map_err(commerce)?;
-    Ok(page(found, limit, after.is_some(), |r| {
+    Ok(page(found, after.is_some(), |r| {
         let node = ReviewNode {
             id: ID(r.review.id.to_string()),
             rating: i32::from(r.review.rating),
@@ -141,11 +130,10 @@ async fn order_page(
     let after = after.as_deref().map(parse_time_cursor).transpose()?;
     let found = app
         .market
-        .store()
-        .orders_for(party, after, limit.saturating_add(1))
+        .orders_page(party, after, limit)
         .await
         .map_err(commerce)?;
-    Ok(page(found, limit, after.is_some(), |o| {
+    Ok(page(found, after.is_some(), |o| {
         (time_cursor(o.created_at, o.id.0), OrderNode::from(o))
     }))
 }
@@ -299,7 +287,6 @@ impl Query {
         let app = app(ctx)?;
         let order = app
             .market
-            .store()
             .order_for(party, OrderId(uuid(&id, "order id")?))
             .await
             .map_err(commerce)?;
@@ -312,14 +299,10 @@ impl Query {
         let app = app(ctx)?;
         let record = app
             .market
-            .store()
-            .checkout(CheckoutId(uuid(&id, "checkout id")?))
+            .checkout_for(buyer, CheckoutId(uuid(&id, "checkout id")?))
             .await
             .map_err(commerce)?;
-        Ok(record
-            .filter(|r| r.plan.buyer_id == buyer)
-            .as_ref()
-            .map(CheckoutNode::from))
+        Ok(record.as_ref().map(CheckoutNode::from))
     }
 
     /// The signed-in seller's pending and available balances, straight from the ledger.
@@ -361,7 +344,6 @@ impl Query {
             Some(code) => self::currency(&code)?,
             None => {
                 app.market
-                    .store()
                     .seller(seller_id)
                     .await
                     .map_err(commerce)?
@@ -465,9 +447,11 @@ impl Query {
             .deliveries(seller, endpoint, before, limit.saturating_add(1))
             .await
             .map_err(events)?;
-        Ok(page(found, limit, before.is_some(), |d| {
-            (id_cursor(d.id), WebhookDeliveryNode::from(d))
-        }))
+        Ok(page(
+            Page::from_fetched(found, limit),
+            before.is_some(),
+            |d| (id_cursor(d.id), WebhookDeliveryNode::from(d)),
+        ))
     }
 
     /// How many events of each type the signed-in seller has had, by type.
