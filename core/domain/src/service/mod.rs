@@ -4,15 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use bazaar_ledger::{
-    Clock, HistoryCursor, HistoryEntry, LedgerHistory, LedgerStore, StoreError, Timestamp,
-};
+use bazaar_ledger::{Clock, LedgerStore, StoreError, Timestamp};
 use bazaar_money::{Currency, Money};
 
 use crate::Country;
 use crate::catalog::{
-    Buyer, BuyerId, NewProduct, ProductDraft, ProductId, ProductQuery, ProductSummary, Review,
-    Seller, SkuView,
+    Buyer, BuyerId, NewProduct, ProductDraft, ProductQuery, ProductSummary, Review, Seller,
 };
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
@@ -22,15 +19,13 @@ use crate::orders::{
     RefundId, TaxRates, plan_checkout, validate_idempotency_key,
 };
 use crate::payments::{
-    AuthorizeRequest, MethodDetails, MethodOffer, NotificationEvent, PaymentId, PaymentProvider,
-    PaymentStatus, ProviderError, Settlement,
+    AuthorizeRequest, MethodDetails, MethodOffer, PaymentId, PaymentProvider, PaymentStatus,
+    Settlement,
 };
-use crate::postings::{Posting, late_capture_posting, late_refund_posting, settlement_posting};
-use crate::recovery::{AfterFailure, after_intent_failure, after_notification_failure};
+use crate::postings::{Posting, settlement_posting};
 use crate::store::{
-    CheckoutRecord, CommerceStore, IntentKind, LedgerIntent, NewPayment, NewRefund,
-    NotificationFailure, OrderView, PAGE_LIMIT_MAX, Page, PageCursor, Party, PaymentEvent,
-    PaymentRecord, RefundRecord, Requester, ReviewView,
+    CheckoutRecord, CommerceStore, NewPayment, NewRefund, Page, PaymentEvent, PaymentRecord,
+    RefundRecord, Requester,
 };
 
 /// How long stock stays reserved for a checkout that has no payment result yet.
@@ -43,77 +38,11 @@ const INTENTS_PER_PASS_MAX: u32 = 500;
 /// The most platform refunds one recovery pass sends.
 const REFUNDS_PER_PASS_MAX: u32 = 100;
 
-/// What one pass over the pending ledger intents did; the caller logs the failures.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct IntentsPass {
-    pub posted: usize,
-    /// Failed this time, to be tried again after a backoff.
-    pub retrying: usize,
-    /// Failed for the last time: parked with their error code for finance.
-    pub parked: usize,
-    pub failures: Vec<IntentFailure>,
-}
+mod reads;
+mod recovering;
 
-/// One failed attempt at posting an intent.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct IntentFailure {
-    pub intent_id: uuid::Uuid,
-    /// Failed attempts so far, this one included.
-    pub attempts: u32,
-    /// The code stored with it: the ledger's rejection code, or the commerce error code.
-    pub code: &'static str,
-    pub parked: bool,
-}
-
-/// What one pass over the unsent platform refunds did; the caller logs the failures.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct RefundsPass {
-    pub sent: usize,
-    /// Refunds the provider did not take, with the error code. Those it refused outright
-    /// (`refused`) are marked failed and need a person; the others are sent again.
-    pub failures: Vec<(RefundId, &'static str, bool)>,
-}
-
-/// What became of one delivery of a provider notification; the caller logs it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Delivery {
-    /// Applied (or a repeat of one applied before): acknowledge it.
-    Applied,
-    /// Failed `attempts` times so far with `code`: do not acknowledge it, so the provider
-    /// delivers it again.
-    Failed { attempts: u32, code: &'static str },
-    /// Failed, and recording the failure failed too (`code` is the store's): do not
-    /// acknowledge it.
-    Unrecorded { code: &'static str },
-    /// Failed too often: stored for operators with its signed body; acknowledge it so the
-    /// provider stops.
-    Parked { attempts: u32, code: &'static str },
-}
-
-impl Delivery {
-    /// Whether the provider may forget the notification: its effect, or the notification
-    /// itself, is committed in Bazaar's database.
-    pub fn acknowledge(self) -> bool {
-        matches!(self, Self::Applied | Self::Parked { .. })
-    }
-
-    /// `applied`, `failed` or `parked`.
-    pub fn outcome(self) -> &'static str {
-        match self {
-            Self::Applied => "applied",
-            Self::Failed { .. } | Self::Unrecorded { .. } => "failed",
-            Self::Parked { .. } => "parked",
-        }
-    }
-}
-
-/// The code kept for a failure: the ledger's own reason where the ledger refused.
-fn failure_code(error: &CommerceError) -> &'static str {
-    match error {
-        CommerceError::LedgerRejected { code } => code,
-        other => other.code(),
-    }
-}
+pub use reads::{SellerAccount, SellerBalances, SellerLedgerEntry};
+pub use recovering::{Delivery, IntentFailure, IntentsPass, RefundsPass};
 
 /// The marketplace's settings.
 #[derive(Clone, Debug)]
@@ -121,31 +50,6 @@ pub struct MarketplaceConfig {
     pub spread: Spread,
     pub taxes: TaxRates,
     pub reservation_secs: u32,
-}
-
-/// A seller's balances, straight from the ledger.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct SellerBalances {
-    pub pending: Money,
-    pub available: Money,
-}
-
-/// Which of a seller's ledger accounts.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum SellerAccount {
-    Pending,
-    Available,
-}
-
-/// One transfer on a seller's account, as the seller reads it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct SellerLedgerEntry {
-    pub entry: HistoryEntry,
-    /// Whether the transfer credited the account (money in).
-    pub credit: bool,
-    /// The account's balance (credits less debits) right after the transfer, in the
-    /// seller's settlement currency.
-    pub balance_after: Money,
 }
 
 /// What a buyer asks to check out.
@@ -547,158 +451,6 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         Ok(!outcome.duplicate)
     }
 
-    /// Asks the provider to refund a platform refund (of a late capture) and records its
-    /// reference. A refund the provider refuses outright is marked failed (`Ok(false)`): the
-    /// money stays in the captured-but-unfulfilled account for support to return.
-    async fn send_platform_refund(&self, refund: &RefundRecord) -> Result<bool, CommerceError> {
-        let payment = self
-            .store
-            .payment(refund.payment_id)
-            .await?
-            .ok_or(CommerceError::NotFound("payment"))?;
-        let reference = payment.psp_reference.ok_or(CommerceError::InvalidState(
-            "the payment has no provider reference",
-        ))?;
-        let answer = self
-            .provider
-            .refund(
-                &reference,
-                refund.amount,
-                &format!("refund:{}", refund.id.0),
-            )
-            .await;
-        match answer {
-            Ok(answer) => {
-                self.store
-                    .set_refund_reference(refund.id, &answer.refund_reference)
-                    .await?;
-                Ok(true)
-            }
-            Err(error @ ProviderError::Unavailable(_)) => Err(error.into()),
-            Err(_) => {
-                self.store
-                    .apply_payment_event(
-                        payment.id,
-                        None,
-                        &PaymentEvent::RefundFailed(refund.id),
-                        self.now(),
-                    )
-                    .await?;
-                Ok(false)
-            }
-        }
-    }
-
-    /// Sends the platform refunds (of late captures) that the provider has not accepted
-    /// yet.
-    pub async fn send_platform_refunds(&self) -> Result<RefundsPass, CommerceError> {
-        let refunds = self
-            .store
-            .unsent_platform_refunds(REFUNDS_PER_PASS_MAX)
-            .await?;
-        let mut pass = RefundsPass::default();
-        for refund in &refunds {
-            match self.send_platform_refund(refund).await {
-                Ok(true) => pass.sent = pass.sent.saturating_add(1),
-                Ok(false) => pass
-                    .failures
-                    .push((refund.id, "payment_state_invalid", true)),
-                Err(error) => pass.failures.push((refund.id, error.code(), false)),
-            }
-        }
-        Ok(pass)
-    }
-
-    /// Receives one notification delivery from the provider (`event_id` as the provider
-    /// sent it with the request): applies it, or counts its failure and, once it keeps
-    /// failing, parks it with its signed body for operators. The answer says whether to
-    /// acknowledge it; a delivery whose failure could not even be recorded is not
-    /// acknowledged, so the provider delivers it again.
-    pub async fn receive_notification(
-        &self,
-        event_id: &str,
-        signature: &str,
-        body: &[u8],
-    ) -> Delivery {
-        let error = match self.handle_notifications(signature, body).await {
-            Ok(_) => return Delivery::Applied,
-            Err(error) => error,
-        };
-        let failure = NotificationFailure {
-            provider: self.provider.name().clone(),
-            event_id: event_id.to_owned(),
-            signature: signature.to_owned(),
-            body: body.to_vec(),
-            error_code: failure_code(&error),
-        };
-        let now = self.now();
-        let code = failure.error_code;
-        let attempts = match self.store.notification_failed(&failure, now).await {
-            Ok(attempts) => attempts,
-            Err(store_error) => {
-                return Delivery::Unrecorded {
-                    code: store_error.code(),
-                };
-            }
-        };
-        match after_notification_failure(attempts, &error, now) {
-            AfterFailure::RetryAt(_) => Delivery::Failed { attempts, code },
-            AfterFailure::Park => {
-                match self
-                    .store
-                    .park_notification(&failure.provider, event_id, now)
-                    .await
-                {
-                    Ok(()) => Delivery::Parked { attempts, code },
-                    Err(store_error) => Delivery::Unrecorded {
-                        code: store_error.code(),
-                    },
-                }
-            }
-        }
-    }
-
-    /// Authenticates and applies a provider notification request. Returns how many events
-    /// were new; repeated deliveries apply nothing.
-    pub async fn handle_notifications(
-        &self,
-        signature: &str,
-        body: &[u8],
-    ) -> Result<usize, CommerceError> {
-        let notifications = self.provider.parse_notifications(signature, body)?;
-        let mut applied: usize = 0;
-        for notification in notifications {
-            let event = match &notification.event {
-                NotificationEvent::Authorised => PaymentEvent::Authorised,
-                NotificationEvent::Captured => PaymentEvent::Captured,
-                NotificationEvent::Refused { .. } => PaymentEvent::Failed(PaymentState::Refused),
-                NotificationEvent::Cancelled => PaymentEvent::Failed(PaymentState::Cancelled),
-                NotificationEvent::Expired => PaymentEvent::Failed(PaymentState::Expired),
-                NotificationEvent::Chargeback => PaymentEvent::Chargeback,
-                NotificationEvent::Refunded { refund_reference }
-                | NotificationEvent::RefundFailed { refund_reference } => {
-                    let refund = self
-                        .store
-                        .refund_by_reference(refund_reference)
-                        .await?
-                        .ok_or(CommerceError::NotFound("refund"))?;
-                    if matches!(notification.event, NotificationEvent::Refunded { .. }) {
-                        PaymentEvent::RefundSucceeded(refund.id)
-                    } else {
-                        PaymentEvent::RefundFailed(refund.id)
-                    }
-                }
-            };
-            if self
-                .apply(notification.payment_id, Some(&notification.event_id), event)
-                .await?
-            {
-                applied = applied.saturating_add(1);
-            }
-        }
-        Ok(applied)
-    }
-
     /// Asks the provider to refund `amount` of a line; the ledger posting follows the
     /// provider's confirmation.
     pub async fn refund(
@@ -823,100 +575,6 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         Ok(expired.len())
     }
 
-    /// Posts the ledger intents that a crash, an outage or a refusal left unposted and
-    /// whose retry time has come. Each stands alone: one that fails is retried later with
-    /// backoff, then parked with its error code ([`crate::recovery`]); the others go on.
-    pub async fn post_pending_intents(&self) -> Result<IntentsPass, CommerceError> {
-        let intents = self
-            .store
-            .pending_intents(INTENTS_PER_PASS_MAX, self.now())
-            .await?;
-        let mut pass = IntentsPass::default();
-        for intent in &intents {
-            let error = match self.post_intent(intent).await {
-                Ok(()) => {
-                    pass.posted = pass.posted.saturating_add(1);
-                    continue;
-                }
-                Err(error) => error,
-            };
-            let attempts = intent.attempts.saturating_add(1);
-            let now = self.now();
-            let code = failure_code(&error);
-            let retry_at = match after_intent_failure(attempts, &error, now) {
-                AfterFailure::RetryAt(at) => {
-                    pass.retrying = pass.retrying.saturating_add(1);
-                    Some(at)
-                }
-                AfterFailure::Park => {
-                    pass.parked = pass.parked.saturating_add(1);
-                    None
-                }
-            };
-            self.store
-                .intent_failed(intent.id, code, retry_at, now)
-                .await?;
-            pass.failures.push(IntentFailure {
-                intent_id: intent.id,
-                attempts,
-                code,
-                parked: retry_at.is_none(),
-            });
-        }
-        Ok(pass)
-    }
-
-    async fn post_intent(&self, intent: &LedgerIntent) -> Result<(), CommerceError> {
-        let posting = match intent.kind {
-            IntentKind::Capture(payment_id) => {
-                let payment = self
-                    .store
-                    .payment(payment_id)
-                    .await?
-                    .ok_or(CommerceError::NotFound("payment"))?;
-                if payment.captured_late {
-                    late_capture_posting(payment_id, &payment.provider, payment.amount)?
-                } else {
-                    let mut posting = Posting::default();
-                    for line in self.store.capture_inputs(payment_id).await? {
-                        posting.extend(line.capture_requests()?);
-                    }
-                    posting
-                }
-            }
-            IntentKind::Refund(refund_id) => {
-                let input = self.store.refund_inputs(refund_id).await?;
-                let kind = if input.chargeback {
-                    "chargeback"
-                } else {
-                    "refund"
-                };
-                if input.captured_late {
-                    let amount = input
-                        .after_minor
-                        .checked_sub(input.before_minor)
-                        .ok_or(CommerceError::Internal)?;
-                    late_refund_posting(
-                        refund_id,
-                        input.line.payment_id,
-                        &input.line.provider,
-                        Money::from_minor(amount, input.line.total.currency()),
-                        kind,
-                    )?
-                } else {
-                    input.line.refund_requests(
-                        refund_id,
-                        input.before_minor,
-                        input.after_minor,
-                        kind,
-                    )?
-                }
-            }
-        };
-        self.submit(posting).await?;
-        self.store.intent_applied(intent.id, self.now()).await
-    }
-
     async fn submit(&self, posting: Posting) -> Result<(), CommerceError> {
         posting.check_size()?;
         for account in posting.new_accounts()? {
@@ -935,38 +593,6 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         Ok(())
     }
 
-    /// A seller's pending and available balances in its settlement currency.
-    pub async fn seller_balances(
-        &self,
-        seller_id: SellerId,
-    ) -> Result<SellerBalances, CommerceError> {
-        let seller = self
-            .store
-            .seller(seller_id)
-            .await?
-            .ok_or(CommerceError::NotFound("seller"))?;
-        let currency = seller.settlement_currency;
-        let read = |account: ChartAccount| async move {
-            let balance = self
-                .ledger
-                .account(account.id(currency))
-                .await
-                .map_err(ledger_unavailable)?;
-            let net = match balance {
-                Some((_, balance)) => balance
-                    .credits_posted
-                    .checked_sub(balance.debits_posted)
-                    .ok_or(CommerceError::Internal)?,
-                None => 0,
-            };
-            Ok::<_, CommerceError>(Money::from_minor(net, currency))
-        };
-        Ok(SellerBalances {
-            pending: read(ChartAccount::SellerPending(seller_id)).await?,
-            available: read(ChartAccount::SellerAvailable(seller_id)).await?,
-        })
-    }
-
     pub async fn move_order(
         &self,
         seller: SellerId,
@@ -979,131 +605,5 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     pub async fn review(&self, review: &Review) -> Result<(), CommerceError> {
         review.validate()?;
         self.store.add_review(review, self.now()).await
-    }
-
-    /// A seller, if it exists.
-    pub async fn seller(&self, id: SellerId) -> Result<Option<Seller>, CommerceError> {
-        self.store.seller(id).await
-    }
-
-    /// The sellers among `ids` that exist.
-    pub async fn sellers(&self, ids: &[SellerId]) -> Result<Vec<Seller>, CommerceError> {
-        self.store.sellers(ids).await
-    }
-
-    /// Every SKU of these products, with stock and prices.
-    pub async fn product_skus(
-        &self,
-        products: &[ProductId],
-    ) -> Result<Vec<SkuView>, CommerceError> {
-        self.store.product_skus(products).await
-    }
-
-    /// One of the party's own orders; `None` for anyone else's, so ids cannot be probed.
-    pub async fn order_for(
-        &self,
-        party: Party,
-        order: OrderId,
-    ) -> Result<Option<OrderView>, CommerceError> {
-        self.store.order_for(party, order).await
-    }
-
-    /// A page of the party's orders, newest first (`limit` of 1 to 100, after `after`).
-    pub async fn orders_page(
-        &self,
-        party: Party,
-        after: Option<PageCursor>,
-        limit: u32,
-    ) -> Result<Page<OrderView>, CommerceError> {
-        check_page_limit(limit)?;
-        let fetched = self
-            .store
-            .orders_for(party, after, limit.saturating_add(1))
-            .await?;
-        Ok(Page::from_fetched(fetched, limit))
-    }
-
-    /// A page of a product's reviews, newest first (`limit` of 1 to 100, after `after`).
-    pub async fn reviews_page(
-        &self,
-        product: ProductId,
-        after: Option<PageCursor>,
-        limit: u32,
-    ) -> Result<Page<ReviewView>, CommerceError> {
-        check_page_limit(limit)?;
-        let fetched = self
-            .store
-            .reviews(product, after, limit.saturating_add(1))
-            .await?;
-        Ok(Page::from_fetched(fetched, limit))
-    }
-
-    /// One of the buyer's own checkouts; `None` for anyone else's.
-    pub async fn checkout_for(
-        &self,
-        buyer: BuyerId,
-        id: CheckoutId,
-    ) -> Result<Option<CheckoutRecord>, CommerceError> {
-        Ok(self
-            .store
-            .checkout(id)
-            .await?
-            .filter(|record| record.plan.buyer_id == buyer))
-    }
-}
-
-/// A page holds 1 to [`PAGE_LIMIT_MAX`] items.
-fn check_page_limit(limit: u32) -> Result<(), CommerceError> {
-    if limit == 0 || limit > PAGE_LIMIT_MAX {
-        return Err(CommerceError::InvalidInput("limit must be 1 to 100"));
-    }
-    Ok(())
-}
-
-impl<S: CommerceStore, L: LedgerStore + LedgerHistory, P: PaymentProvider> Marketplace<S, L, P> {
-    /// A page of a seller's history on its pending or available account, newest first
-    /// (`limit` of 1 to 100 entries, older than `before`), each with the balance after it.
-    pub async fn seller_ledger(
-        &self,
-        seller_id: SellerId,
-        account: SellerAccount,
-        before: Option<HistoryCursor>,
-        limit: u32,
-    ) -> Result<Page<SellerLedgerEntry>, CommerceError> {
-        check_page_limit(limit)?;
-        let seller = self
-            .store
-            .seller(seller_id)
-            .await?
-            .ok_or(CommerceError::NotFound("seller"))?;
-        let currency = seller.settlement_currency;
-        let account_id = match account {
-            SellerAccount::Pending => ChartAccount::SellerPending(seller_id),
-            SellerAccount::Available => ChartAccount::SellerAvailable(seller_id),
-        }
-        .id(currency);
-        // One entry more than the page tells whether another page follows.
-        let fetched = self
-            .ledger
-            .history(account_id, before, limit.saturating_add(1))
-            .await
-            .map_err(ledger_unavailable)?;
-        let page = Page::from_fetched(fetched, limit);
-        Ok(Page {
-            has_next: page.has_next,
-            items: page
-                .items
-                .into_iter()
-                .map(|entry| {
-                    let balance = &entry.balance_after;
-                    let net = balance.credits_posted.saturating_sub(balance.debits_posted);
-                    SellerLedgerEntry {
-                        credit: entry.transfer.credit_account_id == account_id,
-                        balance_after: Money::from_minor(net, currency),
-                        entry,
-                    }
-                })
-                .collect(),
-        })
     }
 }
