@@ -241,7 +241,7 @@ fn read_item(item: WireItem, merchant_account: &str) -> Result<Notification, Not
         .transpose()
         .map_err(|_| malformed("malformed originalReference"))?;
     let payment_id = Uuid::try_parse(&item.merchant_reference)
-        .map(PaymentId)
+        .map(PaymentId::from_uuid)
         .map_err(|_| malformed("merchantReference is not a payment id"))?;
     let currency =
         Currency::from_code(&item.amount.currency).map_err(|_| malformed("unknown currency"))?;
@@ -322,7 +322,7 @@ mod tests {
     fn sample(event: NotificationEvent) -> Notification {
         Notification {
             event_id: Uuid::from_u128(7).to_string(),
-            payment_id: PaymentId(Uuid::from_u128(42)),
+            payment_id: PaymentId::from_uuid(Uuid::from_u128(42)),
             psp_reference: PspReference::new("ABCDEF0123456789").unwrap(),
             event,
             amount: Money::from_minor(12_345, Currency::BRL),

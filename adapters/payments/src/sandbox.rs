@@ -1338,7 +1338,7 @@ mod tests {
 
     fn payment(state: State) -> Payment {
         Payment {
-            payment_id: PaymentId(Uuid::new_v4()),
+            payment_id: PaymentId::from_uuid(Uuid::new_v4()),
             method: MethodType::Card,
             amount: Money::from_minor(100, Currency::EUR),
             card_last4: Some("1111".to_owned()),

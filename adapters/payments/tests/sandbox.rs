@@ -94,7 +94,7 @@ fn card(number: &str, expiry_month: u8, expiry_year: u16) -> MethodDetails {
 
 fn request(country_code: &str, amount: Money, details: MethodDetails) -> AuthorizeRequest {
     AuthorizeRequest {
-        payment_id: PaymentId(Uuid::new_v4()),
+        payment_id: PaymentId::from_uuid(Uuid::new_v4()),
         amount,
         country: country(country_code),
         details,

@@ -72,12 +72,12 @@ fn user(row: &UserRow) -> Result<User> {
         Fail::Domain(IdentityError::Internal)
     };
     let role = match row.role.as_str() {
-        "buyer" => Role::Buyer(BuyerId(row.subject_id)),
+        "buyer" => Role::Buyer(BuyerId::from_uuid(row.subject_id)),
         "seller" => Role::Seller(SellerId::from_uuid(row.subject_id)),
         _ => return Err(corrupt()),
     };
     Ok(User {
-        id: UserId(row.id),
+        id: UserId::from_uuid(row.id),
         email: Email::new(&row.email).map_err(|_| corrupt())?,
         role,
     })
@@ -86,14 +86,14 @@ fn user(row: &UserRow) -> Result<User> {
 /// Inserts a user; `EmailTaken` (and nothing written) when the e-mail has an account.
 fn insert_user(conn: &mut PgConnection, new: &NewUser, now: Timestamp) -> Result<User> {
     let (role, subject) = match new.role {
-        Role::Buyer(buyer) => ("buyer", buyer.0),
+        Role::Buyer(buyer) => ("buyer", buyer.as_uuid()),
         Role::Seller(seller) => ("seller", seller.as_uuid()),
     };
     let inserted = sql_query(
         "INSERT INTO users (id, email, password_hash, role, subject_id, created_at, home_region) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING",
     )
-    .bind::<SqlUuid, _>(new.id.0)
+    .bind::<SqlUuid, _>(new.id.as_uuid())
     .bind::<Text, _>(new.email.as_str())
     .bind::<Text, _>(&new.password_hash)
     .bind::<Text, _>(role)
@@ -152,7 +152,7 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<User, IdentityError> {
         if new.role != party.role() {
-            tracing::error!(user_id = %new.id.0, "a new user's role is not its party's");
+            tracing::error!(user_id = %new.id.as_uuid(), "a new user's role is not its party's");
             return Err(IdentityError::Internal);
         }
         let (new, party) = (new.clone(), party.clone());
@@ -211,7 +211,7 @@ impl IdentityStore for PostgresIdentity {
                  ON CONFLICT (token_hash) DO NOTHING",
             )
             .bind::<Text, _>(&token.0)
-            .bind::<SqlUuid, _>(user.0)
+            .bind::<SqlUuid, _>(user.as_uuid())
             .bind::<BigInt, _>(now.as_micros())
             .bind::<BigInt, _>(expires_at.as_micros())
             .execute(conn)?;

@@ -35,7 +35,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use uuid::Uuid;
 
 pub use commerce::PostgresCommerce;
-pub use events::{Applied, MAX_ENDPOINTS_PER_SELLER, PostgresEvents};
+pub use events::PostgresEvents;
 pub use identity::PostgresIdentity;
 pub use instrument::{count_queries, queries_executed};
 pub use retry::RetryPolicy;

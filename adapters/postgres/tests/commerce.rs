@@ -108,7 +108,7 @@ fn seller(n: u128, country: &str, currency: Currency, commission: u16) -> Seller
 
 fn buyer(n: u128, country: &str) -> Buyer {
     Buyer {
-        id: BuyerId(id(n)),
+        id: BuyerId::from_uuid(id(n)),
         name: format!("Buyer {n}"),
         country: Country::new(country).unwrap(),
         region: Region::new("sa").unwrap(),
@@ -117,7 +117,7 @@ fn buyer(n: u128, country: &str) -> Buyer {
 
 fn product(n: u128, seller: &Seller, stock: Option<u32>, prices: Vec<Money>) -> NewProduct {
     NewProduct {
-        id: ProductId(id(n)),
+        id: ProductId::from_uuid(id(n)),
         seller_id: seller.id,
         title: format!("Product {n}"),
         description: "A fine thing".into(),
@@ -128,7 +128,7 @@ fn product(n: u128, seller: &Seller, stock: Option<u32>, prices: Vec<Money>) -> 
             ProductKind::Digital
         },
         skus: vec![NewSku {
-            id: SkuId(id(n + 1)),
+            id: SkuId::from_uuid(id(n + 1)),
             code: "default".into(),
             title: format!("Product {n}"),
             stock,
@@ -139,7 +139,7 @@ fn product(n: u128, seller: &Seller, stock: Option<u32>, prices: Vec<Money>) -> 
 
 fn line(sku: u128, quantity: u32) -> CartLine {
     CartLine {
-        sku_id: SkuId(id(sku)),
+        sku_id: SkuId::from_uuid(id(sku)),
         quantity,
     }
 }
@@ -311,8 +311,8 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
         .unwrap();
 
     let command = CheckoutCommand {
-        id: CheckoutId(id(500)),
-        buyer_id: BuyerId(id(3)),
+        id: CheckoutId::from_uuid(id(500)),
+        buyer_id: BuyerId::from_uuid(id(3)),
         currency: Currency::BRL,
         lines: vec![line(101, 2), line(201, 1)],
         idempotency_key: "cart-1".into(),
@@ -344,7 +344,7 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
     let payment = market
         .pay(&PayCommand {
             checkout_id: checkout.plan.id,
-            buyer_id: BuyerId(id(3)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             details: pix(),
             return_url: "https://shop.example/return".into(),
         })
@@ -660,8 +660,8 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
         .unwrap();
     let checkout = market
         .checkout(&CheckoutCommand {
-            id: CheckoutId(id(500)),
-            buyer_id: BuyerId(id(3)),
+            id: CheckoutId::from_uuid(id(500)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             currency: Currency::JPY,
             lines: vec![line(101, 2)],
             idempotency_key: "cart-jp".into(),
@@ -679,7 +679,7 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
     let payment = market
         .pay(&PayCommand {
             checkout_id: checkout.plan.id,
-            buyer_id: BuyerId(id(3)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             details: MethodDetails::Other {
                 method: MethodType::Konbini,
                 extra: String::new(),
@@ -764,8 +764,8 @@ async fn concurrent_buyers_never_oversell_the_last_units() {
         tasks.push(tokio::spawn(async move {
             market
                 .checkout(&CheckoutCommand {
-                    id: CheckoutId(id(5_000 + n)),
-                    buyer_id: BuyerId(id(1_000 + n)),
+                    id: CheckoutId::from_uuid(id(5_000 + n)),
+                    buyer_id: BuyerId::from_uuid(id(1_000 + n)),
                     currency: Currency::EUR,
                     lines: vec![line(101, 1)],
                     idempotency_key: format!("race-{n}"),
@@ -816,8 +816,8 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
         .await
         .unwrap();
     let command = |lines: Vec<CartLine>, currency: Currency, key: &str| CheckoutCommand {
-        id: CheckoutId(Uuid::new_v4()),
-        buyer_id: BuyerId(id(3)),
+        id: CheckoutId::from_uuid(Uuid::new_v4()),
+        buyer_id: BuyerId::from_uuid(id(3)),
         currency,
         lines,
         idempotency_key: key.into(),
@@ -836,7 +836,7 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
     );
     assert_eq!(
         checkout(command(vec![line(999, 1)], Currency::EUR, "k3")).await,
-        CommerceError::UnknownSku(SkuId(id(999)))
+        CommerceError::UnknownSku(SkuId::from_uuid(id(999)))
     );
     // A currency nobody publishes a rate for, and the SKU has no price in it.
     assert!(matches!(
@@ -887,7 +887,7 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
     let konbini = market
         .pay(&PayCommand {
             checkout_id: placed.plan.id,
-            buyer_id: BuyerId(id(3)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             details: MethodDetails::Other {
                 method: MethodType::Konbini,
                 extra: String::new(),
@@ -904,7 +904,7 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
     let foreign = market
         .pay(&PayCommand {
             checkout_id: placed.plan.id,
-            buyer_id: BuyerId(id(4)),
+            buyer_id: BuyerId::from_uuid(id(4)),
             details: MethodDetails::Other {
                 method: MethodType::Ideal,
                 extra: String::new(),
@@ -918,7 +918,7 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
     let stale = market
         .pay(&PayCommand {
             checkout_id: placed.plan.id,
-            buyer_id: BuyerId(id(3)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             details: MethodDetails::Card {
                 number: bazaar_domain::payments::CardNumber::new("4111 1111 1111 1111").unwrap(),
                 expiry_month: 12,
@@ -955,8 +955,8 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
         .unwrap();
     let placed = market
         .checkout(&CheckoutCommand {
-            id: CheckoutId(id(500)),
-            buyer_id: BuyerId(id(3)),
+            id: CheckoutId::from_uuid(id(500)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             currency: Currency::EUR,
             lines: vec![line(101, 1)],
             idempotency_key: "course".into(),
@@ -966,7 +966,7 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
     let paid = market
         .pay(&PayCommand {
             checkout_id: placed.plan.id,
-            buyer_id: BuyerId(id(3)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             details: MethodDetails::Card {
                 number: bazaar_domain::payments::CardNumber::new("4111 1111 1111 1111").unwrap(),
                 expiry_month: 12,
@@ -1005,8 +1005,8 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
 
     let review = |buyer: u128, rating: u8| Review {
         id: Uuid::new_v4(),
-        product_id: ProductId(id(100)),
-        buyer_id: BuyerId(id(buyer)),
+        product_id: ProductId::from_uuid(id(100)),
+        buyer_id: BuyerId::from_uuid(id(buyer)),
         order_id,
         rating,
         body: "Clear and thorough.".into(),
@@ -1071,8 +1071,8 @@ async fn a_payment_whose_answer_was_lost_is_retried_safely() {
         .unwrap();
     let placed = market
         .checkout(&CheckoutCommand {
-            id: CheckoutId(id(500)),
-            buyer_id: BuyerId(id(3)),
+            id: CheckoutId::from_uuid(id(500)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             currency: Currency::EUR,
             lines: vec![line(101, 1)],
             idempotency_key: "lost".into(),
@@ -1081,7 +1081,7 @@ async fn a_payment_whose_answer_was_lost_is_retried_safely() {
         .unwrap();
     let pay = PayCommand {
         checkout_id: placed.plan.id,
-        buyer_id: BuyerId(id(3)),
+        buyer_id: BuyerId::from_uuid(id(3)),
         details: MethodDetails::Card {
             number: bazaar_domain::payments::CardNumber::new("4111 1111 1111 1111").unwrap(),
             expiry_month: 12,
@@ -1164,8 +1164,8 @@ async fn place(
     world
         .market
         .checkout(&CheckoutCommand {
-            id: CheckoutId(id(n)),
-            buyer_id: BuyerId(id(3)),
+            id: CheckoutId::from_uuid(id(n)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             currency: Currency::BRL,
             lines,
             idempotency_key: format!("cart-{n}"),
@@ -1183,7 +1183,7 @@ async fn a_capture_after_expiry_is_posted_and_refunded_in_full_and_the_order_sta
     let paying = market
         .pay(&PayCommand {
             checkout_id: placed.plan.id,
-            buyer_id: BuyerId(id(3)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             details: pix(),
             return_url: "https://shop.example/return".into(),
         })
@@ -1295,7 +1295,7 @@ async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked
     let paid = market
         .pay(&PayCommand {
             checkout_id: placed.plan.id,
-            buyer_id: BuyerId(id(3)),
+            buyer_id: BuyerId::from_uuid(id(3)),
             details: pix(),
             return_url: "https://shop.example/return".into(),
         })
@@ -1434,14 +1434,14 @@ async fn a_failing_notification_is_delivered_again_until_it_applies_or_is_parked
 /// is recorded, not posted.
 async fn capture_unposted(world: &World, n: u128) -> bazaar_domain::payments::PaymentId {
     let placed = place(world, n, vec![line(101, 1)]).await;
-    let payment_id = bazaar_domain::payments::PaymentId(id(n + 1));
+    let payment_id = bazaar_domain::payments::PaymentId::from_uuid(id(n + 1));
     let store = world.market.store();
     store
         .start_payment(
             &bazaar_domain::store::NewPayment {
                 id: payment_id,
                 checkout_id: placed.plan.id,
-                buyer_id: BuyerId(id(3)),
+                buyer_id: BuyerId::from_uuid(id(3)),
                 provider: ProviderName::new("sandbox").unwrap(),
                 method: MethodType::Pix,
             },

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 fn new_user(n: u128, email: &str, role: Role) -> NewUser {
     NewUser {
-        id: UserId(Uuid::from_u128(n)),
+        id: UserId::from_uuid(Uuid::from_u128(n)),
         email: Email::new(email).unwrap(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
         role,
@@ -38,7 +38,7 @@ async fn users_are_unique_by_email_and_sessions_expire_and_revoke() {
             &new_user(
                 1,
                 "ana@example.com",
-                Role::Buyer(BuyerId(Uuid::from_u128(7))),
+                Role::Buyer(BuyerId::from_uuid(Uuid::from_u128(7))),
             ),
             now,
         )
@@ -123,7 +123,7 @@ async fn register_writes_the_party_and_the_user_together_or_not_at_all() {
     let now = Timestamp::from_micros(1_000_000);
     let region = Region::new("eu").unwrap();
     let buyer = NewParty::Buyer(Buyer {
-        id: BuyerId(Uuid::from_u128(7)),
+        id: BuyerId::from_uuid(Uuid::from_u128(7)),
         name: "Ana".into(),
         country: Country::new("DE").unwrap(),
         region: region.clone(),

@@ -65,7 +65,7 @@ pub fn encode(event: &EventEnvelope) -> Result<Vec<u8>, EnvelopeError> {
         .map_err(|error| EnvelopeError::Payload(error.to_string()))?;
     let micros = event.occurred_at.as_micros();
     serde_json::to_vec(&Outgoing {
-        id: event.id.0,
+        id: event.id.as_uuid(),
         kind: &event.event_type,
         version: event.version,
         created: micros.div_euclid(1_000_000),
@@ -85,7 +85,7 @@ pub fn decode(body: &[u8]) -> Result<EventEnvelope, EnvelopeError> {
     let incoming: Incoming<'_> = serde_json::from_slice(body)
         .map_err(|error| EnvelopeError::Malformed(error.to_string()))?;
     Ok(EventEnvelope {
-        id: EventId(incoming.id),
+        id: EventId::from_uuid(incoming.id),
         event_type: incoming.kind,
         version: incoming.version,
         resource_type: incoming.resource.kind.into_owned(),
@@ -102,7 +102,7 @@ mod tests {
 
     fn sample() -> EventEnvelope {
         EventEnvelope {
-            id: EventId(Uuid::from_u128(1)),
+            id: EventId::from_uuid(Uuid::from_u128(1)),
             event_type: "order.paid".to_owned(),
             version: 1,
             resource_type: "order".to_owned(),

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::webhooks::{EndpointSecret, EndpointUrl, parse_patterns};
+use bazaar_domain::webhooks::{EndpointSecret, WebhookPolicy, Webhooks};
 use bazaar_ledger::Timestamp;
 use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey};
 use bazaar_rabbitmq::{ConsumerSpec, Link, Topology};
@@ -528,7 +528,13 @@ async fn end_to_end(options: &Options) -> Result<Latency, String> {
         .map_err(|error| error.to_string())??;
     let key = SecretKey::generate();
     let secrets_key = key.to_hex();
-    let store = PostgresEvents::new(DATABASE_URL, 2, RetryPolicy::default(), key);
+    let webhooks = Webhooks::new(
+        PostgresEvents::new(DATABASE_URL, 2, RetryPolicy::default(), key),
+        WebhookPolicy {
+            allow_loopback_http: true,
+            ..WebhookPolicy::default()
+        },
+    );
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|error| format!("webhook receiver: {error}"))?;
@@ -538,15 +544,11 @@ async fn end_to_end(options: &Options) -> Result<Latency, String> {
         .port();
     let received: Received = Arc::default();
     let receiver = tokio::spawn(serve(listener, received.clone()));
-    let url = EndpointUrl::parse(&format!("http://127.0.0.1:{port}/hook"), true)
-        .map_err(|error| format!("endpoint url: {error}"))?;
-    let patterns =
-        parse_patterns(&["order.*".to_owned()]).map_err(|error| format!("patterns: {error}"))?;
-    store
+    webhooks
         .create_endpoint(
             SellerId::from_uuid(seller),
-            url,
-            patterns,
+            &format!("http://127.0.0.1:{port}/hook"),
+            &["order.*".to_owned()],
             EndpointSecret::from_bytes(rand::rng().random()),
             Timestamp::from_micros(now_us()),
         )

@@ -150,7 +150,7 @@ async fn user(app: &App, key: &str, role: Role, region: Region) -> Result<(), St
         .identity
         .create_user(
             &NewUser {
-                id: UserId(id(&format!("user:{key}"))),
+                id: UserId::from_uuid(id(&format!("user:{key}"))),
                 email,
                 password_hash,
                 role,
@@ -170,7 +170,7 @@ fn product(index: u32, seller: &DemoSeller) -> Result<NewProduct, String> {
         .get(usize::try_from(index % 10).unwrap_or(0))
         .copied()
         .unwrap_or("Fine");
-    let product_id = ProductId(id(&format!("product:{index}")));
+    let product_id = ProductId::from_uuid(id(&format!("product:{index}")));
     let step = i64::from(index % 17);
     let price = seller
         .base_price
@@ -190,7 +190,7 @@ fn product(index: u32, seller: &DemoSeller) -> Result<NewProduct, String> {
     };
     let skus = (0..variants)
         .map(|v| NewSku {
-            id: SkuId(id(&format!("sku:{index}:{v}"))),
+            id: SkuId::from_uuid(id(&format!("sku:{index}:{v}"))),
             code: format!("V{v}"),
             title: format!(
                 "{adjective} {} #{index} ({})",
@@ -258,7 +258,7 @@ pub async fn load(app: &Arc<App>) -> Result<(), String> {
     }
     for (key, name, code, home) in BUYERS {
         let buyer = Buyer {
-            id: BuyerId(id(&format!("buyer:{key}"))),
+            id: BuyerId::from_uuid(id(&format!("buyer:{key}"))),
             name: name.to_owned(),
             country: country(code)?,
             region: region(home)?,
@@ -291,18 +291,18 @@ pub async fn load(app: &Arc<App>) -> Result<(), String> {
 
 /// A few paid orders, so sellers have balances and a delivered order to review.
 async fn orders(app: &Arc<App>) -> Result<(), String> {
-    let sam = BuyerId(id("buyer:sam"));
+    let sam = BuyerId::from_uuid(id("buyer:sam"));
     for n in 0..6_u32 {
         // Products 1, 8, 15, ... belong to Austin Audio (USD); 0, 7, ... to Berlin Books.
         let index = n.saturating_mul(7).saturating_add(n % 2);
         let checkout = app
             .market
             .checkout(&CheckoutCommand {
-                id: CheckoutId(id(&format!("checkout:{n}"))),
+                id: CheckoutId::from_uuid(id(&format!("checkout:{n}"))),
                 buyer_id: sam,
                 currency: Currency::USD,
                 lines: vec![CartLine {
-                    sku_id: SkuId(id(&format!("sku:{index}:0"))),
+                    sku_id: SkuId::from_uuid(id(&format!("sku:{index}:0"))),
                     quantity: 1,
                 }],
                 idempotency_key: format!("demo-{n}"),

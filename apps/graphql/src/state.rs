@@ -6,6 +6,7 @@ use bazaar_domain::chart::ProviderName;
 use bazaar_domain::fx::Spread;
 use bazaar_domain::orders::TaxRates;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
+use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
 use bazaar_postgres::{
@@ -23,7 +24,7 @@ pub struct App {
     pub market: Market,
     pub identity: PostgresIdentity,
     /// Webhook endpoints and deliveries, and the sellers' event counts.
-    pub events: PostgresEvents,
+    pub webhooks: Webhooks<PostgresEvents>,
     pub config: Config,
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -86,11 +87,17 @@ impl App {
             PostgresCommerce::new(&config.database_url, config.db_pool, RetryPolicy::default());
         let identity =
             PostgresIdentity::new(&config.database_url, config.db_pool, RetryPolicy::default());
-        let events = PostgresEvents::new(
-            &config.database_url,
-            config.db_pool,
-            RetryPolicy::default(),
-            secrets_key(&config),
+        let webhooks = Webhooks::new(
+            PostgresEvents::new(
+                &config.database_url,
+                config.db_pool,
+                RetryPolicy::default(),
+                secrets_key(&config),
+            ),
+            WebhookPolicy {
+                allow_loopback_http: config.webhook_allow_loopback_http,
+                ..WebhookPolicy::default()
+            },
         );
         let provider = match config.payment_provider {
             PaymentProviderKind::Sandbox => {
@@ -122,7 +129,7 @@ impl App {
         Ok(Arc::new(Self {
             market,
             identity,
-            events,
+            webhooks,
             config,
             metrics,
             clock,

@@ -127,7 +127,7 @@ async fn housekeeping(app: Arc<App>) {
                 tracing::info!(sent = pass.sent, "sent automatic refunds of late captures");
             }
             for (refund, code, refused) in &pass.failures {
-                let refund_id = refund.0.to_string();
+                let refund_id = refund.as_uuid().to_string();
                 if *refused {
                     tracing::error!(
                         refund_id,

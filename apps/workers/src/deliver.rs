@@ -15,11 +15,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bazaar_domain::events::{AttemptResult, DeliveryJob};
 use bazaar_domain::webhooks::{
-    ADDRESS_BLOCKED, AttemptOutcome, EVENT_ID_HEADER, EVENT_TYPE_HEADER, EndpointUrl,
-    RetrySchedule, SECRET_UNAVAILABLE, SIGNATURE_HEADER, classify, may_deliver_to,
-    signature_header,
+    ADDRESS_BLOCKED, AttemptOutcome, AttemptResult, DeliveryJob, EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER, EndpointUrl, RetrySchedule, SECRET_UNAVAILABLE, SIGNATURE_HEADER, classify,
+    may_deliver_to, signature_header,
 };
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_postgres::SystemClock;

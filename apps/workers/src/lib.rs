@@ -19,10 +19,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bazaar_domain::events::{
-    AttemptResult, DeliveryJob, EVENT_VERSION, EventBus, EventEnvelope, EventStoreError, Outbox,
-};
-use bazaar_domain::webhooks::RetrySchedule;
+use bazaar_domain::events::{EVENT_VERSION, EventBus, EventEnvelope, EventStoreError, Outbox};
+use bazaar_domain::webhooks::{AttemptResult, DeliveryJob, RetrySchedule, WebhookPolicy, Webhooks};
 use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey};
 use bazaar_rabbitmq::{
     AmqpBus, ConsumerSpec, EnvelopeError, Link, Topology, Verdict, backoff, sleep_or_shutdown,
@@ -43,6 +41,9 @@ const RELAY_TASKS: usize = 2;
 const RECORD_BATCH: usize = 256;
 /// Recording transactions in flight at once.
 const RECORDS_IN_FLIGHT: usize = 4;
+
+/// The webhooks service on PostgreSQL, as the consumers and the poller use it.
+type WebhookService = Webhooks<PostgresEvents>;
 
 /// Why the workers could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,14 @@ pub async fn run_with(
         RetryPolicy::default(),
         key,
     ));
+    let webhooks = Arc::new(Webhooks::new(
+        PostgresEvents::clone(&events),
+        WebhookPolicy {
+            allow_loopback_http: config.allow_loopback,
+            disable_after: config.disable_after,
+            lease: config.delivery_lease,
+        },
+    ));
     let link = Arc::new(Link::new(&config.amqp_url, &config.name));
     let topology = topology(&config);
     let sender = Sender::new(
@@ -126,8 +135,8 @@ pub async fn run_with(
                 }
             }
             Role::Activity => {
-                let (events, link, topology, prefetch, shutdown) = (
-                    events.clone(),
+                let (webhooks, link, topology, prefetch, shutdown) = (
+                    webhooks.clone(),
                     link.clone(),
                     topology.clone(),
                     config.prefetch,
@@ -135,23 +144,18 @@ pub async fn run_with(
                 );
                 tasks.push(Box::pin(async move {
                     let spec = spec(ACTIVITY);
-                    let handler = |decoded| count_events(&events, decoded, shutdown.clone());
+                    let handler = |decoded| count_events(&webhooks, decoded, shutdown.clone());
                     link.consume(&topology, &spec, prefetch, handler, shutdown.clone())
                         .await;
                 }));
             }
             Role::Webhooks => {
                 let (results, recorded) = mpsc::unbounded_channel();
-                recorders.push(tokio::spawn(record(
-                    events.clone(),
-                    recorded,
-                    config.disable_after,
-                )));
+                recorders.push(tokio::spawn(record(webhooks.clone(), recorded)));
                 let context = Arc::new(Delivering {
-                    events: events.clone(),
+                    webhooks: webhooks.clone(),
                     sender: sender.clone(),
                     permits: permits.clone(),
-                    lease: config.delivery_lease,
                     results,
                 });
                 let (link, topology, prefetch, fan_shutdown) = (
@@ -352,7 +356,7 @@ impl Chunk {
 }
 
 async fn count_events(
-    events: &PostgresEvents,
+    webhooks: &WebhookService,
     decoded: Vec<Result<EventEnvelope, EnvelopeError>>,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<Verdict> {
@@ -360,7 +364,7 @@ async fn count_events(
     if chunk.events.is_empty() {
         return chunk.answer(Vec::new());
     }
-    let work = || events.count_events(ACTIVITY, &chunk.events, now());
+    let work = || webhooks.count_events(ACTIVITY, &chunk.events, now());
     match chunk.run(ACTIVITY, shutdown, work).await {
         Ok(answers) => {
             let verdicts: Vec<Verdict> = answers
@@ -378,10 +382,9 @@ async fn count_events(
 
 /// What the webhook consumer and the delivery poller share.
 struct Delivering {
-    events: Arc<PostgresEvents>,
+    webhooks: Arc<WebhookService>,
     sender: Sender,
     permits: Arc<Semaphore>,
-    lease: Duration,
     results: mpsc::UnboundedSender<(DeliveryJob, AttemptResult)>,
 }
 
@@ -395,10 +398,7 @@ impl Delivering {
         if chunk.events.is_empty() {
             return chunk.answer(Vec::new());
         }
-        let work = || {
-            self.events
-                .fan_out(WEBHOOKS, &chunk.events, self.lease, now())
-        };
+        let work = || self.webhooks.fan_out(WEBHOOKS, &chunk.events, now());
         match chunk.run(WEBHOOKS, shutdown, work).await {
             Ok(answers) => {
                 let count = answers.len();
@@ -434,7 +434,7 @@ impl Delivering {
         let mut failures: u32 = 0;
         while !*shutdown.borrow() {
             let limit = u32::try_from(self.permits.available_permits().max(1)).unwrap_or(1);
-            match self.events.claim_deliveries(limit, self.lease, now()).await {
+            match self.webhooks.claim_deliveries(limit, now()).await {
                 Ok(jobs) => {
                     failures = 0;
                     let full = u32::try_from(jobs.len()).unwrap_or(u32::MAX) >= limit;
@@ -464,9 +464,8 @@ impl Delivering {
 /// Records attempts as they come, many per transaction and a few transactions at once, until
 /// every sender is gone.
 async fn record(
-    events: Arc<PostgresEvents>,
+    webhooks: Arc<WebhookService>,
     mut results: mpsc::UnboundedReceiver<(DeliveryJob, AttemptResult)>,
-    disable_after: u32,
 ) {
     let mut in_flight = tokio::task::JoinSet::new();
     loop {
@@ -477,19 +476,15 @@ async fn record(
         while in_flight.len() >= RECORDS_IN_FLIGHT {
             let _done = in_flight.join_next().await;
         }
-        in_flight.spawn(record_batch(events.clone(), batch, disable_after));
+        in_flight.spawn(record_batch(webhooks.clone(), batch));
     }
     while in_flight.join_next().await.is_some() {}
 }
 
-async fn record_batch(
-    events: Arc<PostgresEvents>,
-    batch: Vec<(DeliveryJob, AttemptResult)>,
-    disable_after: u32,
-) {
+async fn record_batch(webhooks: Arc<WebhookService>, batch: Vec<(DeliveryJob, AttemptResult)>) {
     let mut failures: u32 = 0;
     loop {
-        match events.record_attempts(&batch, disable_after, now()).await {
+        match webhooks.record_attempts(&batch, now()).await {
             Ok(()) => return,
             Err(EventStoreError::Unavailable) => {
                 failures = failures.saturating_add(1);

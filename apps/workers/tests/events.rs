@@ -26,9 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::events::{DeliveryJob, EventEnvelope, EventId, SecretUnavailable};
+use bazaar_domain::events::{EventEnvelope, EventId};
 use bazaar_domain::webhooks::{
-    AttemptOutcome, EndpointSecret, EndpointUrl, RetrySchedule, SIGNATURE_HEADER, parse_patterns,
+    AttemptOutcome, DeliveryId, DeliveryJob, EndpointId, EndpointSecret, RetrySchedule,
+    SIGNATURE_HEADER, SecretUnavailable, WebhookPolicy, WebhookStore, Webhooks,
 };
 use bazaar_ledger::Clock;
 use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey, SystemClock};
@@ -195,7 +196,7 @@ struct World {
     database_url: String,
     prefix: String,
     key: SecretKey,
-    store: PostgresEvents,
+    store: Webhooks<PostgresEvents>,
     /// seller -> (its receiver, the patterns it subscribed)
     sellers: Vec<(Uuid, Receiver, String)>,
 }
@@ -214,7 +215,13 @@ impl World {
     /// Two sellers: one subscribed to `order.*`, one to everything; `delay` slows receivers.
     fn new(rt: &tokio::runtime::Runtime, database_url: &str, delay: Duration) -> Self {
         let key = SecretKey::generate();
-        let store = PostgresEvents::new(database_url, 2, RetryPolicy::default(), key.clone());
+        let store = Webhooks::new(
+            PostgresEvents::new(database_url, 2, RetryPolicy::default(), key.clone()),
+            WebhookPolicy {
+                allow_loopback_http: true,
+                ..WebhookPolicy::default()
+            },
+        );
         let mut conn = PgConnection::establish(database_url).unwrap();
         let mut sellers = Vec::new();
         for pattern in ["order.*", "*"] {
@@ -224,8 +231,8 @@ impl World {
             let receiver = Receiver::start(rt, secret.as_str().to_owned(), delay);
             rt.block_on(store.create_endpoint(
                 SellerId::from_uuid(seller),
-                EndpointUrl::parse(&receiver.url(), true).unwrap(),
-                parse_patterns(&[pattern.to_owned()]).unwrap(),
+                &receiver.url(),
+                &[pattern.to_owned()],
                 secret,
                 SystemClock.now(),
             ))
@@ -683,13 +690,14 @@ fn failing_endpoints_are_retried_rejected_and_disabled() {
     let endpoint = |target: String| {
         rt.block_on(store.create_endpoint(
             SellerId::from_uuid(*seller),
-            EndpointUrl::parse(&target, true).unwrap(),
-            parse_patterns(&["order.*".to_owned()]).unwrap(),
+            &target,
+            &["order.*".to_owned()],
             EndpointSecret::from_bytes(rand::rng().random()),
             SystemClock.now(),
         ))
         .unwrap()
         .id
+        .as_uuid()
     };
     // Nothing listens on this port: every attempt is a network error, retried.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -831,17 +839,18 @@ fn rotated_secrets_sign_during_the_overlap_and_deliveries_replay() {
 
     // A replay sends the delivered event again, with a fresh attempt in the log.
     let delivery = rt
-        .block_on(store.deliveries(seller_id, endpoint, None, 10))
+        .block_on(store.deliveries(seller_id, endpoint, None, 10, SystemClock.now()))
         .unwrap()
+        .items
         .into_iter()
-        .find(|d| d.event_id.0 == first)
+        .find(|d| d.event_id.as_uuid() == first)
         .unwrap();
     let replayed = rt
         .block_on(store.replay(seller_id, delivery.id, SystemClock.now()))
         .unwrap();
     assert_eq!(
         replayed.state,
-        bazaar_domain::events::DeliveryState::Pending
+        bazaar_domain::webhooks::DeliveryState::Pending
     );
     wait_for("the replay", Duration::from_secs(30), || {
         times_received(first) == 2
@@ -850,8 +859,9 @@ fn rotated_secrets_sign_during_the_overlap_and_deliveries_replay() {
         "the replay's attempt to be logged",
         Duration::from_secs(30),
         || {
-            rt.block_on(store.deliveries(seller_id, endpoint, None, 10))
+            rt.block_on(store.deliveries(seller_id, endpoint, None, 10, SystemClock.now()))
                 .unwrap()
+                .items
                 .iter()
                 .any(|d| d.id == delivery.id && d.attempts.len() == 2)
         },
@@ -938,7 +948,7 @@ fn rebinding_hosts() -> Arc<Hosts> {
 fn envelope(seller: Uuid) -> EventEnvelope {
     let id = Uuid::new_v4();
     EventEnvelope {
-        id: EventId(id),
+        id: EventId::from_uuid(id),
         event_type: "order.paid".to_owned(),
         version: 1,
         resource_type: "order".to_owned(),
@@ -958,8 +968,8 @@ fn the_sender_connects_only_to_addresses_it_checked() {
     let hosts = rebinding_hosts();
     let schedule = RetrySchedule::default();
     let job = |url: String| DeliveryJob {
-        delivery_id: Uuid::new_v4(),
-        endpoint_id: Uuid::new_v4(),
+        delivery_id: DeliveryId::from_uuid(Uuid::new_v4()),
+        endpoint_id: EndpointId::from_uuid(Uuid::new_v4()),
         url,
         secrets: Ok(vec![secret.clone()]),
         event: envelope(Uuid::new_v4()),
@@ -974,7 +984,10 @@ fn the_sender_connects_only_to_addresses_it_checked() {
     let result = rt.block_on(local.attempt(&delivered));
     assert_eq!(result.status_code, Some(200), "{result:?}");
     assert!(hosts.was_asked("localhost"));
-    assert_eq!(receiver.ids(), BTreeSet::from([delivered.event.id.0]));
+    assert_eq!(
+        receiver.ids(),
+        BTreeSet::from([delivered.event.id.as_uuid()])
+    );
     let connections = receiver.connections.load(Ordering::SeqCst);
     assert_eq!(connections, 1);
 
@@ -1086,22 +1099,15 @@ fn a_name_resolving_to_loopback_is_refused_and_logged_as_address_blocked() {
     let mut endpoints = Vec::new();
     for name in ["hooks.shop-example.com", "rebound.shop-example.com"] {
         let endpoint = rt
-            .block_on(
-                world.store.create_endpoint(
-                    SellerId::from_uuid(*seller),
-                    // Registration accepts it: the name looks public.
-                    EndpointUrl::parse(
-                        &format!("https://{name}:{}/hooks", target.addr.port()),
-                        false,
-                    )
-                    .unwrap(),
-                    parse_patterns(&["order.*".to_owned()]).unwrap(),
-                    EndpointSecret::from_bytes(rand::rng().random()),
-                    SystemClock.now(),
-                ),
-            )
+            .block_on(world.store.create_endpoint(
+                SellerId::from_uuid(*seller),
+                &format!("https://{name}:{}/hooks", target.addr.port()),
+                &["order.*".to_owned()],
+                EndpointSecret::from_bytes(rand::rng().random()),
+                SystemClock.now(),
+            ))
             .unwrap();
-        endpoints.push(endpoint.id);
+        endpoints.push(endpoint.id.as_uuid());
     }
     let hosts = rebinding_hosts();
     let _worker = InProcess::start(world.config("worker-blocked", false), hosts.clone());
@@ -1185,13 +1191,15 @@ fn an_unopenable_secret_holds_back_only_its_own_endpoint() {
     let (first_broken, first_healthy) = (envelope(*broken_seller), envelope(*healthy_seller));
     for event in [&first_broken, &first_healthy] {
         let seller = event.seller_id.unwrap().as_uuid();
-        write_event(url, event.id.0, seller, &event.event_type, 1);
+        write_event(url, event.id.as_uuid(), seller, &event.event_type, 1);
     }
     sql_query("UPDATE outbox_events SET sent_at = 0")
         .execute(&mut conn)
         .unwrap();
+    // The port itself, with no hold, so the poller below finds the deliveries due at once.
+    let port = PostgresEvents::new(url, 1, RetryPolicy::default(), world.key.clone());
     let answers = rt
-        .block_on(world.store.fan_out(
+        .block_on(port.fan_out(
             "webhooks",
             &[first_broken.clone(), first_healthy.clone()],
             Duration::ZERO,
@@ -1204,11 +1212,7 @@ fn an_unopenable_secret_holds_back_only_its_own_endpoint() {
         assert_eq!(job.secrets.is_err(), job.endpoint_id == broken);
     }
     let claimed = rt
-        .block_on(
-            world
-                .store
-                .claim_deliveries(10, Duration::ZERO, SystemClock.now()),
-        )
+        .block_on(port.claim_deliveries(10, Duration::ZERO, SystemClock.now()))
         .unwrap();
     assert_eq!(claimed.len(), 2);
     for job in &claimed {
@@ -1226,7 +1230,7 @@ fn an_unopenable_secret_holds_back_only_its_own_endpoint() {
         Duration::from_secs(30),
         || {
             let ids = healthy_receiver.ids();
-            ids.contains(&first_healthy.id.0) && ids.contains(&second_healthy)
+            ids.contains(&first_healthy.id.as_uuid()) && ids.contains(&second_healthy)
         },
     );
     let waiting = |clause: &str| {

@@ -1,7 +1,6 @@
 //! Sellers, buyers, products and their SKUs.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use bazaar_money::{Currency, Money};
 use uuid::Uuid;
@@ -10,29 +9,15 @@ use crate::Country;
 use crate::chart::SellerId;
 use crate::error::CommerceError;
 
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-        pub struct $name(pub Uuid);
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
-            }
-        }
-    };
-}
-
-id_type!(
+bazaar_ledger::uuid_id!(
     /// A buyer's id.
     BuyerId
 );
-id_type!(
+bazaar_ledger::uuid_id!(
     /// A product's id.
     ProductId
 );
-id_type!(
+bazaar_ledger::uuid_id!(
     /// A SKU's (sellable variant's) id.
     SkuId
 );
@@ -238,7 +223,7 @@ impl NewProduct {
         draft: ProductDraft,
     ) -> Result<Self, CommerceError> {
         crate::orders::validate_idempotency_key(idempotency_key)?;
-        let id = ProductId(Uuid::new_v5(
+        let id = ProductId::from_uuid(Uuid::new_v5(
             &seller_id.as_uuid(),
             format!("product:{idempotency_key}").as_bytes(),
         ));
@@ -246,7 +231,7 @@ impl NewProduct {
             .skus
             .into_iter()
             .map(|sku| NewSku {
-                id: SkuId(Uuid::new_v5(&id.0, format!("sku:{}", sku.code).as_bytes())),
+                id: SkuId::from_uuid(Uuid::new_v5(&id.0, format!("sku:{}", sku.code).as_bytes())),
                 code: sku.code,
                 title: sku.title,
                 stock: sku.stock,

@@ -4,8 +4,6 @@
 //! so any part of the system can name `seller:{id}:pending` in EUR without a lookup, and
 //! opening it twice is a harmless idempotent repeat.
 
-use std::fmt;
-
 use bazaar_ledger::{
     AccountCode, AccountError, AccountId, BalanceConstraint, NewAccount, Owner, Side,
 };
@@ -15,25 +13,10 @@ use uuid::Uuid;
 /// The namespace of Bazaar's ledger account ids (a random, fixed UUID).
 const ACCOUNT_NAMESPACE: Uuid = Uuid::from_u128(0x6d1c_52a4_8b0e_4f5d_9a37_1c2e_b7f0_4a91);
 
-/// A seller's id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct SellerId(Uuid);
-
-impl SellerId {
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    pub const fn as_uuid(self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for SellerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
+bazaar_ledger::uuid_id!(
+    /// A seller's id.
+    SellerId
+);
 
 /// A payment provider's short name, e.g. `sandbox`; `[a-z0-9_]{1,32}`.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]

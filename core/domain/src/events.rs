@@ -16,20 +16,15 @@ use crate::orders::derive_id;
 /// know rather than guess.
 pub const EVENT_VERSION: u32 = 1;
 
-/// An event's id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventId(pub Uuid);
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+bazaar_ledger::uuid_id!(
+    /// An event's id.
+    EventId
+);
 
 /// The id of the event of type `event_type` about `subject` (a resource, or for per-seller
 /// copies the seller's part of it): the same inputs always give the same id.
 pub fn event_id(subject: Uuid, event_type: EventType) -> EventId {
-    EventId(derive_id(
+    EventId::from_uuid(derive_id(
         subject,
         &format!("event:{}", event_type.as_str()),
     ))
@@ -166,6 +161,34 @@ pub trait Outbox: Send + Sync {
     fn release(&self, ids: &[EventId]) -> impl Future<Output = Result<(), EventStoreError>> + Send;
 }
 
+/// Whether a consumer applied an event now or had applied it before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Now,
+    Before,
+}
+
+/// Per-seller activity: how many events of each type each seller has had.
+pub trait ActivityStore: Send + Sync {
+    /// Counts each event against its seller, once per `consumer`, all in one transaction.
+    /// An implementation MUST answer `Ok(Applied::Before)` for an event `consumer` counted
+    /// before (in an earlier call or earlier in this slice) and count it no more, and
+    /// `Err(EventStoreError::NotFound("seller"))` for an event about a seller it does not
+    /// know (yet), changing nothing for it: the caller retries that one later.
+    fn count_events(
+        &self,
+        consumer: &'static str,
+        events: &[EventEnvelope],
+        now: bazaar_ledger::Timestamp,
+    ) -> impl Future<Output = Result<Vec<Result<Applied, EventStoreError>>, EventStoreError>> + Send;
+
+    /// A seller's event counts, by type in name order.
+    fn event_counts(
+        &self,
+        seller: SellerId,
+    ) -> impl Future<Output = Result<Vec<(String, u64)>, EventStoreError>> + Send;
+}
+
 /// Why a publish did not go through.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BusError {
@@ -184,110 +207,6 @@ pub trait EventBus: Send + Sync {
         &self,
         events: &[EventEnvelope],
     ) -> impl Future<Output = Result<(), BusError>> + Send;
-}
-
-/// A seller's webhook endpoint, as the API shows it (never with its secret).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WebhookEndpoint {
-    pub id: Uuid,
-    pub seller_id: SellerId,
-    pub url: String,
-    pub event_types: Vec<String>,
-    pub enabled: bool,
-    pub disabled_reason: Option<String>,
-    pub consecutive_failures: u32,
-    /// While a rotated-out secret still signs deliveries: until when.
-    pub previous_secret_expires_at: Option<bazaar_ledger::Timestamp>,
-    pub created_at: bazaar_ledger::Timestamp,
-}
-
-/// Where a delivery stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeliveryState {
-    Pending,
-    Succeeded,
-    Failed,
-}
-
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "pending" => Some(Self::Pending),
-            "succeeded" => Some(Self::Succeeded),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
-    }
-}
-
-/// One attempt to deliver an event to an endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AttemptRecord {
-    pub attempt: u32,
-    pub started_at: bazaar_ledger::Timestamp,
-    pub status_code: Option<u16>,
-    pub latency_ms: u32,
-    pub outcome: crate::webhooks::AttemptOutcome,
-    pub error: Option<String>,
-    pub next_attempt_at: Option<bazaar_ledger::Timestamp>,
-}
-
-/// An event's delivery to one endpoint, with its attempts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliveryRecord {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
-    pub event_id: EventId,
-    pub event_type: String,
-    pub state: DeliveryState,
-    pub next_attempt_at: Option<bazaar_ledger::Timestamp>,
-    pub created_at: bazaar_ledger::Timestamp,
-    pub attempts: Vec<AttemptRecord>,
-}
-
-/// An endpoint's stored signing secret does not open (a sealing key it was not sealed with,
-/// or damaged bytes). Only that endpoint's deliveries are held back: they are retried, and
-/// every other endpoint's go on.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
-#[error("the endpoint's signing secret cannot be opened")]
-pub struct SecretUnavailable;
-
-/// A delivery a worker holds and is about to send.
-#[derive(Clone, Debug)]
-pub struct DeliveryJob {
-    pub delivery_id: Uuid,
-    pub endpoint_id: Uuid,
-    pub url: String,
-    /// The secrets to sign with: the current one first, then one being rotated out; or
-    /// [`SecretUnavailable`] when the endpoint's secrets cannot be opened, in which case the
-    /// attempt sends nothing and records [`crate::webhooks::SECRET_UNAVAILABLE`].
-    pub secrets: Result<Vec<crate::webhooks::EndpointSecret>, SecretUnavailable>,
-    pub event: EventEnvelope,
-    /// Attempts made before this one.
-    pub attempts: u32,
-    /// When the first attempt was made (the retry window counts from there).
-    pub first_attempt_at: Option<bazaar_ledger::Timestamp>,
-}
-
-/// What one attempt came to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AttemptResult {
-    pub started_at: bazaar_ledger::Timestamp,
-    pub status_code: Option<u16>,
-    pub latency_ms: u32,
-    pub outcome: crate::webhooks::AttemptOutcome,
-    pub error: Option<String>,
-    /// When to try again; `None` when the delivery is finished (delivered, rejected, or out of
-    /// retry window).
-    pub next_attempt_at: Option<bazaar_ledger::Timestamp>,
 }
 
 #[cfg(test)]

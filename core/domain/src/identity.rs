@@ -8,14 +8,14 @@ use std::fmt;
 use std::future::Future;
 
 use bazaar_ledger::Timestamp;
-use uuid::Uuid;
 
 use crate::catalog::{Buyer, BuyerId, Region, Seller};
 use crate::chart::SellerId;
 
-/// A user's id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct UserId(pub Uuid);
+bazaar_ledger::uuid_id!(
+    /// A user's id.
+    UserId
+);
 
 /// The tenant a user acts for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

@@ -16,33 +16,19 @@ use crate::chart::SellerId;
 use crate::error::CommerceError;
 use crate::fx::{FxError, FxRate, RateBook, Spread};
 
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-        pub struct $name(pub Uuid);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Display::fmt(&self.0, f)
-            }
-        }
-    };
-}
-
-id_type!(
+bazaar_ledger::uuid_id!(
     /// One checkout: one payment for the orders of several sellers.
     CheckoutId
 );
-id_type!(
+bazaar_ledger::uuid_id!(
     /// One seller's part of a checkout.
     OrderId
 );
-id_type!(
+bazaar_ledger::uuid_id!(
     /// One line of an order.
     LineId
 );
-id_type!(
+bazaar_ledger::uuid_id!(
     /// One refund of part or all of a line.
     RefundId
 );
@@ -226,7 +212,7 @@ pub fn plan_checkout(
             .mul_decimal(Decimal::from(line.quantity), Rounding::HalfEven)?
             .value;
         per_seller.entry(seller.id).or_default().push(PricedLine {
-            id: LineId(derive_id(id.0, &format!("line:{}", sku.sku_id))),
+            id: LineId::from_uuid(derive_id(id.0, &format!("line:{}", sku.sku_id))),
             sku_id: sku.sku_id,
             product_id: sku.product_id,
             title: sku.title.clone(),
@@ -261,7 +247,7 @@ pub fn plan_checkout(
             })
         };
         orders.push(PlannedOrder {
-            id: OrderId(derive_id(id.0, &format!("order:{seller_id}"))),
+            id: OrderId::from_uuid(derive_id(id.0, &format!("order:{seller_id}"))),
             seller_id,
             settlement_currency: seller.settlement_currency,
             total,
@@ -453,8 +439,8 @@ mod tests {
     #[expect(clippy::arithmetic_side_effects, reason = "small test ids")]
     fn sku(n: u128, seller: u128, prices: Vec<Money>, available: Option<u32>) -> SkuView {
         SkuView {
-            sku_id: SkuId(Uuid::from_u128(n)),
-            product_id: ProductId(Uuid::from_u128(n + 1000)),
+            sku_id: SkuId::from_uuid(Uuid::from_u128(n)),
+            product_id: ProductId::from_uuid(Uuid::from_u128(n + 1000)),
             seller_id: SellerId::from_uuid(Uuid::from_u128(seller)),
             title: format!("sku {n}"),
             category: Category::new("books").unwrap(),
@@ -490,7 +476,7 @@ mod tests {
     #[test]
     fn carts_are_validated() {
         let line = |n: u128, quantity| CartLine {
-            sku_id: SkuId(Uuid::from_u128(n)),
+            sku_id: SkuId::from_uuid(Uuid::from_u128(n)),
             quantity,
         };
         assert!(validate_cart(&[]).is_err());
@@ -528,17 +514,17 @@ mod tests {
         };
         let lines = [
             CartLine {
-                sku_id: SkuId(Uuid::from_u128(1)),
+                sku_id: SkuId::from_uuid(Uuid::from_u128(1)),
                 quantity: 2,
             },
             CartLine {
-                sku_id: SkuId(Uuid::from_u128(2)),
+                sku_id: SkuId::from_uuid(Uuid::from_u128(2)),
                 quantity: 1,
             },
         ];
         let plan = plan_checkout(
-            CheckoutId(Uuid::from_u128(99)),
-            BuyerId(Uuid::from_u128(7)),
+            CheckoutId::from_uuid(Uuid::from_u128(99)),
+            BuyerId::from_uuid(Uuid::from_u128(7)),
             Country::new("BR").unwrap(),
             Currency::BRL,
             &lines,
@@ -563,8 +549,8 @@ mod tests {
             .unwrap();
         assert!(brl.quote.is_none());
         let again = plan_checkout(
-            CheckoutId(Uuid::from_u128(99)),
-            BuyerId(Uuid::from_u128(7)),
+            CheckoutId::from_uuid(Uuid::from_u128(99)),
+            BuyerId::from_uuid(Uuid::from_u128(7)),
             Country::new("BR").unwrap(),
             Currency::BRL,
             &lines,
@@ -579,13 +565,13 @@ mod tests {
         );
 
         let too_many = [CartLine {
-            sku_id: SkuId(Uuid::from_u128(1)),
+            sku_id: SkuId::from_uuid(Uuid::from_u128(1)),
             quantity: 6,
         }];
         assert!(matches!(
             plan_checkout(
-                CheckoutId(Uuid::from_u128(98)),
-                BuyerId(Uuid::from_u128(7)),
+                CheckoutId::from_uuid(Uuid::from_u128(98)),
+                BuyerId::from_uuid(Uuid::from_u128(7)),
                 Country::new("BR").unwrap(),
                 Currency::BRL,
                 &too_many,
@@ -596,13 +582,13 @@ mod tests {
             Err(CommerceError::OutOfStock { available: 5, .. })
         ));
         let unknown = [CartLine {
-            sku_id: SkuId(Uuid::from_u128(3)),
+            sku_id: SkuId::from_uuid(Uuid::from_u128(3)),
             quantity: 1,
         }];
         assert!(matches!(
             plan_checkout(
-                CheckoutId(Uuid::from_u128(97)),
-                BuyerId(Uuid::from_u128(7)),
+                CheckoutId::from_uuid(Uuid::from_u128(97)),
+                BuyerId::from_uuid(Uuid::from_u128(7)),
                 Country::new("BR").unwrap(),
                 Currency::JPY,
                 &unknown,

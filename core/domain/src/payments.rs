@@ -11,22 +11,16 @@ use std::future::Future;
 
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
-use uuid::Uuid;
 
 use crate::Country;
 use crate::chart::ProviderName;
 use crate::orders::{CheckoutState, PaymentState, RefundId};
 use crate::store::PaymentEvent;
 
-/// Bazaar's id of a payment (the provider calls it the merchant reference).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct PaymentId(pub Uuid);
-
-impl fmt::Display for PaymentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
+bazaar_ledger::uuid_id!(
+    /// Bazaar's id of a payment (the provider calls it the merchant reference).
+    PaymentId
+);
 
 /// The provider's id of a payment; `[A-Za-z0-9_-]{1,64}`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]

@@ -279,7 +279,7 @@ impl LineCapture {
 
     pub fn capture_leg_id(&self, name: &str) -> TransferId {
         TransferId::from_uuid(Uuid::new_v5(
-            &self.line_id.0,
+            &self.line_id.as_uuid(),
             format!("capture:{name}").as_bytes(),
         ))
     }
@@ -328,7 +328,7 @@ impl LineCapture {
             posting.add_accounts(leg);
             posting.requests.push(TransferRequest {
                 id: TransferId::from_uuid(Uuid::new_v5(
-                    &refund_id.0,
+                    &refund_id.as_uuid(),
                     format!("{}:{}", self.line_id, leg.name).as_bytes(),
                 )),
                 kind: RequestKind::Reverse {
@@ -460,7 +460,7 @@ pub fn settlement_posting(
         legs,
         |leg| {
             TransferId::from_uuid(Uuid::new_v5(
-                &payment_id.0,
+                &payment_id.as_uuid(),
                 format!("settlement:{}", leg.name).as_bytes(),
             ))
         },
@@ -491,7 +491,7 @@ pub fn late_capture_posting(
         legs,
         |leg| {
             TransferId::from_uuid(Uuid::new_v5(
-                &payment_id.0,
+                &payment_id.as_uuid(),
                 format!("capture_late:{}", leg.name).as_bytes(),
             ))
         },
@@ -525,7 +525,7 @@ pub fn late_refund_posting(
         legs,
         |leg| {
             TransferId::from_uuid(Uuid::new_v5(
-                &refund_id.0,
+                &refund_id.as_uuid(),
                 format!("refund_late:{}", leg.name).as_bytes(),
             ))
         },
@@ -545,12 +545,12 @@ mod tests {
     fn line(total: i64, tax: u16, commission: u16, quote: Option<FxQuote>) -> LineCapture {
         let settlement_currency = quote.as_ref().map_or(Currency::BRL, |q| q.rate.to);
         LineCapture {
-            payment_id: PaymentId(Uuid::from_u128(1)),
+            payment_id: PaymentId::from_uuid(Uuid::from_u128(1)),
             provider: ProviderName::new("sandbox").unwrap(),
             jurisdiction: Jurisdiction::new("BR").unwrap(),
-            order_id: OrderId(Uuid::from_u128(2)),
+            order_id: OrderId::from_uuid(Uuid::from_u128(2)),
             seller_id: SellerId::from_uuid(Uuid::from_u128(3)),
-            line_id: LineId(Uuid::from_u128(4)),
+            line_id: LineId::from_uuid(Uuid::from_u128(4)),
             total: Money::from_minor(total, Currency::BRL),
             tax: BasisPoints::new(tax).unwrap(),
             commission: BasisPoints::new(commission).unwrap(),
@@ -653,7 +653,7 @@ mod tests {
             let mut before = 0;
             for after in points {
                 let posting = line
-                    .refund_requests(RefundId(Uuid::from_u128(after as u128)), before, after, "refund")
+                    .refund_requests(RefundId::from_uuid(Uuid::from_u128(after as u128)), before, after, "refund")
                     .unwrap();
                 let mut psp = 0;
                 for request in &posting.requests {
@@ -702,7 +702,7 @@ mod tests {
     #[test]
     fn settlement_moves_clearing_to_bank_and_fees() {
         let posting = settlement_posting(
-            PaymentId(Uuid::from_u128(9)),
+            PaymentId::from_uuid(Uuid::from_u128(9)),
             &ProviderName::new("sandbox").unwrap(),
             Money::from_minor(11_900, Currency::EUR),
             Money::from_minor(50, Currency::EUR),
@@ -711,7 +711,7 @@ mod tests {
         assert_eq!(posting.requests.len(), 2);
         assert!(
             settlement_posting(
-                PaymentId(Uuid::from_u128(9)),
+                PaymentId::from_uuid(Uuid::from_u128(9)),
                 &ProviderName::new("sandbox").unwrap(),
                 Money::from_minor(10, Currency::EUR),
                 Money::from_minor(50, Currency::EUR),

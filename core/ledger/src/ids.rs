@@ -1,50 +1,65 @@
 use std::fmt;
 
-use uuid::Uuid;
-
+/// Declares an id type: a UUID behind a private field, so an id of one kind is never taken
+/// for another and only `from_uuid` makes one. Every id in Bazaar is declared with it.
+///
+/// ```
+/// bazaar_ledger::uuid_id!(
+///     /// A widget's id.
+///     WidgetId
+/// );
+/// let id = WidgetId::from_u128(7);
+/// assert_eq!(WidgetId::from_uuid(id.as_uuid()), id);
+/// assert_eq!(format!("{id:?}"), "WidgetId(00000000-0000-0000-0000-000000000007)");
+/// ```
+#[macro_export]
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Uuid);
+        pub struct $name($crate::Uuid);
 
         impl $name {
-            pub const fn from_uuid(uuid: Uuid) -> Self {
+            /// The id with this UUID.
+            pub const fn from_uuid(uuid: $crate::Uuid) -> Self {
                 Self(uuid)
             }
 
+            /// The id whose UUID has this 128-bit value.
             pub const fn from_u128(value: u128) -> Self {
-                Self(Uuid::from_u128(value))
+                Self($crate::Uuid::from_u128(value))
             }
 
-            pub const fn as_uuid(self) -> Uuid {
+            /// The UUID, to store or to send.
+            pub const fn as_uuid(self) -> $crate::Uuid {
                 self.0
             }
 
+            /// Whether this is the nil UUID.
             pub fn is_nil(self) -> bool {
                 self.0.is_nil()
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 write!(f, "{}({})", stringify!($name), self.0)
             }
         }
     };
 }
 
-uuid_id!(
+crate::uuid_id!(
     /// Identifies an account. Chosen by the client; never nil.
     AccountId
 );
-uuid_id!(
+crate::uuid_id!(
     /// Identifies a transfer. Chosen by the client and used as its idempotency key;
     /// never nil.
     TransferId

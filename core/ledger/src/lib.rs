@@ -40,3 +40,6 @@ pub use transfer::{
     Metadata, PENDING_TIMEOUT_SECS_MAX, PendingState, Receipt, RequestKind, Transfer,
     TransferError, TransferKind, TransferRequest,
 };
+/// The UUID type ids are made of (for [`uuid_id!`] in other crates).
+#[doc(hidden)]
+pub use uuid::Uuid;

@@ -92,7 +92,7 @@ fn emit_as<E>(
                                         payload, occurred_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7::JSONB, $8) ON CONFLICT (id) DO NOTHING",
         )
-        .bind::<SqlUuid, _>(event_id(subject.unwrap_or(source.subject), event_type).0)
+        .bind::<SqlUuid, _>(event_id(subject.unwrap_or(source.subject), event_type).as_uuid())
         .bind::<Text, _>(event_type.as_str())
         .bind::<Integer, _>(i32::try_from(EVENT_VERSION).unwrap_or(i32::MAX))
         .bind::<Text, _>(event_type.resource_type())

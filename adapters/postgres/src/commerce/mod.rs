@@ -314,7 +314,7 @@ impl CommerceStore for PostgresCommerce {
     }
 
     async fn sku_views(&self, ids: &[SkuId]) -> Result<Vec<SkuView>, CommerceError> {
-        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
         self.run("sku_views", move |conn| tx::sku_views(conn, &ids))
             .await
     }
@@ -346,8 +346,10 @@ impl CommerceStore for PostgresCommerce {
     }
 
     async fn checkout(&self, id: CheckoutId) -> Result<Option<CheckoutRecord>, CommerceError> {
-        self.run("checkout", move |conn| tx::load_checkout(conn, id.0))
-            .await
+        self.run("checkout", move |conn| {
+            tx::load_checkout(conn, id.as_uuid())
+        })
+        .await
     }
 
     async fn start_payment(
@@ -383,8 +385,10 @@ impl CommerceStore for PostgresCommerce {
     }
 
     async fn payment(&self, id: PaymentId) -> Result<Option<PaymentRecord>, CommerceError> {
-        self.run("payment", move |conn| tx::payment(conn, id.0, false))
-            .await
+        self.run("payment", move |conn| {
+            tx::payment(conn, id.as_uuid(), false)
+        })
+        .await
     }
 
     async fn apply_payment_event(
@@ -491,7 +495,7 @@ impl CommerceStore for PostgresCommerce {
         &self,
         products: &[bazaar_domain::catalog::ProductId],
     ) -> Result<Vec<SkuView>, CommerceError> {
-        let ids: Vec<Uuid> = products.iter().map(|p| p.0).collect();
+        let ids: Vec<Uuid> = products.iter().map(|p| p.as_uuid()).collect();
         self.run("product_skus", move |conn| tx::product_skus(conn, &ids))
             .await
     }

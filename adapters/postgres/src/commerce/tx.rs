@@ -120,7 +120,7 @@ pub(crate) fn create_buyer(conn: &mut PgConnection, buyer: &Buyer, now: Timestam
         "INSERT INTO buyers (id, name, country, home_region, created_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (id) DO NOTHING",
     )
-    .bind::<SqlUuid, _>(buyer.id.0)
+    .bind::<SqlUuid, _>(buyer.id.as_uuid())
     .bind::<Text, _>(&buyer.name)
     .bind::<Text, _>(buyer.country.as_str())
     .bind::<Text, _>(buyer.region.as_str())
@@ -133,13 +133,13 @@ pub(crate) fn buyer(conn: &mut PgConnection, id: BuyerId) -> Result<Option<Buyer
     let rows: Vec<BuyerRow> = sql_query(
         "SELECT id, name, country::TEXT AS country, home_region FROM buyers WHERE id = $1",
     )
-    .bind::<SqlUuid, _>(id.0)
+    .bind::<SqlUuid, _>(id.as_uuid())
     .load(conn)?;
     rows.into_iter()
         .next()
         .map(|row| {
             Ok(Buyer {
-                id: BuyerId(row.id),
+                id: BuyerId::from_uuid(row.id),
                 name: row.name,
                 country: rows::country(&row.country)?,
                 region: rows::region(&row.home_region)?,
@@ -163,7 +163,7 @@ pub(crate) fn create_product(
         "INSERT INTO products (id, seller_id, title, description, category, kind, created_at, fingerprint) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
     )
-    .bind::<SqlUuid, _>(product.id.0)
+    .bind::<SqlUuid, _>(product.id.as_uuid())
     .bind::<SqlUuid, _>(product.seller_id.as_uuid())
     .bind::<Text, _>(&product.title)
     .bind::<Text, _>(&product.description)
@@ -178,7 +178,7 @@ pub(crate) fn create_product(
         // created before fingerprints were kept have none and are taken as retries.
         let stored: Vec<FingerprintRow> =
             sql_query("SELECT fingerprint FROM products WHERE id = $1")
-                .bind::<SqlUuid, _>(product.id.0)
+                .bind::<SqlUuid, _>(product.id.as_uuid())
                 .load(conn)?;
         return match stored.first().and_then(|row| row.fingerprint.as_deref()) {
             Some(stored) if stored != fingerprint => refuse(CommerceError::IdempotencyKeyReused),
@@ -190,8 +190,8 @@ pub(crate) fn create_product(
             "INSERT INTO skus (id, product_id, code, title, tracks_stock, on_hand, reserved) \
              VALUES ($1, $2, $3, $4, $5, $6, 0)",
         )
-        .bind::<SqlUuid, _>(sku.id.0)
-        .bind::<SqlUuid, _>(product.id.0)
+        .bind::<SqlUuid, _>(sku.id.as_uuid())
+        .bind::<SqlUuid, _>(product.id.as_uuid())
         .bind::<Text, _>(&sku.code)
         .bind::<Text, _>(&sku.title)
         .bind::<Bool, _>(sku.stock.is_some())
@@ -201,7 +201,7 @@ pub(crate) fn create_product(
             sql_query(
                 "INSERT INTO sku_prices (sku_id, currency, amount_minor) VALUES ($1, $2, $3)",
             )
-            .bind::<SqlUuid, _>(sku.id.0)
+            .bind::<SqlUuid, _>(sku.id.as_uuid())
             .bind::<Text, _>(price.currency().code())
             .bind::<BigInt, _>(price.minor())
             .execute(conn)?;
@@ -237,8 +237,8 @@ pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Sku
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(SkuView {
-                sku_id: SkuId(row.id),
-                product_id: ProductId(row.product_id),
+                sku_id: SkuId::from_uuid(row.id),
+                product_id: ProductId::from_uuid(row.product_id),
                 seller_id: SellerId::from_uuid(row.seller_id),
                 title: row.title,
                 category: rows::category(&row.category)?,
@@ -296,7 +296,7 @@ pub(crate) fn search(conn: &mut PgConnection, query: &ProductQuery) -> Result<Ve
     .bind::<Nullable<Text>, _>(query.category.as_ref().map(|c| c.as_str().to_owned()))
     .bind::<Nullable<SqlUuid>, _>(query.seller_id.map(SellerId::as_uuid))
     .bind::<Nullable<Text>, _>(query.kind.map(|k| k.as_str().to_owned()))
-    .bind::<Nullable<SqlUuid>, _>(query.after.map(|p| p.0))
+    .bind::<Nullable<SqlUuid>, _>(query.after.map(|p| p.as_uuid()))
     .bind::<Nullable<Text>, _>(currency)
     .bind::<Nullable<BigInt>, _>(query.price_min_minor)
     .bind::<Nullable<BigInt>, _>(query.price_max_minor)
@@ -305,7 +305,7 @@ pub(crate) fn search(conn: &mut PgConnection, query: &ProductQuery) -> Result<Ve
         query
             .ids
             .as_ref()
-            .map(|ids| ids.iter().map(|id| id.0).collect::<Vec<_>>()),
+            .map(|ids| ids.iter().map(|id| id.as_uuid()).collect::<Vec<_>>()),
     )
     .load(conn)?;
     rows.into_iter()
@@ -315,7 +315,7 @@ pub(crate) fn search(conn: &mut PgConnection, query: &ProductQuery) -> Result<Ve
                 _ => None,
             };
             Ok(ProductSummary {
-                id: ProductId(row.id),
+                id: ProductId::from_uuid(row.id),
                 seller_id: SellerId::from_uuid(row.seller_id),
                 title: row.title,
                 category: rows::category(&row.category)?,
@@ -341,7 +341,7 @@ pub(crate) fn create_checkout(
     let existing: Vec<CheckoutRow> = sql_query(format!(
         "{CHECKOUT_SELECT} WHERE buyer_id = $1 AND idempotency_key = $2"
     ))
-    .bind::<SqlUuid, _>(plan.buyer_id.0)
+    .bind::<SqlUuid, _>(plan.buyer_id.as_uuid())
     .bind::<Text, _>(key)
     .load(conn)?;
     if let Some(row) = existing.into_iter().next() {
@@ -365,13 +365,13 @@ pub(crate) fn create_checkout(
             "UPDATE skus SET reserved = reserved + $2 \
              WHERE id = $1 AND tracks_stock AND on_hand - reserved >= $2 RETURNING id",
         )
-        .bind::<SqlUuid, _>(line.sku_id.0)
+        .bind::<SqlUuid, _>(line.sku_id.as_uuid())
         .bind::<Integer, _>(quantity)
         .load(conn)?;
         if reserved.is_empty() {
             let left: Vec<IntRow> =
                 sql_query("SELECT (on_hand - reserved) AS value FROM skus WHERE id = $1")
-                    .bind::<SqlUuid, _>(line.sku_id.0)
+                    .bind::<SqlUuid, _>(line.sku_id.as_uuid())
                     .load(conn)?;
             let available = left.first().map_or(0, |r| r.value.max(0));
             return refuse(CommerceError::OutOfStock {
@@ -383,8 +383,8 @@ pub(crate) fn create_checkout(
         sql_query(
             "INSERT INTO stock_reservations (checkout_id, sku_id, quantity, state) VALUES ($1, $2, $3, 'held')",
         )
-        .bind::<SqlUuid, _>(plan.id.0)
-        .bind::<SqlUuid, _>(line.sku_id.0)
+        .bind::<SqlUuid, _>(plan.id.as_uuid())
+        .bind::<SqlUuid, _>(line.sku_id.as_uuid())
         .bind::<Integer, _>(quantity)
         .execute(conn)?;
     }
@@ -393,8 +393,8 @@ pub(crate) fn create_checkout(
                                 state, expires_at, created_at, home_region) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10)",
     )
-    .bind::<SqlUuid, _>(plan.id.0)
-    .bind::<SqlUuid, _>(plan.buyer_id.0)
+    .bind::<SqlUuid, _>(plan.id.as_uuid())
+    .bind::<SqlUuid, _>(plan.buyer_id.as_uuid())
     .bind::<Text, _>(key)
     .bind::<Text, _>(fingerprint)
     .bind::<Text, _>(plan.country.as_str())
@@ -410,11 +410,11 @@ pub(crate) fn create_checkout(
     emit::checkout_orders(
         conn,
         EventType::OrderCreated,
-        plan.id.0,
+        plan.id.as_uuid(),
         &["awaiting_payment"],
         now,
     )?;
-    load_checkout(conn, plan.id.0)?.ok_or(Fail::Domain(CommerceError::Internal))
+    load_checkout(conn, plan.id.as_uuid())?.ok_or(Fail::Domain(CommerceError::Internal))
 }
 
 fn buyer_region(conn: &mut PgConnection, buyer_id: BuyerId) -> Result<String> {
@@ -437,10 +437,10 @@ fn insert_order(
                              created_at, updated_at, home_region) \
          VALUES ($1, $2, $3, $4, 'awaiting_payment', $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
     )
-    .bind::<SqlUuid, _>(order.id.0)
-    .bind::<SqlUuid, _>(plan.id.0)
+    .bind::<SqlUuid, _>(order.id.as_uuid())
+    .bind::<SqlUuid, _>(plan.id.as_uuid())
     .bind::<SqlUuid, _>(order.seller_id.as_uuid())
-    .bind::<SqlUuid, _>(plan.buyer_id.0)
+    .bind::<SqlUuid, _>(plan.buyer_id.as_uuid())
     .bind::<Text, _>(plan.currency.code())
     .bind::<BigInt, _>(order.total.minor())
     .bind::<Text, _>(order.settlement_currency.code())
@@ -457,11 +457,11 @@ fn insert_order(
                                       quantity, unit_price_minor, total_minor, commission_bps, tax_bps) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind::<SqlUuid, _>(line.id.0)
-        .bind::<SqlUuid, _>(order.id.0)
+        .bind::<SqlUuid, _>(line.id.as_uuid())
+        .bind::<SqlUuid, _>(order.id.as_uuid())
         .bind::<Integer, _>(i32::try_from(position).unwrap_or(i32::MAX))
-        .bind::<SqlUuid, _>(line.sku_id.0)
-        .bind::<SqlUuid, _>(line.product_id.0)
+        .bind::<SqlUuid, _>(line.sku_id.as_uuid())
+        .bind::<SqlUuid, _>(line.product_id.as_uuid())
         .bind::<Text, _>(&line.title)
         .bind::<Text, _>(line.category.as_str())
         .bind::<Text, _>(line.kind.as_str())
@@ -514,9 +514,9 @@ fn quote_of(row: &OrderRow, from: bazaar_money::Currency) -> Result<Option<FxQuo
 
 fn priced_line(row: &LineRow, currency: bazaar_money::Currency) -> Result<PricedLine> {
     Ok(PricedLine {
-        id: LineId(row.id),
-        sku_id: SkuId(row.sku_id),
-        product_id: ProductId(row.product_id),
+        id: LineId::from_uuid(row.id),
+        sku_id: SkuId::from_uuid(row.sku_id),
+        product_id: ProductId::from_uuid(row.product_id),
         title: row.title.clone(),
         category: rows::category(&row.category)?,
         kind: rows::kind(&row.kind)?,
@@ -555,9 +555,9 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
             .filter(|l| l.order_id == row.id)
             .map(|l| priced_line(l, currency))
             .collect::<Result<Vec<_>>>()?;
-        order_states.push((OrderId(row.id), rows::order_state(&row.state)?));
+        order_states.push((OrderId::from_uuid(row.id), rows::order_state(&row.state)?));
         orders.push(PlannedOrder {
-            id: OrderId(row.id),
+            id: OrderId::from_uuid(row.id),
             seller_id: SellerId::from_uuid(row.seller_id),
             settlement_currency: rows::currency(&row.settlement_currency)?,
             total: Money::from_minor(row.total_minor, currency),
@@ -575,8 +575,8 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
         .transpose()?;
     Ok(Some(CheckoutRecord {
         plan: CheckoutPlan {
-            id: CheckoutId(checkout.id),
-            buyer_id: BuyerId(checkout.buyer_id),
+            id: CheckoutId::from_uuid(checkout.id),
+            buyer_id: BuyerId::from_uuid(checkout.buyer_id),
             country: rows::country(&checkout.country)?,
             currency,
             total: Money::from_minor(checkout.total_minor, currency),
@@ -591,8 +591,8 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
 
 fn payment_record(row: PaymentRow) -> Result<PaymentRecord> {
     Ok(PaymentRecord {
-        id: PaymentId(row.id),
-        checkout_id: CheckoutId(row.checkout_id),
+        id: PaymentId::from_uuid(row.id),
+        checkout_id: CheckoutId::from_uuid(row.checkout_id),
         provider: rows::provider(&row.provider)?,
         method: rows::method(&row.method)?,
         amount: Money::from_minor(row.amount_minor, rows::currency(&row.currency)?),
@@ -637,11 +637,11 @@ pub(crate) fn start_payment(
     new: &NewPayment,
     now: Timestamp,
 ) -> Result<PaymentRecord> {
-    let checkout = lock_checkout(conn, new.checkout_id.0)?;
-    if checkout.buyer_id != new.buyer_id.0 {
+    let checkout = lock_checkout(conn, new.checkout_id.as_uuid())?;
+    if checkout.buyer_id != new.buyer_id.as_uuid() {
         return refuse(CommerceError::NotFound("checkout"));
     }
-    if let Some(existing) = payment(conn, new.id.0, false)? {
+    if let Some(existing) = payment(conn, new.id.as_uuid(), false)? {
         return Ok(existing);
     }
     let state = rows::checkout_state(&checkout.state)?;
@@ -652,8 +652,8 @@ pub(crate) fn start_payment(
         "INSERT INTO payments (id, checkout_id, provider, method, amount_minor, currency, state, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
     )
-    .bind::<SqlUuid, _>(new.id.0)
-    .bind::<SqlUuid, _>(new.checkout_id.0)
+    .bind::<SqlUuid, _>(new.id.as_uuid())
+    .bind::<SqlUuid, _>(new.checkout_id.as_uuid())
     .bind::<Text, _>(new.provider.as_str())
     .bind::<Text, _>(new.method.wire_name())
     .bind::<BigInt, _>(checkout.total_minor)
@@ -661,9 +661,9 @@ pub(crate) fn start_payment(
     .bind::<BigInt, _>(now.as_micros())
     .execute(conn)?;
     sql_query("UPDATE checkouts SET state = 'payment_pending' WHERE id = $1")
-        .bind::<SqlUuid, _>(new.checkout_id.0)
+        .bind::<SqlUuid, _>(new.checkout_id.as_uuid())
         .execute(conn)?;
-    payment(conn, new.id.0, false)?.ok_or(Fail::Domain(CommerceError::Internal))
+    payment(conn, new.id.as_uuid(), false)?.ok_or(Fail::Domain(CommerceError::Internal))
 }
 
 pub(crate) fn record_provider_reference(
@@ -676,7 +676,7 @@ pub(crate) fn record_provider_reference(
     let updated: Vec<IdRow> = sql_query(
         "UPDATE payments SET psp_reference = $2, action = $3 WHERE id = $1 RETURNING checkout_id AS id",
     )
-    .bind::<SqlUuid, _>(payment_id.0)
+    .bind::<SqlUuid, _>(payment_id.as_uuid())
     .bind::<Text, _>(reference.as_str())
     .bind::<Nullable<Jsonb>, _>(action.map(rows::action_to_json))
     .load(conn)?;
@@ -697,9 +697,9 @@ pub(crate) fn order_payment(conn: &mut PgConnection, order: OrderId) -> Result<O
     let rows: Vec<IdRow> = sql_query(
         "SELECT p.id FROM orders o JOIN payments p ON p.checkout_id = o.checkout_id WHERE o.id = $1",
     )
-    .bind::<SqlUuid, _>(order.0)
+    .bind::<SqlUuid, _>(order.as_uuid())
     .load(conn)?;
-    Ok(rows.first().map(|r| PaymentId(r.id)))
+    Ok(rows.first().map(|r| PaymentId::from_uuid(r.id)))
 }
 
 // --- payment events -----------------------------------------------------------------------
@@ -711,7 +711,7 @@ pub(crate) fn apply_payment_event(
     event: &PaymentEvent,
     now: Timestamp,
 ) -> Result<EventOutcome> {
-    let payment = payment(conn, payment_id.0, true)?
+    let payment = payment(conn, payment_id.as_uuid(), true)?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
     if let Some(event_id) = event_id {
         let inserted = sql_query(
@@ -720,7 +720,7 @@ pub(crate) fn apply_payment_event(
         )
         .bind::<Text, _>(payment.provider.as_str())
         .bind::<Text, _>(event_id)
-        .bind::<SqlUuid, _>(payment_id.0)
+        .bind::<SqlUuid, _>(payment_id.as_uuid())
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
         if inserted == 0 {
@@ -731,7 +731,7 @@ pub(crate) fn apply_payment_event(
             });
         }
     }
-    let checkout = lock_checkout(conn, payment.checkout_id.0)?;
+    let checkout = lock_checkout(conn, payment.checkout_id.as_uuid())?;
     let checkout_state = rows::checkout_state(&checkout.state)?;
     let mut outcome = EventOutcome {
         duplicate: false,
@@ -752,7 +752,7 @@ pub(crate) fn apply_payment_event(
             mark_paid(conn, checkout.id, now)?;
             outcome
                 .intents
-                .push(add_intent(conn, "capture", payment_id.0, now)?);
+                .push(add_intent(conn, "capture", payment_id.as_uuid(), now)?);
         }
         PaymentChange::CaptureLate => capture_late(conn, &payment, now, &mut outcome)?,
         PaymentChange::Fail(_) => {
@@ -782,16 +782,16 @@ fn capture_late(
     now: Timestamp,
     outcome: &mut EventOutcome,
 ) -> Result<()> {
-    tracing::warn!(payment_id = %payment.id, checkout_id = %payment.checkout_id.0,
+    tracing::warn!(payment_id = %payment.id, checkout_id = %payment.checkout_id.as_uuid(),
         "payment captured after its checkout was cancelled; refunding it in full");
     sql_query("UPDATE payments SET state = 'captured', captured_late = TRUE, updated_at = $2 WHERE id = $1")
-        .bind::<SqlUuid, _>(payment.id.0)
+        .bind::<SqlUuid, _>(payment.id.as_uuid())
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
-    emit::payment(conn, payment.id.0, PaymentState::Captured, now)?;
+    emit::payment(conn, payment.id.as_uuid(), PaymentState::Captured, now)?;
     outcome
         .intents
-        .push(add_intent(conn, "capture", payment.id.0, now)?);
+        .push(add_intent(conn, "capture", payment.id.as_uuid(), now)?);
     for (id, _, _) in refund_remainders(conn, payment, "capture_late", false, now)? {
         emit::refund(conn, EventType::RefundRequested, id, now)?;
         let record = refund(conn, id, false)?.ok_or(Fail::Domain(CommerceError::Internal))?;
@@ -807,11 +807,11 @@ fn set_payment_state(
     now: Timestamp,
 ) -> Result<()> {
     sql_query("UPDATE payments SET state = $2, updated_at = $3 WHERE id = $1")
-        .bind::<SqlUuid, _>(id.0)
+        .bind::<SqlUuid, _>(id.as_uuid())
         .bind::<Text, _>(state.as_str())
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
-    emit::payment(conn, id.0, state, now)
+    emit::payment(conn, id.as_uuid(), state, now)
 }
 
 fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<()> {
@@ -899,8 +899,8 @@ fn add_intent(
 
 fn intent(id: Uuid, kind: &str, subject: Uuid, attempts: i32) -> Result<LedgerIntent> {
     let kind = match kind {
-        "capture" => IntentKind::Capture(PaymentId(subject)),
-        "refund" => IntentKind::Refund(RefundId(subject)),
+        "capture" => IntentKind::Capture(PaymentId::from_uuid(subject)),
+        "refund" => IntentKind::Refund(RefundId::from_uuid(subject)),
         other => return Err(rows::corrupt("intent kind", other)),
     };
     Ok(LedgerIntent {
@@ -933,7 +933,8 @@ fn confirm_refund(
     id: RefundId,
     now: Timestamp,
 ) -> Result<Option<LedgerIntent>> {
-    let row = refund(conn, id.0, true)?.ok_or(Fail::Domain(CommerceError::NotFound("refund")))?;
+    let row =
+        refund(conn, id.as_uuid(), true)?.ok_or(Fail::Domain(CommerceError::NotFound("refund")))?;
     if rows::refund_state(&row.state)? != RefundState::Requested {
         return Ok(None);
     }
@@ -942,8 +943,8 @@ fn confirm_refund(
     let after = before
         .checked_add(row.amount_minor)
         .ok_or(Fail::Domain(CommerceError::Internal))?;
-    post_refund(conn, id.0, line.id, before, after, now)?;
-    Ok(Some(add_intent(conn, "refund", id.0, now)?))
+    post_refund(conn, id.as_uuid(), line.id, before, after, now)?;
+    Ok(Some(add_intent(conn, "refund", id.as_uuid(), now)?))
 }
 
 fn post_refund(
@@ -969,7 +970,7 @@ fn post_refund(
 }
 
 fn fail_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp) -> Result<()> {
-    let Some(row) = refund(conn, id.0, true)? else {
+    let Some(row) = refund(conn, id.as_uuid(), true)? else {
         return refuse(CommerceError::NotFound("refund"));
     };
     if rows::refund_state(&row.state)? != RefundState::Requested {
@@ -982,9 +983,9 @@ fn fail_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp) -> Result<
     .bind::<BigInt, _>(row.amount_minor)
     .execute(conn)?;
     sql_query("UPDATE refunds SET state = 'failed' WHERE id = $1")
-        .bind::<SqlUuid, _>(id.0)
+        .bind::<SqlUuid, _>(id.as_uuid())
         .execute(conn)?;
-    emit::refund(conn, EventType::RefundFailed, id.0, now)
+    emit::refund(conn, EventType::RefundFailed, id.as_uuid(), now)
 }
 
 /// Records a refund of every line's unrefunded remainder (`key` names the cause, and with
@@ -1000,7 +1001,7 @@ fn refund_remainders(
     let lines: Vec<LineRow> = sql_query(format!(
         "{LINE_SELECT} WHERE order_id IN (SELECT id FROM orders WHERE checkout_id = $1) ORDER BY id FOR UPDATE"
     ))
-    .bind::<SqlUuid, _>(payment.checkout_id.0)
+    .bind::<SqlUuid, _>(payment.checkout_id.as_uuid())
     .load(conn)?;
     let mut refunds = Vec::new();
     for line in lines {
@@ -1017,7 +1018,7 @@ fn refund_remainders(
                                   chargeback, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7, $8)",
         )
         .bind::<SqlUuid, _>(id)
-        .bind::<SqlUuid, _>(payment.id.0)
+        .bind::<SqlUuid, _>(payment.id.as_uuid())
         .bind::<SqlUuid, _>(line.id)
         .bind::<BigInt, _>(remaining)
         .bind::<Text, _>(payment.amount.currency().code())
@@ -1056,9 +1057,9 @@ fn chargeback(
 
 fn refund_record(row: RefundRow) -> Result<RefundRecord> {
     Ok(RefundRecord {
-        id: RefundId(row.id),
-        payment_id: PaymentId(row.payment_id),
-        line_id: LineId(row.line_id),
+        id: RefundId::from_uuid(row.id),
+        payment_id: PaymentId::from_uuid(row.payment_id),
+        line_id: LineId::from_uuid(row.line_id),
         amount: Money::from_minor(row.amount_minor, rows::currency(&row.currency)?),
         state: rows::refund_state(&row.state)?,
         psp_reference: row
@@ -1075,15 +1076,15 @@ pub(crate) fn request_refund(
     new: &NewRefund,
     now: Timestamp,
 ) -> Result<RefundRecord> {
-    let payment = payment(conn, new.payment_id.0, true)?
+    let payment = payment(conn, new.payment_id.as_uuid(), true)?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
     // Ownership first: a replay, a clash or a refusal must not tell a stranger anything
     // about someone else's order.
-    let line = lock_line(conn, new.line_id.0)?;
+    let line = lock_line(conn, new.line_id.as_uuid())?;
     let owners: Vec<IdRow> =
         sql_query("SELECT seller_id AS id FROM orders WHERE id = $1 AND checkout_id = $2")
             .bind::<SqlUuid, _>(line.order_id)
-            .bind::<SqlUuid, _>(payment.checkout_id.0)
+            .bind::<SqlUuid, _>(payment.checkout_id.as_uuid())
             .load(conn)?;
     let Some(owner) = owners.first() else {
         return refuse(CommerceError::NotFound("line"));
@@ -1101,13 +1102,13 @@ pub(crate) fn request_refund(
          AND (idempotency_key = $2 OR (idempotency_key = $3 AND line_id = $4)) \
          ORDER BY idempotency_key = $2 DESC"
     ))
-    .bind::<SqlUuid, _>(new.payment_id.0)
+    .bind::<SqlUuid, _>(new.payment_id.as_uuid())
     .bind::<Text, _>(&scoped)
     .bind::<Text, _>(&new.idempotency_key)
-    .bind::<SqlUuid, _>(new.line_id.0)
+    .bind::<SqlUuid, _>(new.line_id.as_uuid())
     .load(conn)?;
     if let Some(row) = existing.into_iter().next() {
-        if row.line_id != new.line_id.0 || row.amount_minor != new.amount.minor() {
+        if row.line_id != new.line_id.as_uuid() || row.amount_minor != new.amount.minor() {
             return refuse(CommerceError::IdempotencyKeyReused);
         }
         return refund_record(row);
@@ -1135,9 +1136,9 @@ pub(crate) fn request_refund(
         "INSERT INTO refunds (id, payment_id, line_id, amount_minor, currency, idempotency_key, state, chargeback, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'requested', FALSE, $7)",
     )
-    .bind::<SqlUuid, _>(new.id.0)
-    .bind::<SqlUuid, _>(new.payment_id.0)
-    .bind::<SqlUuid, _>(new.line_id.0)
+    .bind::<SqlUuid, _>(new.id.as_uuid())
+    .bind::<SqlUuid, _>(new.payment_id.as_uuid())
+    .bind::<SqlUuid, _>(new.line_id.as_uuid())
     .bind::<BigInt, _>(new.amount.minor())
     .bind::<Text, _>(new.amount.currency().code())
     .bind::<Text, _>(&scoped)
@@ -1146,11 +1147,11 @@ pub(crate) fn request_refund(
     sql_query(
         "UPDATE order_lines SET refund_requested_minor = refund_requested_minor + $2 WHERE id = $1",
     )
-    .bind::<SqlUuid, _>(new.line_id.0)
+    .bind::<SqlUuid, _>(new.line_id.as_uuid())
     .bind::<BigInt, _>(new.amount.minor())
     .execute(conn)?;
-    emit::refund(conn, EventType::RefundRequested, new.id.0, now)?;
-    refund(conn, new.id.0, false)?
+    emit::refund(conn, EventType::RefundRequested, new.id.as_uuid(), now)?;
+    refund(conn, new.id.as_uuid(), false)?
         .map(refund_record)
         .transpose()?
         .ok_or(Fail::Domain(CommerceError::Internal))
@@ -1162,7 +1163,7 @@ pub(crate) fn set_refund_reference(
     reference: &PspReference,
 ) -> Result<()> {
     sql_query("UPDATE refunds SET psp_reference = $2 WHERE id = $1")
-        .bind::<SqlUuid, _>(id.0)
+        .bind::<SqlUuid, _>(id.as_uuid())
         .bind::<Text, _>(reference.as_str())
         .execute(conn)?;
     Ok(())
@@ -1222,7 +1223,7 @@ pub(crate) fn move_order(
     let rows: Vec<OrderRow> = sql_query(format!(
         "{ORDER_SELECT} WHERE id = $1 AND seller_id = $2 FOR UPDATE"
     ))
-    .bind::<SqlUuid, _>(order.0)
+    .bind::<SqlUuid, _>(order.as_uuid())
     .bind::<SqlUuid, _>(seller.as_uuid())
     .load(conn)?;
     let row = rows
@@ -1238,7 +1239,7 @@ pub(crate) fn move_order(
         ));
     }
     sql_query("UPDATE orders SET state = $2, updated_at = $3 WHERE id = $1")
-        .bind::<SqlUuid, _>(order.0)
+        .bind::<SqlUuid, _>(order.as_uuid())
         .bind::<Text, _>(to.as_str())
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
@@ -1248,7 +1249,7 @@ pub(crate) fn move_order(
         OrderState::Cancelled => EventType::OrderCancelled,
         OrderState::AwaitingPayment | OrderState::Paid => return Ok(()),
     };
-    emit::order(conn, event_type, order.0, now)
+    emit::order(conn, event_type, order.as_uuid(), now)
 }
 
 pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestamp) -> Result<()> {
@@ -1256,9 +1257,9 @@ pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestam
         "{ORDER_SELECT} WHERE id = $1 AND buyer_id = $2 \
            AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.product_id = $3)"
     ))
-    .bind::<SqlUuid, _>(review.order_id.0)
-    .bind::<SqlUuid, _>(review.buyer_id.0)
-    .bind::<SqlUuid, _>(review.product_id.0)
+    .bind::<SqlUuid, _>(review.order_id.as_uuid())
+    .bind::<SqlUuid, _>(review.buyer_id.as_uuid())
+    .bind::<SqlUuid, _>(review.product_id.as_uuid())
     .load(conn)?;
     let order = orders
         .first()
@@ -1274,9 +1275,9 @@ pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestam
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (order_id, product_id) DO NOTHING",
     )
     .bind::<SqlUuid, _>(review.id)
-    .bind::<SqlUuid, _>(review.product_id.0)
-    .bind::<SqlUuid, _>(review.buyer_id.0)
-    .bind::<SqlUuid, _>(review.order_id.0)
+    .bind::<SqlUuid, _>(review.product_id.as_uuid())
+    .bind::<SqlUuid, _>(review.buyer_id.as_uuid())
+    .bind::<SqlUuid, _>(review.order_id.as_uuid())
     .bind::<Integer, _>(i32::from(review.rating))
     .bind::<Text, _>(&review.body)
     .bind::<BigInt, _>(now.as_micros())
@@ -1316,9 +1317,9 @@ pub(crate) fn capture_inputs(
     conn: &mut PgConnection,
     payment_id: PaymentId,
 ) -> Result<Vec<LineCapture>> {
-    let payment = payment(conn, payment_id.0, false)?
+    let payment = payment(conn, payment_id.as_uuid(), false)?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
-    let checkout = load_checkout(conn, payment.checkout_id.0)?
+    let checkout = load_checkout(conn, payment.checkout_id.as_uuid())?
         .ok_or(Fail::Domain(CommerceError::NotFound("checkout")))?;
     let mut captures = Vec::new();
     for order in &checkout.plan.orders {
@@ -1333,14 +1334,14 @@ pub(crate) fn refund_inputs(
     conn: &mut PgConnection,
     refund_id: RefundId,
 ) -> Result<RefundPostingInput> {
-    let row =
-        refund(conn, refund_id.0, false)?.ok_or(Fail::Domain(CommerceError::NotFound("refund")))?;
+    let row = refund(conn, refund_id.as_uuid(), false)?
+        .ok_or(Fail::Domain(CommerceError::NotFound("refund")))?;
     let (Some(before), Some(after)) = (row.posted_before_minor, row.posted_after_minor) else {
         return refuse(CommerceError::InvalidState("the refund is not confirmed"));
     };
-    let line = capture_inputs(conn, PaymentId(row.payment_id))?
+    let line = capture_inputs(conn, PaymentId::from_uuid(row.payment_id))?
         .into_iter()
-        .find(|l| l.line_id.0 == row.line_id)
+        .find(|l| l.line_id.as_uuid() == row.line_id)
         .ok_or(Fail::Domain(CommerceError::NotFound("line")))?;
     let captured_late = payment(conn, row.payment_id, false)?.is_some_and(|p| p.captured_late);
     Ok(RefundPostingInput {
@@ -1495,7 +1496,7 @@ pub(crate) fn orders_for(
     limit: u32,
 ) -> Result<Vec<OrderView>> {
     let (column, owner) = match party {
-        Party::Buyer(buyer) => ("buyer_id", buyer.0),
+        Party::Buyer(buyer) => ("buyer_id", buyer.as_uuid()),
         Party::Seller(seller) => ("seller_id", seller.as_uuid()),
     };
     let rows: Vec<OrderListRow> = sql_query(format!(
@@ -1507,7 +1508,7 @@ pub(crate) fn orders_for(
          ORDER BY created_at DESC, id DESC LIMIT $5"
     ))
     .bind::<SqlUuid, _>(owner)
-    .bind::<Nullable<SqlUuid>, _>(only.map(|o| o.0))
+    .bind::<Nullable<SqlUuid>, _>(only.map(|o| o.as_uuid()))
     .bind::<Nullable<BigInt>, _>(after.map(|c| c.created_at.as_micros()))
     .bind::<SqlUuid, _>(after.map_or(Uuid::nil(), |c| c.id))
     .bind::<BigInt, _>(i64::from(limit))
@@ -1532,9 +1533,9 @@ pub(crate) fn orders_for(
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(OrderView {
-                id: OrderId(row.id),
-                checkout_id: CheckoutId(row.checkout_id),
-                buyer_id: BuyerId(row.buyer_id),
+                id: OrderId::from_uuid(row.id),
+                checkout_id: CheckoutId::from_uuid(row.checkout_id),
+                buyer_id: BuyerId::from_uuid(row.buyer_id),
                 seller_id: SellerId::from_uuid(row.seller_id),
                 state: rows::order_state(&row.state)?,
                 total: Money::from_minor(row.total_minor, currency),
@@ -1575,7 +1576,7 @@ pub(crate) fn reviews(
          WHERE product_id = $1 AND ($2::BIGINT IS NULL OR (created_at, id) < ($2, $3)) \
          ORDER BY created_at DESC, id DESC LIMIT $4",
     )
-    .bind::<SqlUuid, _>(product.0)
+    .bind::<SqlUuid, _>(product.as_uuid())
     .bind::<Nullable<BigInt>, _>(after.map(|c| c.created_at.as_micros()))
     .bind::<SqlUuid, _>(after.map_or(Uuid::nil(), |c| c.id))
     .bind::<BigInt, _>(i64::from(limit))
@@ -1585,9 +1586,9 @@ pub(crate) fn reviews(
             Ok(ReviewView {
                 review: Review {
                     id: row.id,
-                    product_id: ProductId(row.product_id),
-                    buyer_id: BuyerId(row.buyer_id),
-                    order_id: OrderId(row.order_id),
+                    product_id: ProductId::from_uuid(row.product_id),
+                    buyer_id: BuyerId::from_uuid(row.buyer_id),
+                    order_id: OrderId::from_uuid(row.order_id),
                     rating: u8::try_from(row.rating)
                         .map_err(|_| rows::corrupt("rating", &row.rating.to_string()))?,
                     body: row.body,

@@ -95,10 +95,6 @@ pub fn events(e: EventStoreError) -> async_graphql::Error {
 }
 
 /// Maps a refused webhook setting (URL, event patterns) to its client form.
-pub fn webhook(e: bazaar_domain::webhooks::WebhookError) -> async_graphql::Error {
-    error(e.code(), e.to_string())
-}
-
 pub fn identity(e: IdentityError) -> async_graphql::Error {
     error(e.code(), e.to_string())
 }

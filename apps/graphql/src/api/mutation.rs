@@ -12,7 +12,7 @@ use bazaar_domain::catalog::{
     Seller, SkuDraft, SkuId,
 };
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::events::{EventStoreError, WebhookEndpoint};
+use bazaar_domain::events::EventStoreError;
 use bazaar_domain::identity::{
     Email, IdentityError, IdentityStore, NewParty, NewUser, User, UserId, validate_password,
 };
@@ -20,7 +20,7 @@ use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
 use bazaar_domain::service::{CheckoutCommand, PayCommand};
 use bazaar_domain::store::{Party, Requester};
-use bazaar_domain::webhooks::{EndpointSecret, EndpointUrl, parse_patterns};
+use bazaar_domain::webhooks::{DeliveryId, EndpointId, EndpointSecret, WebhookEndpoint};
 use bazaar_money::Money;
 use uuid::Uuid;
 
@@ -29,7 +29,7 @@ use super::types::{
     AuthPayload, CheckoutNode, Kind, OrderNode, PaymentNode, ProductNode, RefundNode, UserNode,
     WebhookDeliveryNode, WebhookEndpointNode, WebhookSecretPayload,
 };
-use super::{app, buyer, commerce, error, events, identity, seller, uuid, webhook};
+use super::{app, buyer, commerce, error, events, identity, seller, uuid};
 use crate::auth;
 use crate::limits::{AuthLimits, AuthRequest, refused};
 
@@ -39,16 +39,10 @@ pub struct Mutation;
 const DEFAULT_COMMISSION_BPS: u16 = 1_000;
 
 /// The longest a rotated-out webhook secret keeps signing: 7 days, in hours.
-const SECRET_OVERLAP_HOURS_MAX: i32 = 168;
-
-/// `overlapHours` (0 to 168, default 24) as a duration.
+/// `overlapHours` (default 24) as a duration; the service bounds it.
 fn secret_overlap(hours: Option<i32>) -> Result<std::time::Duration> {
-    let invalid = || error("invalid_input", "overlapHours must be between 0 and 168");
-    let hours = hours.unwrap_or(24);
-    if !(0..=SECRET_OVERLAP_HOURS_MAX).contains(&hours) {
-        return Err(invalid());
-    }
-    let hours = u64::try_from(hours).map_err(|_| invalid())?;
+    let hours = u64::try_from(hours.unwrap_or(24))
+        .map_err(|_| error("invalid_input", "overlapHours must not be negative"))?;
     Ok(std::time::Duration::from_secs(hours.saturating_mul(3_600)))
 }
 
@@ -173,7 +167,7 @@ fn new_party(input: &SignUpInput) -> Result<NewParty> {
     let region = region_for(&country);
     Ok(match input.role {
         AccountRole::Buyer => NewParty::Buyer(Buyer {
-            id: BuyerId(Uuid::new_v4()),
+            id: BuyerId::from_uuid(Uuid::new_v4()),
             name,
             country,
             region,
@@ -235,7 +229,7 @@ impl Mutation {
             .map_err(refused)?
             .map_err(identity)?;
         let user = NewUser {
-            id: UserId(Uuid::new_v4()),
+            id: UserId::from_uuid(Uuid::new_v4()),
             email: email.clone(),
             password_hash,
             role: party.role(),
@@ -379,13 +373,13 @@ impl Mutation {
         let mut lines = Vec::with_capacity(input.lines.len());
         for line in &input.lines {
             lines.push(CartLine {
-                sku_id: SkuId(uuid(&line.sku_id, "SKU id")?),
+                sku_id: SkuId::from_uuid(uuid(&line.sku_id, "SKU id")?),
                 quantity: u32::try_from(line.quantity)
                     .map_err(|_| error("invalid_input", "quantity must be 1 to 100"))?,
             });
         }
-        let id = CheckoutId(Uuid::new_v5(
-            &buyer.0,
+        let id = CheckoutId::from_uuid(Uuid::new_v5(
+            &buyer.as_uuid(),
             format!("checkout:{idempotency_key}").as_bytes(),
         ));
         let record = app
@@ -433,7 +427,7 @@ impl Mutation {
         let payment = app
             .market
             .pay(&PayCommand {
-                checkout_id: CheckoutId(uuid(&input.checkout_id, "checkout id")?),
+                checkout_id: CheckoutId::from_uuid(uuid(&input.checkout_id, "checkout id")?),
                 buyer_id: buyer,
                 details,
                 return_url: input.return_url,
@@ -454,7 +448,7 @@ impl Mutation {
     ) -> Result<RefundNode> {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
-        let order_id = OrderId(uuid(&order_id, "order id")?);
+        let order_id = OrderId::from_uuid(uuid(&order_id, "order id")?);
         let order = app
             .market
             .order_for(Party::Seller(seller), order_id)
@@ -468,7 +462,7 @@ impl Mutation {
             .refund(
                 Requester::Seller(seller),
                 order_id,
-                LineId(uuid(&line_id, "line id")?),
+                LineId::from_uuid(uuid(&line_id, "line id")?),
                 amount,
                 &idempotency_key,
             )
@@ -498,10 +492,10 @@ impl Mutation {
     ) -> Result<bool> {
         let buyer = buyer(ctx)?;
         let app = app(ctx)?;
-        let order_id = OrderId(uuid(&order_id, "order id")?);
-        let product_id = ProductId(uuid(&product_id, "product id")?);
+        let order_id = OrderId::from_uuid(uuid(&order_id, "order id")?);
+        let product_id = ProductId::from_uuid(uuid(&product_id, "product id")?);
         let review = Review {
-            id: Uuid::new_v5(&order_id.0, product_id.0.as_bytes()),
+            id: Uuid::new_v5(&order_id.as_uuid(), product_id.as_uuid().as_bytes()),
             product_id,
             buyer_id: buyer,
             order_id,
@@ -524,13 +518,10 @@ impl Mutation {
     ) -> Result<WebhookSecretPayload> {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
-        let url = EndpointUrl::parse(url.trim(), app.config.webhook_allow_loopback_http)
-            .map_err(webhook)?;
-        let patterns = parse_patterns(&event_types).map_err(webhook)?;
         let now = app.now();
         with_new_secret(|secret| {
-            app.events
-                .create_endpoint(seller, url, patterns, secret, now)
+            app.webhooks
+                .create_endpoint(seller, &url, &event_types, secret, now)
         })
         .await
     }
@@ -546,10 +537,10 @@ impl Mutation {
     ) -> Result<WebhookSecretPayload> {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
-        let id = uuid(&id, "endpoint id")?;
+        let id = EndpointId::from_uuid(uuid(&id, "endpoint id")?);
         let overlap = secret_overlap(overlap_hours)?;
         let now = app.now();
-        with_new_secret(|secret| app.events.rotate_secret(seller, id, secret, overlap, now)).await
+        with_new_secret(|secret| app.webhooks.rotate_secret(seller, id, secret, overlap, now)).await
     }
 
     /// Disables one of the signed-in seller's endpoints, or enables it again (which resets
@@ -562,9 +553,10 @@ impl Mutation {
     ) -> Result<WebhookEndpointNode> {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
+        let id = EndpointId::from_uuid(uuid(&id, "endpoint id")?);
         let endpoint = app
-            .events
-            .set_endpoint_enabled(seller, uuid(&id, "endpoint id")?, enabled, app.now())
+            .webhooks
+            .set_endpoint_enabled(seller, id, enabled, app.now())
             .await
             .map_err(events)?;
         Ok(WebhookEndpointNode::from(&endpoint))
@@ -579,9 +571,10 @@ impl Mutation {
     ) -> Result<WebhookDeliveryNode> {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
+        let id = DeliveryId::from_uuid(uuid(&id, "delivery id")?);
         let delivery = app
-            .events
-            .replay(seller, uuid(&id, "delivery id")?, app.now())
+            .webhooks
+            .replay(seller, id, app.now())
             .await
             .map_err(events)?;
         Ok(WebhookDeliveryNode::from(&delivery))
@@ -607,7 +600,7 @@ where
 async fn move_order(ctx: &Context<'_>, order_id: ID, to: OrderState) -> Result<OrderNode> {
     let seller = seller(ctx)?;
     let app = app(ctx)?;
-    let order_id = OrderId(uuid(&order_id, "order id")?);
+    let order_id = OrderId::from_uuid(uuid(&order_id, "order id")?);
     app.market
         .move_order(seller, order_id, to)
         .await

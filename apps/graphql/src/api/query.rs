@@ -6,10 +6,10 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use bazaar_domain::Country;
 use bazaar_domain::catalog::{Category, ProductId, ProductQuery};
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::events::EventStoreError;
 use bazaar_domain::orders::{CheckoutId, OrderId};
 use bazaar_domain::service::SellerAccount;
 use bazaar_domain::store::{Page, Party};
+use bazaar_domain::webhooks::{DeliveryId, EndpointId};
 use bazaar_money::{Currency, Money};
 
 use super::types::{
@@ -87,10 +87,10 @@ async fn product_page(
         .as_deref()
         .map(parse_id_cursor)
         .transpose()?
-        .map(ProductId);
+        .map(ProductId::from_uuid);
     let found = app.market.search_page(&query).await.map_err(commerce)?;
     Ok(page(found, query.after.is_some(), |p| {
-        (id_cursor(p.id.0), ProductNode::new(p, currency))
+        (id_cursor(p.id.as_uuid()), ProductNode::new(p, currency))
     }))
 }
 
@@ -134,7 +134,10 @@ async fn order_page(
         .await
         .map_err(commerce)?;
     Ok(page(found, after.is_some(), |o| {
-        (time_cursor(o.created_at, o.id.0), OrderNode::from(o))
+        (
+            time_cursor(o.created_at, o.id.as_uuid()),
+            OrderNode::from(o),
+        )
     }))
 }
 
@@ -192,7 +195,7 @@ impl Query {
     ) -> Result<Option<ProductNode>> {
         let currency = self::currency(currency.as_deref().unwrap_or("EUR"))?;
         let query = ProductQuery {
-            ids: Some(vec![ProductId(uuid(&id, "product id")?)]),
+            ids: Some(vec![ProductId::from_uuid(uuid(&id, "product id")?)]),
             limit: 1,
             ..ProductQuery::default()
         };
@@ -287,7 +290,7 @@ impl Query {
         let app = app(ctx)?;
         let order = app
             .market
-            .order_for(party, OrderId(uuid(&id, "order id")?))
+            .order_for(party, OrderId::from_uuid(uuid(&id, "order id")?))
             .await
             .map_err(commerce)?;
         Ok(order.as_ref().map(OrderNode::from))
@@ -299,7 +302,7 @@ impl Query {
         let app = app(ctx)?;
         let record = app
             .market
-            .checkout_for(buyer, CheckoutId(uuid(&id, "checkout id")?))
+            .checkout_for(buyer, CheckoutId::from_uuid(uuid(&id, "checkout id")?))
             .await
             .map_err(commerce)?;
         Ok(record.as_ref().map(CheckoutNode::from))
@@ -408,7 +411,7 @@ impl Query {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
         let endpoints = app
-            .events
+            .webhooks
             .endpoints(seller, app.now())
             .await
             .map_err(events)?;
@@ -427,38 +430,30 @@ impl Query {
     ) -> Result<Connection<String, WebhookDeliveryNode>> {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
-        let endpoint = uuid(&endpoint_id, "endpoint id")?;
+        let endpoint = EndpointId::from_uuid(uuid(&endpoint_id, "endpoint id")?);
         let limit = page_size(first)?;
         let before = after.as_deref().map(parse_id_cursor).transpose()?;
-        // The store filters deliveries by seller; this makes an endpoint that is not the
-        // seller's an error rather than an empty page.
-        let owned = app
-            .events
-            .endpoints(seller, app.now())
-            .await
-            .map_err(events)?
-            .iter()
-            .any(|e| e.id == endpoint);
-        if !owned {
-            return Err(events(EventStoreError::NotFound("webhook endpoint")));
-        }
         let found = app
-            .events
-            .deliveries(seller, endpoint, before, limit.saturating_add(1))
+            .webhooks
+            .deliveries(
+                seller,
+                endpoint,
+                before.map(DeliveryId::from_uuid),
+                limit,
+                app.now(),
+            )
             .await
             .map_err(events)?;
-        Ok(page(
-            Page::from_fetched(found, limit),
-            before.is_some(),
-            |d| (id_cursor(d.id), WebhookDeliveryNode::from(d)),
-        ))
+        Ok(page(found, before.is_some(), |d| {
+            (id_cursor(d.id.as_uuid()), WebhookDeliveryNode::from(d))
+        }))
     }
 
     /// How many events of each type the signed-in seller has had, by type.
     async fn event_counts(&self, ctx: &Context<'_>) -> Result<Vec<EventCountNode>> {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
-        let counts = app.events.event_counts(seller).await.map_err(events)?;
+        let counts = app.webhooks.event_counts(seller).await.map_err(events)?;
         Ok(counts
             .into_iter()
             .map(|(event_type, count)| EventCountNode {

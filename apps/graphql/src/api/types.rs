@@ -2,11 +2,11 @@
 
 use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 use bazaar_domain::catalog::{ProductKind, ProductSummary, SkuView};
-use bazaar_domain::events::{AttemptRecord, DeliveryRecord, DeliveryState, WebhookEndpoint};
 use bazaar_domain::orders::{CheckoutState, OrderState, PaymentState};
 use bazaar_domain::payments::Action;
 use bazaar_domain::store::{CheckoutRecord, OrderView, PaymentRecord, RefundRecord, RefundState};
 use bazaar_domain::webhooks::AttemptOutcome;
+use bazaar_domain::webhooks::{AttemptRecord, DeliveryRecord, DeliveryState, WebhookEndpoint};
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 
@@ -89,7 +89,7 @@ pub struct ProductNode {
 impl ProductNode {
     pub fn new(summary: &ProductSummary, currency: Currency) -> Self {
         Self {
-            id: ID(summary.id.0.to_string()),
+            id: ID(summary.id.as_uuid().to_string()),
             title: summary.title.clone(),
             category: summary.category.as_str().to_owned(),
             kind: summary.kind.into(),
@@ -187,7 +187,7 @@ impl SkuNode {
         now: Timestamp,
     ) -> Self {
         Self {
-            id: ID(sku.sku_id.0.to_string()),
+            id: ID(sku.sku_id.as_uuid().to_string()),
             title: sku.title.clone(),
             available: sku.available.map(|a| i32::try_from(a).unwrap_or(i32::MAX)),
             price: bazaar_domain::orders::presentment_price(sku, currency, rates, now)
@@ -221,9 +221,9 @@ pub struct LineNode {
 impl LineNode {
     fn new(line: &bazaar_domain::orders::PricedLine, refunded: Money) -> Self {
         Self {
-            id: ID(line.id.0.to_string()),
-            product_id: ID(line.product_id.0.to_string()),
-            sku_id: ID(line.sku_id.0.to_string()),
+            id: ID(line.id.as_uuid().to_string()),
+            product_id: ID(line.product_id.as_uuid().to_string()),
+            sku_id: ID(line.sku_id.as_uuid().to_string()),
             title: line.title.clone(),
             quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
             unit_price: line.unit_price.into(),
@@ -269,8 +269,8 @@ pub struct OrderNode {
 impl From<&OrderView> for OrderNode {
     fn from(order: &OrderView) -> Self {
         Self {
-            id: ID(order.id.0.to_string()),
-            checkout_id: ID(order.checkout_id.0.to_string()),
+            id: ID(order.id.as_uuid().to_string()),
+            checkout_id: ID(order.checkout_id.as_uuid().to_string()),
             seller_id: ID(order.seller_id.to_string()),
             state: order.state.into(),
             total: order.total.into(),
@@ -367,7 +367,7 @@ pub struct PaymentNode {
 impl From<&PaymentRecord> for PaymentNode {
     fn from(payment: &PaymentRecord) -> Self {
         Self {
-            id: ID(payment.id.0.to_string()),
+            id: ID(payment.id.as_uuid().to_string()),
             state: payment.state.into(),
             method: payment.method.wire_name().to_owned(),
             amount: payment.amount.into(),
@@ -433,7 +433,7 @@ impl From<&CheckoutRecord> for CheckoutNode {
     fn from(record: &CheckoutRecord) -> Self {
         let plan = &record.plan;
         Self {
-            id: ID(plan.id.0.to_string()),
+            id: ID(plan.id.as_uuid().to_string()),
             state: record.state.into(),
             total: plan.total.into(),
             country: plan.country.as_str().to_owned(),
@@ -442,7 +442,7 @@ impl From<&CheckoutRecord> for CheckoutNode {
                 .orders
                 .iter()
                 .map(|order| CheckoutOrderNode {
-                    id: ID(order.id.0.to_string()),
+                    id: ID(order.id.as_uuid().to_string()),
                     seller_id: ID(order.seller_id.to_string()),
                     state: record
                         .order_states
@@ -476,7 +476,7 @@ pub struct RefundNode {
 impl From<&RefundRecord> for RefundNode {
     fn from(refund: &RefundRecord) -> Self {
         Self {
-            id: ID(refund.id.0.to_string()),
+            id: ID(refund.id.as_uuid().to_string()),
             state: match refund.state {
                 RefundState::Requested => "requested",
                 RefundState::Succeeded => "succeeded",
@@ -525,11 +525,11 @@ pub struct UserNode {
 impl From<&bazaar_domain::identity::User> for UserNode {
     fn from(user: &bazaar_domain::identity::User) -> Self {
         let (role, party) = match user.role {
-            bazaar_domain::identity::Role::Buyer(id) => ("buyer", id.0.to_string()),
+            bazaar_domain::identity::Role::Buyer(id) => ("buyer", id.as_uuid().to_string()),
             bazaar_domain::identity::Role::Seller(id) => ("seller", id.to_string()),
         };
         Self {
-            id: ID(user.id.0.to_string()),
+            id: ID(user.id.as_uuid().to_string()),
             email: user.email.as_str().to_owned(),
             role: role.to_owned(),
             party_id: ID(party),

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::events::{EventEnvelope, EventId};
+use bazaar_domain::events::{ActivityStore, Applied, EventEnvelope, EventId};
+use bazaar_domain::webhooks::WebhookStore;
 use bazaar_ledger::Clock;
 use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey, SystemClock};
 use diesel::sql_types::{BigInt, Bytea, Uuid as SqlUuid};
@@ -85,7 +86,7 @@ async fn party_id(server: &Server, token: &str) -> Uuid {
 async fn deliver_event(server: &Server, seller: Uuid) {
     let now = SystemClock.now();
     let event = EventEnvelope {
-        id: EventId(Uuid::new_v4()),
+        id: EventId::from_uuid(Uuid::new_v4()),
         event_type: "order.paid".to_owned(),
         version: 1,
         resource_type: "order".to_owned(),
@@ -100,7 +101,7 @@ async fn deliver_event(server: &Server, seller: Uuid) {
                                     payload, occurred_at, sent_at) \
          VALUES ($1, 'order.paid', 1, 'order', $2, $3, '{}', $4, $4)",
     )
-    .bind::<SqlUuid, _>(event.id.0)
+    .bind::<SqlUuid, _>(event.id.as_uuid())
     .bind::<SqlUuid, _>(event.resource_id)
     .bind::<SqlUuid, _>(seller)
     .bind::<BigInt, _>(now.as_micros())
@@ -123,7 +124,7 @@ async fn deliver_event(server: &Server, seller: Uuid) {
         .count_events("activity", events_in, now)
         .await
         .unwrap();
-    assert_eq!(counted, vec![Ok(bazaar_postgres::Applied::Now)]);
+    assert_eq!(counted, vec![Ok(Applied::Now)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

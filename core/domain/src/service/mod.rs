@@ -314,7 +314,8 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         if !offered {
             return Err(CommerceError::PaymentMethodNotAvailable);
         }
-        let payment_id = PaymentId(crate::orders::derive_id(plan.id.0, "payment"));
+        let payment_id =
+            PaymentId::from_uuid(crate::orders::derive_id(plan.id.as_uuid(), "payment"));
         let payment = self
             .store
             .start_payment(
@@ -481,8 +482,8 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             .psp_reference
             .clone()
             .ok_or(CommerceError::InvalidState("the payment was not captured"))?;
-        let refund_id = RefundId(crate::orders::derive_id(
-            payment_id.0,
+        let refund_id = RefundId::from_uuid(crate::orders::derive_id(
+            payment_id.as_uuid(),
             &format!("refund:{}", requester.scoped_key(idempotency_key)),
         ));
         let refund = self

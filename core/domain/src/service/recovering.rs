@@ -108,7 +108,7 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             .refund(
                 &reference,
                 refund.amount,
-                &format!("refund:{}", refund.id.0),
+                &format!("refund:{}", refund.id.as_uuid()),
             )
             .await;
         match answer {
