@@ -10,7 +10,7 @@ use bazaar_domain::catalog::{
     ProductKind, Region, Seller, SkuId,
 };
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::identity::{Email, IdentityError, IdentityStore, NewUser, Role, UserId};
+use bazaar_domain::identity::{Email, IdentityError, NewUser, Role, UserId};
 use bazaar_domain::orders::{CartLine, CheckoutId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails};
 use bazaar_domain::service::{CheckoutCommand, PayCommand};

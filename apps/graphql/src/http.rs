@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::http::GraphiQLSource;
-use bazaar_domain::identity::IdentityStore;
 use bazaar_domain::payments::PspReference;
 use futures_util::StreamExt;
 use serde_json::json;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bazaar_domain::chart::ProviderName;
 use bazaar_domain::fx::Spread;
+use bazaar_domain::identity::{Identity, IdentityPolicy};
 use bazaar_domain::orders::TaxRates;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
 use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
@@ -18,11 +19,12 @@ use crate::config::{Config, PaymentProviderKind};
 use crate::metrics::Metrics;
 
 pub type Market = Marketplace<PostgresCommerce, PostgresLedger, ConfiguredProvider>;
+pub type Users = Identity<PostgresIdentity, PostgresLedger>;
 
 /// Everything a request or worker needs.
 pub struct App {
     pub market: Market,
-    pub identity: PostgresIdentity,
+    pub identity: Users,
     /// Webhook endpoints and deliveries, and the sellers' event counts.
     pub webhooks: Webhooks<PostgresEvents>,
     pub config: Config,
@@ -85,8 +87,14 @@ impl App {
                 .map_err(StartError::Ledger)?;
         let store =
             PostgresCommerce::new(&config.database_url, config.db_pool, RetryPolicy::default());
-        let identity =
-            PostgresIdentity::new(&config.database_url, config.db_pool, RetryPolicy::default());
+        let identity = Identity::new(
+            PostgresIdentity::new(&config.database_url, config.db_pool, RetryPolicy::default()),
+            ledger.clone(),
+            IdentityPolicy {
+                session_secs: config.session_secs,
+                ..IdentityPolicy::default()
+            },
+        );
         let webhooks = Webhooks::new(
             PostgresEvents::new(
                 &config.database_url,

@@ -37,6 +37,8 @@ pub struct BasisPoints(u16);
 
 impl BasisPoints {
     pub const ZERO: Self = Self(0);
+    /// The commission a new seller pays until told otherwise: 10%.
+    pub const DEFAULT_COMMISSION: Self = Self(1_000);
 
     /// At most 10,000 (100%).
     pub fn new(value: u16) -> Result<Self, CommerceError> {

@@ -7,14 +7,10 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use bazaar_domain::Country;
-use bazaar_domain::catalog::{
-    BasisPoints, Buyer, BuyerId, Category, CommissionRule, ProductDraft, ProductId, Region, Review,
-    Seller, SkuDraft, SkuId,
-};
-use bazaar_domain::chart::SellerId;
+use bazaar_domain::catalog::{Category, ProductDraft, ProductId, Review, SkuDraft, SkuId};
 use bazaar_domain::events::EventStoreError;
 use bazaar_domain::identity::{
-    Email, IdentityError, IdentityStore, NewParty, NewUser, User, UserId, validate_password,
+    AccountKind, Email, IdentityError, SignUp, SignedUp, User, UserId, validate_password,
 };
 use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
@@ -35,10 +31,6 @@ use crate::limits::{AuthLimits, AuthRequest, refused};
 
 pub struct Mutation;
 
-/// The commission every new seller starts with: 10%.
-const DEFAULT_COMMISSION_BPS: u16 = 1_000;
-
-/// The longest a rotated-out webhook secret keeps signing: 7 days, in hours.
 /// `overlapHours` (default 24) as a duration; the service bounds it.
 fn secret_overlap(hours: Option<i32>) -> Result<std::time::Duration> {
     let hours = u64::try_from(hours.unwrap_or(24))
@@ -130,27 +122,6 @@ pub struct PayInput {
     pub return_url: String,
 }
 
-fn name(value: &str) -> Result<String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 {
-        return Err(error("invalid_input", "name must have 1 to 200 characters"));
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// The data region that holds a party's personal data, by country.
-fn region_for(country: &Country) -> Region {
-    let region = match country.as_str() {
-        "US" | "CA" | "MX" => "us",
-        "BR" | "AR" | "CL" | "CO" | "PE" => "sa",
-        "JP" | "CN" | "IN" | "SG" | "TH" | "MY" | "HK" | "KR" | "AU" => "apac",
-        "KW" | "BH" | "AE" | "SA" | "QA" => "me",
-        _ => "eu",
-    };
-    // Every name above is a valid region; the fallback is never taken.
-    Region::new(region).unwrap_or_else(|_| Region::default_region())
-}
-
 /// The sign-in limits and this request's view of them.
 fn auth_limits<'a>(ctx: &'a Context<'_>) -> Result<(&'a AuthLimits, &'a AuthRequest)> {
     let internal = |_| error("internal_error", "internal error");
@@ -159,34 +130,18 @@ fn auth_limits<'a>(ctx: &'a Context<'_>) -> Result<(&'a AuthLimits, &'a AuthRequ
     Ok((limits, request.as_ref()))
 }
 
-/// The buyer or seller a sign-up creates, with fresh ids.
-fn new_party(input: &SignUpInput) -> Result<NewParty> {
-    let name = name(&input.name)?;
-    let country = Country::new(input.country.trim())
-        .map_err(|_| error("invalid_input", "country must be an ISO 3166 alpha-2 code"))?;
-    let region = region_for(&country);
+/// The account a sign-up asks for.
+fn account_kind(input: &SignUpInput) -> Result<AccountKind> {
     Ok(match input.role {
-        AccountRole::Buyer => NewParty::Buyer(Buyer {
-            id: BuyerId::from_uuid(Uuid::new_v4()),
-            name,
-            country,
-            region,
-        }),
+        AccountRole::Buyer => AccountKind::Buyer,
         AccountRole::Seller => {
             let code = input
                 .settlement_currency
                 .as_deref()
                 .ok_or_else(|| error("invalid_input", "a seller needs a settlement currency"))?;
-            NewParty::Seller(Seller {
-                id: SellerId::from_uuid(Uuid::new_v4()),
-                name,
-                country,
-                region,
+            AccountKind::Seller {
                 settlement_currency: currency(code)?,
-                commission: CommissionRule::flat(
-                    BasisPoints::new(DEFAULT_COMMISSION_BPS).map_err(commerce)?,
-                ),
-            })
+            }
         }
     })
 }
@@ -196,12 +151,7 @@ async fn start_session(ctx: &Context<'_>, user: &User) -> Result<AuthPayload> {
     let (token, hash) = auth::new_token();
     let now = app.now();
     app.identity
-        .create_session(
-            &hash,
-            user.id,
-            now.saturating_add_secs(app.config.session_secs),
-            now,
-        )
+        .start_session(&hash, user.id, now)
         .await
         .map_err(identity)?;
     Ok(AuthPayload {
@@ -220,7 +170,9 @@ impl Mutation {
         let (limits, request) = auth_limits(ctx)?;
         let email = Email::new(&input.email).map_err(identity)?;
         validate_password(&input.password).map_err(identity)?;
-        let party = new_party(&input)?;
+        let kind = account_kind(&input)?;
+        let country = Country::new(input.country.trim())
+            .map_err(|_| error("invalid_input", "country must be an ISO 3166 alpha-2 code"))?;
         limits.admit(request, &email).map_err(refused)?;
         let password = input.password;
         let password_hash = limits
@@ -228,25 +180,29 @@ impl Mutation {
             .await
             .map_err(refused)?
             .map_err(identity)?;
-        let user = NewUser {
-            id: UserId::from_uuid(Uuid::new_v4()),
-            email: email.clone(),
-            password_hash,
-            role: party.role(),
-            region: party.region().clone(),
-        };
-        match app.identity.register(&user, &party, app.now()).await {
-            Ok(_) => {
-                if let NewParty::Seller(seller) = &party
-                    && let Err(e) = app.market.open_seller_accounts(seller).await
-                {
-                    // The seller's first posting opens them as well.
-                    tracing::warn!(code = e.code(), "could not open a new seller's accounts");
-                }
-            }
-            // The same answer as for a new address; the existing account is untouched.
-            Err(IdentityError::EmailTaken) => {}
-            Err(e) => return Err(identity(e)),
+        let signed_up = app
+            .identity
+            .sign_up(
+                SignUp {
+                    user_id: UserId::from_uuid(Uuid::new_v4()),
+                    party_id: Uuid::new_v4(),
+                    email: email.clone(),
+                    password_hash,
+                    name: input.name,
+                    country,
+                    kind,
+                },
+                app.now(),
+            )
+            .await
+            .map_err(identity)?;
+        if let SignedUp::New {
+            ledger_accounts: Err(e),
+            ..
+        } = signed_up
+        {
+            // The seller's first posting opens them as well.
+            tracing::warn!(code = e.code(), "could not open a new seller's accounts");
         }
         Ok(SignUpPayload {
             email: email.as_str().to_owned(),
@@ -296,7 +252,7 @@ impl Mutation {
         match &viewer.token {
             Some(token) => {
                 app.identity
-                    .revoke_session(token, app.now())
+                    .sign_out(token, app.now())
                     .await
                     .map_err(identity)?;
                 Ok(true)

@@ -89,6 +89,31 @@ impl<S, L, P> std::fmt::Debug for Marketplace<S, L, P> {
     }
 }
 
+/// Opens a seller's ledger accounts (pending, available, reserve) in its settlement currency.
+/// Idempotent; a posting also opens the accounts it touches, so a seller whose opening failed
+/// is not stuck.
+pub async fn open_seller_accounts<L: LedgerStore>(
+    ledger: &L,
+    seller: &Seller,
+) -> Result<(), CommerceError> {
+    let accounts = [
+        ChartAccount::SellerPending(seller.id),
+        ChartAccount::SellerAvailable(seller.id),
+        ChartAccount::SellerReserve(seller.id),
+    ];
+    for account in accounts {
+        let new = account
+            .new_account(seller.settlement_currency)
+            .map_err(|_| CommerceError::Internal)?;
+        ledger
+            .create_account(new)
+            .await
+            .map_err(ledger_unavailable)?
+            .map_err(|_| CommerceError::Internal)?;
+    }
+    Ok(())
+}
+
 /// The ledger adapter logs the cause where it happens; callers get the commerce code.
 fn ledger_unavailable(error: StoreError) -> CommerceError {
     match error {
@@ -155,27 +180,9 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         self.open_seller_accounts(seller).await
     }
 
-    /// Opens a stored seller's ledger accounts (pending, available, reserve). Idempotent; a
-    /// posting also opens the accounts it touches, so a seller whose opening failed is not
-    /// stuck.
+    /// Opens a stored seller's ledger accounts (see [`open_seller_accounts`]).
     pub async fn open_seller_accounts(&self, seller: &Seller) -> Result<(), CommerceError> {
-        let currency = seller.settlement_currency;
-        let accounts = [
-            ChartAccount::SellerPending(seller.id),
-            ChartAccount::SellerAvailable(seller.id),
-            ChartAccount::SellerReserve(seller.id),
-        ];
-        for account in accounts {
-            let new = account
-                .new_account(currency)
-                .map_err(|_| CommerceError::Internal)?;
-            self.ledger
-                .create_account(new)
-                .await
-                .map_err(ledger_unavailable)?
-                .map_err(|_| CommerceError::Internal)?;
-        }
-        Ok(())
+        open_seller_accounts(&self.ledger, seller).await
     }
 
     pub async fn register_buyer(&self, buyer: &Buyer) -> Result<(), CommerceError> {

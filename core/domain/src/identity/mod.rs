@@ -12,6 +12,12 @@ use bazaar_ledger::Timestamp;
 use crate::catalog::{Buyer, BuyerId, Region, Seller};
 use crate::chart::SellerId;
 
+mod rules;
+mod service;
+
+pub use rules::{NAME_LEN_MAX, party_name, region_for};
+pub use service::{AccountKind, Identity, IdentityPolicy, SignUp, SignedUp};
+
 bazaar_ledger::uuid_id!(
     /// A user's id.
     UserId
@@ -145,6 +151,9 @@ pub enum IdentityError {
     /// Signed in, but the resource belongs to someone else or needs another role.
     #[error("not allowed")]
     Forbidden,
+    /// An argument is out of its range or form; the text says which and how.
+    #[error("{0}")]
+    InvalidInput(&'static str),
     #[error("a backing service is unavailable; retry later")]
     Unavailable,
     #[error("internal error")]
@@ -160,6 +169,7 @@ impl IdentityError {
             Self::InvalidCredentials => "credentials_invalid",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::InvalidInput(_) => "invalid_input",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal_error",
         }
