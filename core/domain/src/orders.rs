@@ -371,6 +371,17 @@ impl OrderState {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
+    /// Where an order awaiting payment goes when its payment is captured: an order with a
+    /// physical line waits to be shipped (`Paid`); an order of digital goods only (courses,
+    /// downloads) is delivered at once (`Delivered`).
+    pub fn when_paid(has_physical_line: bool) -> Self {
+        if has_physical_line {
+            Self::Paid
+        } else {
+            Self::Delivered
+        }
+    }
+
     /// The moves a seller may make: ship a paid order, confirm its delivery. Payment and
     /// cancellation are driven by the payment's outcome.
     pub fn seller_may_move_to(self, next: Self) -> bool {
@@ -430,6 +441,15 @@ impl PaymentState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paid_orders_of_digital_goods_only_are_delivered() {
+        assert_eq!(OrderState::when_paid(true), OrderState::Paid);
+        assert_eq!(OrderState::when_paid(false), OrderState::Delivered);
+        // Either way the seller can only move it forward from there.
+        assert!(OrderState::when_paid(true).seller_may_move_to(OrderState::Shipped));
+        assert!(!OrderState::when_paid(false).seller_may_move_to(OrderState::Shipped));
+    }
     use crate::catalog::CommissionRule;
     use crate::catalog::Region;
     use crate::fx::RateSet;

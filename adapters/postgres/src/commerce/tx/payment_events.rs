@@ -1,0 +1,382 @@
+//! Provider payment events: the change the domain decided, persisted with its effects.
+
+use super::*;
+
+pub(crate) fn apply_payment_event(
+    conn: &mut PgConnection,
+    payment_id: PaymentId,
+    event_id: Option<&str>,
+    event: &PaymentEvent,
+    now: Timestamp,
+) -> Result<EventOutcome> {
+    let payment = payment(conn, payment_id.as_uuid(), true)?
+        .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
+    if let Some(event_id) = event_id {
+        let inserted = sql_query(
+            "INSERT INTO payment_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (provider, event_id) DO NOTHING",
+        )
+        .bind::<Text, _>(payment.provider.as_str())
+        .bind::<Text, _>(event_id)
+        .bind::<SqlUuid, _>(payment_id.as_uuid())
+        .bind::<BigInt, _>(now.as_micros())
+        .execute(conn)?;
+        if inserted == 0 {
+            return Ok(EventOutcome {
+                duplicate: true,
+                intents: Vec::new(),
+                refunds: Vec::new(),
+            });
+        }
+    }
+    let checkout = lock_checkout(conn, payment.checkout_id.as_uuid())?;
+    let checkout_state = rows::checkout_state(&checkout.state)?;
+    let mut outcome = EventOutcome {
+        duplicate: false,
+        intents: Vec::new(),
+        refunds: Vec::new(),
+    };
+    // The rule decides; this persists the change it named and the payment state it leaves
+    // (the checkout follows in `mark_paid` and `cancel_checkout`).
+    let change = payment_change(payment.state, checkout_state, event);
+    let (payment_after, _) = change.states_after(payment.state, checkout_state);
+    match change {
+        PaymentChange::Nothing => {}
+        PaymentChange::Authorise => {
+            set_payment_state(conn, payment_id, payment_after, now)?;
+        }
+        PaymentChange::Capture => {
+            set_payment_state(conn, payment_id, payment_after, now)?;
+            mark_paid(conn, checkout.id, now)?;
+            outcome
+                .intents
+                .push(add_intent(conn, "capture", payment_id.as_uuid(), now)?);
+        }
+        PaymentChange::CaptureLate => capture_late(conn, &payment, now, &mut outcome)?,
+        PaymentChange::Fail(_) => {
+            set_payment_state(conn, payment_id, payment_after, now)?;
+            cancel_checkout(conn, checkout.id, now)?;
+        }
+        PaymentChange::ConfirmRefund(refund_id) => {
+            if let Some(intent) = confirm_refund(conn, refund_id, now)? {
+                outcome.intents.push(intent);
+            }
+        }
+        PaymentChange::FailRefund(refund_id) => fail_refund(conn, refund_id, now)?,
+        PaymentChange::Chargeback => {
+            let intents = chargeback(conn, &payment, event_id.unwrap_or("sync"), now)?;
+            outcome.intents.extend(intents);
+        }
+    }
+    Ok(outcome)
+}
+
+/// Persists a [`PaymentChange::CaptureLate`]: the payment is captured (late), its capture is
+/// queued for the ledger (posted to the captured-but-unfulfilled account), and every line's
+/// unrefunded remainder becomes a platform refund to send. The orders stay cancelled.
+pub(crate) fn capture_late(
+    conn: &mut PgConnection,
+    payment: &PaymentRecord,
+    now: Timestamp,
+    outcome: &mut EventOutcome,
+) -> Result<()> {
+    tracing::warn!(payment_id = %payment.id, checkout_id = %payment.checkout_id.as_uuid(),
+        "payment captured after its checkout was cancelled; refunding it in full");
+    sql_query("UPDATE payments SET state = 'captured', captured_late = TRUE, updated_at = $2 WHERE id = $1")
+        .bind::<SqlUuid, _>(payment.id.as_uuid())
+        .bind::<BigInt, _>(now.as_micros())
+        .execute(conn)?;
+    emit::payment(conn, payment.id.as_uuid(), PaymentState::Captured, now)?;
+    outcome
+        .intents
+        .push(add_intent(conn, "capture", payment.id.as_uuid(), now)?);
+    for (id, _, _) in refund_remainders(conn, payment, "capture_late", false, now)? {
+        emit::refund(conn, EventType::RefundRequested, id, now)?;
+        let record = refund(conn, id, false)?.ok_or(Fail::Domain(CommerceError::Internal))?;
+        outcome.refunds.push(refund_record(record)?);
+    }
+    Ok(())
+}
+
+pub(crate) fn set_payment_state(
+    conn: &mut PgConnection,
+    id: PaymentId,
+    state: PaymentState,
+    now: Timestamp,
+) -> Result<()> {
+    sql_query("UPDATE payments SET state = $2, updated_at = $3 WHERE id = $1")
+        .bind::<SqlUuid, _>(id.as_uuid())
+        .bind::<Text, _>(state.as_str())
+        .bind::<BigInt, _>(now.as_micros())
+        .execute(conn)?;
+    emit::payment(conn, id.as_uuid(), state, now)
+}
+
+#[derive(diesel::QueryableByName)]
+pub(crate) struct PaidOrderRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) id: Uuid,
+    #[diesel(sql_type = Bool)]
+    pub(crate) physical: bool,
+}
+
+/// Persists a capture's effect on the checkout: held stock is consumed, the checkout is paid,
+/// and each order awaiting payment moves to [`OrderState::when_paid`].
+pub(crate) fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<()> {
+    sql_query(
+        "UPDATE skus SET on_hand = skus.on_hand - r.quantity, reserved = skus.reserved - r.quantity \
+         FROM stock_reservations r WHERE r.checkout_id = $1 AND r.state = 'held' AND skus.id = r.sku_id",
+    )
+    .bind::<SqlUuid, _>(checkout)
+    .execute(conn)?;
+    sql_query("UPDATE stock_reservations SET state = 'consumed' WHERE checkout_id = $1 AND state = 'held'")
+        .bind::<SqlUuid, _>(checkout)
+        .execute(conn)?;
+    sql_query("UPDATE checkouts SET state = 'paid' WHERE id = $1")
+        .bind::<SqlUuid, _>(checkout)
+        .execute(conn)?;
+    // The domain decides each order's state; this writes it.
+    let awaiting: Vec<PaidOrderRow> = sql_query(
+        "SELECT o.id, bool_or(l.kind = 'physical') AS physical FROM orders o \
+         JOIN order_lines l ON l.order_id = o.id \
+         WHERE o.checkout_id = $1 AND o.state = 'awaiting_payment' GROUP BY o.id",
+    )
+    .bind::<SqlUuid, _>(checkout)
+    .load(conn)?;
+    for state in [OrderState::Paid, OrderState::Delivered] {
+        let ids: Vec<Uuid> = awaiting
+            .iter()
+            .filter(|o| OrderState::when_paid(o.physical) == state)
+            .map(|o| o.id)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        sql_query(
+            "UPDATE orders SET state = $2, updated_at = $3 \
+             WHERE id = ANY($1) AND state = 'awaiting_payment'",
+        )
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Text, _>(state.as_str())
+        .bind::<BigInt, _>(now.as_micros())
+        .execute(conn)?;
+    }
+    emit::checkout_orders(
+        conn,
+        EventType::OrderPaid,
+        checkout,
+        &["paid", "delivered"],
+        now,
+    )?;
+    emit::checkout_orders(
+        conn,
+        EventType::OrderDelivered,
+        checkout,
+        &["delivered"],
+        now,
+    )
+}
+
+pub(crate) fn cancel_checkout(
+    conn: &mut PgConnection,
+    checkout: Uuid,
+    now: Timestamp,
+) -> Result<()> {
+    sql_query(
+        "UPDATE skus SET reserved = skus.reserved - r.quantity \
+         FROM stock_reservations r WHERE r.checkout_id = $1 AND r.state = 'held' AND skus.id = r.sku_id",
+    )
+    .bind::<SqlUuid, _>(checkout)
+    .execute(conn)?;
+    sql_query("UPDATE stock_reservations SET state = 'released' WHERE checkout_id = $1 AND state = 'held'")
+        .bind::<SqlUuid, _>(checkout)
+        .execute(conn)?;
+    sql_query("UPDATE checkouts SET state = 'cancelled' WHERE id = $1 AND state <> 'paid'")
+        .bind::<SqlUuid, _>(checkout)
+        .execute(conn)?;
+    sql_query("UPDATE orders SET state = 'cancelled' WHERE checkout_id = $1 AND state = 'awaiting_payment'")
+        .bind::<SqlUuid, _>(checkout)
+        .execute(conn)?;
+    emit::checkout_orders(
+        conn,
+        EventType::OrderCancelled,
+        checkout,
+        &["cancelled"],
+        now,
+    )
+}
+
+pub(crate) fn add_intent(
+    conn: &mut PgConnection,
+    kind: &str,
+    subject: Uuid,
+    now: Timestamp,
+) -> Result<LedgerIntent> {
+    let id = derive_id(subject, &format!("intent:{kind}"));
+    sql_query(
+        "INSERT INTO ledger_intents (id, kind, subject_id, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(kind)
+    .bind::<SqlUuid, _>(subject)
+    .bind::<BigInt, _>(now.as_micros())
+    .execute(conn)?;
+    intent(id, kind, subject, 0)
+}
+
+pub(crate) fn intent(id: Uuid, kind: &str, subject: Uuid, attempts: i32) -> Result<LedgerIntent> {
+    let kind = match kind {
+        "capture" => IntentKind::Capture(PaymentId::from_uuid(subject)),
+        "refund" => IntentKind::Refund(RefundId::from_uuid(subject)),
+        other => return Err(rows::corrupt("intent kind", other)),
+    };
+    Ok(LedgerIntent {
+        id,
+        kind,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| rows::corrupt("intent attempts", &attempts.to_string()))?,
+    })
+}
+
+pub(crate) fn refund(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<RefundRow>> {
+    let suffix = if lock { " FOR UPDATE" } else { "" };
+    let rows: Vec<RefundRow> = sql_query(format!("{REFUND_SELECT} WHERE id = $1{suffix}"))
+        .bind::<SqlUuid, _>(id)
+        .load(conn)?;
+    Ok(rows.into_iter().next())
+}
+
+pub(crate) fn lock_line(conn: &mut PgConnection, id: Uuid) -> Result<LineRow> {
+    let rows: Vec<LineRow> = sql_query(format!("{LINE_SELECT} WHERE id = $1 FOR UPDATE"))
+        .bind::<SqlUuid, _>(id)
+        .load(conn)?;
+    rows.into_iter()
+        .next()
+        .ok_or(Fail::Domain(CommerceError::NotFound("line")))
+}
+
+pub(crate) fn confirm_refund(
+    conn: &mut PgConnection,
+    id: RefundId,
+    now: Timestamp,
+) -> Result<Option<LedgerIntent>> {
+    let row =
+        refund(conn, id.as_uuid(), true)?.ok_or(Fail::Domain(CommerceError::NotFound("refund")))?;
+    if rows::refund_state(&row.state)? != RefundState::Requested {
+        return Ok(None);
+    }
+    let line = lock_line(conn, row.line_id)?;
+    let before = line.refund_posted_minor;
+    let after = before
+        .checked_add(row.amount_minor)
+        .ok_or(Fail::Domain(CommerceError::Internal))?;
+    post_refund(conn, id.as_uuid(), line.id, before, after, now)?;
+    Ok(Some(add_intent(conn, "refund", id.as_uuid(), now)?))
+}
+
+pub(crate) fn post_refund(
+    conn: &mut PgConnection,
+    refund: Uuid,
+    line: Uuid,
+    before: i64,
+    after: i64,
+    now: Timestamp,
+) -> Result<()> {
+    sql_query("UPDATE order_lines SET refund_posted_minor = $2 WHERE id = $1")
+        .bind::<SqlUuid, _>(line)
+        .bind::<BigInt, _>(after)
+        .execute(conn)?;
+    sql_query(
+        "UPDATE refunds SET state = 'succeeded', posted_before_minor = $2, posted_after_minor = $3 WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(refund)
+    .bind::<BigInt, _>(before)
+    .bind::<BigInt, _>(after)
+    .execute(conn)?;
+    emit::refund(conn, EventType::RefundSucceeded, refund, now)
+}
+
+pub(crate) fn fail_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp) -> Result<()> {
+    let Some(row) = refund(conn, id.as_uuid(), true)? else {
+        return refuse(CommerceError::NotFound("refund"));
+    };
+    if rows::refund_state(&row.state)? != RefundState::Requested {
+        return Ok(());
+    }
+    sql_query(
+        "UPDATE order_lines SET refund_requested_minor = refund_requested_minor - $2 WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(row.line_id)
+    .bind::<BigInt, _>(row.amount_minor)
+    .execute(conn)?;
+    sql_query("UPDATE refunds SET state = 'failed' WHERE id = $1")
+        .bind::<SqlUuid, _>(id.as_uuid())
+        .execute(conn)?;
+    emit::refund(conn, EventType::RefundFailed, id.as_uuid(), now)
+}
+
+/// Records a refund of every line's unrefunded remainder (`key` names the cause, and with
+/// the line makes the refund's id and idempotency key), marks those amounts requested, and
+/// returns each refund's id with its line and amount.
+pub(crate) fn refund_remainders(
+    conn: &mut PgConnection,
+    payment: &PaymentRecord,
+    key: &str,
+    chargeback: bool,
+    now: Timestamp,
+) -> Result<Vec<(Uuid, LineRow, i64)>> {
+    let lines: Vec<LineRow> = sql_query(format!(
+        "{LINE_SELECT} WHERE order_id IN (SELECT id FROM orders WHERE checkout_id = $1) ORDER BY id FOR UPDATE"
+    ))
+    .bind::<SqlUuid, _>(payment.checkout_id.as_uuid())
+    .load(conn)?;
+    let mut refunds = Vec::new();
+    for line in lines {
+        let remaining = line
+            .total_minor
+            .checked_sub(line.refund_requested_minor)
+            .ok_or(Fail::Domain(CommerceError::Internal))?;
+        if remaining <= 0 {
+            continue;
+        }
+        let id = derive_id(line.id, key);
+        sql_query(
+            "INSERT INTO refunds (id, payment_id, line_id, amount_minor, currency, idempotency_key, state, \
+                                  chargeback, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7, $8)",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<SqlUuid, _>(payment.id.as_uuid())
+        .bind::<SqlUuid, _>(line.id)
+        .bind::<BigInt, _>(remaining)
+        .bind::<Text, _>(payment.amount.currency().code())
+        .bind::<Text, _>(format!("{key}:{}", line.id))
+        .bind::<Bool, _>(chargeback)
+        .bind::<BigInt, _>(now.as_micros())
+        .execute(conn)?;
+        sql_query("UPDATE order_lines SET refund_requested_minor = total_minor WHERE id = $1")
+            .bind::<SqlUuid, _>(line.id)
+            .execute(conn)?;
+        refunds.push((id, line, remaining));
+    }
+    Ok(refunds)
+}
+
+pub(crate) fn chargeback(
+    conn: &mut PgConnection,
+    payment: &PaymentRecord,
+    event_id: &str,
+    now: Timestamp,
+) -> Result<Vec<LedgerIntent>> {
+    let key = format!("chargeback:{event_id}");
+    let mut intents = Vec::new();
+    for (id, line, remaining) in refund_remainders(conn, payment, &key, true, now)? {
+        let before = line.refund_posted_minor;
+        let after = before
+            .checked_add(remaining)
+            .ok_or(Fail::Domain(CommerceError::Internal))?;
+        post_refund(conn, id, line.id, before, after, now)?;
+        intents.push(add_intent(conn, "refund", id, now)?);
+    }
+    Ok(intents)
+}

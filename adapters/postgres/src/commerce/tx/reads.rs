@@ -1,0 +1,145 @@
+//! Read models for the API: order and review pages.
+
+use super::*;
+
+pub(crate) fn product_skus(conn: &mut PgConnection, products: &[Uuid]) -> Result<Vec<SkuView>> {
+    let ids: Vec<IdRow> = sql_query("SELECT id FROM skus WHERE product_id = ANY($1)")
+        .bind::<Array<SqlUuid>, _>(products)
+        .load(conn)?;
+    let ids: Vec<Uuid> = ids.into_iter().map(|r| r.id).collect();
+    sku_views(conn, &ids)
+}
+
+#[derive(diesel::QueryableByName)]
+pub(crate) struct OrderListRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) checkout_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) buyer_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) seller_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub(crate) state: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) total_minor: i64,
+    #[diesel(sql_type = Text)]
+    pub(crate) settlement_currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) created_at: i64,
+}
+
+/// A party's orders, newest first (by creation time, then id), optionally just one.
+pub(crate) fn orders_for(
+    conn: &mut PgConnection,
+    party: Party,
+    after: Option<PageCursor>,
+    only: Option<OrderId>,
+    limit: u32,
+) -> Result<Vec<OrderView>> {
+    let (column, owner) = match party {
+        Party::Buyer(buyer) => ("buyer_id", buyer.as_uuid()),
+        Party::Seller(seller) => ("seller_id", seller.as_uuid()),
+    };
+    let rows: Vec<OrderListRow> = sql_query(format!(
+        "SELECT id, checkout_id, buyer_id, seller_id, state, currency::TEXT AS currency, total_minor, \
+                settlement_currency::TEXT AS settlement_currency, created_at \
+         FROM orders WHERE {column} = $1 \
+           AND ($2::UUID IS NULL OR id = $2) \
+           AND ($3::BIGINT IS NULL OR (created_at, id) < ($3, $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5"
+    ))
+    .bind::<SqlUuid, _>(owner)
+    .bind::<Nullable<SqlUuid>, _>(only.map(|o| o.as_uuid()))
+    .bind::<Nullable<BigInt>, _>(after.map(|c| c.created_at.as_micros()))
+    .bind::<SqlUuid, _>(after.map_or(Uuid::nil(), |c| c.id))
+    .bind::<BigInt, _>(i64::from(limit))
+    .load(conn)?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let lines: Vec<LineRow> = sql_query(format!(
+        "{LINE_SELECT} WHERE order_id = ANY($1) ORDER BY order_id, position"
+    ))
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let currency = rows::currency(&row.currency)?;
+            let lines = lines
+                .iter()
+                .filter(|l| l.order_id == row.id)
+                .map(|l| {
+                    Ok((
+                        priced_line(l, currency)?,
+                        Money::from_minor(l.refund_requested_minor, currency),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(OrderView {
+                id: OrderId::from_uuid(row.id),
+                checkout_id: CheckoutId::from_uuid(row.checkout_id),
+                buyer_id: BuyerId::from_uuid(row.buyer_id),
+                seller_id: SellerId::from_uuid(row.seller_id),
+                state: rows::order_state(&row.state)?,
+                total: Money::from_minor(row.total_minor, currency),
+                settlement_currency: rows::currency(&row.settlement_currency)?,
+                created_at: Timestamp::from_micros(row.created_at),
+                lines,
+            })
+        })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+pub(crate) struct ReviewRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) product_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) buyer_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub(crate) order_id: Uuid,
+    #[diesel(sql_type = Integer)]
+    pub(crate) rating: i32,
+    #[diesel(sql_type = Text)]
+    pub(crate) body: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) created_at: i64,
+}
+
+pub(crate) fn reviews(
+    conn: &mut PgConnection,
+    product: ProductId,
+    after: Option<PageCursor>,
+    limit: u32,
+) -> Result<Vec<ReviewView>> {
+    let rows: Vec<ReviewRow> = sql_query(
+        "SELECT id, product_id, buyer_id, order_id, rating, body, created_at FROM reviews \
+         WHERE product_id = $1 AND ($2::BIGINT IS NULL OR (created_at, id) < ($2, $3)) \
+         ORDER BY created_at DESC, id DESC LIMIT $4",
+    )
+    .bind::<SqlUuid, _>(product.as_uuid())
+    .bind::<Nullable<BigInt>, _>(after.map(|c| c.created_at.as_micros()))
+    .bind::<SqlUuid, _>(after.map_or(Uuid::nil(), |c| c.id))
+    .bind::<BigInt, _>(i64::from(limit))
+    .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ReviewView {
+                review: Review {
+                    id: row.id,
+                    product_id: ProductId::from_uuid(row.product_id),
+                    buyer_id: BuyerId::from_uuid(row.buyer_id),
+                    order_id: OrderId::from_uuid(row.order_id),
+                    rating: u8::try_from(row.rating)
+                        .map_err(|_| rows::corrupt("rating", &row.rating.to_string()))?,
+                    body: row.body,
+                },
+                created_at: Timestamp::from_micros(row.created_at),
+            })
+        })
+        .collect()
+}
