@@ -4,6 +4,7 @@
 use diesel::pg::PgConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub mod database;
 pub mod schema;
 
 /// Every migration under `migrations/`, in order.

@@ -92,27 +92,10 @@ fn fail(what: &str) -> impl Fn(diesel::result::Error) -> String + '_ {
     move |error| format!("{what}: {error}")
 }
 
-/// Drops and recreates the database `url` names through the server's `postgres` database, then
-/// migrates it; the connection to it.
+/// Drops and recreates the database `url` names, then migrates it; the connection to it.
 pub(crate) fn recreate_database(url: &str) -> Result<PgConnection, String> {
-    let (server, name) = url
-        .rsplit_once('/')
-        .ok_or_else(|| format!("no database name in {url}"))?;
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(format!("unsupported database name {name:?}"));
-    }
-    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
-        .map_err(|error| format!("cannot reach PostgreSQL at {server}: {error}"))?;
-    sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .map_err(fail("drop the benchmark database"))?;
-    sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .map_err(fail("create the benchmark database"))?;
-    let mut conn = PgConnection::establish(url).map_err(|error| format!("{error}"))?;
-    bazaar_schema::run_pending_migrations(&mut conn)
-        .map_err(|error| format!("migrate: {error}"))?;
-    Ok(conn)
+    bazaar_schema::database::recreate_database(url)
+        .map_err(|error| format!("recreate the benchmark database: {error}"))
 }
 
 /// Drops and recreates the benchmark database, then migrates it and adds the naive tables.

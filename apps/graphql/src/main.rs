@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
-
 #[actix_web::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,15 +17,7 @@ async fn main() -> ExitCode {
         eprintln!("bazaar: {error}");
         return ExitCode::from(2);
     }
-    let filter = EnvFilter::try_from_env("BAZAAR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    if config.log_json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    bazaar_telemetry::init_logging(config.log_json);
     match bazaar_graphql::serve(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match bazaar_workers::WorkerConfig::from_env() {
@@ -14,15 +12,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_from_env("BAZAAR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    if config.log_json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    bazaar_telemetry::init_logging(config.log_json);
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let mut terminate =

@@ -32,6 +32,7 @@ pub mod private_server;
 pub mod proxy;
 pub mod schema_dump;
 
+use bazaar_schema::database::{self, quote_ident};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -310,10 +311,6 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
@@ -323,28 +320,17 @@ fn query_error(action: impl Into<String>) -> impl FnOnce(diesel::result::Error) 
     move |source| TestDbError::Query { action, source }
 }
 
+/// Creates `name` as a copy of `template`.
 fn create_database(
     admin: &mut PgConnection,
     name: &str,
     template: &str,
 ) -> Result<(), diesel::result::Error> {
-    diesel::sql_query(format!(
-        "CREATE DATABASE {} TEMPLATE {}",
-        quote_ident(name),
-        quote_ident(template)
-    ))
-    .execute(admin)
-    .map(drop)
+    database::create_database(admin, name, Some(template))
 }
 
 fn drop_database(admin: &mut PgConnection, name: &str) -> Result<(), TestDbError> {
-    diesel::sql_query(format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_ident(name)
-    ))
-    .execute(admin)
-    .map(drop)
-    .map_err(query_error(format!("dropping database {name}")))
+    database::drop_database(admin, name).map_err(query_error(format!("dropping database {name}")))
 }
 
 #[derive(QueryableByName)]

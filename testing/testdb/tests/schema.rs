@@ -304,7 +304,7 @@ fn the_schema_check_sees_differences() {
 
 #[test]
 fn the_table_list_matches_schema_rs() {
-    let source = include_str!("../../schema/src/schema.rs");
+    let source = include_str!("../../../adapters/schema/src/schema.rs");
     let mut in_source: Vec<String> = source
         .split("table! {")
         .skip(1)
