@@ -1,12 +1,24 @@
 //! Bazaar's marketplace rules, without I/O. Ports (traits) for what the rules need from the
 //! outside world live here too; adapters implement them.
 //!
-//! - [`chart`]: the chart of accounts every money flow posts to.
-//! - [`events`]: the events others hear about, and their ids.
-//! - [`fx`]: exchange rates, the rate-source port, conversion with a spread.
-//! - [`payments`]: the payment-provider port and payment methods.
-//! - [`time`]: the one RFC 3339 form of instants.
-//! - [`webhooks`]: webhook signatures, endpoint URL and event-pattern rules, the retry schedule.
+//! One folder (or file) per bounded context, each with its model, its rules (pure functions
+//! that decide and return a change named for its intent), its ports (traits whose docs say
+//! what an implementation MUST do) and its service:
+//!
+//! - [`catalog`]: sellers, buyers, products and SKUs.
+//! - [`orders`]: checkout and orders: carts, prices, order and payment states.
+//! - [`payments`]: the payment-provider port, payment methods, and the payment state machine
+//!   ([`payments::payment_change`]).
+//! - [`fx`]: exchange rates, the rate-source port, conversion with a spread, the TARGET
+//!   calendar.
+//! - [`identity`]: users, sign-up and sessions ([`identity::Identity`]).
+//! - [`events`] and [`webhooks`]: the events others hear about, the outbox and bus ports, and
+//!   webhook endpoints and deliveries ([`webhooks::Webhooks`]).
+//!
+//! Shared by the commerce contexts (catalog, orders, payments), which commit together:
+//! [`chart`] (the chart of accounts every money flow posts to), [`postings`] (the postings of
+//! each flow), [`store`] (the `CommerceStore` port), [`recovery`] (retry schedules) and
+//! [`service`] (the `Marketplace` service). [`time`] holds the one RFC 3339 form of instants.
 #![deny(clippy::float_arithmetic, clippy::float_cmp)]
 
 use std::fmt;

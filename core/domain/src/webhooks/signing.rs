@@ -95,7 +95,7 @@ fn signed_payload_mac(key: &[u8], timestamp_secs: i64, body: &[u8]) -> Option<Hm
     Some(mac)
 }
 
-/// The [`SIGNATURE_HEADER`] value for `body` signed at `timestamp_secs` (Unix seconds):
+/// The [`SIGNATURE_HEADER`](super::SIGNATURE_HEADER) value for `body` signed at `timestamp_secs` (Unix seconds):
 /// `t=<timestamp_secs>,v1=<hex HMAC-SHA256 of "<timestamp_secs>.<body>">`, with one `v1=`
 /// per secret in the order given.
 ///
@@ -163,7 +163,7 @@ fn parse_signature_header(header: &str) -> Result<SignatureHeader, VerifyError> 
     })
 }
 
-/// Checks a [`SIGNATURE_HEADER`] value against the raw request body and returns the signed
+/// Checks a [`SIGNATURE_HEADER`](super::SIGNATURE_HEADER) value against the raw request body and returns the signed
 /// timestamp (Unix seconds).
 ///
 /// `secret` is the endpoint's `whsec_...` string as shown when the endpoint was created;
@@ -181,17 +181,17 @@ fn parse_signature_header(header: &str) -> Result<SignatureHeader, VerifyError> 
 /// `t` comes from the sender's clock and `now_secs` from the receiver's, so the tolerance
 /// covers the difference between the two clocks plus the time the request spent in
 /// transit. It applies both ways because a receiver's clock may be behind the sender's,
-/// which makes `t` look like it is in the future. [`DEFAULT_TOLERANCE`] is 5 minutes.
+/// which makes `t` look like it is in the future. [`DEFAULT_TOLERANCE`](super::DEFAULT_TOLERANCE) is 5 minutes.
 ///
 /// The timestamp check limits a captured request to being replayed within the tolerance
-/// window. Inside the window, the receiver rejects a request whose [`EVENT_ID_HEADER`] it
+/// window. Inside the window, the receiver rejects a request whose [`EVENT_ID_HEADER`](super::EVENT_ID_HEADER) it
 /// has already accepted, so it keeps each accepted id for at least the tolerance window;
-/// the sender retries an event with the same id for up to [`RetrySchedule::window`], so
+/// the sender retries an event with the same id for up to [`RetrySchedule::window`](super::RetrySchedule::window), so
 /// keeping ids that long also makes retries of an already processed event harmless. A
 /// duplicate is answered with a 2xx status so that the sender stops retrying it.
 ///
 /// The signature covers `t` and the body, not the headers: a replayed request can carry a
-/// different [`EVENT_ID_HEADER`]. A receiver that needs replay protection against that
+/// different [`EVENT_ID_HEADER`](super::EVENT_ID_HEADER). A receiver that needs replay protection against that
 /// compares the header with the event id inside the signed body.
 ///
 /// # Example

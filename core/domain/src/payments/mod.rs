@@ -7,15 +7,12 @@
 //! synchronous answer) says the provider captured it.
 
 use std::fmt;
-use std::future::Future;
 
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 
 use crate::Country;
-use crate::chart::ProviderName;
-use crate::orders::{CheckoutState, PaymentState, RefundId};
-use crate::store::PaymentEvent;
+use crate::orders::{CheckoutState, PaymentState};
 
 bazaar_ledger::uuid_id!(
     /// Bazaar's id of a payment (the provider calls it the merchant reference).
@@ -427,67 +424,6 @@ impl NotificationError {
     }
 }
 
-/// A payment provider connector. Adding a provider is implementing this trait.
-///
-/// Every implementation MUST:
-/// - answer `payment_methods` with the methods a buyer in `country` may use for `amount`,
-///   in the provider's display order, and refuse `authorize` for any other with
-///   `MethodNotAvailable`;
-/// - treat `idempotency_key` as the provider does: the same key with the same request
-///   returns the first answer and does nothing twice;
-/// - return `Unavailable` only when the outcome is unknown, never for a refusal (a declined
-///   card is `Ok` with [`PaymentStatus::Refused`]);
-/// - authenticate every notification in `parse_notifications` (the sandbox and most
-///   providers use an HMAC over the body) and refuse the whole body if any part fails;
-///   deliver each event with a stable `event_id`, so a repeated delivery can be recognised.
-pub trait PaymentProvider: Send + Sync {
-    fn name(&self) -> &ProviderName;
-
-    fn payment_methods(&self, country: &Country, amount: Money) -> Vec<MethodOffer>;
-
-    fn authorize(
-        &self,
-        request: AuthorizeRequest,
-    ) -> impl Future<Output = Result<ProviderPayment, ProviderError>> + Send;
-
-    /// Captures `amount` (at most the authorised amount) of an authorised card payment.
-    fn capture(
-        &self,
-        psp_reference: &PspReference,
-        amount: Money,
-        idempotency_key: &str,
-    ) -> impl Future<Output = Result<ProviderPayment, ProviderError>> + Send;
-
-    /// Cancels a payment that is not captured: voids an authorisation, or withdraws a
-    /// voucher, QR code or redirect the buyer has not paid.
-    fn cancel(
-        &self,
-        psp_reference: &PspReference,
-        idempotency_key: &str,
-    ) -> impl Future<Output = Result<ProviderPayment, ProviderError>> + Send;
-
-    /// Asks for `amount` of a captured payment back to the buyer.
-    fn refund(
-        &self,
-        psp_reference: &PspReference,
-        amount: Money,
-        idempotency_key: &str,
-    ) -> impl Future<Output = Result<ProviderRefund, ProviderError>> + Send;
-
-    fn status(
-        &self,
-        psp_reference: &PspReference,
-    ) -> impl Future<Output = Result<ProviderPayment, ProviderError>> + Send;
-
-    /// Authenticates and reads a notification request: `signature` is the value of the
-    /// provider's signature header, `body` the raw request body.
-    fn parse_notifications(
-        &self,
-        signature: &str,
-        body: &[u8],
-    ) -> Result<Vec<Notification>, NotificationError>;
-}
-
 /// Settlement reporting: what the provider paid out for a captured payment, and its fee.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Settlement {
@@ -496,109 +432,16 @@ pub struct Settlement {
     pub fee: Money,
 }
 
-/// What a payment outcome changes, decided by [`payment_change`] from the payment's and its
-/// checkout's state; the store persists exactly this change.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum PaymentChange {
-    /// The payment is already past this outcome (a late expiry notice after a capture, a
-    /// capture seen before, a chargeback of a payment never captured): nothing changes.
-    Nothing,
-    /// A card authorisation: the payment waits for its capture.
-    Authorise,
-    /// Money captured for a live checkout: the checkout is paid, its stock consumed, digital
-    /// goods delivered, and the capture queued for the ledger.
-    Capture,
-    /// Money captured after the checkout was cancelled (its reservation lapsed, or the
-    /// payment was withdrawn): the payment is recorded as captured and posted to the
-    /// captured-but-unfulfilled account, every line is refunded in full automatically, and
-    /// the orders stay cancelled. Captured money is never dropped.
-    CaptureLate,
-    /// Refused, cancelled or expired before any capture: the checkout is cancelled and its
-    /// stock released.
-    Fail(PaymentState),
-    /// The provider confirmed a refund: it is queued for the ledger.
-    ConfirmRefund(RefundId),
-    /// The provider could not refund: the amount is refundable again.
-    FailRefund(RefundId),
-    /// The buyer's bank took a captured payment back.
-    Chargeback,
-}
+mod port;
+mod rules;
 
-/// The payment transition rule: what `event` does to a payment in state `payment` whose
-/// checkout is in state `checkout`.
-pub fn payment_change(
-    payment: PaymentState,
-    checkout: CheckoutState,
-    event: &PaymentEvent,
-) -> PaymentChange {
-    match event {
-        PaymentEvent::Authorised if payment == PaymentState::Pending => PaymentChange::Authorise,
-        PaymentEvent::Authorised => PaymentChange::Nothing,
-        PaymentEvent::Captured => match payment {
-            PaymentState::Captured => PaymentChange::Nothing,
-            PaymentState::Pending | PaymentState::Authorised
-                if checkout != CheckoutState::Cancelled =>
-            {
-                PaymentChange::Capture
-            }
-            // The provider has the buyer's money for a checkout Bazaar gave up on.
-            _ => PaymentChange::CaptureLate,
-        },
-        PaymentEvent::Failed(state) if !payment.is_final() => PaymentChange::Fail(*state),
-        PaymentEvent::Failed(_) => PaymentChange::Nothing,
-        PaymentEvent::RefundSucceeded(refund) => PaymentChange::ConfirmRefund(*refund),
-        PaymentEvent::RefundFailed(refund) => PaymentChange::FailRefund(*refund),
-        PaymentEvent::Chargeback if payment == PaymentState::Captured => PaymentChange::Chargeback,
-        PaymentEvent::Chargeback => PaymentChange::Nothing,
-    }
-}
-
-impl PaymentChange {
-    /// The payment's and its checkout's states after this change: what the store writes.
-    pub fn states_after(
-        self,
-        payment: PaymentState,
-        checkout: CheckoutState,
-    ) -> (PaymentState, CheckoutState) {
-        match self {
-            Self::Nothing | Self::ConfirmRefund(_) | Self::FailRefund(_) | Self::Chargeback => {
-                (payment, checkout)
-            }
-            Self::Authorise => (PaymentState::Authorised, checkout),
-            Self::Capture => (PaymentState::Captured, CheckoutState::Paid),
-            // The orders stay cancelled; the money is held and refunded, never delivered.
-            Self::CaptureLate => (PaymentState::Captured, checkout),
-            Self::Fail(state) => (state, CheckoutState::Cancelled),
-        }
-    }
-}
-
-/// A checkout's reservation lapsed before it was paid: the checkout is cancelled and a
-/// payment still waiting is withdrawn (cancelled at the provider, whatever it answers, since
-/// a capture that arrives later is a [`PaymentChange::CaptureLate`]). `None` when the
-/// checkout is already paid or cancelled.
-pub fn expiry_states(
-    payment: Option<PaymentState>,
-    checkout: CheckoutState,
-) -> Option<(Option<PaymentState>, CheckoutState)> {
-    match checkout {
-        CheckoutState::Open | CheckoutState::PaymentPending => Some((
-            payment.map(|state| {
-                if state.is_final() {
-                    state
-                } else {
-                    PaymentState::Cancelled
-                }
-            }),
-            CheckoutState::Cancelled,
-        )),
-        CheckoutState::Paid | CheckoutState::Cancelled => None,
-    }
-}
+pub use port::PaymentProvider;
+pub use rules::{PaymentChange, expiry_states, payment_change};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PaymentEvent;
     use proptest::prelude::*;
 
     /// What can happen to a started payment, in any order: the provider's notifications
