@@ -12,7 +12,6 @@ use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 
 use crate::Country;
-use crate::orders::{CheckoutState, PaymentState};
 
 bazaar_ledger::uuid_id!(
     /// Bazaar's id of a payment (the provider calls it the merchant reference).
@@ -441,6 +440,7 @@ pub use rules::{PaymentChange, expiry_states, payment_change};
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orders::{CheckoutState, PaymentState};
     use crate::store::PaymentEvent;
     use proptest::prelude::*;
 
