@@ -20,6 +20,7 @@
 //! each flow), [`store`] (the `CommerceStore` port), [`recovery`] (retry schedules) and
 //! [`service`] (the `Marketplace` service). [`time`] holds the one RFC 3339 form of instants.
 #![deny(clippy::float_arithmetic, clippy::float_cmp)]
+#![warn(missing_docs)]
 
 use std::fmt;
 
