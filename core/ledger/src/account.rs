@@ -14,6 +14,8 @@ const OWNER_LEN_MAX: usize = 64;
 pub struct AccountCode(String);
 
 impl AccountCode {
+    /// Checks `code` against the rules above; fails with [`AccountError::InvalidCode`] if it
+    /// breaks them.
     pub fn new(code: &str) -> Result<Self, AccountError> {
         let mut bytes = code.bytes();
         let well_formed = code.len() <= CODE_LEN_MAX
@@ -26,6 +28,7 @@ impl AccountCode {
         }
     }
 
+    /// The code as written, e.g. `seller_pending`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -44,6 +47,8 @@ impl fmt::Display for AccountCode {
 pub struct Owner(String);
 
 impl Owner {
+    /// Checks `owner` against the rules above; fails with [`AccountError::InvalidOwner`] if it
+    /// breaks them. The empty string is the platform.
     pub fn new(owner: &str) -> Result<Self, AccountError> {
         let well_formed = owner.len() <= OWNER_LEN_MAX
             && owner
@@ -61,6 +66,7 @@ impl Owner {
         Self(String::new())
     }
 
+    /// The owner as written; empty for the platform.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -70,7 +76,11 @@ impl Owner {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Side {
+    /// Debits increase the balance: money the platform holds or is owed, such as a payment
+    /// provider's clearing account or a bank account.
     Debit,
+    /// Credits increase the balance: money the platform owes or has earned, such as a
+    /// seller's balance, tax payable or commission revenue.
     Credit,
 }
 
@@ -84,21 +94,35 @@ pub enum BalanceConstraint {
     /// `debits_posted + debits_pending <= credits_posted + overdraft`. For accounts that
     /// hold money owed to someone (a seller's available balance): they cannot go below
     /// `-overdraft`.
-    DebitsMustNotExceedCredits { overdraft: i64 },
+    DebitsMustNotExceedCredits {
+        /// How far, in minor units, debits may run ahead of posted credits; never negative.
+        overdraft: i64,
+    },
     /// `credits_posted + credits_pending <= debits_posted + overdraft`. For accounts that
     /// hold money someone owes (a buyer's prepaid funds seen from the other side, a loan
     /// facility with a cap of `overdraft`).
-    CreditsMustNotExceedDebits { overdraft: i64 },
+    CreditsMustNotExceedDebits {
+        /// How far, in minor units, credits may run ahead of posted debits; never negative.
+        overdraft: i64,
+    },
 }
 
 /// A request to open an account.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct NewAccount {
+    /// Chosen by the client; must not be nil. It is the idempotency key: the same request
+    /// again returns the account as first opened.
     pub id: AccountId,
+    /// The one currency the account holds; every transfer that touches it must be in it.
     pub currency: Currency,
+    /// The account's purpose in the chart of accounts.
     pub code: AccountCode,
+    /// Who the account belongs to; [`Owner::platform`] for the platform's own accounts.
     pub owner: Owner,
+    /// The side on which the balance normally grows, for reports such as
+    /// [`Balance::posted_net`]; it does not limit the balance, the constraint does.
     pub normal_side: Side,
+    /// What the balance may never do; an overdraft must not be negative.
     pub constraint: BalanceConstraint,
 }
 
@@ -106,12 +130,20 @@ pub struct NewAccount {
 /// (see [`Balance`]).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Account {
+    /// Chosen by the client when the account was opened; never nil.
     pub id: AccountId,
+    /// The one currency the account holds; every transfer that touches it is in it.
     pub currency: Currency,
+    /// The account's purpose in the chart of accounts.
     pub code: AccountCode,
+    /// Who the account belongs to; empty for the platform's own accounts.
     pub owner: Owner,
+    /// The side on which the balance normally grows, for reports such as
+    /// [`Balance::posted_net`]; it does not limit the balance, the constraint does.
     pub normal_side: Side,
+    /// What the balance may never do; checked on every transfer that touches the account.
     pub constraint: BalanceConstraint,
+    /// The ledger timestamp at which the account was opened; it has no balance before.
     pub created_at: Timestamp,
 }
 
@@ -170,9 +202,13 @@ impl Account {
 /// when it is posted, voided or expires.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Balance {
+    /// Debits reserved by open pending transfers; never negative.
     pub debits_pending: i64,
+    /// Debits posted by direct transfers, posts and reversals; never negative.
     pub debits_posted: i64,
+    /// Credits reserved by open pending transfers; never negative.
     pub credits_pending: i64,
+    /// Credits posted by direct transfers, posts and reversals; never negative.
     pub credits_posted: i64,
 }
 
@@ -209,22 +245,35 @@ impl Balance {
 /// returns the account as it was first opened.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
 pub enum AccountError {
+    /// The request's account id is the nil UUID.
     #[error("account id must not be nil")]
     IdMustNotBeNil,
+    /// An [`AccountCode`] is not `[a-z][a-z0-9_]*` or is longer than 32 characters.
     #[error("account code must be a lower-case word of at most 32 characters")]
     InvalidCode,
+    /// An [`Owner`] is longer than 64 characters or has a character outside
+    /// `[A-Za-z0-9_.:-]`.
     #[error("account owner must be at most 64 characters of [A-Za-z0-9_.:-]")]
     InvalidOwner,
+    /// The balance constraint has a negative overdraft.
     #[error("overdraft must not be negative")]
     OverdraftMustNotBeNegative,
+    /// The id belongs to an account opened in another currency.
     #[error("an account with this id exists with a different currency")]
     ExistsWithDifferentCurrency,
+    /// The id belongs to an account opened with another code (and the same currency).
     #[error("an account with this id exists with a different code")]
     ExistsWithDifferentCode,
+    /// The id belongs to an account opened for another owner (and the same currency and
+    /// code).
     #[error("an account with this id exists with a different owner")]
     ExistsWithDifferentOwner,
+    /// The id belongs to an account opened with the other normal side (and the same
+    /// currency, code and owner).
     #[error("an account with this id exists with a different normal side")]
     ExistsWithDifferentNormalSide,
+    /// The id belongs to an account opened with another balance constraint or overdraft
+    /// (and everything else the same).
     #[error("an account with this id exists with a different balance constraint")]
     ExistsWithDifferentConstraint,
 }

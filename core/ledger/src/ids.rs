@@ -73,13 +73,18 @@ crate::uuid_id!(
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The earliest representable instant: the last timestamp of a ledger that has handed
+    /// out none.
     pub const MIN: Self = Self(i64::MIN);
+    /// The latest representable instant, where additions saturate.
     pub const MAX: Self = Self(i64::MAX);
 
+    /// The instant `micros` microseconds after the Unix epoch (before it, if negative).
     pub const fn from_micros(micros: i64) -> Self {
         Self(micros)
     }
 
+    /// Microseconds since the Unix epoch, UTC; negative before it.
     pub const fn as_micros(self) -> i64 {
         self.0
     }

@@ -13,6 +13,7 @@
 //! its history; [`LedgerStore`] is the port every store implements, and [`InMemoryLedger`]
 //! is the reference implementation of it. [`sim`] drives random operation sequences and
 //! checks the ledger's invariants, for property tests and fuzzing.
+#![warn(missing_docs)]
 #![deny(clippy::float_arithmetic, clippy::float_cmp)]
 
 mod account;

@@ -23,6 +23,7 @@ impl std::fmt::Debug for InMemoryLedger {
 }
 
 impl InMemoryLedger {
+    /// An empty ledger that reads the time from `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             ledger: Arc::new(Mutex::new(ReferenceLedger::new())),

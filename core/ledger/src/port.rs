@@ -10,6 +10,8 @@ use crate::{
 
 /// Where a store reads the time from.
 pub trait Clock: Send + Sync {
+    /// The current time. It may stand still or go back; the ledger still hands out strictly
+    /// increasing timestamps.
     fn now(&self) -> Timestamp;
 }
 
@@ -18,14 +20,17 @@ pub trait Clock: Send + Sync {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock that reads `start` until it is set or advanced.
     pub fn new(start: Timestamp) -> Self {
         Self(AtomicI64::new(start.as_micros()))
     }
 
+    /// Sets the time to `now`, which may be earlier than the current time.
     pub fn set(&self, now: Timestamp) {
         self.0.store(now.as_micros(), Ordering::SeqCst);
     }
 
+    /// Moves the time forward by `seconds`, saturating at [`Timestamp::MAX`].
     pub fn advance_secs(&self, seconds: u32) {
         let now = self.now().saturating_add_secs(seconds);
         self.set(now);
@@ -51,6 +56,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A stable, machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unavailable(_) => "ledger_unavailable",
@@ -85,16 +91,23 @@ impl StoreError {
 /// - a `StoreError` means the request may or may not have been applied, never that it was
 ///   half-applied.
 pub trait LedgerStore: Send + Sync {
+    /// Opens an account, or returns it as first opened if an identical request opened it
+    /// before.
     fn create_account(
         &self,
         account: NewAccount,
     ) -> impl Future<Output = Result<Result<Account, AccountError>, StoreError>> + Send;
 
+    /// Applies a linked batch all-or-nothing: one receipt per leg, in leg order, or the first
+    /// failing leg's rejection.
     fn submit(
         &self,
         batch: Vec<TransferRequest>,
     ) -> impl Future<Output = Result<Result<Vec<Receipt>, BatchError>, StoreError>> + Send;
 
+    /// Releases open pending transfers whose timeout has passed by the store's clock, oldest
+    /// deadline first, and returns their ids. It may release only some of them per call; an
+    /// empty list means none is left.
     fn expire_due(&self) -> impl Future<Output = Result<Vec<TransferId>, StoreError>> + Send;
 
     /// The account and its current balance.
@@ -103,16 +116,20 @@ pub trait LedgerStore: Send + Sync {
         id: AccountId,
     ) -> impl Future<Output = Result<Option<(Account, Balance)>, StoreError>> + Send;
 
+    /// The transfer as `submit` stored it; `None` if no transfer has this id.
     fn transfer(
         &self,
         id: TransferId,
     ) -> impl Future<Output = Result<Option<Transfer>, StoreError>> + Send;
 
+    /// Where a pending transfer stands; `None` if no pending transfer has this id.
     fn pending_state(
         &self,
         id: TransferId,
     ) -> impl Future<Output = Result<Option<PendingState>, StoreError>> + Send;
 
+    /// The account's balance after every event with a timestamp up to and including `at`;
+    /// `None` if the account did not exist then.
     fn balance_at(
         &self,
         id: AccountId,
@@ -124,13 +141,16 @@ pub trait LedgerStore: Send + Sync {
 /// this transfer's timestamp and leg.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct HistoryCursor {
+    /// The timestamp of the last transfer on the page.
     pub timestamp: Timestamp,
+    /// That transfer's place in its linked batch.
     pub leg: i32,
 }
 
 /// One transfer in an account's history, with the account's balance right after it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct HistoryEntry {
+    /// The transfer as stored; the account is its debit or its credit account.
     pub transfer: Transfer,
     /// The transfer's place in its linked batch; the legs of a batch share one timestamp.
     pub leg: i32,
@@ -156,6 +176,8 @@ impl HistoryEntry {
 /// a limit of zero), each with the account's balance right after it. An unknown account
 /// has no history.
 pub trait LedgerHistory: Send + Sync {
+    /// Up to `limit` of the account's transfers, newest first, each with the balance after
+    /// it; with `before`, only those older than the cursor.
     fn history(
         &self,
         account: AccountId,

@@ -18,7 +18,9 @@ pub enum JournalEntry {
     Transfer(Transfer),
     /// An open pending transfer's reservation was released because it timed out.
     Expired {
+        /// The pending transfer whose reservation was released.
         pending_id: TransferId,
+        /// The timestamp of the expiry run that released it.
         at: Timestamp,
     },
 }
@@ -33,18 +35,24 @@ pub struct ReferenceLedger {
 }
 
 impl ReferenceLedger {
+    /// An empty ledger.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The whole ledger's current state.
     pub fn state(&self) -> &LedgerState {
         &self.state
     }
 
+    /// Every transfer applied and every reservation released by expiry, in order; account
+    /// openings are not in it.
     pub fn journal(&self) -> &[JournalEntry] {
         &self.journal
     }
 
+    /// Opens an account at `now`, or returns it as first opened if an identical request
+    /// opened it before; see [`LedgerState::create_account`].
     pub fn create_account(
         &mut self,
         new: NewAccount,
@@ -53,6 +61,8 @@ impl ReferenceLedger {
         self.state.create_account(new, now)
     }
 
+    /// Applies a linked batch at `now`, all-or-nothing, and records what changed in the
+    /// journal and the balance history; see [`LedgerState::submit`].
     pub fn submit(
         &mut self,
         batch: &[TransferRequest],
@@ -63,6 +73,8 @@ impl ReferenceLedger {
         result
     }
 
+    /// Releases every open pending transfer whose timeout has passed at `now` and returns
+    /// their ids, oldest deadline first; none if nothing was due.
     pub fn expire_due(&mut self, now: Timestamp) -> Vec<TransferId> {
         let effects = self.state.expire_due(now);
         let expired = effects
@@ -74,18 +86,23 @@ impl ReferenceLedger {
         expired
     }
 
+    /// The account with this id and its current balance, if it was opened.
     pub fn account(&self, id: AccountId) -> Option<&AccountEntry> {
         self.state.account(id)
     }
 
+    /// The transfer with this id, if one was applied.
     pub fn transfer(&self, id: TransferId) -> Option<&Transfer> {
         self.state.transfer(id)
     }
 
+    /// Where a pending transfer stands; `None` if no pending transfer has this id.
     pub fn pending_state(&self, id: TransferId) -> Option<PendingState> {
         self.state.pending_state(id)
     }
 
+    /// The failure remembered under this transfer id, if its request was rejected with an
+    /// error that [`TransferError::is_recorded`](crate::TransferError::is_recorded).
     pub fn failure(&self, id: TransferId) -> Option<&Failure> {
         self.state.failure(id)
     }

@@ -55,23 +55,44 @@ pub enum Op {
     /// Opens the account in `slot` (again, if it is open: idempotent or refused), in the
     /// slot's currency unless `currency` is 240 or more.
     OpenAccount {
+        /// The slot, modulo [`ACCOUNT_SLOTS`].
         slot: u8,
+        /// Below 240, the slot's currency ([`slot_currency`]); otherwise EUR, JPY or KWD by
+        /// the value modulo 3, which may differ from the slot's.
         currency: u8,
+        /// Modulo 3: unconstrained, debits must not exceed credits, or credits must not
+        /// exceed debits. The second opens a credit-normal account, the others debit-normal
+        /// ones.
         constraint: u8,
+        /// The constraint's overdraft in minor units (unused when unconstrained); the ledger
+        /// refuses a negative one.
         overdraft: i16,
     },
     /// Submits a linked batch of up to [`LEGS_MAX`] legs.
     Submit(Vec<Leg>),
     /// Submits an earlier batch again, unchanged.
-    Retry { submission: u16 },
+    Retry {
+        /// The earlier submission, by index modulo their number; nothing happens before the
+        /// first.
+        submission: u16,
+    },
     /// Reuses the id of one leg of an earlier batch with other content.
     RetryAltered {
+        /// The earlier submission, by index modulo their number. Nothing happens if it is
+        /// itself altered, or if the ledger has neither applied nor remembered the chosen
+        /// leg's id.
         submission: u16,
+        /// The leg whose id is reused, modulo the batch's length.
         leg: u8,
+        /// Modulo 3: 1 changes the amount by one minor unit, 2 changes the kind, 0 (and 1
+        /// for a void) adds a metadata entry.
         alteration: u8,
     },
     /// Moves the clock forward.
-    Advance { secs: u16 },
+    Advance {
+        /// Seconds to move the clock forward.
+        secs: u16,
+    },
     /// Releases expired reservations.
     ExpireDue,
 }
@@ -80,35 +101,63 @@ pub enum Op {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Leg {
+    /// Moves `amount` between the accounts in two slots at once.
     Direct {
+        /// The debit account's slot, modulo [`ACCOUNT_SLOTS`]; it need not be open.
         debit: u8,
+        /// The credit account's slot, modulo [`ACCOUNT_SLOTS`]; it may be the debit slot.
         credit: u8,
+        /// Minor units, used as they are: zero and negative amounts happen.
         amount: i64,
+        /// Below 224, the debit slot's currency (EUR if it is not open); otherwise EUR, JPY
+        /// or KWD by the value modulo 3.
         currency: u8,
+        /// 0 to 99: no metadata; 255: a key the ledger refuses; otherwise an `order` entry.
         meta: u8,
     },
+    /// Reserves `amount` between the accounts in two slots.
     Pending {
+        /// The debit account's slot, modulo [`ACCOUNT_SLOTS`]; it need not be open.
         debit: u8,
+        /// The credit account's slot, modulo [`ACCOUNT_SLOTS`]; it may be the debit slot.
         credit: u8,
+        /// Minor units, used as they are: zero and negative amounts happen.
         amount: i64,
+        /// Below 224, the debit slot's currency (EUR if it is not open); otherwise EUR, JPY
+        /// or KWD by the value modulo 3.
         currency: u8,
+        /// The reservation's timeout; 0 happens and is refused.
         timeout_secs: u16,
+        /// 0 to 99: no metadata; 255: a key the ledger refuses; otherwise an `order` entry.
         meta: u8,
     },
     /// Posts `share`/200 of a pending transfer's amount (so 0 and more than all happen).
     Post {
+        /// Picks the pending transfer: modulo 16, 14 takes an earlier leg of this batch and
+        /// 15 any id ever submitted; other values take an applied pending transfer. An
+        /// unknown id when there is nothing to pick.
         pending: u8,
+        /// The part to post, in 200ths of the pending transfer's amount, rounded towards
+        /// zero.
         share: u8,
+        /// 0 to 99: no metadata; 255: a key the ledger refuses; otherwise an `order` entry.
         meta: u8,
     },
+    /// Voids a pending transfer.
     Void {
+        /// Picks the pending transfer, as for [`Leg::Post`].
         pending: u8,
+        /// 0 to 99: no metadata; 255: a key the ledger refuses; otherwise an `order` entry.
         meta: u8,
     },
     /// Reverses `share`/200 of an earlier transfer's amount.
     Reverse {
+        /// Picks the transfer to reverse, as `pending` does for [`Leg::Post`] but among all
+        /// applied transfers.
         transfer: u8,
+        /// The part to reverse, in 200ths of the transfer's amount, rounded towards zero.
         share: u8,
+        /// 0 to 99: no metadata; 255: a key the ledger refuses; otherwise an `order` entry.
         meta: u8,
     },
 }
@@ -116,7 +165,10 @@ pub enum Leg {
 /// A broken invariant, with the step where it broke.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
+    /// The op during which it broke, counting from 1; the final checks report the last op's
+    /// number (0 if there was none).
     pub step: usize,
+    /// What broke, in words.
     pub what: String,
 }
 
@@ -139,6 +191,7 @@ impl Stats {
         *entry = entry.saturating_add(1);
     }
 
+    /// Adds the counts of `other`, e.g. another run's, to these.
     pub fn merge(&mut self, other: &Stats) {
         for (what, count) in &other.results {
             let entry = self.results.entry(what).or_insert(0);
@@ -231,6 +284,8 @@ fn share_of(amount: i64, share: u8) -> i64 {
 }
 
 impl Simulator {
+    /// A simulator with an empty ledger, no account open and the clock at
+    /// 2023-11-14T22:13:20Z.
     pub fn new() -> Self {
         Self {
             ledger: ReferenceLedger::new(),
@@ -247,6 +302,7 @@ impl Simulator {
         }
     }
 
+    /// The reference ledger being driven.
     pub fn ledger(&self) -> &ReferenceLedger {
         &self.ledger
     }

@@ -19,33 +19,48 @@ use crate::{
 /// An account with its current balance.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AccountEntry {
+    /// The account as opened; it never changes.
     pub account: Account,
+    /// The balance after every change applied so far.
     pub balance: Balance,
 }
 
 /// A remembered failure: the request that failed and why.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Failure {
+    /// The request as submitted; the same request again fails with the same error.
     pub request: TransferRequest,
+    /// Why it failed; always an error that [`TransferError::is_recorded`].
     pub error: TransferError,
 }
 
 /// A transfer as applied, with the balances of both accounts right after it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Posting {
+    /// The transfer as stored.
     pub transfer: Transfer,
+    /// The debit account's balance after this transfer and the legs of its batch before it.
     pub debit_after: Balance,
+    /// The credit account's balance after this transfer and the legs of its batch before
+    /// it.
     pub credit_after: Balance,
 }
 
 /// An expired reservation's release, with the balances of both accounts right after it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Expiration {
+    /// The pending transfer whose reservation was released.
     pub pending_id: TransferId,
+    /// The pending transfer's debit account, whose pending debits shrank.
     pub debit_account_id: AccountId,
+    /// The pending transfer's credit account, whose pending credits shrank.
     pub credit_account_id: AccountId,
+    /// The amount released, in minor units: the whole reservation.
     pub amount: i64,
+    /// The debit account's balance after this release and those before it in the same call.
     pub debit_after: Balance,
+    /// The credit account's balance after this release and those before it in the same
+    /// call.
     pub credit_after: Balance,
 }
 
@@ -96,42 +111,54 @@ impl Default for LedgerState {
 }
 
 impl LedgerState {
+    /// The account with this id and its current balance, if the state holds it.
     pub fn account(&self, id: AccountId) -> Option<&AccountEntry> {
         self.accounts.get(&id)
     }
 
+    /// Every account the state holds, in no particular order.
     pub fn accounts(&self) -> impl Iterator<Item = &AccountEntry> {
         self.accounts.values()
     }
 
+    /// The transfer with this id, if the state holds it.
     pub fn transfer(&self, id: TransferId) -> Option<&Transfer> {
         self.transfers.get(&id)
     }
 
+    /// Every transfer the state holds, in no particular order.
     pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
         self.transfers.values()
     }
 
+    /// The number of transfers the state holds.
     pub fn transfer_count(&self) -> usize {
         self.transfers.len()
     }
 
+    /// Where the pending transfer `id` stands; `None` if the state holds no pending
+    /// transfer with this id.
     pub fn pending_state(&self, id: TransferId) -> Option<PendingState> {
         self.pending.get(&id).copied()
     }
 
+    /// The state of every pending transfer the state holds, in no particular order.
     pub fn pending_states(&self) -> impl Iterator<Item = (TransferId, PendingState)> + '_ {
         self.pending.iter().map(|(id, state)| (*id, *state))
     }
 
+    /// The failure remembered under this transfer id, if any.
     pub fn failure(&self, id: TransferId) -> Option<&Failure> {
         self.failures.get(&id)
     }
 
+    /// The minor units reversed from transfer `id` so far; 0 if none were.
     pub fn reversed_total(&self, id: TransferId) -> i64 {
         self.reversed.get(&id).copied().unwrap_or(0)
     }
 
+    /// The latest timestamp handed out or observed; [`Timestamp::MIN`] for a new state.
+    /// Every later change gets a strictly later one.
     pub fn last_timestamp(&self) -> Timestamp {
         self.last_timestamp
     }

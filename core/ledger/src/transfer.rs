@@ -25,7 +25,10 @@ pub type Metadata = BTreeMap<String, String>;
 pub struct TransferRequest {
     /// Chosen by the client; the idempotency key.
     pub id: TransferId,
+    /// What the transfer does, between which accounts, and for how much.
     pub kind: RequestKind,
+    /// Stored with the transfer as sent, within the `METADATA_*` limits; a repeat of the
+    /// request must carry the same metadata.
     pub metadata: Metadata,
 }
 
@@ -34,30 +37,48 @@ pub struct TransferRequest {
 pub enum RequestKind {
     /// Moves `amount` from the debit to the credit account at once.
     Direct {
+        /// The account debited; it must hold the amount's currency.
         debit_account_id: AccountId,
+        /// The account credited; it must differ from the debit account and hold the
+        /// amount's currency.
         credit_account_id: AccountId,
+        /// Positive, in the currency of both accounts.
         amount: Money,
     },
     /// Reserves `amount` on both accounts until it is posted, voided, or expires
     /// `timeout_secs` after it was created.
     Pending {
+        /// The account whose pending debits hold the reservation; it must hold the amount's
+        /// currency.
         debit_account_id: AccountId,
+        /// The account whose pending credits hold the reservation; it must differ from the
+        /// debit account and hold the amount's currency.
         credit_account_id: AccountId,
+        /// The amount reserved: positive, in the currency of both accounts.
         amount: Money,
+        /// Seconds from the transfer's timestamp until the reservation expires, from 1 to
+        /// [`PENDING_TIMEOUT_SECS_MAX`].
         timeout_secs: u32,
     },
     /// Posts `amount` (at most the reserved amount) of an open pending transfer; any
     /// remainder is released. A pending transfer is resolved once.
     PostPending {
+        /// The pending transfer to post; it may be a leg earlier in the same batch.
         pending_id: TransferId,
+        /// Positive, in the pending transfer's currency, and at most its amount.
         amount: Money,
     },
     /// Releases the whole reservation of an open pending transfer.
-    VoidPending { pending_id: TransferId },
+    VoidPending {
+        /// The pending transfer to void; it may be a leg earlier in the same batch.
+        pending_id: TransferId,
+    },
     /// Moves `amount` back from the original's credit account to its debit account. The
     /// reversals of one transfer add up to at most its amount.
     Reverse {
+        /// The transfer to reverse: a direct transfer, a post or a reversal.
         original_id: TransferId,
+        /// Positive, in the original's currency, and at most what is left to reverse of it.
         amount: Money,
     },
 }
@@ -65,23 +86,50 @@ pub enum RequestKind {
 /// A transfer as the ledger stores it, forever unchanged.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Transfer {
+    /// The id of the request that made it.
     pub id: TransferId,
+    /// What it did, with the transfer it refers to, if any.
     pub kind: TransferKind,
+    /// The account debited. For a post or void, the pending transfer's debit account; for a
+    /// reversal, the original's credit account.
     pub debit_account_id: AccountId,
+    /// The account credited. For a post or void, the pending transfer's credit account; for
+    /// a reversal, the original's debit account.
     pub credit_account_id: AccountId,
     /// For a post, the amount posted; for a void, the amount released.
     pub amount: Money,
+    /// When the ledger applied it; every leg of its batch has the same timestamp.
     pub timestamp: Timestamp,
+    /// The request's metadata, as sent.
     pub metadata: Metadata,
 }
 
+/// What a stored transfer did: the [`RequestKind`] that made it, without the accounts and
+/// amount, which the [`Transfer`] holds.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum TransferKind {
+    /// Moved the amount into posted balances at once.
     Direct,
-    Pending { timeout_secs: u32 },
-    PostPending { pending_id: TransferId },
-    VoidPending { pending_id: TransferId },
-    Reversal { original_id: TransferId },
+    /// Reserved the amount in pending balances.
+    Pending {
+        /// Seconds from the transfer's timestamp until the reservation expires.
+        timeout_secs: u32,
+    },
+    /// Posted part or all of a reservation and released the rest.
+    PostPending {
+        /// The pending transfer it resolved.
+        pending_id: TransferId,
+    },
+    /// Released a whole reservation.
+    VoidPending {
+        /// The pending transfer it resolved.
+        pending_id: TransferId,
+    },
+    /// Moved money back from the original's credit account to its debit account.
+    Reversal {
+        /// The transfer it reverses, in part or in full.
+        original_id: TransferId,
+    },
 }
 
 impl Transfer {
@@ -110,35 +158,65 @@ impl Transfer {
 /// Where a pending transfer stands.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum PendingState {
+    /// The reservation is held. Past its timeout it can no longer be posted or voided, but
+    /// it stays open, holding its funds, until expiry releases it.
     Open,
-    Posted { by: TransferId, amount: i64 },
-    Voided { by: TransferId },
-    Expired { at: Timestamp },
+    /// Posted once, in part or in full; the rest of the reservation was released.
+    Posted {
+        /// The post that resolved it.
+        by: TransferId,
+        /// The amount posted, in minor units: positive and at most the reserved amount.
+        amount: i64,
+    },
+    /// Voided: the whole reservation was released.
+    Voided {
+        /// The void that resolved it.
+        by: TransferId,
+    },
+    /// Released by expiry after its timeout passed.
+    Expired {
+        /// The timestamp of the expiry run that released it, not the deadline itself.
+        at: Timestamp,
+    },
 }
 
 /// What a successful leg returns, the same on every retry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Receipt {
+    /// The leg's transfer id.
     pub id: TransferId,
+    /// The timestamp of the batch that applied the leg; a retry returns the original one.
     pub timestamp: Timestamp,
 }
 
 /// Why a batch was refused as a whole before any leg was looked at.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
 pub enum BatchError {
+    /// The batch has no legs.
     #[error("the batch has no transfers")]
     Empty,
+    /// The batch has more than [`BATCH_LEGS_MAX`] legs.
     #[error("the batch has {legs} transfers, more than the {max} allowed")]
-    TooLarge { legs: usize, max: usize },
+    TooLarge {
+        /// The number of legs in the batch.
+        legs: usize,
+        /// The most legs a batch may have: [`BATCH_LEGS_MAX`].
+        max: usize,
+    },
+    /// A leg was rejected, so no leg of the batch was applied.
     #[error("transfer {index} ({id}) was rejected: {error}")]
     Rejected {
+        /// The position of the first failing leg in the batch, from 0.
         index: usize,
+        /// That leg's transfer id.
         id: TransferId,
+        /// Why that leg was rejected.
         error: TransferError,
     },
 }
 
 impl BatchError {
+    /// A stable, machine-readable code; for a rejected leg, its [`TransferError::code`].
     pub fn code(&self) -> &'static str {
         match self {
             Self::Empty => "batch_empty",
@@ -166,70 +244,121 @@ pub enum TransferError {
     /// by a different request.
     #[error("a transfer with this id exists as a different kind of transfer")]
     ExistsWithDifferentKind,
+    /// Not recorded: the id belongs to a transfer of the same kind with another debit
+    /// account.
     #[error("a transfer with this id exists with a different debit account")]
     ExistsWithDifferentDebitAccount,
+    /// Not recorded: the id belongs to a transfer of the same kind with another credit
+    /// account.
     #[error("a transfer with this id exists with a different credit account")]
     ExistsWithDifferentCreditAccount,
+    /// Not recorded: the id belongs to a transfer of the same kind with another number of
+    /// minor units.
     #[error("a transfer with this id exists with a different amount")]
     ExistsWithDifferentAmount,
+    /// Not recorded: the id belongs to a transfer of the same kind and number of minor
+    /// units in another currency.
     #[error("a transfer with this id exists with a different currency")]
     ExistsWithDifferentCurrency,
+    /// Not recorded: the id belongs to a pending transfer with another timeout.
     #[error("a transfer with this id exists with a different timeout")]
     ExistsWithDifferentTimeout,
+    /// Not recorded: the id belongs to a post or void of another pending transfer.
     #[error("a transfer with this id exists for a different pending transfer")]
     ExistsWithDifferentPendingTransfer,
+    /// Not recorded: the id belongs to a reversal of another transfer.
     #[error("a transfer with this id exists for a different original transfer")]
     ExistsWithDifferentOriginalTransfer,
+    /// Not recorded: the id belongs to a transfer that matches the request in everything
+    /// but its metadata.
     #[error("a transfer with this id exists with different metadata")]
     ExistsWithDifferentMetadata,
+    /// The amount is zero or negative.
     #[error("amount must be positive")]
     AmountMustBePositive,
+    /// A direct or pending transfer names the same account on both sides.
     #[error("debit and credit account must differ")]
     AccountsMustBeDifferent,
+    /// A pending transfer has a timeout of 0 seconds.
     #[error("pending timeout must be positive")]
     TimeoutMustBePositive,
+    /// A pending transfer's timeout is longer than [`PENDING_TIMEOUT_SECS_MAX`].
     #[error("pending timeout exceeds the maximum")]
     TimeoutExceedsMaximum,
+    /// The metadata has more than [`METADATA_ENTRIES_MAX`] entries, a key that is longer
+    /// than [`METADATA_KEY_LEN_MAX`] bytes or not `[a-z][a-z0-9_.]*`, or a value longer
+    /// than [`METADATA_VALUE_LEN_MAX`] bytes.
     #[error("metadata has too many entries, or a key or value that is too long or malformed")]
     MetadataInvalid,
+    /// No account has the debit account id.
     #[error("debit account not found")]
     DebitAccountNotFound,
+    /// No account has the credit account id.
     #[error("credit account not found")]
     CreditAccountNotFound,
+    /// The debit account's currency is not the amount's.
     #[error("the debit account holds another currency")]
     DebitAccountCurrencyMismatch,
+    /// The credit account's currency is not the amount's.
     #[error("the credit account holds another currency")]
     CreditAccountCurrencyMismatch,
+    /// A post's or reversal's amount is not in the currency of the pending or original
+    /// transfer.
     #[error("the amount's currency differs from the referenced transfer's")]
     ReferencedTransferCurrencyMismatch,
+    /// A post or void names a transfer id that neither the ledger nor an earlier leg of the
+    /// batch has applied.
     #[error("pending transfer not found")]
     PendingTransferNotFound,
+    /// A post or void names a transfer that is not a pending transfer.
     #[error("the referenced transfer is not a pending transfer")]
     PendingTransferNotPending,
+    /// A post or void names a pending transfer that a post has already resolved.
     #[error("the pending transfer was already posted")]
     PendingTransferAlreadyPosted,
+    /// A post or void names a pending transfer that a void has already resolved.
     #[error("the pending transfer was already voided")]
     PendingTransferAlreadyVoided,
+    /// A post or void names a pending transfer whose timeout has passed at the batch's
+    /// timestamp, whether or not expiry has released it yet.
     #[error("the pending transfer has expired")]
     PendingTransferExpired,
+    /// A post's amount is larger than the pending transfer's.
     #[error("the amount exceeds the pending transfer's amount")]
     ExceedsPendingTransferAmount,
+    /// A reversal names a transfer id that neither the ledger nor an earlier leg of the
+    /// batch has applied.
     #[error("original transfer not found")]
     OriginalTransferNotFound,
+    /// A reversal names a pending transfer or a void, which posted nothing.
     #[error("only direct transfers, posts and reversals can be reversed")]
     OriginalTransferNotReversible,
+    /// A reversal's amount is larger than the original's posted amount minus what earlier
+    /// reversals of it took back.
     #[error("the amount exceeds what is left to reverse of the original transfer")]
     ExceedsReversibleAmount,
+    /// The debit account's [`BalanceConstraint`](crate::BalanceConstraint) refuses the new
+    /// balance: its debits, pending ones included, would exceed its posted credits plus its
+    /// overdraft.
     #[error("the debit account's debits would exceed its credits")]
     ExceedsCredits,
+    /// The credit account's [`BalanceConstraint`](crate::BalanceConstraint) refuses the new
+    /// balance: its credits, pending ones included, would exceed its posted debits plus its
+    /// overdraft.
     #[error("the credit account's credits would exceed its debits")]
     ExceedsDebits,
+    /// The debit account's pending debits would overflow `i64`, or a release would take out
+    /// more than they hold.
     #[error("the debit account's pending debits would overflow")]
     OverflowsDebitsPending,
+    /// The debit account's posted debits would exceed `i64::MAX`.
     #[error("the debit account's posted debits would overflow")]
     OverflowsDebitsPosted,
+    /// The credit account's pending credits would overflow `i64`, or a release would take
+    /// out more than they hold.
     #[error("the credit account's pending credits would overflow")]
     OverflowsCreditsPending,
+    /// The credit account's posted credits would exceed `i64::MAX`.
     #[error("the credit account's posted credits would overflow")]
     OverflowsCreditsPosted,
 }

@@ -15,8 +15,11 @@ pub enum MoneyError {
     /// The input has more decimal places than the currency's minor unit allows.
     #[error("{currency} allows {allowed} decimal places, the amount has {found}")]
     TooManyDecimals {
+        /// The currency the amount was read in.
         currency: Currency,
+        /// The currency's exponent: the most decimal places an amount may have.
         allowed: u32,
+        /// The number of decimal places written in the input.
         found: u32,
     },
     /// The amount does not fit in 64-bit minor units.
@@ -24,13 +27,25 @@ pub enum MoneyError {
     OutOfRange,
     /// The code is not an ISO 4217 currency code.
     #[error("unknown currency code {code:?}")]
-    UnknownCurrency { code: String },
+    UnknownCurrency {
+        /// At most the first 8 characters of the input, with anything but printable ASCII
+        /// removed.
+        code: String,
+    },
     /// The currency exists but has no minor unit to count in (gold, SDRs, test codes).
     #[error("currency {code} cannot hold money amounts")]
-    UnsupportedCurrency { code: &'static str },
+    UnsupportedCurrency {
+        /// The ISO 4217 code of the refused currency, e.g. `XAU`.
+        code: &'static str,
+    },
     /// Two amounts in different currencies were combined.
     #[error("currency mismatch: {left} and {right}")]
-    CurrencyMismatch { left: Currency, right: Currency },
+    CurrencyMismatch {
+        /// The currency of the amount the operation was called on.
+        left: Currency,
+        /// The currency of the other operand.
+        right: Currency,
+    },
     /// The result of an operation does not fit in 64-bit minor units.
     #[error("arithmetic overflow")]
     Overflow,

@@ -9,6 +9,7 @@
 //! rule and receives the residue, so that it can be posted instead of lost.
 //!
 //! There is no floating point in this crate.
+#![warn(missing_docs)]
 #![deny(clippy::float_arithmetic, clippy::float_cmp)]
 
 mod currency;

@@ -46,7 +46,10 @@ impl Rounding {
 /// `value.minor() + residue` equals the unrounded result.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Rounded {
+    /// The result rounded to whole minor units with the requested [`Rounding`].
     pub value: Money,
+    /// The exact result minus `value`, in minor units; its magnitude is below one minor
+    /// unit (at most one half unless the rule is [`Rounding::Down`]).
     pub residue: Decimal,
 }
 
@@ -71,14 +74,17 @@ impl Money {
         self.currency
     }
 
+    /// Whether the amount is exactly zero minor units.
     pub const fn is_zero(self) -> bool {
         self.minor == 0
     }
 
+    /// Whether the amount is greater than zero; zero is neither positive nor negative.
     pub const fn is_positive(self) -> bool {
         self.minor > 0
     }
 
+    /// Whether the amount is less than zero.
     pub const fn is_negative(self) -> bool {
         self.minor < 0
     }
@@ -136,6 +142,10 @@ impl Money {
         self.to_decimal().to_string()
     }
 
+    /// The sum of two amounts of the same currency.
+    ///
+    /// Fails with [`MoneyError::CurrencyMismatch`] if the currencies differ and with
+    /// [`MoneyError::Overflow`] if the sum does not fit in 64-bit minor units.
     pub fn checked_add(self, other: Self) -> Result<Self, MoneyError> {
         self.same_currency(other)?;
         let minor = self
@@ -145,6 +155,10 @@ impl Money {
         Ok(Self::from_minor(minor, self.currency))
     }
 
+    /// `self` minus `other`, both of the same currency.
+    ///
+    /// Fails with [`MoneyError::CurrencyMismatch`] if the currencies differ and with
+    /// [`MoneyError::Overflow`] if the difference does not fit in 64-bit minor units.
     pub fn checked_sub(self, other: Self) -> Result<Self, MoneyError> {
         self.same_currency(other)?;
         let minor = self
@@ -154,6 +168,10 @@ impl Money {
         Ok(Self::from_minor(minor, self.currency))
     }
 
+    /// The same amount with the opposite sign.
+    ///
+    /// Fails with [`MoneyError::Overflow`] only for `i64::MIN` minor units, which has no
+    /// positive counterpart.
     pub fn checked_neg(self) -> Result<Self, MoneyError> {
         let minor = self.minor.checked_neg().ok_or(MoneyError::Overflow)?;
         Ok(Self::from_minor(minor, self.currency))
