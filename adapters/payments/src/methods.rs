@@ -22,6 +22,7 @@ const PAYPAL_COUNTRIES: [&str; 18] = [
 /// who pay with it.
 const ALIPAY_COUNTRIES: [&str; 5] = ["CN", "HK", "MY", "SG", "TH"];
 
+// size: one entry per payment method, in display order; the table reads best whole.
 /// Every method the sandbox offers, in display order.
 ///
 /// Thai baht is looked up by code (Bazaar's money crate has no constant for it); if it were

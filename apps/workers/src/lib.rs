@@ -116,7 +116,7 @@ pub async fn run_with(
     let permits = Arc::new(Semaphore::new(config.delivery_concurrency));
     // The loops run together on this task (a consumer's future borrows across awaits in a way
     // that is not `Send`); the deliveries they start are tasks of their own.
-    let mut tasks: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
+    let mut tasks: Vec<Task> = Vec::new();
     let mut recorders = Vec::new();
     tracing::info!(name = %config.name, roles = ?config.roles, prefix = %config.amqp_prefix, "workers starting");
     for role in &config.roles {
@@ -158,21 +158,12 @@ pub async fn run_with(
                     permits: permits.clone(),
                     results,
                 });
-                let (link, topology, prefetch, fan_shutdown) = (
+                tasks.extend(delivery_tasks(
+                    context,
                     link.clone(),
                     topology.clone(),
-                    config.prefetch,
-                    shutdown.clone(),
-                );
-                let consumer = context.clone();
-                tasks.push(Box::pin(async move {
-                    let spec = spec(WEBHOOKS);
-                    let handler = |decoded| consumer.clone().fan_out(decoded, fan_shutdown.clone());
-                    link.consume(&topology, &spec, prefetch, handler, fan_shutdown.clone())
-                        .await;
-                }));
-                tasks.push(Box::pin(
-                    context.poll(config.delivery_poll, shutdown.clone()),
+                    &config,
+                    &shutdown,
                 ));
             }
         }
@@ -190,6 +181,29 @@ pub async fn run_with(
     }
     tracing::info!(name = %config.name, "workers stopped");
     Ok(())
+}
+
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// The webhook role's loops: the consumer that fans events out and sends them at once, and
+/// the poller that sends what fell due.
+fn delivery_tasks(
+    context: Arc<Delivering>,
+    link: Arc<Link>,
+    topology: Topology,
+    config: &WorkerConfig,
+    shutdown: &watch::Receiver<bool>,
+) -> [Task; 2] {
+    let (prefetch, fan_shutdown) = (config.prefetch, shutdown.clone());
+    let consumer = context.clone();
+    let fan_out: Task = Box::pin(async move {
+        let spec = spec(WEBHOOKS);
+        let handler = |decoded| consumer.clone().fan_out(decoded, fan_shutdown.clone());
+        link.consume(&topology, &spec, prefetch, handler, fan_shutdown.clone())
+            .await;
+    });
+    let poll: Task = Box::pin(context.poll(config.delivery_poll, shutdown.clone()));
+    [fan_out, poll]
 }
 
 fn spec(name: &str) -> ConsumerSpec {
