@@ -31,6 +31,7 @@ pub struct Jurisdiction(String);
 pub struct InvalidName;
 
 impl ProviderName {
+    /// A provider name of 1 to 32 characters from `[a-z0-9_]`; [`InvalidName`] otherwise.
     pub fn new(name: &str) -> Result<Self, InvalidName> {
         let valid = (1..=32).contains(&name.len())
             && name
@@ -39,12 +40,14 @@ impl ProviderName {
         valid.then(|| Self(name.to_owned())).ok_or(InvalidName)
     }
 
+    /// The name as given, e.g. `sandbox`: the owner of the provider's clearing account.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 impl Jurisdiction {
+    /// A code of 2 to 16 characters from `[A-Z0-9-]`; [`InvalidName`] otherwise.
     pub fn new(code: &str) -> Result<Self, InvalidName> {
         let valid = (2..=16).contains(&code.len())
             && code
@@ -53,6 +56,7 @@ impl Jurisdiction {
         valid.then(|| Self(code.to_owned())).ok_or(InvalidName)
     }
 
+    /// The code as given, e.g. `DE`: the owner of its tax-payable account.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -61,16 +65,25 @@ impl Jurisdiction {
 /// Platform income.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Revenue {
+    /// The commission taken from each sale, in the seller's settlement currency; credited
+    /// at capture, reversed pro rata by refunds.
     Commission,
+    /// The spread kept on a sale converted into another settlement currency; credited at
+    /// capture, reversed pro rata by refunds.
     FxSpread,
+    /// Fees sellers pay for instant payouts. No flow posts here yet.
     InstantPayoutFees,
+    /// Fees on loans to sellers. No flow posts here yet.
     LoanFees,
 }
 
 /// Platform costs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Expense {
+    /// Payment providers' fees, debited when a provider's settlement is posted.
     PspFees,
+    /// Chargeback losses the platform bears itself. No flow posts here yet: a chargeback
+    /// reverses the sale's capture legs instead.
     Chargebacks,
 }
 
@@ -89,7 +102,9 @@ pub enum ChartAccount {
     SellerReserve(SellerId),
     /// Payouts sent to a rail and not yet confirmed.
     PayoutsInTransit,
+    /// Platform income, one account per source.
     Revenue(Revenue),
+    /// Platform costs, one account per kind.
     Expense(Expense),
     /// The platform's position in a currency from conversions.
     FxPosition,
@@ -141,6 +156,10 @@ impl ChartAccount {
         }
     }
 
+    /// The side that increases the account: debit for what the platform holds or spends
+    /// (clearing, bank, expenses, FX position, loans, rounding), credit for what it owes
+    /// (sellers' balances, payouts in transit, tax, captured-but-unfulfilled money) and for
+    /// revenue.
     pub fn normal_side(&self) -> Side {
         match self {
             Self::PspClearing(_)

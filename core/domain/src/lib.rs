@@ -52,6 +52,7 @@ impl Country {
         }
     }
 
+    /// The two letters, e.g. `BR`.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }

@@ -23,9 +23,16 @@ use crate::payments::PaymentId;
 /// One transfer of a posting, before it gets its id.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Leg {
+    /// The leg's name within its posting (`tax`, `fx_in`, `fx_spread`, `fx_rounding`,
+    /// `commission`, `seller`, `bank`, `psp_fee`, `captured_unfulfilled`); with the line,
+    /// refund or payment it belongs to, it derives the transfer's id.
     pub name: &'static str,
+    /// The account debited, in the amount's currency.
     pub debit: ChartAccount,
+    /// The account credited, in the amount's currency.
     pub credit: ChartAccount,
+    /// What moves; its currency is both accounts' currency. Postings leave out legs that
+    /// are not positive.
     pub amount: Money,
 }
 
@@ -38,10 +45,12 @@ impl Leg {
         ]
     }
 
+    /// The ledger id of the debited account in the leg's currency.
     pub fn debit_id(&self) -> AccountId {
         self.debit.id(self.amount.currency())
     }
 
+    /// The ledger id of the credited account in the leg's currency.
     pub fn credit_id(&self) -> AccountId {
         self.credit.id(self.amount.currency())
     }
@@ -50,17 +59,31 @@ impl Leg {
 /// What one line of a captured payment is, for the ledger.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct LineCapture {
+    /// The captured payment; carried in every transfer's metadata.
     pub payment_id: PaymentId,
+    /// The provider that captured the payment: its clearing account is debited.
     pub provider: ProviderName,
+    /// Where the tax is owed: the buyer's country.
     pub jurisdiction: Jurisdiction,
+    /// The seller's order the line belongs to.
     pub order_id: OrderId,
+    /// The seller whose pending account receives its share.
     pub seller_id: SellerId,
+    /// The line; the ids of its capture transfers, and of its refunds' reversals, derive
+    /// from it.
     pub line_id: LineId,
     /// Tax included, in the presentment currency.
     pub total: Money,
+    /// The tax rate fixed at checkout, in basis points; included in `total`.
     pub tax: BasisPoints,
+    /// The seller's commission rate fixed at checkout, in basis points; applied to the
+    /// gross in the settlement currency.
     pub commission: BasisPoints,
+    /// The currency the seller earns in: the quote's target, or the total's currency when
+    /// there is no quote (anything else is `internal_error`).
     pub settlement_currency: Currency,
+    /// The FX quote locked at checkout, present when the settlement currency differs from
+    /// the presentment currency.
     pub quote: Option<FxQuote>,
 }
 
@@ -71,9 +94,13 @@ pub struct Breakdown {
     pub tax: Money,
     /// The total less tax, in the presentment currency.
     pub net: Money,
+    /// `net` converted into the settlement currency at the locked quote, with its spread
+    /// and rounding residue; `None` when no conversion is needed.
     pub conversion: Option<Conversion>,
     /// What the seller's sale is worth in the settlement currency before commission.
     pub gross: Money,
+    /// The platform's commission: `gross` times the commission rate, rounded half-up, in
+    /// the settlement currency.
     pub commission: Money,
     /// What the seller earns.
     pub seller: Money,
@@ -103,6 +130,11 @@ fn apply_bps(amount: Money, rate: BasisPoints) -> Result<Money, MoneyError> {
 }
 
 impl LineCapture {
+    /// Splits the line's total, for tax rate `t` and commission rate `c`:
+    /// `tax = total * t / (1 + t)` rounded half-up, `net` is the rest, `gross` is `net`
+    /// converted at the quote (or `net` itself), `commission = gross * c` rounded half-up,
+    /// and the seller gets what is left. `internal_error` when the settlement currency fits
+    /// neither the quote nor the total; a money error on overflow.
     pub fn breakdown(&self) -> Result<Breakdown, CommerceError> {
         // Prices include tax: tax = total * rate / (1 + rate), rounded half-up.
         let tax_minor = prorate(
@@ -277,6 +309,9 @@ impl LineCapture {
         metadata
     }
 
+    /// The transfer id of capture leg `name`, derived from the line id: computing the
+    /// capture again names the same transfers, and refunds name them as the originals they
+    /// reverse.
     pub fn capture_leg_id(&self, name: &str) -> TransferId {
         TransferId::from_uuid(Uuid::new_v5(
             &self.line_id.as_uuid(),
@@ -345,7 +380,10 @@ impl LineCapture {
 /// A set of transfers and the accounts they need.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Posting {
+    /// Every (account, currency) the transfers touch, each once; opened in the ledger
+    /// before the transfers are submitted.
     pub accounts: Vec<(ChartAccount, Currency)>,
+    /// The transfers, in order; submitted as one linked batch, applied all-or-nothing.
     pub requests: Vec<TransferRequest>,
 }
 
@@ -375,6 +413,8 @@ impl Posting {
         }
     }
 
+    /// Appends `other`'s transfers and the accounts it touches that are not listed yet; a
+    /// payment's capture is its lines' captures joined this way into one batch.
     pub fn extend(&mut self, other: Self) {
         for account in other.accounts {
             if !self.accounts.contains(&account) {

@@ -36,6 +36,7 @@ pub const STOCK_MAX: u32 = 1_000_000;
 pub struct BasisPoints(u16);
 
 impl BasisPoints {
+    /// 0%: the tax rate of a country without one.
     pub const ZERO: Self = Self(0);
     /// The commission a new seller pays until told otherwise: 10%.
     pub const DEFAULT_COMMISSION: Self = Self(1_000);
@@ -50,6 +51,7 @@ impl BasisPoints {
         Ok(Self(value))
     }
 
+    /// The rate, 0 to 10,000.
     pub fn get(self) -> u16 {
         self.0
     }
@@ -60,6 +62,7 @@ impl BasisPoints {
 pub struct Category(String);
 
 impl Category {
+    /// A slug of 1 to 64 characters from `[a-z0-9_.-]`; `invalid_input` otherwise.
     pub fn new(slug: &str) -> Result<Self, CommerceError> {
         let valid = (1..=64).contains(&slug.len())
             && slug.bytes().all(|b| {
@@ -72,6 +75,7 @@ impl Category {
             ))
     }
 
+    /// The slug as given, e.g. `courses.programming`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -87,6 +91,7 @@ impl Region {
         Self("eu".to_owned())
     }
 
+    /// A region name of 2 to 16 characters from `[a-z0-9-]`; `invalid_input` otherwise.
     pub fn new(name: &str) -> Result<Self, CommerceError> {
         let valid = (2..=16).contains(&name.len())
             && name
@@ -99,6 +104,7 @@ impl Region {
             ))
     }
 
+    /// The region's name as stored with the rows it holds, e.g. `eu`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -107,11 +113,15 @@ impl Region {
 /// The commission a seller pays: a default rate, and rates for some categories.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CommissionRule {
+    /// The rate for every category without a rate of its own.
     pub default: BasisPoints,
+    /// Rates for particular categories. A category matches only itself: a rate for
+    /// `courses` does not cover `courses.programming`.
     pub by_category: BTreeMap<Category, BasisPoints>,
 }
 
 impl CommissionRule {
+    /// The same rate for every category.
     pub fn flat(default: BasisPoints) -> Self {
         Self {
             default,
@@ -119,6 +129,7 @@ impl CommissionRule {
         }
     }
 
+    /// The rate for a product in `category`: its own rate if it has one, else the default.
     pub fn rate_for(&self, category: &Category) -> BasisPoints {
         self.by_category
             .get(category)
@@ -127,22 +138,36 @@ impl CommissionRule {
     }
 }
 
+/// A seller: who lists products and earns from their sales.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Seller {
+    /// Chosen when the seller signs up; names its ledger accounts.
     pub id: SellerId,
+    /// The display name buyers see with the seller's products.
     pub name: String,
+    /// The seller's home country, shown to buyers.
     pub country: Country,
+    /// The data region of the seller's personal data, from its country.
     pub region: Region,
     /// The currency the seller earns in; ledger balances are kept in it.
     pub settlement_currency: Currency,
+    /// What the seller pays the platform on each sale; each order line fixes its rate at
+    /// checkout.
     pub commission: CommissionRule,
 }
 
+/// A buyer: who checks out and pays.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Buyer {
+    /// Chosen when the buyer signs up.
     pub id: BuyerId,
+    /// The buyer's display name.
     pub name: String,
+    /// The buyer's country: it decides the tax rate of a checkout, the tax jurisdiction of
+    /// its lines, and the payment methods offered.
     pub country: Country,
+    /// The data region of the buyer's personal data, from its country; the buyer's
+    /// checkouts, orders and reviews are stored with it.
     pub region: Region,
 }
 
@@ -150,11 +175,14 @@ pub struct Buyer {
 /// delivered the moment they are paid.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum ProductKind {
+    /// Goods with stock that ship: a paid order waits to be shipped.
     Physical,
+    /// Goods without stock (courses, downloads), delivered the moment they are paid.
     Digital,
 }
 
 impl ProductKind {
+    /// The kind's stored name: `physical` or `digital`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Physical => "physical",
@@ -162,6 +190,7 @@ impl ProductKind {
         }
     }
 
+    /// The kind stored as `value`; `None` for any other string.
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "physical" => Some(Self::Physical),
@@ -171,11 +200,14 @@ impl ProductKind {
     }
 }
 
+/// A SKU of a [`NewProduct`], with its id.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct NewSku {
+    /// Derived from the product id and the SKU's code (see [`NewProduct::from_draft`]).
     pub id: SkuId,
     /// The seller's own code, unique within the product.
     pub code: String,
+    /// The SKU's title (the variant: a size, a colour, an edition); order lines copy it.
     pub title: String,
     /// Units on hand; must be `None` for digital products and `Some` for physical ones.
     pub stock: Option<u32>,
@@ -186,7 +218,10 @@ pub struct NewSku {
 /// A SKU as a seller describes it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SkuDraft {
+    /// The seller's own code, 1 to 64 bytes, unique within the product; the SKU's id is
+    /// derived from it.
     pub code: String,
+    /// The SKU's title (the variant: a size, a colour, an edition); order lines copy it.
     pub title: String,
     /// Units on hand; `None` for digital products.
     pub stock: Option<u32>,
@@ -197,21 +232,35 @@ pub struct SkuDraft {
 /// A product as a seller describes it, before it has ids.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ProductDraft {
+    /// 1 to [`TITLE_LEN_MAX`] characters.
     pub title: String,
+    /// At most [`DESCRIPTION_LEN_MAX`] characters; searched with the title.
     pub description: String,
+    /// Where the product is listed; it picks the seller's commission rate.
     pub category: Category,
+    /// Physical or digital, for every SKU of the product.
     pub kind: ProductKind,
+    /// 1 to [`SKUS_PER_PRODUCT_MAX`] variants.
     pub skus: Vec<SkuDraft>,
 }
 
+/// A product ready to store: a seller's [`ProductDraft`] with its ids (see
+/// [`NewProduct::from_draft`]), checked by [`NewProduct::validate`].
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct NewProduct {
+    /// Derived from the seller and the creation's idempotency key.
     pub id: ProductId,
+    /// The seller who lists the product; the store refuses an unknown one.
     pub seller_id: SellerId,
+    /// 1 to [`TITLE_LEN_MAX`] characters.
     pub title: String,
+    /// At most [`DESCRIPTION_LEN_MAX`] characters.
     pub description: String,
+    /// Where the product is listed; it picks the seller's commission rate.
     pub category: Category,
+    /// Physical (every SKU has stock) or digital (none has).
     pub kind: ProductKind,
+    /// 1 to [`SKUS_PER_PRODUCT_MAX`] SKUs with distinct codes.
     pub skus: Vec<NewSku>,
 }
 
@@ -342,12 +391,20 @@ impl NewProduct {
 /// A SKU as checkout sees it: with its product, seller and prices.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SkuView {
+    /// The SKU, as a cart line names it.
     pub sku_id: SkuId,
+    /// The product the SKU belongs to.
     pub product_id: ProductId,
+    /// The seller of the product; the SKU's line goes into this seller's order.
     pub seller_id: SellerId,
+    /// The SKU's title, copied into the order line.
     pub title: String,
+    /// The product's category, which picks the seller's commission rate.
     pub category: Category,
+    /// The product's kind: only physical SKUs reserve stock.
     pub kind: ProductKind,
+    /// One price per currency, tax included; a currency without one is priced from the
+    /// first by display conversion.
     pub prices: Vec<Money>,
     /// Units that can still be reserved; `None` for digital goods.
     pub available: Option<u32>,
@@ -356,15 +413,21 @@ pub struct SkuView {
 /// A product as a listing shows it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ProductSummary {
+    /// The product; a page ends with its highest id, which the next page starts after.
     pub id: ProductId,
+    /// The seller who lists it.
     pub seller_id: SellerId,
+    /// The product's title, as the seller wrote it.
     pub title: String,
+    /// The category the product is listed in.
     pub category: Category,
+    /// Physical or digital.
     pub kind: ProductKind,
     /// The lowest SKU price in the asked currency, if any SKU has one.
     pub price_from: Option<Money>,
     /// Average rating in hundredths (e.g. 450 is 4.50) and the number of reviews.
     pub rating_centi: Option<u16>,
+    /// How many reviews the product has; 0 when `rating_centi` is `None`.
     pub review_count: u32,
 }
 
@@ -376,21 +439,30 @@ pub const SEARCH_LIMIT_MAX: u32 = 100;
 pub struct ProductQuery {
     /// Words that must all appear in the title or description (case-insensitive).
     pub text: Option<String>,
+    /// Only products in exactly this category (its subcategories are not included).
     pub category: Option<Category>,
+    /// Only this seller's products.
     pub seller_id: Option<SellerId>,
+    /// Only physical, or only digital, products.
     pub kind: Option<ProductKind>,
     /// Only products with a SKU priced in this currency within the bounds (minor units).
     pub currency: Option<Currency>,
+    /// The lowest price in `currency`, minor units, inclusive; needs `currency`.
     pub price_min_minor: Option<i64>,
+    /// The highest price in `currency`, minor units, inclusive; needs `currency`.
     pub price_max_minor: Option<i64>,
     /// Only these products (at most 100), e.g. to load one product's details.
     pub ids: Option<Vec<ProductId>>,
     /// Products after this id (the previous page's last), in id order.
     pub after: Option<ProductId>,
+    /// How many products to return, 1 to [`SEARCH_LIMIT_MAX`].
     pub limit: u32,
 }
 
 impl ProductQuery {
+    /// Checks the query: `limit` 1 to [`SEARCH_LIMIT_MAX`], at most 100 `ids`, at most 200
+    /// characters of `text`, and a `currency` with any price bound; `invalid_input`
+    /// otherwise.
     pub fn validate(&self) -> Result<(), CommerceError> {
         if self.limit == 0 || self.limit > SEARCH_LIMIT_MAX {
             return Err(CommerceError::InvalidInput("limit must be 1 to 100"));
@@ -415,16 +487,24 @@ impl ProductQuery {
 /// A buyer's review of a product from a delivered order.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Review {
+    /// Chosen by the caller; the API derives it from the order and the product, so a
+    /// retried review names the same one.
     pub id: Uuid,
+    /// The product reviewed; the order must hold it.
     pub product_id: ProductId,
+    /// The reviewer: the buyer of the order.
     pub buyer_id: BuyerId,
+    /// The delivered order the product was bought in; one review per order and product.
     pub order_id: crate::orders::OrderId,
     /// 1 to 5 stars.
     pub rating: u8,
+    /// The review's text, at most 5,000 characters; may be empty.
     pub body: String,
 }
 
 impl Review {
+    /// Checks what needs no database: a rating of 1 to 5 and a body of at most 5,000
+    /// characters; `invalid_input` otherwise. The store checks the order.
     pub fn validate(&self) -> Result<(), CommerceError> {
         if !(1..=5).contains(&self.rating) {
             return Err(CommerceError::InvalidInput("rating must be 1 to 5"));

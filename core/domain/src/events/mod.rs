@@ -104,25 +104,42 @@ impl fmt::Display for EventType {
 /// as of the change; `seller_id` is the tenant who may see it (`None` for platform events).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventEnvelope {
+    /// Derived by [`event_id`], so a retried transaction writes the same id; consumers
+    /// recognise a redelivery by it.
     pub id: EventId,
+    /// The [`EventType`]'s wire name, e.g. `order.paid`.
     pub event_type: String,
+    /// The payload's version: [`EVENT_VERSION`] for every event this release writes.
     pub version: u32,
+    /// The kind of resource the payload describes ([`EventType::resource_type`]), e.g.
+    /// `order`.
     pub resource_type: String,
+    /// The id of the resource the payload describes.
     pub resource_id: Uuid,
+    /// The seller who may see the event, and whose webhook endpoints hear it; `None` for a
+    /// platform event, which no endpoint hears.
     pub seller_id: Option<SellerId>,
+    /// The resource as JSON text, as the transaction that wrote the event left it.
     pub payload: String,
+    /// When the change happened: the time of the transaction that wrote the event.
     pub occurred_at: bazaar_ledger::Timestamp,
 }
 
 /// What an event store answers when it cannot do what was asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EventStoreError {
+    /// The store cannot be reached now; callers retry later.
     #[error("the event store is unavailable")]
     Unavailable,
+    /// A bug or corrupted data (a stored value that does not parse); logged where it
+    /// happened.
     #[error("the event store failed")]
     Internal,
+    /// The named thing (`seller`, `webhook endpoint`, `delivery`) does not exist, or belongs
+    /// to another seller.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A webhook setting was refused; the code is the webhook error's own.
     #[error(transparent)]
     Webhook(#[from] crate::webhooks::WebhookError),
 }
@@ -164,7 +181,9 @@ pub trait Outbox: Send + Sync {
 /// Whether a consumer applied an event now or had applied it before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
+    /// Applied by this call.
     Now,
+    /// Applied by an earlier call, or earlier in the same slice; not applied again.
     Before,
 }
 

@@ -49,6 +49,7 @@ impl Date {
         valid_day.then_some(Self { year, month, day })
     }
 
+    /// The year, e.g. `2024`.
     pub fn year(self) -> i64 {
         self.year
     }

@@ -53,13 +53,28 @@ pub struct RateSet {
 pub enum FxError {
     /// No source publishes a rate that connects the two currencies.
     #[error("no exchange rate from {from} to {to}")]
-    NoRate { from: Currency, to: Currency },
+    NoRate {
+        /// The currency converted from.
+        from: Currency,
+        /// The currency converted to.
+        to: Currency,
+    },
     /// A source published a rate of zero or below, or a document that is not a rate table.
     #[error("rate source {source_name} published invalid data: {reason}")]
-    InvalidData { source_name: String, reason: String },
+    InvalidData {
+        /// The source's short name, e.g. `ecb`.
+        source_name: String,
+        /// What is wrong with the data.
+        reason: String,
+    },
     /// The source cannot be reached now; the caller may retry.
     #[error("rate source {source_name} is unavailable: {reason}")]
-    Unavailable { source_name: String, reason: String },
+    Unavailable {
+        /// The source's short name, e.g. `ecb`.
+        source_name: String,
+        /// Why it cannot be reached, as the transport or the file system said.
+        reason: String,
+    },
     /// The spread is negative or larger than [`SPREAD_MAX`].
     #[error("spread must be between 0 and 10%")]
     InvalidSpread,
@@ -67,12 +82,18 @@ pub enum FxError {
     #[error(
         "the exchange rates of {rate_date} are out of date; no quotes until they are refreshed"
     )]
-    Stale { rate_date: Date },
+    Stale {
+        /// The date of the primary set's rates.
+        rate_date: Date,
+    },
+    /// Money arithmetic failed, e.g. an overflow or an amount not in the rate's `from`
+    /// currency; the code is the money error's own.
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
 
 impl FxError {
+    /// A stable, machine-readable code, e.g. `fx_rate_stale`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::NoRate { .. } => "fx_rate_unavailable",
@@ -92,13 +113,16 @@ impl FxError {
 /// (not the time of the fetch). A document it cannot read is `FxError::InvalidData`; a source
 /// it cannot reach is `FxError::Unavailable`.
 pub trait FxRateSource: Send + Sync {
+    /// The source's latest publication.
     fn fetch(&self) -> impl Future<Output = Result<RateSet, FxError>> + Send;
 }
 
 /// A mid-market rate between two currencies, with where it came from.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct FxRate {
+    /// The currency converted from.
     pub from: Currency,
+    /// The currency converted to.
     pub to: Currency,
     /// Units of `to` per one unit of `from`, rounded to [`RATE_SCALE`] places.
     pub mid: Decimal,
@@ -111,6 +135,7 @@ pub struct FxRate {
 /// How long after the ECB should have replaced them rates may still be quoted.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct MaxAge {
+    /// Seconds after [`Freshness::replaced_at`] during which the rates are still quoted.
     pub secs: u32,
 }
 
@@ -120,6 +145,7 @@ pub struct MaxAge {
 pub struct Freshness {
     /// The UTC date of the set's `effective_at`; for the ECB, the date it publishes.
     pub rate_date: Date,
+    /// The set's `effective_at`.
     pub effective_at: Timestamp,
     /// 16:00 Central European Time on the TARGET working day after `rate_date`, when the
     /// ECB publishes the rates that replace these.
@@ -186,6 +212,7 @@ impl RateBook {
         Self { max_age, ..self }
     }
 
+    /// The sets, in order of preference; the first is the primary set.
     pub fn sets(&self) -> &[RateSet] {
         &self.sets
     }
@@ -302,6 +329,8 @@ impl RateBook {
 pub struct Spread(Decimal);
 
 impl Spread {
+    /// A spread of `fraction` (`0.02` for 2%); [`FxError::InvalidSpread`] when it is below 0
+    /// or above [`SPREAD_MAX`].
     pub fn new(fraction: Decimal) -> Result<Self, FxError> {
         if fraction < Decimal::ZERO || fraction > SPREAD_MAX {
             return Err(FxError::InvalidSpread);
@@ -309,8 +338,10 @@ impl Spread {
         Ok(Self(fraction))
     }
 
+    /// No spread: the client rate is the mid rate.
     pub const ZERO: Self = Self(Decimal::ZERO);
 
+    /// The fraction kept, e.g. `0.02`; stored with every quote that uses it.
     pub fn fraction(self) -> Decimal {
         self.0
     }
@@ -320,6 +351,7 @@ impl Spread {
 /// `mid_value = client_value + spread_value + residue`, all in the target currency.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Conversion {
+    /// The amount converted, in the rate's `from` currency.
     pub source: Money,
     /// The exact mid-market value, rounded half-even.
     pub mid_value: Money,
@@ -330,6 +362,7 @@ pub struct Conversion {
     /// What the three independent roundings leave over; goes to the rounding account.
     /// Can be negative.
     pub residue: Money,
+    /// The mid-market rate converted at.
     pub rate: FxRate,
     /// `mid * (1 - spread)`, as applied to `client_value`.
     pub client_rate: Decimal,

@@ -26,7 +26,9 @@ bazaar_ledger::uuid_id!(
 /// The tenant a user acts for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Role {
+    /// The user acts for this buyer.
     Buyer(BuyerId),
+    /// The user acts for this seller.
     Seller(SellerId),
 }
 
@@ -35,6 +37,10 @@ pub enum Role {
 pub struct Email(String);
 
 impl Email {
+    /// Trims and lower-cases `input`; [`IdentityError::InvalidEmail`] unless the result is
+    /// at most 254 bytes of printable ASCII with exactly one `@`, a local part of 1 to 64
+    /// bytes before it, and after it a domain that contains a dot but neither starts nor
+    /// ends with one.
     pub fn new(input: &str) -> Result<Self, IdentityError> {
         let email = input.trim().to_ascii_lowercase();
         let valid = email.len() <= 254
@@ -52,6 +58,7 @@ impl Email {
             .ok_or(IdentityError::InvalidEmail)
     }
 
+    /// The normalised address, e.g. `ana@example.com`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -65,8 +72,9 @@ impl fmt::Debug for Email {
     }
 }
 
-/// The shortest and longest password accepted, in characters.
+/// The shortest password accepted, in characters.
 pub const PASSWORD_LEN_MIN: usize = 10;
+/// The longest password accepted, in characters.
 pub const PASSWORD_LEN_MAX: usize = 128;
 
 /// Checks a new password's length; the app hashes it afterwards.
@@ -79,20 +87,31 @@ pub fn validate_password(password: &str) -> Result<(), IdentityError> {
     }
 }
 
+/// A user as the store answers it; never with its password hash.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct User {
+    /// Its id, drawn by the caller when the user was created.
     pub id: UserId,
+    /// The address it signs in with; no other user has it.
     pub email: Email,
+    /// The buyer or seller it acts for.
     pub role: Role,
 }
 
 /// A user to create; `password_hash` is a PHC string (argon2id).
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewUser {
+    /// Its id, drawn by the caller (the core has no random source).
     pub id: UserId,
+    /// The address it will sign in with; one that has a user is refused with
+    /// [`IdentityError::EmailTaken`].
     pub email: Email,
+    /// The password's hash; `Debug` does not print it.
     pub password_hash: String,
+    /// The buyer or seller it acts for; [`IdentityStore::register`] refuses a role that is
+    /// not its party's.
     pub role: Role,
+    /// The data region that keeps its personal data, its party's ([`region_for`]).
     pub region: Region,
 }
 
@@ -109,7 +128,9 @@ impl fmt::Debug for NewUser {
 /// The buyer or seller a new account acts for, written with its user in one transaction.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum NewParty {
+    /// A buyer account's buyer.
     Buyer(Buyer),
+    /// A seller account's seller; its ledger accounts are opened after the transaction.
     Seller(Seller),
 }
 
@@ -122,6 +143,7 @@ impl NewParty {
         }
     }
 
+    /// The data region that keeps the party's personal data, and its user's.
     pub fn region(&self) -> &Region {
         match self {
             Self::Buyer(buyer) => &buyer.region,
@@ -134,12 +156,18 @@ impl NewParty {
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct TokenHash(pub String);
 
+/// Why an identity operation did not happen. Messages are safe to show a client.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum IdentityError {
+    /// The e-mail address is not of the form [`Email::new`] accepts.
     #[error("e-mail address is not valid")]
     InvalidEmail,
+    /// The password has fewer than [`PASSWORD_LEN_MIN`] or more than [`PASSWORD_LEN_MAX`]
+    /// characters.
     #[error("password must have 10 to 128 characters")]
     WeakPassword,
+    /// A user with this e-mail address exists; nothing was written. Sign-up answers
+    /// [`SignedUp::Existing`] instead, so that it does not tell who has an account.
     #[error("an account with this e-mail address exists")]
     EmailTaken,
     /// Wrong e-mail or password; which one is not said.
@@ -154,13 +182,17 @@ pub enum IdentityError {
     /// An argument is out of its range or form; the text says which and how.
     #[error("{0}")]
     InvalidInput(&'static str),
+    /// A backing service did not answer; the request may be retried.
     #[error("a backing service is unavailable; retry later")]
     Unavailable,
+    /// A bug or corrupted data (an unreadable stored user, a new user whose role is not its
+    /// party's); logged where it happened.
     #[error("internal error")]
     Internal,
 }
 
 impl IdentityError {
+    /// A stable, machine-readable code, e.g. `email_taken`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidEmail => "email_invalid",
@@ -185,6 +217,7 @@ impl IdentityError {
 /// return from `session_user` only a session that exists, is not revoked and expires after
 /// `now`; make `revoke_session` idempotent; never store or log a password or a token.
 pub trait IdentityStore: Send + Sync {
+    /// Creates a user for a party that exists already.
     fn create_user(
         &self,
         user: &NewUser,
@@ -205,6 +238,7 @@ pub trait IdentityStore: Send + Sync {
         email: &Email,
     ) -> impl Future<Output = Result<Option<(User, String)>, IdentityError>> + Send;
 
+    /// Stores a session of `user` under its token's hash, live until `expires_at`.
     fn create_session(
         &self,
         token: &TokenHash,
@@ -213,12 +247,16 @@ pub trait IdentityStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<(), IdentityError>> + Send;
 
+    /// The user of the session with this token hash, if that session exists, is not revoked
+    /// and expires after `now`.
     fn session_user(
         &self,
         token: &TokenHash,
         now: Timestamp,
     ) -> impl Future<Output = Result<Option<User>, IdentityError>> + Send;
 
+    /// Revokes the session with this token hash as of `now`; revoking it again, or a token
+    /// that has no session, changes nothing.
     fn revoke_session(
         &self,
         token: &TokenHash,

@@ -32,21 +32,35 @@ impl Default for IdentityPolicy {
 /// What kind of account a sign-up opens.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum AccountKind {
+    /// A buyer's account.
     Buyer,
-    Seller { settlement_currency: Currency },
+    /// A seller's account.
+    Seller {
+        /// The currency the seller is settled in: its ledger accounts hold its earnings in
+        /// it, and orders in other currencies are converted into it.
+        settlement_currency: Currency,
+    },
 }
 
 /// A sign-up, as the API parsed it. Ids and the password hash come from the caller: the core
 /// has no random source and does not hash passwords.
 #[derive(Clone, Debug)]
 pub struct SignUp {
+    /// The new user's id, drawn by the caller.
     pub user_id: UserId,
     /// The id of the buyer or seller the account acts for.
     pub party_id: uuid::Uuid,
+    /// The address to sign in with.
     pub email: Email,
+    /// The password's argon2id hash (a PHC string), made after
+    /// [`validate_password`](super::validate_password) accepted the password.
     pub password_hash: String,
+    /// The buyer's or seller's name as given; sign-up trims it and checks it with
+    /// [`party_name`].
     pub name: String,
+    /// The party's country; it decides the data region ([`region_for`]).
     pub country: Country,
+    /// Whether the account is a buyer's or a seller's.
     pub kind: AccountKind,
 }
 
@@ -58,8 +72,11 @@ pub enum SignedUp {
     /// opened (for the caller to log when they did not: the seller's first posting opens
     /// them as well).
     New {
+        /// The user created.
         user: User,
+        /// The buyer or seller created with it.
         party: Box<NewParty>,
+        /// Whether a seller's ledger accounts opened; always `Ok` for a buyer.
         ledger_accounts: Result<(), crate::error::CommerceError>,
     },
     /// The e-mail address already had an account, which is left as it was.
@@ -75,6 +92,7 @@ pub struct Identity<S, L> {
 }
 
 impl<S, L> Identity<S, L> {
+    /// The service over `store` and `ledger`, behaving as `policy` says.
     pub fn new(store: S, ledger: L, policy: IdentityPolicy) -> Self {
         Self {
             store,

@@ -46,7 +46,9 @@ const ORDER_NAMESPACE: Uuid = Uuid::from_u128(0x2f0c_8a41_73de_4b6a_9c15_e0d4_51
 /// A cart line as the buyer sent it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct CartLine {
+    /// The SKU to buy; a cart names each SKU once.
     pub sku_id: SkuId,
+    /// Units, 1 to [`QUANTITY_MAX`].
     pub quantity: u32,
 }
 
@@ -92,6 +94,7 @@ pub fn validate_cart(lines: &[CartLine]) -> Result<(), CommerceError> {
 pub struct TaxRates(pub BTreeMap<Country, BasisPoints>);
 
 impl TaxRates {
+    /// The rate for a buyer in `country`; zero for a country without one.
     pub fn rate_for(&self, country: &Country) -> BasisPoints {
         self.0.get(country).copied().unwrap_or(BasisPoints::ZERO)
     }
@@ -101,47 +104,78 @@ impl TaxRates {
 /// differ; stored with the order and with every transfer that uses it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct FxQuote {
+    /// The mid rate from the presentment to the settlement currency, with its source and
+    /// effective time.
     pub rate: FxRate,
+    /// The fraction of the mid value the platform keeps on the conversion, from the
+    /// marketplace's settings at checkout.
     pub spread: Spread,
 }
 
 /// A priced line.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct PricedLine {
+    /// Derived from the checkout id and the SKU, so a retried checkout names the same line;
+    /// the ids of its ledger transfers derive from it.
     pub id: LineId,
+    /// The SKU bought; a physical line reserves its stock at checkout.
     pub sku_id: SkuId,
+    /// The SKU's product; reviews name it.
     pub product_id: ProductId,
+    /// The SKU's title at checkout.
     pub title: String,
+    /// The product's category at checkout, which picked the commission rate.
     pub category: Category,
+    /// Physical lines reserve stock and wait to be shipped; digital ones do neither.
     pub kind: ProductKind,
+    /// Units, 1 to [`QUANTITY_MAX`].
     pub quantity: u32,
     /// Tax included, in the presentment currency.
     pub unit_price: Money,
+    /// `unit_price` times `quantity`, tax included, in the presentment currency; refunds of
+    /// the line are bounded by it.
     pub total: Money,
+    /// The seller's commission rate for the line's category, in basis points, fixed at
+    /// checkout.
     pub commission: BasisPoints,
+    /// The buyer country's tax rate, in basis points, fixed at checkout; included in the
+    /// prices.
     pub tax: BasisPoints,
 }
 
 /// One seller's order within a checkout.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct PlannedOrder {
+    /// Derived from the checkout id and the seller.
     pub id: OrderId,
+    /// The seller of every line of the order.
     pub seller_id: SellerId,
+    /// The seller's settlement currency at checkout: the seller's share and the commission
+    /// are posted in it.
     pub settlement_currency: Currency,
+    /// The sum of the lines' totals, tax included, in the presentment currency.
     pub total: Money,
     /// Present when the settlement currency differs from the presentment currency.
     pub quote: Option<FxQuote>,
+    /// The seller's lines, in cart order.
     pub lines: Vec<PricedLine>,
 }
 
 /// A priced cart split into per-seller orders.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CheckoutPlan {
+    /// Chosen by the caller; every order and line id is derived from it.
     pub id: CheckoutId,
+    /// The buyer who checks out and pays.
     pub buyer_id: BuyerId,
+    /// The buyer's country: it picks the tax rate, the tax jurisdiction of every line and
+    /// the payment methods offered.
     pub country: Country,
+    /// The presentment currency: what the buyer sees and pays in.
     pub currency: Currency,
+    /// The sum of the orders' totals: what the payment charges.
     pub total: Money,
+    /// One order per seller, in seller id order.
     pub orders: Vec<PlannedOrder>,
 }
 
@@ -162,8 +196,12 @@ impl CheckoutPlan {
 /// What pricing needs besides the cart.
 #[derive(Debug)]
 pub struct PricingContext<'a> {
+    /// Where the quotes of foreign-settlement orders, and the display conversion of prices,
+    /// come from.
     pub rates: &'a RateBook,
+    /// The spread every quote of this checkout carries.
     pub spread: Spread,
+    /// Tax rates by buyer country.
     pub taxes: &'a TaxRates,
     /// When the prices are quoted: a book with stale rates refuses to convert.
     pub now: Timestamp,
@@ -311,12 +349,15 @@ pub enum CheckoutState {
     Open,
     /// A payment was started and has no final result yet.
     PaymentPending,
+    /// The payment was captured: stock consumed, every order paid (or delivered, if digital
+    /// only). Final.
     Paid,
     /// Payment refused, cancelled or expired, or the reservation lapsed; stock released.
     Cancelled,
 }
 
 impl CheckoutState {
+    /// The state's stored name: `open`, `payment_pending`, `paid` or `cancelled`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -326,6 +367,7 @@ impl CheckoutState {
         }
     }
 
+    /// The state stored as `value`; `None` for any other string.
     pub fn parse(value: &str) -> Option<Self> {
         [
             Self::Open,
@@ -341,14 +383,22 @@ impl CheckoutState {
 /// An order's fulfilment state.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum OrderState {
+    /// Placed; its checkout's payment has no result yet.
     AwaitingPayment,
+    /// Paid, with a physical line to ship; the seller may move it to `Shipped`.
     Paid,
+    /// The seller shipped it; the seller may move it to `Delivered`.
     Shipped,
+    /// The seller confirmed delivery, or it holds digital goods only and was delivered when
+    /// paid. Only delivered orders can be reviewed.
     Delivered,
+    /// Its payment failed, or the reservation lapsed, before it was paid; its stock is
+    /// released. Final.
     Cancelled,
 }
 
 impl OrderState {
+    /// Every state, in lifecycle order.
     pub const ALL: [Self; 5] = [
         Self::AwaitingPayment,
         Self::Paid,
@@ -357,6 +407,8 @@ impl OrderState {
         Self::Cancelled,
     ];
 
+    /// The state's stored name: `awaiting_payment`, `paid`, `shipped`, `delivered` or
+    /// `cancelled`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AwaitingPayment => "awaiting_payment",
@@ -367,6 +419,7 @@ impl OrderState {
         }
     }
 
+    /// The state stored as `value`; `None` for any other string.
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
@@ -399,13 +452,20 @@ pub enum PaymentState {
     Pending,
     /// Card authorised, capture requested.
     Authorised,
+    /// The money was taken. Refunds and chargebacks leave the state as it is.
     Captured,
+    /// The provider or the card issuer refused the payment.
     Refused,
+    /// Withdrawn before capture: at the provider, or by Bazaar when the checkout's
+    /// reservation lapsed.
     Cancelled,
+    /// The buyer never completed the payment (a voucher or QR code not paid, a redirect
+    /// abandoned, an authorisation not captured in time).
     Expired,
 }
 
 impl PaymentState {
+    /// Every state, in lifecycle order.
     pub const ALL: [Self; 6] = [
         Self::Pending,
         Self::Authorised,
@@ -415,6 +475,8 @@ impl PaymentState {
         Self::Expired,
     ];
 
+    /// The state's stored name: `pending`, `authorised`, `captured`, `refused`, `cancelled`
+    /// or `expired`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -426,10 +488,14 @@ impl PaymentState {
         }
     }
 
+    /// The state stored as `value`; `None` for any other string.
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
+    /// Whether the provider has given its result: captured, refused, cancelled or expired.
+    /// A failure notice changes nothing in a final state; only a capture still can, as a
+    /// [late capture](crate::payments::PaymentChange::CaptureLate).
     pub fn is_final(self) -> bool {
         matches!(
             self,

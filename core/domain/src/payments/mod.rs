@@ -23,6 +23,7 @@ bazaar_ledger::uuid_id!(
 pub struct PspReference(String);
 
 impl PspReference {
+    /// A reference of 1 to 64 characters from `[A-Za-z0-9_-]`; `InvalidRequest` otherwise.
     pub fn new(value: &str) -> Result<Self, ProviderError> {
         let valid = (1..=64).contains(&value.len())
             && value
@@ -35,6 +36,7 @@ impl PspReference {
             ))
     }
 
+    /// The reference as the provider wrote it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -50,27 +52,47 @@ impl fmt::Display for PspReference {
 /// exist).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum MethodType {
+    /// A debit or credit card (`scheme`): authorised, possibly after a 3-D Secure
+    /// challenge, then captured.
     Card,
+    /// iDEAL (`ideal`), the Dutch bank redirect.
     Ideal,
+    /// Bancontact (`bcmc`), the Belgian bank redirect.
     Bancontact,
+    /// BLIK (`blik`), the Polish mobile bank payment; a bank redirect here.
     Blik,
+    /// EPS (`eps`), the Austrian bank redirect.
     Eps,
+    /// TWINT (`twint`), the Swiss mobile payment; a bank redirect here.
     Twint,
+    /// Swish (`swish`), the Swedish mobile payment; a bank redirect here.
     Swish,
+    /// Boleto Bancário (`boletobancario`), the Brazilian voucher paid in cash or at a bank.
     Boleto,
+    /// OXXO (`oxxo`), the Mexican voucher paid in cash at a store.
     Oxxo,
+    /// Konbini (`econtext_stores`), the Japanese voucher paid at a convenience store.
     Konbini,
+    /// Pix (`pix`), Brazil's real-time payment by QR code.
     Pix,
+    /// UPI (`upi_collect`), India's real-time payment by collect request.
     Upi,
+    /// Alipay (`alipay`), a wallet.
     Alipay,
+    /// WeChat Pay (`wechatpayQR`), a wallet.
     WechatPay,
+    /// PayPal (`paypal`), a wallet.
     Paypal,
+    /// KNET (`knet`), Kuwait's debit network; a wallet redirect here.
     Knet,
+    /// BENEFIT (`benefit`), Bahrain's debit network; a wallet redirect here.
     Benefit,
+    /// PromptPay (`promptpay`), Thailand's real-time payment by QR code.
     Promptpay,
 }
 
 impl MethodType {
+    /// Every method, in declaration order.
     pub const ALL: [Self; 18] = [
         Self::Card,
         Self::Ideal,
@@ -92,6 +114,8 @@ impl MethodType {
         Self::Promptpay,
     ];
 
+    /// The method's name on the wire and in storage: `scheme` for cards, Adyen's `type`
+    /// name for the others.
     pub fn wire_name(self) -> &'static str {
         match self {
             Self::Card => "scheme",
@@ -115,6 +139,7 @@ impl MethodType {
         }
     }
 
+    /// The method with this [`wire_name`](Self::wire_name); `None` for an unknown name.
     pub fn from_wire_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.wire_name() == name)
     }
@@ -160,6 +185,7 @@ impl Flow {
 /// Where a method is offered: countries, currencies and amount limits.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct MethodOffer {
+    /// The method offered.
     pub method: MethodType,
     /// Display name, e.g. `iDEAL`.
     pub name: &'static str,
@@ -169,10 +195,14 @@ pub struct MethodOffer {
     pub limits: Vec<AmountLimit>,
 }
 
+/// The amounts a method accepts in one currency.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct AmountLimit {
+    /// The currency the bounds are in.
     pub currency: Currency,
+    /// The smallest amount accepted, in minor units, inclusive.
     pub min_minor: i64,
+    /// The largest amount accepted, in minor units, inclusive.
     pub max_minor: i64,
 }
 
@@ -214,6 +244,7 @@ impl CardNumber {
         &self.0
     }
 
+    /// The last four digits: the only part ever shown.
     pub fn last4(&self) -> &str {
         self.0.get(self.0.len().saturating_sub(4)..).unwrap_or("")
     }
@@ -253,17 +284,27 @@ impl fmt::Display for CardNumber {
 /// What the buyer gave for the chosen method.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum MethodDetails {
+    /// A card: number and expiry, passed to the provider and never stored.
     Card {
+        /// The card number, checked for length and the Luhn digit.
         number: CardNumber,
+        /// The expiry month, 1 (January) to 12; the card is valid through its last day.
         expiry_month: u8,
+        /// The expiry year, four digits, e.g. `2030`.
         expiry_year: u16,
     },
     /// Any other method; `extra` is what that method needs (an iDEAL issuer, a BLIK code,
     /// a UPI id), empty if nothing.
-    Other { method: MethodType, extra: String },
+    Other {
+        /// The chosen method; not [`MethodType::Card`], which has its own variant.
+        method: MethodType,
+        /// What the method needs, passed to the provider as given; empty if nothing.
+        extra: String,
+    },
 }
 
 impl MethodDetails {
+    /// The method these details are for.
     pub fn method(&self) -> MethodType {
         match self {
             Self::Card { .. } => MethodType::Card,
@@ -275,9 +316,14 @@ impl MethodDetails {
 /// A request to authorise a payment.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AuthorizeRequest {
+    /// Bazaar's id of the payment, sent as the merchant reference; notifications carry it
+    /// back.
     pub payment_id: PaymentId,
+    /// The checkout's total, tax included, in the currency the buyer pays in.
     pub amount: Money,
+    /// The buyer's country; the method must be offered there.
     pub country: Country,
+    /// The chosen method and what the buyer gave for it.
     pub details: MethodDetails,
     /// Where a redirect returns the buyer.
     pub return_url: String,
@@ -296,12 +342,16 @@ pub enum PaymentStatus {
     Authorised,
     /// Money captured, `amount` in total.
     Captured {
+        /// The total captured, at most the authorised amount.
         amount: Money,
     },
     /// Refused by the provider or the issuer; `reason` is safe to show.
     Refused {
+        /// The refusal reason, e.g. `insufficient funds`.
         reason: String,
     },
+    /// Cancelled before capture: an authorisation voided, or a payment the buyer had not
+    /// completed withdrawn.
     Cancelled,
     /// The buyer never paid (vouchers, QR codes, abandoned redirects).
     Expired,
@@ -310,18 +360,35 @@ pub enum PaymentStatus {
 /// What the buyer must do next.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
+    /// Send the buyer to their bank's or wallet's page; they come back to the request's
+    /// `return_url`, and the result follows by notification.
     Redirect {
+        /// Where to send the buyer.
         url: String,
     },
+    /// The card issuer asks the buyer to authenticate (3-D Secure) before it authorises.
     ThreeDsChallenge {
+        /// The challenge page to send the buyer to.
         url: String,
     },
+    /// The buyer pays a voucher (Boleto, OXXO, Konbini) before it expires; the capture
+    /// follows by notification.
     Voucher {
+        /// The voucher's number, to show the buyer.
         reference: String,
+        /// When the voucher can no longer be paid and the payment expires; the stock stays
+        /// reserved until [`RESERVATION_GRACE_SECS`](crate::service::RESERVATION_GRACE_SECS)
+        /// after it.
         expires_at: Timestamp,
     },
+    /// The buyer pays by scanning a QR code (Pix, UPI, PromptPay) before it expires; the
+    /// capture follows by notification.
     QrCode {
+        /// The QR code's content, to render as a code or to copy.
         data: String,
+        /// When the code can no longer be paid and the payment expires; the stock stays
+        /// reserved until [`RESERVATION_GRACE_SECS`](crate::service::RESERVATION_GRACE_SECS)
+        /// after it.
         expires_at: Timestamp,
     },
 }
@@ -329,33 +396,49 @@ pub enum Action {
 /// The provider's answer to a call.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ProviderPayment {
+    /// The provider's id of the payment; Bazaar stores it and names the payment by it in
+    /// later calls.
     pub psp_reference: PspReference,
+    /// Where the payment stands after the call.
     pub status: PaymentStatus,
 }
 
 /// The provider's answer to a refund request: accepted, the outcome comes by notification.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ProviderRefund {
+    /// The provider's id of the refund; the notification of its outcome names it.
     pub refund_reference: PspReference,
 }
 
 /// What a provider notification says happened.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum NotificationEvent {
+    /// A card payment was authorised; Bazaar captures it next.
     Authorised,
     /// Money captured (for methods that capture on authorisation, this is their success).
     Captured,
+    /// The payment was refused.
     Refused {
+        /// The refusal reason, safe to show.
         reason: String,
     },
+    /// The payment was cancelled before capture.
     Cancelled,
+    /// The buyer never completed the payment (voucher or QR code not paid, redirect
+    /// abandoned, authorisation not captured in time).
     Expired,
+    /// A refund went through: the money is back with the buyer.
     Refunded {
+        /// The reference the refund call returned.
         refund_reference: PspReference,
     },
+    /// A refund the provider had accepted failed; nothing was refunded.
     RefundFailed {
+        /// The reference the refund call returned.
         refund_reference: PspReference,
     },
+    /// The buyer's bank took captured money back (a dispute); Bazaar records every line's
+    /// unrefunded remainder as a chargeback refund.
     Chargeback,
 }
 
@@ -364,10 +447,17 @@ pub enum NotificationEvent {
 pub struct Notification {
     /// Unique per event at the provider; a notification delivered twice has the same id.
     pub event_id: String,
+    /// Bazaar's id of the payment (the merchant reference the provider was given).
     pub payment_id: PaymentId,
+    /// The provider's id of the payment; for refund events too, the payment's, not the
+    /// refund's.
     pub psp_reference: PspReference,
+    /// What happened.
     pub event: NotificationEvent,
+    /// The amount the event concerns: the captured amount, the refund's amount, or the
+    /// amount charged back; the payment's amount for the others.
     pub amount: Money,
+    /// When it happened at the provider.
     pub occurred_at: Timestamp,
 }
 
@@ -394,6 +484,7 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// A stable, machine-readable code, e.g. `payment_provider_unavailable`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "payment_request_invalid",
@@ -408,13 +499,19 @@ impl ProviderError {
 /// Why a notification was refused. Nothing in it was acted on.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum NotificationError {
+    /// The signature header is missing or does not authenticate the body: the request may
+    /// not come from the provider. Nothing was applied.
     #[error("notification signature missing or invalid")]
     BadSignature,
+    /// The body cannot be read as notifications (too large, not the provider's format, an
+    /// unknown event code or currency...); the message is a short fixed text naming what.
     #[error("notification body is malformed: {0}")]
     Malformed(String),
 }
 
 impl NotificationError {
+    /// A stable, machine-readable code: `notification_signature_invalid` or
+    /// `notification_malformed`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadSignature => "notification_signature_invalid",
@@ -426,8 +523,14 @@ impl NotificationError {
 /// Settlement reporting: what the provider paid out for a captured payment, and its fee.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Settlement {
+    /// The provider's id of the settled payment; a settlement naming another reference than
+    /// the payment's is refused.
     pub psp_reference: PspReference,
+    /// What the provider settled for the payment before its fee, in the currency the buyer
+    /// paid in; positive.
     pub gross: Money,
+    /// The provider's fee, from zero to `gross`, in the same currency; the bank receives
+    /// `gross` less `fee`.
     pub fee: Money,
 }
 

@@ -25,10 +25,16 @@ use crate::chart::ProviderName;
 ///   providers use an HMAC over the body) and refuse the whole body if any part fails;
 ///   deliver each event with a stable `event_id`, so a repeated delivery can be recognised.
 pub trait PaymentProvider: Send + Sync {
+    /// The provider's short name, stored with every payment it takes (`sandbox`, ...).
     fn name(&self) -> &ProviderName;
 
+    /// The methods a buyer in `country` may pay `amount` with, in display order.
     fn payment_methods(&self, country: &Country, amount: Money) -> Vec<MethodOffer>;
 
+    /// Starts a payment: answers the provider's reference and what the buyer must do next
+    /// (nothing, a 3-D Secure challenge, a redirect, a voucher or a QR code). A refusal is
+    /// `Ok` with a refused status; the same idempotency key with the same request answers the
+    /// first answer again.
     fn authorize(
         &self,
         request: AuthorizeRequest,
@@ -58,6 +64,8 @@ pub trait PaymentProvider: Send + Sync {
         idempotency_key: &str,
     ) -> impl Future<Output = Result<ProviderRefund, ProviderError>> + Send;
 
+    /// Where a payment stands at the provider now, for reconciling one whose notification
+    /// never came.
     fn status(
         &self,
         psp_reference: &PspReference,

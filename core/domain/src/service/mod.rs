@@ -47,27 +47,44 @@ pub use recovering::{Delivery, IntentFailure, IntentsPass, RefundsPass};
 /// The marketplace's settings.
 #[derive(Clone, Debug)]
 pub struct MarketplaceConfig {
+    /// The spread kept when an order is converted into its seller's settlement currency;
+    /// locked into the order's quote at checkout.
     pub spread: Spread,
+    /// Tax rates by buyer country, included in prices.
     pub taxes: TaxRates,
+    /// How long a new checkout's stock stays reserved while it has no payment result, in
+    /// seconds; usually [`RESERVATION_SECS_DEFAULT`].
     pub reservation_secs: u32,
 }
 
 /// What a buyer asks to check out.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CheckoutCommand {
+    /// The checkout's id, chosen by the caller (the API derives it from the buyer and the
+    /// idempotency key).
     pub id: CheckoutId,
+    /// The buyer checking out; one that does not exist is `NotFound("buyer")`.
     pub buyer_id: BuyerId,
+    /// The presentment currency: the one the buyer sees prices in and pays.
     pub currency: Currency,
+    /// The cart: 1 to 30 lines, each SKU once, quantities 1 to 100.
     pub lines: Vec<CartLine>,
+    /// 1 to 128 printable ASCII characters. The same key with the same currency and cart
+    /// returns the same checkout; with anything different, `idempotency_key_reused`.
     pub idempotency_key: String,
 }
 
 /// How a buyer pays a checkout.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct PayCommand {
+    /// The checkout to pay.
     pub checkout_id: CheckoutId,
+    /// The buyer paying; another buyer's checkout is `NotFound("checkout")`.
     pub buyer_id: BuyerId,
+    /// The method and what it needs; the provider must offer the method for the checkout's
+    /// country, currency and total.
     pub details: MethodDetails,
+    /// Where the provider sends the buyer back after a redirect.
     pub return_url: String,
 }
 
@@ -123,6 +140,8 @@ fn ledger_unavailable(error: StoreError) -> CommerceError {
 }
 
 impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> {
+    /// The service over these ports, quoting from `rates` until [`Self::set_rates`]
+    /// replaces them; `clock` gives the time of every change it makes.
     pub fn new(
         store: S,
         ledger: L,
@@ -141,14 +160,17 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         }
     }
 
+    /// The commerce store it runs on.
     pub fn store(&self) -> &S {
         &self.store
     }
 
+    /// The ledger it posts to.
     pub fn ledger(&self) -> &L {
         &self.ledger
     }
 
+    /// The payment provider it pays and refunds through.
     pub fn provider(&self) -> &P {
         &self.provider
     }
@@ -175,6 +197,7 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         }
     }
 
+    /// Stores a seller and opens its ledger accounts (see [`open_seller_accounts`]).
     pub async fn register_seller(&self, seller: &Seller) -> Result<(), CommerceError> {
         self.store.create_seller(seller, self.now()).await?;
         self.open_seller_accounts(seller).await
@@ -185,10 +208,14 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         open_seller_accounts(&self.ledger, seller).await
     }
 
+    /// Stores a buyer. Accounts that sign up go through
+    /// [`Identity::sign_up`](crate::identity::Identity::sign_up) instead.
     pub async fn register_buyer(&self, buyer: &Buyer) -> Result<(), CommerceError> {
         self.store.create_buyer(buyer, self.now()).await
     }
 
+    /// Checks a product ([`NewProduct::validate`]) and stores it; a product of a seller the
+    /// store does not know is `NotFound("seller")`.
     pub async fn add_product(&self, product: &NewProduct) -> Result<(), CommerceError> {
         product.validate()?;
         self.store.create_product(product, self.now()).await
@@ -219,6 +246,8 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             .ok_or(CommerceError::Internal)
     }
 
+    /// The products matching `query` (`query.limit` of 1 to 100), without saying whether
+    /// more follow; [`Self::search_page`] says.
     pub async fn search(&self, query: &ProductQuery) -> Result<Vec<ProductSummary>, CommerceError> {
         query.validate()?;
         self.store.search_products(query).await
@@ -601,6 +630,9 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         Ok(())
     }
 
+    /// A seller moves one of its own orders on: paid to shipped, or shipped to delivered
+    /// ([`OrderState::seller_may_move_to`]). Another seller's order is `NotFound("order")`;
+    /// a move those rules do not allow is `InvalidState`.
     pub async fn move_order(
         &self,
         seller: SellerId,
@@ -610,6 +642,9 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         self.store.move_order(seller, order, to, self.now()).await
     }
 
+    /// Checks a review (rating 1 to 5, a body of at most 5,000 characters) and stores it.
+    /// Only the buyer of a delivered order that holds the product may review it, once
+    /// (`AlreadyReviewed` after that).
     pub async fn review(&self, review: &Review) -> Result<(), CommerceError> {
         review.validate()?;
         self.store.add_review(review, self.now()).await

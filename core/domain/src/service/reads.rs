@@ -20,20 +20,27 @@ use crate::store::{
 /// A seller's balances, straight from the ledger.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SellerBalances {
+    /// The pending account's posted credits less debits: earnings not yet available. Zero
+    /// for an account not opened yet.
     pub pending: Money,
+    /// The available account's posted credits less debits: earnings that can be paid out.
+    /// Zero for an account not opened yet.
     pub available: Money,
 }
 
 /// Which of a seller's ledger accounts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SellerAccount {
+    /// Earnings not yet available (hold period, risk).
     Pending,
+    /// Earnings that can be paid out.
     Available,
 }
 
 /// One transfer on a seller's account, as the seller reads it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SellerLedgerEntry {
+    /// The transfer as the ledger keeps it, with the account's raw balance after it.
     pub entry: HistoryEntry,
     /// Whether the transfer credited the account (money in).
     pub credit: bool,

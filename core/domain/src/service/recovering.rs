@@ -18,28 +18,33 @@ use crate::store::{
 /// What one pass over the pending ledger intents did; the caller logs the failures.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct IntentsPass {
+    /// Posted to the ledger and marked applied.
     pub posted: usize,
     /// Failed this time, to be tried again after a backoff.
     pub retrying: usize,
     /// Failed for the last time: parked with their error code for finance.
     pub parked: usize,
+    /// Each failed intent, retrying or parked.
     pub failures: Vec<IntentFailure>,
 }
 
 /// One failed attempt at posting an intent.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct IntentFailure {
+    /// The intent's id ([`LedgerIntent::id`]).
     pub intent_id: uuid::Uuid,
     /// Failed attempts so far, this one included.
     pub attempts: u32,
     /// The code stored with it: the ledger's rejection code, or the commerce error code.
     pub code: &'static str,
+    /// Whether this failure parked it: no more attempts until a person resolves it.
     pub parked: bool,
 }
 
 /// What one pass over the unsent platform refunds did; the caller logs the failures.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct RefundsPass {
+    /// Refunds the provider took; their references are recorded.
     pub sent: usize,
     /// Refunds the provider did not take, with the error code. Those it refused outright
     /// (`refused`) are marked failed and need a person; the others are sent again.
@@ -53,13 +58,27 @@ pub enum Delivery {
     Applied,
     /// Failed `attempts` times so far with `code`: do not acknowledge it, so the provider
     /// delivers it again.
-    Failed { attempts: u32, code: &'static str },
+    Failed {
+        /// Failed deliveries of this notification so far, this one included.
+        attempts: u32,
+        /// Why this one failed: the ledger's rejection code, or the commerce error's code.
+        code: &'static str,
+    },
     /// Failed, and recording the failure failed too (`code` is the store's): do not
     /// acknowledge it.
-    Unrecorded { code: &'static str },
+    Unrecorded {
+        /// The code of the store's error.
+        code: &'static str,
+    },
     /// Failed too often: stored for operators with its signed body; acknowledge it so the
     /// provider stops.
-    Parked { attempts: u32, code: &'static str },
+    Parked {
+        /// Failed deliveries of this notification, this one included.
+        attempts: u32,
+        /// Why the last one failed: the ledger's rejection code, or the commerce error's
+        /// code.
+        code: &'static str,
+    },
 }
 
 impl Delivery {

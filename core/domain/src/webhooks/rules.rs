@@ -31,15 +31,20 @@ pub fn delivery_id(endpoint: EndpointId, event: EventId) -> DeliveryId {
 /// An enabled endpoint, as fan-out sees it.
 #[derive(Clone, Debug)]
 pub struct Subscription {
+    /// The enabled endpoint's id.
     pub endpoint: EndpointId,
+    /// The seller that owns it; it hears only this seller's events.
     pub seller: SellerId,
+    /// The event types it subscribes to.
     pub patterns: Vec<EventPattern>,
 }
 
 /// A delivery fan-out decided to create.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlannedDelivery {
+    /// The delivery's id, [`delivery_id`] of the endpoint and the event.
     pub id: DeliveryId,
+    /// The endpoint it goes to.
     pub endpoint: EndpointId,
 }
 
@@ -80,10 +85,18 @@ pub enum EndpointHealth {
     /// Delivered: the run of failures starts again from zero.
     Recovered,
     /// Not delivered: the run is now `failures` long.
-    Failing { failures: u32 },
+    Failing {
+        /// Failed attempts in a row, this one included.
+        failures: u32,
+    },
     /// Not delivered, and the run reached the limit on an enabled endpoint: it is disabled
     /// for `reason`, and a `webhook_endpoint.disabled` event tells its seller.
-    Disabled { failures: u32, reason: String },
+    Disabled {
+        /// Failed attempts in a row, this one included; at least the limit.
+        failures: u32,
+        /// `failed <limit> deliveries in a row`, kept as the endpoint's `disabled_reason`.
+        reason: String,
+    },
 }
 
 /// The endpoint's health after an attempt with `outcome`, given its run of failures so far,

@@ -47,10 +47,12 @@ pub struct Webhooks<S> {
 }
 
 impl<S> Webhooks<S> {
+    /// The service over `store`, behaving as `policy` says.
     pub fn new(store: S, policy: WebhookPolicy) -> Self {
         Self { store, policy }
     }
 
+    /// The policy the service was built with.
     pub fn policy(&self) -> WebhookPolicy {
         self.policy
     }

@@ -17,9 +17,14 @@ use crate::events::{EventEnvelope, EventStoreError};
 pub struct NewEndpoint {
     /// From [`rules::endpoint_id`](super::rules::endpoint_id).
     pub id: EndpointId,
+    /// The seller registering it; the store refuses one it does not know.
     pub seller: SellerId,
+    /// Where deliveries go, already checked.
     pub url: EndpointUrl,
+    /// The event types it subscribes to, as [`parse_patterns`](super::parse_patterns) gave
+    /// them: 1 to [`MAX_PATTERNS`](super::MAX_PATTERNS), distinct.
     pub patterns: Vec<EventPattern>,
+    /// The signing secret the caller drew; the store keeps it sealed.
     pub secret: EndpointSecret,
 }
 

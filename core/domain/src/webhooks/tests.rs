@@ -1,3 +1,6 @@
+//! Tests of the shared webhook rules: signatures and their check, event patterns, endpoint
+//! URLs and blocked addresses, error codes, the retry schedule and what a response means.
+
 use std::net::IpAddr;
 use std::time::Duration;
 
