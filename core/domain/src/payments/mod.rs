@@ -377,7 +377,7 @@ pub enum Action {
         /// The voucher's number, to show the buyer.
         reference: String,
         /// When the voucher can no longer be paid and the payment expires; the stock stays
-        /// reserved until [`RESERVATION_GRACE_SECS`](crate::service::RESERVATION_GRACE_SECS)
+        /// reserved until [`RESERVATION_GRACE_SECS`](crate::payments::RESERVATION_GRACE_SECS)
         /// after it.
         expires_at: Timestamp,
     },
@@ -387,7 +387,7 @@ pub enum Action {
         /// The QR code's content, to render as a code or to copy.
         data: String,
         /// When the code can no longer be paid and the payment expires; the stock stays
-        /// reserved until [`RESERVATION_GRACE_SECS`](crate::service::RESERVATION_GRACE_SECS)
+        /// reserved until [`RESERVATION_GRACE_SECS`](crate::payments::RESERVATION_GRACE_SECS)
         /// after it.
         expires_at: Timestamp,
     },
@@ -538,7 +538,10 @@ mod port;
 mod rules;
 
 pub use port::PaymentProvider;
-pub use rules::{PaymentChange, expiry_states, payment_change};
+pub use rules::{
+    PaymentChange, RESERVATION_GRACE_SECS, event_of_answer, expiry_states, payment_change,
+    reservation_until,
+};
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,9 @@
 //! The payment state machine: what a provider's notification, or a lapsed reservation, does
 //! to a payment and its checkout. Pure: the store persists the change these name.
 
+use bazaar_ledger::Timestamp;
+
+use super::{Action, PaymentStatus};
 use crate::orders::{CheckoutState, PaymentState, RefundId};
 use crate::store::PaymentEvent;
 
@@ -101,5 +104,76 @@ pub fn expiry_states(
             CheckoutState::Cancelled,
         )),
         CheckoutState::Paid | CheckoutState::Cancelled => None,
+    }
+}
+
+/// Extra time a reservation is held past a pending payment's own expiry, so a voucher paid
+/// at the last minute still finds its stock.
+pub const RESERVATION_GRACE_SECS: u32 = 15 * 60;
+
+/// What a provider's synchronous answer to an authorisation says happened, as the event the
+/// state machine applies: `None` while the buyer must act or the provider has not decided.
+/// An authorisation is [`PaymentEvent::Authorised`]; the caller captures it next.
+pub fn event_of_answer(status: &PaymentStatus) -> Option<PaymentEvent> {
+    match status {
+        PaymentStatus::Authorised => Some(PaymentEvent::Authorised),
+        PaymentStatus::Captured { .. } => Some(PaymentEvent::Captured),
+        PaymentStatus::Refused { .. } => Some(PaymentEvent::Failed(PaymentState::Refused)),
+        PaymentStatus::Cancelled => Some(PaymentEvent::Failed(PaymentState::Cancelled)),
+        PaymentStatus::Expired => Some(PaymentEvent::Failed(PaymentState::Expired)),
+        PaymentStatus::ActionRequired(_) | PaymentStatus::Pending => None,
+    }
+}
+
+/// How long a checkout's stock stays reserved once the provider answered: a voucher or QR
+/// code keeps it until the code expires plus [`RESERVATION_GRACE_SECS`] (the buyer may pay at
+/// the last minute and the notification take a while); anything else keeps the checkout's
+/// own expiry.
+pub fn reservation_until(status: &PaymentStatus, checkout_expires_at: Timestamp) -> Timestamp {
+    match status {
+        PaymentStatus::ActionRequired(
+            Action::Voucher { expires_at, .. } | Action::QrCode { expires_at, .. },
+        ) => expires_at.saturating_add_secs(RESERVATION_GRACE_SECS),
+        _ => checkout_expires_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_become_events_and_only_decided_ones() {
+        let captured = PaymentStatus::Captured {
+            amount: bazaar_money::Money::from_minor(100, bazaar_money::Currency::EUR),
+        };
+        assert_eq!(event_of_answer(&captured), Some(PaymentEvent::Captured));
+        assert_eq!(
+            event_of_answer(&PaymentStatus::Authorised),
+            Some(PaymentEvent::Authorised)
+        );
+        assert_eq!(
+            event_of_answer(&PaymentStatus::Expired),
+            Some(PaymentEvent::Failed(PaymentState::Expired))
+        );
+        assert_eq!(event_of_answer(&PaymentStatus::Pending), None);
+    }
+
+    #[test]
+    fn vouchers_and_qr_codes_hold_stock_past_their_expiry() {
+        let checkout_expires = Timestamp::from_micros(1_000_000);
+        let voucher_expires = Timestamp::from_micros(9_000_000);
+        let voucher = PaymentStatus::ActionRequired(Action::Voucher {
+            reference: "1234".to_owned(),
+            expires_at: voucher_expires,
+        });
+        assert_eq!(
+            reservation_until(&voucher, checkout_expires),
+            voucher_expires.saturating_add_secs(RESERVATION_GRACE_SECS)
+        );
+        assert_eq!(
+            reservation_until(&PaymentStatus::Pending, checkout_expires),
+            checkout_expires
+        );
     }
 }

@@ -22,6 +22,7 @@ use crate::payments::{
     AuthorizeRequest, MethodDetails, MethodOffer, PaymentId, PaymentProvider, PaymentStatus,
     Settlement,
 };
+use crate::payments::{event_of_answer, reservation_until};
 use crate::postings::{Posting, settlement_posting};
 use crate::store::{
     CheckoutRecord, CommerceStore, NewPayment, NewRefund, Page, PaymentEvent, PaymentRecord,
@@ -30,9 +31,6 @@ use crate::store::{
 
 /// How long stock stays reserved for a checkout that has no payment result yet.
 pub const RESERVATION_SECS_DEFAULT: u32 = 30 * 60;
-/// Extra time a reservation is held past a pending payment's own expiry, so a voucher paid
-/// at the last minute still finds its stock.
-pub const RESERVATION_GRACE_SECS: u32 = 15 * 60;
 /// The most ledger intents one recovery pass posts.
 const INTENTS_PER_PASS_MAX: u32 = 500;
 /// The most platform refunds one recovery pass sends.
@@ -391,13 +389,7 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
                 idempotency_key: format!("authorize:{payment_id}"),
             })
             .await?;
-        let hold_until = match &answer.status {
-            PaymentStatus::ActionRequired(
-                crate::payments::Action::Voucher { expires_at, .. }
-                | crate::payments::Action::QrCode { expires_at, .. },
-            ) => expires_at.saturating_add_secs(RESERVATION_GRACE_SECS),
-            _ => checkout.expires_at,
-        };
+        let hold_until = reservation_until(&answer.status, checkout.expires_at);
         let action = match &answer.status {
             PaymentStatus::ActionRequired(action) => Some(action),
             _ => None,
@@ -405,41 +397,12 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         self.store
             .record_provider_reference(payment_id, &answer.psp_reference, action, hold_until)
             .await?;
-        match answer.status {
-            PaymentStatus::Authorised => {
-                self.apply(payment_id, None, PaymentEvent::Authorised)
-                    .await?;
-                self.capture(payment_id, &answer.psp_reference, plan.total)
-                    .await?;
-            }
-            PaymentStatus::Captured { .. } => {
-                self.apply(payment_id, None, PaymentEvent::Captured).await?;
-            }
-            PaymentStatus::Refused { .. } => {
-                self.apply(
-                    payment_id,
-                    None,
-                    PaymentEvent::Failed(PaymentState::Refused),
-                )
+        if let Some(event) = event_of_answer(&answer.status) {
+            self.apply(payment_id, None, event).await?;
+        }
+        if answer.status == PaymentStatus::Authorised {
+            self.capture(payment_id, &answer.psp_reference, plan.total)
                 .await?;
-            }
-            PaymentStatus::Cancelled => {
-                self.apply(
-                    payment_id,
-                    None,
-                    PaymentEvent::Failed(PaymentState::Cancelled),
-                )
-                .await?;
-            }
-            PaymentStatus::Expired => {
-                self.apply(
-                    payment_id,
-                    None,
-                    PaymentEvent::Failed(PaymentState::Expired),
-                )
-                .await?;
-            }
-            PaymentStatus::ActionRequired(_) | PaymentStatus::Pending => {}
         }
         self.store
             .payment(payment_id)
