@@ -9,10 +9,10 @@ use bazaar_domain::identity::{
     Email, IdentityError, IdentityStore, NewParty, NewUser, Role, TokenHash, User, UserId,
 };
 use bazaar_ledger::Timestamp;
+use bazaar_schema::schema::{sessions, users};
 use diesel::pg::PgConnection;
+use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
-use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
-use diesel::{QueryableByName, RunQueryDsl, sql_query};
 use uuid::Uuid;
 
 use crate::commerce::{Fail, Mode, StoreFailure, pool, run, tx};
@@ -52,17 +52,15 @@ impl PostgresIdentity {
     }
 }
 
-#[derive(QueryableByName)]
+/// A user as stored; every query here goes through diesel's builder, so the compiler checks
+/// these columns against the schema and the statements are prepared once per connection.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 struct UserRow {
-    #[diesel(sql_type = SqlUuid)]
     id: Uuid,
-    #[diesel(sql_type = Text)]
     email: String,
-    #[diesel(sql_type = Text)]
     password_hash: String,
-    #[diesel(sql_type = Text)]
     role: String,
-    #[diesel(sql_type = SqlUuid)]
     subject_id: Uuid,
 }
 
@@ -89,18 +87,19 @@ fn insert_user(conn: &mut PgConnection, new: &NewUser, now: Timestamp) -> Result
         Role::Buyer(buyer) => ("buyer", buyer.as_uuid()),
         Role::Seller(seller) => ("seller", seller.as_uuid()),
     };
-    let inserted = sql_query(
-        "INSERT INTO users (id, email, password_hash, role, subject_id, created_at, home_region) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING",
-    )
-    .bind::<SqlUuid, _>(new.id.as_uuid())
-    .bind::<Text, _>(new.email.as_str())
-    .bind::<Text, _>(&new.password_hash)
-    .bind::<Text, _>(role)
-    .bind::<SqlUuid, _>(subject)
-    .bind::<BigInt, _>(now.as_micros())
-    .bind::<Text, _>(new.region.as_str())
-    .execute(conn)?;
+    let inserted = diesel::insert_into(users::table)
+        .values((
+            users::id.eq(new.id.as_uuid()),
+            users::email.eq(new.email.as_str()),
+            users::password_hash.eq(&new.password_hash),
+            users::role.eq(role),
+            users::subject_id.eq(subject),
+            users::created_at.eq(now.as_micros()),
+            users::home_region.eq(new.region.as_str()),
+        ))
+        .on_conflict(users::email)
+        .do_nothing()
+        .execute(conn)?;
     if inserted == 0 {
         return Err(Fail::Domain(IdentityError::EmailTaken));
     }
@@ -125,8 +124,6 @@ fn party_failure(fail: Fail<CommerceError>) -> Fail<IdentityError> {
     }
 }
 
-const USER_SELECT: &str =
-    "SELECT u.id, u.email, u.password_hash, u.role, u.subject_id FROM users u";
 
 impl IdentityStore for PostgresIdentity {
     async fn create_user(
@@ -186,8 +183,9 @@ impl IdentityStore for PostgresIdentity {
             "credentials",
             Mode::Read,
             move |conn| -> Result<_> {
-                let rows: Vec<UserRow> = sql_query(format!("{USER_SELECT} WHERE u.email = $1"))
-                    .bind::<Text, _>(email.as_str())
+                let rows: Vec<UserRow> = users::table
+                    .filter(users::email.eq(email.as_str()))
+                    .select(UserRow::as_select())
                     .load(conn)?;
                 rows.first()
                     .map(|row| Ok((user(row)?, row.password_hash.clone())))
@@ -206,15 +204,16 @@ impl IdentityStore for PostgresIdentity {
     ) -> std::result::Result<(), IdentityError> {
         let token = token.clone();
         run(&self.pool, &self.retry, "create_session", Mode::Write, move |conn| -> Result<()> {
-            sql_query(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (token_hash) DO NOTHING",
-            )
-            .bind::<Text, _>(&token.0)
-            .bind::<SqlUuid, _>(user.as_uuid())
-            .bind::<BigInt, _>(now.as_micros())
-            .bind::<BigInt, _>(expires_at.as_micros())
-            .execute(conn)?;
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::token_hash.eq(&token.0),
+                    sessions::user_id.eq(user.as_uuid()),
+                    sessions::created_at.eq(now.as_micros()),
+                    sessions::expires_at.eq(expires_at.as_micros()),
+                ))
+                .on_conflict(sessions::token_hash)
+                .do_nothing()
+                .execute(conn)?;
             Ok(())
         })
         .await
@@ -232,13 +231,13 @@ impl IdentityStore for PostgresIdentity {
             "session_user",
             Mode::Read,
             move |conn| -> Result<_> {
-                let rows: Vec<UserRow> = sql_query(format!(
-                    "{USER_SELECT} JOIN sessions s ON s.user_id = u.id \
-                 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2"
-                ))
-                .bind::<Text, _>(&token.0)
-                .bind::<BigInt, _>(now.as_micros())
-                .load(conn)?;
+                let rows: Vec<UserRow> = users::table
+                    .inner_join(sessions::table.on(sessions::user_id.eq(users::id)))
+                    .filter(sessions::token_hash.eq(&token.0))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::expires_at.gt(now.as_micros()))
+                    .select(UserRow::as_select())
+                    .load(conn)?;
                 rows.first().map(user).transpose()
             },
         )
@@ -252,10 +251,13 @@ impl IdentityStore for PostgresIdentity {
     ) -> std::result::Result<(), IdentityError> {
         let token = token.clone();
         run(&self.pool, &self.retry, "revoke_session", Mode::Write, move |conn| -> Result<()> {
-            sql_query("UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
-                .bind::<Text, _>(&token.0)
-                .bind::<BigInt, _>(now.as_micros())
-                .execute(conn)?;
+            diesel::update(
+                sessions::table
+                    .filter(sessions::token_hash.eq(&token.0))
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set(sessions::revoked_at.eq(now.as_micros()))
+            .execute(conn)?;
             Ok(())
         })
         .await

@@ -71,6 +71,7 @@ pub fn create_database(
     let template = template
         .map(|t| format!(" TEMPLATE {}", quote_ident(t)))
         .unwrap_or_default();
+    // raw SQL: DDL (CREATE DATABASE), which takes no bind parameters
     sql_query(format!("CREATE DATABASE {}{template}", quote_ident(name)))
         .execute(admin)
         .map(drop)
@@ -78,6 +79,7 @@ pub fn create_database(
 
 /// Drops database `name` if it exists, ending its sessions.
 pub fn drop_database(admin: &mut PgConnection, name: &str) -> Result<(), diesel::result::Error> {
+    // raw SQL: DDL (DROP DATABASE ... WITH (FORCE)), which takes no bind parameters
     sql_query(format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         quote_ident(name)
@@ -98,6 +100,7 @@ pub fn database_exists(
     admin: &mut PgConnection,
     name: &str,
 ) -> Result<bool, diesel::result::Error> {
+    // raw SQL: a query against the system catalog pg_database, which the schema does not declare
     let found: Vec<Name> =
         sql_query("SELECT datname::TEXT AS datname FROM pg_database WHERE datname = $1")
             .bind::<Text, _>(name)

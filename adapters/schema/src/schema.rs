@@ -419,3 +419,5 @@ diesel::table! {
         next_attempt_at -> Nullable<Int8>,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(users, sessions);

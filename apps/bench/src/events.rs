@@ -210,6 +210,7 @@ async fn remove(topology: &Topology, consumers: &[ConsumerSpec]) -> Result<(), S
 fn fill_outbox(events: u64) -> Result<(), String> {
     let mut conn = connect()?;
     let count = i64::try_from(events).map_err(|_| "--events is too large".to_owned())?;
+    // raw SQL: INSERT ... SELECT over generate_series with gen_random_uuid() and jsonb_build_object
     sql_query(
         "INSERT INTO outbox_events (id, event_type, version, resource_type, resource_id, seller_id, \
                                     payload, occurred_at) \
@@ -221,6 +222,7 @@ fn fill_outbox(events: u64) -> Result<(), String> {
     .bind::<BigInt, _>(count)
     .execute(&mut conn)
     .map_err(fail("fill the outbox"))?;
+    // raw SQL: ANALYZE, a maintenance statement the builder has no form for
     sql_query("ANALYZE outbox_events")
         .execute(&mut conn)
         .map_err(fail("analyze the outbox"))?;
@@ -232,6 +234,7 @@ fn wait_until_sent(started: Instant) -> Result<Duration, String> {
     let mut conn = connect()?;
     let mut reported = Instant::now();
     loop {
+        // raw SQL: SELECT EXISTS (...); the builder could express it (select(exists(...)))
         let unsent: Vec<Flag> =
             sql_query("SELECT EXISTS (SELECT 1 FROM outbox_events WHERE sent_at IS NULL) AS value")
                 .load(&mut conn)
@@ -244,6 +247,7 @@ fn wait_until_sent(started: Instant) -> Result<Duration, String> {
         }
         if reported.elapsed() >= Duration::from_secs(5) {
             reported = Instant::now();
+            // raw SQL: plain COUNT(*); the builder could express it (count_star)
             let left: Vec<Count> =
                 sql_query("SELECT COUNT(*) AS value FROM outbox_events WHERE sent_at IS NULL")
                     .load(&mut conn)
@@ -433,6 +437,7 @@ fn generate(
                 done.max_lag_us = done.max_lag_us.max(lag);
             }
         }
+        // raw SQL: INSERT ... SELECT with gen_random_uuid() and jsonb_build_object
         let inserted = sql_query(
             "INSERT INTO outbox_events (id, event_type, version, resource_type, resource_id, \
                                         seller_id, payload, occurred_at) \
@@ -458,9 +463,11 @@ fn generate(
 /// Empties the outbox and adds the seller whose endpoint receives the events.
 fn prepare_seller(seller: Uuid) -> Result<(), String> {
     let mut conn = connect()?;
+    // raw SQL: TRUNCATE, which the builder has no statement for
     sql_query("TRUNCATE outbox_events")
         .execute(&mut conn)
         .map_err(fail("empty the outbox"))?;
+    // raw SQL: plain INSERT; the builder could express it
     sql_query(
         "INSERT INTO sellers (id, name, country, home_region, settlement_currency, commission_bps, \
                               created_at) \

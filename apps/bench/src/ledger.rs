@@ -101,9 +101,11 @@ pub(crate) fn recreate_database(url: &str) -> Result<PgConnection, String> {
 /// Drops and recreates the benchmark database, then migrates it and adds the naive tables.
 fn prepare_database(url: &str) -> Result<(), String> {
     let mut conn = recreate_database(url)?;
+    // raw SQL: DDL (CREATE TABLE) for the benchmark's own naive table
     sql_query("CREATE TABLE naive_accounts (id UUID PRIMARY KEY, balance BIGINT NOT NULL)")
         .execute(&mut conn)
         .map_err(fail("create naive_accounts"))?;
+    // raw SQL: DDL (CREATE TABLE) for the benchmark's own naive table
     sql_query(
         "CREATE TABLE naive_transfers (id UUID PRIMARY KEY, debit_account_id UUID NOT NULL, \
          credit_account_id UUID NOT NULL, amount BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
@@ -126,6 +128,7 @@ fn prepare_database(url: &str) -> Result<(), String> {
             }
         })
         .collect();
+    // raw SQL: INSERT ... SELECT FROM unnest into naive_accounts, which no table! declares
     sql_query(
         "INSERT INTO naive_accounts (id, balance) SELECT * FROM unnest($1::uuid[], $2::int8[])",
     )
@@ -171,6 +174,7 @@ fn run_naive(
                 let id = |leg: u128| Uuid::from_u128((1 << 127) | (run << 112) | (u128::try_from(client).unwrap_or(0) << 80) | (n << 8) | leg);
                 let begun = Instant::now();
                 let result = conn.transaction::<_, diesel::result::Error, _>(|tx| {
+                    // raw SQL: naive_transfers is the benchmark's own table; no table! declares it
                     sql_query(
                         "INSERT INTO naive_transfers (id, debit_account_id, credit_account_id, amount) \
                          VALUES ($1, $3, $4, $5), ($2, $3, $6, $7)",
@@ -188,6 +192,7 @@ fn run_naive(
                         (seller, to_seller),
                         (COMMISSION, commission),
                     ] {
+                        // raw SQL: naive_accounts is the bench's own table; no table! declares it
                         sql_query("UPDATE naive_accounts SET balance = balance + $1 WHERE id = $2")
                             .bind::<BigInt, _>(delta)
                             .bind::<SqlUuid, _>(Uuid::from_u128(account))

@@ -340,6 +340,7 @@ struct Exists {
 }
 
 fn database_exists(admin: &mut PgConnection, name: &str) -> Result<bool, TestDbError> {
+    // raw SQL: EXISTS over the system catalog pg_database, which the schema does not declare
     diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS present")
         .bind::<Text, _>(name)
         .get_result::<Exists>(admin)
@@ -504,6 +505,7 @@ fn migrate_and_publish(
     // cloned while in use.
     migrate(admin_url, build)?;
     let comment = format!("{TEMPLATE_COMMENT_PREFIX}{}", unix_now());
+    // raw SQL: DDL (COMMENT ON DATABASE), which takes no bind parameters
     diesel::sql_query(format!(
         "COMMENT ON DATABASE {} IS {}",
         quote_ident(build),
@@ -512,6 +514,7 @@ fn migrate_and_publish(
     .execute(admin)
     .map_err(query_error(format!("commenting on {build}")))?;
     // Nobody may connect to the template: a connection would make every clone fail.
+    // raw SQL: DDL (ALTER DATABASE ... ALLOW_CONNECTIONS), which takes no bind parameters
     diesel::sql_query(format!(
         "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false",
         quote_ident(build)
@@ -521,6 +524,7 @@ fn migrate_and_publish(
     let mut attempt: u32 = 0;
     loop {
         attempt = attempt.saturating_add(1);
+        // raw SQL: DDL (ALTER DATABASE ... RENAME), which takes no bind parameters
         let renamed = diesel::sql_query(format!(
             "ALTER DATABASE {} RENAME TO {}",
             quote_ident(build),
@@ -571,6 +575,7 @@ struct DatabaseRow {
 }
 
 fn sweep(admin: &mut PgConnection) -> Result<Vec<String>, TestDbError> {
+    // raw SQL: pg_database with shobj_description(); system catalogs the schema does not declare
     let rows: Vec<DatabaseRow> = diesel::sql_query(
         "SELECT datname::text AS datname, \
                 coalesce(shobj_description(oid, 'pg_database'), '') AS comment \
@@ -854,6 +859,7 @@ mod server_tests {
         let build =
             owned_name(dead_pid(), unix_now() - 3_600).replacen(TEST_PREFIX, BUILD_PREFIX, 1);
         create_database(&mut admin, &build, "template0").unwrap();
+        // raw SQL: DDL (ALTER DATABASE ... ALLOW_CONNECTIONS), which takes no bind parameters
         diesel::sql_query(format!(
             "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false",
             quote_ident(&build)
@@ -872,6 +878,7 @@ mod server_tests {
         let outdated = format!("{TEMPLATE_PREFIX}{:032x}", rand::rng().random::<u128>());
         create_database(&mut admin, &outdated, "template0").unwrap();
         let two_days_ago = format!("{TEMPLATE_COMMENT_PREFIX}{}", unix_now() - 2 * 86_400);
+        // raw SQL: DDL (COMMENT ON DATABASE), which takes no bind parameters
         diesel::sql_query(format!(
             "COMMENT ON DATABASE {} IS {}",
             quote_ident(&outdated),

@@ -154,6 +154,7 @@ impl PrivateServer {
         crate::create_database(&mut admin, &build, "template1").unwrap();
         crate::migrate(&admin_url, &build).unwrap();
         // PostgreSQL waits up to 5 s for the migration session's backend to exit.
+        // raw SQL: DDL (ALTER DATABASE ... RENAME), which takes no bind parameters
         sql_query(format!(
             "ALTER DATABASE {} RENAME TO {}",
             crate::quote_ident(&build),
@@ -172,9 +173,11 @@ impl PrivateServer {
     /// same request.
     pub fn hold_next_commit(&self) {
         let mut admin = crate::connect(&self.url("postgres")).unwrap();
+        // raw SQL: ALTER SYSTEM, server configuration the builder has no statement for
         sql_query("ALTER SYSTEM SET synchronous_standby_names = '*'")
             .execute(&mut admin)
             .unwrap();
+        // raw SQL: calls pg_reload_conf(), a server function diesel does not declare
         sql_query("SELECT pg_reload_conf()")
             .execute(&mut admin)
             .unwrap();
@@ -186,6 +189,7 @@ impl PrivateServer {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+        // raw SQL: ALTER SYSTEM RESET, server configuration the builder has no statement for
         sql_query("ALTER SYSTEM RESET synchronous_standby_names")
             .execute(&mut admin)
             .unwrap();
@@ -295,6 +299,7 @@ struct HeldCommits {
 
 /// How many sessions wait for a synchronous standby to acknowledge their commit.
 fn held_commits(admin: &mut PgConnection) -> i64 {
+    // raw SQL: a query against the system view pg_stat_activity
     sql_query("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep'")
         .get_result::<HeldCommits>(admin)
         .unwrap()

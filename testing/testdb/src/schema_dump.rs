@@ -142,6 +142,7 @@ fn queries() -> Vec<(&'static str, String)> {
 pub fn dump_schema(conn: &mut PgConnection) -> Result<Vec<String>, TestDbError> {
     let mut lines = Vec::new();
     for (what, query) in queries() {
+        // raw SQL: queries against the system catalogs (pg_class, pg_constraint, ...)
         let rows: Vec<Line> =
             diesel::sql_query(query)
                 .load(conn)
@@ -157,6 +158,7 @@ pub fn dump_schema(conn: &mut PgConnection) -> Result<Vec<String>, TestDbError> 
 
 /// The user tables (and views, sequences, ...) in the database, as `schema.name`, sorted.
 pub fn user_relations(conn: &mut PgConnection) -> Result<Vec<String>, TestDbError> {
+    // raw SQL: a query against the system catalogs pg_class and pg_namespace
     let rows: Vec<Line> = diesel::sql_query(format!(
         "SELECT n.nspname || '.' || c.relname AS line
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -83,10 +83,12 @@ fn emit_as<E>(
     subject: Option<Uuid>,
     now: Timestamp,
 ) -> Result<(), E> {
+    // raw SQL: source and filter SQL composed at run time; jsonb_build_object(...)::TEXT payloads
     let sources: Vec<Source> = sql_query(format!("{source} WHERE {filter}"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
     for source in sources {
+        // raw SQL: casts the source's payload text with $7::JSONB; the builder could express it
         sql_query(
             "INSERT INTO outbox_events (id, event_type, version, resource_type, resource_id, seller_id, \
                                         payload, occurred_at) \
@@ -163,6 +165,7 @@ pub(crate) fn checkout_payments<E>(
     state: PaymentState,
     now: Timestamp,
 ) -> Result<(), E> {
+    // raw SQL: plain SELECT; the builder could express it
     let payments: Vec<super::rows::IdRow> =
         sql_query("SELECT id FROM payments WHERE checkout_id = $1 AND state = $2")
             .bind::<SqlUuid, _>(checkout)

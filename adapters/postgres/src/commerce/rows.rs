@@ -129,41 +129,34 @@ pub(crate) fn action_from_json(value: &serde_json::Value) -> Result<Action, Fail
     }
 }
 
-#[derive(QueryableByName)]
+/// A seller as stored, read through diesel's builder (columns checked by the compiler).
+#[derive(diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::sellers, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct SellerRow {
-    #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
-    #[diesel(sql_type = Text)]
     pub name: String,
-    #[diesel(sql_type = Text)]
     pub country: String,
-    #[diesel(sql_type = Text)]
     pub home_region: String,
-    #[diesel(sql_type = Text)]
     pub settlement_currency: String,
-    #[diesel(sql_type = Integer)]
     pub commission_bps: i32,
 }
 
-#[derive(QueryableByName)]
+/// A seller's commission rate for one category.
+#[derive(diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::commission_rates, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct RateRow {
-    #[diesel(sql_type = SqlUuid)]
     pub seller_id: Uuid,
-    #[diesel(sql_type = Text)]
     pub category: String,
-    #[diesel(sql_type = Integer)]
     pub commission_bps: i32,
 }
 
-#[derive(QueryableByName)]
+/// A buyer as stored.
+#[derive(diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::buyers, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct BuyerRow {
-    #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
-    #[diesel(sql_type = Text)]
     pub name: String,
-    #[diesel(sql_type = Text)]
     pub country: String,
-    #[diesel(sql_type = Text)]
     pub home_region: String,
 }
 
@@ -357,14 +350,3 @@ pub(crate) struct IntRow {
     pub value: i32,
 }
 
-#[derive(QueryableByName)]
-pub(crate) struct IntentRow {
-    #[diesel(sql_type = SqlUuid)]
-    pub id: Uuid,
-    #[diesel(sql_type = Text)]
-    pub kind: String,
-    #[diesel(sql_type = SqlUuid)]
-    pub subject_id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    pub attempts: i32,
-}

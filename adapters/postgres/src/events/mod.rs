@@ -20,19 +20,20 @@ use bazaar_domain::events::{
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
-use diesel::sql_types::{Array, BigInt, Text, Uuid as SqlUuid};
-use diesel::{RunQueryDsl, sql_query};
+use bazaar_schema::schema::{event_counts, outbox_events, sellers};
+use diesel::prelude::*;
+use diesel::sql_query;
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::RetryPolicy;
-use crate::commerce::rows::IdRow;
 use crate::commerce::{Fail, Mode, StoreFailure, pool, run};
 use crate::sealed::SecretKey;
 
 mod rows;
 mod webhooks;
 
-use rows::{EVENT_COLUMNS, EventCountRow, EventRow, first_time};
+use rows::{EVENT_COLUMNS, EventRow, first_time};
 
 pub(crate) type Result<T> = std::result::Result<T, Fail<EventStoreError>>;
 
@@ -114,10 +115,12 @@ impl ActivityStore for PostgresEvents {
                 .iter()
                 .filter_map(|e| e.seller_id.map(SellerId::as_uuid))
                 .collect();
-            let known: Vec<IdRow> = sql_query("SELECT id FROM sellers WHERE id = ANY($1)")
-                .bind::<Array<SqlUuid>, _>(&sellers)
-                .load(conn)?;
-            let known: BTreeSet<Uuid> = known.into_iter().map(|r| r.id).collect();
+            let known: BTreeSet<Uuid> = sellers::table
+                .filter(sellers::id.eq_any(&sellers))
+                .select(sellers::id)
+                .load::<Uuid>(conn)?
+                .into_iter()
+                .collect();
             let unknown_seller =
                 |e: &EventEnvelope| e.seller_id.is_some_and(|s| !known.contains(&s.as_uuid()));
             let countable: Vec<EventId> = events
@@ -150,6 +153,7 @@ impl ActivityStore for PostgresEvents {
             }
             // Count rows are upserted in key order, so concurrent batches cannot deadlock.
             for ((seller, event_type), (events, last)) in counts {
+                // raw SQL: the upsert adds to the stored count and keeps the later instant (GREATEST).
                 sql_query(
                     "INSERT INTO event_counts (seller_id, event_type, events, last_event_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (seller_id, event_type) DO UPDATE \
@@ -173,14 +177,14 @@ impl ActivityStore for PostgresEvents {
         seller: SellerId,
     ) -> std::result::Result<Vec<(String, u64)>, EventStoreError> {
         self.run("event_counts", Mode::Read, move |conn| {
-            let rows: Vec<EventCountRow> = sql_query(
-                "SELECT event_type, events FROM event_counts WHERE seller_id = $1 ORDER BY event_type",
-            )
-            .bind::<SqlUuid, _>(seller.as_uuid())
-            .load(conn)?;
+            let rows: Vec<(String, i64)> = event_counts::table
+                .filter(event_counts::seller_id.eq(seller.as_uuid()))
+                .order(event_counts::event_type)
+                .select((event_counts::event_type, event_counts::events))
+                .load(conn)?;
             Ok(rows
                 .into_iter()
-                .map(|r| (r.event_type, u64::try_from(r.events).unwrap_or(0)))
+                .map(|(event_type, events)| (event_type, u64::try_from(events).unwrap_or(0)))
                 .collect())
         })
         .await
@@ -195,6 +199,7 @@ impl Outbox for PostgresEvents {
         now: Timestamp,
     ) -> std::result::Result<Vec<EventEnvelope>, EventStoreError> {
         self.run("claim_events", Mode::Queue, move |conn| {
+            // raw SQL: FOR UPDATE SKIP LOCKED in a CTE feeding an UPDATE ... FROM ... RETURNING.
             let rows: Vec<EventRow> = sql_query(format!(
                 "WITH due AS ( \
                    SELECT id FROM outbox_events \
@@ -227,11 +232,12 @@ impl Outbox for PostgresEvents {
     ) -> std::result::Result<(), EventStoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
         self.run("mark_sent", Mode::Queue, move |conn| {
-            sql_query(
-                "UPDATE outbox_events SET sent_at = $2 WHERE id = ANY($1) AND sent_at IS NULL",
+            diesel::update(
+                outbox_events::table
+                    .filter(outbox_events::id.eq_any(&ids))
+                    .filter(outbox_events::sent_at.is_null()),
             )
-            .bind::<Array<SqlUuid>, _>(&ids)
-            .bind::<BigInt, _>(now.as_micros())
+            .set(outbox_events::sent_at.eq(now.as_micros()))
             .execute(conn)?;
             Ok(())
         })
@@ -241,9 +247,13 @@ impl Outbox for PostgresEvents {
     async fn release(&self, ids: &[EventId]) -> std::result::Result<(), EventStoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
         self.run("release_events", Mode::Queue, move |conn| {
-            sql_query("UPDATE outbox_events SET lease_until = NULL WHERE id = ANY($1) AND sent_at IS NULL")
-                .bind::<Array<SqlUuid>, _>(&ids)
-                .execute(conn)?;
+            diesel::update(
+                outbox_events::table
+                    .filter(outbox_events::id.eq_any(&ids))
+                    .filter(outbox_events::sent_at.is_null()),
+            )
+            .set(outbox_events::lease_until.eq(None::<i64>))
+            .execute(conn)?;
             Ok(())
         })
         .await

@@ -210,14 +210,6 @@ pub(super) struct CountRow {
     pub(super) value: i64,
 }
 
-#[derive(QueryableByName)]
-pub(super) struct EventCountRow {
-    #[diesel(sql_type = Text)]
-    pub(super) event_type: String,
-    #[diesel(sql_type = BigInt)]
-    pub(super) events: i64,
-}
-
 pub(super) fn outcome_name(outcome: AttemptOutcome) -> &'static str {
     match outcome {
         AttemptOutcome::Delivered => "delivered",
@@ -238,6 +230,7 @@ pub(super) fn outcome_of(name: &str) -> Result<AttemptOutcome> {
 // --- transactions -------------------------------------------------------------------------------
 
 pub(super) fn events_by_id(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<EventEnvelope>> {
+    // raw SQL: shares EVENT_COLUMNS (payload::TEXT cast) with the claim CTE in events/mod.rs
     let rows: Vec<EventRow> = sql_query(format!(
         "SELECT {EVENT_COLUMNS} FROM outbox_events WHERE id = ANY($1)"
     ))
@@ -257,6 +250,7 @@ pub(super) fn first_time(
     let mut ids: Vec<Uuid> = events.iter().map(|id| id.as_uuid()).collect();
     ids.sort_unstable();
     ids.dedup();
+    // raw SQL: INSERT ... SELECT FROM unnest($2::UUID[]) ... RETURNING, one statement for the batch
     let inserted: Vec<IdRow> = sql_query(
         "INSERT INTO processed_messages (consumer, event_id, processed_at) \
          SELECT $1, ids.id, $3 FROM unnest($2::UUID[]) AS ids (id) \
@@ -281,6 +275,7 @@ pub(super) fn endpoint_rows(
         ""
     };
     let suffix = if lock { " FOR UPDATE" } else { "" };
+    // raw SQL: the id filter and FOR UPDATE are appended at run time to ENDPOINT_COLUMNS
     let query = sql_query(format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE seller_id = $1{filter} \
          ORDER BY created_at, id{suffix}"
@@ -305,6 +300,7 @@ pub(super) fn one_endpoint(
 }
 
 pub(super) fn attempts_of(conn: &mut PgConnection, deliveries: &[Uuid]) -> Result<Vec<AttemptRow>> {
+    // raw SQL: plain SELECT with delivery_id = ANY($1); the builder could express it
     Ok(sql_query(
         "SELECT delivery_id, attempt, started_at, status_code, latency_ms, outcome, error, next_attempt_at \
          FROM webhook_attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, attempt",

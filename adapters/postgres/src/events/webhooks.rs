@@ -42,6 +42,7 @@ fn jobs_for(
     let event_ids: Vec<Uuid> = claimed.iter().map(|d| d.event_id).collect();
     let events = events_by_id(conn, &event_ids)?;
     let endpoint_ids: Vec<Uuid> = claimed.iter().map(|d| d.endpoint_id).collect();
+    // raw SQL: shares ENDPOINT_COLUMNS with the endpoint reads; the builder could express it
     let endpoints: Vec<EndpointRow> = sql_query(format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ANY($1)"
     ))
@@ -64,6 +65,7 @@ fn jobs_for(
         );
         let (Some(endpoint), Some(secrets), Some(event)) = ready else {
             // The endpoint is disabled or gone: close the delivery instead of sending it.
+            // raw SQL: plain single-row UPDATE; the builder could express it
             sql_query(
                 "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
                  last_error = 'endpoint disabled', updated_at = $2 WHERE id = $1",
@@ -109,6 +111,7 @@ fn record_attempt(
     // One statement locks the endpoint, moves the delivery on (only if still pending:
     // another worker may have finished it after this one's lease ran out), logs the attempt
     // under the delivery's new attempt count, and reads the endpoint's run of failures.
+    // raw SQL: data-modifying CTEs (UPDATE, INSERT ... RETURNING); the builder has no WITH
     let recorded: Vec<RecordedRow> = sql_query(
         "WITH ep AS ( \
            SELECT state, consecutive_failures FROM webhook_endpoints WHERE id = $11 FOR UPDATE), \
@@ -182,6 +185,7 @@ fn apply_health(
         EndpointHealth::Failing { failures } => (*failures, None),
         EndpointHealth::Disabled { failures, reason } => (*failures, Some(reason.as_str())),
     };
+    // raw SQL: CASE and COALESCE on a nullable bind in SET; diesel has no COALESCE
     sql_query(
         "UPDATE webhook_endpoints SET consecutive_failures = $2, \
            state = CASE WHEN $3::TEXT IS NULL THEN state ELSE 'disabled' END, \
@@ -211,6 +215,7 @@ impl WebhookStore for PostgresEvents {
                 .iter()
                 .filter_map(|e| e.seller_id.map(SellerId::as_uuid))
                 .collect();
+            // raw SQL: shares ENDPOINT_COLUMNS with the endpoint reads; the builder could too
             let endpoints: Vec<EndpointRow> = sql_query(format!(
                 "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
                  WHERE seller_id = ANY($1) AND state = 'enabled'"
@@ -266,6 +271,7 @@ impl WebhookStore for PostgresEvents {
             let ids: Vec<Uuid> = claimed.iter().map(|c| c.0).collect();
             let endpoint_ids: Vec<Uuid> = claimed.iter().map(|c| c.1).collect();
             let event_ids: Vec<Uuid> = claimed.iter().map(|c| c.2).collect();
+            // raw SQL: INSERT ... SELECT FROM unnest($1::UUID[], ...), one statement per batch
             sql_query(
                 "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, seller_id, state, attempts, \
                                                  next_attempt_at, created_at, updated_at) \
@@ -296,6 +302,7 @@ impl WebhookStore for PostgresEvents {
     ) -> std::result::Result<Vec<DeliveryJob>, EventStoreError> {
         let key = self.key.clone();
         self.run("claim_deliveries", Mode::Queue, move |conn| {
+            // raw SQL: FOR UPDATE SKIP LOCKED inside a CTE feeding UPDATE ... FROM ... RETURNING
             let claimed: Vec<DeliveryRow> = sql_query(
                 "WITH due AS ( \
                    SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
@@ -364,6 +371,7 @@ impl WebhookStore for PostgresEvents {
         } = endpoint;
         let id = id.as_uuid();
         self.run("create_endpoint", Mode::Write, move |conn| {
+            // raw SQL: plain single-row SELECT; the builder could express it
             let regions: Vec<RegionRow> =
                 sql_query("SELECT home_region FROM sellers WHERE id = $1")
                     .bind::<SqlUuid, _>(seller.as_uuid())
@@ -371,6 +379,7 @@ impl WebhookStore for PostgresEvents {
             let Some(region) = regions.first() else {
                 return refuse(EventStoreError::NotFound("seller"));
             };
+            // raw SQL: plain COUNT(*); the builder could express it (count_star)
             let existing: Vec<CountRow> = sql_query(
                 "SELECT COUNT(*) AS value FROM webhook_endpoints WHERE seller_id = $1",
             )
@@ -379,6 +388,7 @@ impl WebhookStore for PostgresEvents {
             let existing = existing.first().map_or(0, |r| r.value);
             rules::may_add_endpoint(u64::try_from(existing).unwrap_or(0)).map_err(|e| Fail::Domain(e.into()))?;
             let types: Vec<String> = patterns.iter().map(|p| p.as_str().to_owned()).collect();
+            // raw SQL: plain INSERT; the builder could express it
             sql_query(
                 "INSERT INTO webhook_endpoints (id, seller_id, url, event_types, secret_sealed, state, \
                                                 consecutive_failures, created_at, updated_at, home_region) \
@@ -418,6 +428,7 @@ impl WebhookStore for PostgresEvents {
                     Some(now.saturating_add(overlap).as_micros()),
                 )
             };
+            // raw SQL: plain single-row UPDATE; the builder could express it
             sql_query(
                 "UPDATE webhook_endpoints SET secret_sealed = $2, previous_secret_sealed = $3, \
                    previous_secret_expires_at = $4, updated_at = $5 WHERE id = $1",
@@ -444,6 +455,7 @@ impl WebhookStore for PostgresEvents {
         let endpoint = endpoint.as_uuid();
         self.run("set_endpoint_enabled", Mode::Write, move |conn| {
             one_endpoint(conn, seller.as_uuid(), endpoint)?;
+            // raw SQL: three CASE WHEN $2 expressions in SET; plainer than diesel's case_when
             sql_query(
                 "UPDATE webhook_endpoints SET state = CASE WHEN $2 THEN 'enabled' ELSE 'disabled' END, \
                    disabled_reason = CASE WHEN $2 THEN NULL ELSE 'disabled by the seller' END, \
@@ -485,6 +497,7 @@ impl WebhookStore for PostgresEvents {
     ) -> std::result::Result<Vec<DeliveryRecord>, EventStoreError> {
         let (endpoint, before) = (endpoint.as_uuid(), before.map(DeliveryId::as_uuid));
         self.run("deliveries", Mode::Read, move |conn| {
+            // raw SQL: row-value (created_at, id) < (SELECT ...) keyset over a join
             let rows: Vec<DeliveryRow> = sql_query(format!(
                 "{DELIVERY_SELECT} WHERE d.endpoint_id = $1 AND d.seller_id = $2 \
                    AND ($3::UUID IS NULL OR (d.created_at, d.id) < \
@@ -511,6 +524,7 @@ impl WebhookStore for PostgresEvents {
     ) -> std::result::Result<DeliveryRecord, EventStoreError> {
         let delivery = delivery.as_uuid();
         self.run("replay", Mode::Write, move |conn| {
+            // raw SQL: FOR UPDATE OF d, which the builder cannot name, over DELIVERY_SELECT's join
             let rows: Vec<DeliveryRow> = sql_query(format!(
                 "{DELIVERY_SELECT} WHERE d.id = $1 AND d.seller_id = $2 FOR UPDATE OF d"
             ))
@@ -522,6 +536,7 @@ impl WebhookStore for PostgresEvents {
             };
             let endpoint = one_endpoint(conn, seller.as_uuid(), row.endpoint_id)?;
             rules::may_replay(endpoint.state == "enabled").map_err(|e| Fail::Domain(e.into()))?;
+            // raw SQL: plain single-row UPDATE; the builder could express it
             sql_query(
                 "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $2, \
                    first_attempt_at = NULL, updated_at = $2 WHERE id = $1",
@@ -529,6 +544,7 @@ impl WebhookStore for PostgresEvents {
             .bind::<SqlUuid, _>(delivery)
             .bind::<BigInt, _>(now.as_micros())
             .execute(conn)?;
+            // raw SQL: DELIVERY_SELECT joins outbox_events, a join the schema does not declare
             let rows: Vec<DeliveryRow> = sql_query(format!("{DELIVERY_SELECT} WHERE d.id = $1"))
                 .bind::<SqlUuid, _>(delivery)
                 .load(conn)?;

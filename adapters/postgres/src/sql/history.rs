@@ -28,6 +28,7 @@ pub(crate) fn balance_at(
     id: Uuid,
     at: Timestamp,
 ) -> Result<Option<Balance>, TxError> {
+    // raw SQL: plain single-row SELECT; the builder could express it
     let created: Vec<CreatedRow> =
         sql_query("SELECT created_at FROM ledger_accounts WHERE id = $1")
             .bind::<SqlUuid, _>(id)
@@ -54,6 +55,7 @@ pub(crate) fn balance_at(
         side("ledger_expirations", "debit", "seq"),
         side("ledger_expirations", "credit", "seq"),
     );
+    // raw SQL: UNION ALL of four limited subqueries in FROM; column names built at run time
     let rows: Vec<HistoryRow> = sql_query(query)
         .bind::<SqlUuid, _>(id)
         .bind::<BigInt, _>(at.as_micros())
@@ -123,6 +125,7 @@ pub(crate) fn history(
         side("debit"),
         side("credit"),
     );
+    // raw SQL: WITH of UNION ALL arms joined to TRANSFER_SELECT; keyset (ts, leg) < ($3, $4)
     let query = sql_query(query)
         .bind::<SqlUuid, _>(account)
         .bind::<BigInt, _>(i64::from(limit));
@@ -158,6 +161,7 @@ struct ExistsRow {
 
 /// Whether the database answers at all.
 pub(crate) fn ping(conn: &mut PgConnection) -> QueryResult<bool> {
+    // raw SQL: a constant probe with no table; the builder could express it (diesel::select)
     let rows: Vec<ExistsRow> = sql_query("SELECT true AS ok").load(conn)?;
     Ok(rows.first().is_some_and(|row| row.ok))
 }

@@ -65,6 +65,7 @@ struct ClockRow {
 
 /// Creates the clock row if it is missing. Run once at start, outside any DDL.
 pub(crate) fn ensure_clock(conn: &mut PgConnection) -> QueryResult<()> {
+    // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
     sql_query(
         "INSERT INTO ledger_clock (id, last_ts) VALUES (true, $1) ON CONFLICT (id) DO NOTHING",
     )
@@ -74,6 +75,7 @@ pub(crate) fn ensure_clock(conn: &mut PgConnection) -> QueryResult<()> {
 }
 
 fn lock_clock(conn: &mut PgConnection) -> Result<Timestamp, TxError> {
+    // raw SQL: plain SELECT ... FOR UPDATE of the clock row; the builder could express it
     let rows: Vec<ClockRow> =
         sql_query("SELECT last_ts FROM ledger_clock WHERE id FOR UPDATE").load(conn)?;
     let row = rows.into_iter().next().ok_or_else(|| {
@@ -85,6 +87,7 @@ fn lock_clock(conn: &mut PgConnection) -> Result<Timestamp, TxError> {
 }
 
 fn save_clock(conn: &mut PgConnection, last: Timestamp) -> QueryResult<()> {
+    // raw SQL: plain UPDATE of the clock row; the builder could express it
     sql_query("UPDATE ledger_clock SET last_ts = $1 WHERE id")
         .bind::<BigInt, _>(last.as_micros())
         .execute(conn)
@@ -110,6 +113,7 @@ pub(crate) fn load_accounts(
         ""
     };
     let query = format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1){lock}");
+    // raw SQL: ACCOUNT_COLUMNS casts currency::text; FOR UPDATE is appended at run time
     let rows: Vec<AccountRow> = sql_query(query).bind::<Array<SqlUuid>, _>(ids).load(conn)?;
     Ok(rows
         .into_iter()
@@ -124,6 +128,7 @@ pub(crate) fn load_transfers(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // raw SQL: TRANSFER_SELECT: COALESCE over LEFT JOINs; diesel has no COALESCE
     let rows: Vec<TransferRow> = sql_query(format!("{TRANSFER_SELECT} WHERE t.id = ANY($1)"))
         .bind::<Array<SqlUuid>, _>(ids)
         .load(conn)?;
@@ -142,6 +147,7 @@ fn load_due_pendings(
         "{TRANSFER_SELECT} WHERE t.id IN (SELECT id FROM ledger_pending \
          WHERE state = 'open' AND expires_at <= $1 ORDER BY expires_at LIMIT $2)"
     );
+    // raw SQL: TRANSFER_SELECT (COALESCE over LEFT JOINs) with a limited IN subquery
     let rows: Vec<TransferRow> = sql_query(query)
         .bind::<BigInt, _>(before_or_at.as_micros())
         .bind::<BigInt, _>(limit)
@@ -160,6 +166,7 @@ fn load_failures(
     if ids.is_empty() {
         return Ok(());
     }
+    // raw SQL: plain SELECT with id = ANY($1); the builder could express it
     let rows: Vec<FailureRow> =
         sql_query("SELECT id, request, error FROM ledger_failures WHERE id = ANY($1)")
             .bind::<Array<SqlUuid>, _>(ids)
@@ -460,6 +467,7 @@ fn insert_transfers(conn: &mut PgConnection, c: &TransferColumns) -> QueryResult
     if c.id.is_empty() {
         return Ok(());
     }
+    // raw SQL: INSERT ... SELECT * FROM unnest($1::uuid[], ...), one statement per group
     let query = sql_query(
         "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount, \
          currency, ts, leg, timeout_secs, pending_id, original_id, metadata, \
@@ -503,6 +511,7 @@ fn insert_expirations(conn: &mut PgConnection, c: &ExpirationColumns) -> QueryRe
     if c.pending_id.is_empty() {
         return Ok(());
     }
+    // raw SQL: INSERT ... SELECT * FROM unnest($1::uuid[], ...), one statement per group
     let query = sql_query(
         "INSERT INTO ledger_expirations (pending_id, ts, seq, debit_account_id, credit_account_id, \
          amount, debit_after_debits_pending, debit_after_debits_posted, \
@@ -558,6 +567,7 @@ fn upsert_pending(
         posted_amount.push(amount);
         resolved_at.push(at.map(Timestamp::as_micros));
     }
+    // raw SQL: INSERT ... SELECT FROM unnest, ON CONFLICT ... DO UPDATE from excluded
     sql_query(
         "INSERT INTO ledger_pending (id, expires_at, state, resolved_by, posted_amount, resolved_at) \
          SELECT * FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::uuid[], $5::int8[], $6::int8[]) \
@@ -580,6 +590,7 @@ fn upsert_reversals(conn: &mut PgConnection, reversals: &BTreeMap<Uuid, i64>) ->
     }
     let ids: Vec<Uuid> = reversals.keys().copied().collect();
     let totals: Vec<i64> = reversals.values().copied().collect();
+    // raw SQL: INSERT ... SELECT FROM unnest, ON CONFLICT ... DO UPDATE from excluded
     sql_query(
         "INSERT INTO ledger_reversals (original_id, reversed_total) \
          SELECT * FROM unnest($1::uuid[], $2::int8[]) \
@@ -602,6 +613,7 @@ fn insert_failures(
     let requests: Vec<Value> = failures.iter().map(|f| f.1.clone()).collect();
     let errors: Vec<&str> = failures.iter().map(|f| f.2).collect();
     let at: Vec<i64> = failures.iter().map(|f| f.3).collect();
+    // raw SQL: INSERT ... SELECT * FROM unnest($1::uuid[], ...), one statement per group
     sql_query(
         "INSERT INTO ledger_failures (id, request, error, failed_at) \
          SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::text[], $4::int8[]) \
@@ -634,6 +646,7 @@ fn update_balances(conn: &mut PgConnection, balances: &BTreeMap<Uuid, Balance>) 
         credits_pending,
         credits_posted,
     ] = &parts;
+    // raw SQL: UPDATE ... FROM unnest(...) AS v; the builder cannot update from another relation
     sql_query(
         "UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, \
          credits_pending = v.cp, credits_posted = v.cpo \
@@ -665,6 +678,7 @@ fn insert_accounts(conn: &mut PgConnection, accounts: &[Account]) -> QueryResult
     let names: Vec<&str> = constraints.iter().map(|c| c.0).collect();
     let overdrafts: Vec<i64> = constraints.iter().map(|c| c.1).collect();
     let created: Vec<i64> = accounts.iter().map(|a| a.created_at.as_micros()).collect();
+    // raw SQL: INSERT ... SELECT * FROM unnest($1::uuid[], ...), one statement per group
     sql_query(
         "INSERT INTO ledger_accounts (id, currency, code, owner, normal_side, balance_constraint, \
          overdraft, created_at) \

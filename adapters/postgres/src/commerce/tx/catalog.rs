@@ -11,6 +11,7 @@ pub(crate) fn create_product(
         return refuse(CommerceError::NotFound("seller"));
     }
     let fingerprint = product.fingerprint();
+    // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
     let inserted = sql_query(
         "INSERT INTO products (id, seller_id, title, description, category, kind, created_at, fingerprint) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
@@ -28,6 +29,7 @@ pub(crate) fn create_product(
         // The key was used before: a retry of the same creation finds its product; a
         // different product under the same key is refused, as checkout does. Products
         // created before fingerprints were kept have none and are taken as retries.
+        // raw SQL: plain single-row SELECT; the builder could express it
         let stored: Vec<FingerprintRow> =
             sql_query("SELECT fingerprint FROM products WHERE id = $1")
                 .bind::<SqlUuid, _>(product.id.as_uuid())
@@ -38,6 +40,7 @@ pub(crate) fn create_product(
         };
     }
     for sku in &product.skus {
+        // raw SQL: plain INSERT; the builder could express it
         sql_query(
             "INSERT INTO skus (id, product_id, code, title, tracks_stock, on_hand, reserved) \
              VALUES ($1, $2, $3, $4, $5, $6, 0)",
@@ -50,6 +53,7 @@ pub(crate) fn create_product(
         .bind::<Integer, _>(int(sku.stock.unwrap_or(0))?)
         .execute(conn)?;
         for price in &sku.prices {
+            // raw SQL: plain INSERT; the builder could express it
             sql_query(
                 "INSERT INTO sku_prices (sku_id, currency, amount_minor) VALUES ($1, $2, $3)",
             )
@@ -63,6 +67,7 @@ pub(crate) fn create_product(
 }
 
 pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<SkuView>> {
+    // raw SQL: joins skus to products, which the schema declares no join for
     let skus: Vec<SkuRow> = sql_query(
         "SELECT s.id, s.product_id, p.seller_id, s.title, p.category, p.kind, s.tracks_stock, \
                 (s.on_hand - s.reserved) AS available \
@@ -70,6 +75,7 @@ pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Sku
     )
     .bind::<Array<SqlUuid>, _>(ids)
     .load(conn)?;
+    // raw SQL: currency::TEXT cast as in the shared selects; the builder could express it
     let prices: Vec<PriceRow> = sql_query(
         "SELECT sku_id, currency::TEXT AS currency, amount_minor FROM sku_prices WHERE sku_id = ANY($1) \
          ORDER BY sku_id, currency",
@@ -124,6 +130,7 @@ pub(crate) fn like_patterns(text: Option<&str>) -> Vec<String> {
 pub(crate) fn search(conn: &mut PgConnection, query: &ProductQuery) -> Result<Vec<ProductSummary>> {
     let patterns = like_patterns(query.text.as_deref());
     let currency = query.currency.map(|c| c.code().to_owned());
+    // raw SQL: correlated subqueries in the select list, ILIKE ALL over a bound array
     let rows: Vec<ProductRow> = sql_query(
         "SELECT p.id, p.seller_id, p.title, p.category, p.kind, \
            (SELECT MIN(sp.amount_minor) FROM skus s JOIN sku_prices sp ON sp.sku_id = s.id \

@@ -10,6 +10,7 @@ pub(crate) fn create_checkout(
     expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<CheckoutRecord> {
+    // raw SQL: shares CHECKOUT_SELECT (country::TEXT, currency::TEXT casts) with the checkout reads
     let existing: Vec<CheckoutRow> = sql_query(format!(
         "{CHECKOUT_SELECT} WHERE buyer_id = $1 AND idempotency_key = $2"
     ))
@@ -33,6 +34,7 @@ pub(crate) fn create_checkout(
     physical.sort_by_key(|l| l.sku_id);
     for line in &physical {
         let quantity = int(line.quantity)?;
+        // raw SQL: guarded UPDATE ... RETURNING; the builder could express it
         let reserved: Vec<IdRow> = sql_query(
             "UPDATE skus SET reserved = reserved + $2 \
              WHERE id = $1 AND tracks_stock AND on_hand - reserved >= $2 RETURNING id",
@@ -41,6 +43,7 @@ pub(crate) fn create_checkout(
         .bind::<Integer, _>(quantity)
         .load(conn)?;
         if reserved.is_empty() {
+            // raw SQL: plain SELECT of a column difference; the builder could express it
             let left: Vec<IntRow> =
                 sql_query("SELECT (on_hand - reserved) AS value FROM skus WHERE id = $1")
                     .bind::<SqlUuid, _>(line.sku_id.as_uuid())
@@ -52,6 +55,7 @@ pub(crate) fn create_checkout(
                 available: unsigned(available)?,
             });
         }
+        // raw SQL: plain INSERT; the builder could express it
         sql_query(
             "INSERT INTO stock_reservations (checkout_id, sku_id, quantity, state) VALUES ($1, $2, $3, 'held')",
         )
@@ -60,6 +64,7 @@ pub(crate) fn create_checkout(
         .bind::<Integer, _>(quantity)
         .execute(conn)?;
     }
+    // raw SQL: plain INSERT; the builder could express it
     sql_query(
         "INSERT INTO checkouts (id, buyer_id, idempotency_key, fingerprint, country, currency, total_minor, \
                                 state, expires_at, created_at, home_region) \
@@ -103,6 +108,7 @@ pub(crate) fn insert_order(
     now: Timestamp,
 ) -> Result<()> {
     let quote = order.quote.as_ref();
+    // raw SQL: plain INSERT; the builder could express it
     sql_query(
         "INSERT INTO orders (id, checkout_id, seller_id, buyer_id, state, currency, total_minor, \
                              settlement_currency, fx_mid, fx_source, fx_effective_at, fx_spread, \
@@ -124,6 +130,7 @@ pub(crate) fn insert_order(
     .bind::<Text, _>(region)
     .execute(conn)?;
     for (position, line) in order.lines.iter().enumerate() {
+        // raw SQL: plain INSERT; the builder could express it
         sql_query(
             "INSERT INTO order_lines (id, order_id, position, sku_id, product_id, title, category, kind, \
                                       quantity, unit_price_minor, total_minor, commission_bps, tax_bps) \
@@ -201,6 +208,7 @@ pub(crate) fn priced_line(row: &LineRow, currency: bazaar_money::Currency) -> Re
 }
 
 pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<CheckoutRecord>> {
+    // raw SQL: shares CHECKOUT_SELECT (country::TEXT, currency::TEXT casts) with the checkout reads
     let checkouts: Vec<CheckoutRow> = sql_query(format!("{CHECKOUT_SELECT} WHERE id = $1"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
@@ -208,12 +216,14 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
         return Ok(None);
     };
     let currency = rows::currency(&checkout.currency)?;
+    // raw SQL: shares ORDER_SELECT (settlement_currency::TEXT cast) with the other order reads
     let order_rows: Vec<OrderRow> = sql_query(format!(
         "{ORDER_SELECT} WHERE checkout_id = $1 ORDER BY seller_id"
     ))
     .bind::<SqlUuid, _>(id)
     .load(conn)?;
     let order_ids: Vec<Uuid> = order_rows.iter().map(|o| o.id).collect();
+    // raw SQL: shares LINE_SELECT with the other line reads; the builder could express it
     let line_rows: Vec<LineRow> = sql_query(format!(
         "{LINE_SELECT} WHERE order_id = ANY($1) ORDER BY order_id, position"
     ))
@@ -237,6 +247,7 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
             lines,
         });
     }
+    // raw SQL: shares PAYMENT_SELECT (currency::TEXT cast) with the other payment reads
     let payments: Vec<PaymentRow> = sql_query(format!("{PAYMENT_SELECT} WHERE checkout_id = $1"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
@@ -289,6 +300,7 @@ pub(crate) fn payment(
     lock: bool,
 ) -> Result<Option<PaymentRecord>> {
     let suffix = if lock { " FOR UPDATE" } else { "" };
+    // raw SQL: PAYMENT_SELECT's currency::TEXT cast, with FOR UPDATE appended at run time
     let rows: Vec<PaymentRow> = sql_query(format!("{PAYMENT_SELECT} WHERE id = $1{suffix}"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
@@ -296,6 +308,7 @@ pub(crate) fn payment(
 }
 
 pub(crate) fn lock_checkout(conn: &mut PgConnection, id: Uuid) -> Result<CheckoutRow> {
+    // raw SQL: shares CHECKOUT_SELECT (country::TEXT, currency::TEXT casts) with the checkout reads
     let rows: Vec<CheckoutRow> = sql_query(format!("{CHECKOUT_SELECT} WHERE id = $1 FOR UPDATE"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
@@ -320,6 +333,7 @@ pub(crate) fn start_payment(
     if state != CheckoutState::Open || checkout.expires_at <= now.as_micros() {
         return refuse(CommerceError::ReservationExpired);
     }
+    // raw SQL: plain INSERT; the builder could express it
     sql_query(
         "INSERT INTO payments (id, checkout_id, provider, method, amount_minor, currency, state, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
@@ -332,6 +346,7 @@ pub(crate) fn start_payment(
     .bind::<Text, _>(checkout.currency.trim())
     .bind::<BigInt, _>(now.as_micros())
     .execute(conn)?;
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE checkouts SET state = 'payment_pending' WHERE id = $1")
         .bind::<SqlUuid, _>(new.checkout_id.as_uuid())
         .execute(conn)?;
@@ -345,6 +360,7 @@ pub(crate) fn record_provider_reference(
     action: Option<&Action>,
     hold_until: Timestamp,
 ) -> Result<()> {
+    // raw SQL: UPDATE ... RETURNING checkout_id AS id into IdRow; the builder could express it
     let updated: Vec<IdRow> = sql_query(
         "UPDATE payments SET psp_reference = $2, action = $3 WHERE id = $1 RETURNING checkout_id AS id",
     )
@@ -355,6 +371,7 @@ pub(crate) fn record_provider_reference(
     let checkout = updated
         .first()
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
+    // raw SQL: GREATEST(expires_at, $2) in SET; diesel has no GREATEST
     sql_query(
         "UPDATE checkouts SET expires_at = GREATEST(expires_at, $2) \
          WHERE id = $1 AND state IN ('open', 'payment_pending')",
@@ -366,6 +383,7 @@ pub(crate) fn record_provider_reference(
 }
 
 pub(crate) fn order_payment(conn: &mut PgConnection, order: OrderId) -> Result<Option<PaymentId>> {
+    // raw SQL: joins orders to payments on checkout_id; the schema declares no join between them
     let rows: Vec<IdRow> = sql_query(
         "SELECT p.id FROM orders o JOIN payments p ON p.checkout_id = o.checkout_id WHERE o.id = $1",
     )

@@ -7,6 +7,7 @@ pub(crate) fn expire_checkouts(
     now: Timestamp,
     limit: u32,
 ) -> Result<Vec<CheckoutRecord>> {
+    // raw SQL: FOR UPDATE SKIP LOCKED with LIMIT; the builder could express it (skip_locked)
     let due: Vec<IdRow> = sql_query(
         "SELECT id FROM checkouts WHERE state IN ('open', 'payment_pending') AND expires_at <= $1 \
          ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -19,6 +20,7 @@ pub(crate) fn expire_checkouts(
     // checkout: cancelled, with a payment still waiting withdrawn.
     for row in due {
         cancel_checkout(conn, row.id, now)?;
+        // raw SQL: plain UPDATE with an IN list; the builder could express it
         sql_query(
             "UPDATE payments SET state = 'cancelled', updated_at = $2 \
              WHERE checkout_id = $1 AND state IN ('pending', 'authorised')",
@@ -41,6 +43,7 @@ pub(crate) fn move_order(
     to: OrderState,
     now: Timestamp,
 ) -> Result<()> {
+    // raw SQL: shares ORDER_SELECT (settlement_currency::TEXT cast) with the other order reads
     let rows: Vec<OrderRow> = sql_query(format!(
         "{ORDER_SELECT} WHERE id = $1 AND seller_id = $2 FOR UPDATE"
     ))
@@ -59,6 +62,7 @@ pub(crate) fn move_order(
             "that order state change is not allowed",
         ));
     }
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE orders SET state = $2, updated_at = $3 WHERE id = $1")
         .bind::<SqlUuid, _>(order.as_uuid())
         .bind::<Text, _>(to.as_str())
@@ -74,6 +78,7 @@ pub(crate) fn move_order(
 }
 
 pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestamp) -> Result<()> {
+    // raw SQL: ORDER_SELECT (settlement_currency::TEXT) with a correlated EXISTS on order_lines
     let orders: Vec<OrderRow> = sql_query(format!(
         "{ORDER_SELECT} WHERE id = $1 AND buyer_id = $2 \
            AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = orders.id AND l.product_id = $3)"
@@ -91,6 +96,7 @@ pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestam
         ));
     }
     let region = buyer_region(conn, review.buyer_id)?;
+    // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
     let inserted = sql_query(
         "INSERT INTO reviews (id, product_id, buyer_id, order_id, rating, body, created_at, home_region) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (order_id, product_id) DO NOTHING",

@@ -1,5 +1,8 @@
 //! Ledger intents and the inputs of their postings; notification retries.
 
+use bazaar_schema::schema::{ledger_intents, notification_failures};
+use diesel::prelude::*;
+
 use super::*;
 
 pub(crate) fn line_capture(
@@ -69,20 +72,32 @@ pub(crate) fn pending_intents(
     limit: u32,
     now: Timestamp,
 ) -> Result<Vec<LedgerIntent>> {
-    let rows: Vec<IntentRow> = sql_query(
-        "SELECT id, kind, subject_id, attempts FROM ledger_intents \
-         WHERE applied_at IS NULL AND parked_at IS NULL \
-           AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
-         ORDER BY created_at LIMIT $1",
-    )
-    .bind::<BigInt, _>(i64::from(limit))
-    .bind::<BigInt, _>(now.as_micros())
-    .load(conn)?;
+    let rows: Vec<(Uuid, String, Uuid, i32)> = ledger_intents::table
+        .filter(ledger_intents::applied_at.is_null())
+        .filter(ledger_intents::parked_at.is_null())
+        .filter(
+            ledger_intents::next_attempt_at
+                .is_null()
+                .or(ledger_intents::next_attempt_at.le(now.as_micros())),
+        )
+        .order(ledger_intents::created_at)
+        .limit(i64::from(limit))
+        .select((
+            ledger_intents::id,
+            ledger_intents::kind,
+            ledger_intents::subject_id,
+            ledger_intents::attempts,
+        ))
+        .load(conn)?;
     rows.iter()
-        .map(|r| intent(r.id, &r.kind, r.subject_id, r.attempts))
+        .map(|(id, kind, subject, attempts)| intent(*id, kind, *subject, *attempts))
         .collect()
 }
 
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "`attempts + 1` builds SQL; PostgreSQL does the (checked) arithmetic"
+)]
 pub(crate) fn intent_failed(
     conn: &mut PgConnection,
     id: Uuid,
@@ -91,14 +106,17 @@ pub(crate) fn intent_failed(
     now: Timestamp,
 ) -> Result<()> {
     let parked_at = retry_at.is_none().then_some(now.as_micros());
-    sql_query(
-        "UPDATE ledger_intents SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, \
-                parked_at = $4 WHERE id = $1 AND applied_at IS NULL",
+    diesel::update(
+        ledger_intents::table
+            .filter(ledger_intents::id.eq(id))
+            .filter(ledger_intents::applied_at.is_null()),
     )
-    .bind::<SqlUuid, _>(id)
-    .bind::<Text, _>(error_code)
-    .bind::<Nullable<BigInt>, _>(retry_at.map(Timestamp::as_micros))
-    .bind::<Nullable<BigInt>, _>(parked_at)
+    .set((
+        ledger_intents::attempts.eq(ledger_intents::attempts + 1),
+        ledger_intents::last_error.eq(error_code),
+        ledger_intents::next_attempt_at.eq(retry_at.map(Timestamp::as_micros)),
+        ledger_intents::parked_at.eq(parked_at),
+    ))
     .execute(conn)?;
     Ok(())
 }
@@ -107,6 +125,7 @@ pub(crate) fn unsent_platform_refunds(
     conn: &mut PgConnection,
     limit: u32,
 ) -> Result<Vec<RefundRecord>> {
+    // raw SQL: shares REFUND_SELECT's casts (currency::TEXT) with the other refund reads.
     let rows: Vec<RefundRow> = sql_query(format!(
         "{REFUND_SELECT} WHERE state = 'requested' AND psp_reference IS NULL AND NOT chargeback \
            AND payment_id IN (SELECT id FROM payments WHERE captured_late) \
@@ -122,6 +141,7 @@ pub(crate) fn notification_failed(
     failure: &NotificationFailure,
     now: Timestamp,
 ) -> Result<u32> {
+    // raw SQL: the upsert increments the stored count and RETURNING reads it in one statement.
     let rows: Vec<IntRow> = sql_query(
         "INSERT INTO notification_failures (provider, event_id, attempts, last_error, signature, body, \
                                             first_failed_at, last_failed_at) \
@@ -147,21 +167,24 @@ pub(crate) fn park_notification(
     event_id: &str,
     now: Timestamp,
 ) -> Result<()> {
-    sql_query(
-        "UPDATE notification_failures SET parked_at = $3 \
-         WHERE provider = $1 AND event_id = $2 AND parked_at IS NULL",
+    diesel::update(
+        notification_failures::table
+            .filter(notification_failures::provider.eq(provider))
+            .filter(notification_failures::event_id.eq(event_id))
+            .filter(notification_failures::parked_at.is_null()),
     )
-    .bind::<Text, _>(provider)
-    .bind::<Text, _>(event_id)
-    .bind::<BigInt, _>(now.as_micros())
+    .set(notification_failures::parked_at.eq(now.as_micros()))
     .execute(conn)?;
     Ok(())
 }
 
 pub(crate) fn intent_applied(conn: &mut PgConnection, id: Uuid, now: Timestamp) -> Result<()> {
-    sql_query("UPDATE ledger_intents SET applied_at = $2 WHERE id = $1 AND applied_at IS NULL")
-        .bind::<SqlUuid, _>(id)
-        .bind::<BigInt, _>(now.as_micros())
-        .execute(conn)?;
+    diesel::update(
+        ledger_intents::table
+            .filter(ledger_intents::id.eq(id))
+            .filter(ledger_intents::applied_at.is_null()),
+    )
+    .set(ledger_intents::applied_at.eq(now.as_micros()))
+    .execute(conn)?;
     Ok(())
 }

@@ -1,4 +1,7 @@
-//! Sellers and buyers.
+//! Sellers and buyers, through diesel's builder.
+
+use bazaar_schema::schema::{buyers, commission_rates, sellers};
+use diesel::prelude::*;
 
 use super::*;
 
@@ -7,43 +10,42 @@ pub(crate) fn create_seller(
     seller: &Seller,
     now: Timestamp,
 ) -> Result<()> {
-    sql_query(
-        "INSERT INTO sellers (id, name, country, home_region, settlement_currency, commission_bps, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind::<SqlUuid, _>(seller.id.as_uuid())
-    .bind::<Text, _>(&seller.name)
-    .bind::<Text, _>(seller.country.as_str())
-    .bind::<Text, _>(seller.region.as_str())
-    .bind::<Text, _>(seller.settlement_currency.code())
-    .bind::<Integer, _>(i32::from(seller.commission.default.get()))
-    .bind::<BigInt, _>(now.as_micros())
-    .execute(conn)?;
-    for (category, rate) in &seller.commission.by_category {
-        sql_query(
-            "INSERT INTO commission_rates (seller_id, category, commission_bps) VALUES ($1, $2, $3) \
-             ON CONFLICT (seller_id, category) DO NOTHING",
-        )
-        .bind::<SqlUuid, _>(seller.id.as_uuid())
-        .bind::<Text, _>(category.as_str())
-        .bind::<Integer, _>(i32::from(rate.get()))
+    diesel::insert_into(sellers::table)
+        .values((
+            sellers::id.eq(seller.id.as_uuid()),
+            sellers::name.eq(&seller.name),
+            sellers::country.eq(seller.country.as_str()),
+            sellers::home_region.eq(seller.region.as_str()),
+            sellers::settlement_currency.eq(seller.settlement_currency.code()),
+            sellers::commission_bps.eq(i32::from(seller.commission.default.get())),
+            sellers::created_at.eq(now.as_micros()),
+        ))
+        .on_conflict(sellers::id)
+        .do_nothing()
         .execute(conn)?;
+    for (category, rate) in &seller.commission.by_category {
+        diesel::insert_into(commission_rates::table)
+            .values((
+                commission_rates::seller_id.eq(seller.id.as_uuid()),
+                commission_rates::category.eq(category.as_str()),
+                commission_rates::commission_bps.eq(i32::from(rate.get())),
+            ))
+            .on_conflict((commission_rates::seller_id, commission_rates::category))
+            .do_nothing()
+            .execute(conn)?;
     }
     Ok(())
 }
 
 pub(crate) fn sellers(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Seller>> {
-    let rows: Vec<SellerRow> = sql_query(
-        "SELECT id, name, country::TEXT AS country, home_region, settlement_currency::TEXT AS settlement_currency, commission_bps \
-         FROM sellers WHERE id = ANY($1)",
-    )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .load(conn)?;
-    let rates: Vec<RateRow> = sql_query(
-        "SELECT seller_id, category, commission_bps FROM commission_rates WHERE seller_id = ANY($1)",
-    )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .load(conn)?;
+    let rows: Vec<SellerRow> = sellers::table
+        .filter(sellers::id.eq_any(ids))
+        .select(SellerRow::as_select())
+        .load(conn)?;
+    let rates: Vec<RateRow> = commission_rates::table
+        .filter(commission_rates::seller_id.eq_any(ids))
+        .select(RateRow::as_select())
+        .load(conn)?;
     rows.into_iter()
         .map(|row| {
             let mut commission = CommissionRule::flat(rows::bps(row.commission_bps)?);
@@ -66,25 +68,25 @@ pub(crate) fn sellers(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Selle
 }
 
 pub(crate) fn create_buyer(conn: &mut PgConnection, buyer: &Buyer, now: Timestamp) -> Result<()> {
-    sql_query(
-        "INSERT INTO buyers (id, name, country, home_region, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind::<SqlUuid, _>(buyer.id.as_uuid())
-    .bind::<Text, _>(&buyer.name)
-    .bind::<Text, _>(buyer.country.as_str())
-    .bind::<Text, _>(buyer.region.as_str())
-    .bind::<BigInt, _>(now.as_micros())
-    .execute(conn)?;
+    diesel::insert_into(buyers::table)
+        .values((
+            buyers::id.eq(buyer.id.as_uuid()),
+            buyers::name.eq(&buyer.name),
+            buyers::country.eq(buyer.country.as_str()),
+            buyers::home_region.eq(buyer.region.as_str()),
+            buyers::created_at.eq(now.as_micros()),
+        ))
+        .on_conflict(buyers::id)
+        .do_nothing()
+        .execute(conn)?;
     Ok(())
 }
 
 pub(crate) fn buyer(conn: &mut PgConnection, id: BuyerId) -> Result<Option<Buyer>> {
-    let rows: Vec<BuyerRow> = sql_query(
-        "SELECT id, name, country::TEXT AS country, home_region FROM buyers WHERE id = $1",
-    )
-    .bind::<SqlUuid, _>(id.as_uuid())
-    .load(conn)?;
+    let rows: Vec<BuyerRow> = buyers::table
+        .filter(buyers::id.eq(id.as_uuid()))
+        .select(BuyerRow::as_select())
+        .load(conn)?;
     rows.into_iter()
         .next()
         .map(|row| {

@@ -12,6 +12,7 @@ pub(crate) fn apply_payment_event(
     let payment = payment(conn, payment_id.as_uuid(), true)?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
     if let Some(event_id) = event_id {
+        // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
         let inserted = sql_query(
             "INSERT INTO payment_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (provider, event_id) DO NOTHING",
@@ -82,6 +83,7 @@ pub(crate) fn capture_late(
 ) -> Result<()> {
     tracing::warn!(payment_id = %payment.id, checkout_id = %payment.checkout_id.as_uuid(),
         "payment captured after its checkout was cancelled; refunding it in full");
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE payments SET state = 'captured', captured_late = TRUE, updated_at = $2 WHERE id = $1")
         .bind::<SqlUuid, _>(payment.id.as_uuid())
         .bind::<BigInt, _>(now.as_micros())
@@ -104,6 +106,7 @@ pub(crate) fn set_payment_state(
     state: PaymentState,
     now: Timestamp,
 ) -> Result<()> {
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE payments SET state = $2, updated_at = $3 WHERE id = $1")
         .bind::<SqlUuid, _>(id.as_uuid())
         .bind::<Text, _>(state.as_str())
@@ -123,19 +126,23 @@ pub(crate) struct PaidOrderRow {
 /// Persists a capture's effect on the checkout: held stock is consumed, the checkout is paid,
 /// and each order awaiting payment moves to [`OrderState::when_paid`].
 pub(crate) fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<()> {
+    // raw SQL: UPDATE skus ... FROM stock_reservations; the builder cannot update from a join
     sql_query(
         "UPDATE skus SET on_hand = skus.on_hand - r.quantity, reserved = skus.reserved - r.quantity \
          FROM stock_reservations r WHERE r.checkout_id = $1 AND r.state = 'held' AND skus.id = r.sku_id",
     )
     .bind::<SqlUuid, _>(checkout)
     .execute(conn)?;
+    // raw SQL: plain UPDATE; the builder could express it
     sql_query("UPDATE stock_reservations SET state = 'consumed' WHERE checkout_id = $1 AND state = 'held'")
         .bind::<SqlUuid, _>(checkout)
         .execute(conn)?;
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE checkouts SET state = 'paid' WHERE id = $1")
         .bind::<SqlUuid, _>(checkout)
         .execute(conn)?;
     // The domain decides each order's state; this writes it.
+    // raw SQL: bool_or aggregate with GROUP BY over a join; diesel has no bool_or
     let awaiting: Vec<PaidOrderRow> = sql_query(
         "SELECT o.id, bool_or(l.kind = 'physical') AS physical FROM orders o \
          JOIN order_lines l ON l.order_id = o.id \
@@ -152,6 +159,7 @@ pub(crate) fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp)
         if ids.is_empty() {
             continue;
         }
+        // raw SQL: plain UPDATE with id = ANY($1); the builder could express it
         sql_query(
             "UPDATE orders SET state = $2, updated_at = $3 \
              WHERE id = ANY($1) AND state = 'awaiting_payment'",
@@ -182,18 +190,22 @@ pub(crate) fn cancel_checkout(
     checkout: Uuid,
     now: Timestamp,
 ) -> Result<()> {
+    // raw SQL: UPDATE skus ... FROM stock_reservations; the builder cannot update from a join
     sql_query(
         "UPDATE skus SET reserved = skus.reserved - r.quantity \
          FROM stock_reservations r WHERE r.checkout_id = $1 AND r.state = 'held' AND skus.id = r.sku_id",
     )
     .bind::<SqlUuid, _>(checkout)
     .execute(conn)?;
+    // raw SQL: plain UPDATE; the builder could express it
     sql_query("UPDATE stock_reservations SET state = 'released' WHERE checkout_id = $1 AND state = 'held'")
         .bind::<SqlUuid, _>(checkout)
         .execute(conn)?;
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE checkouts SET state = 'cancelled' WHERE id = $1 AND state <> 'paid'")
         .bind::<SqlUuid, _>(checkout)
         .execute(conn)?;
+    // raw SQL: plain UPDATE; the builder could express it
     sql_query("UPDATE orders SET state = 'cancelled' WHERE checkout_id = $1 AND state = 'awaiting_payment'")
         .bind::<SqlUuid, _>(checkout)
         .execute(conn)?;
@@ -213,6 +225,7 @@ pub(crate) fn add_intent(
     now: Timestamp,
 ) -> Result<LedgerIntent> {
     let id = derive_id(subject, &format!("intent:{kind}"));
+    // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
     sql_query(
         "INSERT INTO ledger_intents (id, kind, subject_id, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (id) DO NOTHING",
@@ -241,6 +254,7 @@ pub(crate) fn intent(id: Uuid, kind: &str, subject: Uuid, attempts: i32) -> Resu
 
 pub(crate) fn refund(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<RefundRow>> {
     let suffix = if lock { " FOR UPDATE" } else { "" };
+    // raw SQL: REFUND_SELECT's currency::TEXT cast, with FOR UPDATE appended at run time
     let rows: Vec<RefundRow> = sql_query(format!("{REFUND_SELECT} WHERE id = $1{suffix}"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
@@ -248,6 +262,7 @@ pub(crate) fn refund(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Op
 }
 
 pub(crate) fn lock_line(conn: &mut PgConnection, id: Uuid) -> Result<LineRow> {
+    // raw SQL: shares LINE_SELECT with the other line reads; the builder could express it
     let rows: Vec<LineRow> = sql_query(format!("{LINE_SELECT} WHERE id = $1 FOR UPDATE"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
@@ -283,10 +298,12 @@ pub(crate) fn post_refund(
     after: i64,
     now: Timestamp,
 ) -> Result<()> {
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE order_lines SET refund_posted_minor = $2 WHERE id = $1")
         .bind::<SqlUuid, _>(line)
         .bind::<BigInt, _>(after)
         .execute(conn)?;
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query(
         "UPDATE refunds SET state = 'succeeded', posted_before_minor = $2, posted_after_minor = $3 WHERE id = $1",
     )
@@ -304,12 +321,14 @@ pub(crate) fn fail_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp)
     if rows::refund_state(&row.state)? != RefundState::Requested {
         return Ok(());
     }
+    // raw SQL: plain UPDATE subtracting from a column; the builder could express it
     sql_query(
         "UPDATE order_lines SET refund_requested_minor = refund_requested_minor - $2 WHERE id = $1",
     )
     .bind::<SqlUuid, _>(row.line_id)
     .bind::<BigInt, _>(row.amount_minor)
     .execute(conn)?;
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE refunds SET state = 'failed' WHERE id = $1")
         .bind::<SqlUuid, _>(id.as_uuid())
         .execute(conn)?;
@@ -326,6 +345,7 @@ pub(crate) fn refund_remainders(
     chargeback: bool,
     now: Timestamp,
 ) -> Result<Vec<(Uuid, LineRow, i64)>> {
+    // raw SQL: shares LINE_SELECT (IN subquery, FOR UPDATE); the builder could express it
     let lines: Vec<LineRow> = sql_query(format!(
         "{LINE_SELECT} WHERE order_id IN (SELECT id FROM orders WHERE checkout_id = $1) ORDER BY id FOR UPDATE"
     ))
@@ -341,6 +361,7 @@ pub(crate) fn refund_remainders(
             continue;
         }
         let id = derive_id(line.id, key);
+        // raw SQL: plain INSERT; the builder could express it
         sql_query(
             "INSERT INTO refunds (id, payment_id, line_id, amount_minor, currency, idempotency_key, state, \
                                   chargeback, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7, $8)",
@@ -354,6 +375,7 @@ pub(crate) fn refund_remainders(
         .bind::<Bool, _>(chargeback)
         .bind::<BigInt, _>(now.as_micros())
         .execute(conn)?;
+        // raw SQL: plain UPDATE copying one column into another; the builder could express it
         sql_query("UPDATE order_lines SET refund_requested_minor = total_minor WHERE id = $1")
             .bind::<SqlUuid, _>(line.id)
             .execute(conn)?;

@@ -3,6 +3,7 @@
 use super::*;
 
 pub(crate) fn product_skus(conn: &mut PgConnection, products: &[Uuid]) -> Result<Vec<SkuView>> {
+    // raw SQL: plain SELECT with product_id = ANY($1); the builder could express it
     let ids: Vec<IdRow> = sql_query("SELECT id FROM skus WHERE product_id = ANY($1)")
         .bind::<Array<SqlUuid>, _>(products)
         .load(conn)?;
@@ -44,6 +45,7 @@ pub(crate) fn orders_for(
         Party::Buyer(buyer) => ("buyer_id", buyer.as_uuid()),
         Party::Seller(seller) => ("seller_id", seller.as_uuid()),
     };
+    // raw SQL: row-value (created_at, id) < ($3, $4) keyset; owner column picked at run time
     let rows: Vec<OrderListRow> = sql_query(format!(
         "SELECT id, checkout_id, buyer_id, seller_id, state, currency::TEXT AS currency, total_minor, \
                 settlement_currency::TEXT AS settlement_currency, created_at \
@@ -59,6 +61,7 @@ pub(crate) fn orders_for(
     .bind::<BigInt, _>(i64::from(limit))
     .load(conn)?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    // raw SQL: shares LINE_SELECT with the other line reads; the builder could express it
     let lines: Vec<LineRow> = sql_query(format!(
         "{LINE_SELECT} WHERE order_id = ANY($1) ORDER BY order_id, position"
     ))
@@ -116,6 +119,7 @@ pub(crate) fn reviews(
     after: Option<PageCursor>,
     limit: u32,
 ) -> Result<Vec<ReviewView>> {
+    // raw SQL: row-value comparison (created_at, id) < ($2, $3) for keyset pagination
     let rows: Vec<ReviewRow> = sql_query(
         "SELECT id, product_id, buyer_id, order_id, rating, body, created_at FROM reviews \
          WHERE product_id = $1 AND ($2::BIGINT IS NULL OR (created_at, id) < ($2, $3)) \

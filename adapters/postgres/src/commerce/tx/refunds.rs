@@ -28,6 +28,7 @@ pub(crate) fn request_refund(
     // Ownership first: a replay, a clash or a refusal must not tell a stranger anything
     // about someone else's order.
     let line = lock_line(conn, new.line_id.as_uuid())?;
+    // raw SQL: plain single-row SELECT; the builder could express it
     let owners: Vec<IdRow> =
         sql_query("SELECT seller_id AS id FROM orders WHERE id = $1 AND checkout_id = $2")
             .bind::<SqlUuid, _>(line.order_id)
@@ -44,6 +45,7 @@ pub(crate) fn request_refund(
     // Keys are the requester's own. Refunds recorded before keys were scoped carry the bare
     // key; they are matched on the same line only, which the check above found is theirs.
     let scoped = new.buyer_or_seller.scoped_key(&new.idempotency_key);
+    // raw SQL: shares REFUND_SELECT (currency::TEXT cast) and orders by a boolean expression
     let existing: Vec<RefundRow> = sql_query(format!(
         "{REFUND_SELECT} WHERE payment_id = $1 \
          AND (idempotency_key = $2 OR (idempotency_key = $3 AND line_id = $4)) \
@@ -79,6 +81,7 @@ pub(crate) fn request_refund(
             remaining_minor: remaining,
         });
     }
+    // raw SQL: plain INSERT; the builder could express it
     sql_query(
         "INSERT INTO refunds (id, payment_id, line_id, amount_minor, currency, idempotency_key, state, chargeback, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'requested', FALSE, $7)",
@@ -91,6 +94,7 @@ pub(crate) fn request_refund(
     .bind::<Text, _>(&scoped)
     .bind::<BigInt, _>(now.as_micros())
     .execute(conn)?;
+    // raw SQL: plain UPDATE adding to a column; the builder could express it
     sql_query(
         "UPDATE order_lines SET refund_requested_minor = refund_requested_minor + $2 WHERE id = $1",
     )
@@ -109,6 +113,7 @@ pub(crate) fn set_refund_reference(
     id: RefundId,
     reference: &PspReference,
 ) -> Result<()> {
+    // raw SQL: plain single-row UPDATE; the builder could express it
     sql_query("UPDATE refunds SET psp_reference = $2 WHERE id = $1")
         .bind::<SqlUuid, _>(id.as_uuid())
         .bind::<Text, _>(reference.as_str())
@@ -120,6 +125,7 @@ pub(crate) fn refund_by_reference(
     conn: &mut PgConnection,
     reference: &PspReference,
 ) -> Result<Option<RefundRecord>> {
+    // raw SQL: shares REFUND_SELECT (currency::TEXT cast) with the other refund reads
     let rows: Vec<RefundRow> = sql_query(format!("{REFUND_SELECT} WHERE psp_reference = $1"))
         .bind::<Text, _>(reference.as_str())
         .load(conn)?;
