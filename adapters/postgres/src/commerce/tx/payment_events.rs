@@ -1,5 +1,11 @@
 //! Provider payment events: the change the domain decided, persisted with its effects.
 
+use bazaar_schema::schema::{
+    checkouts, ledger_intents, order_lines, orders, payment_events, payments, refunds,
+    stock_reservations,
+};
+use diesel::prelude::*;
+
 use super::*;
 
 pub(crate) fn apply_payment_event(
@@ -12,16 +18,16 @@ pub(crate) fn apply_payment_event(
     let payment = payment(conn, payment_id.as_uuid(), true)?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
     if let Some(event_id) = event_id {
-        // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
-        let inserted = sql_query(
-            "INSERT INTO payment_events (provider, event_id, payment_id, received_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (provider, event_id) DO NOTHING",
-        )
-        .bind::<Text, _>(payment.provider.as_str())
-        .bind::<Text, _>(event_id)
-        .bind::<SqlUuid, _>(payment_id.as_uuid())
-        .bind::<BigInt, _>(now.as_micros())
-        .execute(conn)?;
+        let inserted = diesel::insert_into(payment_events::table)
+            .values((
+                payment_events::provider.eq(payment.provider.as_str()),
+                payment_events::event_id.eq(event_id),
+                payment_events::payment_id.eq(payment_id.as_uuid()),
+                payment_events::received_at.eq(now.as_micros()),
+            ))
+            .on_conflict((payment_events::provider, payment_events::event_id))
+            .do_nothing()
+            .execute(conn)?;
         if inserted == 0 {
             return Ok(EventOutcome {
                 duplicate: true,
@@ -83,10 +89,12 @@ pub(crate) fn capture_late(
 ) -> Result<()> {
     tracing::warn!(payment_id = %payment.id, checkout_id = %payment.checkout_id.as_uuid(),
         "payment captured after its checkout was cancelled; refunding it in full");
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query("UPDATE payments SET state = 'captured', captured_late = TRUE, updated_at = $2 WHERE id = $1")
-        .bind::<SqlUuid, _>(payment.id.as_uuid())
-        .bind::<BigInt, _>(now.as_micros())
+    diesel::update(payments::table.find(payment.id.as_uuid()))
+        .set((
+            payments::state.eq(PaymentState::Captured.as_str()),
+            payments::captured_late.eq(true),
+            payments::updated_at.eq(now.as_micros()),
+        ))
         .execute(conn)?;
     emit::payment(conn, payment.id.as_uuid(), PaymentState::Captured, now)?;
     outcome
@@ -106,11 +114,11 @@ pub(crate) fn set_payment_state(
     state: PaymentState,
     now: Timestamp,
 ) -> Result<()> {
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query("UPDATE payments SET state = $2, updated_at = $3 WHERE id = $1")
-        .bind::<SqlUuid, _>(id.as_uuid())
-        .bind::<Text, _>(state.as_str())
-        .bind::<BigInt, _>(now.as_micros())
+    diesel::update(payments::table.find(id.as_uuid()))
+        .set((
+            payments::state.eq(state.as_str()),
+            payments::updated_at.eq(now.as_micros()),
+        ))
         .execute(conn)?;
     emit::payment(conn, id.as_uuid(), state, now)
 }
@@ -133,13 +141,9 @@ pub(crate) fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp)
     )
     .bind::<SqlUuid, _>(checkout)
     .execute(conn)?;
-    // raw SQL: plain UPDATE; the builder could express it
-    sql_query("UPDATE stock_reservations SET state = 'consumed' WHERE checkout_id = $1 AND state = 'held'")
-        .bind::<SqlUuid, _>(checkout)
-        .execute(conn)?;
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query("UPDATE checkouts SET state = 'paid' WHERE id = $1")
-        .bind::<SqlUuid, _>(checkout)
+    set_reservations(conn, checkout, "consumed")?;
+    diesel::update(checkouts::table.find(checkout))
+        .set(checkouts::state.eq(CheckoutState::Paid.as_str()))
         .execute(conn)?;
     // The domain decides each order's state; this writes it.
     // raw SQL: bool_or aggregate with GROUP BY over a join; diesel has no bool_or
@@ -159,14 +163,15 @@ pub(crate) fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp)
         if ids.is_empty() {
             continue;
         }
-        // raw SQL: plain UPDATE with id = ANY($1); the builder could express it
-        sql_query(
-            "UPDATE orders SET state = $2, updated_at = $3 \
-             WHERE id = ANY($1) AND state = 'awaiting_payment'",
+        diesel::update(
+            orders::table
+                .filter(orders::id.eq_any(&ids))
+                .filter(orders::state.eq(OrderState::AwaitingPayment.as_str())),
         )
-        .bind::<Array<SqlUuid>, _>(&ids)
-        .bind::<Text, _>(state.as_str())
-        .bind::<BigInt, _>(now.as_micros())
+        .set((
+            orders::state.eq(state.as_str()),
+            orders::updated_at.eq(now.as_micros()),
+        ))
         .execute(conn)?;
     }
     emit::checkout_orders(
@@ -185,6 +190,18 @@ pub(crate) fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp)
     )
 }
 
+/// Moves a checkout's held stock reservations to `state` (`consumed` or `released`).
+fn set_reservations(conn: &mut PgConnection, checkout: Uuid, state: &str) -> Result<()> {
+    diesel::update(
+        stock_reservations::table
+            .filter(stock_reservations::checkout_id.eq(checkout))
+            .filter(stock_reservations::state.eq("held")),
+    )
+    .set(stock_reservations::state.eq(state))
+    .execute(conn)?;
+    Ok(())
+}
+
 pub(crate) fn cancel_checkout(
     conn: &mut PgConnection,
     checkout: Uuid,
@@ -197,18 +214,21 @@ pub(crate) fn cancel_checkout(
     )
     .bind::<SqlUuid, _>(checkout)
     .execute(conn)?;
-    // raw SQL: plain UPDATE; the builder could express it
-    sql_query("UPDATE stock_reservations SET state = 'released' WHERE checkout_id = $1 AND state = 'held'")
-        .bind::<SqlUuid, _>(checkout)
-        .execute(conn)?;
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query("UPDATE checkouts SET state = 'cancelled' WHERE id = $1 AND state <> 'paid'")
-        .bind::<SqlUuid, _>(checkout)
-        .execute(conn)?;
-    // raw SQL: plain UPDATE; the builder could express it
-    sql_query("UPDATE orders SET state = 'cancelled' WHERE checkout_id = $1 AND state = 'awaiting_payment'")
-        .bind::<SqlUuid, _>(checkout)
-        .execute(conn)?;
+    set_reservations(conn, checkout, "released")?;
+    diesel::update(
+        checkouts::table
+            .find(checkout)
+            .filter(checkouts::state.ne(CheckoutState::Paid.as_str())),
+    )
+    .set(checkouts::state.eq(CheckoutState::Cancelled.as_str()))
+    .execute(conn)?;
+    diesel::update(
+        orders::table
+            .filter(orders::checkout_id.eq(checkout))
+            .filter(orders::state.eq(OrderState::AwaitingPayment.as_str())),
+    )
+    .set(orders::state.eq(OrderState::Cancelled.as_str()))
+    .execute(conn)?;
     emit::checkout_orders(
         conn,
         EventType::OrderCancelled,
@@ -225,16 +245,16 @@ pub(crate) fn add_intent(
     now: Timestamp,
 ) -> Result<LedgerIntent> {
     let id = derive_id(subject, &format!("intent:{kind}"));
-    // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
-    sql_query(
-        "INSERT INTO ledger_intents (id, kind, subject_id, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind::<SqlUuid, _>(id)
-    .bind::<Text, _>(kind)
-    .bind::<SqlUuid, _>(subject)
-    .bind::<BigInt, _>(now.as_micros())
-    .execute(conn)?;
+    diesel::insert_into(ledger_intents::table)
+        .values((
+            ledger_intents::id.eq(id),
+            ledger_intents::kind.eq(kind),
+            ledger_intents::subject_id.eq(subject),
+            ledger_intents::created_at.eq(now.as_micros()),
+        ))
+        .on_conflict(ledger_intents::id)
+        .do_nothing()
+        .execute(conn)?;
     intent(id, kind, subject, 0)
 }
 
@@ -298,19 +318,16 @@ pub(crate) fn post_refund(
     after: i64,
     now: Timestamp,
 ) -> Result<()> {
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query("UPDATE order_lines SET refund_posted_minor = $2 WHERE id = $1")
-        .bind::<SqlUuid, _>(line)
-        .bind::<BigInt, _>(after)
+    diesel::update(order_lines::table.find(line))
+        .set(order_lines::refund_posted_minor.eq(after))
         .execute(conn)?;
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query(
-        "UPDATE refunds SET state = 'succeeded', posted_before_minor = $2, posted_after_minor = $3 WHERE id = $1",
-    )
-    .bind::<SqlUuid, _>(refund)
-    .bind::<BigInt, _>(before)
-    .bind::<BigInt, _>(after)
-    .execute(conn)?;
+    diesel::update(refunds::table.find(refund))
+        .set((
+            refunds::state.eq(RefundState::Succeeded.as_str()),
+            refunds::posted_before_minor.eq(before),
+            refunds::posted_after_minor.eq(after),
+        ))
+        .execute(conn)?;
     emit::refund(conn, EventType::RefundSucceeded, refund, now)
 }
 
@@ -321,18 +338,23 @@ pub(crate) fn fail_refund(conn: &mut PgConnection, id: RefundId, now: Timestamp)
     if rows::refund_state(&row.state)? != RefundState::Requested {
         return Ok(());
     }
-    // raw SQL: plain UPDATE subtracting from a column; the builder could express it
-    sql_query(
-        "UPDATE order_lines SET refund_requested_minor = refund_requested_minor - $2 WHERE id = $1",
-    )
-    .bind::<SqlUuid, _>(row.line_id)
-    .bind::<BigInt, _>(row.amount_minor)
-    .execute(conn)?;
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query("UPDATE refunds SET state = 'failed' WHERE id = $1")
-        .bind::<SqlUuid, _>(id.as_uuid())
+    release_requested(conn, row.line_id, row.amount_minor)?;
+    diesel::update(refunds::table.find(id.as_uuid()))
+        .set(refunds::state.eq(RefundState::Failed.as_str()))
         .execute(conn)?;
     emit::refund(conn, EventType::RefundFailed, id.as_uuid(), now)
+}
+
+/// Gives back `amount` of a line's requested refunds (a refund that failed).
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "`refund_requested_minor - amount` builds SQL; PostgreSQL does the (checked) arithmetic"
+)]
+fn release_requested(conn: &mut PgConnection, line: Uuid, amount: i64) -> Result<()> {
+    diesel::update(order_lines::table.find(line))
+        .set(order_lines::refund_requested_minor.eq(order_lines::refund_requested_minor - amount))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Records a refund of every line's unrefunded remainder (`key` names the cause, and with
@@ -361,23 +383,21 @@ pub(crate) fn refund_remainders(
             continue;
         }
         let id = derive_id(line.id, key);
-        // raw SQL: plain INSERT; the builder could express it
-        sql_query(
-            "INSERT INTO refunds (id, payment_id, line_id, amount_minor, currency, idempotency_key, state, \
-                                  chargeback, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7, $8)",
-        )
-        .bind::<SqlUuid, _>(id)
-        .bind::<SqlUuid, _>(payment.id.as_uuid())
-        .bind::<SqlUuid, _>(line.id)
-        .bind::<BigInt, _>(remaining)
-        .bind::<Text, _>(payment.amount.currency().code())
-        .bind::<Text, _>(format!("{key}:{}", line.id))
-        .bind::<Bool, _>(chargeback)
-        .bind::<BigInt, _>(now.as_micros())
-        .execute(conn)?;
-        // raw SQL: plain UPDATE copying one column into another; the builder could express it
-        sql_query("UPDATE order_lines SET refund_requested_minor = total_minor WHERE id = $1")
-            .bind::<SqlUuid, _>(line.id)
+        diesel::insert_into(refunds::table)
+            .values((
+                refunds::id.eq(id),
+                refunds::payment_id.eq(payment.id.as_uuid()),
+                refunds::line_id.eq(line.id),
+                refunds::amount_minor.eq(remaining),
+                refunds::currency.eq(payment.amount.currency().code()),
+                refunds::idempotency_key.eq(format!("{key}:{}", line.id)),
+                refunds::state.eq(RefundState::Requested.as_str()),
+                refunds::chargeback.eq(chargeback),
+                refunds::created_at.eq(now.as_micros()),
+            ))
+            .execute(conn)?;
+        diesel::update(order_lines::table.find(line.id))
+            .set(order_lines::refund_requested_minor.eq(order_lines::total_minor))
             .execute(conn)?;
         refunds.push((id, line, remaining));
     }
