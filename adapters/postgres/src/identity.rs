@@ -124,7 +124,6 @@ fn party_failure(fail: Fail<CommerceError>) -> Fail<IdentityError> {
     }
 }
 
-
 impl IdentityStore for PostgresIdentity {
     async fn create_user(
         &self,
@@ -203,19 +202,25 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<(), IdentityError> {
         let token = token.clone();
-        run(&self.pool, &self.retry, "create_session", Mode::Write, move |conn| -> Result<()> {
-            diesel::insert_into(sessions::table)
-                .values((
-                    sessions::token_hash.eq(&token.0),
-                    sessions::user_id.eq(user.as_uuid()),
-                    sessions::created_at.eq(now.as_micros()),
-                    sessions::expires_at.eq(expires_at.as_micros()),
-                ))
-                .on_conflict(sessions::token_hash)
-                .do_nothing()
-                .execute(conn)?;
-            Ok(())
-        })
+        run(
+            &self.pool,
+            &self.retry,
+            "create_session",
+            Mode::Write,
+            move |conn| -> Result<()> {
+                diesel::insert_into(sessions::table)
+                    .values((
+                        sessions::token_hash.eq(&token.0),
+                        sessions::user_id.eq(user.as_uuid()),
+                        sessions::created_at.eq(now.as_micros()),
+                        sessions::expires_at.eq(expires_at.as_micros()),
+                    ))
+                    .on_conflict(sessions::token_hash)
+                    .do_nothing()
+                    .execute(conn)?;
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -250,16 +255,22 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<(), IdentityError> {
         let token = token.clone();
-        run(&self.pool, &self.retry, "revoke_session", Mode::Write, move |conn| -> Result<()> {
-            diesel::update(
-                sessions::table
-                    .filter(sessions::token_hash.eq(&token.0))
-                    .filter(sessions::revoked_at.is_null()),
-            )
-            .set(sessions::revoked_at.eq(now.as_micros()))
-            .execute(conn)?;
-            Ok(())
-        })
+        run(
+            &self.pool,
+            &self.retry,
+            "revoke_session",
+            Mode::Write,
+            move |conn| -> Result<()> {
+                diesel::update(
+                    sessions::table
+                        .filter(sessions::token_hash.eq(&token.0))
+                        .filter(sessions::revoked_at.is_null()),
+                )
+                .set(sessions::revoked_at.eq(now.as_micros()))
+                .execute(conn)?;
+                Ok(())
+            },
+        )
         .await
     }
 }

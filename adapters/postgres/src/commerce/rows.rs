@@ -349,4 +349,3 @@ pub(crate) struct IntRow {
     #[diesel(sql_type = Integer)]
     pub value: i32,
 }
-

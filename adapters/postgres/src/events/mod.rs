@@ -18,10 +18,10 @@ use bazaar_domain::events::{
     ActivityStore, Applied, EventEnvelope, EventId, EventStoreError, Outbox,
 };
 use bazaar_ledger::Timestamp;
-use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool};
 use bazaar_schema::schema::{event_counts, outbox_events, sellers};
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_query;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use uuid::Uuid;
