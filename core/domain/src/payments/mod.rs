@@ -377,7 +377,7 @@ pub enum Action {
         /// The voucher's number, to show the buyer.
         reference: String,
         /// When the voucher can no longer be paid and the payment expires; the stock stays
-        /// reserved until [`RESERVATION_GRACE_SECS`](crate::payments::RESERVATION_GRACE_SECS)
+        /// reserved until [`RESERVATION_GRACE_SECS`]
         /// after it.
         expires_at: Timestamp,
     },
@@ -387,7 +387,7 @@ pub enum Action {
         /// The QR code's content, to render as a code or to copy.
         data: String,
         /// When the code can no longer be paid and the payment expires; the stock stays
-        /// reserved until [`RESERVATION_GRACE_SECS`](crate::payments::RESERVATION_GRACE_SECS)
+        /// reserved until [`RESERVATION_GRACE_SECS`]
         /// after it.
         expires_at: Timestamp,
     },
