@@ -334,6 +334,16 @@ impl<T> Page<T> {
             has_next,
         }
     }
+
+    /// The page of `limit` items that `query` answers when asked for one more (which tells
+    /// whether another page follows).
+    pub async fn fetch<E, F>(limit: u32, query: impl FnOnce(u32) -> F) -> Result<Self, E>
+    where
+        F: Future<Output = Result<Vec<T>, E>>,
+    {
+        let fetched = query(limit.saturating_add(1)).await?;
+        Ok(Self::from_fetched(fetched, limit))
+    }
 }
 
 /// The commerce store.

@@ -153,8 +153,7 @@ where
     F: Future<Output = Result<Vec<T>, CommerceError>>,
 {
     check_page_limit(limit)?;
-    let fetched = query(limit.saturating_add(1)).await?;
-    Ok(Page::from_fetched(fetched, limit))
+    Page::fetch(limit, query).await
 }
 
 /// A page holds 1 to [`PAGE_LIMIT_MAX`] items.

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::chart::SellerId;
 use crate::events::{ActivityStore, Applied, EventEnvelope, EventStoreError};
-use crate::store::{FETCH_LIMIT_MAX, Page};
+use crate::store::{PAGE_LIMIT_MAX, Page};
 
 /// The longest a rotated-out secret may keep signing: 7 days.
 pub const SECRET_OVERLAP_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -141,12 +141,10 @@ impl<S: WebhookStore> Webhooks<S> {
         if !owned {
             return Err(EventStoreError::NotFound("webhook endpoint"));
         }
-        let fetch = limit.saturating_add(1).min(FETCH_LIMIT_MAX);
-        let found = self
-            .store
-            .deliveries(seller, endpoint, before, fetch)
-            .await?;
-        Ok(Page::from_fetched(found, fetch.saturating_sub(1)))
+        Page::fetch(limit.min(PAGE_LIMIT_MAX), |fetch| {
+            self.store.deliveries(seller, endpoint, before, fetch)
+        })
+        .await
     }
 
     /// Sends one of the seller's deliveries again, now.
