@@ -263,7 +263,8 @@ fn metadata_from_json(value: &Value) -> Result<Metadata, StoreError> {
         .collect()
 }
 
-#[derive(QueryableByName, Debug)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable, Debug)]
+#[diesel(table_name = bazaar_schema::schema::ledger_failures, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct FailureRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,

@@ -1004,7 +1004,7 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
     assert_every_currency_balances(&world.db);
 
     let review = |buyer: u128, rating: u8| Review {
-        id: Uuid::new_v4(),
+        id: bazaar_domain::catalog::ReviewId::from_uuid(Uuid::new_v4()),
         product_id: ProductId::from_uuid(id(100)),
         buyer_id: BuyerId::from_uuid(id(buyer)),
         order_id,

@@ -10,7 +10,7 @@
 //! microseconds; `data` is the resource as of the change.
 
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::events::{EventEnvelope, EventId};
+use bazaar_domain::events::{EventEnvelope, EventId, ResourceId};
 use bazaar_ledger::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -72,7 +72,7 @@ pub fn encode(event: &EventEnvelope) -> Result<Vec<u8>, EnvelopeError> {
         occurred_at_us: micros,
         resource: Resource {
             kind: std::borrow::Cow::Borrowed(&event.resource_type),
-            id: event.resource_id,
+            id: event.resource_id.as_uuid(),
         },
         seller_id: event.seller_id.map(SellerId::as_uuid),
         data,
@@ -89,7 +89,7 @@ pub fn decode(body: &[u8]) -> Result<EventEnvelope, EnvelopeError> {
         event_type: incoming.kind,
         version: incoming.version,
         resource_type: incoming.resource.kind.into_owned(),
-        resource_id: incoming.resource.id,
+        resource_id: ResourceId::from_uuid(incoming.resource.id),
         seller_id: incoming.seller_id.map(SellerId::from_uuid),
         payload: incoming.data.get().to_owned(),
         occurred_at: Timestamp::from_micros(incoming.occurred_at_us),
@@ -106,7 +106,7 @@ mod tests {
             event_type: "order.paid".to_owned(),
             version: 1,
             resource_type: "order".to_owned(),
-            resource_id: Uuid::from_u128(2),
+            resource_id: ResourceId::from_uuid(Uuid::from_u128(2)),
             seller_id: Some(SellerId::from_uuid(Uuid::from_u128(3))),
             payload: r#"{"state":"paid","total_minor":1299}"#.to_owned(),
             occurred_at: Timestamp::from_micros(1_764_213_600_123_456),

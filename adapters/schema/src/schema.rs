@@ -421,3 +421,24 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(users, sessions);
+
+diesel::joinable!(skus -> products (product_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    sellers,
+    buyers,
+    products,
+    skus,
+    sku_prices,
+    checkouts,
+    orders,
+    order_lines,
+    stock_reservations,
+    payments,
+    refunds,
+    reviews,
+);
+
+diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
+
+diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, outbox_events);

@@ -20,11 +20,12 @@ use bazaar_domain::webhooks::{EndpointSecret, WebhookPolicy, Webhooks};
 use bazaar_ledger::Timestamp;
 use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey};
 use bazaar_rabbitmq::{ConsumerSpec, Link, Topology};
+use bazaar_schema::schema::{outbox_events, sellers};
 use bazaar_workers::{Role, WorkerConfig};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
-use diesel::sql_types::{BigInt, Bool, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -88,18 +89,6 @@ impl Options {
         }
         Ok(options)
     }
-}
-
-#[derive(QueryableByName)]
-struct Flag {
-    #[diesel(sql_type = Bool)]
-    value: bool,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    value: i64,
 }
 
 fn fail(what: &str) -> impl Fn(diesel::result::Error) -> String + '_ {
@@ -234,12 +223,12 @@ fn wait_until_sent(started: Instant) -> Result<Duration, String> {
     let mut conn = connect()?;
     let mut reported = Instant::now();
     loop {
-        // raw SQL: SELECT EXISTS (...); the builder could express it (select(exists(...)))
-        let unsent: Vec<Flag> =
-            sql_query("SELECT EXISTS (SELECT 1 FROM outbox_events WHERE sent_at IS NULL) AS value")
-                .load(&mut conn)
-                .map_err(fail("look for unsent events"))?;
-        if !unsent.first().is_some_and(|row| row.value) {
+        let unsent: bool = diesel::select(diesel::dsl::exists(
+            outbox_events::table.filter(outbox_events::sent_at.is_null()),
+        ))
+        .get_result(&mut conn)
+        .map_err(fail("look for unsent events"))?;
+        if !unsent {
             return Ok(started.elapsed());
         }
         if started.elapsed() > RELAY_DEADLINE {
@@ -247,16 +236,12 @@ fn wait_until_sent(started: Instant) -> Result<Duration, String> {
         }
         if reported.elapsed() >= Duration::from_secs(5) {
             reported = Instant::now();
-            // raw SQL: plain COUNT(*); the builder could express it (count_star)
-            let left: Vec<Count> =
-                sql_query("SELECT COUNT(*) AS value FROM outbox_events WHERE sent_at IS NULL")
-                    .load(&mut conn)
-                    .map_err(fail("count unsent events"))?;
-            println!(
-                "  {} s: {} events unsent",
-                started.elapsed().as_secs(),
-                left.first().map_or(0, |row| row.value)
-            );
+            let left: i64 = outbox_events::table
+                .filter(outbox_events::sent_at.is_null())
+                .count()
+                .get_result(&mut conn)
+                .map_err(fail("count unsent events"))?;
+            println!("  {} s: {left} events unsent", started.elapsed().as_secs());
         }
         std::thread::sleep(POLL);
     }
@@ -467,16 +452,18 @@ fn prepare_seller(seller: Uuid) -> Result<(), String> {
     sql_query("TRUNCATE outbox_events")
         .execute(&mut conn)
         .map_err(fail("empty the outbox"))?;
-    // raw SQL: plain INSERT; the builder could express it
-    sql_query(
-        "INSERT INTO sellers (id, name, country, home_region, settlement_currency, commission_bps, \
-                              created_at) \
-         VALUES ($1, 'Bench Seller', 'DE', 'eu', 'EUR', 1000, $2)",
-    )
-    .bind::<SqlUuid, _>(seller)
-    .bind::<BigInt, _>(now_us())
-    .execute(&mut conn)
-    .map_err(fail("insert the seller"))?;
+    diesel::insert_into(sellers::table)
+        .values((
+            sellers::id.eq(seller),
+            sellers::name.eq("Bench Seller"),
+            sellers::country.eq("DE"),
+            sellers::home_region.eq("eu"),
+            sellers::settlement_currency.eq("EUR"),
+            sellers::commission_bps.eq(1000),
+            sellers::created_at.eq(now_us()),
+        ))
+        .execute(&mut conn)
+        .map_err(fail("insert the seller"))?;
     Ok(())
 }
 

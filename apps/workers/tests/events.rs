@@ -952,7 +952,7 @@ fn envelope(seller: Uuid) -> EventEnvelope {
         event_type: "order.paid".to_owned(),
         version: 1,
         resource_type: "order".to_owned(),
-        resource_id: id,
+        resource_id: bazaar_domain::events::ResourceId::from_uuid(id),
         seller_id: Some(SellerId::from_uuid(seller)),
         payload: format!(r#"{{"seller_id":"{seller}"}}"#),
         occurred_at: SystemClock.now(),

@@ -18,6 +18,11 @@ use crate::orders::{
 use crate::payments::{Action, MethodType, PaymentId, PspReference};
 use crate::postings::LineCapture;
 
+bazaar_ledger::uuid_id!(
+    /// A ledger intent's id, derived from its kind and subject.
+    IntentId
+);
+
 /// A checkout as stored.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CheckoutRecord {
@@ -207,7 +212,7 @@ pub struct EventOutcome {
 pub struct LedgerIntent {
     /// One per kind and subject: a payment has one capture intent, a refund one refund
     /// intent.
-    pub id: Uuid,
+    pub id: IntentId,
     /// What to post.
     pub kind: IntentKind,
     /// Failed postings so far.
@@ -608,7 +613,7 @@ pub trait CommerceStore: Send + Sync {
     /// Marking it again changes nothing.
     fn intent_applied(
         &self,
-        id: Uuid,
+        id: IntentId,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), CommerceError>> + Send;
 
@@ -616,7 +621,7 @@ pub trait CommerceStore: Send + Sync {
     /// it (it is then never returned by `pending_intents` again).
     fn intent_failed(
         &self,
-        id: Uuid,
+        id: IntentId,
         error_code: &'static str,
         retry_at: Option<Timestamp>,
         now: Timestamp,

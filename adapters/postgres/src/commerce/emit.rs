@@ -8,9 +8,11 @@
 use bazaar_domain::events::{EVENT_VERSION, EventType, event_id};
 use bazaar_domain::orders::PaymentState;
 use bazaar_ledger::Timestamp;
+use bazaar_schema::schema::{outbox_events, payments};
 use diesel::pg::PgConnection;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
-use diesel::{QueryableByName, RunQueryDsl, sql_query};
+use diesel::prelude::*;
+use diesel::sql_query;
+use diesel::sql_types::{Jsonb, Nullable, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::Fail;
@@ -27,36 +29,36 @@ struct Source {
     resource_id: Uuid,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     seller_id: Option<Uuid>,
-    #[diesel(sql_type = Text)]
-    payload: String,
+    #[diesel(sql_type = Jsonb)]
+    payload: serde_json::Value,
 }
 
 const ORDER_SOURCE: &str = "SELECT o.id AS subject, o.id AS resource_id, o.seller_id, \
      jsonb_build_object('order_id', o.id, 'checkout_id', o.checkout_id, 'seller_id', o.seller_id, \
        'state', o.state, 'currency', o.currency::TEXT, 'total_minor', o.total_minor, \
-       'settlement_currency', o.settlement_currency::TEXT)::TEXT AS payload \
+       'settlement_currency', o.settlement_currency::TEXT) AS payload \
      FROM orders o";
 
 const PAYMENT_SOURCE: &str = "SELECT o.id AS subject, p.id AS resource_id, o.seller_id, \
      jsonb_build_object('payment_id', p.id, 'order_id', o.id, 'state', p.state, \
        'provider', p.provider, 'method', p.method, 'currency', p.currency::TEXT, \
-       'order_total_minor', o.total_minor)::TEXT AS payload \
+       'order_total_minor', o.total_minor) AS payload \
      FROM payments p JOIN orders o ON o.checkout_id = p.checkout_id";
 
 const REFUND_SOURCE: &str = "SELECT r.id AS subject, r.id AS resource_id, o.seller_id, \
      jsonb_build_object('refund_id', r.id, 'payment_id', r.payment_id, 'order_id', o.id, \
        'line_id', r.line_id, 'state', r.state, 'amount_minor', r.amount_minor, \
-       'currency', r.currency::TEXT, 'chargeback', r.chargeback)::TEXT AS payload \
+       'currency', r.currency::TEXT, 'chargeback', r.chargeback) AS payload \
      FROM refunds r JOIN order_lines l ON l.id = r.line_id JOIN orders o ON o.id = l.order_id";
 
 const REVIEW_SOURCE: &str = "SELECT v.id AS subject, v.id AS resource_id, p.seller_id, \
      jsonb_build_object('review_id', v.id, 'product_id', v.product_id, 'order_id', v.order_id, \
-       'rating', v.rating, 'body', v.body)::TEXT AS payload \
+       'rating', v.rating, 'body', v.body) AS payload \
      FROM reviews v JOIN products p ON p.id = v.product_id";
 
 const ENDPOINT_SOURCE: &str = "SELECT e.id AS subject, e.id AS resource_id, e.seller_id, \
      jsonb_build_object('endpoint_id', e.id, 'url', e.url, 'state', e.state, \
-       'disabled_reason', e.disabled_reason, 'consecutive_failures', e.consecutive_failures)::TEXT AS payload \
+       'disabled_reason', e.disabled_reason, 'consecutive_failures', e.consecutive_failures) AS payload \
      FROM webhook_endpoints e";
 
 /// Writes an event of `event_type` for every row `source` + `filter` yields, `filter` having
@@ -83,26 +85,26 @@ fn emit_as<E>(
     subject: Option<Uuid>,
     now: Timestamp,
 ) -> Result<(), E> {
-    // raw SQL: source and filter SQL composed at run time; jsonb_build_object(...)::TEXT payloads
+    // raw SQL: source and filter SQL composed at run time; jsonb_build_object payloads
     let sources: Vec<Source> = sql_query(format!("{source} WHERE {filter}"))
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
     for source in sources {
-        // raw SQL: casts the source's payload text with $7::JSONB; the builder could express it
-        sql_query(
-            "INSERT INTO outbox_events (id, event_type, version, resource_type, resource_id, seller_id, \
-                                        payload, occurred_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7::JSONB, $8) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind::<SqlUuid, _>(event_id(subject.unwrap_or(source.subject), event_type).as_uuid())
-        .bind::<Text, _>(event_type.as_str())
-        .bind::<Integer, _>(i32::try_from(EVENT_VERSION).unwrap_or(i32::MAX))
-        .bind::<Text, _>(event_type.resource_type())
-        .bind::<SqlUuid, _>(source.resource_id)
-        .bind::<Nullable<SqlUuid>, _>(source.seller_id)
-        .bind::<Text, _>(&source.payload)
-        .bind::<BigInt, _>(now.as_micros())
-        .execute(conn)?;
+        diesel::insert_into(outbox_events::table)
+            .values((
+                outbox_events::id
+                    .eq(event_id(subject.unwrap_or(source.subject), event_type).as_uuid()),
+                outbox_events::event_type.eq(event_type.as_str()),
+                outbox_events::version.eq(i32::try_from(EVENT_VERSION).unwrap_or(i32::MAX)),
+                outbox_events::resource_type.eq(event_type.resource_type()),
+                outbox_events::resource_id.eq(source.resource_id),
+                outbox_events::seller_id.eq(source.seller_id),
+                outbox_events::payload.eq(&source.payload),
+                outbox_events::occurred_at.eq(now.as_micros()),
+            ))
+            .on_conflict(outbox_events::id)
+            .do_nothing()
+            .execute(conn)?;
     }
     Ok(())
 }
@@ -165,14 +167,13 @@ pub(crate) fn checkout_payments<E>(
     state: PaymentState,
     now: Timestamp,
 ) -> Result<(), E> {
-    // raw SQL: plain SELECT; the builder could express it
-    let payments: Vec<super::rows::IdRow> =
-        sql_query("SELECT id FROM payments WHERE checkout_id = $1 AND state = $2")
-            .bind::<SqlUuid, _>(checkout)
-            .bind::<Text, _>(state.as_str())
-            .load(conn)?;
-    for row in payments {
-        payment(conn, row.id, state, now)?;
+    let ids: Vec<Uuid> = payments::table
+        .filter(payments::checkout_id.eq(checkout))
+        .filter(payments::state.eq(state.as_str()))
+        .select(payments::id)
+        .load(conn)?;
+    for id in ids {
+        payment(conn, id, state, now)?;
     }
     Ok(())
 }

@@ -22,9 +22,9 @@ use bazaar_domain::orders::{CheckoutId, CheckoutPlan, OrderId, OrderState, Refun
 use bazaar_domain::payments::{Action, PaymentId, PspReference};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
-    CheckoutRecord, CommerceStore, EventOutcome, FETCH_LIMIT_MAX, LedgerIntent, NewPayment,
-    NewRefund, NotificationFailure, OrderView, PageCursor, Party, PaymentEvent, PaymentRecord,
-    RefundPostingInput, RefundRecord, ReviewView,
+    CheckoutRecord, CommerceStore, EventOutcome, FETCH_LIMIT_MAX, IntentId, LedgerIntent,
+    NewPayment, NewRefund, NotificationFailure, OrderView, PageCursor, Party, PaymentEvent,
+    PaymentRecord, RefundPostingInput, RefundRecord, ReviewView,
 };
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
@@ -552,13 +552,13 @@ impl CommerceStore for PostgresCommerce {
 
     async fn intent_failed(
         &self,
-        id: Uuid,
+        id: IntentId,
         error_code: &'static str,
         retry_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<(), CommerceError> {
         self.run("intent_failed", move |conn| {
-            tx::intent_failed(conn, id, error_code, retry_at, now)
+            tx::intent_failed(conn, id.as_uuid(), error_code, retry_at, now)
         })
         .await
     }
@@ -599,9 +599,9 @@ impl CommerceStore for PostgresCommerce {
         .await
     }
 
-    async fn intent_applied(&self, id: Uuid, now: Timestamp) -> Result<(), CommerceError> {
+    async fn intent_applied(&self, id: IntentId, now: Timestamp) -> Result<(), CommerceError> {
         self.run("intent_applied", move |conn| {
-            tx::intent_applied(conn, id, now)
+            tx::intent_applied(conn, id.as_uuid(), now)
         })
         .await
     }

@@ -160,7 +160,8 @@ pub(crate) struct BuyerRow {
     pub home_region: String,
 }
 
-#[derive(QueryableByName)]
+/// A SKU with its product's seller, category and kind; fields in select order.
+#[derive(diesel::Queryable)]
 pub(crate) struct SkuRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
@@ -180,7 +181,8 @@ pub(crate) struct SkuRow {
     pub available: i32,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::sku_prices, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct PriceRow {
     #[diesel(sql_type = SqlUuid)]
     pub sku_id: Uuid,
@@ -210,7 +212,8 @@ pub(crate) struct ProductRow {
     pub review_count: i32,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::checkouts, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct CheckoutRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
@@ -230,7 +233,8 @@ pub(crate) struct CheckoutRow {
     pub expires_at: i64,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::orders, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct OrderRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
@@ -252,7 +256,8 @@ pub(crate) struct OrderRow {
     pub fx_spread: Option<String>,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::order_lines, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct LineRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
@@ -284,7 +289,8 @@ pub(crate) struct LineRow {
     pub refund_posted_minor: i64,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::payments, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct PaymentRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
@@ -308,7 +314,8 @@ pub(crate) struct PaymentRow {
     pub captured_late: bool,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::refunds, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct RefundRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
@@ -320,6 +327,8 @@ pub(crate) struct RefundRow {
     pub amount_minor: i64,
     #[diesel(sql_type = Text)]
     pub currency: String,
+    #[diesel(sql_type = Text)]
+    pub idempotency_key: String,
     #[diesel(sql_type = Text)]
     pub state: String,
     #[diesel(sql_type = Bool)]
@@ -333,19 +342,7 @@ pub(crate) struct RefundRow {
 }
 
 #[derive(QueryableByName)]
-pub(crate) struct FingerprintRow {
-    #[diesel(sql_type = Nullable<Text>)]
-    pub fingerprint: Option<String>,
-}
-
-#[derive(QueryableByName)]
 pub(crate) struct IdRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
-}
-
-#[derive(QueryableByName)]
-pub(crate) struct IntRow {
-    #[diesel(sql_type = Integer)]
-    pub value: i32,
 }

@@ -3,15 +3,19 @@
 use std::collections::BTreeSet;
 
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::events::{EventEnvelope, EventId, EventStoreError};
+use bazaar_domain::events::{EventEnvelope, EventId, EventStoreError, ResourceId};
 use bazaar_domain::webhooks::{
     AttemptOutcome, AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, EndpointId,
     EndpointSecret, EventPattern, SecretUnavailable, WebhookEndpoint,
 };
 use bazaar_ledger::Timestamp;
+use bazaar_schema::schema::{
+    outbox_events, webhook_attempts, webhook_deliveries, webhook_endpoints,
+};
 use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_query;
 use diesel::sql_types::{Array, BigInt, Bytea, Integer, Nullable, Text, Uuid as SqlUuid};
-use diesel::{QueryableByName, RunQueryDsl, sql_query};
 use uuid::Uuid;
 
 use super::{Result, corrupt, count};
@@ -48,7 +52,7 @@ impl From<EventRow> for EventEnvelope {
             event_type: row.event_type,
             version: count(row.version),
             resource_type: row.resource_type,
-            resource_id: row.resource_id,
+            resource_id: ResourceId::from_uuid(row.resource_id),
             seller_id: row.seller_id.map(SellerId::from_uuid),
             payload: row.payload,
             occurred_at: Timestamp::from_micros(row.occurred_at),
@@ -56,7 +60,8 @@ impl From<EventRow> for EventEnvelope {
     }
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::webhook_endpoints, check_for_backend(diesel::pg::Pg))]
 pub(super) struct EndpointRow {
     #[diesel(sql_type = SqlUuid)]
     pub(super) id: Uuid,
@@ -81,9 +86,6 @@ pub(super) struct EndpointRow {
     #[diesel(sql_type = BigInt)]
     pub(super) created_at: i64,
 }
-
-pub(super) const ENDPOINT_COLUMNS: &str = "id, seller_id, url, event_types, secret_sealed, previous_secret_sealed, \
-     previous_secret_expires_at, state, disabled_reason, consecutive_failures, created_at";
 
 impl EndpointRow {
     pub(super) fn view(&self, now: Timestamp) -> WebhookEndpoint {
@@ -158,7 +160,9 @@ pub(super) fn seal_secret(
         })
 }
 
-#[derive(QueryableByName)]
+/// A delivery with its event's type; fields in [`DELIVERY_SELECT`]'s order, which
+/// [`delivery_by_id`] follows too.
+#[derive(QueryableByName, diesel::Queryable)]
 pub(super) struct DeliveryRow {
     #[diesel(sql_type = SqlUuid)]
     pub(super) id: Uuid,
@@ -184,7 +188,8 @@ pub(super) const DELIVERY_SELECT: &str = "SELECT d.id, d.endpoint_id, d.event_id
      d.first_attempt_at, d.next_attempt_at, d.created_at \
      FROM webhook_deliveries d JOIN outbox_events e ON e.id = d.event_id";
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = bazaar_schema::schema::webhook_attempts, check_for_backend(diesel::pg::Pg))]
 pub(super) struct AttemptRow {
     #[diesel(sql_type = SqlUuid)]
     pub(super) delivery_id: Uuid,
@@ -202,12 +207,6 @@ pub(super) struct AttemptRow {
     pub(super) error: Option<String>,
     #[diesel(sql_type = Nullable<BigInt>)]
     pub(super) next_attempt_at: Option<i64>,
-}
-
-#[derive(QueryableByName)]
-pub(super) struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    pub(super) value: i64,
 }
 
 pub(super) fn outcome_name(outcome: AttemptOutcome) -> &'static str {
@@ -263,50 +262,57 @@ pub(super) fn first_time(
     Ok(inserted.into_iter().map(|row| row.id).collect())
 }
 
-pub(super) fn endpoint_rows(
-    conn: &mut PgConnection,
-    seller: Uuid,
-    endpoint: Option<Uuid>,
-    lock: bool,
-) -> Result<Vec<EndpointRow>> {
-    let filter = if endpoint.is_some() {
-        " AND id = $2"
-    } else {
-        ""
-    };
-    let suffix = if lock { " FOR UPDATE" } else { "" };
-    // raw SQL: the id filter and FOR UPDATE are appended at run time to ENDPOINT_COLUMNS
-    let query = sql_query(format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE seller_id = $1{filter} \
-         ORDER BY created_at, id{suffix}"
-    ))
-    .bind::<SqlUuid, _>(seller);
-    let rows = match endpoint {
-        Some(id) => query.bind::<SqlUuid, _>(id).load(conn)?,
-        None => query.load(conn)?,
-    };
-    Ok(rows)
+/// A seller's endpoints, oldest first.
+pub(super) fn endpoint_rows(conn: &mut PgConnection, seller: Uuid) -> Result<Vec<EndpointRow>> {
+    Ok(webhook_endpoints::table
+        .filter(webhook_endpoints::seller_id.eq(seller))
+        .order((webhook_endpoints::created_at, webhook_endpoints::id))
+        .select(EndpointRow::as_select())
+        .load(conn)?)
 }
 
+/// One of a seller's endpoints, locked for the rest of the transaction.
 pub(super) fn one_endpoint(
     conn: &mut PgConnection,
     seller: Uuid,
     endpoint: Uuid,
 ) -> Result<EndpointRow> {
-    endpoint_rows(conn, seller, Some(endpoint), true)?
-        .into_iter()
-        .next()
+    webhook_endpoints::table
+        .filter(webhook_endpoints::seller_id.eq(seller))
+        .filter(webhook_endpoints::id.eq(endpoint))
+        .select(EndpointRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?
         .ok_or(Fail::Domain(EventStoreError::NotFound("webhook endpoint")))
 }
 
+/// One delivery with its event's type.
+pub(super) fn delivery_by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<DeliveryRow>> {
+    Ok(webhook_deliveries::table
+        .inner_join(outbox_events::table)
+        .filter(webhook_deliveries::id.eq(id))
+        .select((
+            webhook_deliveries::id,
+            webhook_deliveries::endpoint_id,
+            webhook_deliveries::event_id,
+            outbox_events::event_type,
+            webhook_deliveries::state,
+            webhook_deliveries::attempts,
+            webhook_deliveries::first_attempt_at,
+            webhook_deliveries::next_attempt_at,
+            webhook_deliveries::created_at,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
 pub(super) fn attempts_of(conn: &mut PgConnection, deliveries: &[Uuid]) -> Result<Vec<AttemptRow>> {
-    // raw SQL: plain SELECT with delivery_id = ANY($1); the builder could express it
-    Ok(sql_query(
-        "SELECT delivery_id, attempt, started_at, status_code, latency_ms, outcome, error, next_attempt_at \
-         FROM webhook_attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, attempt",
-    )
-    .bind::<Array<SqlUuid>, _>(deliveries)
-    .load(conn)?)
+    Ok(webhook_attempts::table
+        .filter(webhook_attempts::delivery_id.eq_any(deliveries))
+        .order((webhook_attempts::delivery_id, webhook_attempts::attempt))
+        .select(AttemptRow::as_select())
+        .load(conn)?)
 }
 
 pub(super) fn delivery_records(
@@ -345,13 +351,4 @@ pub(super) fn delivery_records(
             })
         })
         .collect()
-}
-
-/// Builds the jobs for claimed deliveries; deliveries whose endpoint is disabled are closed
-/// as failed instead.
-
-#[derive(QueryableByName)]
-pub(super) struct RegionRow {
-    #[diesel(sql_type = Text)]
-    pub(super) home_region: String,
 }

@@ -14,15 +14,15 @@ use bazaar_domain::webhooks::{
     EndpointSecret, NewEndpoint, WebhookEndpoint, WebhookStore,
 };
 use bazaar_ledger::Timestamp;
-use diesel::pg::PgConnection;
-use diesel::sql_types::{Array, BigInt, Bool, Bytea, Integer, Nullable, Text, Uuid as SqlUuid};
-use diesel::{QueryableByName, RunQueryDsl, sql_query};
+use bazaar_schema::schema::{sellers, webhook_deliveries, webhook_endpoints};
+use diesel::prelude::*;
+use diesel::sql_query;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::rows::{
-    CountRow, DELIVERY_SELECT, DeliveryRow, ENDPOINT_COLUMNS, EndpointRow, RegionRow,
-    delivery_records, endpoint_rows, events_by_id, first_time, one_endpoint, outcome_name,
-    seal_secret,
+    DELIVERY_SELECT, DeliveryRow, EndpointRow, delivery_by_id, delivery_records, endpoint_rows,
+    events_by_id, first_time, one_endpoint, outcome_name, seal_secret,
 };
 use super::{PostgresEvents, Result, count, refuse};
 use crate::commerce::{Fail, Mode, emit};
@@ -42,12 +42,10 @@ fn jobs_for(
     let event_ids: Vec<Uuid> = claimed.iter().map(|d| d.event_id).collect();
     let events = events_by_id(conn, &event_ids)?;
     let endpoint_ids: Vec<Uuid> = claimed.iter().map(|d| d.endpoint_id).collect();
-    // raw SQL: shares ENDPOINT_COLUMNS with the endpoint reads; the builder could express it
-    let endpoints: Vec<EndpointRow> = sql_query(format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ANY($1)"
-    ))
-    .bind::<Array<SqlUuid>, _>(&endpoint_ids)
-    .load(conn)?;
+    let endpoints: Vec<EndpointRow> = webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq_any(&endpoint_ids))
+        .select(EndpointRow::as_select())
+        .load(conn)?;
     let events: BTreeMap<Uuid, EventEnvelope> =
         events.into_iter().map(|e| (e.id.as_uuid(), e)).collect();
     // Secrets are opened once per endpoint, however many of its deliveries are due.
@@ -65,14 +63,14 @@ fn jobs_for(
         );
         let (Some(endpoint), Some(secrets), Some(event)) = ready else {
             // The endpoint is disabled or gone: close the delivery instead of sending it.
-            // raw SQL: plain single-row UPDATE; the builder could express it
-            sql_query(
-                "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
-                 last_error = 'endpoint disabled', updated_at = $2 WHERE id = $1",
-            )
-            .bind::<SqlUuid, _>(delivery.id)
-            .bind::<BigInt, _>(now.as_micros())
-            .execute(conn)?;
+            diesel::update(webhook_deliveries::table.find(delivery.id))
+                .set((
+                    webhook_deliveries::state.eq("failed"),
+                    webhook_deliveries::next_attempt_at.eq(None::<i64>),
+                    webhook_deliveries::last_error.eq("endpoint disabled"),
+                    webhook_deliveries::updated_at.eq(now.as_micros()),
+                ))
+                .execute(conn)?;
             continue;
         };
         jobs.push(DeliveryJob {
@@ -185,18 +183,22 @@ fn apply_health(
         EndpointHealth::Failing { failures } => (*failures, None),
         EndpointHealth::Disabled { failures, reason } => (*failures, Some(reason.as_str())),
     };
-    // raw SQL: CASE and COALESCE on a nullable bind in SET; diesel has no COALESCE
-    sql_query(
-        "UPDATE webhook_endpoints SET consecutive_failures = $2, \
-           state = CASE WHEN $3::TEXT IS NULL THEN state ELSE 'disabled' END, \
-           disabled_reason = COALESCE($3, disabled_reason), updated_at = $4 \
-         WHERE id = $1",
-    )
-    .bind::<SqlUuid, _>(endpoint)
-    .bind::<Integer, _>(i32::try_from(failures_after).unwrap_or(i32::MAX))
-    .bind::<Nullable<Text>, _>(disabled_reason)
-    .bind::<BigInt, _>(now.as_micros())
-    .execute(conn)?;
+    let failures_after = i32::try_from(failures_after).unwrap_or(i32::MAX);
+    let target = webhook_endpoints::table.find(endpoint);
+    let health = (
+        webhook_endpoints::consecutive_failures.eq(failures_after),
+        webhook_endpoints::updated_at.eq(now.as_micros()),
+    );
+    match disabled_reason {
+        Some(reason) => diesel::update(target)
+            .set((
+                health,
+                webhook_endpoints::state.eq("disabled"),
+                webhook_endpoints::disabled_reason.eq(reason),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target).set(health).execute(conn)?,
+    };
     Ok(())
 }
 
@@ -215,13 +217,11 @@ impl WebhookStore for PostgresEvents {
                 .iter()
                 .filter_map(|e| e.seller_id.map(SellerId::as_uuid))
                 .collect();
-            // raw SQL: shares ENDPOINT_COLUMNS with the endpoint reads; the builder could too
-            let endpoints: Vec<EndpointRow> = sql_query(format!(
-                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
-                 WHERE seller_id = ANY($1) AND state = 'enabled'"
-            ))
-            .bind::<Array<SqlUuid>, _>(&sellers)
-            .load(conn)?;
+            let endpoints: Vec<EndpointRow> = webhook_endpoints::table
+                .filter(webhook_endpoints::seller_id.eq_any(&sellers))
+                .filter(webhook_endpoints::state.eq("enabled"))
+                .select(EndpointRow::as_select())
+                .load(conn)?;
             // Each endpoint's patterns are parsed and its secrets opened once per chunk.
             let subscriptions = endpoints
                 .iter()
@@ -371,37 +371,35 @@ impl WebhookStore for PostgresEvents {
         } = endpoint;
         let id = id.as_uuid();
         self.run("create_endpoint", Mode::Write, move |conn| {
-            // raw SQL: plain single-row SELECT; the builder could express it
-            let regions: Vec<RegionRow> =
-                sql_query("SELECT home_region FROM sellers WHERE id = $1")
-                    .bind::<SqlUuid, _>(seller.as_uuid())
-                    .load(conn)?;
-            let Some(region) = regions.first() else {
+            let region: Option<String> = sellers::table
+                .find(seller.as_uuid())
+                .select(sellers::home_region)
+                .first(conn)
+                .optional()?;
+            let Some(region) = region else {
                 return refuse(EventStoreError::NotFound("seller"));
             };
-            // raw SQL: plain COUNT(*); the builder could express it (count_star)
-            let existing: Vec<CountRow> = sql_query(
-                "SELECT COUNT(*) AS value FROM webhook_endpoints WHERE seller_id = $1",
-            )
-            .bind::<SqlUuid, _>(seller.as_uuid())
-            .load(conn)?;
-            let existing = existing.first().map_or(0, |r| r.value);
-            rules::may_add_endpoint(u64::try_from(existing).unwrap_or(0)).map_err(|e| Fail::Domain(e.into()))?;
+            let existing: i64 = webhook_endpoints::table
+                .filter(webhook_endpoints::seller_id.eq(seller.as_uuid()))
+                .count()
+                .get_result(conn)?;
+            rules::may_add_endpoint(u64::try_from(existing).unwrap_or(0))
+                .map_err(|e| Fail::Domain(e.into()))?;
             let types: Vec<String> = patterns.iter().map(|p| p.as_str().to_owned()).collect();
-            // raw SQL: plain INSERT; the builder could express it
-            sql_query(
-                "INSERT INTO webhook_endpoints (id, seller_id, url, event_types, secret_sealed, state, \
-                                                consecutive_failures, created_at, updated_at, home_region) \
-                 VALUES ($1, $2, $3, $4, $5, 'enabled', 0, $6, $6, $7)",
-            )
-            .bind::<SqlUuid, _>(id)
-            .bind::<SqlUuid, _>(seller.as_uuid())
-            .bind::<Text, _>(url.as_str())
-            .bind::<Array<Text>, _>(&types)
-            .bind::<Bytea, _>(seal_secret(&key, &secret, id)?)
-            .bind::<BigInt, _>(now.as_micros())
-            .bind::<Text, _>(&region.home_region)
-            .execute(conn)?;
+            diesel::insert_into(webhook_endpoints::table)
+                .values((
+                    webhook_endpoints::id.eq(id),
+                    webhook_endpoints::seller_id.eq(seller.as_uuid()),
+                    webhook_endpoints::url.eq(url.as_str()),
+                    webhook_endpoints::event_types.eq(&types),
+                    webhook_endpoints::secret_sealed.eq(seal_secret(&key, &secret, id)?),
+                    webhook_endpoints::state.eq("enabled"),
+                    webhook_endpoints::consecutive_failures.eq(0),
+                    webhook_endpoints::created_at.eq(now.as_micros()),
+                    webhook_endpoints::updated_at.eq(now.as_micros()),
+                    webhook_endpoints::home_region.eq(&region),
+                ))
+                .execute(conn)?;
             Ok(one_endpoint(conn, seller.as_uuid(), id)?.view(now))
         })
         .await
@@ -428,17 +426,14 @@ impl WebhookStore for PostgresEvents {
                     Some(now.saturating_add(overlap).as_micros()),
                 )
             };
-            // raw SQL: plain single-row UPDATE; the builder could express it
-            sql_query(
-                "UPDATE webhook_endpoints SET secret_sealed = $2, previous_secret_sealed = $3, \
-                   previous_secret_expires_at = $4, updated_at = $5 WHERE id = $1",
-            )
-            .bind::<SqlUuid, _>(endpoint)
-            .bind::<Bytea, _>(seal_secret(&key, &secret, endpoint)?)
-            .bind::<Nullable<Bytea>, _>(previous)
-            .bind::<Nullable<BigInt>, _>(until)
-            .bind::<BigInt, _>(now.as_micros())
-            .execute(conn)?;
+            diesel::update(webhook_endpoints::table.find(endpoint))
+                .set((
+                    webhook_endpoints::secret_sealed.eq(seal_secret(&key, &secret, endpoint)?),
+                    webhook_endpoints::previous_secret_sealed.eq(previous),
+                    webhook_endpoints::previous_secret_expires_at.eq(until),
+                    webhook_endpoints::updated_at.eq(now.as_micros()),
+                ))
+                .execute(conn)?;
             Ok(one_endpoint(conn, seller.as_uuid(), endpoint)?.view(now))
         })
         .await
@@ -455,17 +450,26 @@ impl WebhookStore for PostgresEvents {
         let endpoint = endpoint.as_uuid();
         self.run("set_endpoint_enabled", Mode::Write, move |conn| {
             one_endpoint(conn, seller.as_uuid(), endpoint)?;
-            // raw SQL: three CASE WHEN $2 expressions in SET; plainer than diesel's case_when
-            sql_query(
-                "UPDATE webhook_endpoints SET state = CASE WHEN $2 THEN 'enabled' ELSE 'disabled' END, \
-                   disabled_reason = CASE WHEN $2 THEN NULL ELSE 'disabled by the seller' END, \
-                   consecutive_failures = CASE WHEN $2 THEN 0 ELSE consecutive_failures END, \
-                   updated_at = $3 WHERE id = $1",
-            )
-            .bind::<SqlUuid, _>(endpoint)
-            .bind::<Bool, _>(enabled)
-            .bind::<BigInt, _>(now.as_micros())
-            .execute(conn)?;
+            let target = webhook_endpoints::table.find(endpoint);
+            let touched = webhook_endpoints::updated_at.eq(now.as_micros());
+            if enabled {
+                diesel::update(target)
+                    .set((
+                        webhook_endpoints::state.eq("enabled"),
+                        webhook_endpoints::disabled_reason.eq(None::<String>),
+                        webhook_endpoints::consecutive_failures.eq(0),
+                        touched,
+                    ))
+                    .execute(conn)?;
+            } else {
+                diesel::update(target)
+                    .set((
+                        webhook_endpoints::state.eq("disabled"),
+                        webhook_endpoints::disabled_reason.eq("disabled by the seller"),
+                        touched,
+                    ))
+                    .execute(conn)?;
+            }
             Ok(one_endpoint(conn, seller.as_uuid(), endpoint)?.view(now))
         })
         .await
@@ -478,7 +482,7 @@ impl WebhookStore for PostgresEvents {
         now: Timestamp,
     ) -> std::result::Result<Vec<WebhookEndpoint>, EventStoreError> {
         self.run("endpoints", Mode::Read, move |conn| {
-            Ok(endpoint_rows(conn, seller.as_uuid(), None, false)?
+            Ok(endpoint_rows(conn, seller.as_uuid())?
                 .iter()
                 .map(|r| r.view(now))
                 .collect())
@@ -524,30 +528,27 @@ impl WebhookStore for PostgresEvents {
     ) -> std::result::Result<DeliveryRecord, EventStoreError> {
         let delivery = delivery.as_uuid();
         self.run("replay", Mode::Write, move |conn| {
-            // raw SQL: FOR UPDATE OF d, which the builder cannot name, over DELIVERY_SELECT's join
-            let rows: Vec<DeliveryRow> = sql_query(format!(
-                "{DELIVERY_SELECT} WHERE d.id = $1 AND d.seller_id = $2 FOR UPDATE OF d"
-            ))
-            .bind::<SqlUuid, _>(delivery)
-            .bind::<SqlUuid, _>(seller.as_uuid())
-            .load(conn)?;
-            let Some(row) = rows.into_iter().next() else {
+            let endpoint_id: Option<Uuid> = webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(delivery))
+                .filter(webhook_deliveries::seller_id.eq(seller.as_uuid()))
+                .select(webhook_deliveries::endpoint_id)
+                .for_update()
+                .first(conn)
+                .optional()?;
+            let Some(endpoint_id) = endpoint_id else {
                 return refuse(EventStoreError::NotFound("delivery"));
             };
-            let endpoint = one_endpoint(conn, seller.as_uuid(), row.endpoint_id)?;
+            let endpoint = one_endpoint(conn, seller.as_uuid(), endpoint_id)?;
             rules::may_replay(endpoint.state == "enabled").map_err(|e| Fail::Domain(e.into()))?;
-            // raw SQL: plain single-row UPDATE; the builder could express it
-            sql_query(
-                "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $2, \
-                   first_attempt_at = NULL, updated_at = $2 WHERE id = $1",
-            )
-            .bind::<SqlUuid, _>(delivery)
-            .bind::<BigInt, _>(now.as_micros())
-            .execute(conn)?;
-            // raw SQL: DELIVERY_SELECT joins outbox_events, a join the schema does not declare
-            let rows: Vec<DeliveryRow> = sql_query(format!("{DELIVERY_SELECT} WHERE d.id = $1"))
-                .bind::<SqlUuid, _>(delivery)
-                .load(conn)?;
+            diesel::update(webhook_deliveries::table.find(delivery))
+                .set((
+                    webhook_deliveries::state.eq("pending"),
+                    webhook_deliveries::next_attempt_at.eq(now.as_micros()),
+                    webhook_deliveries::first_attempt_at.eq(None::<i64>),
+                    webhook_deliveries::updated_at.eq(now.as_micros()),
+                ))
+                .execute(conn)?;
+            let rows: Vec<DeliveryRow> = delivery_by_id(conn, delivery)?.into_iter().collect();
             delivery_records(conn, rows)?
                 .into_iter()
                 .next()

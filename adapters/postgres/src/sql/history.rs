@@ -1,6 +1,8 @@
 //! Reads of the ledger's history: an account's entries, its balance at an instant, and the
 //! liveness probe.
 
+use bazaar_schema::schema::ledger_accounts;
+
 use super::*;
 
 #[derive(QueryableByName)]
@@ -15,12 +17,6 @@ struct HistoryRow {
     credits_posted: i64,
 }
 
-#[derive(QueryableByName)]
-struct CreatedRow {
-    #[diesel(sql_type = BigInt)]
-    created_at: i64,
-}
-
 /// The account's balance after the last event at or before `at`, read from the balances
 /// stored with each transfer and expiration; `None` if the account did not exist then.
 pub(crate) fn balance_at(
@@ -28,13 +24,13 @@ pub(crate) fn balance_at(
     id: Uuid,
     at: Timestamp,
 ) -> Result<Option<Balance>, TxError> {
-    // raw SQL: plain single-row SELECT; the builder could express it
-    let created: Vec<CreatedRow> =
-        sql_query("SELECT created_at FROM ledger_accounts WHERE id = $1")
-            .bind::<SqlUuid, _>(id)
-            .load(conn)?;
-    match created.first() {
-        Some(row) if row.created_at <= at.as_micros() => {}
+    let created: Option<i64> = ledger_accounts::table
+        .find(id)
+        .select(ledger_accounts::created_at)
+        .first(conn)
+        .optional()?;
+    match created {
+        Some(created) if created <= at.as_micros() => {}
         _ => return Ok(None),
     }
     let side = |table: &str, side: &str, order: &str| {
@@ -153,15 +149,7 @@ pub(crate) fn history(
         .collect()
 }
 
-#[derive(QueryableByName)]
-struct ExistsRow {
-    #[diesel(sql_type = Bool)]
-    ok: bool,
-}
-
 /// Whether the database answers at all.
 pub(crate) fn ping(conn: &mut PgConnection) -> QueryResult<bool> {
-    // raw SQL: a constant probe with no table; the builder could express it (diesel::select)
-    let rows: Vec<ExistsRow> = sql_query("SELECT true AS ok").load(conn)?;
-    Ok(rows.first().is_some_and(|row| row.ok))
+    diesel::select(true.into_sql::<diesel::sql_types::Bool>()).get_result(conn)
 }

@@ -9,10 +9,11 @@ use bazaar_ledger::{
     Account, AccountError, Balance, BatchError, Effects, LedgerState, NewAccount, PendingState,
     Receipt, RequestKind, Timestamp, Transfer, TransferId, TransferKind, TransferRequest,
 };
+use bazaar_schema::schema::{ledger_clock, ledger_failures};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -57,39 +58,37 @@ impl From<bazaar_ledger::StoreError> for TxError {
     }
 }
 
-#[derive(QueryableByName)]
-struct ClockRow {
-    #[diesel(sql_type = BigInt)]
-    last_ts: i64,
-}
-
 /// Creates the clock row if it is missing. Run once at start, outside any DDL.
 pub(crate) fn ensure_clock(conn: &mut PgConnection) -> QueryResult<()> {
-    // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
-    sql_query(
-        "INSERT INTO ledger_clock (id, last_ts) VALUES (true, $1) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind::<BigInt, _>(Timestamp::MIN.as_micros())
-    .execute(conn)
-    .map(|_| ())
+    diesel::insert_into(ledger_clock::table)
+        .values((
+            ledger_clock::id.eq(true),
+            ledger_clock::last_ts.eq(Timestamp::MIN.as_micros()),
+        ))
+        .on_conflict(ledger_clock::id)
+        .do_nothing()
+        .execute(conn)
+        .map(|_| ())
 }
 
 fn lock_clock(conn: &mut PgConnection) -> Result<Timestamp, TxError> {
-    // raw SQL: plain SELECT ... FOR UPDATE of the clock row; the builder could express it
-    let rows: Vec<ClockRow> =
-        sql_query("SELECT last_ts FROM ledger_clock WHERE id FOR UPDATE").load(conn)?;
-    let row = rows.into_iter().next().ok_or_else(|| {
+    let last: Option<i64> = ledger_clock::table
+        .filter(ledger_clock::id)
+        .select(ledger_clock::last_ts)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    let last = last.ok_or_else(|| {
         TxError::Corrupt(bazaar_ledger::StoreError::Internal(
             "ledger clock row missing".to_owned(),
         ))
     })?;
-    Ok(Timestamp::from_micros(row.last_ts))
+    Ok(Timestamp::from_micros(last))
 }
 
 fn save_clock(conn: &mut PgConnection, last: Timestamp) -> QueryResult<()> {
-    // raw SQL: plain UPDATE of the clock row; the builder could express it
-    sql_query("UPDATE ledger_clock SET last_ts = $1 WHERE id")
-        .bind::<BigInt, _>(last.as_micros())
+    diesel::update(ledger_clock::table.filter(ledger_clock::id))
+        .set(ledger_clock::last_ts.eq(last.as_micros()))
         .execute(conn)
         .map(|_| ())
 }
@@ -166,11 +165,10 @@ fn load_failures(
     if ids.is_empty() {
         return Ok(());
     }
-    // raw SQL: plain SELECT with id = ANY($1); the builder could express it
-    let rows: Vec<FailureRow> =
-        sql_query("SELECT id, request, error FROM ledger_failures WHERE id = ANY($1)")
-            .bind::<Array<SqlUuid>, _>(ids)
-            .load(conn)?;
+    let rows: Vec<FailureRow> = ledger_failures::table
+        .filter(ledger_failures::id.eq_any(ids))
+        .select(FailureRow::as_select())
+        .load(conn)?;
     for row in rows {
         let (id, failure) = row.into_domain()?;
         state.load_failure(id, failure);

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use bazaar_domain::Country;
-use bazaar_domain::catalog::{Category, ProductDraft, ProductId, Review, SkuDraft, SkuId};
+use bazaar_domain::catalog::{
+    Category, ProductDraft, ProductId, Review, ReviewId, SkuDraft, SkuId,
+};
 use bazaar_domain::events::EventStoreError;
 use bazaar_domain::identity::{
-    AccountKind, Email, IdentityError, SignUp, SignedUp, User, UserId, validate_password,
+    AccountKind, Email, IdentityError, PartyId, SignUp, SignedUp, User, UserId, validate_password,
 };
 use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
@@ -185,7 +187,7 @@ impl Mutation {
             .sign_up(
                 SignUp {
                     user_id: UserId::from_uuid(Uuid::new_v4()),
-                    party_id: Uuid::new_v4(),
+                    party_id: PartyId::from_uuid(Uuid::new_v4()),
                     email: email.clone(),
                     password_hash,
                     name: input.name,
@@ -451,7 +453,7 @@ impl Mutation {
         let order_id = OrderId::from_uuid(uuid(&order_id, "order id")?);
         let product_id = ProductId::from_uuid(uuid(&product_id, "product id")?);
         let review = Review {
-            id: Uuid::new_v5(&order_id.as_uuid(), product_id.as_uuid().as_bytes()),
+            id: ReviewId::of(order_id, product_id),
             product_id,
             buyer_id: buyer,
             order_id,

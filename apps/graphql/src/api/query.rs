@@ -115,7 +115,7 @@ pub async fn reviews(
             body: r.review.body.clone(),
             created_at: instant(r.created_at),
         };
-        (time_cursor(r.created_at, r.review.id), node)
+        (time_cursor(r.created_at, r.review.id.as_uuid()), node)
     }))
 }
 

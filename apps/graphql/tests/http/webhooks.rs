@@ -90,7 +90,7 @@ async fn deliver_event(server: &Server, seller: Uuid) {
         event_type: "order.paid".to_owned(),
         version: 1,
         resource_type: "order".to_owned(),
-        resource_id: Uuid::new_v4(),
+        resource_id: bazaar_domain::events::ResourceId::from_uuid(Uuid::new_v4()),
         seller_id: Some(SellerId::from_uuid(seller)),
         payload: "{}".to_owned(),
         occurred_at: now,
@@ -102,7 +102,7 @@ async fn deliver_event(server: &Server, seller: Uuid) {
          VALUES ($1, 'order.paid', 1, 'order', $2, $3, '{}', $4, $4)",
     )
     .bind::<SqlUuid, _>(event.id.as_uuid())
-    .bind::<SqlUuid, _>(event.resource_id)
+    .bind::<SqlUuid, _>(event.resource_id.as_uuid())
     .bind::<SqlUuid, _>(seller)
     .bind::<BigInt, _>(now.as_micros())
     .execute(&mut conn)

@@ -14,6 +14,17 @@ bazaar_ledger::uuid_id!(
     BuyerId
 );
 bazaar_ledger::uuid_id!(
+    /// A review's id: one per order and product ([`ReviewId::of`]).
+    ReviewId
+);
+
+impl ReviewId {
+    /// The review of `product` bought in `order`: a retried review names the same one.
+    pub fn of(order: crate::orders::OrderId, product: ProductId) -> Self {
+        Self::from_uuid(Uuid::new_v5(&order.as_uuid(), product.as_uuid().as_bytes()))
+    }
+}
+bazaar_ledger::uuid_id!(
     /// A product's id.
     ProductId
 );
@@ -487,9 +498,8 @@ impl ProductQuery {
 /// A buyer's review of a product from a delivered order.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Review {
-    /// Chosen by the caller; the API derives it from the order and the product, so a
-    /// retried review names the same one.
-    pub id: Uuid,
+    /// [`ReviewId::of`] the order and the product, so a retried review names the same one.
+    pub id: ReviewId,
     /// The product reviewed; the order must hold it.
     pub product_id: ProductId,
     /// The reviewer: the buyer of the order.

@@ -20,6 +20,11 @@ bazaar_ledger::uuid_id!(
     /// An event's id.
     EventId
 );
+bazaar_ledger::uuid_id!(
+    /// The id of the resource an event describes (an order, a payment, a refund, ...); its
+    /// kind is the event's resource type.
+    ResourceId
+);
 
 /// The id of the event of type `event_type` about `subject` (a resource, or for per-seller
 /// copies the seller's part of it): the same inputs always give the same id.
@@ -115,7 +120,7 @@ pub struct EventEnvelope {
     /// `order`.
     pub resource_type: String,
     /// The id of the resource the payload describes.
-    pub resource_id: Uuid,
+    pub resource_id: ResourceId,
     /// The seller who may see the event, and whose webhook endpoints hear it; `None` for a
     /// platform event, which no endpoint hears.
     pub seller_id: Option<SellerId>,

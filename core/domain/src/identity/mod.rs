@@ -22,6 +22,11 @@ bazaar_ledger::uuid_id!(
     /// A user's id.
     UserId
 );
+bazaar_ledger::uuid_id!(
+    /// The id of the buyer or seller a new account acts for; it becomes a [`BuyerId`] or a
+    /// [`SellerId`].
+    PartyId
+);
 
 /// The tenant a user acts for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

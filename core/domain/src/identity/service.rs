@@ -4,7 +4,9 @@ use bazaar_ledger::{LedgerStore, Timestamp};
 use bazaar_money::Currency;
 
 use super::rules::{party_name, region_for};
-use super::{Email, IdentityError, IdentityStore, NewParty, NewUser, TokenHash, User, UserId};
+use super::{
+    Email, IdentityError, IdentityStore, NewParty, NewUser, PartyId, TokenHash, User, UserId,
+};
 use crate::Country;
 use crate::catalog::{BasisPoints, Buyer, BuyerId, CommissionRule, Seller};
 use crate::chart::SellerId;
@@ -48,8 +50,8 @@ pub enum AccountKind {
 pub struct SignUp {
     /// The new user's id, drawn by the caller.
     pub user_id: UserId,
-    /// The id of the buyer or seller the account acts for.
-    pub party_id: uuid::Uuid,
+    /// The id of the buyer or seller the account acts for, drawn by the caller.
+    pub party_id: PartyId,
     /// The address to sign in with.
     pub email: Email,
     /// The password's argon2id hash (a PHC string), made after
@@ -115,7 +117,7 @@ impl<S: IdentityStore, L: LedgerStore> Identity<S, L> {
         let region = region_for(&request.country);
         let party = match request.kind {
             AccountKind::Buyer => NewParty::Buyer(Buyer {
-                id: BuyerId::from_uuid(request.party_id),
+                id: BuyerId::from_uuid(request.party_id.as_uuid()),
                 name,
                 country: request.country,
                 region: region.clone(),
@@ -123,7 +125,7 @@ impl<S: IdentityStore, L: LedgerStore> Identity<S, L> {
             AccountKind::Seller {
                 settlement_currency,
             } => NewParty::Seller(Seller {
-                id: SellerId::from_uuid(request.party_id),
+                id: SellerId::from_uuid(request.party_id.as_uuid()),
                 name,
                 country: request.country,
                 region: region.clone(),

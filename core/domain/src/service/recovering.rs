@@ -32,7 +32,7 @@ pub struct IntentsPass {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct IntentFailure {
     /// The intent's id ([`LedgerIntent::id`]).
-    pub intent_id: uuid::Uuid,
+    pub intent_id: crate::store::IntentId,
     /// Failed attempts so far, this one included.
     pub attempts: u32,
     /// The code stored with it: the ledger's rejection code, or the commerce error code.

@@ -145,7 +145,6 @@ pub fn may_replay(endpoint_enabled: bool) -> Result<(), WebhookError> {
 mod tests {
     use bazaar_ledger::Timestamp;
     use proptest::prelude::*;
-    use uuid::Uuid;
 
     use super::*;
     use crate::webhooks::parse_patterns;
@@ -156,7 +155,7 @@ mod tests {
             event_type: event_type.to_owned(),
             version: 1,
             resource_type: "order".to_owned(),
-            resource_id: Uuid::from_u128(5),
+            resource_id: crate::events::ResourceId::from_u128(5),
             seller_id: seller.map(SellerId::from_u128),
             payload: "{}".to_owned(),
             occurred_at: Timestamp::from_micros(0),

@@ -1,5 +1,8 @@
 //! Products, SKUs and catalog search.
 
+use bazaar_schema::schema::{products, sku_prices, skus};
+use diesel::prelude::*;
+
 use super::*;
 
 pub(crate) fn create_product(
@@ -11,77 +14,86 @@ pub(crate) fn create_product(
         return refuse(CommerceError::NotFound("seller"));
     }
     let fingerprint = product.fingerprint();
-    // raw SQL: plain INSERT ... ON CONFLICT DO NOTHING; the builder could express it
-    let inserted = sql_query(
-        "INSERT INTO products (id, seller_id, title, description, category, kind, created_at, fingerprint) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind::<SqlUuid, _>(product.id.as_uuid())
-    .bind::<SqlUuid, _>(product.seller_id.as_uuid())
-    .bind::<Text, _>(&product.title)
-    .bind::<Text, _>(&product.description)
-    .bind::<Text, _>(product.category.as_str())
-    .bind::<Text, _>(product.kind.as_str())
-    .bind::<BigInt, _>(now.as_micros())
-    .bind::<Text, _>(&fingerprint)
-    .execute(conn)?;
+    let inserted = diesel::insert_into(products::table)
+        .values((
+            products::id.eq(product.id.as_uuid()),
+            products::seller_id.eq(product.seller_id.as_uuid()),
+            products::title.eq(&product.title),
+            products::description.eq(&product.description),
+            products::category.eq(product.category.as_str()),
+            products::kind.eq(product.kind.as_str()),
+            products::created_at.eq(now.as_micros()),
+            products::fingerprint.eq(&fingerprint),
+        ))
+        .on_conflict(products::id)
+        .do_nothing()
+        .execute(conn)?;
     if inserted == 0 {
         // The key was used before: a retry of the same creation finds its product; a
         // different product under the same key is refused, as checkout does. Products
         // created before fingerprints were kept have none and are taken as retries.
-        // raw SQL: plain single-row SELECT; the builder could express it
-        let stored: Vec<FingerprintRow> =
-            sql_query("SELECT fingerprint FROM products WHERE id = $1")
-                .bind::<SqlUuid, _>(product.id.as_uuid())
-                .load(conn)?;
-        return match stored.first().and_then(|row| row.fingerprint.as_deref()) {
+        let stored: Option<Option<String>> = products::table
+            .find(product.id.as_uuid())
+            .select(products::fingerprint)
+            .first(conn)
+            .optional()?;
+        return match stored.flatten().as_deref() {
             Some(stored) if stored != fingerprint => refuse(CommerceError::IdempotencyKeyReused),
             _ => Ok(()),
         };
     }
     for sku in &product.skus {
-        // raw SQL: plain INSERT; the builder could express it
-        sql_query(
-            "INSERT INTO skus (id, product_id, code, title, tracks_stock, on_hand, reserved) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0)",
-        )
-        .bind::<SqlUuid, _>(sku.id.as_uuid())
-        .bind::<SqlUuid, _>(product.id.as_uuid())
-        .bind::<Text, _>(&sku.code)
-        .bind::<Text, _>(&sku.title)
-        .bind::<Bool, _>(sku.stock.is_some())
-        .bind::<Integer, _>(int(sku.stock.unwrap_or(0))?)
-        .execute(conn)?;
-        for price in &sku.prices {
-            // raw SQL: plain INSERT; the builder could express it
-            sql_query(
-                "INSERT INTO sku_prices (sku_id, currency, amount_minor) VALUES ($1, $2, $3)",
-            )
-            .bind::<SqlUuid, _>(sku.id.as_uuid())
-            .bind::<Text, _>(price.currency().code())
-            .bind::<BigInt, _>(price.minor())
+        diesel::insert_into(skus::table)
+            .values((
+                skus::id.eq(sku.id.as_uuid()),
+                skus::product_id.eq(product.id.as_uuid()),
+                skus::code.eq(&sku.code),
+                skus::title.eq(&sku.title),
+                skus::tracks_stock.eq(sku.stock.is_some()),
+                skus::on_hand.eq(int(sku.stock.unwrap_or(0))?),
+                skus::reserved.eq(0),
+            ))
             .execute(conn)?;
+        let prices: Vec<_> = sku
+            .prices
+            .iter()
+            .map(|price| {
+                (
+                    sku_prices::sku_id.eq(sku.id.as_uuid()),
+                    sku_prices::currency.eq(price.currency().code()),
+                    sku_prices::amount_minor.eq(price.minor()),
+                )
+            })
+            .collect();
+        if !prices.is_empty() {
+            diesel::insert_into(sku_prices::table)
+                .values(&prices)
+                .execute(conn)?;
         }
     }
     Ok(())
 }
 
 pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<SkuView>> {
-    // raw SQL: joins skus to products, which the schema declares no join for
-    let skus: Vec<SkuRow> = sql_query(
-        "SELECT s.id, s.product_id, p.seller_id, s.title, p.category, p.kind, s.tracks_stock, \
-                (s.on_hand - s.reserved) AS available \
-         FROM skus s JOIN products p ON p.id = s.product_id WHERE s.id = ANY($1)",
-    )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .load(conn)?;
-    // raw SQL: currency::TEXT cast as in the shared selects; the builder could express it
-    let prices: Vec<PriceRow> = sql_query(
-        "SELECT sku_id, currency::TEXT AS currency, amount_minor FROM sku_prices WHERE sku_id = ANY($1) \
-         ORDER BY sku_id, currency",
-    )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .load(conn)?;
+    let skus: Vec<SkuRow> = skus::table
+        .inner_join(products::table)
+        .filter(skus::id.eq_any(ids))
+        .select((
+            skus::id,
+            skus::product_id,
+            products::seller_id,
+            skus::title,
+            products::category,
+            products::kind,
+            skus::tracks_stock,
+            skus::on_hand - skus::reserved,
+        ))
+        .load(conn)?;
+    let prices: Vec<PriceRow> = sku_prices::table
+        .filter(sku_prices::sku_id.eq_any(ids))
+        .order((sku_prices::sku_id, sku_prices::currency))
+        .select(PriceRow::as_select())
+        .load(conn)?;
     skus.into_iter()
         .map(|row| {
             let prices = prices

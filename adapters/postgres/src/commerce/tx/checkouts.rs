@@ -1,5 +1,8 @@
 //! Checkouts: orders, lines, stock reservations and payments started.
 
+use bazaar_schema::schema::{checkouts, order_lines, orders, payments, skus, stock_reservations};
+use diesel::prelude::*;
+
 use super::*;
 
 pub(crate) fn create_checkout(
@@ -10,13 +13,11 @@ pub(crate) fn create_checkout(
     expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<CheckoutRecord> {
-    // raw SQL: shares CHECKOUT_SELECT (country::TEXT, currency::TEXT casts) with the checkout reads
-    let existing: Vec<CheckoutRow> = sql_query(format!(
-        "{CHECKOUT_SELECT} WHERE buyer_id = $1 AND idempotency_key = $2"
-    ))
-    .bind::<SqlUuid, _>(plan.buyer_id.as_uuid())
-    .bind::<Text, _>(key)
-    .load(conn)?;
+    let existing: Vec<CheckoutRow> = checkouts::table
+        .filter(checkouts::buyer_id.eq(plan.buyer_id.as_uuid()))
+        .filter(checkouts::idempotency_key.eq(key))
+        .select(CheckoutRow::as_select())
+        .load(conn)?;
     if let Some(row) = existing.into_iter().next() {
         if row.fingerprint != fingerprint {
             return refuse(CommerceError::IdempotencyKeyReused);
@@ -34,53 +35,49 @@ pub(crate) fn create_checkout(
     physical.sort_by_key(|l| l.sku_id);
     for line in &physical {
         let quantity = int(line.quantity)?;
-        // raw SQL: guarded UPDATE ... RETURNING; the builder could express it
-        let reserved: Vec<IdRow> = sql_query(
-            "UPDATE skus SET reserved = reserved + $2 \
-             WHERE id = $1 AND tracks_stock AND on_hand - reserved >= $2 RETURNING id",
-        )
-        .bind::<SqlUuid, _>(line.sku_id.as_uuid())
-        .bind::<Integer, _>(quantity)
-        .load(conn)?;
+        let reserved: Vec<Uuid> = diesel::update(skus::table)
+            .filter(skus::id.eq(line.sku_id.as_uuid()))
+            .filter(skus::tracks_stock)
+            .filter((skus::on_hand - skus::reserved).ge(quantity))
+            .set(skus::reserved.eq(skus::reserved + quantity))
+            .returning(skus::id)
+            .get_results(conn)?;
         if reserved.is_empty() {
-            // raw SQL: plain SELECT of a column difference; the builder could express it
-            let left: Vec<IntRow> =
-                sql_query("SELECT (on_hand - reserved) AS value FROM skus WHERE id = $1")
-                    .bind::<SqlUuid, _>(line.sku_id.as_uuid())
-                    .load(conn)?;
-            let available = left.first().map_or(0, |r| r.value.max(0));
+            let left: Vec<i32> = skus::table
+                .filter(skus::id.eq(line.sku_id.as_uuid()))
+                .select(skus::on_hand - skus::reserved)
+                .load(conn)?;
+            let available = left.first().map_or(0, |value| (*value).max(0));
             return refuse(CommerceError::OutOfStock {
                 sku: line.sku_id,
                 requested: line.quantity,
                 available: unsigned(available)?,
             });
         }
-        // raw SQL: plain INSERT; the builder could express it
-        sql_query(
-            "INSERT INTO stock_reservations (checkout_id, sku_id, quantity, state) VALUES ($1, $2, $3, 'held')",
-        )
-        .bind::<SqlUuid, _>(plan.id.as_uuid())
-        .bind::<SqlUuid, _>(line.sku_id.as_uuid())
-        .bind::<Integer, _>(quantity)
-        .execute(conn)?;
+        diesel::insert_into(stock_reservations::table)
+            .values((
+                stock_reservations::checkout_id.eq(plan.id.as_uuid()),
+                stock_reservations::sku_id.eq(line.sku_id.as_uuid()),
+                stock_reservations::quantity.eq(quantity),
+                stock_reservations::state.eq("held"),
+            ))
+            .execute(conn)?;
     }
-    // raw SQL: plain INSERT; the builder could express it
-    sql_query(
-        "INSERT INTO checkouts (id, buyer_id, idempotency_key, fingerprint, country, currency, total_minor, \
-                                state, expires_at, created_at, home_region) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10)",
-    )
-    .bind::<SqlUuid, _>(plan.id.as_uuid())
-    .bind::<SqlUuid, _>(plan.buyer_id.as_uuid())
-    .bind::<Text, _>(key)
-    .bind::<Text, _>(fingerprint)
-    .bind::<Text, _>(plan.country.as_str())
-    .bind::<Text, _>(plan.currency.code())
-    .bind::<BigInt, _>(plan.total.minor())
-    .bind::<BigInt, _>(expires_at.as_micros())
-    .bind::<BigInt, _>(now.as_micros())
-    .bind::<Text, _>(&region)
-    .execute(conn)?;
+    diesel::insert_into(checkouts::table)
+        .values((
+            checkouts::id.eq(plan.id.as_uuid()),
+            checkouts::buyer_id.eq(plan.buyer_id.as_uuid()),
+            checkouts::idempotency_key.eq(key),
+            checkouts::fingerprint.eq(fingerprint),
+            checkouts::country.eq(plan.country.as_str()),
+            checkouts::currency.eq(plan.currency.code()),
+            checkouts::total_minor.eq(plan.total.minor()),
+            checkouts::state.eq("open"),
+            checkouts::expires_at.eq(expires_at.as_micros()),
+            checkouts::created_at.eq(now.as_micros()),
+            checkouts::home_region.eq(&region),
+        ))
+        .execute(conn)?;
     for order in &plan.orders {
         insert_order(conn, plan, order, &region, now)?;
     }
@@ -108,62 +105,54 @@ pub(crate) fn insert_order(
     now: Timestamp,
 ) -> Result<()> {
     let quote = order.quote.as_ref();
-    // raw SQL: plain INSERT; the builder could express it
-    sql_query(
-        "INSERT INTO orders (id, checkout_id, seller_id, buyer_id, state, currency, total_minor, \
-                             settlement_currency, fx_mid, fx_source, fx_effective_at, fx_spread, \
-                             created_at, updated_at, home_region) \
-         VALUES ($1, $2, $3, $4, 'awaiting_payment', $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
-    )
-    .bind::<SqlUuid, _>(order.id.as_uuid())
-    .bind::<SqlUuid, _>(plan.id.as_uuid())
-    .bind::<SqlUuid, _>(order.seller_id.as_uuid())
-    .bind::<SqlUuid, _>(plan.buyer_id.as_uuid())
-    .bind::<Text, _>(plan.currency.code())
-    .bind::<BigInt, _>(order.total.minor())
-    .bind::<Text, _>(order.settlement_currency.code())
-    .bind::<Nullable<Text>, _>(quote.map(|q| q.rate.mid.to_string()))
-    .bind::<Nullable<Text>, _>(quote.map(|q| q.rate.source.clone()))
-    .bind::<Nullable<BigInt>, _>(quote.map(|q| q.rate.effective_at.as_micros()))
-    .bind::<Nullable<Text>, _>(quote.map(|q| q.spread.fraction().to_string()))
-    .bind::<BigInt, _>(now.as_micros())
-    .bind::<Text, _>(region)
-    .execute(conn)?;
-    for (position, line) in order.lines.iter().enumerate() {
-        // raw SQL: plain INSERT; the builder could express it
-        sql_query(
-            "INSERT INTO order_lines (id, order_id, position, sku_id, product_id, title, category, kind, \
-                                      quantity, unit_price_minor, total_minor, commission_bps, tax_bps) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind::<SqlUuid, _>(line.id.as_uuid())
-        .bind::<SqlUuid, _>(order.id.as_uuid())
-        .bind::<Integer, _>(i32::try_from(position).unwrap_or(i32::MAX))
-        .bind::<SqlUuid, _>(line.sku_id.as_uuid())
-        .bind::<SqlUuid, _>(line.product_id.as_uuid())
-        .bind::<Text, _>(&line.title)
-        .bind::<Text, _>(line.category.as_str())
-        .bind::<Text, _>(line.kind.as_str())
-        .bind::<Integer, _>(int(line.quantity)?)
-        .bind::<BigInt, _>(line.unit_price.minor())
-        .bind::<BigInt, _>(line.total.minor())
-        .bind::<Integer, _>(i32::from(line.commission.get()))
-        .bind::<Integer, _>(i32::from(line.tax.get()))
+    diesel::insert_into(orders::table)
+        .values((
+            (
+                orders::id.eq(order.id.as_uuid()),
+                orders::checkout_id.eq(plan.id.as_uuid()),
+                orders::seller_id.eq(order.seller_id.as_uuid()),
+                orders::buyer_id.eq(plan.buyer_id.as_uuid()),
+                orders::state.eq("awaiting_payment"),
+                orders::currency.eq(plan.currency.code()),
+                orders::total_minor.eq(order.total.minor()),
+                orders::settlement_currency.eq(order.settlement_currency.code()),
+            ),
+            (
+                orders::fx_mid.eq(quote.map(|q| q.rate.mid.to_string())),
+                orders::fx_source.eq(quote.map(|q| q.rate.source.clone())),
+                orders::fx_effective_at.eq(quote.map(|q| q.rate.effective_at.as_micros())),
+                orders::fx_spread.eq(quote.map(|q| q.spread.fraction().to_string())),
+                orders::created_at.eq(now.as_micros()),
+                orders::updated_at.eq(now.as_micros()),
+                orders::home_region.eq(region),
+            ),
+        ))
         .execute(conn)?;
+    for (position, line) in order.lines.iter().enumerate() {
+        diesel::insert_into(order_lines::table)
+            .values((
+                (
+                    order_lines::id.eq(line.id.as_uuid()),
+                    order_lines::order_id.eq(order.id.as_uuid()),
+                    order_lines::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+                    order_lines::sku_id.eq(line.sku_id.as_uuid()),
+                    order_lines::product_id.eq(line.product_id.as_uuid()),
+                    order_lines::title.eq(&line.title),
+                    order_lines::category.eq(line.category.as_str()),
+                ),
+                (
+                    order_lines::kind.eq(line.kind.as_str()),
+                    order_lines::quantity.eq(int(line.quantity)?),
+                    order_lines::unit_price_minor.eq(line.unit_price.minor()),
+                    order_lines::total_minor.eq(line.total.minor()),
+                    order_lines::commission_bps.eq(i32::from(line.commission.get())),
+                    order_lines::tax_bps.eq(i32::from(line.tax.get())),
+                ),
+            ))
+            .execute(conn)?;
     }
     Ok(())
 }
-
-pub(crate) const CHECKOUT_SELECT: &str = "SELECT id, buyer_id, fingerprint, country::TEXT AS country, currency::TEXT AS currency, \
-     total_minor, state, expires_at FROM checkouts";
-pub(crate) const ORDER_SELECT: &str = "SELECT id, seller_id, state, total_minor, \
-     settlement_currency::TEXT AS settlement_currency, fx_mid, fx_source, fx_effective_at, fx_spread FROM orders";
-pub(crate) const LINE_SELECT: &str = "SELECT id, order_id, sku_id, product_id, title, category, kind, quantity, unit_price_minor, \
-     total_minor, commission_bps, tax_bps, refund_requested_minor, refund_posted_minor FROM order_lines";
-pub(crate) const PAYMENT_SELECT: &str = "SELECT id, checkout_id, provider, method, amount_minor, currency::TEXT AS currency, state, \
-     psp_reference, action, captured_late FROM payments";
-pub(crate) const REFUND_SELECT: &str = "SELECT id, payment_id, line_id, amount_minor, currency::TEXT AS currency, state, chargeback, \
-     psp_reference, posted_before_minor, posted_after_minor FROM refunds";
 
 pub(crate) fn quote_of(row: &OrderRow, from: bazaar_money::Currency) -> Result<Option<FxQuote>> {
     let (Some(mid), Some(source), Some(effective_at), Some(spread)) = (
@@ -191,6 +180,23 @@ pub(crate) fn quote_of(row: &OrderRow, from: bazaar_money::Currency) -> Result<O
     }))
 }
 
+/// The lines of these orders in order and position order; `lock` takes them FOR UPDATE.
+pub(crate) fn lines_of_orders(
+    conn: &mut PgConnection,
+    order_ids: &[Uuid],
+    lock: bool,
+) -> Result<Vec<LineRow>> {
+    let query = order_lines::table
+        .filter(order_lines::order_id.eq_any(order_ids))
+        .order((order_lines::order_id, order_lines::position))
+        .select(LineRow::as_select());
+    Ok(if lock {
+        query.for_update().load(conn)?
+    } else {
+        query.load(conn)?
+    })
+}
+
 pub(crate) fn priced_line(row: &LineRow, currency: bazaar_money::Currency) -> Result<PricedLine> {
     Ok(PricedLine {
         id: LineId::from_uuid(row.id),
@@ -208,27 +214,22 @@ pub(crate) fn priced_line(row: &LineRow, currency: bazaar_money::Currency) -> Re
 }
 
 pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<CheckoutRecord>> {
-    // raw SQL: shares CHECKOUT_SELECT (country::TEXT, currency::TEXT casts) with the checkout reads
-    let checkouts: Vec<CheckoutRow> = sql_query(format!("{CHECKOUT_SELECT} WHERE id = $1"))
-        .bind::<SqlUuid, _>(id)
-        .load(conn)?;
-    let Some(checkout) = checkouts.into_iter().next() else {
+    let Some(checkout) = checkouts::table
+        .find(id)
+        .select(CheckoutRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
         return Ok(None);
     };
     let currency = rows::currency(&checkout.currency)?;
-    // raw SQL: shares ORDER_SELECT (settlement_currency::TEXT cast) with the other order reads
-    let order_rows: Vec<OrderRow> = sql_query(format!(
-        "{ORDER_SELECT} WHERE checkout_id = $1 ORDER BY seller_id"
-    ))
-    .bind::<SqlUuid, _>(id)
-    .load(conn)?;
+    let order_rows: Vec<OrderRow> = orders::table
+        .filter(orders::checkout_id.eq(id))
+        .order(orders::seller_id)
+        .select(OrderRow::as_select())
+        .load(conn)?;
     let order_ids: Vec<Uuid> = order_rows.iter().map(|o| o.id).collect();
-    // raw SQL: shares LINE_SELECT with the other line reads; the builder could express it
-    let line_rows: Vec<LineRow> = sql_query(format!(
-        "{LINE_SELECT} WHERE order_id = ANY($1) ORDER BY order_id, position"
-    ))
-    .bind::<Array<SqlUuid>, _>(&order_ids)
-    .load(conn)?;
+    let line_rows = lines_of_orders(conn, &order_ids, false)?;
     let mut orders = Vec::with_capacity(order_rows.len());
     let mut order_states = Vec::with_capacity(order_rows.len());
     for row in &order_rows {
@@ -247,13 +248,11 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
             lines,
         });
     }
-    // raw SQL: shares PAYMENT_SELECT (currency::TEXT cast) with the other payment reads
-    let payments: Vec<PaymentRow> = sql_query(format!("{PAYMENT_SELECT} WHERE checkout_id = $1"))
-        .bind::<SqlUuid, _>(id)
-        .load(conn)?;
-    let payment = payments
-        .into_iter()
-        .next()
+    let payment = payments::table
+        .filter(payments::checkout_id.eq(id))
+        .select(PaymentRow::as_select())
+        .first(conn)
+        .optional()?
         .map(payment_record)
         .transpose()?;
     Ok(Some(CheckoutRecord {
@@ -299,21 +298,22 @@ pub(crate) fn payment(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<PaymentRecord>> {
-    let suffix = if lock { " FOR UPDATE" } else { "" };
-    // raw SQL: PAYMENT_SELECT's currency::TEXT cast, with FOR UPDATE appended at run time
-    let rows: Vec<PaymentRow> = sql_query(format!("{PAYMENT_SELECT} WHERE id = $1{suffix}"))
-        .bind::<SqlUuid, _>(id)
-        .load(conn)?;
-    rows.into_iter().next().map(payment_record).transpose()
+    let query = payments::table.find(id).select(PaymentRow::as_select());
+    let row = if lock {
+        query.for_update().first(conn).optional()?
+    } else {
+        query.first(conn).optional()?
+    };
+    row.map(payment_record).transpose()
 }
 
 pub(crate) fn lock_checkout(conn: &mut PgConnection, id: Uuid) -> Result<CheckoutRow> {
-    // raw SQL: shares CHECKOUT_SELECT (country::TEXT, currency::TEXT casts) with the checkout reads
-    let rows: Vec<CheckoutRow> = sql_query(format!("{CHECKOUT_SELECT} WHERE id = $1 FOR UPDATE"))
-        .bind::<SqlUuid, _>(id)
-        .load(conn)?;
-    rows.into_iter()
-        .next()
+    checkouts::table
+        .find(id)
+        .select(CheckoutRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?
         .ok_or(Fail::Domain(CommerceError::NotFound("checkout")))
 }
 
@@ -333,22 +333,21 @@ pub(crate) fn start_payment(
     if state != CheckoutState::Open || checkout.expires_at <= now.as_micros() {
         return refuse(CommerceError::ReservationExpired);
     }
-    // raw SQL: plain INSERT; the builder could express it
-    sql_query(
-        "INSERT INTO payments (id, checkout_id, provider, method, amount_minor, currency, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)",
-    )
-    .bind::<SqlUuid, _>(new.id.as_uuid())
-    .bind::<SqlUuid, _>(new.checkout_id.as_uuid())
-    .bind::<Text, _>(new.provider.as_str())
-    .bind::<Text, _>(new.method.wire_name())
-    .bind::<BigInt, _>(checkout.total_minor)
-    .bind::<Text, _>(checkout.currency.trim())
-    .bind::<BigInt, _>(now.as_micros())
-    .execute(conn)?;
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query("UPDATE checkouts SET state = 'payment_pending' WHERE id = $1")
-        .bind::<SqlUuid, _>(new.checkout_id.as_uuid())
+    diesel::insert_into(payments::table)
+        .values((
+            payments::id.eq(new.id.as_uuid()),
+            payments::checkout_id.eq(new.checkout_id.as_uuid()),
+            payments::provider.eq(new.provider.as_str()),
+            payments::method.eq(new.method.wire_name()),
+            payments::amount_minor.eq(checkout.total_minor),
+            payments::currency.eq(checkout.currency.trim()),
+            payments::state.eq("pending"),
+            payments::created_at.eq(now.as_micros()),
+            payments::updated_at.eq(now.as_micros()),
+        ))
+        .execute(conn)?;
+    diesel::update(checkouts::table.find(new.checkout_id.as_uuid()))
+        .set(checkouts::state.eq("payment_pending"))
         .execute(conn)?;
     payment(conn, new.id.as_uuid(), false)?.ok_or(Fail::Domain(CommerceError::Internal))
 }
@@ -360,34 +359,37 @@ pub(crate) fn record_provider_reference(
     action: Option<&Action>,
     hold_until: Timestamp,
 ) -> Result<()> {
-    // raw SQL: UPDATE ... RETURNING checkout_id AS id into IdRow; the builder could express it
-    let updated: Vec<IdRow> = sql_query(
-        "UPDATE payments SET psp_reference = $2, action = $3 WHERE id = $1 RETURNING checkout_id AS id",
-    )
-    .bind::<SqlUuid, _>(payment_id.as_uuid())
-    .bind::<Text, _>(reference.as_str())
-    .bind::<Nullable<Jsonb>, _>(action.map(rows::action_to_json))
-    .load(conn)?;
-    let checkout = updated
-        .first()
+    let checkout: Uuid = diesel::update(payments::table.find(payment_id.as_uuid()))
+        .set((
+            payments::psp_reference.eq(reference.as_str()),
+            payments::action.eq(action.map(rows::action_to_json)),
+        ))
+        .returning(payments::checkout_id)
+        .get_result(conn)
+        .optional()?
         .ok_or(Fail::Domain(CommerceError::NotFound("payment")))?;
     // raw SQL: GREATEST(expires_at, $2) in SET; diesel has no GREATEST
     sql_query(
         "UPDATE checkouts SET expires_at = GREATEST(expires_at, $2) \
          WHERE id = $1 AND state IN ('open', 'payment_pending')",
     )
-    .bind::<SqlUuid, _>(checkout.id)
+    .bind::<SqlUuid, _>(checkout)
     .bind::<BigInt, _>(hold_until.as_micros())
     .execute(conn)?;
     Ok(())
 }
 
 pub(crate) fn order_payment(conn: &mut PgConnection, order: OrderId) -> Result<Option<PaymentId>> {
-    // raw SQL: joins orders to payments on checkout_id; the schema declares no join between them
-    let rows: Vec<IdRow> = sql_query(
-        "SELECT p.id FROM orders o JOIN payments p ON p.checkout_id = o.checkout_id WHERE o.id = $1",
-    )
-    .bind::<SqlUuid, _>(order.as_uuid())
-    .load(conn)?;
-    Ok(rows.first().map(|r| PaymentId::from_uuid(r.id)))
+    let payment: Option<Uuid> = payments::table
+        .filter(
+            payments::checkout_id.eq_any(
+                orders::table
+                    .filter(orders::id.eq(order.as_uuid()))
+                    .select(orders::checkout_id),
+            ),
+        )
+        .select(payments::id)
+        .first(conn)
+        .optional()?;
+    Ok(payment.map(PaymentId::from_uuid))
 }

@@ -1,6 +1,6 @@
 //! Ledger intents and the inputs of their postings; notification retries.
 
-use bazaar_schema::schema::{ledger_intents, notification_failures};
+use bazaar_schema::schema::{ledger_intents, notification_failures, payments, refunds};
 use diesel::prelude::*;
 
 use super::*;
@@ -125,14 +125,21 @@ pub(crate) fn unsent_platform_refunds(
     conn: &mut PgConnection,
     limit: u32,
 ) -> Result<Vec<RefundRecord>> {
-    // raw SQL: shares REFUND_SELECT's casts (currency::TEXT) with the other refund reads.
-    let rows: Vec<RefundRow> = sql_query(format!(
-        "{REFUND_SELECT} WHERE state = 'requested' AND psp_reference IS NULL AND NOT chargeback \
-           AND payment_id IN (SELECT id FROM payments WHERE captured_late) \
-         ORDER BY created_at LIMIT $1"
-    ))
-    .bind::<BigInt, _>(i64::from(limit))
-    .load(conn)?;
+    let rows: Vec<RefundRow> = refunds::table
+        .filter(refunds::state.eq("requested"))
+        .filter(refunds::psp_reference.is_null())
+        .filter(refunds::chargeback.eq(false))
+        .filter(
+            refunds::payment_id.eq_any(
+                payments::table
+                    .filter(payments::captured_late)
+                    .select(payments::id),
+            ),
+        )
+        .order(refunds::created_at)
+        .limit(i64::from(limit))
+        .select(RefundRow::as_select())
+        .load(conn)?;
     rows.into_iter().map(refund_record).collect()
 }
 
@@ -141,23 +148,32 @@ pub(crate) fn notification_failed(
     failure: &NotificationFailure,
     now: Timestamp,
 ) -> Result<u32> {
-    // raw SQL: the upsert increments the stored count and RETURNING reads it in one statement.
-    let rows: Vec<IntRow> = sql_query(
-        "INSERT INTO notification_failures (provider, event_id, attempts, last_error, signature, body, \
-                                            first_failed_at, last_failed_at) \
-         VALUES ($1, $2, 1, $3, $4, $5, $6, $6) \
-         ON CONFLICT (provider, event_id) DO UPDATE SET attempts = notification_failures.attempts + 1, \
-           last_error = excluded.last_error, last_failed_at = excluded.last_failed_at \
-         RETURNING attempts AS value",
-    )
-    .bind::<Text, _>(failure.provider.as_str())
-    .bind::<Text, _>(&failure.event_id)
-    .bind::<Text, _>(failure.error_code)
-    .bind::<Text, _>(&failure.signature)
-    .bind::<Binary, _>(&failure.body)
-    .bind::<BigInt, _>(now.as_micros())
-    .load(conn)?;
-    let attempts = rows.first().map_or(1, |r| r.value);
+    use diesel::upsert::excluded;
+    // One statement: the upsert counts the failure and RETURNING reads the count.
+    let attempts: i32 = diesel::insert_into(notification_failures::table)
+        .values((
+            notification_failures::provider.eq(failure.provider.as_str()),
+            notification_failures::event_id.eq(&failure.event_id),
+            notification_failures::attempts.eq(1),
+            notification_failures::last_error.eq(failure.error_code),
+            notification_failures::signature.eq(&failure.signature),
+            notification_failures::body.eq(&failure.body),
+            notification_failures::first_failed_at.eq(now.as_micros()),
+            notification_failures::last_failed_at.eq(now.as_micros()),
+        ))
+        .on_conflict((
+            notification_failures::provider,
+            notification_failures::event_id,
+        ))
+        .do_update()
+        .set((
+            notification_failures::attempts.eq(notification_failures::attempts + 1),
+            notification_failures::last_error.eq(excluded(notification_failures::last_error)),
+            notification_failures::last_failed_at
+                .eq(excluded(notification_failures::last_failed_at)),
+        ))
+        .returning(notification_failures::attempts)
+        .get_result(conn)?;
     unsigned(attempts)
 }
 

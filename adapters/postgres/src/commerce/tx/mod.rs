@@ -7,7 +7,7 @@ use std::str::FromStr;
 use bazaar_domain::Country;
 use bazaar_domain::catalog::{
     Buyer, BuyerId, CommissionRule, NewProduct, ProductId, ProductKind, ProductQuery,
-    ProductSummary, Review, Seller, SkuId, SkuView,
+    ProductSummary, Review, ReviewId, Seller, SkuId, SkuView,
 };
 use bazaar_domain::chart::{Jurisdiction, SellerId};
 use bazaar_domain::error::CommerceError;
@@ -20,17 +20,14 @@ use bazaar_domain::orders::{
 use bazaar_domain::payments::{Action, PaymentChange, PaymentId, PspReference, payment_change};
 use bazaar_domain::postings::LineCapture;
 use bazaar_domain::store::{
-    CheckoutRecord, EventOutcome, IntentKind, LedgerIntent, NewPayment, NewRefund,
+    CheckoutRecord, EventOutcome, IntentId, IntentKind, LedgerIntent, NewPayment, NewRefund,
     NotificationFailure, OrderView, PageCursor, Party, PaymentEvent, PaymentRecord,
     RefundPostingInput, RefundRecord, RefundState, Requester, ReviewView,
 };
 use bazaar_ledger::Timestamp;
 use bazaar_money::Money;
-use diesel::pg::PgConnection;
-use diesel::sql_types::{
-    Array, BigInt, Binary, Bool, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid,
-};
-use diesel::{RunQueryDsl, sql_query};
+use diesel::sql_query;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Uuid as SqlUuid};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 

@@ -265,7 +265,7 @@ pub(crate) fn intent(id: Uuid, kind: &str, subject: Uuid, attempts: i32) -> Resu
         other => return Err(rows::corrupt("intent kind", other)),
     };
     Ok(LedgerIntent {
-        id,
+        id: IntentId::from_uuid(id),
         kind,
         attempts: u32::try_from(attempts)
             .map_err(|_| rows::corrupt("intent attempts", &attempts.to_string()))?,
@@ -273,21 +273,21 @@ pub(crate) fn intent(id: Uuid, kind: &str, subject: Uuid, attempts: i32) -> Resu
 }
 
 pub(crate) fn refund(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<RefundRow>> {
-    let suffix = if lock { " FOR UPDATE" } else { "" };
-    // raw SQL: REFUND_SELECT's currency::TEXT cast, with FOR UPDATE appended at run time
-    let rows: Vec<RefundRow> = sql_query(format!("{REFUND_SELECT} WHERE id = $1{suffix}"))
-        .bind::<SqlUuid, _>(id)
-        .load(conn)?;
-    Ok(rows.into_iter().next())
+    let query = refunds::table.find(id).select(RefundRow::as_select());
+    Ok(if lock {
+        query.for_update().first(conn).optional()?
+    } else {
+        query.first(conn).optional()?
+    })
 }
 
 pub(crate) fn lock_line(conn: &mut PgConnection, id: Uuid) -> Result<LineRow> {
-    // raw SQL: shares LINE_SELECT with the other line reads; the builder could express it
-    let rows: Vec<LineRow> = sql_query(format!("{LINE_SELECT} WHERE id = $1 FOR UPDATE"))
-        .bind::<SqlUuid, _>(id)
-        .load(conn)?;
-    rows.into_iter()
-        .next()
+    order_lines::table
+        .find(id)
+        .select(LineRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?
         .ok_or(Fail::Domain(CommerceError::NotFound("line")))
 }
 
@@ -367,12 +367,18 @@ pub(crate) fn refund_remainders(
     chargeback: bool,
     now: Timestamp,
 ) -> Result<Vec<(Uuid, LineRow, i64)>> {
-    // raw SQL: shares LINE_SELECT (IN subquery, FOR UPDATE); the builder could express it
-    let lines: Vec<LineRow> = sql_query(format!(
-        "{LINE_SELECT} WHERE order_id IN (SELECT id FROM orders WHERE checkout_id = $1) ORDER BY id FOR UPDATE"
-    ))
-    .bind::<SqlUuid, _>(payment.checkout_id.as_uuid())
-    .load(conn)?;
+    let lines: Vec<LineRow> = order_lines::table
+        .filter(
+            order_lines::order_id.eq_any(
+                orders::table
+                    .filter(orders::checkout_id.eq(payment.checkout_id.as_uuid()))
+                    .select(orders::id),
+            ),
+        )
+        .order(order_lines::id)
+        .select(LineRow::as_select())
+        .for_update()
+        .load(conn)?;
     let mut refunds = Vec::new();
     for line in lines {
         let remaining = line

@@ -1,13 +1,15 @@
 //! Read models for the API: order and review pages.
 
+use bazaar_schema::schema::skus;
+use diesel::prelude::*;
+
 use super::*;
 
 pub(crate) fn product_skus(conn: &mut PgConnection, products: &[Uuid]) -> Result<Vec<SkuView>> {
-    // raw SQL: plain SELECT with product_id = ANY($1); the builder could express it
-    let ids: Vec<IdRow> = sql_query("SELECT id FROM skus WHERE product_id = ANY($1)")
-        .bind::<Array<SqlUuid>, _>(products)
+    let ids: Vec<Uuid> = skus::table
+        .filter(skus::product_id.eq_any(products))
+        .select(skus::id)
         .load(conn)?;
-    let ids: Vec<Uuid> = ids.into_iter().map(|r| r.id).collect();
     sku_views(conn, &ids)
 }
 
@@ -61,12 +63,7 @@ pub(crate) fn orders_for(
     .bind::<BigInt, _>(i64::from(limit))
     .load(conn)?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    // raw SQL: shares LINE_SELECT with the other line reads; the builder could express it
-    let lines: Vec<LineRow> = sql_query(format!(
-        "{LINE_SELECT} WHERE order_id = ANY($1) ORDER BY order_id, position"
-    ))
-    .bind::<Array<SqlUuid>, _>(&ids)
-    .load(conn)?;
+    let lines = lines_of_orders(conn, &ids, false)?;
     rows.into_iter()
         .map(|row| {
             let currency = rows::currency(&row.currency)?;
@@ -134,7 +131,7 @@ pub(crate) fn reviews(
         .map(|row| {
             Ok(ReviewView {
                 review: Review {
-                    id: row.id,
+                    id: ReviewId::from_uuid(row.id),
                     product_id: ProductId::from_uuid(row.product_id),
                     buyer_id: BuyerId::from_uuid(row.buyer_id),
                     order_id: OrderId::from_uuid(row.order_id),

@@ -1,5 +1,8 @@
 //! Refunds requested by sellers and the platform.
 
+use bazaar_schema::schema::{order_lines, orders, refunds};
+use diesel::prelude::*;
+
 use super::*;
 
 pub(crate) fn refund_record(row: RefundRow) -> Result<RefundRecord> {
@@ -28,35 +31,40 @@ pub(crate) fn request_refund(
     // Ownership first: a replay, a clash or a refusal must not tell a stranger anything
     // about someone else's order.
     let line = lock_line(conn, new.line_id.as_uuid())?;
-    // raw SQL: plain single-row SELECT; the builder could express it
-    let owners: Vec<IdRow> =
-        sql_query("SELECT seller_id AS id FROM orders WHERE id = $1 AND checkout_id = $2")
-            .bind::<SqlUuid, _>(line.order_id)
-            .bind::<SqlUuid, _>(payment.checkout_id.as_uuid())
-            .load(conn)?;
-    let Some(owner) = owners.first() else {
+    let owner: Option<Uuid> = orders::table
+        .filter(orders::id.eq(line.order_id))
+        .filter(orders::checkout_id.eq(payment.checkout_id.as_uuid()))
+        .select(orders::seller_id)
+        .first(conn)
+        .optional()?;
+    let Some(owner) = owner else {
         return refuse(CommerceError::NotFound("line"));
     };
     if let Requester::Seller(seller) = new.buyer_or_seller
-        && seller.as_uuid() != owner.id
+        && seller.as_uuid() != owner
     {
         return refuse(CommerceError::NotFound("order"));
     }
     // Keys are the requester's own. Refunds recorded before keys were scoped carry the bare
     // key; they are matched on the same line only, which the check above found is theirs.
     let scoped = new.buyer_or_seller.scoped_key(&new.idempotency_key);
-    // raw SQL: shares REFUND_SELECT (currency::TEXT cast) and orders by a boolean expression
-    let existing: Vec<RefundRow> = sql_query(format!(
-        "{REFUND_SELECT} WHERE payment_id = $1 \
-         AND (idempotency_key = $2 OR (idempotency_key = $3 AND line_id = $4)) \
-         ORDER BY idempotency_key = $2 DESC"
-    ))
-    .bind::<SqlUuid, _>(new.payment_id.as_uuid())
-    .bind::<Text, _>(&scoped)
-    .bind::<Text, _>(&new.idempotency_key)
-    .bind::<SqlUuid, _>(new.line_id.as_uuid())
-    .load(conn)?;
-    if let Some(row) = existing.into_iter().next() {
+    // The requester's own scoped key wins over a bare legacy key on the same line.
+    let existing: Vec<RefundRow> = refunds::table
+        .filter(refunds::payment_id.eq(new.payment_id.as_uuid()))
+        .filter(
+            refunds::idempotency_key
+                .eq(&scoped)
+                .or(refunds::idempotency_key
+                    .eq(&new.idempotency_key)
+                    .and(refunds::line_id.eq(new.line_id.as_uuid()))),
+        )
+        .select(RefundRow::as_select())
+        .load(conn)?;
+    let mine = existing
+        .iter()
+        .position(|row| row.idempotency_key == scoped)
+        .unwrap_or(0);
+    if let Some(row) = existing.into_iter().nth(mine) {
         if row.line_id != new.line_id.as_uuid() || row.amount_minor != new.amount.minor() {
             return refuse(CommerceError::IdempotencyKeyReused);
         }
@@ -81,26 +89,25 @@ pub(crate) fn request_refund(
             remaining_minor: remaining,
         });
     }
-    // raw SQL: plain INSERT; the builder could express it
-    sql_query(
-        "INSERT INTO refunds (id, payment_id, line_id, amount_minor, currency, idempotency_key, state, chargeback, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'requested', FALSE, $7)",
-    )
-    .bind::<SqlUuid, _>(new.id.as_uuid())
-    .bind::<SqlUuid, _>(new.payment_id.as_uuid())
-    .bind::<SqlUuid, _>(new.line_id.as_uuid())
-    .bind::<BigInt, _>(new.amount.minor())
-    .bind::<Text, _>(new.amount.currency().code())
-    .bind::<Text, _>(&scoped)
-    .bind::<BigInt, _>(now.as_micros())
-    .execute(conn)?;
-    // raw SQL: plain UPDATE adding to a column; the builder could express it
-    sql_query(
-        "UPDATE order_lines SET refund_requested_minor = refund_requested_minor + $2 WHERE id = $1",
-    )
-    .bind::<SqlUuid, _>(new.line_id.as_uuid())
-    .bind::<BigInt, _>(new.amount.minor())
-    .execute(conn)?;
+    diesel::insert_into(refunds::table)
+        .values((
+            refunds::id.eq(new.id.as_uuid()),
+            refunds::payment_id.eq(new.payment_id.as_uuid()),
+            refunds::line_id.eq(new.line_id.as_uuid()),
+            refunds::amount_minor.eq(new.amount.minor()),
+            refunds::currency.eq(new.amount.currency().code()),
+            refunds::idempotency_key.eq(&scoped),
+            refunds::state.eq("requested"),
+            refunds::chargeback.eq(false),
+            refunds::created_at.eq(now.as_micros()),
+        ))
+        .execute(conn)?;
+    diesel::update(order_lines::table.find(new.line_id.as_uuid()))
+        .set(
+            order_lines::refund_requested_minor
+                .eq(order_lines::refund_requested_minor + new.amount.minor()),
+        )
+        .execute(conn)?;
     emit::refund(conn, EventType::RefundRequested, new.id.as_uuid(), now)?;
     refund(conn, new.id.as_uuid(), false)?
         .map(refund_record)
@@ -113,10 +120,8 @@ pub(crate) fn set_refund_reference(
     id: RefundId,
     reference: &PspReference,
 ) -> Result<()> {
-    // raw SQL: plain single-row UPDATE; the builder could express it
-    sql_query("UPDATE refunds SET psp_reference = $2 WHERE id = $1")
-        .bind::<SqlUuid, _>(id.as_uuid())
-        .bind::<Text, _>(reference.as_str())
+    diesel::update(refunds::table.find(id.as_uuid()))
+        .set(refunds::psp_reference.eq(reference.as_str()))
         .execute(conn)?;
     Ok(())
 }
@@ -125,9 +130,11 @@ pub(crate) fn refund_by_reference(
     conn: &mut PgConnection,
     reference: &PspReference,
 ) -> Result<Option<RefundRecord>> {
-    // raw SQL: shares REFUND_SELECT (currency::TEXT cast) with the other refund reads
-    let rows: Vec<RefundRow> = sql_query(format!("{REFUND_SELECT} WHERE psp_reference = $1"))
-        .bind::<Text, _>(reference.as_str())
-        .load(conn)?;
-    rows.into_iter().next().map(refund_record).transpose()
+    refunds::table
+        .filter(refunds::psp_reference.eq(reference.as_str()))
+        .select(RefundRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(refund_record)
+        .transpose()
 }
