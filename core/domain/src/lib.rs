@@ -14,6 +14,8 @@
 //! - [`identity`]: users, sign-up and sessions ([`identity::Identity`]).
 //! - [`events`] and [`webhooks`]: the events others hear about, the outbox and bus ports, and
 //!   webhook endpoints and deliveries ([`webhooks::Webhooks`]).
+//! - [`payouts`]: business-day calendars per country, payout schedules, bank details, payout
+//!   rails and the payout state machine ([`payouts::transition`]); rules only so far.
 //!
 //! Shared by the commerce contexts (catalog, orders, payments), which commit together:
 //! [`chart`] (the chart of accounts every money flow posts to), [`postings`] (the postings of
@@ -32,6 +34,7 @@ pub mod fx;
 pub mod identity;
 pub mod orders;
 pub mod payments;
+pub mod payouts;
 pub mod postings;
 pub mod recovery;
 pub mod service;

@@ -156,7 +156,7 @@ impl Date {
     }
 
     /// Day of the week, 0 for Sunday to 6 for Saturday.
-    fn weekday(self) -> Option<i64> {
+    pub fn weekday(self) -> Option<i64> {
         // 1970-01-01 was a Thursday.
         Some(self.days_since_epoch()?.checked_add(4)?.rem_euclid(7))
     }
@@ -239,7 +239,7 @@ fn last_sunday(year: i64, month: u32) -> Option<Date> {
 
 /// Easter Sunday of `year` in the Gregorian calendar: the anonymous algorithm published in
 /// Nature in 1876 (Meeus, Jones, Butcher).
-fn easter_sunday(year: i64) -> Option<Date> {
+pub(crate) fn easter_sunday(year: i64) -> Option<Date> {
     let a = year.checked_rem_euclid(19)?;
     let b = year.checked_div_euclid(100)?;
     let c = year.checked_rem_euclid(100)?;
@@ -278,7 +278,8 @@ fn easter_sunday(year: i64) -> Option<Date> {
     })
 }
 
-fn days_in_month(year: i64, month: u32) -> Option<u32> {
+/// The number of days in `month` of `year`; `None` for a month outside 1 to 12.
+pub(crate) fn days_in_month(year: i64, month: u32) -> Option<u32> {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => Some(31),
         4 | 6 | 9 | 11 => Some(30),

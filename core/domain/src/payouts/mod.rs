@@ -1,0 +1,173 @@
+//! Payouts: paying sellers' available balances out to their banks. Pure rules only, for now:
+//! no port and no service yet.
+//!
+//! - [`BusinessCalendar`] (`calendar.rs`, data in `holidays.rs`): each covered country's
+//!   weekend and bank holidays for [`FIRST_YEAR`] to [`LAST_YEAR`], with
+//!   [`is_business_day`], [`next_business_day_on_or_after`] and [`add_business_days`]; an
+//!   uncovered country or year is an error, never a business day.
+//! - [`PayoutSchedule`] (`schedule.rs`): manual, daily, weekly or monthly payouts, the delay
+//!   before new funds may go, the minimum payout; when a payout is due.
+//! - [`BankDetails`] (`bank.rs`): IBAN, UK, US, CLABE, Pix, UPI, IFSC and Zengin details,
+//!   their checks ([`BankDetailsError`]) and their masked form.
+//! - [`Rail`] (`rails.rs`): the payment systems payouts travel on, as data ([`RailSpec`]):
+//!   what each takes, its limits, and when a payout is expected to arrive.
+//! - [`transition`] (`lifecycle.rs`): the payout state machine and what each move asks of
+//!   the ledger ([`LedgerChange`]); [`FailureCode`] and what to do about each.
+//!
+//! Nothing here reads a clock: dates and instants are arguments.
+
+mod bank;
+mod calendar;
+mod holidays;
+mod lifecycle;
+mod rails;
+mod schedule;
+#[cfg(test)]
+mod tests;
+
+pub use bank::*;
+pub use calendar::*;
+pub use lifecycle::*;
+pub use rails::*;
+pub use schedule::*;
+
+use bazaar_money::{Currency, Money};
+
+use crate::Country;
+use crate::fx::calendar::Date;
+
+bazaar_ledger::uuid_id!(
+    /// A payout's id.
+    PayoutId
+);
+
+/// Why a payout rule refused. Messages are safe to show a seller: none carries an account
+/// number.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum PayoutError {
+    /// There is no business-day calendar for the country; payouts there cannot be scheduled.
+    #[error("no business-day calendar for {0}")]
+    CountryNotCovered(Country),
+    /// The country's calendar does not cover the year; its holidays are not known here.
+    #[error("the business-day calendar of {country} does not cover {year}")]
+    YearNotCovered {
+        /// The country.
+        country: Country,
+        /// The year asked about.
+        year: i64,
+    },
+    /// No business day was found within [`CLOSED_RUN_MAX`] days: the calendar data is wrong.
+    #[error("no business day in {country} within {CLOSED_RUN_MAX} days of {from}")]
+    NoBusinessDay {
+        /// The country.
+        country: Country,
+        /// Where the search started.
+        from: Date,
+    },
+    /// A date outside the range the calendar arithmetic handles.
+    #[error("date out of range")]
+    DateOutOfRange,
+    /// More than [`ADD_BUSINESS_DAYS_MAX`] business days were asked for.
+    #[error("at most {ADD_BUSINESS_DAYS_MAX} business days can be added, not {0}")]
+    TooManyBusinessDays(u32),
+    /// A monthly anchor outside 1 to 31.
+    #[error("a monthly anchor day is 1 to 31, not {0}")]
+    InvalidAnchorDay(u32),
+    /// A delay over [`DELAY_DAYS_MAX`] business days.
+    #[error("a payout delay is at most {DELAY_DAYS_MAX} business days, not {0}")]
+    DelayTooLong(u32),
+    /// A negative minimum payout.
+    #[error("the minimum payout cannot be negative")]
+    NegativeMinimum,
+    /// An amount in another currency than the one expected.
+    #[error("expected an amount in {expected}, got {found}")]
+    CurrencyMismatch {
+        /// The currency of the schedule or rail.
+        expected: Currency,
+        /// The currency given.
+        found: Currency,
+    },
+    /// A schedule's stored form is not one [`Interval::parse`] reads; the text says why.
+    #[error("invalid payout schedule: {0}")]
+    InvalidSchedule(&'static str),
+    /// The bank details are not valid; the inner error names the part.
+    #[error(transparent)]
+    BankDetails(#[from] BankDetailsError),
+    /// The rail does not pay to this kind of bank details (or to an IBAN of that country).
+    #[error("{rail} does not pay to these {kind} details")]
+    DetailsNotAccepted {
+        /// The rail.
+        rail: Rail,
+        /// The kind of details given.
+        kind: BankDetailsKind,
+    },
+    /// A payout of zero or less.
+    #[error("a payout amount must be more than zero")]
+    AmountNotPositive,
+    /// Less than the rail's smallest amount.
+    #[error("{rail} pays at least {minimum}")]
+    AmountBelowMinimum {
+        /// The rail.
+        rail: Rail,
+        /// Its smallest amount.
+        minimum: Money,
+    },
+    /// More than the rail's largest amount.
+    #[error("{rail} pays at most {maximum}")]
+    AmountAboveMaximum {
+        /// The rail.
+        rail: Rail,
+        /// Its largest amount.
+        maximum: Money,
+    },
+    /// The rail does not reach the country whose calendar was given.
+    #[error("{rail} does not reach {country}")]
+    CountryNotServed {
+        /// The rail.
+        rail: Rail,
+        /// The country.
+        country: Country,
+    },
+    /// The event cannot happen to a payout in this state.
+    #[error("a {from} payout cannot be {event}")]
+    TransitionNotAllowed {
+        /// The state's name.
+        from: &'static str,
+        /// The event's name.
+        event: &'static str,
+    },
+    /// A return came after the rail's return window closed.
+    #[error("{rail} returns are accepted for {days} days after a payout is paid")]
+    ReturnWindowClosed {
+        /// The rail.
+        rail: Rail,
+        /// Its return window, in days.
+        days: u32,
+    },
+}
+
+impl PayoutError {
+    /// A stable, machine-readable code; for bank details, the code of the part that is wrong.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::CountryNotCovered(_) => "calendar_country_not_covered",
+            Self::YearNotCovered { .. } => "calendar_year_not_covered",
+            Self::NoBusinessDay { .. } => "no_business_day",
+            Self::DateOutOfRange => "date_out_of_range",
+            Self::TooManyBusinessDays(_) => "too_many_business_days",
+            Self::InvalidAnchorDay(_) => "invalid_anchor_day",
+            Self::DelayTooLong(_) => "delay_too_long",
+            Self::NegativeMinimum => "negative_minimum",
+            Self::CurrencyMismatch { .. } => "currency_mismatch",
+            Self::InvalidSchedule(_) => "invalid_schedule",
+            Self::BankDetails(inner) => inner.code(),
+            Self::DetailsNotAccepted { .. } => "bank_details_not_accepted",
+            Self::AmountNotPositive => "amount_not_positive",
+            Self::AmountBelowMinimum { .. } => "amount_below_minimum",
+            Self::AmountAboveMaximum { .. } => "amount_above_maximum",
+            Self::CountryNotServed { .. } => "country_not_served",
+            Self::TransitionNotAllowed { .. } => "transition_not_allowed",
+            Self::ReturnWindowClosed { .. } => "return_window_closed",
+        }
+    }
+}
