@@ -13,6 +13,9 @@
 //!   what each takes, its limits, and when a payout is expected to arrive.
 //! - [`transition`] (`lifecycle.rs`): the payout state machine and what each move asks of
 //!   the ledger ([`LedgerChange`]); [`FailureCode`] and what to do about each.
+//! - [`release_of`] (`release.rs`): when captured funds become available and what a
+//!   [`RollingReserve`] holds back; [`InstantTerms`]: an instant payout's fee and daily limit.
+//! - [`Zone`] (`zone.rs`): local time with summer time, for cut-offs and daily limits.
 //!
 //! Nothing here reads a clock: dates and instants are arguments.
 
@@ -21,15 +24,19 @@ mod calendar;
 mod holidays;
 mod lifecycle;
 mod rails;
+mod release;
 mod schedule;
 #[cfg(test)]
 mod tests;
+mod zone;
 
 pub use bank::*;
 pub use calendar::*;
 pub use lifecycle::*;
 pub use rails::*;
+pub use release::*;
 pub use schedule::*;
+pub use zone::*;
 
 use bazaar_money::{Currency, Money};
 
@@ -136,6 +143,20 @@ pub enum PayoutError {
         /// The event's name.
         event: &'static str,
     },
+    /// A rolling reserve over 100% or held longer than [`RESERVE_HOLD_MAX`] days.
+    #[error("a rolling reserve holds at most 100% for at most {RESERVE_HOLD_MAX} days")]
+    InvalidReserve,
+    /// An instant payout over the seller's daily limit.
+    #[error("instant payouts are limited to {limit} a day; {taken} was paid out instantly today")]
+    InstantLimitReached {
+        /// The daily limit.
+        limit: Money,
+        /// What was paid out instantly earlier the same local day.
+        taken: Money,
+    },
+    /// Money arithmetic failed (an overflow or mixed currencies).
+    #[error(transparent)]
+    Money(#[from] bazaar_money::MoneyError),
     /// A return came after the rail's return window closed.
     #[error("{rail} returns are accepted for {days} days after a payout is paid")]
     ReturnWindowClosed {
@@ -168,6 +189,9 @@ impl PayoutError {
             Self::CountryNotServed { .. } => "country_not_served",
             Self::TransitionNotAllowed { .. } => "transition_not_allowed",
             Self::ReturnWindowClosed { .. } => "return_window_closed",
+            Self::InvalidReserve => "invalid_reserve",
+            Self::InstantLimitReached { .. } => "instant_limit_reached",
+            Self::Money(inner) => inner.code(),
         }
     }
 }

@@ -8,11 +8,9 @@
 //!
 //! # Time zones
 //!
-//! A cut-off is a minute of the day in the rail's home time zone, stored with that zone's
-//! standard-time offset from UTC. Summer time is not modelled: while a zone is on summer time
-//! the local clock is an hour ahead of the one computed here, so a cut-off of 14:00 applies at
-//! 15:00 summer time (an hour late in the rail's own terms). A payout submitted in that hour
-//! may miss the day it was promised for by one business day.
+//! A cut-off is a minute of the day in the rail's home [`Zone`], read on the local clock with
+//! summer time: the ACH cut-off of 16:00 Eastern is 21:00 UTC in winter and 20:00 UTC in
+//! summer.
 
 use std::fmt;
 
@@ -22,10 +20,10 @@ use bazaar_money::{Currency, Money};
 use super::PayoutError;
 use super::bank::{BankDetails, BankDetailsKind};
 use super::calendar::BusinessCalendar;
+use super::zone::{SummerTime, Zone};
 use crate::fx::calendar::Date;
 
 const MICROS_PER_MINUTE: i64 = 60_000_000;
-const MINUTES_PER_DAY: i64 = 1_440;
 
 /// The countries whose IBANs the SEPA schemes reach: the EU, the EEA, Switzerland, the United
 /// Kingdom, Monaco, San Marino, Vatican City and Andorra.
@@ -89,8 +87,8 @@ pub struct RailSpec {
     /// The minute of the local day (0 to 1439) from which a submission counts for the next
     /// business day.
     pub cutoff_minute: u32,
-    /// The offset of the rail's local standard time from UTC, in minutes.
-    pub utc_offset_minutes: i32,
+    /// The time zone the cut-off is read in.
+    pub zone: Zone,
     /// How long it takes to settle.
     pub settlement: Settlement,
     /// Whether it settles only on TARGET days as well as the country's business days.
@@ -173,7 +171,7 @@ impl Rail {
                 countries: SEPA_COUNTRIES,
                 target_days: true,
                 return_window_days: 14,
-                ..batch(Currency::EUR, 14 * 60, 60, 1, 99_999_999_999)
+                ..batch(Currency::EUR, 14 * 60, CET, 1, 99_999_999_999)
             },
             Self::SepaInstant => RailSpec {
                 accepts: IBAN,
@@ -192,7 +190,7 @@ impl Rail {
                 accepts: &[BankDetailsKind::UsAccount],
                 countries: &["US"],
                 return_window_days: 60,
-                ..batch(Currency::USD, 16 * 60, -300, 1, 9_999_999_999)
+                ..batch(Currency::USD, 16 * 60, US_EASTERN, 1, 9_999_999_999)
             },
             Self::Rtp => RailSpec {
                 accepts: &[BankDetailsKind::UsAccount],
@@ -219,7 +217,7 @@ impl Rail {
                 accepts: &[BankDetailsKind::Zengin],
                 countries: &["JP"],
                 settlement: Settlement::BusinessDays(0),
-                ..batch(Currency::JPY, 15 * 60, 540, 1, 99_999_999)
+                ..batch(Currency::JPY, 15 * 60, Zone::fixed(540), 1, 99_999_999)
             },
             Self::Spei => RailSpec {
                 accepts: &[BankDetailsKind::Clabe],
@@ -229,12 +227,12 @@ impl Rail {
             Self::KwLocal => RailSpec {
                 accepts: IBAN,
                 countries: &["KW"],
-                ..batch(Currency::KWD, 12 * 60, 180, 1, 100_000_000)
+                ..batch(Currency::KWD, 12 * 60, Zone::fixed(180), 1, 100_000_000)
             },
             Self::BhLocal => RailSpec {
                 accepts: IBAN,
                 countries: &["BH"],
-                ..batch(Currency::BHD, 12 * 60, 180, 1, 100_000_000)
+                ..batch(Currency::BHD, 12 * 60, Zone::fixed(180), 1, 100_000_000)
             },
         }
     }
@@ -326,7 +324,7 @@ impl Rail {
         } else {
             *calendar
         };
-        let (local_date, minute) = local_day_and_minute(submitted_at, spec.utc_offset_minutes)?;
+        let (local_date, minute) = spec.zone.local(submitted_at)?;
         let before_cutoff = minute < i64::from(spec.cutoff_minute);
         let processed_on = if before_cutoff && calendar.is_business_day(local_date)? {
             local_date
@@ -346,6 +344,11 @@ impl fmt::Display for Rail {
     }
 }
 
+/// Central European Time, with the EU's summer time.
+const CET: Zone = Zone::new(60, Some(SummerTime::Eu));
+/// US Eastern Time, with the US summer time.
+const US_EASTERN: Zone = Zone::new(-300, Some(SummerTime::Us));
+
 /// The settings of an instant rail, before its own details are filled in.
 const fn instant(currency: Currency, min_minor: i64, max_minor: i64) -> RailSpec {
     RailSpec {
@@ -354,7 +357,7 @@ const fn instant(currency: Currency, min_minor: i64, max_minor: i64) -> RailSpec
         countries: &[],
         instant: true,
         cutoff_minute: 0,
-        utc_offset_minutes: 0,
+        zone: Zone::UTC,
         settlement: Settlement::Minutes(1),
         target_days: false,
         min_minor,
@@ -368,7 +371,7 @@ const fn instant(currency: Currency, min_minor: i64, max_minor: i64) -> RailSpec
 const fn batch(
     currency: Currency,
     cutoff_minute: u32,
-    utc_offset_minutes: i32,
+    zone: Zone,
     min_minor: i64,
     max_minor: i64,
 ) -> RailSpec {
@@ -378,28 +381,11 @@ const fn batch(
         countries: &[],
         instant: false,
         cutoff_minute,
-        utc_offset_minutes,
+        zone,
         settlement: Settlement::BusinessDays(1),
         target_days: false,
         min_minor,
         max_minor,
         return_window_days: 30,
     }
-}
-
-/// The local date and minute of the day (0 to 1439) of an instant, at a fixed offset.
-fn local_day_and_minute(at: Timestamp, offset_minutes: i32) -> Result<(Date, i64), PayoutError> {
-    let local_minutes = at
-        .as_micros()
-        .checked_div_euclid(MICROS_PER_MINUTE)
-        .and_then(|minutes| minutes.checked_add(i64::from(offset_minutes)))
-        .ok_or(PayoutError::DateOutOfRange)?;
-    let days = local_minutes
-        .checked_div_euclid(MINUTES_PER_DAY)
-        .ok_or(PayoutError::DateOutOfRange)?;
-    let minute = local_minutes
-        .checked_rem_euclid(MINUTES_PER_DAY)
-        .ok_or(PayoutError::DateOutOfRange)?;
-    let date = Date::from_days_since_epoch(days).ok_or(PayoutError::DateOutOfRange)?;
-    Ok((date, minute))
 }

@@ -1,5 +1,5 @@
 //! Tests of the payout rules, one file per rule: calendars, schedules (with the golden table
-//! in `testdata/schedules.csv`), bank details, rails, and the payout state machine.
+//! in `testdata/schedules.csv`), bank details, rails, the payout state machine, fund release and local time.
 
 use super::*;
 use crate::Country;
@@ -9,7 +9,9 @@ mod bank;
 mod calendar;
 mod lifecycle;
 mod rails;
+mod release;
 mod schedule;
+mod zone;
 
 fn date(text: &str) -> Date {
     Date::parse_iso(text).unwrap_or_else(|| panic!("bad date {text}"))

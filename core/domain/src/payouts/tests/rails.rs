@@ -178,11 +178,19 @@ fn batch_rails_settle_on_business_days_after_the_cutoff() {
             utc("2026-03-10", 13, 0),
             "2026-03-12",
         ),
+        // In summer time the cut-off is 12:00 UTC: 11:59 UTC is processed before Easter,
+        // 12:00 UTC after it.
+        (
+            Rail::SepaCredit,
+            "DE",
+            utc("2026-04-02", 11, 59),
+            "2026-04-07",
+        ),
         (
             Rail::SepaCredit,
             "DE",
             utc("2026-04-02", 12, 0),
-            "2026-04-07",
+            "2026-04-08",
         ),
         (
             Rail::SepaCredit,
@@ -210,7 +218,10 @@ fn batch_rails_settle_on_business_days_after_the_cutoff() {
             utc("2026-03-14", 9, 0),
             "2026-03-17",
         ),
-        // ACH: 16:00 Eastern (21:00 UTC), around Thanksgiving 2026.
+        // ACH: 16:00 Eastern (21:00 UTC in winter, 20:00 UTC in summer), around
+        // Thanksgiving 2026 and in July.
+        (Rail::Ach, "US", utc("2026-07-08", 19, 59), "2026-07-09"),
+        (Rail::Ach, "US", utc("2026-07-08", 20, 0), "2026-07-10"),
         (Rail::Ach, "US", utc("2026-11-25", 20, 0), "2026-11-27"),
         (Rail::Ach, "US", utc("2026-11-25", 21, 30), "2026-11-30"),
         // Zengin: 15:00 JST (06:00 UTC), same day; 23:30 UTC is already the next day in Tokyo.
