@@ -196,6 +196,21 @@ pub(crate) fn pool(
         .build_unchecked(manager)
 }
 
+/// Plans each statement of this transaction for its own parameters. Builder statements are
+/// prepared and cached per connection, and PostgreSQL may settle on one generic plan for a
+/// statement after five runs; one chosen while a table was nearly empty (a fresh database)
+/// scans the whole table, and under SERIALIZABLE a whole-table read conflicts with every
+/// concurrent insert, so checkouts failed after their retries until the next ANALYZE. Custom
+/// plans keep index scans and their narrow predicate locks; statements are still parsed once.
+fn custom_plans<E>(conn: &mut PgConnection) -> Result<(), Fail<E>> {
+    // raw SQL: SET LOCAL of a session setting, which the builder has no statement for
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("SET LOCAL plan_cache_mode = force_custom_plan"),
+        conn,
+    )?;
+    Ok(())
+}
+
 fn run_blocking<T, E: StoreFailure>(
     pool: &Pool<ConnectionManager<PgConnection>>,
     policy: &RetryPolicy,
@@ -214,7 +229,10 @@ fn run_blocking<T, E: StoreFailure>(
             }
             Ok(mut conn) => {
                 let outcome = match mode {
-                    Mode::Write => conn.build_transaction().serializable().run(|tx| work(tx)),
+                    Mode::Write => conn.build_transaction().serializable().run(|tx| {
+                        custom_plans(tx)?;
+                        work(tx)
+                    }),
                     Mode::Queue => conn.build_transaction().read_committed().run(|tx| work(tx)),
                     Mode::Read => conn
                         .build_transaction()

@@ -10,8 +10,8 @@ use bazaar_domain::events::{EventEnvelope, EventId, EventStoreError, EventType};
 use bazaar_domain::orders::derive_id;
 use bazaar_domain::webhooks::rules::{self, EndpointHealth, Subscription};
 use bazaar_domain::webhooks::{
-    AttemptResult, DeliveryId, DeliveryJob, DeliveryRecord, DeliveryState, EndpointId,
-    EndpointSecret, NewEndpoint, WebhookEndpoint, WebhookStore,
+    AttemptOutcome, AttemptResult, DeliveryId, DeliveryJob, DeliveryRecord, DeliveryState,
+    EndpointId, EndpointSecret, NewEndpoint, WebhookEndpoint, WebhookStore,
 };
 use bazaar_ledger::Timestamp;
 use bazaar_schema::schema::{sellers, webhook_deliveries, webhook_endpoints};
@@ -106,13 +106,20 @@ fn record_attempt(
     now: Timestamp,
 ) -> Result<()> {
     let state = rules::delivery_state_after(result);
-    // One statement locks the endpoint, moves the delivery on (only if still pending:
+    // One statement locks the endpoint (after a failure), moves the delivery on (only if still pending:
     // another worker may have finished it after this one's lease ran out), logs the attempt
     // under the delivery's new attempt count, and reads the endpoint's run of failures.
     // raw SQL: data-modifying CTEs (UPDATE, INSERT ... RETURNING); the builder has no WITH
-    let recorded: Vec<RecordedRow> = sql_query(
+    // A success only ever resets the run of failures, which needs no read-modify-write: only
+    // failures lock the endpoint, so concurrent successes on one endpoint do not queue.
+    let lock = if matches!(result.outcome, AttemptOutcome::Delivered) {
+        ""
+    } else {
+        " FOR UPDATE"
+    };
+    let recorded: Vec<RecordedRow> = sql_query(format!(
         "WITH ep AS ( \
-           SELECT state, consecutive_failures FROM webhook_endpoints WHERE id = $11 FOR UPDATE), \
+           SELECT state, consecutive_failures FROM webhook_endpoints WHERE id = $11{lock}), \
          d AS ( \
            UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, \
              first_attempt_at = COALESCE(first_attempt_at, $3), next_attempt_at = $4, \
@@ -123,8 +130,8 @@ fn record_attempt(
                                          outcome, error, next_attempt_at) \
            SELECT id, attempts, $3, $5, $8, $9, $6, $10 FROM d RETURNING attempt) \
          SELECT a.attempt, ep.state AS endpoint_state, ep.consecutive_failures AS failures \
-         FROM a LEFT JOIN ep ON TRUE",
-    )
+         FROM a LEFT JOIN ep ON TRUE"
+    ))
     .bind::<SqlUuid, _>(delivery)
     .bind::<Text, _>(state.as_str())
     .bind::<BigInt, _>(result.started_at.as_micros())
