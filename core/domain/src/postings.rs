@@ -54,6 +54,15 @@ impl Leg {
     pub fn credit_id(&self) -> AccountId {
         self.credit.id(self.amount.currency())
     }
+
+    /// The leg as a direct transfer.
+    pub fn direct(&self) -> RequestKind {
+        RequestKind::Direct {
+            debit_account_id: self.debit_id(),
+            credit_account_id: self.credit_id(),
+            amount: self.amount,
+        }
+    }
 }
 
 /// What one line of a captured payment is, for the ledger.
@@ -403,6 +412,13 @@ impl Posting {
             });
         }
         posting
+    }
+
+    /// Appends `request`, which moves money between `leg`'s accounts, and lists those
+    /// accounts.
+    pub fn add(&mut self, leg: &Leg, request: TransferRequest) {
+        self.add_accounts(leg);
+        self.requests.push(request);
     }
 
     fn add_accounts(&mut self, leg: &Leg) {

@@ -106,10 +106,6 @@ fn record_attempt(
     now: Timestamp,
 ) -> Result<()> {
     let state = rules::delivery_state_after(result);
-    // One statement locks the endpoint (after a failure), moves the delivery on (only if still pending:
-    // another worker may have finished it after this one's lease ran out), logs the attempt
-    // under the delivery's new attempt count, and reads the endpoint's run of failures.
-    // raw SQL: data-modifying CTEs (UPDATE, INSERT ... RETURNING); the builder has no WITH
     // A success only ever resets the run of failures, which needs no read-modify-write: only
     // failures lock the endpoint, so concurrent successes on one endpoint do not queue.
     let lock = if matches!(result.outcome, AttemptOutcome::Delivered) {
@@ -117,6 +113,11 @@ fn record_attempt(
     } else {
         " FOR UPDATE"
     };
+    // One statement locks the endpoint (after a failure), moves the delivery on (only if
+    // still pending: another worker may have finished it after this one's lease ran out),
+    // logs the attempt under the delivery's new attempt count, and reads the endpoint's run
+    // of failures.
+    // raw SQL: data-modifying CTEs (UPDATE, INSERT ... RETURNING); the builder has no WITH
     let recorded: Vec<RecordedRow> = sql_query(format!(
         "WITH ep AS ( \
            SELECT state, consecutive_failures FROM webhook_endpoints WHERE id = $11{lock}), \

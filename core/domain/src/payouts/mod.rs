@@ -1,5 +1,6 @@
-//! Payouts: paying sellers' available balances out to their banks. Pure rules only, for now:
-//! no port and no service yet.
+//! Payouts: paying sellers' available balances out to their banks. The rules, and the
+//! [`PayoutRails`] port a connector to a payment system implements; no store and no service
+//! yet.
 //!
 //! - [`BusinessCalendar`] (`calendar.rs`, data in `holidays.rs`): each covered country's
 //!   weekend and bank holidays for [`FIRST_YEAR`] to [`LAST_YEAR`], with
@@ -16,13 +17,19 @@
 //! - [`release_of`] (`release.rs`): when captured funds become available and what a
 //!   [`RollingReserve`] holds back; [`InstantTerms`]: an instant payout's fee and daily limit.
 //! - [`Zone`] (`zone.rs`): local time with summer time, for cut-offs and daily limits.
+//! - [`PayoutMoney::posting`] (`postings.rs`): the ledger transfers of each step.
+//! - [`Balances`] (`balances.rs`): available, pending, reserved, instant available and in
+//!   transit, from the seller's ledger accounts.
 //!
 //! Nothing here reads a clock: dates and instants are arguments.
 
+mod balances;
 mod bank;
 mod calendar;
 mod holidays;
 mod lifecycle;
+mod port;
+mod postings;
 mod rails;
 mod release;
 mod schedule;
@@ -30,9 +37,12 @@ mod schedule;
 mod tests;
 mod zone;
 
+pub use balances::*;
 pub use bank::*;
 pub use calendar::*;
 pub use lifecycle::*;
+pub use port::*;
+pub use postings::*;
 pub use rails::*;
 pub use release::*;
 pub use schedule::*;

@@ -5,6 +5,10 @@ use diesel::prelude::*;
 
 use super::*;
 
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "the column arithmetic builds SQL; PostgreSQL does the (checked) arithmetic"
+)]
 pub(crate) fn create_checkout(
     conn: &mut PgConnection,
     plan: &CheckoutPlan,

@@ -143,6 +143,10 @@ pub(crate) fn unsent_platform_refunds(
     rows.into_iter().map(refund_record).collect()
 }
 
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "the column arithmetic builds SQL; PostgreSQL does the (checked) arithmetic"
+)]
 pub(crate) fn notification_failed(
     conn: &mut PgConnection,
     failure: &NotificationFailure,

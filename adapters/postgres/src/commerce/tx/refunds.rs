@@ -21,6 +21,10 @@ pub(crate) fn refund_record(row: RefundRow) -> Result<RefundRecord> {
     })
 }
 
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "the column arithmetic builds SQL; PostgreSQL does the (checked) arithmetic"
+)]
 pub(crate) fn request_refund(
     conn: &mut PgConnection,
     new: &NewRefund,

@@ -184,7 +184,7 @@ fn any_code() -> impl Strategy<Value = FailureCode> {
     prop::sample::select(FailureCode::ALL.to_vec())
 }
 
-fn any_event() -> impl Strategy<Value = PayoutEvent> {
+pub(super) fn any_event() -> impl Strategy<Value = PayoutEvent> {
     prop_oneof![
         Just(PayoutEvent::Submitted),
         Just(PayoutEvent::Canceled),

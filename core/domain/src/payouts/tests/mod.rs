@@ -8,6 +8,7 @@ use crate::fx::calendar::Date;
 mod bank;
 mod calendar;
 mod lifecycle;
+mod postings;
 mod rails;
 mod release;
 mod schedule;
