@@ -14,7 +14,6 @@ use bazaar_domain::identity::{Email, IdentityError, NewUser, Role, UserId};
 use bazaar_domain::orders::{CartLine, CheckoutId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails};
 use bazaar_domain::service::{CheckoutCommand, PayCommand};
-use bazaar_domain::store::CommerceStore;
 use bazaar_money::{Currency, Money};
 use futures_util::StreamExt;
 use uuid::Uuid;
@@ -224,7 +223,6 @@ pub async fn load(app: &Arc<App>) -> Result<(), String> {
     let marker = SellerId::from_uuid(id("seller:berlin"));
     if app
         .market
-        .store()
         .seller(marker)
         .await
         .map_err(err("seller"))?
