@@ -18,6 +18,7 @@ mod engine;
 mod events;
 mod identity;
 mod instrument;
+mod payouts;
 mod retry;
 mod sealed;
 mod sql;
@@ -38,6 +39,7 @@ pub use commerce::PostgresCommerce;
 pub use events::PostgresEvents;
 pub use identity::PostgresIdentity;
 pub use instrument::{count_queries, queries_executed};
+pub use payouts::PostgresPayouts;
 pub use retry::RetryPolicy;
 pub use sealed::{SealError, SecretKey};
 

@@ -442,3 +442,22 @@ diesel::allow_tables_to_appear_in_same_query!(
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, outbox_events);
+
+diesel::table! {
+    bank_accounts (id) {
+        id -> Uuid,
+        seller_id -> Uuid,
+        currency -> Bpchar,
+        rail -> Text,
+        kind -> Text,
+        masked -> Text,
+        holder_name -> Text,
+        details_sealed -> Bytea,
+        deposits_sealed -> Bytea,
+        state -> Text,
+        failed_attempts -> Int4,
+        created_at -> Int8,
+        updated_at -> Int8,
+        home_region -> Text,
+    }
+}

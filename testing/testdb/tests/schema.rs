@@ -144,6 +144,7 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         webhook_endpoints,
         webhook_deliveries,
         webhook_attempts,
+        bank_accounts,
     )
 }
 

@@ -44,6 +44,22 @@ impl BankDetailsKind {
             Self::Zengin => "zengin",
         }
     }
+
+    /// The kind [`as_str`](Self::as_str) names.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Iban,
+            Self::UkAccount,
+            Self::UsAccount,
+            Self::Clabe,
+            Self::PixKey,
+            Self::UpiVpa,
+            Self::IndianAccount,
+            Self::Zengin,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
 }
 
 impl fmt::Display for BankDetailsKind {
@@ -197,6 +213,95 @@ pub enum BankDetails {
 }
 
 impl BankDetails {
+    /// The details as lines of text, to be sealed at rest (never stored or logged as they
+    /// are); [`from_sealable`](Self::from_sealable) reads them back.
+    pub fn to_sealable(&self) -> String {
+        let zengin_type;
+        let parts: Vec<&str> = match self {
+            Self::Iban { iban } => vec!["iban", iban],
+            Self::UkAccount {
+                sort_code,
+                account_number,
+            } => vec!["uk_account", sort_code, account_number],
+            Self::UsAccount {
+                routing_number,
+                account_number,
+            } => vec!["us_account", routing_number, account_number],
+            Self::Clabe { clabe } => vec!["clabe", clabe],
+            Self::Pix { key } => vec!["pix", key.kind_name(), key.text()],
+            Self::Upi { vpa } => vec!["upi", vpa],
+            Self::IndianAccount {
+                ifsc,
+                account_number,
+            } => vec!["indian_account", ifsc, account_number],
+            Self::Zengin {
+                bank_code,
+                branch_code,
+                account_number,
+                account_type,
+            } => {
+                zengin_type = account_type.code().to_string();
+                vec![
+                    "zengin",
+                    bank_code,
+                    branch_code,
+                    account_number,
+                    &zengin_type,
+                ]
+            }
+        };
+        parts.join("\n")
+    }
+
+    /// The details [`to_sealable`](Self::to_sealable) wrote; `None` for any other text.
+    pub fn from_sealable(text: &str) -> Option<Self> {
+        let parts: Vec<String> = text.split('\n').map(str::to_owned).collect();
+        let details = match parts.as_slice() {
+            [kind, iban] if kind == "iban" => Self::Iban { iban: iban.clone() },
+            [kind, sort_code, account_number] if kind == "uk_account" => Self::UkAccount {
+                sort_code: sort_code.clone(),
+                account_number: account_number.clone(),
+            },
+            [kind, routing_number, account_number] if kind == "us_account" => Self::UsAccount {
+                routing_number: routing_number.clone(),
+                account_number: account_number.clone(),
+            },
+            [kind, clabe] if kind == "clabe" => Self::Clabe {
+                clabe: clabe.clone(),
+            },
+            [kind, pix_kind, text] if kind == "pix" => Self::Pix {
+                key: match pix_kind.as_str() {
+                    "Cpf" => PixKey::Cpf(text.clone()),
+                    "Cnpj" => PixKey::Cnpj(text.clone()),
+                    "Email" => PixKey::Email(text.clone()),
+                    "Phone" => PixKey::Phone(text.clone()),
+                    "Random" => PixKey::Random(text.clone()),
+                    _ => return None,
+                },
+            },
+            [kind, vpa] if kind == "upi" => Self::Upi { vpa: vpa.clone() },
+            [kind, ifsc, account_number] if kind == "indian_account" => Self::IndianAccount {
+                ifsc: ifsc.clone(),
+                account_number: account_number.clone(),
+            },
+            [kind, bank_code, branch_code, account_number, account_type] if kind == "zengin" => {
+                Self::Zengin {
+                    bank_code: bank_code.clone(),
+                    branch_code: branch_code.clone(),
+                    account_number: account_number.clone(),
+                    account_type: match account_type.as_str() {
+                        "1" => ZenginAccountType::Ordinary,
+                        "2" => ZenginAccountType::Current,
+                        "4" => ZenginAccountType::Savings,
+                        _ => return None,
+                    },
+                }
+            }
+            _ => return None,
+        };
+        Some(details)
+    }
+
     /// Which kind of details these are.
     pub fn kind(&self) -> BankDetailsKind {
         match self {

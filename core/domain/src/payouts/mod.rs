@@ -1,6 +1,6 @@
-//! Payouts: paying sellers' available balances out to their banks. The rules, and the
-//! [`PayoutRails`] port a connector to a payment system implements; no store and no service
-//! yet.
+//! Payouts: paying sellers' available balances out to their banks. The rules, the
+//! [`PayoutRails`] port a connector to a payment system implements, the [`PayoutStore`] port
+//! and the [`Payouts`] service (bank accounts so far).
 //!
 //! - [`BusinessCalendar`] (`calendar.rs`, data in `holidays.rs`): each covered country's
 //!   weekend and bank holidays for [`FIRST_YEAR`] to [`LAST_YEAR`], with
@@ -20,9 +20,12 @@
 //! - [`PayoutMoney::posting`] (`postings.rs`): the ledger transfers of each step.
 //! - [`Balances`] (`balances.rs`): available, pending, reserved, instant available and in
 //!   transit, from the seller's ledger accounts.
+//! - [`BankAccount`] (`accounts.rs`): sellers' bank accounts and their verification by
+//!   micro-deposits ([`verification_after`]).
 //!
 //! Nothing here reads a clock: dates and instants are arguments.
 
+mod accounts;
 mod balances;
 mod bank;
 mod calendar;
@@ -33,10 +36,13 @@ mod postings;
 mod rails;
 mod release;
 mod schedule;
+mod service;
+mod store;
 #[cfg(test)]
 mod tests;
 mod zone;
 
+pub use accounts::*;
 pub use balances::*;
 pub use bank::*;
 pub use calendar::*;
@@ -46,6 +52,8 @@ pub use postings::*;
 pub use rails::*;
 pub use release::*;
 pub use schedule::*;
+pub use service::*;
+pub use store::*;
 pub use zone::*;
 
 use bazaar_money::{Currency, Money};
@@ -153,6 +161,9 @@ pub enum PayoutError {
         /// The event's name.
         event: &'static str,
     },
+    /// A bank account holder's name that is empty or longer than [`HOLDER_NAME_MAX`].
+    #[error("the account holder's name must be 1 to {HOLDER_NAME_MAX} characters")]
+    InvalidHolderName,
     /// A rolling reserve over 100% or held longer than [`RESERVE_HOLD_MAX`] days.
     #[error("a rolling reserve holds at most 100% for at most {RESERVE_HOLD_MAX} days")]
     InvalidReserve,
@@ -200,6 +211,7 @@ impl PayoutError {
             Self::TransitionNotAllowed { .. } => "transition_not_allowed",
             Self::ReturnWindowClosed { .. } => "return_window_closed",
             Self::InvalidReserve => "invalid_reserve",
+            Self::InvalidHolderName => "invalid_holder_name",
             Self::InstantLimitReached { .. } => "instant_limit_reached",
             Self::Money(inner) => inner.code(),
         }

@@ -5,6 +5,7 @@ use super::*;
 use crate::Country;
 use crate::fx::calendar::Date;
 
+mod accounts;
 mod bank;
 mod calendar;
 mod lifecycle;

@@ -1,0 +1,317 @@
+//! The payouts store on PostgreSQL: sellers' bank accounts, their details and micro-deposits
+//! sealed under the secrets key and bound to the account id.
+
+use std::sync::Arc;
+
+use bazaar_domain::chart::SellerId;
+use bazaar_domain::payouts::{
+    BANK_ACCOUNTS_MAX, BankAccount, BankAccountId, BankAccountState, BankDetails, BankDetailsKind,
+    NewBankAccount, PayoutStore, PayoutStoreError, Rail, VERIFY_ATTEMPTS_MAX, Verification,
+    verification_after,
+};
+use bazaar_ledger::Timestamp;
+use bazaar_money::{Currency, Money};
+use bazaar_schema::schema::{bank_accounts, sellers};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use uuid::Uuid;
+
+use crate::RetryPolicy;
+use crate::commerce::{Fail, Mode, StoreFailure, pool, run};
+use crate::sealed::SecretKey;
+
+type Result<T> = std::result::Result<T, Fail<PayoutStoreError>>;
+
+impl StoreFailure for PayoutStoreError {
+    fn unavailable() -> Self {
+        Self::Unavailable
+    }
+
+    fn internal() -> Self {
+        Self::Internal
+    }
+}
+
+/// The payouts store. Cloning shares the pool.
+#[derive(Clone)]
+pub struct PostgresPayouts {
+    pool: Pool<ConnectionManager<PgConnection>>,
+    retry: Arc<RetryPolicy>,
+    key: SecretKey,
+}
+
+impl std::fmt::Debug for PostgresPayouts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresPayouts")
+            .field("pool_size", &self.pool.max_size())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = bank_accounts, check_for_backend(diesel::pg::Pg))]
+struct AccountRow {
+    id: Uuid,
+    seller_id: Uuid,
+    currency: String,
+    rail: String,
+    kind: String,
+    masked: String,
+    holder_name: String,
+    details_sealed: Vec<u8>,
+    deposits_sealed: Vec<u8>,
+    state: String,
+    failed_attempts: i32,
+    created_at: i64,
+}
+
+fn corrupt(what: &'static str) -> Fail<PayoutStoreError> {
+    tracing::error!(what, "stored bank account does not read back");
+    Fail::Domain(PayoutStoreError::Internal)
+}
+
+impl AccountRow {
+    fn view(&self) -> Result<BankAccount> {
+        Ok(BankAccount {
+            id: BankAccountId::from_uuid(self.id),
+            seller: SellerId::from_uuid(self.seller_id),
+            currency: Currency::from_code(self.currency.trim()).map_err(|_| corrupt("currency"))?,
+            rail: Rail::parse(&self.rail).ok_or_else(|| corrupt("rail"))?,
+            kind: BankDetailsKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?,
+            masked: self.masked.clone(),
+            holder_name: self.holder_name.clone(),
+            state: BankAccountState::parse(&self.state).ok_or_else(|| corrupt("state"))?,
+            failed_attempts: u32::try_from(self.failed_attempts).unwrap_or(0),
+            created_at: Timestamp::from_micros(self.created_at),
+        })
+    }
+
+    fn details(&self, key: &SecretKey) -> Result<BankDetails> {
+        let plain = key
+            .open(&self.details_sealed, self.id.as_bytes())
+            .map_err(|_| corrupt("details"))?;
+        let text = String::from_utf8(plain).map_err(|_| corrupt("details"))?;
+        BankDetails::from_sealable(&text).ok_or_else(|| corrupt("details"))
+    }
+
+    fn deposits(&self, key: &SecretKey, currency: Currency) -> Result<[Money; 2]> {
+        let plain = key
+            .open(&self.deposits_sealed, self.id.as_bytes())
+            .map_err(|_| corrupt("deposits"))?;
+        let text = String::from_utf8(plain).map_err(|_| corrupt("deposits"))?;
+        let amount = |part: Option<&str>| {
+            part.and_then(|p| p.parse::<i64>().ok())
+                .map(|minor| Money::from_minor(minor, currency))
+                .ok_or_else(|| corrupt("deposits"))
+        };
+        let mut parts = text.split(',');
+        Ok([amount(parts.next())?, amount(parts.next())?])
+    }
+}
+
+fn seal(key: &SecretKey, plain: &str, id: Uuid) -> Result<Vec<u8>> {
+    key.seal(plain.as_bytes(), id.as_bytes()).map_err(|error| {
+        tracing::error!(%error, "sealing bank details failed");
+        Fail::Domain(PayoutStoreError::Internal)
+    })
+}
+
+fn one_account(conn: &mut PgConnection, seller: SellerId, id: Uuid) -> Result<AccountRow> {
+    bank_accounts::table
+        .filter(bank_accounts::id.eq(id))
+        .filter(bank_accounts::seller_id.eq(seller.as_uuid()))
+        .select(AccountRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?
+        .ok_or(Fail::Domain(PayoutStoreError::NotFound("bank account")))
+}
+
+fn add(
+    conn: &mut PgConnection,
+    key: &SecretKey,
+    new: &NewBankAccount,
+    now: Timestamp,
+) -> Result<BankAccount> {
+    let id = new.id.as_uuid();
+    // The seller's row is locked so that two concurrent additions count each other.
+    let region: Option<String> = sellers::table
+        .find(new.seller.as_uuid())
+        .select(sellers::home_region)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    let Some(region) = region else {
+        return Err(Fail::Domain(PayoutStoreError::NotFound("seller")));
+    };
+    let existing: Option<AccountRow> = bank_accounts::table
+        .find(id)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = existing {
+        let same = row.seller_id == new.seller.as_uuid()
+            && row.rail == new.rail.as_str()
+            && row.details(key)? == new.details;
+        return if same {
+            row.view()
+        } else {
+            Err(Fail::Domain(PayoutStoreError::IdReused))
+        };
+    }
+    let held: i64 = bank_accounts::table
+        .filter(bank_accounts::seller_id.eq(new.seller.as_uuid()))
+        .count()
+        .get_result(conn)?;
+    if usize::try_from(held).unwrap_or(usize::MAX) >= BANK_ACCOUNTS_MAX {
+        return Err(Fail::Domain(PayoutStoreError::TooManyAccounts));
+    }
+    let [first, second] = new.deposits;
+    let deposits = format!("{},{}", first.minor(), second.minor());
+    let row: AccountRow = diesel::insert_into(bank_accounts::table)
+        .values((
+            bank_accounts::id.eq(id),
+            bank_accounts::seller_id.eq(new.seller.as_uuid()),
+            bank_accounts::currency.eq(new.rail.spec().currency.code()),
+            bank_accounts::rail.eq(new.rail.as_str()),
+            bank_accounts::kind.eq(new.details.kind().as_str()),
+            bank_accounts::masked.eq(new.details.masked()),
+            bank_accounts::holder_name.eq(&new.holder_name),
+            bank_accounts::details_sealed.eq(seal(key, &new.details.to_sealable(), id)?),
+            bank_accounts::deposits_sealed.eq(seal(key, &deposits, id)?),
+            bank_accounts::state.eq(BankAccountState::Unverified.as_str()),
+            bank_accounts::failed_attempts.eq(0),
+            bank_accounts::created_at.eq(now.as_micros()),
+            bank_accounts::updated_at.eq(now.as_micros()),
+            bank_accounts::home_region.eq(&region),
+        ))
+        .returning(AccountRow::as_returning())
+        .get_result(conn)?;
+    tracing::info!(
+        seller = %new.seller,
+        account = %new.id,
+        rail = new.rail.as_str(),
+        masked = %row.masked,
+        "bank account added"
+    );
+    row.view()
+}
+
+fn verify(
+    conn: &mut PgConnection,
+    key: &SecretKey,
+    seller: SellerId,
+    id: Uuid,
+    given: [Money; 2],
+    now: Timestamp,
+) -> Result<Verification> {
+    let row = one_account(conn, seller, id)?;
+    let account = row.view()?;
+    if account.state != BankAccountState::Unverified {
+        return Err(Fail::Domain(PayoutStoreError::NotVerifiable));
+    }
+    let sent = row.deposits(key, account.currency)?;
+    let (state, failed) = verification_after(sent, given, account.failed_attempts);
+    let updated: AccountRow = diesel::update(bank_accounts::table.find(id))
+        .set((
+            bank_accounts::state.eq(state.as_str()),
+            bank_accounts::failed_attempts.eq(i32::try_from(failed).unwrap_or(i32::MAX)),
+            bank_accounts::updated_at.eq(now.as_micros()),
+        ))
+        .returning(AccountRow::as_returning())
+        .get_result(conn)?;
+    let account = updated.view()?;
+    Ok(match state {
+        BankAccountState::Verified => Verification::Verified(account),
+        BankAccountState::Unverified | BankAccountState::Errored => Verification::Wrong {
+            attempts_left: VERIFY_ATTEMPTS_MAX.saturating_sub(failed),
+            account,
+        },
+    })
+}
+
+impl PostgresPayouts {
+    /// A store with at most `pool_size` connections; `key` seals bank details.
+    pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy, key: SecretKey) -> Self {
+        Self {
+            pool: pool(database_url, pool_size, &retry),
+            retry: Arc::new(retry),
+            key,
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        mode: Mode,
+        work: impl Fn(&mut PgConnection) -> Result<T> + Send + 'static,
+    ) -> std::result::Result<T, PayoutStoreError> {
+        run(&self.pool, &self.retry, operation, mode, work).await
+    }
+}
+
+impl PayoutStore for PostgresPayouts {
+    async fn add_bank_account(
+        &self,
+        account: NewBankAccount,
+        now: Timestamp,
+    ) -> std::result::Result<BankAccount, PayoutStoreError> {
+        let key = self.key.clone();
+        self.run("add_bank_account", Mode::Write, move |conn| {
+            add(conn, &key, &account, now)
+        })
+        .await
+    }
+
+    async fn bank_accounts(
+        &self,
+        seller: SellerId,
+    ) -> std::result::Result<Vec<BankAccount>, PayoutStoreError> {
+        self.run("bank_accounts", Mode::Read, move |conn| {
+            bank_accounts::table
+                .filter(bank_accounts::seller_id.eq(seller.as_uuid()))
+                .order((bank_accounts::created_at, bank_accounts::id))
+                .select(AccountRow::as_select())
+                .load::<AccountRow>(conn)?
+                .iter()
+                .map(AccountRow::view)
+                .collect()
+        })
+        .await
+    }
+
+    async fn verify_bank_account(
+        &self,
+        seller: SellerId,
+        account: BankAccountId,
+        given: [Money; 2],
+        now: Timestamp,
+    ) -> std::result::Result<Verification, PayoutStoreError> {
+        let key = self.key.clone();
+        self.run("verify_bank_account", Mode::Write, move |conn| {
+            verify(conn, &key, seller, account.as_uuid(), given, now)
+        })
+        .await
+    }
+
+    async fn remove_bank_account(
+        &self,
+        seller: SellerId,
+        account: BankAccountId,
+    ) -> std::result::Result<(), PayoutStoreError> {
+        self.run("remove_bank_account", Mode::Write, move |conn| {
+            let removed = diesel::delete(
+                bank_accounts::table
+                    .filter(bank_accounts::id.eq(account.as_uuid()))
+                    .filter(bank_accounts::seller_id.eq(seller.as_uuid())),
+            )
+            .execute(conn)?;
+            if removed == 0 {
+                return Err(Fail::Domain(PayoutStoreError::NotFound("bank account")));
+            }
+            Ok(())
+        })
+        .await
+    }
+}

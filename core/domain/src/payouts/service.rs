@@ -1,0 +1,126 @@
+//! The payouts service: what the API and the workers call.
+
+use bazaar_ledger::Timestamp;
+use bazaar_money::Money;
+
+use super::{
+    BankAccount, BankAccountId, BankDetails, HOLDER_NAME_MAX, NewBankAccount, PayoutError,
+    PayoutRails, PayoutStore, PayoutStoreError, Rail, RailError, Verification,
+};
+use crate::chart::SellerId;
+
+/// Why a payouts call was refused: the input broke a rule, the store refused, or the rail
+/// did not answer.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum PayoutsError {
+    /// The input broke a payout rule.
+    #[error(transparent)]
+    Invalid(#[from] PayoutError),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] PayoutStoreError),
+    /// The rail did not answer or refused the request.
+    #[error(transparent)]
+    Rail(#[from] RailError),
+}
+
+impl PayoutsError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(error) => error.code(),
+            Self::Store(error) => error.code(),
+            Self::Rail(RailError::Unavailable) => "unavailable",
+            Self::Rail(RailError::Rejected(_)) => "internal",
+        }
+    }
+}
+
+/// A bank account as a seller asks to add it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AddBankAccount {
+    /// Drawn by the caller; a retry sends the same one.
+    pub id: BankAccountId,
+    /// The seller adding it.
+    pub seller: SellerId,
+    /// The rail to pay it by; its currency is the account's.
+    pub rail: Rail,
+    /// The details as entered.
+    pub details: BankDetails,
+    /// The account holder's name as entered.
+    pub holder_name: String,
+}
+
+/// Payouts: sellers' bank accounts now; schedules, payouts and releases build on it.
+#[derive(Debug)]
+pub struct Payouts<S, R> {
+    store: S,
+    rails: R,
+}
+
+impl<S: PayoutStore, R: PayoutRails> Payouts<S, R> {
+    /// The service over `store`, paying out through `rails`.
+    pub fn new(store: S, rails: R) -> Self {
+        Self { store, rails }
+    }
+
+    /// Checks the details against the rail, sends the two micro-deposits, and adds the
+    /// account unverified. A retry with the same id answers the account as first added.
+    pub async fn add_bank_account(
+        &self,
+        request: AddBankAccount,
+        now: Timestamp,
+    ) -> Result<BankAccount, PayoutsError> {
+        let holder_name = request.holder_name.trim().to_owned();
+        if holder_name.is_empty() || holder_name.chars().count() > HOLDER_NAME_MAX {
+            return Err(PayoutError::InvalidHolderName.into());
+        }
+        request.rail.check_details(&request.details)?;
+        let deposits = self
+            .rails
+            .micro_deposits(request.rail, request.details.clone(), now)
+            .await?;
+        Ok(self
+            .store
+            .add_bank_account(
+                NewBankAccount {
+                    id: request.id,
+                    seller: request.seller,
+                    rail: request.rail,
+                    details: request.details,
+                    holder_name,
+                    deposits,
+                },
+                now,
+            )
+            .await?)
+    }
+
+    /// A seller's bank accounts, masked.
+    pub async fn bank_accounts(&self, seller: SellerId) -> Result<Vec<BankAccount>, PayoutsError> {
+        Ok(self.store.bank_accounts(seller).await?)
+    }
+
+    /// The seller's answer to an account's micro-deposits.
+    pub async fn verify_bank_account(
+        &self,
+        seller: SellerId,
+        account: BankAccountId,
+        given: [Money; 2],
+        now: Timestamp,
+    ) -> Result<Verification, PayoutsError> {
+        Ok(self
+            .store
+            .verify_bank_account(seller, account, given, now)
+            .await?)
+    }
+
+    /// Removes a seller's bank account.
+    pub async fn remove_bank_account(
+        &self,
+        seller: SellerId,
+        account: BankAccountId,
+    ) -> Result<(), PayoutsError> {
+        Ok(self.store.remove_bank_account(seller, account).await?)
+    }
+}
