@@ -203,7 +203,7 @@ fn verify(
     key: &SecretKey,
     seller: SellerId,
     id: Uuid,
-    given: [Money; 2],
+    given: [i64; 2],
     now: Timestamp,
 ) -> Result<Verification> {
     let row = one_account(conn, seller, id)?;
@@ -212,6 +212,7 @@ fn verify(
         return Err(Fail::Domain(PayoutStoreError::NotVerifiable));
     }
     let sent = row.deposits(key, account.currency)?;
+    let given = given.map(|minor| Money::from_minor(minor, account.currency));
     let (state, failed) = verification_after(sent, given, account.failed_attempts);
     let updated: AccountRow = diesel::update(bank_accounts::table.find(id))
         .set((
@@ -285,7 +286,7 @@ impl PayoutStore for PostgresPayouts {
         &self,
         seller: SellerId,
         account: BankAccountId,
-        given: [Money; 2],
+        given: [i64; 2],
         now: Timestamp,
     ) -> std::result::Result<Verification, PayoutStoreError> {
         let key = self.key.clone();

@@ -12,7 +12,7 @@ use bazaar_domain::payouts::{
 };
 use bazaar_domain::store::CommerceStore;
 use bazaar_ledger::Timestamp;
-use bazaar_money::{Currency, Money};
+use bazaar_money::Currency;
 use bazaar_payouts::SandboxRails;
 use bazaar_postgres::{PostgresCommerce, PostgresPayouts, RetryPolicy, SecretKey};
 use bazaar_testdb::TestDatabase;
@@ -90,7 +90,8 @@ async fn an_account_is_sealed_at_rest_shown_masked_and_verified_by_its_deposits(
         .micro_deposits(Rail::Ach, us_account(ACCOUNT_NUMBER), NOW)
         .await
         .unwrap();
-    let wrong = [usd(sent[0].minor() % 99 + 1), sent[1]];
+    let sent = sent.map(|amount| amount.minor());
+    let wrong = [sent[0] % 99 + 1, sent[1]];
     let seller_id = SellerId::from_uuid(Uuid::from_u128(1));
     let answer = payouts
         .verify_bank_account(seller_id, account.id, wrong, NOW)
@@ -120,10 +121,6 @@ async fn an_account_is_sealed_at_rest_shown_masked_and_verified_by_its_deposits(
     );
 }
 
-fn usd(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::USD)
-}
-
 #[derive(QueryableByName)]
 struct Text {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -140,7 +137,7 @@ async fn three_wrong_answers_leave_the_account_errored() {
         .unwrap();
     let seller_id = SellerId::from_uuid(Uuid::from_u128(1));
     // 100 minor units is never a sandbox deposit (they are 1 to 99).
-    let wrong = [usd(100), usd(100)];
+    let wrong = [100, 100];
     for left in [2, 1, 0] {
         let answer = payouts
             .verify_bank_account(seller_id, account.id, wrong, NOW)
@@ -189,7 +186,7 @@ async fn additions_are_idempotent_scoped_to_the_seller_and_limited() {
     let stranger = SellerId::from_uuid(Uuid::from_u128(2));
     assert!(payouts.bank_accounts(stranger).await.unwrap().is_empty());
     let refused = payouts
-        .verify_bank_account(stranger, first.id, [usd(1), usd(2)], NOW)
+        .verify_bank_account(stranger, first.id, [1, 2], NOW)
         .await;
     assert_eq!(refused.unwrap_err().code(), "not_found");
     let refused = payouts.remove_bank_account(stranger, first.id).await;

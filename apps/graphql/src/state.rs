@@ -6,13 +6,15 @@ use bazaar_domain::chart::ProviderName;
 use bazaar_domain::fx::Spread;
 use bazaar_domain::identity::{Identity, IdentityPolicy};
 use bazaar_domain::orders::TaxRates;
+use bazaar_domain::payouts::Payouts;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
 use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
+use bazaar_payouts::SandboxRails;
 use bazaar_postgres::{
-    LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger, RetryPolicy,
-    SecretKey, SystemClock,
+    LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger,
+    PostgresPayouts, RetryPolicy, SecretKey, SystemClock,
 };
 
 use crate::config::{Config, PaymentProviderKind};
@@ -27,6 +29,8 @@ pub struct App {
     pub identity: Users,
     /// Webhook endpoints and deliveries, and the sellers' event counts.
     pub webhooks: Webhooks<PostgresEvents>,
+    /// Sellers' bank accounts, through the sandbox rails (the only rail connector so far).
+    pub payouts: Payouts<PostgresPayouts, SandboxRails>,
     pub config: Config,
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -95,12 +99,13 @@ impl App {
                 ..IdentityPolicy::default()
             },
         );
+        let secrets = secrets_key(&config);
         let webhooks = Webhooks::new(
             PostgresEvents::new(
                 &config.database_url,
                 config.db_pool,
                 RetryPolicy::default(),
-                secrets_key(&config),
+                secrets.clone(),
             ),
             WebhookPolicy {
                 allow_loopback_http: config.webhook_allow_loopback_http,
@@ -134,10 +139,20 @@ impl App {
         );
         let metrics = Metrics::new(config.metrics_operations_max)
             .map_err(|e| StartError::Metrics(e.to_string()))?;
+        let payouts = Payouts::new(
+            PostgresPayouts::new(
+                &config.database_url,
+                config.db_pool,
+                RetryPolicy::default(),
+                secrets,
+            ),
+            SandboxRails::new(),
+        );
         Ok(Arc::new(Self {
             market,
             identity,
             webhooks,
+            payouts,
             config,
             metrics,
             clock,

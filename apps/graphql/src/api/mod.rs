@@ -4,6 +4,7 @@ mod cost;
 mod depth;
 mod loaders;
 mod mutation;
+mod payouts;
 mod query;
 mod types;
 

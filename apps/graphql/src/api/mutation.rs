@@ -16,12 +16,16 @@ use bazaar_domain::identity::{
 };
 use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
+use bazaar_domain::payouts::{AddBankAccount, BankAccountId, Rail};
 use bazaar_domain::service::{CheckoutCommand, PayCommand};
 use bazaar_domain::store::{Party, Requester};
 use bazaar_domain::webhooks::{DeliveryId, EndpointId, EndpointSecret, WebhookEndpoint};
 use bazaar_money::Money;
 use uuid::Uuid;
 
+use super::payouts::{
+    BankAccountNode, BankAccountVerification, BankDetailsInput, deposit_answer, payouts,
+};
 use super::query::currency;
 use super::types::{
     AuthPayload, CheckoutNode, Kind, OrderNode, PaymentNode, ProductNode, RefundNode, UserNode,
@@ -536,6 +540,67 @@ impl Mutation {
             .await
             .map_err(events)?;
         Ok(WebhookDeliveryNode::from(&delivery))
+    }
+
+    /// Adds a bank account for the signed-in seller's payouts on `rail` (e.g. `sepa_credit`,
+    /// `ach`, `pix`): the details are checked for the rail, two micro-deposits are sent, and
+    /// the account stays `unverified` until `verifyBankAccount` answers them. The same
+    /// `idempotencyKey` adds nothing twice.
+    async fn add_bank_account(
+        &self,
+        ctx: &Context<'_>,
+        rail: String,
+        details: BankDetailsInput,
+        holder_name: String,
+        idempotency_key: String,
+    ) -> Result<BankAccountNode> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let request = AddBankAccount {
+            id: BankAccountId::for_key(seller, &idempotency_key),
+            seller,
+            rail: Rail::parse(&rail).ok_or_else(|| error("invalid_input", "unknown rail"))?,
+            details: details.parse()?,
+            holder_name,
+        };
+        let account = app
+            .payouts
+            .add_bank_account(request, app.now())
+            .await
+            .map_err(payouts)?;
+        Ok(account.into())
+    }
+
+    /// Answers one of the signed-in seller's unverified bank accounts' micro-deposits, as two
+    /// amounts in minor units (`[32, 45]` for 0.32 and 0.45), in either order. Three wrong
+    /// answers leave the account errored.
+    async fn verify_bank_account(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        amounts_minor: Vec<i32>,
+    ) -> Result<BankAccountVerification> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let id = BankAccountId::from_uuid(uuid(&id, "bank account id")?);
+        let verification = app
+            .payouts
+            .verify_bank_account(seller, id, deposit_answer(&amounts_minor)?, app.now())
+            .await
+            .map_err(payouts)?;
+        Ok(verification.into())
+    }
+
+    /// Removes one of the signed-in seller's bank accounts and its sealed details.
+    async fn remove_bank_account(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let id = BankAccountId::from_uuid(uuid(&id, "bank account id")?);
+        app.payouts
+            .remove_bank_account(seller, id)
+            .await
+            .map_err(payouts)?;
+        Ok(true)
     }
 }
 

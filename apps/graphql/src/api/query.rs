@@ -12,6 +12,7 @@ use bazaar_domain::store::{Page, Party};
 use bazaar_domain::webhooks::{DeliveryId, EndpointId};
 use bazaar_money::{Currency, Money};
 
+use super::payouts::BankAccountNode;
 use super::types::{
     BalancesNode, CheckoutNode, CurrencyNode, EventCountNode, Kind, LedgerEntryNode, MoneyNode,
     OrderNode, PaymentMethodNode, ProductNode, RateNode, ReviewNode, UserNode, WebhookDeliveryNode,
@@ -404,6 +405,17 @@ impl Query {
             Edge::new(ledger_cursor(transfer.timestamp, item.entry.leg), node)
         }));
         Ok(connection)
+    }
+
+    /// The signed-in seller's bank accounts, oldest first, masked.
+    async fn bank_accounts(&self, ctx: &Context<'_>) -> Result<Vec<BankAccountNode>> {
+        let seller = seller(ctx)?;
+        let accounts = app(ctx)?
+            .payouts
+            .bank_accounts(seller)
+            .await
+            .map_err(super::payouts::payouts)?;
+        Ok(accounts.into_iter().map(BankAccountNode::from).collect())
     }
 
     /// The signed-in seller's webhook endpoints, oldest first (never their secrets).

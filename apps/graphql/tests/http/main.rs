@@ -10,6 +10,7 @@
 
 mod auth_limits;
 mod bad_input;
+mod bank_accounts;
 mod dataloaders;
 mod hardening;
 mod introspection;

@@ -12,6 +12,16 @@ bazaar_ledger::uuid_id!(
     BankAccountId
 );
 
+impl BankAccountId {
+    /// The account a seller adds under `key`: the same key always names the same account.
+    pub fn for_key(seller: SellerId, key: &str) -> Self {
+        Self::from_uuid(uuid::Uuid::new_v5(
+            &seller.as_uuid(),
+            format!("bank_account:{key}").as_bytes(),
+        ))
+    }
+}
+
 /// The most bank accounts a seller may have (removed ones not counted).
 pub const BANK_ACCOUNTS_MAX: usize = 10;
 /// Wrong micro-deposit answers before verification is refused for good.

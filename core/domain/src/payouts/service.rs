@@ -1,7 +1,6 @@
 //! The payouts service: what the API and the workers call.
 
 use bazaar_ledger::Timestamp;
-use bazaar_money::Money;
 
 use super::{
     BankAccount, BankAccountId, BankDetails, HOLDER_NAME_MAX, NewBankAccount, PayoutError,
@@ -101,12 +100,12 @@ impl<S: PayoutStore, R: PayoutRails> Payouts<S, R> {
         Ok(self.store.bank_accounts(seller).await?)
     }
 
-    /// The seller's answer to an account's micro-deposits.
+    /// The seller's answer to an account's micro-deposits, in minor units of its currency.
     pub async fn verify_bank_account(
         &self,
         seller: SellerId,
         account: BankAccountId,
-        given: [Money; 2],
+        given: [i64; 2],
         now: Timestamp,
     ) -> Result<Verification, PayoutsError> {
         Ok(self

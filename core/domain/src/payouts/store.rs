@@ -3,7 +3,6 @@
 use std::future::Future;
 
 use bazaar_ledger::Timestamp;
-use bazaar_money::Money;
 
 use super::{BankAccount, BankAccountId, NewBankAccount};
 use crate::chart::SellerId;
@@ -84,12 +83,13 @@ pub trait PayoutStore: Send + Sync {
         seller: SellerId,
     ) -> impl Future<Output = Result<Vec<BankAccount>, PayoutStoreError>> + Send;
 
-    /// Checks the seller's answer to an unverified account's micro-deposits.
+    /// Checks the seller's answer (two amounts in minor units of the account's currency) to
+    /// an unverified account's micro-deposits.
     fn verify_bank_account(
         &self,
         seller: SellerId,
         account: BankAccountId,
-        given: [Money; 2],
+        given: [i64; 2],
         now: Timestamp,
     ) -> impl Future<Output = Result<Verification, PayoutStoreError>> + Send;
 
