@@ -1,7 +1,5 @@
 //! Users and sessions on PostgreSQL, behind the `IdentityStore` port.
 
-use std::sync::Arc;
-
 use bazaar_domain::catalog::BuyerId;
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::error::CommerceError;
@@ -12,10 +10,9 @@ use bazaar_ledger::Timestamp;
 use bazaar_schema::schema::{sessions, users};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
 use uuid::Uuid;
 
-use crate::commerce::{Fail, Mode, StoreFailure, pool, run, tx};
+use crate::commerce::{Db, Fail, Mode, StoreFailure, tx};
 use crate::retry::RetryPolicy;
 
 impl StoreFailure for IdentityError {
@@ -33,8 +30,7 @@ type Result<T> = std::result::Result<T, Fail<IdentityError>>;
 /// The identity store.
 #[derive(Clone)]
 pub struct PostgresIdentity {
-    pool: Pool<ConnectionManager<PgConnection>>,
-    retry: Arc<RetryPolicy>,
+    db: Db,
 }
 
 impl std::fmt::Debug for PostgresIdentity {
@@ -46,8 +42,7 @@ impl std::fmt::Debug for PostgresIdentity {
 impl PostgresIdentity {
     pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
         Self {
-            pool: pool(database_url, pool_size, &retry),
-            retry: Arc::new(retry),
+            db: Db::new(database_url, pool_size, retry),
         }
     }
 }
@@ -131,14 +126,11 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<User, IdentityError> {
         let new = new.clone();
-        run(
-            &self.pool,
-            &self.retry,
-            "create_user",
-            Mode::Write,
-            move |conn| insert_user(conn, &new, now),
-        )
-        .await
+        self.db
+            .run("create_user", Mode::Write, move |conn| {
+                insert_user(conn, &new, now)
+            })
+            .await
     }
 
     async fn register(
@@ -152,12 +144,8 @@ impl IdentityStore for PostgresIdentity {
             return Err(IdentityError::Internal);
         }
         let (new, party) = (new.clone(), party.clone());
-        run(
-            &self.pool,
-            &self.retry,
-            "register",
-            Mode::Write,
-            move |conn| {
+        self.db
+            .run("register", Mode::Write, move |conn| {
                 // The user first: a taken e-mail stops the transaction before the party is written.
                 let user = insert_user(conn, &new, now)?;
                 match &party {
@@ -166,9 +154,8 @@ impl IdentityStore for PostgresIdentity {
                 }
                 .map_err(party_failure)?;
                 Ok(user)
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn credentials(
@@ -176,12 +163,8 @@ impl IdentityStore for PostgresIdentity {
         email: &Email,
     ) -> std::result::Result<Option<(User, String)>, IdentityError> {
         let email = email.clone();
-        run(
-            &self.pool,
-            &self.retry,
-            "credentials",
-            Mode::Read,
-            move |conn| -> Result<_> {
+        self.db
+            .run("credentials", Mode::Read, move |conn| -> Result<_> {
                 let rows: Vec<UserRow> = users::table
                     .filter(users::email.eq(email.as_str()))
                     .select(UserRow::as_select())
@@ -189,9 +172,8 @@ impl IdentityStore for PostgresIdentity {
                 rows.first()
                     .map(|row| Ok((user(row)?, row.password_hash.clone())))
                     .transpose()
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn create_session(
@@ -202,12 +184,8 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<(), IdentityError> {
         let token = token.clone();
-        run(
-            &self.pool,
-            &self.retry,
-            "create_session",
-            Mode::Write,
-            move |conn| -> Result<()> {
+        self.db
+            .run("create_session", Mode::Write, move |conn| -> Result<()> {
                 diesel::insert_into(sessions::table)
                     .values((
                         sessions::token_hash.eq(&token.0),
@@ -219,9 +197,8 @@ impl IdentityStore for PostgresIdentity {
                     .do_nothing()
                     .execute(conn)?;
                 Ok(())
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn session_user(
@@ -230,12 +207,8 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<Option<User>, IdentityError> {
         let token = token.clone();
-        run(
-            &self.pool,
-            &self.retry,
-            "session_user",
-            Mode::Read,
-            move |conn| -> Result<_> {
+        self.db
+            .run("session_user", Mode::Read, move |conn| -> Result<_> {
                 let rows: Vec<UserRow> = users::table
                     .inner_join(sessions::table.on(sessions::user_id.eq(users::id)))
                     .filter(sessions::token_hash.eq(&token.0))
@@ -244,9 +217,8 @@ impl IdentityStore for PostgresIdentity {
                     .select(UserRow::as_select())
                     .load(conn)?;
                 rows.first().map(user).transpose()
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn revoke_session(
@@ -255,12 +227,8 @@ impl IdentityStore for PostgresIdentity {
         now: Timestamp,
     ) -> std::result::Result<(), IdentityError> {
         let token = token.clone();
-        run(
-            &self.pool,
-            &self.retry,
-            "revoke_session",
-            Mode::Write,
-            move |conn| -> Result<()> {
+        self.db
+            .run("revoke_session", Mode::Write, move |conn| -> Result<()> {
                 diesel::update(
                     sessions::table
                         .filter(sessions::token_hash.eq(&token.0))
@@ -269,8 +237,7 @@ impl IdentityStore for PostgresIdentity {
                 .set(sessions::revoked_at.eq(now.as_micros()))
                 .execute(conn)?;
                 Ok(())
-            },
-        )
-        .await
+            })
+            .await
     }
 }

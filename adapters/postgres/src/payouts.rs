@@ -1,8 +1,6 @@
 //! The payouts store on PostgreSQL: sellers' bank accounts, their details and micro-deposits
 //! sealed under the secrets key and bound to the account id.
 
-use std::sync::Arc;
-
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::payouts::{
     BANK_ACCOUNTS_MAX, BankAccount, BankAccountId, BankAccountState, BankDetails, BankDetailsKind,
@@ -14,11 +12,10 @@ use bazaar_money::{Currency, Money};
 use bazaar_schema::schema::{bank_accounts, sellers};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
 use uuid::Uuid;
 
 use crate::RetryPolicy;
-use crate::commerce::{Fail, Mode, StoreFailure, pool, run};
+use crate::commerce::{Db, Fail, Mode, StoreFailure};
 use crate::sealed::SecretKey;
 
 type Result<T> = std::result::Result<T, Fail<PayoutStoreError>>;
@@ -36,15 +33,14 @@ impl StoreFailure for PayoutStoreError {
 /// The payouts store. Cloning shares the pool.
 #[derive(Clone)]
 pub struct PostgresPayouts {
-    pool: Pool<ConnectionManager<PgConnection>>,
-    retry: Arc<RetryPolicy>,
+    db: Db,
     key: SecretKey,
 }
 
 impl std::fmt::Debug for PostgresPayouts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresPayouts")
-            .field("pool_size", &self.pool.max_size())
+            .field("pool_size", &self.db.pool_size())
             .finish_non_exhaustive()
     }
 }
@@ -236,19 +232,9 @@ impl PostgresPayouts {
     /// A store with at most `pool_size` connections; `key` seals bank details.
     pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy, key: SecretKey) -> Self {
         Self {
-            pool: pool(database_url, pool_size, &retry),
-            retry: Arc::new(retry),
+            db: Db::new(database_url, pool_size, retry),
             key,
         }
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        operation: &'static str,
-        mode: Mode,
-        work: impl Fn(&mut PgConnection) -> Result<T> + Send + 'static,
-    ) -> std::result::Result<T, PayoutStoreError> {
-        run(&self.pool, &self.retry, operation, mode, work).await
     }
 }
 
@@ -259,27 +245,29 @@ impl PayoutStore for PostgresPayouts {
         now: Timestamp,
     ) -> std::result::Result<BankAccount, PayoutStoreError> {
         let key = self.key.clone();
-        self.run("add_bank_account", Mode::Write, move |conn| {
-            add(conn, &key, &account, now)
-        })
-        .await
+        self.db
+            .run("add_bank_account", Mode::Write, move |conn| {
+                add(conn, &key, &account, now)
+            })
+            .await
     }
 
     async fn bank_accounts(
         &self,
         seller: SellerId,
     ) -> std::result::Result<Vec<BankAccount>, PayoutStoreError> {
-        self.run("bank_accounts", Mode::Read, move |conn| {
-            bank_accounts::table
-                .filter(bank_accounts::seller_id.eq(seller.as_uuid()))
-                .order((bank_accounts::created_at, bank_accounts::id))
-                .select(AccountRow::as_select())
-                .load::<AccountRow>(conn)?
-                .iter()
-                .map(AccountRow::view)
-                .collect()
-        })
-        .await
+        self.db
+            .run("bank_accounts", Mode::Read, move |conn| {
+                bank_accounts::table
+                    .filter(bank_accounts::seller_id.eq(seller.as_uuid()))
+                    .order((bank_accounts::created_at, bank_accounts::id))
+                    .select(AccountRow::as_select())
+                    .load::<AccountRow>(conn)?
+                    .iter()
+                    .map(AccountRow::view)
+                    .collect()
+            })
+            .await
     }
 
     async fn verify_bank_account(
@@ -290,10 +278,11 @@ impl PayoutStore for PostgresPayouts {
         now: Timestamp,
     ) -> std::result::Result<Verification, PayoutStoreError> {
         let key = self.key.clone();
-        self.run("verify_bank_account", Mode::Write, move |conn| {
-            verify(conn, &key, seller, account.as_uuid(), given, now)
-        })
-        .await
+        self.db
+            .run("verify_bank_account", Mode::Write, move |conn| {
+                verify(conn, &key, seller, account.as_uuid(), given, now)
+            })
+            .await
     }
 
     async fn remove_bank_account(
@@ -301,18 +290,19 @@ impl PayoutStore for PostgresPayouts {
         seller: SellerId,
         account: BankAccountId,
     ) -> std::result::Result<(), PayoutStoreError> {
-        self.run("remove_bank_account", Mode::Write, move |conn| {
-            let removed = diesel::delete(
-                bank_accounts::table
-                    .filter(bank_accounts::id.eq(account.as_uuid()))
-                    .filter(bank_accounts::seller_id.eq(seller.as_uuid())),
-            )
-            .execute(conn)?;
-            if removed == 0 {
-                return Err(Fail::Domain(PayoutStoreError::NotFound("bank account")));
-            }
-            Ok(())
-        })
-        .await
+        self.db
+            .run("remove_bank_account", Mode::Write, move |conn| {
+                let removed = diesel::delete(
+                    bank_accounts::table
+                        .filter(bank_accounts::id.eq(account.as_uuid()))
+                        .filter(bank_accounts::seller_id.eq(seller.as_uuid())),
+                )
+                .execute(conn)?;
+                if removed == 0 {
+                    return Err(Fail::Domain(PayoutStoreError::NotFound("bank account")));
+                }
+                Ok(())
+            })
+            .await
     }
 }

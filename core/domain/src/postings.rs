@@ -403,11 +403,7 @@ impl Posting {
             posting.add_accounts(&leg);
             posting.requests.push(TransferRequest {
                 id: id(&leg),
-                kind: RequestKind::Direct {
-                    debit_account_id: leg.debit_id(),
-                    credit_account_id: leg.credit_id(),
-                    amount: leg.amount,
-                },
+                kind: leg.direct(),
                 metadata: metadata.clone(),
             });
         }

@@ -181,6 +181,39 @@ pub(crate) async fn run<T: Send + 'static, E: StoreFailure + Send + 'static>(
         })?
 }
 
+/// A connection pool and the retry policy its transactions run under: what the identity,
+/// events and payouts stores hold and run their work on.
+#[derive(Clone)]
+pub(crate) struct Db {
+    pool: Pool<ConnectionManager<PgConnection>>,
+    retry: Arc<RetryPolicy>,
+}
+
+impl Db {
+    /// At most `pool_size` connections, opened lazily.
+    pub(crate) fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
+        Self {
+            pool: pool(database_url, pool_size, &retry),
+            retry: Arc::new(retry),
+        }
+    }
+
+    /// The pool's size, for `Debug`.
+    pub(crate) fn pool_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// Runs `work` in a transaction of `mode` (see [`run`]).
+    pub(crate) async fn run<T: Send + 'static, E: StoreFailure + Send + 'static>(
+        &self,
+        operation: &'static str,
+        mode: Mode,
+        work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>> + Send + 'static,
+    ) -> Result<T, E> {
+        run(&self.pool, &self.retry, operation, mode, work).await
+    }
+}
+
 /// A pool whose connections open lazily, with the client timeouts set.
 pub(crate) fn pool(
     database_url: &str,

@@ -10,7 +10,6 @@
 //!   recorded, and the delivery and its endpoint updated, in one transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_domain::chart::SellerId;
@@ -21,13 +20,12 @@ use bazaar_ledger::Timestamp;
 use bazaar_schema::schema::{event_counts, outbox_events, sellers};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_query;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::RetryPolicy;
-use crate::commerce::{Fail, Mode, StoreFailure, pool, run};
+use crate::commerce::{Db, Fail, Mode, StoreFailure};
 use crate::sealed::SecretKey;
 
 mod rows;
@@ -50,15 +48,14 @@ impl StoreFailure for EventStoreError {
 /// Events, consumers and webhooks.
 #[derive(Clone)]
 pub struct PostgresEvents {
-    pub(crate) pool: Pool<ConnectionManager<PgConnection>>,
-    retry: Arc<RetryPolicy>,
+    db: Db,
     key: SecretKey,
 }
 
 impl std::fmt::Debug for PostgresEvents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresEvents")
-            .field("pool_size", &self.pool.max_size())
+            .field("pool_size", &self.db.pool_size())
             .finish_non_exhaustive()
     }
 }
@@ -80,8 +77,7 @@ impl PostgresEvents {
     /// A store with at most `pool_size` connections; `key` seals endpoint secrets.
     pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy, key: SecretKey) -> Self {
         Self {
-            pool: pool(database_url, pool_size, &retry),
-            retry: Arc::new(retry),
+            db: Db::new(database_url, pool_size, retry),
             key,
         }
     }
@@ -92,7 +88,7 @@ impl PostgresEvents {
         mode: Mode,
         work: impl Fn(&mut PgConnection) -> Result<T> + Send + 'static,
     ) -> std::result::Result<T, EventStoreError> {
-        run(&self.pool, &self.retry, operation, mode, work).await
+        self.db.run(operation, mode, work).await
     }
 }
 
