@@ -14,7 +14,12 @@ use bazaar_domain::store::CommerceStore;
 use bazaar_ledger::Timestamp;
 use bazaar_money::Currency;
 use bazaar_payouts::SandboxRails;
-use bazaar_postgres::{PostgresCommerce, PostgresPayouts, RetryPolicy, SecretKey};
+use std::sync::Arc;
+
+use bazaar_postgres::{
+    LedgerConfig, PostgresCommerce, PostgresLedger, PostgresPayouts, RetryPolicy, SecretKey,
+    SystemClock,
+};
 use bazaar_testdb::TestDatabase;
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -50,13 +55,16 @@ fn add(seller: u128, account: u128, number: &str) -> AddBankAccount {
     }
 }
 
-async fn setup(db: &TestDatabase) -> Payouts<PostgresPayouts, SandboxRails> {
+async fn setup(db: &TestDatabase) -> Payouts<PostgresPayouts, SandboxRails, PostgresLedger> {
     let commerce = PostgresCommerce::new(db.url(), 2, RetryPolicy::default());
     for n in [1, 2] {
         commerce.create_seller(&seller(n), NOW).await.unwrap();
     }
     let store = PostgresPayouts::new(db.url(), 2, RetryPolicy::default(), SecretKey::generate());
-    Payouts::new(store, SandboxRails::new())
+    let ledger = PostgresLedger::connect(LedgerConfig::new(db.url()), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    Payouts::new(store, SandboxRails::new(), ledger)
 }
 
 #[tokio::test]

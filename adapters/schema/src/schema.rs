@@ -461,3 +461,61 @@ diesel::table! {
         home_region -> Text,
     }
 }
+
+diesel::table! {
+    payout_settings (seller_id, currency) {
+        seller_id -> Uuid,
+        currency -> Bpchar,
+        schedule -> Text,
+        delay_days -> Int4,
+        minimum_minor -> Int8,
+        paused -> Bool,
+        reserve_bps -> Nullable<Int4>,
+        reserve_days -> Nullable<Int4>,
+        first_capture_on -> Nullable<Text>,
+        updated_at -> Int8,
+        home_region -> Text,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> Uuid,
+        seller_id -> Uuid,
+        kind -> Text,
+        currency -> Bpchar,
+        amount_minor -> Int8,
+        fee_minor -> Nullable<Int8>,
+        bank_account_id -> Uuid,
+        rail -> Text,
+        state -> Text,
+        failure_code -> Nullable<Text>,
+        paid_at -> Nullable<Int8>,
+        ledger_due -> Nullable<Text>,
+        canceled_reason -> Nullable<Text>,
+        rail_reference -> Nullable<Text>,
+        expected_at -> Nullable<Int8>,
+        scheduled_for -> Nullable<Text>,
+        created_at -> Int8,
+        updated_at -> Int8,
+        home_region -> Text,
+    }
+}
+
+diesel::table! {
+    payout_rail_events (event_id) {
+        event_id -> Text,
+        payout_id -> Uuid,
+        applied_at -> Int8,
+    }
+}
+
+diesel::table! {
+    payout_rail_cursor (name) {
+        name -> Text,
+        last_event_id -> Text,
+        updated_at -> Int8,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(sellers, payout_settings, bank_accounts);

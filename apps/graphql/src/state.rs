@@ -29,8 +29,9 @@ pub struct App {
     pub identity: Users,
     /// Webhook endpoints and deliveries, and the sellers' event counts.
     pub webhooks: Webhooks<PostgresEvents>,
-    /// Sellers' bank accounts, through the sandbox rails (the only rail connector so far).
-    pub payouts: Payouts<PostgresPayouts, SandboxRails>,
+    /// Sellers' bank accounts, schedules, balances and payouts, through the sandbox rails
+    /// (the only rail connector so far).
+    pub payouts: Payouts<PostgresPayouts, SandboxRails, PostgresLedger>,
     pub config: Config,
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -125,6 +126,7 @@ impl App {
             ),
         };
         let (rates_config, rates) = crate::rates::Rates::start(&config)?;
+        let payout_ledger = ledger.clone();
         let market = Marketplace::new(
             store,
             ledger,
@@ -147,6 +149,7 @@ impl App {
                 secrets,
             ),
             SandboxRails::new(),
+            payout_ledger,
         );
         Ok(Arc::new(Self {
             market,

@@ -178,12 +178,16 @@ impl ChartAccount {
         }
     }
 
-    /// Money held for a seller can never be spent twice: those balances may not go below
-    /// zero. The platform's own accounts are unconstrained, since clearing, FX and rounding
+    /// Money held for a seller can never be spent twice: its available and reserved
+    /// balances may not go below zero. The pending balance may: a refund or chargeback that
+    /// arrives after its funds were released reverses the capture's credit on the pending
+    /// account, and the shortfall is what the seller owes, netted from the next releases and
+    /// held back from payouts (`Payouts::payable`), never refused (the buyer's money must
+    /// move). The platform's own accounts are unconstrained, since clearing, FX and rounding
     /// positions legitimately go either way.
     pub fn constraint(&self) -> BalanceConstraint {
         match self {
-            Self::SellerPending(_) | Self::SellerAvailable(_) | Self::SellerReserve(_) => {
+            Self::SellerAvailable(_) | Self::SellerReserve(_) => {
                 BalanceConstraint::DebitsMustNotExceedCredits { overdraft: 0 }
             }
             _ => BalanceConstraint::Unconstrained,

@@ -476,6 +476,30 @@ pub const LINE_LEGS_MAX: usize = 6;
 // checkout that was accepted can always be posted.
 const _: () = assert!(CART_LINES_MAX * LINE_LEGS_MAX <= BATCH_LEGS_MAX);
 
+/// Opens the accounts `posting` touches and applies its transfers as one linked batch. Every
+/// transfer id is derived, so submitting the same posting again changes nothing.
+pub async fn submit<L: bazaar_ledger::LedgerStore>(
+    ledger: &L,
+    posting: Posting,
+) -> Result<(), CommerceError> {
+    use crate::service::ledger_unavailable;
+    posting.check_size()?;
+    for account in posting.new_accounts()? {
+        ledger
+            .create_account(account)
+            .await
+            .map_err(ledger_unavailable)?
+            .map_err(|_| CommerceError::Internal)?;
+    }
+    let batch = posting.into_batch()?;
+    ledger
+        .submit(batch)
+        .await
+        .map_err(ledger_unavailable)?
+        .map_err(|error| CommerceError::LedgerRejected { code: error.code() })?;
+    Ok(())
+}
+
 /// The provider paid out a captured payment: the bank receives the gross less the fee, the
 /// fee is a cost, and the clearing account is settled.
 pub fn settlement_posting(

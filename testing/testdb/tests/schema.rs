@@ -145,6 +145,10 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         webhook_deliveries,
         webhook_attempts,
         bank_accounts,
+        payout_settings,
+        payouts,
+        payout_rail_events,
+        payout_rail_cursor,
     )
 }
 

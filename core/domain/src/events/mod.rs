@@ -90,6 +90,11 @@ event_types! {
     RefundFailed => "refund.failed", "refund";
     ReviewCreated => "review.created", "review";
     WebhookEndpointDisabled => "webhook_endpoint.disabled", "webhook_endpoint";
+    PayoutCreated => "payout.created", "payout";
+    PayoutPaid => "payout.paid", "payout";
+    PayoutFailed => "payout.failed", "payout";
+    PayoutReturned => "payout.returned", "payout";
+    PayoutCanceled => "payout.canceled", "payout";
 }
 
 impl EventType {

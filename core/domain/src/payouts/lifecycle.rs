@@ -211,6 +211,31 @@ pub enum LedgerChange {
     ReversePaid,
 }
 
+impl LedgerChange {
+    /// The stored name of a change that posts something; `None` for [`Self::Nothing`].
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            Self::PostPending => Some("post_pending"),
+            Self::Nothing => None,
+            Self::PostPaid => Some("post_paid"),
+            Self::VoidPending => Some("void_pending"),
+            Self::ReversePaid => Some("reverse_paid"),
+        }
+    }
+
+    /// The change [`as_str`](Self::as_str) names.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::PostPending,
+            Self::PostPaid,
+            Self::VoidPending,
+            Self::ReversePaid,
+        ]
+        .into_iter()
+        .find(|change| change.as_str() == Some(name))
+    }
+}
+
 /// A move the rules allow: the state after it, what the ledger must do, and what to do
 /// about the bank details when it is a failure or a return.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -31,10 +31,12 @@ mod bank;
 mod calendar;
 mod holidays;
 mod lifecycle;
+mod payout;
 mod port;
 mod postings;
 mod rails;
 mod release;
+mod run;
 mod schedule;
 mod service;
 mod store;
@@ -47,10 +49,12 @@ pub use balances::*;
 pub use bank::*;
 pub use calendar::*;
 pub use lifecycle::*;
+pub use payout::*;
 pub use port::*;
 pub use postings::*;
 pub use rails::*;
 pub use release::*;
+pub use run::*;
 pub use schedule::*;
 pub use service::*;
 pub use store::*;
@@ -175,6 +179,15 @@ pub enum PayoutError {
         /// What was paid out instantly earlier the same local day.
         taken: Money,
     },
+    /// A payout larger than what the seller may be paid now.
+    #[error("the payout is more than the {payable} that can be paid out now")]
+    InsufficientBalance {
+        /// What a payout may take now.
+        payable: Money,
+    },
+    /// An idempotency key that is empty, longer than 128 characters or not printable ASCII.
+    #[error("an idempotency key is 1 to 128 printable ASCII characters")]
+    InvalidIdempotencyKey,
     /// Money arithmetic failed (an overflow or mixed currencies).
     #[error(transparent)]
     Money(#[from] bazaar_money::MoneyError),
@@ -213,6 +226,8 @@ impl PayoutError {
             Self::InvalidReserve => "invalid_reserve",
             Self::InvalidHolderName => "invalid_holder_name",
             Self::InstantLimitReached { .. } => "instant_limit_reached",
+            Self::InsufficientBalance { .. } => "insufficient_balance",
+            Self::InvalidIdempotencyKey => "invalid_idempotency_key",
             Self::Money(inner) => inner.code(),
         }
     }

@@ -111,3 +111,32 @@ pub trait PayoutRails: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<[Money; 2], RailError>> + Send;
 }
+
+/// Several services (or workers in one process) may share one connector.
+impl<T: PayoutRails> PayoutRails for std::sync::Arc<T> {
+    fn submit(
+        &self,
+        submission: RailSubmission,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<RailAcceptance, RailError>> + Send {
+        T::submit(self, submission, now)
+    }
+
+    fn events(
+        &self,
+        after: Option<String>,
+        limit: u32,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<RailEvent>, RailError>> + Send {
+        T::events(self, after, limit, now)
+    }
+
+    fn micro_deposits(
+        &self,
+        rail: Rail,
+        destination: BankDetails,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<[Money; 2], RailError>> + Send {
+        T::micro_deposits(self, rail, destination, now)
+    }
+}

@@ -147,6 +147,57 @@ pub fn release_of(
     })
 }
 
+/// How far back [`released_through`] looks for a capture date: the longest delay in
+/// business days ([`RELEASE_DELAY_MAX`], 30) three times over, for weekends and holidays.
+const RELEASE_SEARCH_DAYS: i64 = 90;
+
+/// The last of the seller's local capture dates whose funds are released by `today`, or
+/// `None` when none is yet.
+///
+/// Funds are released in capture order: a date's funds go once its own delay has passed
+/// (business days after the capture date: `policy.new_seller_delay_days` while the seller is
+/// new, `policy.delay_days` after; never fewer than `delay_floor`, the seller's own
+/// schedule delay) and once every earlier date's have gone. So the first captures after a
+/// seller stops being new wait for the last new-seller captures, and the amount released by
+/// a date is a running total that only grows.
+pub fn released_through(
+    today: Date,
+    first_capture_on: Date,
+    calendar: &BusinessCalendar,
+    policy: &ReleasePolicy,
+    delay_floor: u32,
+) -> Result<Option<Date>, PayoutError> {
+    let new_until = first_capture_on
+        .add_days(i64::from(policy.new_seller_for_days))
+        .ok_or(PayoutError::DateOutOfRange)?;
+    let release_on = |captured: Date| {
+        let delay = if captured < new_until {
+            policy.new_seller_delay_days
+        } else {
+            policy.delay_days
+        };
+        calendar.add_business_days(captured, delay.max(delay_floor))
+    };
+    let last_new = new_until.add_days(-1).ok_or(PayoutError::DateOutOfRange)?;
+    let last_new_release = release_on(last_new)?;
+    for back in 0..=RELEASE_SEARCH_DAYS {
+        let captured = today
+            .add_days(back.wrapping_neg())
+            .ok_or(PayoutError::DateOutOfRange)?;
+        if captured < first_capture_on {
+            return Ok(None);
+        }
+        let mut on = release_on(captured)?;
+        if captured > last_new && last_new_release > on {
+            on = last_new_release;
+        }
+        if on <= today {
+            return Ok(Some(captured));
+        }
+    }
+    Ok(None)
+}
+
 /// `amount` times `bps` / 10,000, rounded to the minor unit by `rounding`.
 pub fn share_of(amount: Money, bps: BasisPoints, rounding: Rounding) -> Result<Money, PayoutError> {
     let factor = Decimal::new(i64::from(bps.get()), 4);

@@ -155,6 +155,15 @@ impl PayoutSchedule {
         })
     }
 
+    /// Every business day, no delay, no minimum: what a seller has before choosing.
+    pub fn daily(currency: Currency) -> Self {
+        Self {
+            interval: Interval::Daily,
+            delay_days: 0,
+            minimum: Money::zero(currency),
+        }
+    }
+
     /// How often payouts run.
     pub fn interval(&self) -> Interval {
         self.interval

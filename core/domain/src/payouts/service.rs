@@ -21,6 +21,9 @@ pub enum PayoutsError {
     /// The rail did not answer or refused the request.
     #[error(transparent)]
     Rail(#[from] RailError),
+    /// The ledger refused a posting, with its code.
+    #[error("the ledger refused the posting: {0}")]
+    LedgerRejected(&'static str),
 }
 
 impl PayoutsError {
@@ -30,7 +33,7 @@ impl PayoutsError {
             Self::Invalid(error) => error.code(),
             Self::Store(error) => error.code(),
             Self::Rail(RailError::Unavailable) => "unavailable",
-            Self::Rail(RailError::Rejected(_)) => "internal",
+            Self::Rail(RailError::Rejected(_)) | Self::LedgerRejected(_) => "internal",
         }
     }
 }
@@ -50,19 +53,31 @@ pub struct AddBankAccount {
     pub holder_name: String,
 }
 
-/// Payouts: sellers' bank accounts now; schedules, payouts and releases build on it.
+/// Payouts: sellers' bank accounts, schedules, fund releases and payouts.
 #[derive(Debug)]
-pub struct Payouts<S, R> {
-    store: S,
-    rails: R,
+pub struct Payouts<S, R, L> {
+    pub(super) store: S,
+    pub(super) rails: R,
+    pub(super) ledger: L,
 }
 
-impl<S: PayoutStore, R: PayoutRails> Payouts<S, R> {
-    /// The service over `store`, paying out through `rails`.
-    pub fn new(store: S, rails: R) -> Self {
-        Self { store, rails }
+impl<S, R, L> Payouts<S, R, L> {
+    /// The service over `store`, paying out through `rails`, posting to `ledger`.
+    pub fn new(store: S, rails: R, ledger: L) -> Self {
+        Self {
+            store,
+            rails,
+            ledger,
+        }
     }
 
+    /// The rails it pays through.
+    pub fn rails(&self) -> &R {
+        &self.rails
+    }
+}
+
+impl<S: PayoutStore, R: PayoutRails, L: Send + Sync> Payouts<S, R, L> {
     /// Checks the details against the rail, sends the two micro-deposits, and adds the
     /// account unverified. A retry with the same id answers the account as first added.
     pub async fn add_bank_account(
@@ -112,6 +127,63 @@ impl<S: PayoutStore, R: PayoutRails> Payouts<S, R> {
             .store
             .verify_bank_account(seller, account, given, now)
             .await?)
+    }
+
+    /// The seller's payout settings in `currency`.
+    pub async fn settings(
+        &self,
+        seller: SellerId,
+        currency: bazaar_money::Currency,
+    ) -> Result<super::PayoutSettings, PayoutsError> {
+        Ok(self.store.settings(seller, currency).await?)
+    }
+
+    /// Sets the seller's payout schedule in the schedule's currency.
+    pub async fn set_schedule(
+        &self,
+        seller: SellerId,
+        schedule: super::PayoutSchedule,
+        now: Timestamp,
+    ) -> Result<super::PayoutSettings, PayoutsError> {
+        Ok(self.store.set_schedule(seller, schedule, now).await?)
+    }
+
+    /// Sets or removes the seller's rolling reserve in `currency` (a platform decision).
+    pub async fn set_reserve(
+        &self,
+        seller: SellerId,
+        currency: bazaar_money::Currency,
+        reserve: Option<super::RollingReserve>,
+        now: Timestamp,
+    ) -> Result<super::PayoutSettings, PayoutsError> {
+        if let Some(reserve) = reserve
+            && (reserve.share.get() > 10_000 || reserve.hold_days > super::RESERVE_HOLD_MAX)
+        {
+            return Err(PayoutError::InvalidReserve.into());
+        }
+        Ok(self
+            .store
+            .set_reserve(seller, currency, reserve, now)
+            .await?)
+    }
+
+    /// One of the seller's payouts.
+    pub async fn payout(
+        &self,
+        seller: SellerId,
+        id: super::PayoutId,
+    ) -> Result<Option<super::Payout>, PayoutsError> {
+        Ok(self.store.payout(Some(seller), id).await?)
+    }
+
+    /// A page of the seller's payouts, newest first.
+    pub async fn payouts(
+        &self,
+        seller: SellerId,
+        after: Option<crate::store::PageCursor>,
+        limit: u32,
+    ) -> Result<crate::store::Page<super::Payout>, PayoutsError> {
+        Ok(self.store.payouts(seller, after, limit).await?)
     }
 
     /// Removes a seller's bank account.

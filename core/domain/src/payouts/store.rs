@@ -4,8 +4,15 @@ use std::future::Future;
 
 use bazaar_ledger::Timestamp;
 
-use super::{BankAccount, BankAccountId, NewBankAccount};
+use bazaar_money::{Currency, Money};
+
+use super::{
+    BankAccount, BankAccountId, BankDetails, Change, LedgerChange, NewBankAccount, NewPayout,
+    Payout, PayoutId, PayoutSchedule, PayoutSeller, PayoutSettings, PayoutState, RollingReserve,
+};
 use crate::chart::SellerId;
+use crate::fx::calendar::Date;
+use crate::store::{Page, PageCursor};
 
 /// Why the payouts store refused or failed.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
@@ -19,6 +26,10 @@ pub enum PayoutStoreError {
     /// The seller has [`BANK_ACCOUNTS_MAX`](super::BANK_ACCOUNTS_MAX) accounts already.
     #[error("a seller may have at most {} bank accounts", super::BANK_ACCOUNTS_MAX)]
     TooManyAccounts,
+    /// A payout cannot go to this account: it is not the seller's, not verified, or in
+    /// another currency.
+    #[error("payouts go only to a verified bank account in the payout's currency")]
+    AccountNotPayable,
     /// The account is not waiting for verification (verified already, or errored).
     #[error("the bank account is not waiting for verification")]
     NotVerifiable,
@@ -38,6 +49,7 @@ impl PayoutStoreError {
             Self::IdReused => "idempotency_key_reused",
             Self::TooManyAccounts => "too_many_bank_accounts",
             Self::NotVerifiable => "bank_account_not_verifiable",
+            Self::AccountNotPayable => "bank_account_not_payable",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -68,7 +80,16 @@ pub enum Verification {
 ///   added; a different one under the same id is `IdReused`) and refuse a seller's account
 ///   beyond [`BANK_ACCOUNTS_MAX`](super::BANK_ACCOUNTS_MAX) atomically with the insert;
 /// - decide `verify_bank_account` under a lock on the account, counting a wrong answer and
-///   marking the account errored at [`VERIFY_ATTEMPTS_MAX`](super::VERIFY_ATTEMPTS_MAX).
+///   marking the account errored at [`VERIFY_ATTEMPTS_MAX`](super::VERIFY_ATTEMPTS_MAX);
+///   verifying an account resumes the seller's paused schedule in its currency;
+/// - make `insert_payout` idempotent by id, refuse an account that is not the seller's,
+///   verified and in the payout's currency (`AccountNotPayable`), and write `payout.created`
+///   to the outbox in the same transaction;
+/// - make `move_payout` a compare-and-set on the state and on no ledger change being due,
+///   writing in the same transaction the payout's new state, the ledger change the move asks
+///   for, the rail event id (a second move for the same event id changes nothing), the
+///   outbox event of the new state, and, when the move's follow-up asks for it, the bank
+///   account errored and the seller's schedule in its currency paused.
 pub trait PayoutStore: Send + Sync {
     /// Adds a bank account, unverified.
     fn add_bank_account(
@@ -99,4 +120,159 @@ pub trait PayoutStore: Send + Sync {
         seller: SellerId,
         account: BankAccountId,
     ) -> impl Future<Output = Result<(), PayoutStoreError>> + Send;
+
+    /// The seller's settings in `currency`; the defaults when none were stored.
+    fn settings(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+    ) -> impl Future<Output = Result<PayoutSettings, PayoutStoreError>> + Send;
+
+    /// Stores the seller's schedule for the schedule's currency, keeping the rest.
+    fn set_schedule(
+        &self,
+        seller: SellerId,
+        schedule: PayoutSchedule,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<PayoutSettings, PayoutStoreError>> + Send;
+
+    /// Stores the seller's rolling reserve in `currency` (`None` removes it).
+    fn set_reserve(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+        reserve: Option<RollingReserve>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<PayoutSettings, PayoutStoreError>> + Send;
+
+    /// Records the seller's local date of its first capture in `currency`; a date stored
+    /// before is kept.
+    fn set_first_capture(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+        on: Date,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), PayoutStoreError>> + Send;
+
+    /// Sellers after `after` by id, at most `limit`, each with its settings in its
+    /// settlement currency.
+    fn sellers(
+        &self,
+        after: Option<SellerId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<PayoutSeller>, PayoutStoreError>> + Send;
+
+    /// The seller's oldest verified bank account in `currency`, if any.
+    fn payable_account(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+    ) -> impl Future<Output = Result<Option<BankAccount>, PayoutStoreError>> + Send;
+
+    /// The full details and holder name of a seller's account, opened for a rail
+    /// submission only.
+    fn destination(
+        &self,
+        seller: SellerId,
+        account: BankAccountId,
+    ) -> impl Future<Output = Result<Option<(BankDetails, String)>, PayoutStoreError>> + Send;
+
+    /// Creates a payout, pending, with [`LedgerChange::PostPending`] due; the same request
+    /// again answers the payout as it stands now.
+    fn insert_payout(
+        &self,
+        payout: NewPayout,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Payout, PayoutStoreError>> + Send;
+
+    /// A payout; with `seller`, only that seller's.
+    fn payout(
+        &self,
+        seller: Option<SellerId>,
+        id: PayoutId,
+    ) -> impl Future<Output = Result<Option<Payout>, PayoutStoreError>> + Send;
+
+    /// A page of the seller's payouts, newest first.
+    fn payouts(
+        &self,
+        seller: SellerId,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Page<Payout>, PayoutStoreError>> + Send;
+
+    /// Payouts with work left: a ledger change due, or pending and not yet handed to the
+    /// rail; oldest first.
+    fn payouts_with_work(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Payout>, PayoutStoreError>> + Send;
+
+    /// Applies `change` to a payout that is still in `from` with no ledger change due.
+    /// `None` when it is not (another worker moved it first) or when `event_id` was applied
+    /// before.
+    fn move_payout(
+        &self,
+        id: PayoutId,
+        from: PayoutState,
+        change: PayoutMove,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Payout>, PayoutStoreError>> + Send;
+
+    /// Records that `change` is posted to the ledger for the payout.
+    fn ledger_posted(
+        &self,
+        id: PayoutId,
+        change: LedgerChange,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), PayoutStoreError>> + Send;
+
+    /// The last rail event id handled.
+    fn rail_cursor(&self) -> impl Future<Output = Result<Option<String>, PayoutStoreError>> + Send;
+
+    /// Moves the rail event cursor forward to `event_id` (never back).
+    fn set_rail_cursor(
+        &self,
+        event_id: String,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), PayoutStoreError>> + Send;
+
+    /// What the seller paid out instantly in `currency` between `from` and `to` (payouts not
+    /// failed or canceled).
+    fn instant_taken(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Money, PayoutStoreError>> + Send;
+}
+
+/// A move to store: the rules' [`Change`] and what came with it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PayoutMove {
+    /// The state after it, the ledger change it asks for, the follow-up.
+    pub change: Change,
+    /// The rail event that caused it, if any; applied once.
+    pub event_id: Option<String>,
+    /// The rail's reference and expected arrival, when the rail accepted the payout.
+    pub accepted: Option<(String, Timestamp)>,
+    /// Why the platform canceled it.
+    pub canceled_reason: Option<&'static str>,
+    /// Move even though a ledger change is due, dropping it: only for a payout whose hold
+    /// the ledger refused, so that nothing is held and nothing needs undoing.
+    pub force: bool,
+}
+
+impl PayoutMove {
+    /// The move `change` with nothing else: no event, no acceptance, no reason, not forced.
+    pub fn of(change: Change) -> Self {
+        Self {
+            change,
+            event_id: None,
+            accepted: None,
+            canceled_reason: None,
+            force: false,
+        }
+    }
 }

@@ -130,7 +130,7 @@ pub async fn open_seller_accounts<L: LedgerStore>(
 }
 
 /// The ledger adapter logs the cause where it happens; callers get the commerce code.
-fn ledger_unavailable(error: StoreError) -> CommerceError {
+pub(crate) fn ledger_unavailable(error: StoreError) -> CommerceError {
     match error {
         StoreError::Unavailable(_) => CommerceError::Unavailable,
         StoreError::Internal(_) => CommerceError::Internal,
@@ -576,21 +576,7 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     }
 
     async fn submit(&self, posting: Posting) -> Result<(), CommerceError> {
-        posting.check_size()?;
-        for account in posting.new_accounts()? {
-            self.ledger
-                .create_account(account)
-                .await
-                .map_err(ledger_unavailable)?
-                .map_err(|_| CommerceError::Internal)?;
-        }
-        let batch = posting.into_batch()?;
-        self.ledger
-            .submit(batch)
-            .await
-            .map_err(ledger_unavailable)?
-            .map_err(|error| CommerceError::LedgerRejected { code: error.code() })?;
-        Ok(())
+        crate::postings::submit(&self.ledger, posting).await
     }
 
     /// A seller moves one of its own orders on: paid to shipped, or shipped to delivered

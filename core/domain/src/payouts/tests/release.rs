@@ -138,3 +138,43 @@ proptest! {
         prop_assert!(calendar("FR").is_business_day(release.on).unwrap());
     }
 }
+
+proptest! {
+    /// The running release: a capture date is released by `today` exactly when its own
+    /// release date and every earlier date's have come, so the released prefix only grows,
+    /// and an established seller's dates match `release_of`.
+    #[test]
+    fn released_through_is_the_prefix_whose_release_dates_have_come(
+        first_offset in 0_i64..200,
+        today_offset in 0_i64..300,
+        floor in 0_u32..6,
+    ) {
+        let calendar = calendar("DE");
+        let policy = policy(None);
+        let first = date("2026-01-05").add_days(first_offset).unwrap();
+        let today = first.add_days(today_offset).unwrap();
+        let through = released_through(today, first, &calendar, &policy, floor).unwrap();
+        let release_on = |captured: Date| {
+            let new_until = first.add_days(30).unwrap();
+            let delay = if captured < new_until { 7 } else { 3 };
+            calendar.add_business_days(captured, delay.max(floor)).unwrap()
+        };
+        // Brute force: the largest date whose release, and every earlier one's, has come.
+        let mut expected = None;
+        let mut latest_release = None;
+        let mut day = first;
+        while day <= today {
+            let on = release_on(day);
+            let envelope = latest_release.map_or(on, |latest: Date| latest.max(on));
+            latest_release = Some(envelope);
+            if envelope <= today {
+                expected = Some(day);
+            }
+            day = day.add_days(1).unwrap();
+        }
+        prop_assert_eq!(through, expected);
+        let tomorrow = today.add_days(1).unwrap();
+        let next = released_through(tomorrow, first, &calendar, &policy, floor).unwrap();
+        prop_assert!(next >= through);
+    }
+}

@@ -1,12 +1,18 @@
 //! The payouts store on PostgreSQL: sellers' bank accounts, their details and micro-deposits
-//! sealed under the secrets key and bound to the account id.
+//! sealed under the secrets key and bound to the account id; payout settings, payouts and
+//! the rail events applied (`runs.rs`).
+
+mod runs;
 
 use bazaar_domain::chart::SellerId;
+use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::payouts::{
     BANK_ACCOUNTS_MAX, BankAccount, BankAccountId, BankAccountState, BankDetails, BankDetailsKind,
-    NewBankAccount, PayoutStore, PayoutStoreError, Rail, VERIFY_ATTEMPTS_MAX, Verification,
-    verification_after,
+    LedgerChange, NewBankAccount, NewPayout, Payout, PayoutId, PayoutMove, PayoutSchedule,
+    PayoutSeller, PayoutSettings, PayoutState, PayoutStore, PayoutStoreError, Rail, RollingReserve,
+    VERIFY_ATTEMPTS_MAX, Verification, verification_after,
 };
+use bazaar_domain::store::{Page, PageCursor};
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 use bazaar_schema::schema::{bank_accounts, sellers};
@@ -47,7 +53,7 @@ impl std::fmt::Debug for PostgresPayouts {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = bank_accounts, check_for_backend(diesel::pg::Pg))]
-struct AccountRow {
+pub(super) struct AccountRow {
     id: Uuid,
     seller_id: Uuid,
     currency: String,
@@ -68,7 +74,7 @@ fn corrupt(what: &'static str) -> Fail<PayoutStoreError> {
 }
 
 impl AccountRow {
-    fn view(&self) -> Result<BankAccount> {
+    pub(super) fn view(&self) -> Result<BankAccount> {
         Ok(BankAccount {
             id: BankAccountId::from_uuid(self.id),
             seller: SellerId::from_uuid(self.seller_id),
@@ -219,6 +225,9 @@ fn verify(
         .returning(AccountRow::as_returning())
         .get_result(conn)?;
     let account = updated.view()?;
+    if state == BankAccountState::Verified {
+        runs::resume_schedule(conn, seller, account.currency)?;
+    }
     Ok(match state {
         BankAccountState::Verified => Verification::Verified(account),
         BankAccountState::Unverified | BankAccountState::Errored => Verification::Wrong {
@@ -302,6 +311,210 @@ impl PayoutStore for PostgresPayouts {
                     return Err(Fail::Domain(PayoutStoreError::NotFound("bank account")));
                 }
                 Ok(())
+            })
+            .await
+    }
+
+    async fn settings(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+    ) -> std::result::Result<PayoutSettings, PayoutStoreError> {
+        self.db
+            .run("payout_settings", Mode::Read, move |conn| {
+                runs::settings(conn, seller, currency)
+            })
+            .await
+    }
+
+    async fn set_schedule(
+        &self,
+        seller: SellerId,
+        schedule: PayoutSchedule,
+        now: Timestamp,
+    ) -> std::result::Result<PayoutSettings, PayoutStoreError> {
+        self.db
+            .run("set_payout_schedule", Mode::Write, move |conn| {
+                runs::set_schedule(conn, seller, schedule, now)
+            })
+            .await
+    }
+
+    async fn set_reserve(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+        reserve: Option<RollingReserve>,
+        now: Timestamp,
+    ) -> std::result::Result<PayoutSettings, PayoutStoreError> {
+        self.db
+            .run("set_reserve", Mode::Write, move |conn| {
+                runs::set_reserve(conn, seller, currency, reserve, now)
+            })
+            .await
+    }
+
+    async fn set_first_capture(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+        on: Date,
+        now: Timestamp,
+    ) -> std::result::Result<(), PayoutStoreError> {
+        self.db
+            .run("set_first_capture", Mode::Write, move |conn| {
+                runs::set_first_capture(conn, seller, currency, on, now)
+            })
+            .await
+    }
+
+    async fn sellers(
+        &self,
+        after: Option<SellerId>,
+        limit: u32,
+    ) -> std::result::Result<Vec<PayoutSeller>, PayoutStoreError> {
+        self.db
+            .run("payout_sellers", Mode::Read, move |conn| {
+                runs::sellers_page(conn, after, limit)
+            })
+            .await
+    }
+
+    async fn payable_account(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+    ) -> std::result::Result<Option<BankAccount>, PayoutStoreError> {
+        self.db
+            .run("payable_account", Mode::Read, move |conn| {
+                runs::payable_account(conn, seller, currency)
+            })
+            .await
+    }
+
+    async fn destination(
+        &self,
+        seller: SellerId,
+        account: BankAccountId,
+    ) -> std::result::Result<Option<(BankDetails, String)>, PayoutStoreError> {
+        let key = self.key.clone();
+        self.db
+            .run("payout_destination", Mode::Read, move |conn| {
+                let row: Option<AccountRow> = bank_accounts::table
+                    .find(account.as_uuid())
+                    .filter(bank_accounts::seller_id.eq(seller.as_uuid()))
+                    .select(AccountRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                row.map(|row| Ok((row.details(&key)?, row.holder_name.clone())))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn insert_payout(
+        &self,
+        payout: NewPayout,
+        now: Timestamp,
+    ) -> std::result::Result<Payout, PayoutStoreError> {
+        self.db
+            .run("insert_payout", Mode::Write, move |conn| {
+                runs::insert_payout(conn, &payout, now)
+            })
+            .await
+    }
+
+    async fn payout(
+        &self,
+        seller: Option<SellerId>,
+        id: PayoutId,
+    ) -> std::result::Result<Option<Payout>, PayoutStoreError> {
+        self.db
+            .run("payout", Mode::Read, move |conn| {
+                runs::payout(conn, seller, id)
+            })
+            .await
+    }
+
+    async fn payouts(
+        &self,
+        seller: SellerId,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> std::result::Result<Page<Payout>, PayoutStoreError> {
+        self.db
+            .run("payouts", Mode::Read, move |conn| {
+                runs::payouts_page(conn, seller, after, limit)
+            })
+            .await
+    }
+
+    async fn payouts_with_work(
+        &self,
+        limit: u32,
+    ) -> std::result::Result<Vec<Payout>, PayoutStoreError> {
+        self.db
+            .run("payouts_with_work", Mode::Read, move |conn| {
+                runs::with_work(conn, limit)
+            })
+            .await
+    }
+
+    async fn move_payout(
+        &self,
+        id: PayoutId,
+        from: PayoutState,
+        change: PayoutMove,
+        now: Timestamp,
+    ) -> std::result::Result<Option<Payout>, PayoutStoreError> {
+        self.db
+            .run("move_payout", Mode::Write, move |conn| {
+                runs::move_payout(conn, id, from, &change, now)
+            })
+            .await
+    }
+
+    async fn ledger_posted(
+        &self,
+        id: PayoutId,
+        change: LedgerChange,
+        now: Timestamp,
+    ) -> std::result::Result<(), PayoutStoreError> {
+        self.db
+            .run("payout_ledger_posted", Mode::Write, move |conn| {
+                runs::ledger_posted(conn, id, change, now)
+            })
+            .await
+    }
+
+    async fn rail_cursor(&self) -> std::result::Result<Option<String>, PayoutStoreError> {
+        self.db
+            .run("rail_cursor", Mode::Read, runs::rail_cursor)
+            .await
+    }
+
+    async fn set_rail_cursor(
+        &self,
+        event_id: String,
+        now: Timestamp,
+    ) -> std::result::Result<(), PayoutStoreError> {
+        self.db
+            .run("set_rail_cursor", Mode::Write, move |conn| {
+                runs::set_rail_cursor(conn, &event_id, now)
+            })
+            .await
+    }
+
+    async fn instant_taken(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> std::result::Result<Money, PayoutStoreError> {
+        self.db
+            .run("instant_taken", Mode::Read, move |conn| {
+                runs::instant_taken(conn, seller, currency, from, to)
             })
             .await
     }
