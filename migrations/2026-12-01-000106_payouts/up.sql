@@ -1,12 +1,6 @@
 -- Payouts: sellers' payout settings, the payouts themselves, and the rail events applied.
 -- Rules for every migration: docs/cockroachdb.md.
 
--- A seller's pending balance may go below zero: a refund or chargeback after its funds were
--- released reverses the capture's credit there, and the seller owes the shortfall (netted
--- from the next releases, held back from payouts). Available and reserve stay constrained.
-UPDATE ledger_accounts SET balance_constraint = 'none', overdraft = 0
-WHERE code = 'seller_pending';
-
 -- One row per seller and currency once the seller set a schedule, the platform set a
 -- reserve, or the release found the first capture. No row means the defaults.
 CREATE TABLE payout_settings (
@@ -71,4 +65,39 @@ CREATE TABLE payout_rail_cursor (
     name TEXT PRIMARY KEY,
     last_event_id TEXT NOT NULL,
     updated_at BIGINT NOT NULL
+);
+
+-- The sandbox rails' own records, as a real rail keeps them on its side: what was submitted
+-- and what was reported. Only the sandbox connector reads or writes these; production
+-- refuses the sandbox, and the tables stay empty there.
+CREATE TABLE sandbox_rail_submissions (
+    payout_id UUID PRIMARY KEY,
+    rail TEXT NOT NULL,
+    currency CHAR(3) NOT NULL,
+    amount_minor BIGINT NOT NULL,
+    destination_masked TEXT NOT NULL,
+    script TEXT NOT NULL,
+    refused_code TEXT,
+    reference TEXT,
+    expected_at BIGINT,
+    outcome_reported BOOL NOT NULL,
+    return_reported BOOL NOT NULL,
+    submitted_at BIGINT NOT NULL
+);
+CREATE INDEX sandbox_rail_open ON sandbox_rail_submissions (expected_at)
+    WHERE NOT outcome_reported OR NOT return_reported;
+
+CREATE TABLE sandbox_rail_events (
+    seq BIGINT PRIMARY KEY,
+    payout_id UUID NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('paid', 'failed', 'returned')),
+    code TEXT,
+    at BIGINT NOT NULL
+);
+
+-- One row (written by the sandbox on first use), locked while events are recorded, so that
+-- event numbers follow commit order.
+CREATE TABLE sandbox_rail_clock (
+    id INT4 PRIMARY KEY CHECK (id = 1),
+    last_seq BIGINT NOT NULL
 );

@@ -1,7 +1,6 @@
-//! The sandbox rails: every rail's rules, simulated in memory.
-
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+//! The sandbox rails: every rail's rules, simulated, with the rails' own records (what was
+//! submitted, what was reported) kept in PostgreSQL as a real rail keeps them on its side, so
+//! that any number of processes share one set of rails and a restart forgets nothing.
 
 use bazaar_domain::Country;
 use bazaar_domain::payouts::{
@@ -10,7 +9,12 @@ use bazaar_domain::payouts::{
 };
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
+use bazaar_schema::schema::{sandbox_rail_clock, sandbox_rail_events, sandbox_rail_submissions};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// How long after a payout is paid a returning test account sends it back: one day.
 pub const RETURN_AFTER_SECS: u32 = 24 * 3600;
@@ -48,6 +52,32 @@ pub enum Script {
     Return(FailureCode),
 }
 
+impl Script {
+    /// The stored form: `pay`, `refuse:<code>`, `fail:<code>`, `return:<code>`.
+    fn as_text(self) -> String {
+        match self {
+            Self::Pay => "pay".to_owned(),
+            Self::Refuse(code) => format!("refuse:{code}"),
+            Self::Fail(code) => format!("fail:{code}"),
+            Self::Return(code) => format!("return:{code}"),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        if text == "pay" {
+            return Some(Self::Pay);
+        }
+        let (kind, code) = text.split_once(':')?;
+        let code = FailureCode::parse(code)?;
+        match kind {
+            "refuse" => Some(Self::Refuse(code)),
+            "fail" => Some(Self::Fail(code)),
+            "return" => Some(Self::Return(code)),
+            _ => None,
+        }
+    }
+}
+
 fn script_for(destination: &BankDetails) -> Script {
     let masked = destination.masked();
     TEST_ACCOUNTS
@@ -56,45 +86,75 @@ fn script_for(destination: &BankDetails) -> Script {
         .map_or(Script::Pay, |(_, script)| *script)
 }
 
-/// A submission as the sandbox remembers it.
-#[derive(Debug)]
-struct Submitted {
-    /// What makes a retry the same request: the rail, the amount and the masked destination.
-    request: (Rail, Money, String),
-    answer: RailAcceptance,
-    script: Script,
-    /// Reported so far: the arrival outcome, then the return.
-    outcome_reported: bool,
-    return_reported: bool,
-}
-
-#[derive(Default, Debug)]
-struct State {
-    submissions: HashMap<PayoutId, Submitted>,
-    /// Payout ids in the order they were accepted.
-    accepted: Vec<PayoutId>,
-    /// Every event reported, in order; an event's id is its position.
-    log: Vec<RailEvent>,
-}
-
-/// Every rail, simulated. Cloning is not offered: one instance is one set of rails.
-#[derive(Default, Debug)]
+/// Every rail, simulated. Clones share the pool and so the same rails.
+#[derive(Clone)]
 pub struct SandboxRails {
-    state: Mutex<State>,
+    pool: Pool<ConnectionManager<PgConnection>>,
+}
+
+impl std::fmt::Debug for SandboxRails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxRails").finish_non_exhaustive()
+    }
+}
+
+/// The rails' records could not be read or written: the rail "did not answer".
+fn unavailable(error: impl std::fmt::Display) -> RailError {
+    tracing::warn!(%error, "sandbox rails unavailable");
+    RailError::Unavailable
+}
+
+fn corrupt(what: &str) -> RailError {
+    RailError::Rejected(format!("the sandbox rails' {what} does not read back"))
 }
 
 impl SandboxRails {
-    /// Rails with nothing submitted.
-    pub fn new() -> Self {
-        Self::default()
+    /// Rails whose records live in the database at `database_url`, with at most
+    /// `pool_size` connections.
+    pub fn new(database_url: &str, pool_size: u32) -> Self {
+        let manager = ConnectionManager::<PgConnection>::new(database_url);
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .build_unchecked(manager);
+        Self { pool }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Runs `work` in one transaction on a pooled connection, off the async threads.
+    async fn transaction<T, F>(&self, work: F) -> Result<T, RailError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, RailError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(unavailable)?;
+            conn.transaction(|conn| work(conn).map_err(Failure::Rail))
+                .map_err(|failure| match failure {
+                    Failure::Rail(error) => error,
+                    Failure::Db(error) => unavailable(error),
+                })
+        })
+        .await
+        .map_err(unavailable)?
     }
+}
+
+/// A transaction's failure: the rails' answer, or the database's.
+enum Failure {
+    Rail(RailError),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Failure {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Db(error)
+    }
+}
+
+fn db(error: diesel::result::Error) -> RailError {
+    unavailable(error)
 }
 
 /// The country whose calendar the payout settles by: the IBAN's, or the rail's only one.
@@ -125,126 +185,275 @@ fn arrival(rail: Rail, destination: &BankDetails, now: Timestamp) -> Result<Time
     }
 }
 
-impl State {
-    fn submit(
-        &mut self,
-        submission: &RailSubmission,
-        now: Timestamp,
-    ) -> Result<RailAcceptance, RailError> {
-        let RailSubmission {
-            payout,
-            rail,
-            amount,
-            destination,
-            ..
-        } = submission;
-        let request = (*rail, *amount, destination.masked());
-        if let Some(first) = self.submissions.get(payout) {
-            return if first.request == request {
-                Ok(first.answer.clone())
-            } else {
-                Err(RailError::Rejected(format!(
-                    "payout {payout} was submitted before with another request"
-                )))
-            };
+/// The answer to a first submission, from the rules and the destination's script.
+fn answer_to(submission: &RailSubmission, now: Timestamp) -> Result<RailAcceptance, RailError> {
+    let RailSubmission {
+        payout,
+        rail,
+        amount,
+        destination,
+        ..
+    } = submission;
+    if !rail.accepts(destination) {
+        return Err(RailError::Rejected(format!(
+            "{rail} does not pay to {} details",
+            destination.kind().as_str()
+        )));
+    }
+    Ok(if destination.validate().is_err() {
+        RailAcceptance::Refused(FailureCode::InvalidAccountNumber)
+    } else if amount.currency() != rail.spec().currency {
+        RailAcceptance::Refused(FailureCode::InvalidCurrency)
+    } else if let Script::Refuse(code) = script_for(destination) {
+        RailAcceptance::Refused(code)
+    } else {
+        rail.check_amount(*amount)
+            .map_err(|error| RailError::Rejected(error.to_string()))?;
+        RailAcceptance::Accepted {
+            reference: format!("sbx_{}_{payout}", rail.as_str()),
+            expected_at: arrival(*rail, destination, now)?,
         }
-        if !rail.accepts(destination) {
-            return Err(RailError::Rejected(format!(
-                "{rail} does not pay to {} details",
-                destination.kind().as_str()
-            )));
+    })
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sandbox_rail_submissions, check_for_backend(diesel::pg::Pg))]
+struct SubmissionRow {
+    payout_id: Uuid,
+    rail: String,
+    currency: String,
+    amount_minor: i64,
+    destination_masked: String,
+    script: String,
+    refused_code: Option<String>,
+    reference: Option<String>,
+    expected_at: Option<i64>,
+    outcome_reported: bool,
+    return_reported: bool,
+}
+
+impl SubmissionRow {
+    fn answer(&self) -> Result<RailAcceptance, RailError> {
+        match (&self.refused_code, &self.reference, self.expected_at) {
+            (Some(code), _, _) => Ok(RailAcceptance::Refused(
+                FailureCode::parse(code).ok_or_else(|| corrupt("refusal"))?,
+            )),
+            (None, Some(reference), Some(at)) => Ok(RailAcceptance::Accepted {
+                reference: reference.clone(),
+                expected_at: Timestamp::from_micros(at),
+            }),
+            _ => Err(corrupt("answer")),
         }
-        let script = script_for(destination);
-        let answer = if destination.validate().is_err() {
-            RailAcceptance::Refused(FailureCode::InvalidAccountNumber)
-        } else if amount.currency() != rail.spec().currency {
-            RailAcceptance::Refused(FailureCode::InvalidCurrency)
-        } else if let Script::Refuse(code) = script {
-            RailAcceptance::Refused(code)
+    }
+
+    fn same_request(&self, submission: &RailSubmission) -> bool {
+        self.rail == submission.rail.as_str()
+            && self.currency.trim() == submission.amount.currency().code()
+            && self.amount_minor == submission.amount.minor()
+            && self.destination_masked == submission.destination.masked()
+    }
+}
+
+fn submit(
+    conn: &mut PgConnection,
+    submission: &RailSubmission,
+    now: Timestamp,
+) -> Result<RailAcceptance, RailError> {
+    let payout = submission.payout;
+    let first: Option<SubmissionRow> = sandbox_rail_submissions::table
+        .find(payout.as_uuid())
+        .select(SubmissionRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(db)?;
+    if let Some(first) = first {
+        return if first.same_request(submission) {
+            first.answer()
         } else {
-            rail.check_amount(*amount)
-                .map_err(|error| RailError::Rejected(error.to_string()))?;
-            RailAcceptance::Accepted {
-                reference: format!("sbx_{}_{payout}", rail.as_str()),
-                expected_at: arrival(*rail, destination, now)?,
-            }
+            Err(RailError::Rejected(format!(
+                "payout {payout} was submitted before with another request"
+            )))
         };
-        tracing::info!(
-            %payout,
-            rail = rail.as_str(),
-            destination = %destination.masked(),
-            accepted = matches!(answer, RailAcceptance::Accepted { .. }),
-            "sandbox rail took a payout"
-        );
-        if matches!(answer, RailAcceptance::Accepted { .. }) {
-            self.accepted.push(*payout);
-        }
-        self.submissions.insert(
-            *payout,
-            Submitted {
-                request,
-                answer: answer.clone(),
-                script,
-                outcome_reported: false,
-                return_reported: false,
-            },
-        );
-        Ok(answer)
     }
+    let answer = answer_to(submission, now)?;
+    let (refused, reference, expected_at) = match &answer {
+        RailAcceptance::Refused(code) => (Some(code.as_str()), None, None),
+        RailAcceptance::Accepted {
+            reference,
+            expected_at,
+        } => (None, Some(reference.clone()), Some(expected_at.as_micros())),
+    };
+    let destination = submission.destination.masked();
+    diesel::insert_into(sandbox_rail_submissions::table)
+        .values((
+            sandbox_rail_submissions::payout_id.eq(payout.as_uuid()),
+            sandbox_rail_submissions::rail.eq(submission.rail.as_str()),
+            sandbox_rail_submissions::currency.eq(submission.amount.currency().code()),
+            sandbox_rail_submissions::amount_minor.eq(submission.amount.minor()),
+            sandbox_rail_submissions::destination_masked.eq(&destination),
+            sandbox_rail_submissions::script.eq(script_for(&submission.destination).as_text()),
+            sandbox_rail_submissions::refused_code.eq(refused),
+            sandbox_rail_submissions::reference.eq(reference),
+            sandbox_rail_submissions::expected_at.eq(expected_at),
+            sandbox_rail_submissions::outcome_reported.eq(false),
+            sandbox_rail_submissions::return_reported.eq(false),
+            sandbox_rail_submissions::submitted_at.eq(now.as_micros()),
+        ))
+        .execute(conn)
+        .map_err(db)?;
+    tracing::info!(
+        %payout,
+        rail = submission.rail.as_str(),
+        %destination,
+        accepted = matches!(answer, RailAcceptance::Accepted { .. }),
+        "sandbox rail took a payout"
+    );
+    Ok(answer)
+}
 
-    /// Appends the events that are due by `now`, in the order they happened.
-    fn report_due(&mut self, now: Timestamp) {
-        let mut due = Vec::new();
-        for payout in &self.accepted {
-            let Some(submitted) = self.submissions.get_mut(payout) else {
-                continue;
+/// Records the events due by `now`, in the order they happened, after every event recorded
+/// before. Reporting is serialised by a lock on the rails' one clock row, so event numbers
+/// grow in commit order and a reader never skips one.
+fn report_due(conn: &mut PgConnection, now: Timestamp) -> Result<(), RailError> {
+    diesel::insert_into(sandbox_rail_clock::table)
+        .values((
+            sandbox_rail_clock::id.eq(1),
+            sandbox_rail_clock::last_seq.eq(0_i64),
+        ))
+        .on_conflict(sandbox_rail_clock::id)
+        .do_nothing()
+        .execute(conn)
+        .map_err(db)?;
+    let last: i64 = sandbox_rail_clock::table
+        .find(1)
+        .select(sandbox_rail_clock::last_seq)
+        .for_update()
+        .first(conn)
+        .map_err(db)?;
+    let open: Vec<SubmissionRow> = sandbox_rail_submissions::table
+        .filter(sandbox_rail_submissions::expected_at.le(now.as_micros()))
+        .filter(
+            sandbox_rail_submissions::outcome_reported.eq(false).or(
+                sandbox_rail_submissions::return_reported
+                    .eq(false)
+                    .and(sandbox_rail_submissions::script.like("return:%")),
+            ),
+        )
+        .select(SubmissionRow::as_select())
+        .load(conn)
+        .map_err(db)?;
+    let mut due = Vec::new();
+    for row in &open {
+        let Some(expected_at) = row.expected_at.map(Timestamp::from_micros) else {
+            continue;
+        };
+        let script = Script::parse(&row.script).ok_or_else(|| corrupt("script"))?;
+        let payout = PayoutId::from_uuid(row.payout_id);
+        if !row.outcome_reported {
+            let outcome = match script {
+                Script::Fail(code) => RailOutcome::Failed(code),
+                Script::Pay | Script::Refuse(_) | Script::Return(_) => RailOutcome::Paid,
             };
-            let RailAcceptance::Accepted { expected_at, .. } = submitted.answer else {
-                continue;
-            };
-            if !submitted.outcome_reported && expected_at <= now {
-                submitted.outcome_reported = true;
-                let outcome = match submitted.script {
-                    Script::Fail(code) => RailOutcome::Failed(code),
-                    Script::Pay | Script::Refuse(_) | Script::Return(_) => RailOutcome::Paid,
-                };
-                due.push((expected_at, *payout, outcome));
-            }
-            let returned_at = expected_at.saturating_add_secs(RETURN_AFTER_SECS);
-            if let Script::Return(code) = submitted.script
-                && submitted.outcome_reported
-                && !submitted.return_reported
-                && returned_at <= now
-            {
-                submitted.return_reported = true;
-                due.push((returned_at, *payout, RailOutcome::Returned(code)));
-            }
+            due.push((expected_at, payout, outcome));
         }
-        due.sort_by_key(|(at, payout, _)| (*at, *payout));
-        for (at, payout, outcome) in due {
-            let event_id = format!("sbx_evt_{:010}", self.log.len());
-            self.log.push(RailEvent {
-                event_id,
-                payout,
+        let returned_at = expected_at.saturating_add_secs(RETURN_AFTER_SECS);
+        if let Script::Return(code) = script
+            && !row.return_reported
+            && returned_at <= now
+        {
+            due.push((returned_at, payout, RailOutcome::Returned(code)));
+        }
+    }
+    due.sort_by_key(|(at, payout, _)| (*at, *payout));
+    let mut seq = last;
+    for (at, payout, outcome) in &due {
+        seq = seq.checked_add(1).ok_or_else(|| corrupt("event number"))?;
+        let (kind, code) = match outcome {
+            RailOutcome::Paid => ("paid", None),
+            RailOutcome::Failed(code) => ("failed", Some(code.as_str())),
+            RailOutcome::Returned(code) => ("returned", Some(code.as_str())),
+        };
+        diesel::insert_into(sandbox_rail_events::table)
+            .values((
+                sandbox_rail_events::seq.eq(seq),
+                sandbox_rail_events::payout_id.eq(payout.as_uuid()),
+                sandbox_rail_events::outcome.eq(kind),
+                sandbox_rail_events::code.eq(code),
+                sandbox_rail_events::at.eq(at.as_micros()),
+            ))
+            .execute(conn)
+            .map_err(db)?;
+        let flag = diesel::update(sandbox_rail_submissions::table.find(payout.as_uuid()));
+        if kind == "returned" {
+            flag.set(sandbox_rail_submissions::return_reported.eq(true))
+                .execute(conn)
+                .map_err(db)?;
+        } else {
+            flag.set(sandbox_rail_submissions::outcome_reported.eq(true))
+                .execute(conn)
+                .map_err(db)?;
+        }
+    }
+    if seq != last {
+        diesel::update(sandbox_rail_clock::table.find(1))
+            .set(sandbox_rail_clock::last_seq.eq(seq))
+            .execute(conn)
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// An event's id: its number, zero-padded so that ids sort as numbers do.
+fn event_id(seq: i64) -> String {
+    format!("sbx_evt_{seq:012}")
+}
+
+fn event_seq(id: &str) -> Result<i64, RailError> {
+    id.strip_prefix("sbx_evt_")
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| RailError::Rejected(format!("unknown event id {id}")))
+}
+
+fn events_after(
+    conn: &mut PgConnection,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<RailEvent>, RailError> {
+    let start = after.map(event_seq).transpose()?.unwrap_or(0);
+    let rows: Vec<(i64, Uuid, String, Option<String>, i64)> = sandbox_rail_events::table
+        .filter(sandbox_rail_events::seq.gt(start))
+        .order(sandbox_rail_events::seq)
+        .limit(i64::from(limit))
+        .select((
+            sandbox_rail_events::seq,
+            sandbox_rail_events::payout_id,
+            sandbox_rail_events::outcome,
+            sandbox_rail_events::code,
+            sandbox_rail_events::at,
+        ))
+        .load(conn)
+        .map_err(db)?;
+    rows.into_iter()
+        .map(|(seq, payout, outcome, code, at)| {
+            let code = || {
+                code.as_deref()
+                    .and_then(FailureCode::parse)
+                    .ok_or_else(|| corrupt("event code"))
+            };
+            let outcome = match outcome.as_str() {
+                "paid" => RailOutcome::Paid,
+                "failed" => RailOutcome::Failed(code()?),
+                "returned" => RailOutcome::Returned(code()?),
+                _ => return Err(corrupt("event outcome")),
+            };
+            Ok(RailEvent {
+                event_id: event_id(seq),
+                payout: PayoutId::from_uuid(payout),
                 outcome,
-                at,
-            });
-        }
-    }
-
-    fn events_after(&self, after: Option<&str>, limit: u32) -> Result<Vec<RailEvent>, RailError> {
-        let start = match after {
-            None => 0,
-            Some(id) => self
-                .log
-                .iter()
-                .position(|event| event.event_id == id)
-                .map(|position| position.saturating_add(1))
-                .ok_or_else(|| RailError::Rejected(format!("unknown event id {id}")))?,
-        };
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        Ok(self.log.iter().skip(start).take(limit).cloned().collect())
-    }
+                at: Timestamp::from_micros(at),
+            })
+        })
+        .collect()
 }
 
 /// Two amounts of 1 to 99 minor units, from the destination: the same account always gets
@@ -264,7 +473,8 @@ impl PayoutRails for SandboxRails {
         submission: RailSubmission,
         now: Timestamp,
     ) -> Result<RailAcceptance, RailError> {
-        self.state().submit(&submission, now)
+        self.transaction(move |conn| submit(conn, &submission, now))
+            .await
     }
 
     async fn events(
@@ -273,9 +483,9 @@ impl PayoutRails for SandboxRails {
         limit: u32,
         now: Timestamp,
     ) -> Result<Vec<RailEvent>, RailError> {
-        let mut state = self.state();
-        state.report_due(now);
-        state.events_after(after.as_deref(), limit)
+        self.transaction(move |conn| report_due(conn, now)).await?;
+        self.transaction(move |conn| events_after(conn, after.as_deref(), limit))
+            .await
     }
 
     async fn micro_deposits(

@@ -16,6 +16,7 @@ use bazaar_domain::payouts::{
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 use bazaar_payouts::SandboxRails;
+use bazaar_testdb::TestDatabase;
 
 const HOUR: i64 = 3_600_000_000;
 /// Tuesday 2026-03-10 00:00 UTC.
@@ -53,7 +54,8 @@ async fn all_events(rails: &SandboxRails, now: Timestamp) -> Vec<RailEvent> {
 
 #[tokio::test]
 async fn an_ach_payout_is_paid_the_next_business_day_and_reported_once() {
-    let rails = SandboxRails::new();
+    let db = TestDatabase::new().unwrap();
+    let rails = SandboxRails::new(db.url(), 2);
     // 14:00 UTC is 10:00 in New York (summer time from 8 March): before the 16:00 cut-off.
     let answer = rails
         .submit(ach(1, "000123453000", usd(50_000)), at(14))
@@ -80,7 +82,8 @@ async fn an_ach_payout_is_paid_the_next_business_day_and_reported_once() {
 
 #[tokio::test]
 async fn a_submission_is_idempotent_by_payout_id() {
-    let rails = SandboxRails::new();
+    let db = TestDatabase::new().unwrap();
+    let rails = SandboxRails::new(db.url(), 2);
     let first = rails
         .submit(ach(1, "000123453000", usd(50_000)), at(14))
         .await;
@@ -98,7 +101,8 @@ async fn a_submission_is_idempotent_by_payout_id() {
 
 #[tokio::test]
 async fn refusals_are_answers_with_their_failure_code() {
-    let rails = SandboxRails::new();
+    let db = TestDatabase::new().unwrap();
+    let rails = SandboxRails::new(db.url(), 2);
     let closed = rails
         .submit(ach(1, "000123450003", usd(1_000)), at(14))
         .await;
@@ -135,7 +139,8 @@ async fn refusals_are_answers_with_their_failure_code() {
 
 #[tokio::test]
 async fn test_accounts_fail_or_come_back() {
-    let rails = SandboxRails::new();
+    let db = TestDatabase::new().unwrap();
+    let rails = SandboxRails::new(db.url(), 2);
     for (payout, number) in [(1, "000123450006"), (2, "000123450005")] {
         let answer = rails.submit(ach(payout, number, usd(2_000)), at(14)).await;
         assert!(matches!(answer, Ok(RailAcceptance::Accepted { .. })));
@@ -167,7 +172,8 @@ async fn test_accounts_fail_or_come_back() {
 
 #[tokio::test]
 async fn an_instant_rail_pays_within_minutes_on_a_sunday() {
-    let rails = SandboxRails::new();
+    let db = TestDatabase::new().unwrap();
+    let rails = SandboxRails::new(db.url(), 2);
     let sunday_night = at(24 * 5 + 23);
     let submission = RailSubmission {
         rail: Rail::Rtp,
@@ -183,7 +189,8 @@ async fn an_instant_rail_pays_within_minutes_on_a_sunday() {
 
 #[tokio::test]
 async fn micro_deposits_are_small_and_stable_per_account() {
-    let rails = SandboxRails::new();
+    let db = TestDatabase::new().unwrap();
+    let rails = SandboxRails::new(db.url(), 2);
     let first = rails
         .micro_deposits(Rail::Ach, us_account("000123453000"), at(1))
         .await
@@ -208,4 +215,54 @@ async fn micro_deposits_are_small_and_stable_per_account() {
         )
         .await;
     assert!(refused.is_err());
+}
+
+#[tokio::test]
+async fn the_rails_remember_across_instances_and_number_events_in_order() {
+    let db = TestDatabase::new().unwrap();
+    let first = SandboxRails::new(db.url(), 2);
+    first
+        .submit(ach(1, "000123453000", usd(1_000)), at(14))
+        .await
+        .unwrap();
+    // A restarted process (another instance on the same records) reports it, once.
+    let restarted = SandboxRails::new(db.url(), 2);
+    let again = restarted
+        .submit(ach(1, "000123453000", usd(1_000)), at(20))
+        .await
+        .unwrap();
+    let RailAcceptance::Accepted { expected_at, .. } = again else {
+        panic!("refused: {again:?}");
+    };
+    assert_eq!(expected_at, at(24 + 12), "the first answer, not a new one");
+    restarted
+        .submit(ach(2, "000123450005", usd(2_000)), at(15))
+        .await
+        .unwrap();
+    let events = all_events(&first, at(24 * 3)).await;
+    let seen: Vec<_> = events
+        .iter()
+        .map(|event| (event.payout, event.outcome))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (PayoutId::from_u128(1), RailOutcome::Paid),
+            (PayoutId::from_u128(2), RailOutcome::Paid),
+            (
+                PayoutId::from_u128(2),
+                RailOutcome::Returned(FailureCode::AccountClosed)
+            ),
+        ]
+    );
+    assert_eq!(all_events(&restarted, at(24 * 4)).await, events);
+    let ids: Vec<_> = events.iter().map(|event| event.event_id.clone()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    let tail = restarted
+        .events(Some(ids[0].clone()), 10, at(24 * 4))
+        .await
+        .unwrap();
+    assert_eq!(tail, events[1..].to_vec());
 }

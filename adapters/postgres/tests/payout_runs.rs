@@ -68,11 +68,12 @@ impl World {
         };
         commerce.create_seller(&seller, march(2)).await.unwrap();
         open_seller_accounts(&ledger, &seller).await.unwrap();
+        let rails = Arc::new(SandboxRails::new(db.url(), 2));
         Self {
             db,
             clock,
             ledger,
-            rails: Arc::new(SandboxRails::new()),
+            rails,
             seller: seller.id,
         }
     }

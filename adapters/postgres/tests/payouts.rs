@@ -64,7 +64,7 @@ async fn setup(db: &TestDatabase) -> Payouts<PostgresPayouts, SandboxRails, Post
     let ledger = PostgresLedger::connect(LedgerConfig::new(db.url()), Arc::new(SystemClock))
         .await
         .unwrap();
-    Payouts::new(store, SandboxRails::new(), ledger)
+    Payouts::new(store, SandboxRails::new(db.url(), 2), ledger)
 }
 
 #[tokio::test]
@@ -94,7 +94,7 @@ async fn an_account_is_sealed_at_rest_shown_masked_and_verified_by_its_deposits(
     assert!(!dump[0].contains("123453000"));
 
     // The deposits the sandbox sent are the ones that verify.
-    let sent = SandboxRails::new()
+    let sent = SandboxRails::new(db.url(), 1)
         .micro_deposits(Rail::Ach, us_account(ACCOUNT_NUMBER), NOW)
         .await
         .unwrap();

@@ -519,3 +519,37 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(sellers, payout_settings, bank_accounts);
+
+diesel::table! {
+    sandbox_rail_submissions (payout_id) {
+        payout_id -> Uuid,
+        rail -> Text,
+        currency -> Bpchar,
+        amount_minor -> Int8,
+        destination_masked -> Text,
+        script -> Text,
+        refused_code -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        expected_at -> Nullable<Int8>,
+        outcome_reported -> Bool,
+        return_reported -> Bool,
+        submitted_at -> Int8,
+    }
+}
+
+diesel::table! {
+    sandbox_rail_events (seq) {
+        seq -> Int8,
+        payout_id -> Uuid,
+        outcome -> Text,
+        code -> Nullable<Text>,
+        at -> Int8,
+    }
+}
+
+diesel::table! {
+    sandbox_rail_clock (id) {
+        id -> Int4,
+        last_seq -> Int8,
+    }
+}

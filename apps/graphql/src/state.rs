@@ -148,7 +148,7 @@ impl App {
                 RetryPolicy::default(),
                 secrets,
             ),
-            SandboxRails::new(),
+            SandboxRails::new(&config.database_url, config.db_pool),
             payout_ledger,
         );
         Ok(Arc::new(Self {

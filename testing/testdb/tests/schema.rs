@@ -149,6 +149,9 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         payouts,
         payout_rail_events,
         payout_rail_cursor,
+        sandbox_rail_submissions,
+        sandbox_rail_events,
+        sandbox_rail_clock,
     )
 }
 

@@ -87,7 +87,7 @@ async fn sellers_add_verify_and_remove_their_bank_accounts() {
     let details = BankDetails::Iban {
         iban: IBAN.to_owned(),
     };
-    let sent = SandboxRails::new()
+    let sent = SandboxRails::new(server.db().url(), 1)
         .micro_deposits(Rail::SepaCredit, details, Timestamp::from_micros(0))
         .await
         .unwrap();
