@@ -140,6 +140,9 @@ fn worker_config(
         db_pool: options.db_pool,
         log_json: false,
         name: format!("{prefix}-workers"),
+        production: false,
+        payout_poll: Duration::from_millis(500),
+        payout_run_every: Duration::from_secs(60),
         // The benchmark's webhook receiver listens on loopback.
         allow_loopback: true,
     }

@@ -13,6 +13,8 @@ pub enum Role {
     Activity,
     /// Consumes events into webhook deliveries, and sends deliveries.
     Webhooks,
+    /// Releases funds, runs scheduled payouts, drives payouts and applies rail events.
+    Payouts,
 }
 
 impl FromStr for Role {
@@ -23,8 +25,9 @@ impl FromStr for Role {
             "relay" => Ok(Self::Relay),
             "activity" => Ok(Self::Activity),
             "webhooks" => Ok(Self::Webhooks),
+            "payouts" => Ok(Self::Payouts),
             other => Err(format!(
-                "unknown role {other:?} (relay, activity, webhooks)"
+                "unknown role {other:?} (relay, activity, webhooks, payouts)"
             )),
         }
     }
@@ -76,6 +79,13 @@ pub struct WorkerConfig {
     pub log_json: bool,
     /// A name for this process in logs and the broker's connection list.
     pub name: String,
+    /// `BAZAAR_ENV`: `production` refuses the payouts role while its only rail connector is
+    /// the sandbox.
+    pub production: bool,
+    /// How often the payouts role applies rail events and resumes payouts.
+    pub payout_poll: Duration,
+    /// How often the payouts role runs releases and scheduled payouts over every seller.
+    pub payout_run_every: Duration,
 }
 
 /// A setting that does not parse.
@@ -130,6 +140,18 @@ fn flag(name: &'static str) -> Result<bool, ConfigError> {
     }
 }
 
+/// `BAZAAR_ENV`: whether it is `production` (the default is `development`).
+fn environment() -> Result<bool, ConfigError> {
+    match setting("BAZAAR_ENV", "development".to_owned())?.as_str() {
+        "development" => Ok(false),
+        "production" => Ok(true),
+        _ => Err(ConfigError {
+            name: "BAZAAR_ENV",
+            reason: "expected development or production".to_owned(),
+        }),
+    }
+}
+
 fn millis(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
     setting(name, default).map(Duration::from_millis)
 }
@@ -156,7 +178,7 @@ impl WorkerConfig {
             )?,
             amqp_prefix: setting("BAZAAR_AMQP_PREFIX", "bazaar".to_owned())?,
             secrets_key,
-            roles: list("BAZAAR_WORKER_ROLES", "relay,activity,webhooks")?,
+            roles: list("BAZAAR_WORKER_ROLES", "relay,activity,webhooks,payouts")?,
             relay_batch: setting("BAZAAR_RELAY_BATCH", 1000_u32)?.clamp(1, 10_000),
             relay_idle: millis("BAZAAR_RELAY_IDLE_MS", 20)?,
             prefetch: setting("BAZAAR_CONSUMER_PREFETCH", 512_u16)?.max(1),
@@ -177,6 +199,9 @@ impl WorkerConfig {
                 "BAZAAR_WORKER_NAME",
                 format!("bazaar-workers-{}", std::process::id()),
             )?,
+            production: environment()?,
+            payout_poll: millis("BAZAAR_PAYOUT_POLL_MS", 5_000)?,
+            payout_run_every: millis("BAZAAR_PAYOUT_RUN_MS", 600_000)?,
         })
     }
 }

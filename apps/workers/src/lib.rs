@@ -5,13 +5,16 @@
 //! - the **activity** consumer counts every seller's events (`event_counts`), exactly once per
 //!   event;
 //! - the **webhooks** consumer turns each event into deliveries for the endpoints that
-//!   subscribe to it and sends them at once; a poller sends the retries when they fall due.
+//!   subscribe to it and sends them at once; a poller sends the retries when they fall due;
+//! - the **payouts** role releases sellers' funds, runs their scheduled payouts, drives each
+//!   payout through the ledger and its rail and applies the rails' events (`payouts.rs`).
 //!
 //! Any number of processes share the work. Each loop reconnects with backoff when PostgreSQL
 //! or RabbitMQ goes away, and says so in the log. See `docs/events.md`.
 
 pub mod config;
 pub mod deliver;
+pub mod payouts;
 pub mod receiver;
 
 use std::future::Future;
@@ -52,6 +55,11 @@ pub enum StartError {
     SecretsKey(#[from] bazaar_postgres::SealError),
     #[error("the HTTP client could not be built: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(
+        "production mode (BAZAAR_ENV=production) refuses the payouts role: its only rail \
+         connector is the sandbox"
+    )]
+    SandboxRails,
 }
 
 /// The topology the workers use.
@@ -89,11 +97,14 @@ pub async fn run_with(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), StartError> {
     let key = SecretKey::from_hex(&config.secrets_key)?;
+    if config.production && config.roles.contains(&Role::Payouts) {
+        return Err(StartError::SandboxRails);
+    }
     let events = Arc::new(PostgresEvents::new(
         &config.database_url,
         config.db_pool,
         RetryPolicy::default(),
-        key,
+        key.clone(),
     ));
     let webhooks = Arc::new(Webhooks::new(
         PostgresEvents::clone(&events),
@@ -165,6 +176,13 @@ pub async fn run_with(
                     &config,
                     &shutdown,
                 ));
+            }
+            Role::Payouts => {
+                tasks.push(Box::pin(payouts::run(
+                    config.clone(),
+                    key.clone(),
+                    shutdown.clone(),
+                )));
             }
         }
     }

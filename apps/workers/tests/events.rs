@@ -1053,6 +1053,9 @@ impl World {
             db_pool: 4,
             log_json: false,
             name: name.to_owned(),
+            production: false,
+            payout_poll: Duration::from_millis(500),
+            payout_run_every: Duration::from_secs(60),
         }
     }
 }
