@@ -145,21 +145,13 @@ pub async fn run_with(
                     )));
                 }
             }
-            Role::Activity => {
-                let (webhooks, link, topology, prefetch, shutdown) = (
-                    webhooks.clone(),
-                    link.clone(),
-                    topology.clone(),
-                    config.prefetch,
-                    shutdown.clone(),
-                );
-                tasks.push(Box::pin(async move {
-                    let spec = spec(ACTIVITY);
-                    let handler = |decoded| count_events(&webhooks, decoded, shutdown.clone());
-                    link.consume(&topology, &spec, prefetch, handler, shutdown.clone())
-                        .await;
-                }));
-            }
+            Role::Activity => tasks.push(activity_task(
+                webhooks.clone(),
+                link.clone(),
+                topology.clone(),
+                config.prefetch,
+                shutdown.clone(),
+            )),
             Role::Webhooks => {
                 let (results, recorded) = mpsc::unbounded_channel();
                 recorders.push(tokio::spawn(record(webhooks.clone(), recorded)));
@@ -177,13 +169,11 @@ pub async fn run_with(
                     &shutdown,
                 ));
             }
-            Role::Payouts => {
-                tasks.push(Box::pin(payouts::run(
-                    config.clone(),
-                    key.clone(),
-                    shutdown.clone(),
-                )));
-            }
+            Role::Payouts => tasks.push(Box::pin(payouts::run(
+                config.clone(),
+                key.clone(),
+                shutdown.clone(),
+            ))),
         }
     }
     futures_util::future::join_all(tasks).await;
@@ -202,6 +192,22 @@ pub async fn run_with(
 }
 
 type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// The activity role's consumer: every event into the sellers' event counts.
+fn activity_task(
+    webhooks: Arc<WebhookService>,
+    link: Arc<Link>,
+    topology: Topology,
+    prefetch: u16,
+    shutdown: watch::Receiver<bool>,
+) -> Task {
+    Box::pin(async move {
+        let spec = spec(ACTIVITY);
+        let handler = |decoded| count_events(&webhooks, decoded, shutdown.clone());
+        link.consume(&topology, &spec, prefetch, handler, shutdown.clone())
+            .await;
+    })
+}
 
 /// The webhook role's loops: the consumer that fans events out and sends them at once, and
 /// the poller that sends what fell due.

@@ -4,6 +4,7 @@ mod cost;
 mod depth;
 mod loaders;
 mod mutation;
+mod payout_ops;
 mod payouts;
 mod query;
 mod types;
@@ -22,9 +23,17 @@ use uuid::Uuid;
 use crate::state::App;
 
 pub use cost::QueryCost;
-pub use mutation::Mutation;
-pub use query::Query;
 pub(crate) use types::instant;
+
+/// Every query: the marketplace's and the payouts'.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(query::Query, payout_ops::PayoutQuery);
+
+/// Every mutation: the marketplace's and the payouts'.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(mutation::Mutation, payout_ops::PayoutMutation);
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -35,7 +44,7 @@ pub fn schema(app: Arc<App>) -> ApiSchema {
     let depth = app.config.query_depth_max;
     let cost_max = app.config.query_cost_max;
     let auth_limits = crate::limits::AuthLimits::new(&app.config.auth);
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(app)
         .data(auth_limits)
         .limit_recursive_depth(32)
@@ -48,7 +57,7 @@ pub fn schema(app: Arc<App>) -> ApiSchema {
 
 /// The schema in the GraphQL schema definition language, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

@@ -35,6 +35,7 @@ use super::{app, buyer, commerce, error, events, identity, seller, uuid};
 use crate::auth;
 use crate::limits::{AuthLimits, AuthRequest, refused};
 
+#[derive(Default)]
 pub struct Mutation;
 
 /// `overlapHours` (default 24) as a duration; the service bounds it.
@@ -166,7 +167,7 @@ async fn start_session(ctx: &Context<'_>, user: &User) -> Result<AuthPayload> {
     })
 }
 
-#[Object]
+#[Object(name = "MarketplaceMutation")]
 impl Mutation {
     /// Creates a buyer or seller account; sign in with it next. The answer is the same
     /// whether the e-mail address was new or already had an account (which is left as it

@@ -23,6 +23,7 @@ use super::{
     parse_id_cursor, parse_ledger_cursor, parse_time_cursor, seller, time_cursor, uuid,
 };
 
+#[derive(Default)]
 pub struct Query;
 
 /// Filters of a product listing.
@@ -58,12 +59,12 @@ fn country(code: &str) -> Result<Country> {
     })
 }
 
-fn money(amount: &str, currency: Currency) -> Result<Money> {
+pub(super) fn money(amount: &str, currency: Currency) -> Result<Money> {
     Money::parse(amount.trim(), currency).map_err(|e| error(e.code(), e.to_string()))
 }
 
 /// A connection from a page of items.
-fn page<T, N: async_graphql::OutputType>(
+pub(super) fn page<T, N: async_graphql::OutputType>(
     found: Page<T>,
     has_previous: bool,
     edge: impl Fn(&T) -> (String, N),
@@ -142,7 +143,7 @@ async fn order_page(
     }))
 }
 
-#[Object]
+#[Object(name = "MarketplaceQuery")]
 impl Query {
     /// Products, in a stable order, with prices in `currency` (default EUR).
     #[graphql(complexity = "list_cost(first, child_complexity)")]

@@ -14,6 +14,7 @@ mod bank_accounts;
 mod dataloaders;
 mod hardening;
 mod introspection;
+mod payouts;
 mod products;
 mod rates;
 mod support;

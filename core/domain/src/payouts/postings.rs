@@ -23,6 +23,18 @@ use crate::postings::{Leg, Posting};
 /// days, far beyond any rail's settlement, so a payout in transit is never released by time.
 pub const PAYOUT_HOLD_SECS: u32 = 90 * 24 * 3600;
 
+/// Every step a payout's transfers are named by, in the order they can happen.
+pub const PAYOUT_STEPS: [&str; 8] = [
+    "pending",
+    "fee",
+    "post",
+    "bank",
+    "void",
+    "fee_back",
+    "bank_back",
+    "post_back",
+];
+
 /// A payout as the ledger needs it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct PayoutMoney {

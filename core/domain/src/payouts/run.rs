@@ -662,6 +662,27 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         Ok(moved)
     }
 
+    /// The ledger transfers the payout has made so far, each with its step name, in the
+    /// order steps happen: the trail behind every figure shown for it.
+    pub async fn payout_entries(
+        &self,
+        payout: &Payout,
+    ) -> Result<Vec<(&'static str, bazaar_ledger::Transfer)>, PayoutsError> {
+        let money = payout.money();
+        let mut entries = Vec::new();
+        for step in super::PAYOUT_STEPS {
+            let found = self
+                .ledger
+                .transfer(money.transfer_id(step))
+                .await
+                .map_err(ledger_read)?;
+            if let Some(transfer) = found {
+                entries.push((step, transfer));
+            }
+        }
+        Ok(entries)
+    }
+
     /// Drives payouts with work left (a ledger change due, or not yet handed to the rail),
     /// at most `limit`; answers how many it looked at.
     pub async fn resume(&self, limit: u32, now: Timestamp) -> Result<u32, PayoutsError> {
