@@ -153,4 +153,38 @@ async fn housekeeping(app: Arc<App>) {
     if let Err(error) = app.market.ledger().expire_due().await {
         tracing::warn!(%error, "expiring ledger holds failed");
     }
+    settle_reports(&app).await;
+}
+
+/// The sandbox stands in for a provider whose daily settlement report the platform fetches:
+/// each report (one batch a day, for what was booked before midnight UTC) is settled, then
+/// acknowledged; one that fails stays to be fetched again.
+async fn settle_reports(app: &App) {
+    let Some(sandbox) = app.market.provider().sandbox() else {
+        return;
+    };
+    let micros_per_day = bazaar_domain::time::MICROS_PER_DAY;
+    let today = app.now().as_micros().div_euclid(micros_per_day);
+    let midnight = bazaar_ledger::Timestamp::from_micros(today.saturating_mul(micros_per_day));
+    for (batch, report) in sandbox.settlement_reports(midnight) {
+        match app.market.settle_report(&report).await {
+            Ok(settled) => {
+                tracing::info!(
+                    batch,
+                    rows = settled.rows,
+                    posted = settled.posted,
+                    unknown = settled.unknown.len(),
+                    "settlement report settled"
+                );
+                sandbox.acknowledge_settlement(batch);
+            }
+            Err(error) => {
+                tracing::warn!(
+                    batch,
+                    code = error.code(),
+                    "settling a settlement report failed"
+                );
+            }
+        }
+    }
 }

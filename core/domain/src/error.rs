@@ -114,6 +114,9 @@ pub enum CommerceError {
         /// cover its share of a refund; kept with the ledger intent that failed.
         code: &'static str,
     },
+    /// A provider's settlement report was refused; nothing in it was posted.
+    #[error(transparent)]
+    Report(#[from] crate::payments::ReportError),
     /// A backing service did not answer; the operation may be retried with the same
     /// idempotency key.
     #[error("a backing service is unavailable; retry later")]
@@ -145,6 +148,7 @@ impl CommerceError {
             Self::Notification(error) => error.code(),
             Self::PostingTooLarge { .. } => "posting_too_large",
             Self::LedgerRejected { .. } => "ledger_rejected",
+            Self::Report(error) => error.code(),
             Self::Unavailable => "unavailable",
             Self::Internal => "internal_error",
         }

@@ -71,11 +71,13 @@ mod idempotency;
 mod inner;
 mod operations;
 mod outbox;
+mod settlement;
 mod state;
 
 use idempotency::*;
 use inner::*;
 use outbox::*;
+use settlement::*;
 pub use state::Outage;
 use state::*;
 
@@ -228,6 +230,20 @@ impl SandboxProvider {
     /// also applies expiries and confirmations that are due. Like a real provider, the
     /// sandbox delivers a notification again (after [`REDELIVERY_DELAYS_SECS`]) until the
     /// receiver [acknowledges](Self::acknowledge) it.
+    /// The settlement detail reports not yet acknowledged, oldest first, as (batch, text)
+    /// in the Adyen layout (`parse_settlement_report` reads them); first, everything booked
+    /// before `until` and not reported yet becomes a new batch. Called with the start of each
+    /// day, it makes the daily report.
+    pub fn settlement_reports(&self, until: Timestamp) -> Vec<(u32, String)> {
+        let name = self.name.as_str().to_owned();
+        self.lock().settlement_reports(&name, until)
+    }
+
+    /// The platform settled batch `batch`: it is not offered again.
+    pub fn acknowledge_settlement(&self, batch: u32) {
+        self.lock().outbox.books.unsettled.remove(&batch);
+    }
+
     pub fn take_due_notifications(&self) -> Vec<SignedNotification> {
         let (mut inner, now) = self.lock_control();
         let due = inner.outbox.take_due(now);

@@ -20,6 +20,8 @@ pub(super) struct Outbox {
     /// Where each event id waits in `pending`.
     pub(super) by_event: HashMap<String, (Timestamp, u64)>,
     pub(super) next_sequence: u64,
+    /// What the sandbox booked (captures, refunds, chargebacks), for its settlement reports.
+    pub(super) books: Books,
 }
 
 /// The wait before delivering again a notification delivered `deliveries` times.
@@ -67,6 +69,7 @@ impl Outbox {
             event = ?notification.event,
             "sandbox notification raised"
         );
+        self.books.record(&notification, payment.method);
         self.insert(
             at,
             Outgoing {

@@ -536,12 +536,14 @@ pub struct Settlement {
 
 mod port;
 mod rules;
+mod settlement_report;
 
 pub use port::PaymentProvider;
 pub use rules::{
     PaymentChange, RESERVATION_GRACE_SECS, event_of_answer, expiry_states, payment_change,
     reservation_until,
 };
+pub use settlement_report::*;
 
 #[cfg(test)]
 mod tests {

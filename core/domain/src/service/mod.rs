@@ -38,9 +38,11 @@ const REFUNDS_PER_PASS_MAX: u32 = 100;
 
 mod reads;
 mod recovering;
+mod settling;
 
 pub use reads::{SellerAccount, SellerBalances, SellerLedgerEntry};
 pub use recovering::{Delivery, IntentFailure, IntentsPass, RefundsPass};
+pub use settling::SettledReport;
 
 /// The marketplace's settings.
 #[derive(Clone, Debug)]
