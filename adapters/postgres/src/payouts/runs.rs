@@ -536,18 +536,25 @@ fn after_move(
                 bank_accounts::updated_at.eq(now.as_micros()),
             ))
             .execute(conn)?;
-        ensure_settings(conn, payout.seller, payout.currency(), now)?;
-        diesel::update(
-            payout_settings::table.find((payout.seller.as_uuid(), payout.currency().code())),
-        )
-        .set(payout_settings::paused.eq(true))
-        .execute(conn)?;
+        // Paused until the seller has a verified account in the currency again; a seller who
+        // already verified another one (a second payout to the old account failed after the
+        // fix) is not paused.
+        let payable = payable_account(conn, payout.seller, payout.currency())?;
+        if payable.is_none() {
+            ensure_settings(conn, payout.seller, payout.currency(), now)?;
+            diesel::update(
+                payout_settings::table.find((payout.seller.as_uuid(), payout.currency().code())),
+            )
+            .set(payout_settings::paused.eq(true))
+            .execute(conn)?;
+        }
         tracing::warn!(
             payout = %payout.id,
             seller = %payout.seller,
             account = %payout.bank_account,
             code = failure.unwrap_or(""),
-            "bank account marked errored; the seller's schedule is paused"
+            paused = payable.is_none(),
+            "bank account marked errored"
         );
     }
     let event = match to {

@@ -1,0 +1,531 @@
+//! Two and a half weeks of a marketplace, end to end on the real database and ledger: three
+//! sellers settling in EUR, BRL and JPY sell every business day; buyers pay by card; a line
+//! is refunded, a payment charged back; the provider settles each day's report; funds are
+//! released and paid out daily; one payout fails (`invalid_account_number`) and goes through
+//! once the seller fixes the account; one is paid and then returned. At the end, for every
+//! seller, what was paid out plus its balances equals its captures less commission, refunds
+//! and chargebacks, to the minor unit; every currency balances; the provider's clearing is
+//! empty.
+#![expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test drivers fail loudly; amounts are small"
+)]
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bazaar_domain::Country;
+use bazaar_domain::catalog::{
+    BasisPoints, Buyer, BuyerId, Category, CommissionRule, NewProduct, NewSku, ProductId,
+    ProductKind, Region, Seller, SkuId,
+};
+use bazaar_domain::chart::{ChartAccount, ProviderName, SellerId};
+use bazaar_domain::fx::{RateBook, Spread};
+use bazaar_domain::orders::{CartLine, CheckoutId, TaxRates};
+use bazaar_domain::payments::{CardNumber, MethodDetails};
+use bazaar_domain::payouts::{
+    AddBankAccount, BankAccountId, BankDetails, FailureCode, PayoutRails, PayoutState, Payouts,
+    PixKey, Rail, ZenginAccountType,
+};
+use bazaar_domain::service::{CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand};
+use bazaar_domain::store::Requester;
+use bazaar_fx::ConfiguredRates;
+use bazaar_ledger::{Clock, LedgerStore, ManualClock, Timestamp};
+use bazaar_money::{Currency, Money};
+use bazaar_payments::SandboxProvider;
+use bazaar_payouts::SandboxRails;
+use bazaar_postgres::{
+    LedgerConfig, PostgresCommerce, PostgresLedger, PostgresPayouts, RetryPolicy, SecretKey,
+};
+use bazaar_testdb::TestDatabase;
+use diesel::prelude::*;
+use diesel::sql_query;
+use diesel::sql_types::{BigInt, Text};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+type Market = Marketplace<PostgresCommerce, PostgresLedger, SandboxProvider>;
+type Service = Payouts<PostgresPayouts, SandboxRails, PostgresLedger>;
+
+const DAY: i64 = 86_400_000_000;
+/// Monday 2 March 2026, 00:00 UTC.
+const MONDAY: i64 = 1_772_409_600_000_000;
+/// Days of trading, then days the payouts run on without sales.
+const TRADING_DAYS: i64 = 14;
+const DRAIN_DAYS: i64 = 5;
+
+fn at(day: i64, hour: i64) -> Timestamp {
+    Timestamp::from_micros(MONDAY + day * DAY + hour * 3_600_000_000)
+}
+
+/// A valid German IBAN for a ten-digit account number at bank 37040044.
+fn german_iban(account: &str) -> String {
+    let bban = format!("37040044{account}");
+    // D = 13, E = 14, then 00 for the check digits.
+    let digits = format!("{bban}131400");
+    let remainder = digits
+        .bytes()
+        .fold(0_u32, |acc, b| (acc * 10 + u32::from(b - b'0')) % 97);
+    format!("DE{:02}{bban}", 98 - remainder)
+}
+
+struct Shop {
+    seller: Seller,
+    buyer: BuyerId,
+    price: Money,
+    sku: SkuId,
+}
+
+struct World {
+    db: TestDatabase,
+    clock: Arc<ManualClock>,
+    market: Market,
+    payouts: Service,
+    rails: SandboxRails,
+}
+
+async fn world() -> World {
+    let db = TestDatabase::new().unwrap();
+    let clock = Arc::new(ManualClock::new(at(0, 0)));
+    let ledger = PostgresLedger::connect(LedgerConfig::new(db.url()), clock.clone())
+        .await
+        .unwrap();
+    let store = PostgresCommerce::new(db.url(), 8, RetryPolicy::default());
+    let provider = SandboxProvider::new(
+        ProviderName::new("sandbox").unwrap(),
+        b"fortnight-notification-key".to_vec(),
+        clock.clone(),
+    );
+    let rates = ConfiguredRates::parse("configured", "base=EUR\nBRL 6.0\nJPY 160\n", at(0, 0))
+        .unwrap()
+        .into_rate_set();
+    let market = Marketplace::new(
+        store,
+        ledger.clone(),
+        provider,
+        RateBook::new(vec![rates]).unwrap(),
+        MarketplaceConfig {
+            spread: Spread::new(Decimal::from_str("0.01").unwrap()).unwrap(),
+            taxes: TaxRates::default(),
+            reservation_secs: 30 * 60,
+        },
+        clock.clone(),
+    );
+    let rails = SandboxRails::new(db.url(), 2);
+    let payouts = Payouts::new(
+        PostgresPayouts::new(db.url(), 4, RetryPolicy::default(), SecretKey::generate()),
+        rails.clone(),
+        ledger,
+    );
+    World {
+        db,
+        clock,
+        market,
+        payouts,
+        rails,
+    }
+}
+
+async fn open_shop(world: &World, n: u128, country: &str, currency: Currency, price: i64) -> Shop {
+    let seller = Seller {
+        id: SellerId::from_uuid(Uuid::from_u128(n)),
+        name: format!("Shop {country}"),
+        country: Country::new(country).unwrap(),
+        region: Region::new("eu").unwrap(),
+        settlement_currency: currency,
+        commission: CommissionRule::flat(BasisPoints::new(1_000).unwrap()),
+    };
+    world.market.register_seller(&seller).await.unwrap();
+    let buyer = BuyerId::from_uuid(Uuid::from_u128(n + 100));
+    world
+        .market
+        .register_buyer(&Buyer {
+            id: buyer,
+            name: format!("Buyer {country}"),
+            country: Country::new(country).unwrap(),
+            region: Region::new("eu").unwrap(),
+        })
+        .await
+        .unwrap();
+    let sku = SkuId::from_uuid(Uuid::from_u128(n + 200));
+    let price = Money::from_minor(price, currency);
+    world
+        .market
+        .add_product(&NewProduct {
+            id: ProductId::from_uuid(Uuid::from_u128(n + 300)),
+            seller_id: seller.id,
+            title: format!("Course from {country}"),
+            description: "Recorded lessons".into(),
+            category: Category::new("courses").unwrap(),
+            kind: ProductKind::Digital,
+            skus: vec![NewSku {
+                id: sku,
+                code: "default".into(),
+                title: "Course".into(),
+                stock: None,
+                prices: vec![price],
+            }],
+        })
+        .await
+        .unwrap();
+    Shop {
+        seller,
+        buyer,
+        price,
+        sku,
+    }
+}
+
+async fn add_account(
+    world: &World,
+    shop: &Shop,
+    n: u128,
+    rail: Rail,
+    details: BankDetails,
+) -> BankAccountId {
+    let now = world.clock.now();
+    let account = world
+        .payouts
+        .add_bank_account(
+            AddBankAccount {
+                id: BankAccountId::from_u128(n),
+                seller: shop.seller.id,
+                rail,
+                details: details.clone(),
+                holder_name: shop.seller.name.clone(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let sent = world
+        .rails
+        .micro_deposits(rail, details, now)
+        .await
+        .unwrap();
+    world
+        .payouts
+        .verify_bank_account(shop.seller.id, account.id, sent.map(|m| m.minor()), now)
+        .await
+        .unwrap();
+    account.id
+}
+
+/// A paid sale: returns the order, its line and the payment's provider reference.
+async fn sell(
+    world: &World,
+    shop: &Shop,
+    n: u128,
+) -> (
+    bazaar_domain::orders::OrderId,
+    bazaar_domain::orders::LineId,
+    String,
+) {
+    let placed = world
+        .market
+        .checkout(&CheckoutCommand {
+            id: CheckoutId::from_uuid(Uuid::from_u128(10_000 + n)),
+            buyer_id: shop.buyer,
+            currency: shop.price.currency(),
+            lines: vec![CartLine {
+                sku_id: shop.sku,
+                quantity: 1,
+            }],
+            idempotency_key: format!("sale-{n}"),
+        })
+        .await
+        .unwrap();
+    let paid = world
+        .market
+        .pay(&PayCommand {
+            checkout_id: placed.plan.id,
+            buyer_id: shop.buyer,
+            details: MethodDetails::Card {
+                number: CardNumber::new("4111 1111 1111 1111").unwrap(),
+                expiry_month: 12,
+                expiry_year: 2099,
+            },
+            return_url: "https://shop.example/return".into(),
+        })
+        .await
+        .unwrap();
+    let order = &placed.plan.orders[0];
+    (
+        order.id,
+        order.lines[0].id,
+        paid.psp_reference.unwrap().to_string(),
+    )
+}
+
+/// Delivers the provider's due notifications.
+async fn deliver(world: &World) {
+    for notification in world.market.provider().take_due_notifications() {
+        world
+            .market
+            .handle_notifications(&notification.signature, &notification.body)
+            .await
+            .unwrap();
+        world.market.provider().acknowledge(&notification.event_id);
+    }
+}
+
+/// Settles every report the provider has for what it booked before `until`.
+async fn settle(world: &World, until: Timestamp) {
+    let provider = world.market.provider();
+    for (batch, report) in provider.settlement_reports(until) {
+        let settled = world.market.settle_report(&report).await.unwrap();
+        assert!(settled.unknown.is_empty(), "{settled:?}");
+        provider.acknowledge_settlement(batch);
+    }
+}
+
+#[derive(QueryableByName)]
+struct Totals {
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = BigInt)]
+    debits: i64,
+    #[diesel(sql_type = BigInt)]
+    credits: i64,
+}
+
+async fn net(world: &World, account: ChartAccount, currency: Currency) -> i64 {
+    world
+        .market
+        .ledger()
+        .account(account.id(currency))
+        .await
+        .unwrap()
+        .map_or(0, |(_, b)| b.credits_posted - b.debits_posted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
+    let world = world().await;
+    let eur = open_shop(&world, 1, "DE", Currency::EUR, 5_000).await;
+    let brl = open_shop(&world, 2, "BR", Currency::BRL, 12_000).await;
+    let jpy = open_shop(&world, 3, "JP", Currency::JPY, 6_000).await;
+    // The EUR seller's first account fails (the sandbox fails IBANs ending in 0006); the JPY
+    // seller's first account takes the money and sends it back a day later (0005).
+    let failing_iban = german_iban("0532010006");
+    add_account(
+        &world,
+        &eur,
+        11,
+        Rail::SepaCredit,
+        BankDetails::Iban { iban: failing_iban },
+    )
+    .await;
+    add_account(
+        &world,
+        &brl,
+        21,
+        Rail::Pix,
+        BankDetails::Pix {
+            key: PixKey::Email("ana@loja.com.br".into()),
+        },
+    )
+    .await;
+    let zengin = |account: &str| BankDetails::Zengin {
+        bank_code: "0001".into(),
+        branch_code: "001".into(),
+        account_number: account.into(),
+        account_type: ZenginAccountType::Ordinary,
+    };
+    add_account(&world, &jpy, 31, Rail::Zengin, zengin("1230005")).await;
+
+    let shops = [&eur, &brl, &jpy];
+    let mut sales: BTreeMap<
+        SellerId,
+        Vec<(
+            bazaar_domain::orders::OrderId,
+            bazaar_domain::orders::LineId,
+            String,
+        )>,
+    > = BTreeMap::new();
+    let mut fixed_eur = false;
+    let mut fixed_jpy = false;
+    let mut sale = 0_u128;
+    for day in 0..TRADING_DAYS + DRAIN_DAYS {
+        // Sales at 09:00 UTC on business days (weekdays here).
+        let weekday = day.rem_euclid(7);
+        if day < TRADING_DAYS && weekday < 5 {
+            world.clock.set(at(day, 9));
+            for shop in shops {
+                sale += 1;
+                let sold = sell(&world, shop, sale).await;
+                sales.entry(shop.seller.id).or_default().push(sold);
+            }
+            deliver(&world).await;
+        }
+        // Day 2: the EUR seller refunds the first sale in full. Day 4: the first BRL sale is
+        // charged back.
+        if day == 2 {
+            let (order, line, _) = sales[&eur.seller.id][0];
+            world.clock.set(at(day, 10));
+            world
+                .market
+                .refund(
+                    Requester::Seller(eur.seller.id),
+                    order,
+                    line,
+                    eur.price,
+                    "refund-1",
+                )
+                .await
+                .unwrap();
+            world.clock.set(at(day, 11));
+            deliver(&world).await;
+        }
+        if day == 4 {
+            let reference = sales[&brl.seller.id][0].2.clone();
+            world.clock.set(at(day, 10));
+            world
+                .market
+                .provider()
+                .chargeback(&bazaar_domain::payments::PspReference::new(&reference).unwrap())
+                .unwrap();
+            world.clock.set(at(day, 11));
+            deliver(&world).await;
+        }
+        // 12:00 UTC: yesterday's settlement report; 15:00: the payout run and the rails.
+        world.clock.set(at(day, 12));
+        settle(&world, at(day, 0)).await;
+        let now = at(day, 15);
+        world.clock.set(now);
+        // In the order the payouts role takes them: the rails' news, unfinished payouts, then
+        // the day's releases and scheduled payouts.
+        world.payouts.rail_events(100, now).await.unwrap();
+        world.payouts.resume(100, now).await.unwrap();
+        let pass = world.payouts.run(100, now).await.unwrap();
+        assert_eq!(pass.failed, 0, "day {day}: {pass:?}");
+
+        // The sellers fix their accounts as soon as they see the failure or the return.
+        let settings = world
+            .payouts
+            .settings(eur.seller.id, Currency::EUR)
+            .await
+            .unwrap();
+        if settings.paused && !fixed_eur {
+            let page = world
+                .payouts
+                .payouts(eur.seller.id, None, 10)
+                .await
+                .unwrap();
+            assert!(
+                page.items
+                    .iter()
+                    .any(|p| p.state == PayoutState::Failed(FailureCode::InvalidAccountNumber))
+            );
+            add_account(
+                &world,
+                &eur,
+                12,
+                Rail::SepaCredit,
+                BankDetails::Iban {
+                    iban: "DE89370400440532013000".into(),
+                },
+            )
+            .await;
+            fixed_eur = true;
+        }
+        let settings = world
+            .payouts
+            .settings(jpy.seller.id, Currency::JPY)
+            .await
+            .unwrap();
+        if settings.paused && !fixed_jpy {
+            let page = world
+                .payouts
+                .payouts(jpy.seller.id, None, 10)
+                .await
+                .unwrap();
+            assert!(
+                page.items
+                    .iter()
+                    .any(|p| p.state == PayoutState::Returned(FailureCode::AccountClosed))
+            );
+            add_account(&world, &jpy, 32, Rail::Zengin, zengin("1234567")).await;
+            fixed_jpy = true;
+        }
+    }
+    assert!(fixed_eur, "the EUR payout never failed");
+    assert!(fixed_jpy, "the JPY payout never came back");
+    // The last sales' report.
+    settle(&world, at(TRADING_DAYS + DRAIN_DAYS, 0)).await;
+
+    for shop in shops {
+        let seller = shop.seller.id;
+        let currency = shop.price.currency();
+        let count = i64::try_from(sales[&seller].len()).unwrap();
+        // 10% commission on each sale; a full refund or chargeback takes the seller's share.
+        let share = shop.price.minor() - shop.price.minor() / 10;
+        let reversed = if seller == jpy.seller.id { 0 } else { share };
+        let earned = count * share - reversed;
+        let page = world.payouts.payouts(seller, None, 100).await.unwrap();
+        let paid: i64 = page
+            .items
+            .iter()
+            .filter(|p| matches!(p.state, PayoutState::Paid { .. }))
+            .map(|p| p.amount.minor())
+            .sum();
+        assert!(paid > 0, "{} was never paid", shop.seller.name);
+        let balances = world.payouts.balances(seller, currency).await.unwrap();
+        let held = balances.available.minor()
+            + balances.pending.minor()
+            + balances.reserved.minor()
+            + balances.in_transit.minor();
+        assert_eq!(
+            paid + held,
+            earned,
+            "{}: paid {paid} + balances {balances:?} != earned {earned}",
+            shop.seller.name
+        );
+        // The provider's fees on the seller's sales were posted when it settled.
+        let fees = net(
+            &world,
+            ChartAccount::Expense(bazaar_domain::chart::Expense::PspFees),
+            currency,
+        )
+        .await;
+        assert!(fees < 0, "{currency}: no PSP fees posted");
+        assert_eq!(
+            net(
+                &world,
+                ChartAccount::PspClearing(ProviderName::new("sandbox").unwrap()),
+                currency
+            )
+            .await,
+            0,
+            "{currency} clearing is settled in full"
+        );
+    }
+    let states: Vec<_> = world
+        .payouts
+        .payouts(jpy.seller.id, None, 100)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.state.as_str())
+        .collect();
+    assert!(states.contains(&"returned"), "{states:?}");
+
+    let mut conn = world.db.connect().unwrap();
+    let totals: Vec<Totals> = sql_query(
+        "SELECT currency::TEXT AS currency, SUM(debits_posted)::INT8 AS debits, \
+         SUM(credits_posted)::INT8 AS credits FROM ledger_accounts GROUP BY currency",
+    )
+    .load(&mut conn)
+    .unwrap();
+    for total in &totals {
+        assert_eq!(
+            total.debits, total.credits,
+            "{} does not balance",
+            total.currency
+        );
+    }
+}
