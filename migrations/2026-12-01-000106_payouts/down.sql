@@ -1,3 +1,4 @@
+DROP TABLE payout_card_settlements;
 DROP TABLE sandbox_rail_clock;
 DROP TABLE sandbox_rail_events;
 DROP TABLE sandbox_rail_submissions;

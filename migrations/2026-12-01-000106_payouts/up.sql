@@ -101,3 +101,15 @@ CREATE TABLE sandbox_rail_clock (
     id INT4 PRIMARY KEY CHECK (id = 1),
     last_seq BIGINT NOT NULL
 );
+
+-- Sellers' shares of card payments the provider settled: what instant payouts may take.
+CREATE TABLE payout_card_settlements (
+    payment_id UUID NOT NULL,
+    seller_id UUID NOT NULL,
+    currency CHAR(3) NOT NULL,
+    amount_minor BIGINT NOT NULL CHECK (amount_minor >= 0),
+    settled_at BIGINT NOT NULL,
+    home_region TEXT NOT NULL,
+    PRIMARY KEY (payment_id, seller_id)
+);
+CREATE INDEX payout_card_settlements_by_seller ON payout_card_settlements (seller_id, currency);

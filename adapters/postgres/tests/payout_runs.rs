@@ -353,8 +353,10 @@ async fn a_refund_after_release_is_held_back_and_a_requested_payout_is_idempoten
     );
     let request = |minor, key: &str| CreatePayout {
         seller: world.seller,
+        country: Country::new("US").unwrap(),
         amount: usd(minor),
         bank_account: None,
+        instant: false,
         idempotency_key: key.to_owned(),
     };
     let now = world.at(march(12));
@@ -416,4 +418,99 @@ async fn a_rolling_reserve_holds_its_share_for_its_days() {
     let balances = payouts.balances(world.seller, Currency::USD).await.unwrap();
     assert_eq!(balances.reserved, usd(0));
     assert_eq!(balances.available, usd(10_001));
+}
+
+#[tokio::test]
+async fn instant_payouts_take_settled_card_funds_for_a_fee_within_a_daily_limit() {
+    let world = World::new().await;
+    let key = SecretKey::generate();
+    let payouts = world.service(&key);
+    let account = world.verified_account(&payouts, 1, "000123453000").await;
+    world.capture(1, 2_000_000).await;
+    // Released on 11 March; nothing settled by card yet.
+    payouts
+        .set_schedule(
+            world.seller,
+            bazaar_domain::payouts::PayoutSchedule::new(
+                bazaar_domain::payouts::Interval::Manual,
+                0,
+                usd(0),
+                Currency::USD,
+            )
+            .unwrap(),
+            march(2),
+        )
+        .await
+        .unwrap();
+    payouts.run(100, world.at(march(11))).await.unwrap();
+    let request = |minor, key: &str| CreatePayout {
+        seller: world.seller,
+        country: Country::new("US").unwrap(),
+        amount: usd(minor),
+        bank_account: None,
+        instant: true,
+        idempotency_key: key.to_owned(),
+    };
+    let now = world.at(march(11));
+    let refused = payouts.create_payout(request(10_000, "i0"), now).await;
+    assert_eq!(refused.unwrap_err().code(), "insufficient_instant_balance");
+
+    // The provider settled card payments worth 15,000.00 of the seller's share.
+    let funds = |n: u128, minor| bazaar_domain::payouts::SettledCardFunds {
+        payment: bazaar_domain::payments::PaymentId::from_u128(n),
+        seller: world.seller,
+        amount: usd(minor),
+    };
+    payouts
+        .record_settled_card_funds(vec![funds(1, 1_000_000), funds(2, 500_000)], now)
+        .await
+        .unwrap();
+    // Recorded again (a report settled twice): counted once.
+    payouts
+        .record_settled_card_funds(vec![funds(1, 1_000_000)], now)
+        .await
+        .unwrap();
+    let balances = payouts.balances(world.seller, Currency::USD).await.unwrap();
+    assert_eq!(balances.instant_available, usd(1_500_000));
+
+    // 1.5% in the United States, on the RTP rail that reaches the ACH account.
+    let payout = payouts
+        .create_payout(request(600_000, "i1"), now)
+        .await
+        .unwrap();
+    assert_eq!(payout.fee, Some(usd(9_000)));
+    assert_eq!(payout.rail, Rail::Rtp);
+    assert_eq!(payout.bank_account, account);
+    assert_eq!(payout.state, PayoutState::InTransit);
+    let balances = payouts.balances(world.seller, Currency::USD).await.unwrap();
+    assert_eq!(balances.instant_available, usd(1_500_000 - 609_000));
+    assert_eq!(balances.available, usd(2_000_000 - 609_000));
+    // The daily limit is 10,000.00: 6,000 taken, 4,000.01 more is refused, 4,000 is not.
+    let over = payouts.create_payout(request(400_001, "i2"), now).await;
+    assert_eq!(over.unwrap_err().code(), "instant_limit_reached");
+    payouts
+        .create_payout(request(400_000, "i3"), now)
+        .await
+        .unwrap();
+    // Next local day (New York), the limit starts again.
+    let tomorrow = world.at(march(12));
+    let next = payouts
+        .create_payout(request(100_000, "i4"), tomorrow)
+        .await
+        .unwrap();
+    assert_eq!(next.fee, Some(usd(1_500)));
+    // The fee is the platform's revenue.
+    let (_, fees) = world
+        .ledger
+        .account(
+            ChartAccount::Revenue(bazaar_domain::chart::Revenue::InstantPayoutFees)
+                .id(Currency::USD),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fees.credits_posted, 9_000 + 6_000 + 1_500);
+    // Instant payouts arrive within minutes.
+    let arrival = payout.expected_at.unwrap();
+    assert!(arrival.as_micros() - now.as_micros() <= 30 * 60 * 1_000_000);
 }

@@ -278,6 +278,11 @@ async fn settle(world: &World, until: Timestamp) {
     for (batch, report) in provider.settlement_reports(until) {
         let settled = world.market.settle_report(&report).await.unwrap();
         assert!(settled.unknown.is_empty(), "{settled:?}");
+        world
+            .payouts
+            .record_settled_card_funds(settled.card_funds, until)
+            .await
+            .unwrap();
         provider.acknowledge_settlement(batch);
     }
 }
@@ -329,6 +334,22 @@ async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
         },
     )
     .await;
+    // The BRL seller is paid weekly, on Mondays, and takes an instant payout in between.
+    world
+        .payouts
+        .set_schedule(
+            brl.seller.id,
+            bazaar_domain::payouts::PayoutSchedule::new(
+                bazaar_domain::payouts::Interval::parse("weekly:monday").unwrap(),
+                0,
+                Money::from_minor(0, Currency::BRL),
+                Currency::BRL,
+            )
+            .unwrap(),
+            at(0, 0),
+        )
+        .await
+        .unwrap();
     let zengin = |account: &str| BankDetails::Zengin {
         bank_code: "0001".into(),
         branch_code: "001".into(),
@@ -403,6 +424,26 @@ async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
         let pass = world.payouts.run(100, now).await.unwrap();
         assert_eq!(pass.failed, 0, "day {day}: {pass:?}");
 
+        // Day 11 (a Friday): the BRL seller takes 100.00 at once by Pix, from its settled
+        // card funds, for 1%.
+        if day == 11 {
+            let instant = world
+                .payouts
+                .create_payout(
+                    bazaar_domain::payouts::CreatePayout {
+                        seller: brl.seller.id,
+                        country: brl.seller.country,
+                        amount: Money::from_minor(10_000, Currency::BRL),
+                        bank_account: None,
+                        instant: true,
+                        idempotency_key: "instant-1".into(),
+                    },
+                    now,
+                )
+                .await
+                .unwrap();
+            assert_eq!(instant.fee, Some(Money::from_minor(100, Currency::BRL)));
+        }
         // The sellers fix their accounts as soon as they see the failure or the return.
         let settings = world
             .payouts
@@ -470,7 +511,7 @@ async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
             .items
             .iter()
             .filter(|p| matches!(p.state, PayoutState::Paid { .. }))
-            .map(|p| p.amount.minor())
+            .map(|p| p.amount.minor() + p.fee.map_or(0, |fee| fee.minor()))
             .sum();
         assert!(paid > 0, "{} was never paid", shop.seller.name);
         let balances = world.payouts.balances(seller, currency).await.unwrap();
@@ -481,9 +522,10 @@ async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
         assert_eq!(
             paid + held,
             earned,
-            "{}: paid {paid} + balances {balances:?} != earned {earned}",
+            "{}: paid {paid} (with instant fees) + balances {balances:?} != earned {earned}",
             shop.seller.name
         );
+        assert!(balances.instant_available.minor() <= balances.available.minor());
         // The provider's fees on the seller's sales were posted when it settled.
         let fees = net(
             &world,
@@ -513,6 +555,20 @@ async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
         .map(|p| p.state.as_str())
         .collect();
     assert!(states.contains(&"returned"), "{states:?}");
+    let brl_instant = world
+        .payouts
+        .payouts(brl.seller.id, None, 100)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|p| p.kind == bazaar_domain::payouts::PayoutKind::Instant)
+        .map(|p| p.state)
+        .collect::<Vec<_>>();
+    assert!(
+        matches!(brl_instant[..], [PayoutState::Paid { .. }]),
+        "{brl_instant:?}"
+    );
 
     let mut conn = world.db.connect().unwrap();
     let totals: Vec<Totals> = sql_query(

@@ -553,3 +553,14 @@ diesel::table! {
         last_seq -> Int8,
     }
 }
+
+diesel::table! {
+    payout_card_settlements (payment_id, seller_id) {
+        payment_id -> Uuid,
+        seller_id -> Uuid,
+        currency -> Bpchar,
+        amount_minor -> Int8,
+        settled_at -> Int8,
+        home_region -> Text,
+    }
+}

@@ -16,6 +16,11 @@
 //! The events benchmark recreates the database `bazaar_bench_events`, measures how many outbox
 //! events per second the relay publishes to RabbitMQ with confirms, then the latency from an
 //! event's commit to its webhook at a steady rate (see `events.rs`).
+//!
+//! `cargo run --release -p bench -- payouts [--sellers 100000] [--db-pool 16]`
+//!
+//! The payouts benchmark times one pass of the payout run over sellers with released
+//! balances and verified bank accounts (see `payouts.rs`).
 #![expect(
     clippy::print_stdout,
     reason = "a benchmark reports on standard output"
@@ -27,6 +32,7 @@
 
 mod events;
 mod ledger;
+mod payouts;
 mod stats;
 
 use std::process::ExitCode;
@@ -47,10 +53,14 @@ fn main() -> ExitCode {
         Some((name, rest)) if name == "events" => {
             events::Options::parse(rest).and_then(events::run)
         }
+        Some((name, rest)) if name == "payouts" => {
+            payouts::Options::parse(rest).and_then(payouts::run)
+        }
         _ => Err(
             "usage: bench ledger [--seconds N] [--submitters 1,8,64,256] [--batch-max N] \
                   [--batch-wait-us N] [--skip-naive]\n       \
-             bench events [--events N] [--rate R] [--seconds S] [--relay-batch N] [--db-pool N]"
+             bench events [--events N] [--rate R] [--seconds S] [--relay-batch N] [--db-pool N]\n       \
+             bench payouts [--sellers N] [--db-pool N]"
                 .to_owned(),
         ),
     };

@@ -169,6 +169,18 @@ async fn settle_reports(app: &App) {
     for (batch, report) in sandbox.settlement_reports(midnight) {
         match app.market.settle_report(&report).await {
             Ok(settled) => {
+                let recorded = app
+                    .payouts
+                    .record_settled_card_funds(settled.card_funds.clone(), app.now())
+                    .await;
+                if let Err(error) = recorded {
+                    tracing::warn!(
+                        batch,
+                        code = error.code(),
+                        "recording settled card funds failed"
+                    );
+                    continue;
+                }
                 tracing::info!(
                     batch,
                     rows = settled.rows,

@@ -152,6 +152,7 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         sandbox_rail_submissions,
         sandbox_rail_events,
         sandbox_rail_clock,
+        payout_card_settlements,
     )
 }
 

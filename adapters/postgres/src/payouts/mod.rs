@@ -2,6 +2,7 @@
 //! sealed under the secrets key and bound to the account id; payout settings, payouts and
 //! the rail events applied (`runs.rs`).
 
+mod funds;
 mod runs;
 
 use bazaar_domain::chart::SellerId;
@@ -10,7 +11,7 @@ use bazaar_domain::payouts::{
     BANK_ACCOUNTS_MAX, BankAccount, BankAccountId, BankAccountState, BankDetails, BankDetailsKind,
     LedgerChange, NewBankAccount, NewPayout, Payout, PayoutId, PayoutMove, PayoutSchedule,
     PayoutSeller, PayoutSettings, PayoutState, PayoutStore, PayoutStoreError, Rail, RollingReserve,
-    VERIFY_ATTEMPTS_MAX, Verification, verification_after,
+    SettledCardFunds, VERIFY_ATTEMPTS_MAX, Verification, verification_after,
 };
 use bazaar_domain::store::{Page, PageCursor};
 use bazaar_ledger::Timestamp;
@@ -514,7 +515,31 @@ impl PayoutStore for PostgresPayouts {
     ) -> std::result::Result<Money, PayoutStoreError> {
         self.db
             .run("instant_taken", Mode::Read, move |conn| {
-                runs::instant_taken(conn, seller, currency, from, to)
+                funds::instant_taken(conn, seller, currency, from, to)
+            })
+            .await
+    }
+
+    async fn record_settled_card_funds(
+        &self,
+        funds: Vec<SettledCardFunds>,
+        now: Timestamp,
+    ) -> std::result::Result<(), PayoutStoreError> {
+        self.db
+            .run("record_settled_card_funds", Mode::Write, move |conn| {
+                funds::record_card_funds(conn, &funds, now)
+            })
+            .await
+    }
+
+    async fn instant_eligible(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+    ) -> std::result::Result<Money, PayoutStoreError> {
+        self.db
+            .run("instant_eligible", Mode::Read, move |conn| {
+                funds::instant_eligible(conn, seller, currency)
             })
             .await
     }

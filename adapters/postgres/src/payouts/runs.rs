@@ -23,6 +23,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::AccountRow;
+pub(super) use super::funds::instant_taken;
 use crate::commerce::Fail;
 
 type Result<T> = std::result::Result<T, Fail<PayoutStoreError>>;
@@ -30,7 +31,7 @@ type Result<T> = std::result::Result<T, Fail<PayoutStoreError>>;
 /// The one event feed read so far: the rails' connector.
 const CURSOR: &str = "rails";
 
-fn corrupt(what: &'static str) -> Fail<PayoutStoreError> {
+pub(super) fn corrupt(what: &'static str) -> Fail<PayoutStoreError> {
     tracing::error!(what, "stored payout data does not read back");
     Fail::Domain(PayoutStoreError::Internal)
 }
@@ -87,7 +88,7 @@ impl SettingsRow {
     }
 }
 
-fn home_region(conn: &mut PgConnection, seller: SellerId) -> Result<String> {
+pub(super) fn home_region(conn: &mut PgConnection, seller: SellerId) -> Result<String> {
     sellers::table
         .find(seller.as_uuid())
         .select(sellers::home_region)
@@ -370,12 +371,38 @@ pub(super) fn insert_payout(
             let account = row.view()?;
             account.state == BankAccountState::Verified
                 && account.currency == new.amount.currency()
-                && account.rail == new.rail
+                && (account.rail == new.rail
+                    || (new.kind == PayoutKind::Instant
+                        && account.rail.instant_counterpart() == Some(new.rail)))
         }
         None => false,
     };
     if !payable {
         return Err(Fail::Domain(PayoutStoreError::AccountNotPayable));
+    }
+    if let Some(limit) = new.instant_limit {
+        // The seller's settings row is locked so that two instant payouts at once count
+        // each other.
+        ensure_settings(conn, new.seller, new.amount.currency(), now)?;
+        payout_settings::table
+            .find((new.seller.as_uuid(), new.amount.currency().code()))
+            .select(payout_settings::seller_id)
+            .for_update()
+            .first::<Uuid>(conn)?;
+        let taken = instant_taken(
+            conn,
+            new.seller,
+            new.amount.currency(),
+            limit.from,
+            limit.to,
+        )?;
+        let after = taken
+            .minor()
+            .checked_add(new.amount.minor())
+            .ok_or_else(|| corrupt("instant total"))?;
+        if after > limit.limit.minor() {
+            return Err(Fail::Domain(PayoutStoreError::InstantLimitReached));
+        }
     }
     let region = home_region(conn, new.seller)?;
     let row: PayoutRow = diesel::insert_into(payouts::table)
@@ -655,29 +682,6 @@ pub(super) fn set_rail_cursor(conn: &mut PgConnection, event: &str, now: Timesta
         .execute(conn)?;
     }
     Ok(())
-}
-
-pub(super) fn instant_taken(
-    conn: &mut PgConnection,
-    seller: SellerId,
-    currency: Currency,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<Money> {
-    let amounts: Vec<i64> = payouts::table
-        .filter(payouts::seller_id.eq(seller.as_uuid()))
-        .filter(payouts::currency.eq(currency.code()))
-        .filter(payouts::kind.eq(PayoutKind::Instant.as_str()))
-        .filter(payouts::state.ne_all(["failed", "canceled"]))
-        .filter(payouts::created_at.ge(from.as_micros()))
-        .filter(payouts::created_at.lt(to.as_micros()))
-        .select(payouts::amount_minor)
-        .load(conn)?;
-    let total = amounts
-        .into_iter()
-        .try_fold(0_i64, i64::checked_add)
-        .ok_or_else(|| corrupt("instant total"))?;
-    Ok(Money::from_minor(total, currency))
 }
 
 /// Resumes the seller's schedule in `currency` once it has a verified account there again.

@@ -36,6 +36,7 @@ mod port;
 mod postings;
 mod rails;
 mod release;
+mod request;
 mod run;
 mod schedule;
 mod service;
@@ -54,6 +55,7 @@ pub use port::*;
 pub use postings::*;
 pub use rails::*;
 pub use release::*;
+pub use request::*;
 pub use run::*;
 pub use schedule::*;
 pub use service::*;
@@ -185,6 +187,18 @@ pub enum PayoutError {
         /// What a payout may take now.
         payable: Money,
     },
+    /// No instant payout is possible here: no instant rail reaches the account, or the
+    /// seller's country has no instant terms.
+    #[error("instant payouts are not available for this account")]
+    InstantUnavailable,
+    /// An instant payout and its fee larger than the instant-available balance.
+    #[error(
+        "the instant payout and its fee are more than the {instant_available} available instantly"
+    )]
+    InsufficientInstantBalance {
+        /// What an instant payout and its fee may take now.
+        instant_available: Money,
+    },
     /// An idempotency key that is empty, longer than 128 characters or not printable ASCII.
     #[error("an idempotency key is 1 to 128 printable ASCII characters")]
     InvalidIdempotencyKey,
@@ -228,6 +242,8 @@ impl PayoutError {
             Self::InstantLimitReached { .. } => "instant_limit_reached",
             Self::InsufficientBalance { .. } => "insufficient_balance",
             Self::InvalidIdempotencyKey => "invalid_idempotency_key",
+            Self::InstantUnavailable => "instant_unavailable",
+            Self::InsufficientInstantBalance { .. } => "insufficient_instant_balance",
             Self::Money(inner) => inner.code(),
         }
     }

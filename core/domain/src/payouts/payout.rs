@@ -130,6 +130,34 @@ pub struct NewPayout {
     pub rail: Rail,
     /// The run's local date, for a scheduled payout.
     pub scheduled_for: Option<Date>,
+    /// For an instant payout, the seller's daily limit, which the store checks atomically
+    /// with the insert.
+    pub instant_limit: Option<InstantLimit>,
+}
+
+/// An instant payout's daily limit as the store enforces it: the instant payouts of the
+/// seller in the currency created within the seller's local day (not failed or canceled),
+/// this one included, may not exceed `limit`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct InstantLimit {
+    /// The most per local day.
+    pub limit: Money,
+    /// The local day's first instant.
+    pub from: Timestamp,
+    /// The next local day's first instant.
+    pub to: Timestamp,
+}
+
+/// A seller's share of a card payment the provider has settled: what instant payouts may
+/// take. Recorded once per payment and seller.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SettledCardFunds {
+    /// The settled payment.
+    pub payment: crate::payments::PaymentId,
+    /// The seller.
+    pub seller: SellerId,
+    /// The seller's share, in its settlement currency.
+    pub amount: Money,
 }
 
 /// A seller's payout settings for one currency. A seller without stored settings has the

@@ -263,6 +263,18 @@ impl Rail {
         }
     }
 
+    /// The instant rail that pays an account held for this rail: itself when it is instant,
+    /// SEPA Instant for a SEPA account, RTP for an ACH account; `None` when no instant rail
+    /// reaches such an account.
+    pub fn instant_counterpart(self) -> Option<Self> {
+        match self {
+            Self::SepaCredit => Some(Self::SepaInstant),
+            Self::Ach => Some(Self::Rtp),
+            rail if rail.spec().instant => Some(rail),
+            _ => None,
+        }
+    }
+
     /// Checks an amount against the rail: its currency, more than zero, and within its
     /// limits.
     pub fn check_amount(self, amount: Money) -> Result<(), PayoutError> {

@@ -12,30 +12,18 @@ use bazaar_money::{Currency, Money, Rounding};
 use uuid::Uuid;
 
 use super::{
-    Balances, BankAccountId, BusinessCalendar, FIRST_YEAR, LedgerChange, NewPayout, Payout,
-    PayoutError, PayoutEvent, PayoutId, PayoutKind, PayoutMove, PayoutRails, PayoutSeller,
-    PayoutState, PayoutStore, PayoutStoreError, Payouts, PayoutsError, RailAcceptance, RailOutcome,
+    Balances, BusinessCalendar, FIRST_YEAR, LedgerChange, NewPayout, Payout, PayoutError,
+    PayoutEvent, PayoutId, PayoutKind, PayoutMove, PayoutRails, PayoutSeller, PayoutState,
+    PayoutStore, PayoutStoreError, Payouts, PayoutsError, RailAcceptance, RailOutcome,
     RailSubmission, ReleasePolicy, Zone, released_through, share_of, transition,
 };
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
 use crate::fx::calendar::Date;
-use crate::orders::validate_idempotency_key;
 use crate::postings::{Leg, Posting, submit};
 
-/// A payout a seller asks for.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct CreatePayout {
-    /// The seller asking.
-    pub seller: SellerId,
-    /// What should reach the bank account; its currency picks the balance.
-    pub amount: Money,
-    /// The account to pay; `None` for the seller's oldest verified account in the currency.
-    pub bank_account: Option<BankAccountId>,
-    /// 1 to 128 printable ASCII characters; a retry with the same key answers the same
-    /// payout.
-    pub idempotency_key: String,
-}
+/// How many sellers' turns one payout-run worker takes at once.
+pub const RUN_CONCURRENCY: usize = 32;
 
 /// What one pass of the payout run did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -84,7 +72,7 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
             .map(|(account, balance)| (account.created_at, balance)))
     }
 
-    async fn balance_or_zero(
+    pub(super) async fn balance_or_zero(
         &self,
         account: ChartAccount,
         currency: Currency,
@@ -96,27 +84,34 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
             .unwrap_or_default())
     }
 
-    /// The seller's balances in `currency`, from the ledger.
-    pub async fn balances(
+    /// The seller's available and pending ledger balances in `currency`.
+    async fn available_and_pending(
         &self,
         seller: SellerId,
         currency: Currency,
-    ) -> Result<Balances, PayoutsError> {
+    ) -> Result<(Balance, Balance), PayoutsError> {
         let available = self
             .balance_or_zero(ChartAccount::SellerAvailable(seller), currency)
             .await?;
         let pending = self
             .balance_or_zero(ChartAccount::SellerPending(seller), currency)
             .await?;
+        Ok((available, pending))
+    }
+
+    /// The seller's balances in `currency`, from the ledger.
+    pub async fn balances(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+    ) -> Result<Balances, PayoutsError> {
+        let (available, pending) = self.available_and_pending(seller, currency).await?;
         let reserve = self
             .balance_or_zero(ChartAccount::SellerReserve(seller), currency)
             .await?;
+        let instant = self.store.instant_eligible(seller, currency).await?;
         Ok(Balances::from_ledger(
-            currency,
-            &available,
-            &pending,
-            &reserve,
-            Money::zero(currency),
+            currency, &available, &pending, &reserve, instant,
         )?)
     }
 
@@ -127,13 +122,15 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         seller: SellerId,
         currency: Currency,
     ) -> Result<Money, PayoutsError> {
-        let balances = self.balances(seller, currency).await?;
-        let owed = balances.pending.minor().min(0);
-        let payable = balances
-            .available
-            .minor()
+        let (available, pending) = self.available_and_pending(seller, currency).await?;
+        let overflow = || PayoutError::Money(bazaar_money::MoneyError::Overflow);
+        let owed = i64::try_from(pending.available_credit())
+            .map_err(|_| overflow())?
+            .min(0);
+        let payable = i64::try_from(available.available_credit())
+            .map_err(|_| overflow())?
             .checked_add(owed)
-            .ok_or(PayoutError::Money(bazaar_money::MoneyError::Overflow))?;
+            .ok_or_else(overflow)?;
         Ok(Money::from_minor(payable.max(0), currency))
     }
 
@@ -205,6 +202,10 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         policy.reserve = seller.settings.reserve;
         let today = zone.local(now)?.0;
         let mut posted = 0_u32;
+        if pending.credits_posted == 0 {
+            // Nothing was ever captured: nothing to release but the reserve's leftovers.
+            return Ok(u32::from(self.release_reserve(seller, zone, today).await?));
+        }
         let first = match seller.settings.first_capture_on {
             Some(first) => Some(first),
             None => {
@@ -420,72 +421,12 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
                     bank_account: account.id,
                     rail: account.rail,
                     scheduled_for: Some(today),
+                    instant_limit: None,
                 },
                 now,
             )
             .await?;
         Ok(Some(self.drive(payout, now).await?))
-    }
-
-    /// A payout the seller asks for, from its available balance. A retry with the same key
-    /// answers the payout as it stands; the same key with another amount or account is
-    /// refused.
-    pub async fn create_payout(
-        &self,
-        request: CreatePayout,
-        now: Timestamp,
-    ) -> Result<Payout, PayoutsError> {
-        validate_idempotency_key(&request.idempotency_key)
-            .map_err(|_| PayoutError::InvalidIdempotencyKey)?;
-        let currency = request.amount.currency();
-        let id = PayoutId::for_key(request.seller, &request.idempotency_key);
-        if let Some(payout) = self.store.payout(Some(request.seller), id).await? {
-            let same = payout.amount == request.amount
-                && request
-                    .bank_account
-                    .is_none_or(|account| account == payout.bank_account);
-            return if same {
-                Ok(payout)
-            } else {
-                Err(PayoutStoreError::IdReused.into())
-            };
-        }
-        let account = match request.bank_account {
-            Some(wanted) => self
-                .store
-                .bank_accounts(request.seller)
-                .await?
-                .into_iter()
-                .find(|account| account.id == wanted)
-                .ok_or(PayoutStoreError::NotFound("bank account"))?,
-            None => self
-                .store
-                .payable_account(request.seller, currency)
-                .await?
-                .ok_or(PayoutStoreError::AccountNotPayable)?,
-        };
-        account.rail.check_amount(request.amount)?;
-        let payable = self.payable(request.seller, currency).await?;
-        if request.amount.minor() > payable.minor() {
-            return Err(PayoutError::InsufficientBalance { payable }.into());
-        }
-        let payout = self
-            .store
-            .insert_payout(
-                NewPayout {
-                    id,
-                    seller: request.seller,
-                    kind: PayoutKind::Standard,
-                    amount: request.amount,
-                    fee: None,
-                    bank_account: account.id,
-                    rail: account.rail,
-                    scheduled_for: None,
-                },
-                now,
-            )
-            .await?;
-        self.drive(payout, now).await
     }
 
     /// Takes a payout as far as it can go now: posts the ledger change due, then hands a
@@ -695,8 +636,12 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
     }
 
     /// One pass of releases and scheduled payouts over every seller, `batch` sellers at a
-    /// time. A seller whose turn fails is counted and left for the next pass.
+    /// time, [`RUN_CONCURRENCY`] of them at once. A seller whose turn fails is counted and
+    /// left for the next pass.
     pub async fn run(&self, batch: u32, now: Timestamp) -> Result<RunPass, PayoutsError> {
+        use futures_util::StreamExt;
+        use futures_util::stream::FuturesUnordered;
+
         let mut pass = RunPass::default();
         let mut after = None;
         loop {
@@ -705,9 +650,20 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
                 return Ok(pass);
             };
             after = Some(last.id);
-            for seller in &sellers {
+            let mut waiting = sellers.iter();
+            let mut running = FuturesUnordered::new();
+            loop {
+                while running.len() < RUN_CONCURRENCY {
+                    let Some(seller) = waiting.next() else {
+                        break;
+                    };
+                    running.push(self.seller_turn(seller, now));
+                }
+                let Some(turn) = running.next().await else {
+                    break;
+                };
                 pass.sellers = pass.sellers.saturating_add(1);
-                match self.seller_turn(seller, now).await {
+                match turn {
                     Ok((releases, payout)) => {
                         pass.releases = pass.releases.saturating_add(releases);
                         if payout {

@@ -9,6 +9,7 @@ use bazaar_money::{Currency, Money};
 use super::{
     BankAccount, BankAccountId, BankDetails, Change, LedgerChange, NewBankAccount, NewPayout,
     Payout, PayoutId, PayoutSchedule, PayoutSeller, PayoutSettings, PayoutState, RollingReserve,
+    SettledCardFunds,
 };
 use crate::chart::SellerId;
 use crate::fx::calendar::Date;
@@ -30,6 +31,9 @@ pub enum PayoutStoreError {
     /// another currency.
     #[error("payouts go only to a verified bank account in the payout's currency")]
     AccountNotPayable,
+    /// An instant payout over the seller's daily limit (checked with the insert).
+    #[error("the instant payout is over the daily limit")]
+    InstantLimitReached,
     /// The account is not waiting for verification (verified already, or errored).
     #[error("the bank account is not waiting for verification")]
     NotVerifiable,
@@ -50,6 +54,7 @@ impl PayoutStoreError {
             Self::TooManyAccounts => "too_many_bank_accounts",
             Self::NotVerifiable => "bank_account_not_verifiable",
             Self::AccountNotPayable => "bank_account_not_payable",
+            Self::InstantLimitReached => "instant_limit_reached",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -236,6 +241,22 @@ pub trait PayoutStore: Send + Sync {
         event_id: String,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), PayoutStoreError>> + Send;
+
+    /// Records sellers' shares of settled card payments; a share recorded before (same
+    /// payment and seller) is not counted twice.
+    fn record_settled_card_funds(
+        &self,
+        funds: Vec<SettledCardFunds>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), PayoutStoreError>> + Send;
+
+    /// What instant payouts may still take in `currency`: the seller's settled card funds
+    /// less its instant payouts and their fees (not failed or canceled), at least zero.
+    fn instant_eligible(
+        &self,
+        seller: SellerId,
+        currency: Currency,
+    ) -> impl Future<Output = Result<Money, PayoutStoreError>> + Send;
 
     /// What the seller paid out instantly in `currency` between `from` and `to` (payouts not
     /// failed or canceled).

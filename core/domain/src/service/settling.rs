@@ -9,9 +9,10 @@ use super::Marketplace;
 use crate::chart::{ChartAccount, Expense};
 use crate::error::CommerceError;
 use crate::payments::{
-    JournalType, PaymentId, PaymentProvider, PspReference, Settlement, SettlementRow,
+    JournalType, MethodType, PaymentId, PaymentProvider, PspReference, Settlement, SettlementRow,
     parse_settlement_report,
 };
+use crate::payouts::SettledCardFunds;
 use crate::postings::{Leg, Posting};
 use crate::store::CommerceStore;
 
@@ -25,6 +26,9 @@ pub struct SettledReport {
     /// Rows naming a payment Bazaar does not know (or one not captured), by provider
     /// reference; nothing is posted for them, and finance sees them in reconciliation.
     pub unknown: Vec<String>,
+    /// Each seller's share of every card payment settled by the report: what its instant
+    /// payouts may take (`Payouts::record_settled_card_funds`).
+    pub card_funds: Vec<SettledCardFunds>,
 }
 
 impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> {
@@ -63,6 +67,11 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
                     fee: row.fees.total()?,
                 };
                 match self.settle(payment_id, &settlement).await {
+                    Ok(()) if payment.method == MethodType::Card => {
+                        outcome
+                            .card_funds
+                            .extend(self.seller_shares(payment_id).await?);
+                    }
                     Ok(()) => {}
                     Err(CommerceError::InvalidState(_)) => {
                         outcome.unknown.push(row.psp_reference.clone());
@@ -77,6 +86,28 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             outcome.posted = outcome.posted.saturating_add(1);
         }
         Ok(outcome)
+    }
+}
+
+impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> {
+    /// Each seller's share of a payment, in its settlement currency.
+    async fn seller_shares(
+        &self,
+        payment_id: PaymentId,
+    ) -> Result<Vec<SettledCardFunds>, CommerceError> {
+        let mut shares: Vec<SettledCardFunds> = Vec::new();
+        for line in self.store.capture_inputs(payment_id).await? {
+            let share = line.breakdown()?.seller;
+            match shares.iter_mut().find(|s| s.seller == line.seller_id) {
+                Some(found) => found.amount = found.amount.checked_add(share)?,
+                None => shares.push(SettledCardFunds {
+                    payment: payment_id,
+                    seller: line.seller_id,
+                    amount: share,
+                }),
+            }
+        }
+        Ok(shares)
     }
 }
 
