@@ -477,6 +477,29 @@ impl PayoutRails for SandboxRails {
             .await
     }
 
+    async fn submit_many(
+        &self,
+        submissions: Vec<RailSubmission>,
+        now: Timestamp,
+    ) -> Result<Vec<Result<RailAcceptance, RailError>>, RailError> {
+        // One transaction for the batch; a refusal of one request (a rejected or repeated
+        // submission) is that one's answer and does not undo the others.
+        self.transaction(move |conn| {
+            let mut answers = Vec::with_capacity(submissions.len());
+            for submission in &submissions {
+                let answer =
+                    conn.transaction(|conn| submit(conn, submission, now).map_err(Failure::Rail));
+                answers.push(match answer {
+                    Ok(answer) => Ok(answer),
+                    Err(Failure::Rail(error)) => Err(error),
+                    Err(Failure::Db(error)) => return Err(db(error)),
+                });
+            }
+            Ok(answers)
+        })
+        .await
+    }
+
     async fn events(
         &self,
         after: Option<String>,

@@ -290,6 +290,12 @@ impl LedgerStore for PostgresLedger {
         Ok(found.pop())
     }
 
+    async fn accounts(&self, ids: Vec<AccountId>) -> Result<Vec<(Account, Balance)>, StoreError> {
+        let ids: Vec<Uuid> = ids.into_iter().map(AccountId::as_uuid).collect();
+        self.read(move |conn| sql::load_accounts(conn, &ids, false))
+            .await
+    }
+
     async fn transfer(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
         let ids = vec![id.as_uuid()];
         let mut found = self

@@ -116,6 +116,23 @@ pub trait LedgerStore: Send + Sync {
         id: AccountId,
     ) -> impl Future<Output = Result<Option<(Account, Balance)>, StoreError>> + Send;
 
+    /// The accounts among `ids` that exist, each with its current balance, in any order.
+    /// Stores that can read many at once override this; by default it reads them one by one.
+    fn accounts(
+        &self,
+        ids: Vec<AccountId>,
+    ) -> impl Future<Output = Result<Vec<(Account, Balance)>, StoreError>> + Send {
+        async move {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(account) = self.account(id).await? {
+                    found.push(account);
+                }
+            }
+            Ok(found)
+        }
+    }
+
     /// The transfer as `submit` stored it; `None` if no transfer has this id.
     fn transfer(
         &self,

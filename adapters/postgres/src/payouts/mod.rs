@@ -543,4 +543,99 @@ impl PayoutStore for PostgresPayouts {
             })
             .await
     }
+
+    async fn payouts_by_ids(
+        &self,
+        ids: Vec<PayoutId>,
+    ) -> std::result::Result<Vec<Payout>, PayoutStoreError> {
+        self.db
+            .run("payouts_by_ids", Mode::Read, move |conn| {
+                runs::payouts_by_ids(conn, &ids)
+            })
+            .await
+    }
+
+    async fn payable_accounts(
+        &self,
+        sellers: Vec<(SellerId, Currency)>,
+    ) -> std::result::Result<Vec<BankAccount>, PayoutStoreError> {
+        self.db
+            .run("payable_accounts", Mode::Read, move |conn| {
+                runs::payable_accounts(conn, &sellers)
+            })
+            .await
+    }
+
+    async fn insert_payouts(
+        &self,
+        payouts: Vec<NewPayout>,
+        now: Timestamp,
+    ) -> std::result::Result<Vec<Payout>, PayoutStoreError> {
+        self.db
+            .run("insert_payouts", Mode::Write, move |conn| {
+                payouts
+                    .iter()
+                    .map(|payout| runs::insert_payout(conn, payout, now))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn ledger_posted_many(
+        &self,
+        ids: Vec<PayoutId>,
+        change: LedgerChange,
+        now: Timestamp,
+    ) -> std::result::Result<(), PayoutStoreError> {
+        self.db
+            .run("payout_ledger_posted_many", Mode::Write, move |conn| {
+                runs::ledger_posted_many(conn, &ids, change, now)
+            })
+            .await
+    }
+
+    async fn destinations(
+        &self,
+        accounts: Vec<(SellerId, BankAccountId)>,
+    ) -> std::result::Result<Vec<(BankAccountId, BankDetails, String)>, PayoutStoreError> {
+        let key = self.key.clone();
+        self.db
+            .run("payout_destinations", Mode::Read, move |conn| {
+                let ids: Vec<Uuid> = accounts.iter().map(|(_, id)| id.as_uuid()).collect();
+                let rows: Vec<AccountRow> = bank_accounts::table
+                    .filter(bank_accounts::id.eq_any(&ids))
+                    .select(AccountRow::as_select())
+                    .load(conn)?;
+                rows.iter()
+                    .filter(|row| {
+                        accounts.iter().any(|(seller, id)| {
+                            id.as_uuid() == row.id && seller.as_uuid() == row.seller_id
+                        })
+                    })
+                    .map(|row| {
+                        Ok((
+                            BankAccountId::from_uuid(row.id),
+                            row.details(&key)?,
+                            row.holder_name.clone(),
+                        ))
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn move_payouts(
+        &self,
+        moves: Vec<(PayoutId, PayoutState, PayoutMove)>,
+        now: Timestamp,
+    ) -> std::result::Result<Vec<Option<Payout>>, PayoutStoreError> {
+        self.db
+            .run("move_payouts", Mode::Write, move |conn| {
+                moves
+                    .iter()
+                    .map(|(id, from, change)| runs::move_payout(conn, *id, *from, change, now))
+                    .collect()
+            })
+            .await
+    }
 }

@@ -28,6 +28,7 @@
 mod accounts;
 mod balances;
 mod bank;
+mod batch;
 mod calendar;
 mod holidays;
 mod lifecycle;

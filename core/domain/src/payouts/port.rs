@@ -93,6 +93,24 @@ pub trait PayoutRails: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<RailAcceptance, RailError>> + Send;
 
+    /// Hands several payouts to their rails: one answer per submission, in order. Connectors
+    /// that can send a batch override this; by default they go one by one. An error for the
+    /// whole call means no answer is known for any of them (retry each with its id).
+    fn submit_many(
+        &self,
+        submissions: Vec<RailSubmission>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Result<RailAcceptance, RailError>>, RailError>> + Send
+    {
+        async move {
+            let mut answers = Vec::with_capacity(submissions.len());
+            for submission in submissions {
+                answers.push(self.submit(submission, now).await);
+            }
+            Ok(answers)
+        }
+    }
+
     /// Events after `after`, at most `limit`, that the rails have produced by `now`.
     fn events(
         &self,
@@ -120,6 +138,15 @@ impl<T: PayoutRails> PayoutRails for std::sync::Arc<T> {
         now: Timestamp,
     ) -> impl Future<Output = Result<RailAcceptance, RailError>> + Send {
         T::submit(self, submission, now)
+    }
+
+    fn submit_many(
+        &self,
+        submissions: Vec<RailSubmission>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Result<RailAcceptance, RailError>>, RailError>> + Send
+    {
+        T::submit_many(self, submissions, now)
     }
 
     fn events(

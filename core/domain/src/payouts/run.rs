@@ -636,12 +636,9 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
     }
 
     /// One pass of releases and scheduled payouts over every seller, `batch` sellers at a
-    /// time, [`RUN_CONCURRENCY`] of them at once. A seller whose turn fails is counted and
-    /// left for the next pass.
+    /// time (see `batch.rs`). A seller whose turn fails is counted and left for the next
+    /// pass.
     pub async fn run(&self, batch: u32, now: Timestamp) -> Result<RunPass, PayoutsError> {
-        use futures_util::StreamExt;
-        use futures_util::stream::FuturesUnordered;
-
         let mut pass = RunPass::default();
         let mut after = None;
         loop {
@@ -650,41 +647,11 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
                 return Ok(pass);
             };
             after = Some(last.id);
-            let mut waiting = sellers.iter();
-            let mut running = FuturesUnordered::new();
-            loop {
-                while running.len() < RUN_CONCURRENCY {
-                    let Some(seller) = waiting.next() else {
-                        break;
-                    };
-                    running.push(self.seller_turn(seller, now));
-                }
-                let Some(turn) = running.next().await else {
-                    break;
-                };
-                pass.sellers = pass.sellers.saturating_add(1);
-                match turn {
-                    Ok((releases, payout)) => {
-                        pass.releases = pass.releases.saturating_add(releases);
-                        if payout {
-                            pass.payouts = pass.payouts.saturating_add(1);
-                        }
-                    }
-                    Err(PayoutsError::Invalid(PayoutError::CountryNotCovered(_))) => {}
-                    Err(_) => pass.failed = pass.failed.saturating_add(1),
-                }
-            }
+            pass.sellers = pass
+                .sellers
+                .saturating_add(u32::try_from(sellers.len()).unwrap_or(u32::MAX));
+            self.run_page(&sellers, now, &mut pass).await?;
         }
-    }
-
-    async fn seller_turn(
-        &self,
-        seller: &PayoutSeller,
-        now: Timestamp,
-    ) -> Result<(u32, bool), PayoutsError> {
-        let releases = self.release(seller, now).await?;
-        let payout = self.run_scheduled(seller, now).await?;
-        Ok((releases, payout.is_some()))
     }
 }
 
@@ -694,7 +661,7 @@ fn is_raced(code: &str) -> bool {
 }
 
 /// What the seller sees on the bank statement: the platform and the payout's short id.
-fn statement_reference(id: PayoutId) -> String {
+pub(super) fn statement_reference(id: PayoutId) -> String {
     let short: String = id
         .to_string()
         .chars()

@@ -232,6 +232,49 @@ pub trait PayoutStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<(), PayoutStoreError>> + Send;
 
+    /// The payouts among `ids` that exist, in any order.
+    fn payouts_by_ids(
+        &self,
+        ids: Vec<PayoutId>,
+    ) -> impl Future<Output = Result<Vec<Payout>, PayoutStoreError>> + Send;
+
+    /// Each seller's oldest verified bank account in the currency given with it, for those
+    /// that have one.
+    fn payable_accounts(
+        &self,
+        sellers: Vec<(SellerId, Currency)>,
+    ) -> impl Future<Output = Result<Vec<BankAccount>, PayoutStoreError>> + Send;
+
+    /// [`insert_payout`](Self::insert_payout) for several, in one transaction: all are
+    /// recorded (each as `insert_payout` would) or none.
+    fn insert_payouts(
+        &self,
+        payouts: Vec<NewPayout>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Payout>, PayoutStoreError>> + Send;
+
+    /// [`ledger_posted`](Self::ledger_posted) for several payouts at once.
+    fn ledger_posted_many(
+        &self,
+        ids: Vec<PayoutId>,
+        change: LedgerChange,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), PayoutStoreError>> + Send;
+
+    /// [`destination`](Self::destination) for several accounts at once: those found.
+    fn destinations(
+        &self,
+        accounts: Vec<(SellerId, BankAccountId)>,
+    ) -> impl Future<Output = Result<Vec<(BankAccountId, BankDetails, String)>, PayoutStoreError>> + Send;
+
+    /// [`move_payout`](Self::move_payout) for several, in one transaction; one answer per
+    /// move, in order.
+    fn move_payouts(
+        &self,
+        moves: Vec<(PayoutId, PayoutState, PayoutMove)>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Option<Payout>>, PayoutStoreError>> + Send;
+
     /// The last rail event id handled.
     fn rail_cursor(&self) -> impl Future<Output = Result<Option<String>, PayoutStoreError>> + Send;
 
