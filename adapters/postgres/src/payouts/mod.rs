@@ -2,6 +2,7 @@
 //! sealed under the secrets key and bound to the account id; payout settings, payouts and
 //! the rail events applied (`runs.rs`).
 
+mod bulk;
 mod funds;
 mod runs;
 
@@ -550,7 +551,7 @@ impl PayoutStore for PostgresPayouts {
     ) -> std::result::Result<Vec<Payout>, PayoutStoreError> {
         self.db
             .run("payouts_by_ids", Mode::Read, move |conn| {
-                runs::payouts_by_ids(conn, &ids)
+                bulk::payouts_by_ids(conn, &ids)
             })
             .await
     }
@@ -561,7 +562,7 @@ impl PayoutStore for PostgresPayouts {
     ) -> std::result::Result<Vec<BankAccount>, PayoutStoreError> {
         self.db
             .run("payable_accounts", Mode::Read, move |conn| {
-                runs::payable_accounts(conn, &sellers)
+                bulk::payable_accounts(conn, &sellers)
             })
             .await
     }
@@ -589,7 +590,7 @@ impl PayoutStore for PostgresPayouts {
     ) -> std::result::Result<(), PayoutStoreError> {
         self.db
             .run("payout_ledger_posted_many", Mode::Write, move |conn| {
-                runs::ledger_posted_many(conn, &ids, change, now)
+                bulk::ledger_posted_many(conn, &ids, change, now)
             })
             .await
     }

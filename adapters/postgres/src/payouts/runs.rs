@@ -279,7 +279,7 @@ pub(super) struct PayoutRow {
 }
 
 impl PayoutRow {
-    fn view(self) -> Result<Payout> {
+    pub(super) fn view(self) -> Result<Payout> {
         let currency = currency(&self.currency)?;
         let code = || {
             self.failure_code
@@ -627,69 +627,6 @@ fn moved_columns(
         payouts::canceled_reason.eq(change.canceled_reason),
         payouts::updated_at.eq(now.as_micros()),
     )
-}
-
-pub(super) fn payouts_by_ids(conn: &mut PgConnection, ids: &[PayoutId]) -> Result<Vec<Payout>> {
-    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-    let rows: Vec<PayoutRow> = payouts::table
-        .filter(payouts::id.eq_any(&ids))
-        .select(PayoutRow::as_select())
-        .load(conn)?;
-    rows.into_iter().map(PayoutRow::view).collect()
-}
-
-pub(super) fn payable_accounts(
-    conn: &mut PgConnection,
-    sellers: &[(SellerId, Currency)],
-) -> Result<Vec<BankAccount>> {
-    let ids: Vec<Uuid> = sellers.iter().map(|(seller, _)| seller.as_uuid()).collect();
-    let rows: Vec<AccountRow> = bank_accounts::table
-        .filter(bank_accounts::seller_id.eq_any(&ids))
-        .filter(bank_accounts::state.eq(BankAccountState::Verified.as_str()))
-        .order((
-            bank_accounts::seller_id,
-            bank_accounts::created_at,
-            bank_accounts::id,
-        ))
-        .select(AccountRow::as_select())
-        .load(conn)?;
-    let mut chosen: Vec<BankAccount> = Vec::new();
-    for row in &rows {
-        let account = row.view()?;
-        let wanted = sellers
-            .iter()
-            .any(|(seller, currency)| *seller == account.seller && *currency == account.currency);
-        let taken = chosen
-            .iter()
-            .any(|c| c.seller == account.seller && c.currency == account.currency);
-        if wanted && !taken {
-            chosen.push(account);
-        }
-    }
-    Ok(chosen)
-}
-
-pub(super) fn ledger_posted_many(
-    conn: &mut PgConnection,
-    ids: &[PayoutId],
-    change: LedgerChange,
-    now: Timestamp,
-) -> Result<()> {
-    let Some(name) = change.as_str() else {
-        return Ok(());
-    };
-    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-    diesel::update(
-        payouts::table
-            .filter(payouts::id.eq_any(&ids))
-            .filter(payouts::ledger_due.eq(name)),
-    )
-    .set((
-        payouts::ledger_due.eq(None::<&str>),
-        payouts::updated_at.eq(now.as_micros()),
-    ))
-    .execute(conn)?;
-    Ok(())
 }
 
 pub(super) fn ledger_posted(

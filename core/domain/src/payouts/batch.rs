@@ -79,74 +79,11 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
     ) -> Result<(), PayoutsError> {
         let all: Vec<&PayoutSeller> = sellers.iter().collect();
         let mut balances = self.read_balances(&all).await?;
-        // Releases, for the sellers with something captured or reserved.
-        let releasing: Vec<&PayoutSeller> = all
-            .iter()
-            .copied()
-            .filter(|seller| {
-                balance_of(&balances, &ChartAccount::SellerPending(seller.id), seller)
-                    .credits_posted
-                    > 0
-                    || balance_of(&balances, &ChartAccount::SellerReserve(seller.id), seller)
-                        .credits_posted
-                        > 0
-            })
-            .collect();
-        let mut released = Vec::new();
-        let mut waiting = releasing.iter();
-        let mut running = FuturesUnordered::new();
-        loop {
-            while running.len() < RUN_CONCURRENCY {
-                let Some(seller) = waiting.next() else {
-                    break;
-                };
-                running.push(async move { (*seller, self.release(seller, now).await) });
-            }
-            let Some((seller, result)) = running.next().await else {
-                break;
-            };
-            match result {
-                Ok(0) => {}
-                Ok(count) => {
-                    pass.releases = pass.releases.saturating_add(count);
-                    released.push(seller);
-                }
-                Err(PayoutsError::Invalid(PayoutError::CountryNotCovered(_))) => {}
-                Err(_) => pass.failed = pass.failed.saturating_add(1),
-            }
-        }
+        let released = self.release_page(&all, &balances, now, pass).await;
         if !released.is_empty() {
             balances.extend(self.read_balances(&released).await?);
         }
-        // The sellers whose scheduled payout is due today.
-        let mut calendars: HashMap<Country, Option<(BusinessCalendar, Zone)>> = HashMap::new();
-        let mut due = Vec::new();
-        for seller in &all {
-            if seller.settings.paused {
-                continue;
-            }
-            let local = calendars.entry(seller.country).or_insert_with(|| {
-                BusinessCalendar::for_country(seller.country)
-                    .ok()
-                    .zip(Zone::of_country(seller.country).ok())
-            });
-            let Some((calendar, zone)) = local.as_ref() else {
-                continue;
-            };
-            let Ok((today, _)) = zone.local(now) else {
-                pass.failed = pass.failed.saturating_add(1);
-                continue;
-            };
-            match seller.settings.schedule.is_due(calendar, today) {
-                Ok(true) => due.push((
-                    *seller,
-                    PayoutId::scheduled(seller.id, seller.currency, today),
-                    today,
-                )),
-                Ok(false) => {}
-                Err(_) => pass.failed = pass.failed.saturating_add(1),
-            }
-        }
+        let due = due_today(&all, now, pass);
         if due.is_empty() {
             return Ok(());
         }
@@ -176,39 +113,7 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
                     .collect(),
             )
             .await?;
-        let mut new = Vec::new();
-        for (seller, id, today) in fresh {
-            let Some(account) = accounts
-                .iter()
-                .find(|a| a.seller == seller.id && a.currency == seller.currency)
-            else {
-                continue;
-            };
-            let available =
-                balance_of(&balances, &ChartAccount::SellerAvailable(seller.id), seller);
-            let pending = balance_of(&balances, &ChartAccount::SellerPending(seller.id), seller);
-            let owed = pending.available_credit().min(0);
-            let payable = i64::try_from(available.available_credit().saturating_add(owed).max(0))
-                .unwrap_or(0);
-            let payable = Money::from_minor(payable, seller.currency);
-            let spec = account.rail.spec();
-            let amount = Money::from_minor(payable.minor().min(spec.max_minor), seller.currency);
-            if !seller.settings.schedule.meets_minimum(payable)? || amount.minor() < spec.min_minor
-            {
-                continue;
-            }
-            new.push(NewPayout {
-                id,
-                seller: seller.id,
-                kind: PayoutKind::Standard,
-                amount,
-                fee: None,
-                bank_account: account.id,
-                rail: account.rail,
-                scheduled_for: Some(today),
-                instant_limit: None,
-            });
-        }
+        let new = new_payouts(fresh, &accounts, &balances)?;
         if new.is_empty() {
             return Ok(());
         }
@@ -232,8 +137,56 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         self.drive_many(inserted, now).await
     }
 
-    /// Takes new payouts through their holds and their rails together (see the module).
-    async fn drive_many(&self, payouts: Vec<Payout>, now: Timestamp) -> Result<(), PayoutsError> {
+    /// Releases for the page's sellers with something captured or reserved; answers those
+    /// whose balances changed.
+    async fn release_page<'a>(
+        &self,
+        all: &[&'a PayoutSeller],
+        balances: &HashMap<AccountId, Balance>,
+        now: Timestamp,
+        pass: &mut RunPass,
+    ) -> Vec<&'a PayoutSeller> {
+        // Releases, for the sellers with something captured or reserved.
+        let releasing: Vec<&PayoutSeller> = all
+            .iter()
+            .copied()
+            .filter(|seller| {
+                balance_of(balances, &ChartAccount::SellerPending(seller.id), seller).credits_posted
+                    > 0
+                    || balance_of(balances, &ChartAccount::SellerReserve(seller.id), seller)
+                        .credits_posted
+                        > 0
+            })
+            .collect();
+        let mut released = Vec::new();
+        let mut waiting = releasing.iter();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < RUN_CONCURRENCY {
+                let Some(seller) = waiting.next() else {
+                    break;
+                };
+                running.push(async move { (*seller, self.release(seller, now).await) });
+            }
+            let Some((seller, result)) = running.next().await else {
+                break;
+            };
+            match result {
+                Ok(0) => {}
+                Ok(count) => {
+                    pass.releases = pass.releases.saturating_add(count);
+                    released.push(seller);
+                }
+                Err(PayoutsError::Invalid(PayoutError::CountryNotCovered(_))) => {}
+                Err(_) => pass.failed = pass.failed.saturating_add(1),
+            }
+        }
+        released
+    }
+
+    /// Posts the holds of new payouts, many at once: answers those held and those the
+    /// balance no longer covers; the others keep their hold due for `resume`.
+    async fn hold_all(&self, payouts: Vec<Payout>) -> (Vec<Payout>, Vec<Payout>) {
         let mut held = Vec::new();
         let mut unfunded = Vec::new();
         let mut waiting = payouts.into_iter();
@@ -266,6 +219,12 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
                 Err(_) => {}
             }
         }
+        (held, unfunded)
+    }
+
+    /// Takes new payouts through their holds and their rails together (see the module).
+    async fn drive_many(&self, payouts: Vec<Payout>, now: Timestamp) -> Result<(), PayoutsError> {
+        let (held, unfunded) = self.hold_all(payouts).await;
         for payout in unfunded {
             self.drive(payout, now).await?;
         }
@@ -337,6 +296,86 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         }
         Ok(())
     }
+}
+
+/// The page's sellers whose scheduled payout is due on their local today, with the payout's
+/// id and the date.
+fn due_today<'a>(
+    all: &[&'a PayoutSeller],
+    now: Timestamp,
+    pass: &mut RunPass,
+) -> Vec<(&'a PayoutSeller, PayoutId, crate::fx::calendar::Date)> {
+    // The sellers whose scheduled payout is due today.
+    let mut calendars: HashMap<Country, Option<(BusinessCalendar, Zone)>> = HashMap::new();
+    let mut due = Vec::new();
+    for seller in all {
+        if seller.settings.paused {
+            continue;
+        }
+        let local = calendars.entry(seller.country).or_insert_with(|| {
+            BusinessCalendar::for_country(seller.country)
+                .ok()
+                .zip(Zone::of_country(seller.country).ok())
+        });
+        let Some((calendar, zone)) = local.as_ref() else {
+            continue;
+        };
+        let Ok((today, _)) = zone.local(now) else {
+            pass.failed = pass.failed.saturating_add(1);
+            continue;
+        };
+        match seller.settings.schedule.is_due(calendar, today) {
+            Ok(true) => due.push((
+                *seller,
+                PayoutId::scheduled(seller.id, seller.currency, today),
+                today,
+            )),
+            Ok(false) => {}
+            Err(_) => pass.failed = pass.failed.saturating_add(1),
+        }
+    }
+    due
+}
+
+/// The scheduled payouts to make: each due seller's payable balance (at least the
+/// schedule's minimum, at most the rail's maximum) to its payable account.
+fn new_payouts(
+    fresh: Vec<(&PayoutSeller, PayoutId, crate::fx::calendar::Date)>,
+    accounts: &[super::BankAccount],
+    balances: &HashMap<AccountId, Balance>,
+) -> Result<Vec<NewPayout>, PayoutsError> {
+    let mut new = Vec::new();
+    for (seller, id, today) in fresh {
+        let Some(account) = accounts
+            .iter()
+            .find(|a| a.seller == seller.id && a.currency == seller.currency)
+        else {
+            continue;
+        };
+        let available = balance_of(balances, &ChartAccount::SellerAvailable(seller.id), seller);
+        let pending = balance_of(balances, &ChartAccount::SellerPending(seller.id), seller);
+        let owed = pending.available_credit().min(0);
+        let payable =
+            i64::try_from(available.available_credit().saturating_add(owed).max(0)).unwrap_or(0);
+        let payable = Money::from_minor(payable, seller.currency);
+        let spec = account.rail.spec();
+        let amount = Money::from_minor(payable.minor().min(spec.max_minor), seller.currency);
+        if !seller.settings.schedule.meets_minimum(payable)? || amount.minor() < spec.min_minor {
+            continue;
+        }
+        new.push(NewPayout {
+            id,
+            seller: seller.id,
+            kind: PayoutKind::Standard,
+            amount,
+            fee: None,
+            bank_account: account.id,
+            rail: account.rail,
+            scheduled_for: Some(today),
+            instant_limit: None,
+        });
+    }
+    Ok(new)
 }
 
 impl From<bazaar_money::MoneyError> for PayoutsError {

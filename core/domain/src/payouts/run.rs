@@ -25,6 +25,9 @@ use crate::postings::{Leg, Posting, submit};
 /// How many sellers' turns one payout-run worker takes at once.
 pub const RUN_CONCURRENCY: usize = 32;
 
+/// Pages of sellers one payout-run worker works on at once.
+pub const PAGES_IN_FLIGHT: usize = 4;
+
 /// What one pass of the payout run did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct RunPass {
@@ -635,23 +638,50 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         Ok(count)
     }
 
-    /// One pass of releases and scheduled payouts over every seller, `batch` sellers at a
-    /// time (see `batch.rs`). A seller whose turn fails is counted and left for the next
-    /// pass.
+    /// One pass of releases and scheduled payouts over every seller, `batch` sellers a page
+    /// and [`PAGES_IN_FLIGHT`] pages at once (see `batch.rs`). A seller whose turn fails is
+    /// counted and left for the next pass.
     pub async fn run(&self, batch: u32, now: Timestamp) -> Result<RunPass, PayoutsError> {
+        use futures_util::StreamExt;
+        use futures_util::stream::FuturesUnordered;
+
         let mut pass = RunPass::default();
         let mut after = None;
+        let mut exhausted = false;
+        let mut running = FuturesUnordered::new();
         loop {
-            let sellers = self.store.sellers(after, batch).await?;
-            let Some(last) = sellers.last() else {
+            while !exhausted && running.len() < PAGES_IN_FLIGHT {
+                let sellers = self.store.sellers(after, batch).await?;
+                match sellers.last() {
+                    None => exhausted = true,
+                    Some(last) => {
+                        after = Some(last.id);
+                        running.push(self.page_pass(sellers, now));
+                    }
+                }
+            }
+            let Some(page) = running.next().await else {
                 return Ok(pass);
             };
-            after = Some(last.id);
-            pass.sellers = pass
-                .sellers
-                .saturating_add(u32::try_from(sellers.len()).unwrap_or(u32::MAX));
-            self.run_page(&sellers, now, &mut pass).await?;
+            let page = page?;
+            pass.sellers = pass.sellers.saturating_add(page.sellers);
+            pass.releases = pass.releases.saturating_add(page.releases);
+            pass.payouts = pass.payouts.saturating_add(page.payouts);
+            pass.failed = pass.failed.saturating_add(page.failed);
         }
+    }
+
+    async fn page_pass(
+        &self,
+        sellers: Vec<PayoutSeller>,
+        now: Timestamp,
+    ) -> Result<RunPass, PayoutsError> {
+        let mut pass = RunPass {
+            sellers: u32::try_from(sellers.len()).unwrap_or(u32::MAX),
+            ..RunPass::default()
+        };
+        self.run_page(&sellers, now, &mut pass).await?;
+        Ok(pass)
     }
 }
 
