@@ -482,18 +482,16 @@ impl PayoutRails for SandboxRails {
         submissions: Vec<RailSubmission>,
         now: Timestamp,
     ) -> Result<Vec<Result<RailAcceptance, RailError>>, RailError> {
-        // One transaction for the batch; a refusal of one request (a rejected or repeated
-        // submission) is that one's answer and does not undo the others.
+        // One transaction for the batch. A refusal of one request (a malformed or repeated
+        // submission) is decided before anything of it is written, so it is that one's
+        // answer and the others go on; a database error fails the whole batch.
         self.transaction(move |conn| {
             let mut answers = Vec::with_capacity(submissions.len());
             for submission in &submissions {
-                let answer =
-                    conn.transaction(|conn| submit(conn, submission, now).map_err(Failure::Rail));
-                answers.push(match answer {
-                    Ok(answer) => Ok(answer),
-                    Err(Failure::Rail(error)) => Err(error),
-                    Err(Failure::Db(error)) => return Err(db(error)),
-                });
+                match submit(conn, submission, now) {
+                    Err(RailError::Unavailable) => return Err(RailError::Unavailable),
+                    answer => answers.push(answer),
+                }
             }
             Ok(answers)
         })

@@ -573,7 +573,12 @@ impl PayoutStore for PostgresPayouts {
         now: Timestamp,
     ) -> std::result::Result<Vec<Payout>, PayoutStoreError> {
         self.db
-            .run("insert_payouts", Mode::Write, move |conn| {
+            // READ COMMITTED: each payout's correctness rests on its primary key (a second
+            // insert of the same id fails and the retry finds it), on the row lock of the
+            // seller's settings for an instant limit, and on row-level compare-and-set; the
+            // predicate locks SERIALIZABLE adds to a page of inserts only make concurrent
+            // pages conflict.
+            .run("insert_payouts", Mode::Queue, move |conn| {
                 payouts
                     .iter()
                     .map(|payout| runs::insert_payout(conn, payout, now))
@@ -589,7 +594,7 @@ impl PayoutStore for PostgresPayouts {
         now: Timestamp,
     ) -> std::result::Result<(), PayoutStoreError> {
         self.db
-            .run("payout_ledger_posted_many", Mode::Write, move |conn| {
+            .run("payout_ledger_posted_many", Mode::Queue, move |conn| {
                 bulk::ledger_posted_many(conn, &ids, change, now)
             })
             .await
@@ -631,7 +636,9 @@ impl PayoutStore for PostgresPayouts {
         now: Timestamp,
     ) -> std::result::Result<Vec<Option<Payout>>, PayoutStoreError> {
         self.db
-            .run("move_payouts", Mode::Write, move |conn| {
+            // READ COMMITTED: each move is an UPDATE whose WHERE (state, no ledger change
+            // due) is re-checked on the locked row, and event ids are a primary key.
+            .run("move_payouts", Mode::Queue, move |conn| {
                 moves
                     .iter()
                     .map(|(id, from, change)| runs::move_payout(conn, *id, *from, change, now))

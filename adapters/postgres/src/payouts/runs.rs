@@ -507,31 +507,34 @@ pub(super) fn move_payout(
     let target = payouts::table
         .filter(payouts::id.eq(id.as_uuid()))
         .filter(payouts::state.eq(from.as_str()));
-    let updated: Option<PayoutRow> = if change.force {
-        diesel::update(target)
-            .set(moved_columns(to, change, failure, paid_at, now))
+    let columns = moved_columns(to, change, failure, paid_at, now);
+    let updated: Option<PayoutRow> = match (&change.accepted, change.force) {
+        (Some((reference, expected_at)), _) => {
+            diesel::update(target.filter(payouts::ledger_due.is_null()))
+                .set((
+                    columns,
+                    payouts::rail_reference.eq(reference),
+                    payouts::expected_at.eq(expected_at.as_micros()),
+                ))
+                .returning(PayoutRow::as_returning())
+                .get_result(conn)
+                .optional()?
+        }
+        (None, true) => diesel::update(target)
+            .set(columns)
             .returning(PayoutRow::as_returning())
             .get_result(conn)
-            .optional()?
-    } else {
-        diesel::update(target.filter(payouts::ledger_due.is_null()))
-            .set(moved_columns(to, change, failure, paid_at, now))
+            .optional()?,
+        (None, false) => diesel::update(target.filter(payouts::ledger_due.is_null()))
+            .set(columns)
             .returning(PayoutRow::as_returning())
             .get_result(conn)
-            .optional()?
+            .optional()?,
     };
     let Some(row) = updated else {
         return Ok(None);
     };
     let payout = row.view()?;
-    if let Some((reference, expected_at)) = &change.accepted {
-        diesel::update(payouts::table.find(id.as_uuid()))
-            .set((
-                payouts::rail_reference.eq(reference),
-                payouts::expected_at.eq(expected_at.as_micros()),
-            ))
-            .execute(conn)?;
-    }
     if let Some(event) = &change.event_id {
         diesel::insert_into(payout_rail_events::table)
             .values((
@@ -542,7 +545,7 @@ pub(super) fn move_payout(
             .execute(conn)?;
     }
     after_move(conn, &payout, from, change, failure, now)?;
-    load_payout(conn, id.as_uuid())
+    Ok(Some(payout))
 }
 
 /// What comes with a move: the bank account errored and the schedule paused when the
