@@ -514,3 +514,121 @@ async fn instant_payouts_take_settled_card_funds_for_a_fee_within_a_daily_limit(
     let arrival = payout.expected_at.unwrap();
     assert!(arrival.as_micros() - now.as_micros() <= 30 * 60 * 1_000_000);
 }
+
+#[tokio::test]
+async fn a_balance_converted_at_a_quote_is_paid_out_in_the_other_currency() {
+    use bazaar_domain::fx::{FxRate, Spread, convert};
+    use bazaar_domain::payouts::ConvertBalance;
+    use std::str::FromStr;
+
+    let world = World::new().await;
+    let key = SecretKey::generate();
+    let payouts = world.service(&key);
+    payouts
+        .set_schedule(
+            world.seller,
+            bazaar_domain::payouts::PayoutSchedule::new(
+                bazaar_domain::payouts::Interval::Manual,
+                0,
+                usd(0),
+                Currency::USD,
+            )
+            .unwrap(),
+            march(2),
+        )
+        .await
+        .unwrap();
+    world.capture(1, 10_000).await;
+    payouts.run(100, world.at(march(11))).await.unwrap();
+    let rate = FxRate {
+        from: Currency::USD,
+        to: Currency::EUR,
+        mid: rust_decimal::Decimal::from_str("0.9").unwrap(),
+        source: "test".into(),
+        effective_at: march(11),
+    };
+    let spread = Spread::new(rust_decimal::Decimal::from_str("0.01").unwrap()).unwrap();
+    let conversion = convert(usd(5_000), &rate, spread).unwrap();
+    // 50.00 USD at 0.9 less 1%: 44.55 EUR to the seller, 0.45 EUR of spread.
+    assert_eq!(
+        conversion.client_value,
+        Money::from_minor(4_455, Currency::EUR)
+    );
+    let request = |conversion, key: &str| ConvertBalance {
+        seller: world.seller,
+        conversion,
+        idempotency_key: key.to_owned(),
+    };
+    payouts
+        .convert_balance(request(conversion.clone(), "c1"))
+        .await
+        .unwrap();
+    payouts
+        .convert_balance(request(conversion.clone(), "c1"))
+        .await
+        .unwrap();
+    let other = convert(usd(4_000), &rate, spread).unwrap();
+    let reused = payouts.convert_balance(request(other, "c1")).await;
+    assert_eq!(reused.unwrap_err().code(), "idempotency_key_reused");
+    let too_much = convert(usd(5_001), &rate, spread).unwrap();
+    let refused = payouts.convert_balance(request(too_much, "c2")).await;
+    assert_eq!(refused.unwrap_err().code(), "insufficient_balance");
+    let usd_balances = payouts.balances(world.seller, Currency::USD).await.unwrap();
+    assert_eq!(usd_balances.available, usd(5_000));
+    let eur_balances = payouts.balances(world.seller, Currency::EUR).await.unwrap();
+    assert_eq!(
+        eur_balances.available,
+        Money::from_minor(4_455, Currency::EUR)
+    );
+    assert_eq!(
+        payouts
+            .balance_currencies(world.seller, vec![Currency::EUR, Currency::GBP])
+            .await
+            .unwrap(),
+        vec![Currency::EUR]
+    );
+
+    // Paid out to a EUR account, by explicit choice of the currency.
+    let details = BankDetails::Iban {
+        iban: "DE89370400440532013000".to_owned(),
+    };
+    let now = world.at(march(12));
+    let account = payouts
+        .add_bank_account(
+            AddBankAccount {
+                id: BankAccountId::from_u128(9),
+                seller: world.seller,
+                rail: Rail::SepaCredit,
+                details: details.clone(),
+                holder_name: "Ada Seller".to_owned(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let sent = world
+        .rails
+        .micro_deposits(Rail::SepaCredit, details, now)
+        .await
+        .unwrap();
+    payouts
+        .verify_bank_account(world.seller, account.id, sent.map(|m| m.minor()), now)
+        .await
+        .unwrap();
+    let payout = payouts
+        .create_payout(
+            CreatePayout {
+                seller: world.seller,
+                country: Country::new("US").unwrap(),
+                amount: Money::from_minor(4_455, Currency::EUR),
+                bank_account: None,
+                instant: false,
+                idempotency_key: "eur-1".to_owned(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(payout.rail, Rail::SepaCredit);
+    assert_eq!(payout.state, PayoutState::InTransit);
+}

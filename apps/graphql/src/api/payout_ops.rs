@@ -200,28 +200,48 @@ pub struct PayoutQuery;
 
 #[Object]
 impl PayoutQuery {
-    /// The signed-in seller's balances by type in its settlement currency.
+    /// The signed-in seller's balances by type: its settlement currency first, then every
+    /// other currency it holds a balance in (after a conversion).
     async fn payout_balances(&self, ctx: &Context<'_>) -> Result<Vec<PayoutBalancesNode>> {
         let seller = seller(ctx)?;
-        let (currency, _) = seller_home(ctx, seller).await?;
-        let service = &app(ctx)?.payouts;
-        let balances = service
-            .balances(seller, currency)
-            .await
-            .map_err(payouts_error)?;
-        let payable = service
-            .payable(seller, currency)
-            .await
-            .map_err(payouts_error)?;
-        Ok(vec![PayoutBalancesNode {
-            currency: currency.code().to_owned(),
-            available: balances.available.into(),
-            pending: balances.pending.into(),
-            reserved: balances.reserved.into(),
-            instant_available: balances.instant_available.into(),
-            in_transit: balances.in_transit.into(),
-            payable: payable.into(),
-        }])
+        let (home, _) = seller_home(ctx, seller).await?;
+        let app = app(ctx)?;
+        let service = &app.payouts;
+        let others: Vec<Currency> = app
+            .market
+            .rates()
+            .currencies()
+            .into_iter()
+            .filter(|currency| *currency != home)
+            .collect();
+        let mut currencies = vec![home];
+        currencies.extend(
+            service
+                .balance_currencies(seller, others)
+                .await
+                .map_err(payouts_error)?,
+        );
+        let mut nodes = Vec::new();
+        for currency in currencies {
+            let balances = service
+                .balances(seller, currency)
+                .await
+                .map_err(payouts_error)?;
+            let payable = service
+                .payable(seller, currency)
+                .await
+                .map_err(payouts_error)?;
+            nodes.push(PayoutBalancesNode {
+                currency: currency.code().to_owned(),
+                available: balances.available.into(),
+                pending: balances.pending.into(),
+                reserved: balances.reserved.into(),
+                instant_available: balances.instant_available.into(),
+                in_transit: balances.in_transit.into(),
+                payable: payable.into(),
+            });
+        }
+        Ok(nodes)
     }
 
     /// The signed-in seller's payout schedule in its settlement currency.
@@ -314,18 +334,25 @@ impl PayoutMutation {
     /// signed-in seller's available balance to `bankAccountId` (default: its oldest verified
     /// account in that currency). With `instant`, the payout goes within minutes on the
     /// account's instant rail, for a fee, from `instantAvailable` (settled card funds) and
-    /// within a daily limit. The same `idempotencyKey` pays once; with another amount or
-    /// account it is `idempotency_key_reused`.
+    /// within a daily limit. `currency` (default: the settlement currency) picks the
+    /// balance, for a seller holding another after `convertBalance`. The same
+    /// `idempotencyKey` pays once; with another amount or account it is
+    /// `idempotency_key_reused`.
     async fn create_payout(
         &self,
         ctx: &Context<'_>,
         amount: String,
         bank_account_id: Option<ID>,
         instant: Option<bool>,
+        currency: Option<String>,
         idempotency_key: String,
     ) -> Result<PayoutNode> {
         let seller = seller(ctx)?;
-        let (currency, country) = seller_home(ctx, seller).await?;
+        let (home, country) = seller_home(ctx, seller).await?;
+        let currency = match currency {
+            Some(code) => super::query::currency(&code)?,
+            None => home,
+        };
         let bank_account = bank_account_id
             .map(|id| uuid(&id, "bank account id").map(BankAccountId::from_uuid))
             .transpose()?;
@@ -345,4 +372,57 @@ impl PayoutMutation {
             .map_err(payouts_error)?;
         Ok(PayoutNode(payout))
     }
+
+    /// Converts `amount` of the signed-in seller's available balance in its currency into
+    /// `to`, at the current mid rate less the platform's spread, so that it can be paid out
+    /// to an account in `to` (`createPayout(currency: to)`). More than `payable` is
+    /// `insufficient_balance`; the same `idempotencyKey` converts once.
+    async fn convert_balance(
+        &self,
+        ctx: &Context<'_>,
+        amount: String,
+        from: String,
+        to: String,
+        idempotency_key: String,
+    ) -> Result<BalanceConversionNode> {
+        let seller = seller(ctx)?;
+        let app = app(ctx)?;
+        let from = super::query::currency(&from)?;
+        let to = super::query::currency(&to)?;
+        let source = money(&amount, from)?;
+        let fx = |e: bazaar_domain::fx::FxError| error(e.code(), e.to_string());
+        let rate = app.market.rates().quote(from, to, app.now()).map_err(fx)?;
+        let conversion =
+            bazaar_domain::fx::convert(source, &rate, app.market.spread()).map_err(fx)?;
+        app.payouts
+            .convert_balance(bazaar_domain::payouts::ConvertBalance {
+                seller,
+                conversion: conversion.clone(),
+                idempotency_key,
+            })
+            .await
+            .map_err(payouts_error)?;
+        Ok(BalanceConversionNode {
+            source: conversion.source.into(),
+            converted: conversion.client_value.into(),
+            spread: conversion.spread_value.into(),
+            rate: conversion.rate.mid.to_string(),
+            client_rate: conversion.client_rate.to_string(),
+        })
+    }
+}
+
+/// A balance conversion: what left, what arrived, what the platform kept.
+#[derive(SimpleObject)]
+pub struct BalanceConversionNode {
+    /// Taken from the balance in the source currency.
+    source: MoneyNode,
+    /// Added to the balance in the target currency.
+    converted: MoneyNode,
+    /// The platform's spread, in the target currency.
+    spread: MoneyNode,
+    /// The mid-market rate used.
+    rate: String,
+    /// The rate applied: mid less the spread.
+    client_rate: String,
 }

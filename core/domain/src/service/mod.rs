@@ -179,6 +179,11 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         self.clock.now()
     }
 
+    /// The spread kept on conversions.
+    pub fn spread(&self) -> Spread {
+        self.config.spread
+    }
+
     /// The rate book in use.
     pub fn rates(&self) -> Arc<RateBook> {
         match self.rates.read() {
