@@ -180,6 +180,21 @@ impl World {
     }
 }
 
+/// The seller is paid out only when it asks.
+async fn manual_payouts(payouts: &Service, seller: SellerId) {
+    let schedule = bazaar_domain::payouts::PayoutSchedule::new(
+        bazaar_domain::payouts::Interval::Manual,
+        0,
+        usd(0),
+        Currency::USD,
+    )
+    .unwrap();
+    payouts
+        .set_schedule(seller, schedule, march(2))
+        .await
+        .unwrap();
+}
+
 fn usd(minor: i64) -> Money {
     Money::from_minor(minor, Currency::USD)
 }
@@ -319,20 +334,7 @@ async fn a_refund_after_release_is_held_back_and_a_requested_payout_is_idempoten
     let world = World::new().await;
     let key = SecretKey::generate();
     let payouts = world.service(&key);
-    payouts
-        .set_schedule(
-            world.seller,
-            bazaar_domain::payouts::PayoutSchedule::new(
-                bazaar_domain::payouts::Interval::Manual,
-                0,
-                usd(0),
-                Currency::USD,
-            )
-            .unwrap(),
-            march(2),
-        )
-        .await
-        .unwrap();
+    manual_payouts(&payouts, world.seller).await;
     world.verified_account(&payouts, 1, "000123453000").await;
     let capture = world.capture(1, 8_000).await;
     payouts.run(100, world.at(march(11))).await.unwrap();
@@ -428,20 +430,7 @@ async fn instant_payouts_take_settled_card_funds_for_a_fee_within_a_daily_limit(
     let account = world.verified_account(&payouts, 1, "000123453000").await;
     world.capture(1, 2_000_000).await;
     // Released on 11 March; nothing settled by card yet.
-    payouts
-        .set_schedule(
-            world.seller,
-            bazaar_domain::payouts::PayoutSchedule::new(
-                bazaar_domain::payouts::Interval::Manual,
-                0,
-                usd(0),
-                Currency::USD,
-            )
-            .unwrap(),
-            march(2),
-        )
-        .await
-        .unwrap();
+    manual_payouts(&payouts, world.seller).await;
     payouts.run(100, world.at(march(11))).await.unwrap();
     let request = |minor, key: &str| CreatePayout {
         seller: world.seller,
@@ -524,20 +513,7 @@ async fn a_balance_converted_at_a_quote_is_paid_out_in_the_other_currency() {
     let world = World::new().await;
     let key = SecretKey::generate();
     let payouts = world.service(&key);
-    payouts
-        .set_schedule(
-            world.seller,
-            bazaar_domain::payouts::PayoutSchedule::new(
-                bazaar_domain::payouts::Interval::Manual,
-                0,
-                usd(0),
-                Currency::USD,
-            )
-            .unwrap(),
-            march(2),
-        )
-        .await
-        .unwrap();
+    manual_payouts(&payouts, world.seller).await;
     world.capture(1, 10_000).await;
     payouts.run(100, world.at(march(11))).await.unwrap();
     let rate = FxRate {
