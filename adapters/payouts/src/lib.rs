@@ -10,6 +10,8 @@
 //!
 //! [`PayoutRails`]: bazaar_domain::payouts::PayoutRails
 
+mod configured;
 mod sandbox;
 
+pub use configured::ConfiguredRails;
 pub use sandbox::{RETURN_AFTER_SECS, SandboxRails, Script, TEST_ACCOUNTS};

@@ -71,6 +71,8 @@ pub struct Config {
     /// `BAZAAR_PAYMENT_PROVIDER` `sandbox` (default) or `none`. Only the sandbox mounts its
     /// controls (`/sandbox/payments/...`) and its notification endpoint.
     pub payment_provider: PaymentProviderKind,
+    /// `BAZAAR_PAYOUT_RAILS` `sandbox` (default) or `none`.
+    pub payout_rails: PayoutRailsKind,
     /// `BAZAAR_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
     /// `BAZAAR_METRICS_OPERATIONS_MAX` (default 100): how many distinct GraphQL operation names
@@ -158,16 +160,18 @@ impl FromStr for Environment {
     }
 }
 
-/// `BAZAAR_PAYMENT_PROVIDER`.
+/// A connector to a service that cannot be reached from a test machine
+/// (`BAZAAR_PAYMENT_PROVIDER`, `BAZAAR_PAYOUT_RAILS`): the in-process sandbox, or none.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum PaymentProviderKind {
-    /// The in-process sandbox, with its controls: for local use and tests.
+pub enum Connector {
+    /// The sandbox, with its controls: for local use and tests.
     Sandbox,
-    /// No provider: no payment method is offered.
+    /// None: the service's features are switched off (no payment method is offered; no bank
+    /// account can be added).
     None,
 }
 
-impl FromStr for PaymentProviderKind {
+impl FromStr for Connector {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
@@ -178,6 +182,12 @@ impl FromStr for PaymentProviderKind {
         }
     }
 }
+
+/// `BAZAAR_PAYMENT_PROVIDER`.
+pub type PaymentProviderKind = Connector;
+
+/// `BAZAAR_PAYOUT_RAILS`.
+pub type PayoutRailsKind = Connector;
 
 /// One thing production mode refuses.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -195,6 +205,9 @@ pub enum ProductionRefusal {
     Graphiql,
     /// `BAZAAR_METRICS_TOKEN` unset or short: anyone could read the metrics.
     OpenMetrics,
+    /// `BAZAAR_PAYOUT_RAILS=sandbox`: payouts would go nowhere and micro-deposits would be
+    /// made up.
+    SandboxRails,
 }
 
 impl ProductionRefusal {
@@ -213,6 +226,9 @@ impl ProductionRefusal {
             Self::Graphiql => "BAZAAR_GRAPHIQL is on; set BAZAAR_GRAPHIQL=0",
             Self::OpenMetrics => {
                 "BAZAAR_METRICS_TOKEN is unset or shorter than 32 characters, so anyone could read /metrics; set a bearer token"
+            }
+            Self::SandboxRails => {
+                "BAZAAR_PAYOUT_RAILS is sandbox, whose payouts reach no bank; configure another connector (or none)"
             }
         }
     }
@@ -308,6 +324,7 @@ impl Config {
             auth: AuthLimitsConfig::from_env(cores)?,
             environment: parse("BAZAAR_ENV", Environment::Development)?,
             payment_provider: parse("BAZAAR_PAYMENT_PROVIDER", PaymentProviderKind::Sandbox)?,
+            payout_rails: parse("BAZAAR_PAYOUT_RAILS", PayoutRailsKind::Sandbox)?,
             metrics_token: var("BAZAAR_METRICS_TOKEN").map(|t| t.trim().to_owned()),
             metrics_operations_max: parse("BAZAAR_METRICS_OPERATIONS_MAX", 100)?,
         })
@@ -333,6 +350,10 @@ impl Config {
                 ProductionRefusal::GeneratedSecretsKey,
             ),
             (self.graphiql, ProductionRefusal::Graphiql),
+            (
+                self.payout_rails == PayoutRailsKind::Sandbox,
+                ProductionRefusal::SandboxRails,
+            ),
             (
                 self.metrics_token
                     .as_ref()

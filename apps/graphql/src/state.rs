@@ -11,7 +11,7 @@ use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DE
 use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
-use bazaar_payouts::SandboxRails;
+use bazaar_payouts::{ConfiguredRails, SandboxRails};
 use bazaar_postgres::{
     LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger,
     PostgresPayouts, RetryPolicy, SecretKey, SystemClock,
@@ -29,9 +29,9 @@ pub struct App {
     pub identity: Users,
     /// Webhook endpoints and deliveries, and the sellers' event counts.
     pub webhooks: Webhooks<PostgresEvents>,
-    /// Sellers' bank accounts, schedules, balances and payouts, through the sandbox rails
-    /// (the only rail connector so far).
-    pub payouts: Payouts<PostgresPayouts, SandboxRails, PostgresLedger>,
+    /// Sellers' bank accounts, schedules, balances and payouts, through the configured rail
+    /// connector (the sandbox, or none).
+    pub payouts: Payouts<PostgresPayouts, ConfiguredRails, PostgresLedger>,
     pub config: Config,
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -148,7 +148,12 @@ impl App {
                 RetryPolicy::default(),
                 secrets,
             ),
-            SandboxRails::new(&config.database_url, config.db_pool),
+            match config.payout_rails {
+                crate::config::PayoutRailsKind::Sandbox => ConfiguredRails::Sandbox(
+                    SandboxRails::new(&config.database_url, config.db_pool),
+                ),
+                crate::config::PayoutRailsKind::None => ConfiguredRails::Disabled,
+            },
             payout_ledger,
         );
         Ok(Arc::new(Self {

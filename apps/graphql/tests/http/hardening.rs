@@ -25,6 +25,7 @@ fn production_env() -> Vec<(&'static str, &'static str)> {
         ),
         ("BAZAAR_GRAPHIQL", "0"),
         ("BAZAAR_METRICS_TOKEN", METRICS_TOKEN),
+        ("BAZAAR_PAYOUT_RAILS", "none"),
     ]
 }
 
@@ -43,6 +44,8 @@ const REFUSED: &[(&str, Option<&str>)] = &[
     ("BAZAAR_GRAPHIQL", Some("1")),
     ("BAZAAR_METRICS_TOKEN", None),
     ("BAZAAR_METRICS_TOKEN", Some("short")),
+    ("BAZAAR_PAYOUT_RAILS", None),
+    ("BAZAAR_PAYOUT_RAILS", Some("sandbox")),
 ];
 
 #[test]

@@ -276,7 +276,9 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
                     expected_at,
                 }) => (PayoutEvent::Submitted, Some((reference, expected_at))),
                 Ok(RailAcceptance::Refused(code)) => (PayoutEvent::Failed(code), None),
-                Err(RailError::Unavailable | RailError::Rejected(_)) => continue,
+                Err(RailError::Unavailable | RailError::Rejected(_) | RailError::NotConfigured) => {
+                    continue;
+                }
             };
             let change = transition(payout.state, event, now, payout.rail)?;
             moves.push((

@@ -72,6 +72,9 @@ pub enum RailError {
     /// The rail refused the request as malformed: a bug on this side, not the seller's.
     #[error("the payout rail refused the request: {0}")]
     Rejected(String),
+    /// No rail connector is configured: payouts are switched off.
+    #[error("no payout rail is configured")]
+    NotConfigured,
 }
 
 /// A connector to one or more payout rails. Adding a rail connection is implementing this.

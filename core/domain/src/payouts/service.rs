@@ -33,6 +33,7 @@ impl PayoutsError {
             Self::Invalid(error) => error.code(),
             Self::Store(error) => error.code(),
             Self::Rail(RailError::Unavailable) => "unavailable",
+            Self::Rail(RailError::NotConfigured) => "payouts_not_configured",
             Self::Rail(RailError::Rejected(_)) | Self::LedgerRejected(_) => "internal",
         }
     }
