@@ -215,6 +215,33 @@ impl TestDatabase {
     pub fn connect(&self) -> Result<PgConnection, TestDbError> {
         connect(&self.url)
     }
+
+    /// The currencies whose posted debits and credits, summed over every ledger account,
+    /// differ (the ledger's first invariant); empty when every currency balances.
+    pub fn unbalanced_currencies(&self) -> Result<Vec<String>, TestDbError> {
+        #[derive(QueryableByName)]
+        struct Totals {
+            #[diesel(sql_type = Text)]
+            currency: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            debits: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            credits: i64,
+        }
+        let mut conn = self.connect()?;
+        // raw SQL: SUM over BIGINT is NUMERIC in diesel; cast back to INT8 in the statement
+        let totals: Vec<Totals> = diesel::sql_query(
+            "SELECT currency::TEXT AS currency, SUM(debits_posted)::INT8 AS debits, \
+             SUM(credits_posted)::INT8 AS credits FROM ledger_accounts GROUP BY currency",
+        )
+        .load(&mut conn)
+        .map_err(query_error("sum ledger balances by currency"))?;
+        Ok(totals
+            .into_iter()
+            .filter(|total| total.debits != total.credits)
+            .map(|total| total.currency)
+            .collect())
+    }
 }
 
 impl fmt::Debug for TestDatabase {

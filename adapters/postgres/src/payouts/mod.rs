@@ -484,7 +484,7 @@ impl PayoutStore for PostgresPayouts {
     ) -> std::result::Result<(), PayoutStoreError> {
         self.db
             .run("payout_ledger_posted", Mode::Write, move |conn| {
-                runs::ledger_posted(conn, id, change, now)
+                bulk::ledger_posted_many(conn, &[id], change, now)
             })
             .await
     }

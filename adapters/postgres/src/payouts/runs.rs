@@ -632,28 +632,6 @@ fn moved_columns(
     )
 }
 
-pub(super) fn ledger_posted(
-    conn: &mut PgConnection,
-    id: PayoutId,
-    change: LedgerChange,
-    now: Timestamp,
-) -> Result<()> {
-    let Some(name) = change.as_str() else {
-        return Ok(());
-    };
-    diesel::update(
-        payouts::table
-            .filter(payouts::id.eq(id.as_uuid()))
-            .filter(payouts::ledger_due.eq(name)),
-    )
-    .set((
-        payouts::ledger_due.eq(None::<&str>),
-        payouts::updated_at.eq(now.as_micros()),
-    ))
-    .execute(conn)?;
-    Ok(())
-}
-
 pub(super) fn rail_cursor(conn: &mut PgConnection) -> Result<Option<String>> {
     Ok(payout_rail_cursor::table
         .find(CURSOR)

@@ -57,3 +57,23 @@ impl Balances {
         })
     }
 }
+
+/// What a payout may take: the available balance (less open holds), less what the seller
+/// owes when refunds after release took the pending balance below zero; never below zero.
+pub fn payable_of(
+    currency: Currency,
+    available: &Balance,
+    pending: &Balance,
+) -> Result<Money, PayoutError> {
+    let overflow = || PayoutError::Money(bazaar_money::MoneyError::Overflow);
+    let owed = pending.available_credit().min(0);
+    let payable = available
+        .available_credit()
+        .checked_add(owed)
+        .ok_or_else(overflow)?
+        .max(0);
+    Ok(Money::from_minor(
+        i64::try_from(payable).map_err(|_| overflow())?,
+        currency,
+    ))
+}

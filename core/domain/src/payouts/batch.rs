@@ -346,20 +346,21 @@ fn new_payouts(
     accounts: &[super::BankAccount],
     balances: &HashMap<AccountId, Balance>,
 ) -> Result<Vec<NewPayout>, PayoutsError> {
+    let by_seller: HashMap<(crate::chart::SellerId, bazaar_money::Currency), &super::BankAccount> =
+        accounts
+            .iter()
+            .map(|account| ((account.seller, account.currency), account))
+            .collect();
     let mut new = Vec::new();
     for (seller, id, today) in fresh {
-        let Some(account) = accounts
-            .iter()
-            .find(|a| a.seller == seller.id && a.currency == seller.currency)
-        else {
+        let Some(account) = by_seller.get(&(seller.id, seller.currency)) else {
             continue;
         };
-        let available = balance_of(balances, &ChartAccount::SellerAvailable(seller.id), seller);
-        let pending = balance_of(balances, &ChartAccount::SellerPending(seller.id), seller);
-        let owed = pending.available_credit().min(0);
-        let payable =
-            i64::try_from(available.available_credit().saturating_add(owed).max(0)).unwrap_or(0);
-        let payable = Money::from_minor(payable, seller.currency);
+        let payable = super::payable_of(
+            seller.currency,
+            &balance_of(balances, &ChartAccount::SellerAvailable(seller.id), seller),
+            &balance_of(balances, &ChartAccount::SellerPending(seller.id), seller),
+        )?;
         let spec = account.rail.spec();
         let amount = Money::from_minor(payable.minor().min(spec.max_minor), seller.currency);
         if !seller.settings.schedule.meets_minimum(payable)? || amount.minor() < spec.min_minor {

@@ -12,10 +12,10 @@ use bazaar_money::{Currency, Money, Rounding};
 use uuid::Uuid;
 
 use super::{
-    Balances, BusinessCalendar, FIRST_YEAR, LedgerChange, NewPayout, Payout, PayoutError,
-    PayoutEvent, PayoutId, PayoutKind, PayoutMove, PayoutRails, PayoutSeller, PayoutState,
-    PayoutStore, PayoutStoreError, Payouts, PayoutsError, RailAcceptance, RailOutcome,
-    RailSubmission, ReleasePolicy, Zone, released_through, share_of, transition,
+    Balances, BusinessCalendar, FIRST_YEAR, LedgerChange, Payout, PayoutError, PayoutEvent,
+    PayoutId, PayoutMove, PayoutRails, PayoutSeller, PayoutState, PayoutStore, PayoutStoreError,
+    Payouts, PayoutsError, RailAcceptance, RailOutcome, RailSubmission, ReleasePolicy, Zone,
+    released_through, share_of, transition,
 };
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
@@ -126,15 +126,7 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         currency: Currency,
     ) -> Result<Money, PayoutsError> {
         let (available, pending) = self.available_and_pending(seller, currency).await?;
-        let overflow = || PayoutError::Money(bazaar_money::MoneyError::Overflow);
-        let owed = i64::try_from(pending.available_credit())
-            .map_err(|_| overflow())?
-            .min(0);
-        let payable = i64::try_from(available.available_credit())
-            .map_err(|_| overflow())?
-            .checked_add(owed)
-            .ok_or_else(overflow)?;
-        Ok(Money::from_minor(payable.max(0), currency))
+        Ok(super::payable_of(currency, &available, &pending)?)
     }
 
     /// The seller's local date of its first capture: the first day whose end saw a credit on
@@ -377,59 +369,6 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
             Err(CommerceError::LedgerRejected { code }) if is_raced(code) => Ok(false),
             Err(error) => Err(error.into()),
         }
-    }
-
-    /// The seller's scheduled payout for its local today, if one is due: created once for
-    /// the day whichever worker gets there first, then driven.
-    pub async fn run_scheduled(
-        &self,
-        seller: &PayoutSeller,
-        now: Timestamp,
-    ) -> Result<Option<Payout>, PayoutsError> {
-        let settings = &seller.settings;
-        let calendar = BusinessCalendar::for_country(seller.country)?;
-        let today = Zone::of_country(seller.country)?.local(now)?.0;
-        if settings.paused || !settings.schedule.is_due(&calendar, today)? {
-            return Ok(None);
-        }
-        let id = PayoutId::scheduled(seller.id, seller.currency, today);
-        if let Some(payout) = self.store.payout(None, id).await? {
-            return Ok(Some(self.drive(payout, now).await?));
-        }
-        let Some(account) = self
-            .store
-            .payable_account(seller.id, seller.currency)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let payable = self.payable(seller.id, seller.currency).await?;
-        if !settings.schedule.meets_minimum(payable)? {
-            return Ok(None);
-        }
-        let spec = account.rail.spec();
-        let amount = Money::from_minor(payable.minor().min(spec.max_minor), payable.currency());
-        if amount.minor() < spec.min_minor {
-            return Ok(None);
-        }
-        let payout = self
-            .store
-            .insert_payout(
-                NewPayout {
-                    id,
-                    seller: seller.id,
-                    kind: PayoutKind::Standard,
-                    amount,
-                    fee: None,
-                    bank_account: account.id,
-                    rail: account.rail,
-                    scheduled_for: Some(today),
-                    instant_limit: None,
-                },
-                now,
-            )
-            .await?;
-        Ok(Some(self.drive(payout, now).await?))
     }
 
     /// Takes a payout as far as it can go now: posts the ledger change due, then hands a
