@@ -7,7 +7,6 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::http::GraphiQLSource;
 use bazaar_domain::payments::PspReference;
 use futures_util::StreamExt;
 use serde_json::json;
@@ -19,7 +18,7 @@ use crate::state::App;
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/graphql", web::post().to(graphql))
-        .route("/graphql", web::get().to(graphiql))
+        .route("/graphql", web::get().to(crate::pages::graphiql_page))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics));
@@ -162,15 +161,6 @@ async fn graphql(
         .observe(started.elapsed().as_secs_f64());
     // 200, or 429 / 503 when a sign-in or sign-up was refused by its limits.
     auth.respond(&response)
-}
-
-async fn graphiql(app: web::Data<Arc<App>>) -> HttpResponse {
-    if !app.config.graphiql {
-        return HttpResponse::NotFound().finish();
-    }
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").finish())
 }
 
 async fn healthz() -> HttpResponse {

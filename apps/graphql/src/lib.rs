@@ -9,9 +9,11 @@ mod demo;
 mod http;
 mod limits;
 mod metrics;
+mod pages;
 mod rates;
 mod ready;
 mod setup;
+mod sign_in;
 mod state;
 mod workers;
 
@@ -36,16 +38,20 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     } else {
         Vec::new()
     };
-    let schema = api::schema(app.clone());
+    // One set of sign-in limits for the API and the web pages.
+    let auth_limits = std::sync::Arc::new(limits::AuthLimits::new(&app.config.auth));
+    let schema = api::schema(app.clone(), auth_limits.clone());
     let address = app.config.http_addr;
     let threads = app.config.http_workers;
     let sandbox = app.config.payment_provider == config::PaymentProviderKind::Sandbox;
     let app_data = web::Data::new(app.clone());
     let schema_data = web::Data::new(schema);
+    let limits_data = web::Data::from(auth_limits);
     let server = HttpServer::new(move || {
         ActixApp::new()
             .app_data(app_data.clone())
             .app_data(schema_data.clone())
+            .app_data(limits_data.clone())
             .wrap_fn(|request, service| {
                 let id = http::request_id(&request);
                 let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
@@ -62,6 +68,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
                 .instrument(span)
             })
             .configure(http::routes)
+            .configure(pages::routes)
             .configure(|routes| {
                 if sandbox {
                     http::sandbox_routes(routes);

@@ -258,7 +258,7 @@ impl Refusal {
         }
     }
 
-    fn message(self) -> String {
+    pub fn message(self) -> String {
         match self {
             Self::Limited { retry_after } => format!(
                 "too many sign-in or sign-up attempts; retry in {} s",

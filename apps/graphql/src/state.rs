@@ -76,6 +76,25 @@ impl App {
         self.clock.now()
     }
 
+    /// The currencies a seller holds balances in: its settlement currency `home` first,
+    /// then every other it holds a balance in (after a conversion).
+    pub async fn seller_currencies(
+        &self,
+        seller: bazaar_domain::chart::SellerId,
+        home: bazaar_money::Currency,
+    ) -> Result<Vec<bazaar_money::Currency>, bazaar_domain::payouts::PayoutsError> {
+        let others = self
+            .market
+            .rates()
+            .currencies()
+            .into_iter()
+            .filter(|currency| *currency != home)
+            .collect();
+        let mut currencies = vec![home];
+        currencies.extend(self.payouts.balance_currencies(seller, others).await?);
+        Ok(currencies)
+    }
+
     /// Prepares the database and composes the application.
     pub async fn build(config: Config) -> Result<Arc<Self>, StartError> {
         config.check_production()?;

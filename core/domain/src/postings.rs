@@ -322,10 +322,7 @@ impl LineCapture {
     /// capture again names the same transfers, and refunds name them as the originals they
     /// reverse.
     pub fn capture_leg_id(&self, name: &str) -> TransferId {
-        TransferId::from_uuid(Uuid::new_v5(
-            &self.line_id.as_uuid(),
-            format!("capture:{name}").as_bytes(),
-        ))
+        capture_leg_id(self.line_id.as_uuid(), name)
     }
 
     /// The capture transfers of this line.
@@ -384,6 +381,11 @@ impl LineCapture {
         }
         Ok(posting)
     }
+}
+
+/// The transfer id of capture leg `name` (e.g. `commission`) of the order line `line`.
+pub fn capture_leg_id(line: Uuid, name: &str) -> TransferId {
+    TransferId::from_uuid(Uuid::new_v5(&line, format!("capture:{name}").as_bytes()))
 }
 
 /// A set of transfers and the accounts they need.

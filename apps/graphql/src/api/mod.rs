@@ -23,6 +23,8 @@ use uuid::Uuid;
 use crate::state::App;
 
 pub use cost::QueryCost;
+pub(crate) use payout_ops::next_payout_on;
+pub(crate) use payouts::BankDetailsInput;
 pub(crate) use types::instant;
 
 /// Every query: the marketplace's and the payouts'.
@@ -40,10 +42,9 @@ pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 /// Builds the schema with its limits and extensions. The depth limit is the `QueryDepth`
 /// extension's rather than async-graphql's, which would refuse the standard introspection
 /// query.
-pub fn schema(app: Arc<App>) -> ApiSchema {
+pub fn schema(app: Arc<App>, auth_limits: Arc<crate::limits::AuthLimits>) -> ApiSchema {
     let depth = app.config.query_depth_max;
     let cost_max = app.config.query_cost_max;
-    let auth_limits = crate::limits::AuthLimits::new(&app.config.auth);
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(app)
         .data(auth_limits)

@@ -12,7 +12,7 @@ use bazaar_domain::catalog::{
 };
 use bazaar_domain::events::EventStoreError;
 use bazaar_domain::identity::{
-    AccountKind, Email, IdentityError, PartyId, SignUp, SignedUp, User, UserId, validate_password,
+    AccountKind, Email, IdentityError, PartyId, SignUp, SignedUp, UserId, validate_password,
 };
 use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
 use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
@@ -34,6 +34,7 @@ use super::types::{
 use super::{app, buyer, commerce, error, events, identity, seller, uuid};
 use crate::auth;
 use crate::limits::{AuthLimits, AuthRequest, refused};
+use crate::sign_in::SignInError;
 
 #[derive(Default)]
 pub struct Mutation;
@@ -132,9 +133,9 @@ pub struct PayInput {
 /// The sign-in limits and this request's view of them.
 fn auth_limits<'a>(ctx: &'a Context<'_>) -> Result<(&'a AuthLimits, &'a AuthRequest)> {
     let internal = |_| error("internal_error", "internal error");
-    let limits = ctx.data::<AuthLimits>().map_err(internal)?;
+    let limits = ctx.data::<Arc<AuthLimits>>().map_err(internal)?;
     let request = ctx.data::<Arc<AuthRequest>>().map_err(internal)?;
-    Ok((limits, request.as_ref()))
+    Ok((limits.as_ref(), request.as_ref()))
 }
 
 /// The account a sign-up asks for.
@@ -150,20 +151,6 @@ fn account_kind(input: &SignUpInput) -> Result<AccountKind> {
                 settlement_currency: currency(code)?,
             }
         }
-    })
-}
-
-async fn start_session(ctx: &Context<'_>, user: &User) -> Result<AuthPayload> {
-    let app = app(ctx)?;
-    let (token, hash) = auth::new_token();
-    let now = app.now();
-    app.identity
-        .start_session(&hash, user.id, now)
-        .await
-        .map_err(identity)?;
-    Ok(AuthPayload {
-        token,
-        user: UserNode::from(user),
     })
 }
 
@@ -225,30 +212,14 @@ impl Mutation {
     ) -> Result<AuthPayload> {
         let app = app(ctx)?;
         let (limits, request) = auth_limits(ctx)?;
-        let invalid = || identity(IdentityError::InvalidCredentials);
-        let email = Email::new(&email).map_err(|_| invalid())?;
-        limits.admit(request, &email).map_err(refused)?;
-        let found = app.identity.credentials(&email).await.map_err(identity)?;
-        let (user, stored) = found.unzip();
-        let ok = limits
-            .hash(request, move || {
-                // Verify against a fixed hash anyway, so timing does not reveal unknown e-mails.
-                match stored.as_deref() {
-                    Some(stored) => auth::verify_password(&password, stored),
-                    None => auth::verify_password(&password, auth::decoy_hash()),
-                }
-            })
-            .await
-            .map_err(refused)?;
-        match (ok, user) {
-            (true, Some(user)) => {
-                limits.succeeded(request, &email);
-                start_session(ctx, &user).await
-            }
-            _ => {
-                limits.failed(request, &email);
-                Err(invalid())
-            }
+        match crate::sign_in::sign_in(app, limits, request, &email, password).await {
+            Ok((token, user)) => Ok(AuthPayload {
+                token,
+                user: UserNode::from(&user),
+            }),
+            Err(SignInError::Invalid) => Err(identity(IdentityError::InvalidCredentials)),
+            Err(SignInError::Refused(refusal)) => Err(refused(refusal)),
+            Err(SignInError::Identity(e)) => Err(identity(e)),
         }
     }
 

@@ -166,24 +166,34 @@ async fn seller_home(
     Ok((found.settlement_currency, found.country))
 }
 
+/// The next local date `settings` pays out in `country`; none for a manual schedule or a
+/// country without a calendar (its payouts are refused when they are made, with the
+/// calendar's error).
+pub fn next_payout_on(
+    app: &App,
+    settings: &PayoutSettings,
+    country: bazaar_domain::Country,
+) -> Option<bazaar_domain::fx::calendar::Date> {
+    BusinessCalendar::for_country(country)
+        .ok()
+        .zip(Zone::of_country(country).ok())
+        .and_then(|(calendar, zone)| {
+            let today = zone.local(app.now()).ok()?.0;
+            settings
+                .schedule
+                .next_payout_on_or_after(&calendar, today)
+                .ok()
+                .flatten()
+        })
+}
+
 fn schedule_node(
     app: &App,
     settings: &PayoutSettings,
     country: bazaar_domain::Country,
 ) -> PayoutScheduleNode {
     let schedule = settings.schedule;
-    // A country without a calendar has no next date to show; its payouts are refused when
-    // they are made, with the calendar's error.
-    let next = BusinessCalendar::for_country(country)
-        .ok()
-        .zip(Zone::of_country(country).ok())
-        .and_then(|(calendar, zone)| {
-            let today = zone.local(app.now()).ok()?.0;
-            schedule
-                .next_payout_on_or_after(&calendar, today)
-                .ok()
-                .flatten()
-        });
+    let next = next_payout_on(app, settings, country);
     PayoutScheduleNode {
         currency: schedule.currency().code().to_owned(),
         interval: schedule.interval().to_string(),
@@ -207,20 +217,10 @@ impl PayoutQuery {
         let (home, _) = seller_home(ctx, seller).await?;
         let app = app(ctx)?;
         let service = &app.payouts;
-        let others: Vec<Currency> = app
-            .market
-            .rates()
-            .currencies()
-            .into_iter()
-            .filter(|currency| *currency != home)
-            .collect();
-        let mut currencies = vec![home];
-        currencies.extend(
-            service
-                .balance_currencies(seller, others)
-                .await
-                .map_err(payouts_error)?,
-        );
+        let currencies = app
+            .seller_currencies(seller, home)
+            .await
+            .map_err(payouts_error)?;
         let mut nodes = Vec::new();
         for currency in currencies {
             let balances = service

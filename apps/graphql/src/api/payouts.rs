@@ -80,7 +80,8 @@ impl From<Verification> for BankAccountVerification {
 /// accountNumber); `clabe` (clabe); `pix_key` (pixKeyType: cpf, cnpj, email, phone or random;
 /// pixKey); `upi_vpa` (vpa); `indian_account` (ifsc, accountNumber); `zengin` (bankCode,
 /// branchCode, accountNumber, accountType: ordinary, current or savings).
-#[derive(InputObject)]
+#[derive(InputObject, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BankDetailsInput {
     kind: String,
     iban: Option<String>,

@@ -11,6 +11,8 @@
 mod auth_limits;
 mod bad_input;
 mod bank_accounts;
+mod browser;
+mod browser_support;
 mod dataloaders;
 mod hardening;
 mod introspection;

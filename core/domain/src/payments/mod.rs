@@ -536,7 +536,7 @@ pub struct Settlement {
 
 mod port;
 mod rules;
-mod settlement_report;
+pub(crate) mod settlement_report;
 
 pub use port::PaymentProvider;
 pub use rules::{

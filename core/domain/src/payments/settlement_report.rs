@@ -224,7 +224,7 @@ fn fields(line: &str) -> Result<Vec<String>, String> {
 }
 
 /// A field as written: quoted when it holds a comma, a quote or a line break.
-fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {

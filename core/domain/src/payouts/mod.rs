@@ -20,6 +20,8 @@
 //! - [`PayoutMoney::posting`] (`postings.rs`): the ledger transfers of each step.
 //! - [`Balances`] (`balances.rs`): available, pending, reserved, instant available and in
 //!   transit, from the seller's ledger accounts.
+//! - [`assemble`] (`statement.rs`): a payout's statement, the ledger entries it pays out,
+//!   read from the ledger by [`Payouts::statement`] (`statement_read.rs`).
 //! - [`BankAccount`] (`accounts.rs`): sellers' bank accounts and their verification by
 //!   micro-deposits ([`verification_after`]).
 //!
@@ -42,6 +44,8 @@ mod request;
 mod run;
 mod schedule;
 mod service;
+mod statement;
+mod statement_read;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -62,6 +66,8 @@ pub use request::*;
 pub use run::*;
 pub use schedule::*;
 pub use service::*;
+pub use statement::*;
+pub use statement_read::*;
 pub use store::*;
 pub use zone::*;
 
@@ -216,6 +222,14 @@ pub enum PayoutError {
         /// Its return window, in days.
         days: u32,
     },
+    /// A payout's statement whose lines do not add up to it: the ledger was read wrongly.
+    #[error("the statement adds up to {found}, not the payout's {expected}")]
+    StatementMismatch {
+        /// The payout's amount.
+        expected: Money,
+        /// What the lines add up to.
+        found: Money,
+    },
 }
 
 impl PayoutError {
@@ -248,6 +262,7 @@ impl PayoutError {
             Self::InstantUnavailable => "instant_unavailable",
             Self::InsufficientInstantBalance { .. } => "insufficient_instant_balance",
             Self::Money(inner) => inner.code(),
+            Self::StatementMismatch { .. } => "internal",
         }
     }
 }

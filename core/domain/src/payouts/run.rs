@@ -51,7 +51,7 @@ impl From<CommerceError> for PayoutsError {
     }
 }
 
-fn ledger_read(error: bazaar_ledger::StoreError) -> PayoutsError {
+pub(super) fn ledger_read(error: bazaar_ledger::StoreError) -> PayoutsError {
     match error {
         bazaar_ledger::StoreError::Unavailable(_) => {
             PayoutsError::Store(PayoutStoreError::Unavailable)
@@ -344,6 +344,8 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         let mut metadata = Metadata::new();
         metadata.insert("kind".into(), step.split(':').next().unwrap_or(step).into());
         metadata.insert("seller_id".into(), seller.to_string());
+        // The whole step: a payout's statement reads a release's date from it.
+        metadata.insert("step".into(), step.to_owned());
         for (name, to, amount) in legs {
             if !amount.is_positive() {
                 continue;
