@@ -608,3 +608,60 @@ async fn a_balance_converted_at_a_quote_is_paid_out_in_the_other_currency() {
     assert_eq!(payout.rail, Rail::SepaCredit);
     assert_eq!(payout.state, PayoutState::InTransit);
 }
+
+#[tokio::test]
+async fn a_payouts_statement_lists_each_release_by_the_entries_behind_it() {
+    let world = World::new().await;
+    let key = SecretKey::generate();
+    let payouts = world.service(&key);
+    manual_payouts(&payouts, world.seller).await;
+    world.verified_account(&payouts, 1, "000123453000").await;
+    let first = world.capture(1, 5_000).await;
+    world.at(march(4));
+    world.capture(2, 3_000).await;
+    // A new seller waits seven business days: the 11th releases the 2nd's capture only.
+    payouts.run(100, world.at(march(11))).await.unwrap();
+    let balances = payouts.balances(world.seller, Currency::USD).await.unwrap();
+    assert_eq!(
+        (balances.available, balances.pending),
+        (usd(5_000), usd(3_000))
+    );
+    world.at(march(12));
+    world.refund(first, 1, 1_000).await;
+    payouts.run(100, world.at(march(16))).await.unwrap();
+    let payout = payouts
+        .create_payout(
+            CreatePayout {
+                seller: world.seller,
+                country: Country::new("US").unwrap(),
+                amount: usd(6_500),
+                bank_account: None,
+                instant: false,
+                idempotency_key: "statement".to_owned(),
+            },
+            march(16),
+        )
+        .await
+        .unwrap();
+    let zone = bazaar_domain::payouts::Zone::of_country(Country::new("US").unwrap()).unwrap();
+    let statement = payouts.statement(&payout, zone).await.unwrap().unwrap();
+    // The first release is the first capture; the second, the second capture less the
+    // refund posted between the two releases; 5.00 stays behind.
+    let lines: Vec<(&str, i64)> = statement
+        .lines
+        .iter()
+        .map(|line| (line.kind.as_str(), line.amount.minor()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("brought_forward", 0),
+            ("other", 5_000),
+            ("other", 3_000),
+            ("other", -1_000),
+            ("carried_forward", -500),
+        ]
+    );
+    assert_eq!(statement.lines[1].transfer, Some(first));
+    assert_eq!(statement.total, usd(6_500));
+}

@@ -501,6 +501,25 @@ async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
             .map(|p| p.amount.minor() + p.fee.map_or(0, |fee| fee.minor()))
             .sum();
         assert!(paid > 0, "{} was never paid", shop.seller.name);
+        // Every payout that held money has a statement that adds up to it, and the sales
+        // behind the releases are itemized with their orders.
+        let zone = bazaar_domain::payouts::Zone::of_country(shop.seller.country).unwrap();
+        let mut itemized = 0;
+        for payout in &page.items {
+            let Some(statement) = world.payouts.statement(payout, zone).await.unwrap() else {
+                continue;
+            };
+            assert_eq!(statement.total, payout.amount, "{payout:?}");
+            for line in &statement.lines {
+                // Nothing raced here: every release is itemized.
+                assert_ne!(line.kind, bazaar_domain::payouts::StatementKind::Release);
+                if line.kind == bazaar_domain::payouts::StatementKind::Sale {
+                    assert!(line.order.is_some(), "{line:?}");
+                    itemized += 1;
+                }
+            }
+        }
+        assert!(itemized > 0, "{}: no sale itemized", shop.seller.name);
         let balances = world.payouts.balances(seller, currency).await.unwrap();
         let held = balances.available.minor()
             + balances.pending.minor()

@@ -100,22 +100,23 @@ pub fn line(series: &Series<'_>, id: &str) -> Markup {
 pub fn bars(series: &Series<'_>, id: &str) -> Markup {
     let (low, high) = bounds(series.points);
     let count = i64::try_from(series.points.len()).unwrap_or(1).max(1);
-    let inner = WIDTH.saturating_sub(LEFT).saturating_sub(RIGHT);
-    let slot = inner.checked_div(count).unwrap_or(1).max(1);
+    let right = WIDTH.saturating_sub(RIGHT);
     let zero = scale(0, low, high, HEIGHT.saturating_sub(BOTTOM), TOP);
     let mut bars = String::new();
     for (index, (label, value)) in series.points.iter().enumerate() {
         if *value == 0 {
             continue;
         }
-        let x = LEFT.saturating_add(slot.saturating_mul(i64::try_from(index).unwrap_or(0)));
+        let index = i64::try_from(index).unwrap_or(0);
+        let x = scale(index, 0, count, LEFT, right);
+        let next = scale(index.saturating_add(1), 0, count, LEFT, right);
         let y = scale(*value, low, high, HEIGHT.saturating_sub(BOTTOM), TOP);
         let (top, height) = if y < zero {
             (y, zero.saturating_sub(y))
         } else {
             (zero, y.saturating_sub(zero))
         };
-        let width = slot.saturating_sub(1).max(1);
+        let width = next.saturating_sub(x).saturating_sub(1).max(1);
         bars.push_str(
             &html! {
                 rect x=(x) y=(top) width=(width) height=(height.max(1)) fill="#13692f" {

@@ -120,8 +120,9 @@ fn summary(statement: &PayoutStatement) -> maud::Markup {
         }
     }
     html! {
-        section.card aria-label="Totals by kind" {
+        section.card {
             table {
+                caption { "Totals by kind" }
                 tbody { @for (kind, total) in &totals { tr { td { (kind.label()) } td.num { (money(*total)) } } } }
             }
         }

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use bazaar_domain::chart::{ChartAccount, ProviderName, Revenue, SellerId};
-use bazaar_domain::payouts::{BankDetails, PayoutRails, Payouts, Rail};
+use bazaar_domain::payments::PaymentId;
+use bazaar_domain::payouts::{BankDetails, PayoutRails, Payouts, Rail, SettledCardFunds};
 use bazaar_domain::postings::capture_leg_id;
 use bazaar_ledger::{LedgerStore, Metadata, RequestKind, Timestamp, TransferId, TransferRequest};
 use bazaar_money::{Currency, Money};
@@ -97,6 +98,16 @@ async fn seller_id(server: &Server, token: &str) -> SellerId {
 
 fn minor(text: &str) -> i64 {
     text.parse().unwrap()
+}
+
+/// The amounts of the payout page's statement, in minor units.
+async fn statement_amounts(browser: &Browser) -> Vec<i64> {
+    browser
+        .attrs("#statement tbody td.num", "data-minor")
+        .await
+        .iter()
+        .map(|m| minor(m))
+        .collect()
 }
 
 #[tokio::test]
@@ -215,21 +226,33 @@ async fn a_seller_reads_its_balances_opens_a_payout_and_downloads_what_it_paid_o
             .contains("Released after the hold period")
     );
 
-    // A payout of part of it; its page lists what it paid out, adding up to it.
-    let created = server
-        .ok(
-            Some(&token),
-            "mutation { createPayout(amount: \"110.00\", idempotencyKey: \"web-1\") { id } }",
-            json!({}),
+    // Settled card funds may go instantly: the fee is shown before confirming.
+    releases
+        .record_settled_card_funds(
+            vec![SettledCardFunds {
+                payment: PaymentId::from_uuid(Uuid::from_u128(9)),
+                seller,
+                amount: eur(5_000),
+            }],
+            in_three_weeks,
         )
-        .await;
-    let payout = created["createPayout"]["id"].as_str().unwrap().to_owned();
+        .await
+        .unwrap();
     browser.goto(&format!("{base}/dashboard")).await;
-    browser.screenshot("dashboard").await;
+    browser.fill("#instant-amount", "20.00").await;
     browser
-        .click(&format!("tr[data-payout='{payout}'] a"))
+        .click("form[action='/dashboard/instant'] button")
         .await;
-    assert_eq!(browser.text("h1").await, "Payout of 110.00 EUR");
+    assert_eq!(browser.text("#instant-fee").await, "0.20 EUR");
+    assert_eq!(browser.text("#instant-total").await, "20.20 EUR");
+    browser
+        .click("form[action='/dashboard/instant/pay'] button")
+        .await;
+    assert_eq!(browser.text("h1").await, "Payout of 20.00 EUR");
+    let instant = browser.path().await.rsplit('/').next().unwrap().to_owned();
+
+    // Its page lists what it paid out: the sales, their fees, the refund, its own fee and
+    // what stayed in the balance, adding up to it.
     let kinds = browser.attrs("#statement tbody tr", "data-kind").await;
     assert_eq!(
         kinds,
@@ -240,27 +263,46 @@ async fn a_seller_reads_its_balances_opens_a_payout_and_downloads_what_it_paid_o
             "sale",
             "fee",
             "refund",
+            "instant_fee",
             "carried_forward"
         ]
     );
-    let amounts: Vec<i64> = browser
-        .attrs("#statement tbody td.num", "data-minor")
-        .await
-        .iter()
-        .map(|m| minor(m))
-        .collect();
-    assert_eq!(amounts, [0, 10_000, -1_000, 5_000, -500, -2_000, -500]);
-    assert_eq!(amounts.iter().sum::<i64>(), 11_000);
+    let amounts = statement_amounts(&browser).await;
+    assert_eq!(
+        amounts,
+        [0, 10_000, -1_000, 5_000, -500, -2_000, -20, -9_480]
+    );
+    assert_eq!(amounts.iter().sum::<i64>(), 2_000);
     assert_eq!(
         minor(&browser.attr("#statement-total", "data-minor").await),
-        11_000
+        2_000
     );
     browser.screenshot("payout").await;
+
+    // A standard payout next pays out of the balance the instant one left.
+    let created = server
+        .ok(
+            Some(&token),
+            "mutation { createPayout(amount: \"90.00\", idempotencyKey: \"web-1\") { id } }",
+            json!({}),
+        )
+        .await;
+    let payout = created["createPayout"]["id"].as_str().unwrap().to_owned();
+    browser.goto(&format!("{base}/dashboard")).await;
+    browser.screenshot("dashboard").await;
+    browser
+        .click(&format!("tr[data-payout='{payout}'] a"))
+        .await;
+    assert_eq!(browser.text("h1").await, "Payout of 90.00 EUR");
+    assert_eq!(statement_amounts(&browser).await, [9_480, -480]);
+    browser
+        .goto(&format!("{base}/dashboard/payouts/{instant}"))
+        .await;
 
     // The CSV download adds up to the payout, in decimals with a currency column.
     browser.click_download("#csv").await;
     let (name, csv) = browser.downloaded().await;
-    assert_eq!(name, format!("payout-{payout}.csv"));
+    assert_eq!(name, format!("payout-{instant}.csv"));
     let mut rows = csv.split("\r\n").filter(|line| !line.is_empty());
     assert_eq!(
         rows.next().unwrap(),
@@ -276,7 +318,7 @@ async fn a_seller_reads_its_balances_opens_a_payout_and_downloads_what_it_paid_o
             .unwrap();
         count += 1;
     }
-    assert_eq!((count, total), (7, eur(11_000)));
+    assert_eq!((count, total), (8, eur(2_000)));
     browser.client.clone().close().await.unwrap();
 }
 

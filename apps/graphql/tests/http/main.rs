@@ -16,6 +16,7 @@ mod browser_support;
 mod dataloaders;
 mod hardening;
 mod introspection;
+mod pages;
 mod payouts;
 mod products;
 mod rates;

@@ -141,6 +141,15 @@ impl Server {
         data["signIn"]["token"].as_str().unwrap().to_owned()
     }
 
+    /// GETs `path` on the server.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The server's database, for checking what it stored.
     pub fn db(&self) -> &TestDatabase {
         &self._db

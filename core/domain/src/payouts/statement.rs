@@ -384,3 +384,207 @@ impl PayoutStatement {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::arithmetic_side_effects, reason = "small values in test data")]
+
+    use bazaar_ledger::{AccountId, Metadata, TransferKind};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn eur(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::EUR)
+    }
+
+    fn transfer(n: u128, kind: &str, minor: i64, extra: &[(&str, &str)]) -> Transfer {
+        let mut metadata = Metadata::new();
+        metadata.insert("kind".into(), kind.into());
+        for (key, value) in extra {
+            metadata.insert((*key).into(), (*value).into());
+        }
+        Transfer {
+            id: TransferId::from_u128(n),
+            kind: TransferKind::Direct,
+            debit_account_id: AccountId::from_u128(1),
+            credit_account_id: AccountId::from_u128(2),
+            amount: eur(minor),
+            timestamp: Timestamp::from_micros(i64::try_from(n).unwrap()),
+            metadata,
+        }
+    }
+
+    fn moved(transfer: Transfer, spendable_after: i64) -> Movement {
+        Movement {
+            transfer,
+            spendable_after,
+        }
+    }
+
+    const PAYOUT: u128 = 77;
+
+    fn hold(n: u128, spendable_after: i64) -> Movement {
+        let payout = PayoutId::from_u128(PAYOUT).to_string();
+        moved(
+            transfer(n, "payout_pending", 0, &[("payout_id", payout.as_str())]),
+            spendable_after,
+        )
+    }
+
+    fn window(amount: i64, opening: i64, movements: Vec<Movement>) -> StatementWindow {
+        StatementWindow {
+            payout: PayoutId::from_u128(PAYOUT),
+            amount: eur(amount),
+            opening,
+            movements,
+            releases: Vec::new(),
+        }
+    }
+
+    fn kinds_and_amounts(statement: &PayoutStatement) -> Vec<(&'static str, i64)> {
+        statement
+            .lines
+            .iter()
+            .map(|line| (line.kind.as_str(), line.amount.minor()))
+            .collect()
+    }
+
+    #[test]
+    fn a_release_is_listed_as_its_sales_fees_refunds_and_reserve() {
+        let release = transfer(10, "release", 11_000, &[]);
+        let mut statement_window = window(
+            10_000,
+            500,
+            vec![moved(release.clone(), 11_500), hold(11, 1_500)],
+        );
+        let sale = transfer(3, "capture", 9_000, &[("order_id", "o1")]);
+        let fee = transfer(4, "capture", 1_000, &[("order_id", "o1")]);
+        let converted = transfer(5, "capture", 4_000, &[("fx_rate", "1.0812")]);
+        statement_window.releases.push((
+            release.id,
+            ReleaseParts {
+                credits: vec![(sale, Some(fee)), (converted, None)],
+                debits: vec![
+                    transfer(6, "refund", 1_500, &[]),
+                    transfer(7, "chargeback", 400, &[]),
+                ],
+                reserve_held: 100,
+            },
+        ));
+        let statement = assemble(&statement_window).unwrap();
+        assert_eq!(
+            kinds_and_amounts(&statement),
+            [
+                ("brought_forward", 500),
+                ("sale", 10_000),
+                ("fee", -1_000),
+                ("sale", 4_000),
+                ("refund", -1_500),
+                ("chargeback", -400),
+                ("reserve_held", -100),
+                ("carried_forward", -1_500),
+            ]
+        );
+        assert_eq!(statement.total, eur(10_000));
+        assert_eq!(statement.lines[1].order.as_deref(), Some("o1"));
+        assert_eq!(statement.lines[3].fx_rate.as_deref(), Some("1.0812"));
+        let csv = statement.to_csv();
+        assert!(csv.starts_with("posted_at,type,description,"));
+        assert_eq!(csv.matches("\r\n").count(), 9);
+        assert!(csv.contains(",sale,Sale,o1,,"));
+    }
+
+    #[test]
+    fn a_release_whose_parts_do_not_add_up_is_one_line() {
+        let release = transfer(10, "release", 3_000, &[]);
+        let mut statement_window =
+            window(3_000, 0, vec![moved(release.clone(), 3_000), hold(11, 0)]);
+        statement_window.releases.push((
+            release.id,
+            ReleaseParts {
+                credits: vec![(transfer(3, "capture", 2_999, &[]), None)],
+                ..ReleaseParts::default()
+            },
+        ));
+        let statement = assemble(&statement_window).unwrap();
+        assert_eq!(
+            kinds_and_amounts(&statement),
+            [
+                ("brought_forward", 0),
+                ("release", 3_000),
+                ("carried_forward", 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn returned_payouts_conversions_and_an_instant_fee_are_lines_of_their_own() {
+        let payout = PayoutId::from_u128(PAYOUT).to_string();
+        let statement = assemble(&window(
+            1_000,
+            200,
+            vec![
+                moved(
+                    transfer(1, "payout_void", 300, &[("payout_id", "other")]),
+                    500,
+                ),
+                moved(
+                    transfer(2, "balance_conversion", 700, &[("fx_rate", "0.86")]),
+                    1_200,
+                ),
+                moved(transfer(3, "payout_post", 0, &[]), 1_200),
+                hold(4, 200),
+                moved(
+                    transfer(5, "payout_fee", 10, &[("payout_id", payout.as_str())]),
+                    190,
+                ),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(
+            kinds_and_amounts(&statement),
+            [
+                ("brought_forward", 200),
+                ("payout_returned", 300),
+                ("conversion", 700),
+                ("instant_fee", -10),
+                ("carried_forward", -190),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_that_does_not_add_up_is_refused() {
+        let refused = assemble(&window(1_000, 0, vec![hold(1, -900)]));
+        assert_eq!(
+            refused.unwrap_err(),
+            PayoutError::StatementMismatch {
+                expected: eur(1_000),
+                found: eur(900),
+            }
+        );
+    }
+
+    proptest! {
+        /// Whatever moved the balance before the hold, the lines add up to the payout.
+        #[test]
+        fn the_lines_always_add_up_to_the_payout(
+            opening in -10_000_i64..10_000,
+            deltas in proptest::collection::vec(-5_000_i64..5_000, 0..20),
+            amount in 1_i64..50_000,
+        ) {
+            let mut spendable = opening;
+            let mut movements = Vec::new();
+            for (n, delta) in deltas.iter().enumerate() {
+                spendable += delta;
+                let kind = ["reserve_release", "balance_conversion", "payout_void", "other"][n % 4];
+                movements.push(moved(transfer(u128::try_from(n).unwrap() + 1, kind, delta.abs(), &[]), spendable));
+            }
+            movements.push(hold(1_000, spendable - amount));
+            let statement = assemble(&window(amount, opening, movements)).unwrap();
+            prop_assert_eq!(statement.total, eur(amount));
+            prop_assert_eq!(sum(&statement.lines, Currency::EUR).unwrap(), eur(amount));
+        }
+    }
+}
