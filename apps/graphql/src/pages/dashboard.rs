@@ -100,6 +100,18 @@ pub fn advice(payout: &Payout) -> Option<&'static str> {
     }
 }
 
+/// A payout's status as a person reads it: the state, with the bank's reason for a failure
+/// or a return (`failed: account_closed`) and the platform's for a cancellation.
+pub fn status(payout: &Payout) -> String {
+    match (payout.state, payout.canceled_reason.as_deref()) {
+        (PayoutState::Failed(code) | PayoutState::Returned(code), _) => {
+            format!("{}: {}", payout.state.as_str(), code.as_str())
+        }
+        (PayoutState::Canceled, Some(reason)) => format!("canceled: {reason}"),
+        (state, _) => state.as_str().to_owned(),
+    }
+}
+
 /// The page.
 pub async fn page(
     request: HttpRequest,
@@ -294,7 +306,7 @@ fn history_table(page: &SellerPage, payouts: &[Payout], accounts: &[BankAccount]
                                 td { (payout.kind.as_str()) }
                                 td.num { (money(payout.amount)) }
                                 td class=(format!("state-{}", payout.state.as_str())) {
-                                    (payout.state.as_str())
+                                    (status(payout))
                                     @if let Some(advice) = advice(payout) { br; span.hint { (advice) } }
                                 }
                                 td.optional.mono { (masked(payout)) }

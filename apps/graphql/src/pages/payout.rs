@@ -13,7 +13,7 @@ use maud::html;
 use uuid::Uuid;
 
 use super::WebError;
-use super::dashboard::{SellerPage, advice};
+use super::dashboard::{SellerPage, advice, status};
 use super::layout::{self, money};
 use super::session::{SignedIn, csrf_input};
 use crate::state::App;
@@ -56,7 +56,7 @@ pub async fn page(
         h1 { "Payout of " (money(payout.amount)) }
         section.card {
             dl {
-                dt { "Status" } dd #payout-state class=(format!("state-{}", payout.state.as_str())) { (payout.state.as_str()) }
+                dt { "Status" } dd #payout-state class=(format!("state-{}", payout.state.as_str())) { (status(&payout)) }
                 @if let Some(advice) = advice(&payout) { dt { "What to do" } dd { (advice) } }
                 dt { "Kind" } dd { (payout.kind.as_str()) " on " (payout.rail.as_str()) }
                 @if let Some(fee) = payout.fee { dt { "Instant payout fee" } dd { (money(fee)) } }
