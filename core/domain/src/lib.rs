@@ -36,6 +36,7 @@ pub mod orders;
 pub mod payments;
 pub mod payouts;
 pub mod postings;
+pub mod reconciliation;
 pub mod recovery;
 pub mod service;
 pub mod store;
