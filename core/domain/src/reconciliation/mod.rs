@@ -2,3 +2,9 @@
 //!
 //! Pure: files are parsed from text handed in, matching works on values; stores and
 //! importers live in the adapters.
+
+mod matching;
+
+pub use matching::*;
+#[cfg(test)]
+mod tests;
