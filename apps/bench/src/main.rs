@@ -21,6 +21,11 @@
 //!
 //! The payouts benchmark times one pass of the payout run over sellers with released
 //! balances and verified bank accounts (see `payouts.rs`).
+//!
+//! `cargo run --release -p bench -- reconcile [--entries 1000000]`
+//!
+//! The reconcile benchmark matches bank entries against ledger transfers in memory, with
+//! date noise, provider fees and orphans on both sides (see `reconcile.rs`).
 #![expect(
     clippy::print_stdout,
     reason = "a benchmark reports on standard output"
@@ -33,6 +38,7 @@
 mod events;
 mod ledger;
 mod payouts;
+mod reconcile;
 mod stats;
 
 use std::process::ExitCode;
@@ -56,11 +62,15 @@ fn main() -> ExitCode {
         Some((name, rest)) if name == "payouts" => {
             payouts::Options::parse(rest).and_then(payouts::run)
         }
+        Some((name, rest)) if name == "reconcile" => {
+            reconcile::Options::parse(rest).and_then(reconcile::run)
+        }
         _ => Err(
             "usage: bench ledger [--seconds N] [--submitters 1,8,64,256] [--batch-max N] \
                   [--batch-wait-us N] [--skip-naive]\n       \
              bench events [--events N] [--rate R] [--seconds S] [--relay-batch N] [--db-pool N]\n       \
-             bench payouts [--sellers N] [--db-pool N]"
+             bench payouts [--sellers N] [--db-pool N]\n       \
+             bench reconcile [--entries N]"
                 .to_owned(),
         ),
     };
