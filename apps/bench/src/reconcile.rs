@@ -88,13 +88,21 @@ fn data(entries: u32) -> (Vec<Record>, Vec<Record>) {
             1 => 1,
             _ => 0,
         };
-        let fee = if random.below(10) == 0 { 1 + random.below(100) } else { 0 };
+        let fee = if random.below(10) == 0 {
+            1 + random.below(100)
+        } else {
+            0
+        };
         let orphan = random.below(500) == 0;
         bank.push(Record {
             id: format!("b{n}"),
             amount: Money::from_minor(amount - fee, Currency::EUR),
             day: day + noise,
-            reference: Some(if orphan { format!("CHG{n:08}") } else { reference }),
+            reference: Some(if orphan {
+                format!("CHG{n:08}")
+            } else {
+                reference
+            }),
         });
     }
     (bank, ledger)
@@ -132,7 +140,11 @@ pub fn run(options: Options) -> Result<(), String> {
     let total = bank.len().max(1);
     let pct = |n: usize| {
         let per_hundred_thousand = n * 100_000 / total;
-        format!("{}.{:03}", per_hundred_thousand / 1_000, per_hundred_thousand % 1_000)
+        format!(
+            "{}.{:03}",
+            per_hundred_thousand / 1_000,
+            per_hundred_thousand % 1_000
+        )
     };
     println!(
         "matched {} exactly, {} with an amount difference; unmatched: {} bank, {} ledger",

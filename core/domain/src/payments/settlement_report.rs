@@ -537,4 +537,33 @@ mod tests {
             "report_row_invalid"
         );
     }
+    #[test]
+    fn a_settled_row_nets_its_fees_and_a_chargeback_takes_the_money_back() {
+        let header = SETTLEMENT_COLUMNS.join(",");
+        // 5.00 settled less markup 0.04, scheme fees 0.01 and interchange 0.07: 4.88.
+        let settled = "Co,Bazaar,8816178952380553,pay-1,visa,2026-11-30 10:00:00,UTC,Settled,\
+            8816178952380553,EUR,,5.00,1,EUR,,4.88,0.00,0.04,0.01,0.07,visadebit,,41";
+        let chargeback = "Co,Bazaar,8816178952380554,pay-2,visa,2026-11-30 11:00:00,UTC,\
+            Chargeback,CB-9,EUR,12.00,,1,EUR,12.00,,0.00,0.00,0.00,0.00,visa,cb-9,41";
+        // The batch nets 4.88 - 12.00 = -7.12: the provider takes 7.12 from the bank.
+        let payout = |amount: &str| {
+            format!(
+                "Co,Bazaar,,,,2026-11-30 12:00:00,UTC,MerchantPayout,,EUR,,,1,EUR,,{amount},\
+                 0.00,0.00,0.00,0.00,,,41"
+            )
+        };
+        let text = format!("{header}\n{settled}\n{chargeback}\n{}\n", payout("7.12"));
+        let rows = parse_settlement_report(&text).unwrap();
+        assert_eq!(rows[0].gross, eur(500));
+        assert_eq!(rows[0].net, eur(488));
+        assert_eq!(rows[0].fees.total().unwrap(), eur(12));
+        assert_eq!(rows[1].journal, JournalType::Chargeback);
+        assert_eq!((rows[1].gross, rows[1].net), (eur(-1_200), eur(-1_200)));
+        assert_eq!(rows[2].net, eur(712));
+        let wrong = format!("{header}\n{settled}\n{chargeback}\n{}\n", payout("7.13"));
+        assert_eq!(
+            parse_settlement_report(&wrong).unwrap_err().code(),
+            "report_payout_mismatch"
+        );
+    }
 }
