@@ -534,10 +534,12 @@ pub struct Settlement {
     pub fee: Money,
 }
 
+mod itemized_report;
 mod port;
 mod rules;
 pub(crate) mod settlement_report;
 
+pub use itemized_report::*;
 pub use port::PaymentProvider;
 pub use rules::{
     PaymentChange, RESERVATION_GRACE_SECS, event_of_answer, expiry_states, payment_change,

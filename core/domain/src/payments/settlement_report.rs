@@ -199,7 +199,7 @@ impl ReportError {
 
 /// Splits one CSV line into fields: commas separate, double quotes enclose a field that
 /// holds commas or quotes, and a doubled quote inside is one quote.
-fn fields(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn fields(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut field = String::new();
     let mut quoted = false;
