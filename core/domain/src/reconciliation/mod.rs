@@ -2,9 +2,20 @@
 //!
 //! Pure: files are parsed from text handed in, matching works on values; stores and
 //! importers live in the adapters.
+//!
+//! - [`parse_camt053`] (`camt053.rs`): ISO 20022 camt.053 bank statements, versions 001.02
+//!   and 001.08, each checked to balance; [`join_pages`] joins a multi-page statement.
+//! - [`reconcile`] (`matching.rs`): records from outside matched against records inside by
+//!   rules, into four buckets.
+//!
+//! The providers' reports are read in [`crate::payments`]: the settlement details report
+//! ([`crate::payments::parse_settlement_report`]) and the itemized payout reconciliation
+//! report ([`crate::payments::parse_itemized_report`]).
 
+mod camt053;
 mod matching;
-
-pub use matching::*;
 #[cfg(test)]
 mod tests;
+
+pub use camt053::*;
+pub use matching::*;
