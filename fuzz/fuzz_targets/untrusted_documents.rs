@@ -1,6 +1,8 @@
-//! Documents from outside: ECB rate files, configured rate tables and provider notification
-//! bodies. Parsing never panics; what parses is well-formed (positive rates, no base among
-//! its own rates; notifications only with the right signature).
+//! Documents from outside: ECB rate files, configured rate tables, provider notification
+//! bodies, camt.053 bank statements and providers' settlement and payout reports. Parsing
+//! never panics; what parses is well-formed (positive rates, no base among its own rates;
+//! notifications only with the right signature; statements that balance; report rows whose
+//! net is gross less fees).
 #![no_main]
 
 use std::sync::Arc;
@@ -22,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
-    match selector % 4 {
+    match selector % 7 {
         0 => {
             if let Ok(set) = bazaar_fx::parse_daily(body) {
                 check_rates(&set);
@@ -39,6 +41,36 @@ fuzz_target!(|data: &[u8]| {
                 bazaar_fx::ConfiguredRates::parse("fuzz", &text, Timestamp::from_micros(0))
             {
                 check_rates(table.rate_set());
+            }
+        }
+        3 => {
+            let text = String::from_utf8_lossy(body);
+            if let Ok(statements) = bazaar_domain::reconciliation::parse_camt053(&text) {
+                for statement in &statements {
+                    let (Some(opening), Some(closing)) =
+                        (statement.opening_balance(), statement.closing_balance())
+                    else {
+                        panic!("a statement without its balances was accepted");
+                    };
+                    let booked = statement.booked_total().ok();
+                    assert_eq!(
+                        booked.and_then(|b| opening.amount.checked_add(b).ok()),
+                        Some(closing.amount)
+                    );
+                }
+                let _ = bazaar_domain::reconciliation::join_pages(statements);
+            }
+        }
+        4 => {
+            let text = String::from_utf8_lossy(body);
+            let _ = bazaar_domain::payments::parse_settlement_report(&text);
+        }
+        5 => {
+            let text = String::from_utf8_lossy(body);
+            if let Ok(rows) = bazaar_domain::payments::parse_itemized_report(&text) {
+                for row in &rows {
+                    assert_eq!(row.gross.checked_sub(row.fee).ok(), Some(row.net));
+                }
             }
         }
         _ => {
