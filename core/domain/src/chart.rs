@@ -85,6 +85,8 @@ pub enum Expense {
     /// Chargeback losses the platform bears itself. No flow posts here yet: a chargeback
     /// reverses the sale's capture legs instead.
     Chargebacks,
+    /// What the platform's bank charges, found when its statements are reconciled.
+    BankCharges,
 }
 
 /// An account of the chart, before its currency is chosen.
@@ -135,6 +137,7 @@ impl ChartAccount {
             Self::Revenue(Revenue::LoanFees) => "revenue_loan_fees",
             Self::Expense(Expense::PspFees) => "expense_psp_fees",
             Self::Expense(Expense::Chargebacks) => "expense_chargebacks",
+            Self::Expense(Expense::BankCharges) => "expense_bank_charges",
             Self::FxPosition => "fx_position",
             Self::TaxPayable(_) => "tax_payable",
             Self::LoansReceivable => "loans_receivable",
@@ -237,6 +240,7 @@ mod tests {
             ChartAccount::Revenue(Revenue::LoanFees),
             ChartAccount::Expense(Expense::PspFees),
             ChartAccount::Expense(Expense::Chargebacks),
+            ChartAccount::Expense(Expense::BankCharges),
             ChartAccount::FxPosition,
             ChartAccount::TaxPayable(Jurisdiction::new("DE").unwrap()),
             ChartAccount::LoansReceivable,

@@ -7,6 +7,7 @@
 //!   and 001.08, each checked to balance; [`join_pages`] joins a multi-page statement.
 //! - [`reconcile`] (`matching.rs`): records from outside matched against records inside by
 //!   rules, into four buckets.
+//! - [`difference_posting`] (`postings.rs`): what a match's difference books, once.
 //!
 //! The providers' reports are read in [`crate::payments`]: the settlement details report
 //! ([`crate::payments::parse_settlement_report`]) and the itemized payout reconciliation
@@ -14,8 +15,10 @@
 
 mod camt053;
 mod matching;
+mod postings;
 #[cfg(test)]
 mod tests;
 
 pub use camt053::*;
 pub use matching::*;
+pub use postings::*;
