@@ -19,6 +19,7 @@ mod events;
 mod identity;
 mod instrument;
 mod payouts;
+mod reconciliation;
 mod retry;
 mod sealed;
 mod sql;
@@ -40,6 +41,7 @@ pub use events::PostgresEvents;
 pub use identity::PostgresIdentity;
 pub use instrument::{count_queries, queries_executed};
 pub use payouts::PostgresPayouts;
+pub use reconciliation::PostgresReconciliation;
 pub use retry::RetryPolicy;
 pub use sealed::{SealError, SecretKey};
 

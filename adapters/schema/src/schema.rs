@@ -564,3 +564,37 @@ diesel::table! {
         home_region -> Text,
     }
 }
+
+diesel::table! {
+    recon_imports (id) {
+        id -> Uuid,
+        kind -> Text,
+        sha256 -> Bpchar,
+        name -> Text,
+        entries -> Int4,
+        imported_at -> Int8,
+    }
+}
+
+diesel::table! {
+    recon_bank_entries (id) {
+        id -> Uuid,
+        import_id -> Uuid,
+        account_key -> Bpchar,
+        account_hint -> Text,
+        statement_id -> Text,
+        currency -> Bpchar,
+        amount_minor -> Int8,
+        status -> Text,
+        booking_date -> Nullable<Text>,
+        value_date -> Nullable<Text>,
+        servicer_reference -> Nullable<Text>,
+        end_to_end_ids -> Nullable<Text>,
+        remittance -> Nullable<Text>,
+        transaction_code -> Nullable<Text>,
+        parts -> Int4,
+    }
+}
+
+diesel::joinable!(recon_bank_entries -> recon_imports (import_id));
+diesel::allow_tables_to_appear_in_same_query!(recon_imports, recon_bank_entries);

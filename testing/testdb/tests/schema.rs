@@ -153,6 +153,8 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         sandbox_rail_events,
         sandbox_rail_clock,
         payout_card_settlements,
+        recon_imports,
+        recon_bank_entries,
     )
 }
 

@@ -8,6 +8,8 @@
 //! - [`reconcile`] (`matching.rs`): records from outside matched against records inside by
 //!   rules, into four buckets.
 //! - [`difference_posting`] (`postings.rs`): what a match's difference books, once.
+//! - [`Reconciliations`] (`service.rs`): imports each file once through the
+//!   [`ReconciliationStore`] port.
 //!
 //! The providers' reports are read in [`crate::payments`]: the settlement details report
 //! ([`crate::payments::parse_settlement_report`]) and the itemized payout reconciliation
@@ -16,9 +18,11 @@
 mod camt053;
 mod matching;
 mod postings;
+mod service;
 #[cfg(test)]
 mod tests;
 
 pub use camt053::*;
 pub use matching::*;
 pub use postings::*;
+pub use service::*;

@@ -142,14 +142,23 @@ mod tests {
                 amount: Money::from_minor(30, Currency::EUR),
             }
         );
-        assert_eq!(difference_posting(&found(0), DifferenceReason::BankCharge).unwrap(), None);
+        assert_eq!(
+            difference_posting(&found(0), DifferenceReason::BankCharge).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn the_same_match_names_the_same_transfer() {
-        assert_eq!(difference_transfer_id(&found(-12)), difference_transfer_id(&found(-12)));
+        assert_eq!(
+            difference_transfer_id(&found(-12)),
+            difference_transfer_id(&found(-12))
+        );
         let mut other = found(-12);
         other.internal = vec!["t2".to_owned()];
-        assert_ne!(difference_transfer_id(&found(-12)), difference_transfer_id(&other));
+        assert_ne!(
+            difference_transfer_id(&found(-12)),
+            difference_transfer_id(&other)
+        );
     }
 }

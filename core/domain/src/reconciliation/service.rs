@@ -1,0 +1,271 @@
+//! Importing bank statements: each file once, each entry once, nothing from a file that does
+//! not check out.
+
+use std::future::Future;
+
+use bazaar_ledger::Timestamp;
+use bazaar_money::{Currency, Money};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{BankStatement, CamtError, EntryStatus, MatchError, join_pages, parse_camt053};
+use crate::fx::calendar::Date;
+
+bazaar_ledger::uuid_id!(
+    /// An imported file's id, derived from its content.
+    ImportId
+);
+
+bazaar_ledger::uuid_id!(
+    /// A bank entry's id, derived from the account, the statement and the entry.
+    BankEntryId
+);
+
+/// The namespace of import and entry ids.
+const NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_51a0_7c44_4f19_a3d6_0e5b_9c17_d842);
+
+/// What kind of file was imported.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ImportKind {
+    /// An ISO 20022 camt.053 bank statement.
+    Camt053,
+}
+
+impl ImportKind {
+    /// Its stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Camt053 => "camt053",
+        }
+    }
+}
+
+/// A file to record as imported.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ImportedFile {
+    /// Derived from the content: the same bytes are the same import.
+    pub id: ImportId,
+    /// What it is.
+    pub kind: ImportKind,
+    /// The SHA-256 of its content, in hex.
+    pub sha256: String,
+    /// The name it was given, for people (at most 200 characters kept).
+    pub name: String,
+}
+
+/// A booked or pending bank entry as stored.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct BankEntryRecord {
+    /// Derived from the account, the statement and the entry's place or the bank's reference.
+    pub id: BankEntryId,
+    /// The account, as a keyed hash: the platform's account number is not stored in clear.
+    pub account_key: String,
+    /// The account's last four characters, for people.
+    pub account_hint: String,
+    /// The statement it came from.
+    pub statement_id: String,
+    /// Signed: credits positive.
+    pub amount: Money,
+    /// `BOOK`, `PDNG`, `INFO`, or the bank's own code.
+    pub status: String,
+    /// When the bank booked it.
+    pub booking_date: Option<Date>,
+    /// When the money counts.
+    pub value_date: Option<Date>,
+    /// The bank's reference of the entry.
+    pub servicer_reference: Option<String>,
+    /// The end-to-end ids of its parts, space-separated.
+    pub end_to_end_ids: Option<String>,
+    /// The remittance texts of its parts, space-separated.
+    pub remittance: Option<String>,
+    /// The bank transaction code.
+    pub transaction_code: Option<String>,
+    /// How many parts it carries (a batch's transactions).
+    pub parts: u32,
+}
+
+/// What an import did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ImportOutcome {
+    /// The file was new: this many entries were stored (entries already stored from another
+    /// file of the same statement are not counted).
+    Imported {
+        /// Entries stored.
+        entries: u32,
+    },
+    /// The same file was imported before: nothing was stored.
+    AlreadyImported,
+}
+
+/// Why the reconciliation store refused.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum ReconciliationStoreError {
+    /// The database did not answer; worth a retry.
+    #[error("the reconciliation store is unavailable")]
+    Unavailable,
+    /// The database refused unexpectedly.
+    #[error("internal error in the reconciliation store")]
+    Internal,
+}
+
+/// Where imports and bank entries are kept.
+///
+/// An implementation MUST store a file and its entries in one transaction, MUST store
+/// nothing and answer [`ImportOutcome::AlreadyImported`] for a file id it has, and MUST skip
+/// an entry whose id it has (counting only the entries it stored).
+pub trait ReconciliationStore: Send + Sync {
+    /// Stores the file and its entries, once.
+    fn import_bank_entries(
+        &self,
+        file: ImportedFile,
+        entries: Vec<BankEntryRecord>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<ImportOutcome, ReconciliationStoreError>> + Send;
+
+    /// The entries of an account in a currency booked from `from` to `to` (inclusive),
+    /// in order of booking date, then id.
+    fn bank_entries(
+        &self,
+        account_key: String,
+        currency: Currency,
+        from: Date,
+        to: Date,
+    ) -> impl Future<Output = Result<Vec<BankEntryRecord>, ReconciliationStoreError>> + Send;
+}
+
+/// Why a reconciliation call was refused.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum ReconciliationError {
+    /// A bank statement that does not read or check out.
+    #[error(transparent)]
+    Camt(#[from] CamtError),
+    /// Matching could not run.
+    #[error(transparent)]
+    Match(#[from] MatchError),
+    /// The store refused.
+    #[error(transparent)]
+    Store(#[from] ReconciliationStoreError),
+}
+
+impl ReconciliationError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Camt(inner) => inner.code(),
+            Self::Match(inner) => inner.code(),
+            Self::Store(ReconciliationStoreError::Unavailable) => "unavailable",
+            Self::Store(ReconciliationStoreError::Internal) => "internal",
+        }
+    }
+}
+
+/// The keyed hash an account is stored under.
+pub fn account_key(account: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"bazaar-bank-account\0");
+    hasher.update(account.trim().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+fn status_name(status: &EntryStatus) -> String {
+    match status {
+        EntryStatus::Booked => "BOOK".to_owned(),
+        EntryStatus::Pending => "PDNG".to_owned(),
+        EntryStatus::Information => "INFO".to_owned(),
+        EntryStatus::Other(code) => code.clone(),
+    }
+}
+
+fn joined(parts: impl Iterator<Item = String>) -> Option<String> {
+    let text = parts.collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
+}
+
+/// The records of a checked statement's entries.
+pub fn entry_records(statement: &BankStatement) -> Vec<BankEntryRecord> {
+    let key = account_key(&statement.account);
+    let hint: String = {
+        let chars: Vec<char> = statement.account.trim().chars().collect();
+        chars
+            .get(chars.len().saturating_sub(4)..)
+            .map(|tail| tail.iter().collect())
+            .unwrap_or_default()
+    };
+    statement
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let place = entry
+                .servicer_reference
+                .clone()
+                .unwrap_or_else(|| format!("#{index}"));
+            let name = format!("{key}:{}:{place}", statement.id);
+            BankEntryRecord {
+                id: BankEntryId::from_uuid(Uuid::new_v5(&NAMESPACE, name.as_bytes())),
+                account_key: key.clone(),
+                account_hint: hint.clone(),
+                statement_id: statement.id.clone(),
+                amount: entry.amount,
+                status: status_name(&entry.status),
+                booking_date: entry.booking_date,
+                value_date: entry.value_date,
+                servicer_reference: entry.servicer_reference.clone(),
+                end_to_end_ids: joined(entry.parts.iter().filter_map(|p| p.end_to_end_id.clone())),
+                remittance: joined(entry.parts.iter().filter_map(|p| p.remittance.clone())),
+                transaction_code: entry.transaction_code.clone(),
+                parts: u32::try_from(entry.parts.len()).unwrap_or(u32::MAX),
+            }
+        })
+        .collect()
+}
+
+/// Reconciliation: imports, and matching against the ledger.
+#[derive(Debug)]
+pub struct Reconciliations<S> {
+    store: S,
+}
+
+impl<S: ReconciliationStore> Reconciliations<S> {
+    /// The service over `store`.
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+
+    /// Imports a camt.053 file: every statement checked (and multi-page statements joined)
+    /// before anything is stored; the same file again stores nothing.
+    pub async fn import_camt053(
+        &self,
+        name: &str,
+        xml: &str,
+        now: Timestamp,
+    ) -> Result<ImportOutcome, ReconciliationError> {
+        let statements = join_pages(parse_camt053(xml)?)?;
+        let sha256 = hex::encode(Sha256::digest(xml.as_bytes()));
+        let file = ImportedFile {
+            id: ImportId::from_uuid(Uuid::new_v5(
+                &NAMESPACE,
+                format!("file:{sha256}").as_bytes(),
+            )),
+            kind: ImportKind::Camt053,
+            sha256,
+            name: name.chars().take(200).collect(),
+        };
+        let entries = statements.iter().flat_map(entry_records).collect();
+        Ok(self.store.import_bank_entries(file, entries, now).await?)
+    }
+
+    /// The stored entries of `account` in `currency` booked from `from` to `to`.
+    pub async fn bank_entries(
+        &self,
+        account: &str,
+        currency: Currency,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<BankEntryRecord>, ReconciliationError> {
+        Ok(self
+            .store
+            .bank_entries(account_key(account), currency, from, to)
+            .await?)
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE recon_bank_entries;
+DROP TABLE recon_imports;
