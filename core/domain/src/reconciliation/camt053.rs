@@ -11,8 +11,10 @@ mod check;
 mod error;
 mod read;
 mod tree;
+mod write;
 
 pub use error::CamtError;
+pub use write::write_camt053;
 
 use bazaar_money::{Currency, Money};
 
@@ -142,6 +144,16 @@ pub enum EntryStatus {
 }
 
 impl EntryStatus {
+    /// The code as the bank writes it: `BOOK`, `PDNG`, `INFO`, or its own.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Booked => "BOOK",
+            Self::Pending => "PDNG",
+            Self::Information => "INFO",
+            Self::Other(code) => code,
+        }
+    }
+
     fn from_code(code: &str) -> Self {
         match code {
             "BOOK" => Self::Booked,

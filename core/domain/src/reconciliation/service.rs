@@ -8,7 +8,7 @@ use bazaar_money::{Currency, Money};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{BankStatement, CamtError, EntryStatus, MatchError, join_pages, parse_camt053};
+use super::{BankStatement, CamtError, MatchError, join_pages, parse_camt053};
 use crate::fx::calendar::Date;
 
 bazaar_ledger::uuid_id!(
@@ -167,15 +167,6 @@ pub fn account_key(account: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn status_name(status: &EntryStatus) -> String {
-    match status {
-        EntryStatus::Booked => "BOOK".to_owned(),
-        EntryStatus::Pending => "PDNG".to_owned(),
-        EntryStatus::Information => "INFO".to_owned(),
-        EntryStatus::Other(code) => code.clone(),
-    }
-}
-
 fn joined(parts: impl Iterator<Item = String>) -> Option<String> {
     let text = parts.collect::<Vec<_>>().join(" ");
     (!text.is_empty()).then_some(text)
@@ -207,7 +198,7 @@ pub fn entry_records(statement: &BankStatement) -> Vec<BankEntryRecord> {
                 account_hint: hint.clone(),
                 statement_id: statement.id.clone(),
                 amount: entry.amount,
-                status: status_name(&entry.status),
+                status: entry.status.code().to_owned(),
                 booking_date: entry.booking_date,
                 value_date: entry.value_date,
                 servicer_reference: entry.servicer_reference.clone(),
