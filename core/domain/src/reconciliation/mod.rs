@@ -9,12 +9,14 @@
 //!   rules, into four buckets.
 //! - [`difference_posting`] (`postings.rs`): what a match's difference books, once.
 //! - [`Reconciliations`] (`service.rs`): imports each file once through the
-//!   [`ReconciliationStore`] port.
+//!   [`ReconciliationStore`] port, and reconciles the stored bank entries against the
+//!   ledger's `bank` account ([`bank_records`], [`ledger_records`] in `bank.rs`).
 //!
 //! The providers' reports are read in [`crate::payments`]: the settlement details report
 //! ([`crate::payments::parse_settlement_report`]) and the itemized payout reconciliation
 //! report ([`crate::payments::parse_itemized_report`]).
 
+mod bank;
 mod camt053;
 mod matching;
 mod postings;
@@ -22,6 +24,7 @@ mod service;
 #[cfg(test)]
 mod tests;
 
+pub use bank::*;
 pub use camt053::*;
 pub use matching::*;
 pub use postings::*;

@@ -8,7 +8,13 @@ use bazaar_money::{Currency, Money};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{BankStatement, CamtError, MatchError, join_pages, parse_camt053};
+use bazaar_ledger::{HistoryCursor, LedgerHistory, LedgerStore};
+
+use super::{
+    BankStatement, CamtError, DifferenceReason, MatchError, Reconciliation, Rule, bank_records,
+    difference_posting, join_pages, ledger_records, parse_camt053, reconcile,
+};
+use crate::chart::ChartAccount;
 use crate::fx::calendar::Date;
 
 bazaar_ledger::uuid_id!(
@@ -20,6 +26,9 @@ bazaar_ledger::uuid_id!(
     /// A bank entry's id, derived from the account, the statement and the entry.
     BankEntryId
 );
+
+/// The most ledger transfers one bank reconciliation reads.
+pub const LEDGER_RECORDS_MAX: usize = 2_000_000;
 
 /// The namespace of import and entry ids.
 const NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_51a0_7c44_4f19_a3d6_0e5b_9c17_d842);
@@ -145,6 +154,14 @@ pub enum ReconciliationError {
     /// The store refused.
     #[error(transparent)]
     Store(#[from] ReconciliationStoreError),
+    /// More ledger transfers in the period than one run reads.
+    #[error(
+        "more than {LEDGER_RECORDS_MAX} ledger transfers in the period; reconcile a shorter one"
+    )]
+    TooManyRecords,
+    /// The ledger refused a posting, with its code.
+    #[error("the ledger refused the posting: {0}")]
+    Ledger(&'static str),
 }
 
 impl ReconciliationError {
@@ -155,6 +172,8 @@ impl ReconciliationError {
             Self::Match(inner) => inner.code(),
             Self::Store(ReconciliationStoreError::Unavailable) => "unavailable",
             Self::Store(ReconciliationStoreError::Internal) => "internal",
+            Self::TooManyRecords => "too_many_records",
+            Self::Ledger(_) => "internal",
         }
     }
 }
@@ -213,14 +232,15 @@ pub fn entry_records(statement: &BankStatement) -> Vec<BankEntryRecord> {
 
 /// Reconciliation: imports, and matching against the ledger.
 #[derive(Debug)]
-pub struct Reconciliations<S> {
+pub struct Reconciliations<S, L> {
     store: S,
+    ledger: L,
 }
 
-impl<S: ReconciliationStore> Reconciliations<S> {
-    /// The service over `store`.
-    pub fn new(store: S) -> Self {
-        Self { store }
+impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, L> {
+    /// The service over `store`, reading and posting to `ledger`.
+    pub fn new(store: S, ledger: L) -> Self {
+        Self { store, ledger }
     }
 
     /// Imports a camt.053 file: every statement checked (and multi-page statements joined)
@@ -258,5 +278,95 @@ impl<S: ReconciliationStore> Reconciliations<S> {
             .store
             .bank_entries(account_key(account), currency, from, to)
             .await?)
+    }
+
+    /// Matches the bank's booked entries on `account` in `currency` from `from` to `to`
+    /// against the ledger's transfers on `bank` in the same days widened by the rules' date
+    /// drift. A dry run: it writes nothing.
+    pub async fn reconcile_bank(
+        &self,
+        account: &str,
+        currency: Currency,
+        from: Date,
+        to: Date,
+        rules: &[Rule],
+    ) -> Result<Reconciliation, ReconciliationError> {
+        let drift = rules.iter().map(|r| r.date_drift_days).max().unwrap_or(0);
+        let wide_from = from
+            .add_days(drift.checked_neg().unwrap_or(0))
+            .ok_or(MatchError::DateOutOfRange)?;
+        let wide_to = to.add_days(drift).ok_or(MatchError::DateOutOfRange)?;
+        let entries = self.bank_entries(account, currency, from, to).await?;
+        let bank = ChartAccount::Bank.id(currency);
+        let transfers = self.ledger_days(bank, wide_from, wide_to).await?;
+        let external = bank_records(&entries)?;
+        let internal = ledger_records(&transfers, bank)?;
+        Ok(reconcile(&external, &internal, rules)?)
+    }
+
+    /// The transfers on `account` posted from `from` to `to` (UTC days, inclusive), at most
+    /// [`LEDGER_RECORDS_MAX`].
+    async fn ledger_days(
+        &self,
+        account: bazaar_ledger::AccountId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<bazaar_ledger::Transfer>, ReconciliationError> {
+        let day_micros = 86_400_000_000_i64;
+        let start = from
+            .days_since_epoch()
+            .and_then(|d| d.checked_mul(day_micros))
+            .ok_or(MatchError::DateOutOfRange)?;
+        let end = to
+            .days_since_epoch()
+            .and_then(|d| d.checked_add(1))
+            .and_then(|d| d.checked_mul(day_micros))
+            .ok_or(MatchError::DateOutOfRange)?;
+        let mut found = Vec::new();
+        let mut before = Some(HistoryCursor {
+            timestamp: Timestamp::from_micros(end),
+            leg: i32::MIN,
+        });
+        loop {
+            let page = self
+                .ledger
+                .history(account, before, 500)
+                .await
+                .map_err(|_| ReconciliationStoreError::Unavailable)?;
+            let full = page.len() >= 500;
+            for entry in page {
+                before = Some(entry.cursor());
+                if entry.transfer.timestamp.as_micros() < start {
+                    return Ok(found);
+                }
+                found.push(entry.transfer);
+                if found.len() >= LEDGER_RECORDS_MAX {
+                    return Err(ReconciliationError::TooManyRecords);
+                }
+            }
+            if !full {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Books the differences of `result`'s matches for `reason` (once: a match's posting
+    /// has an id of its own); answers how many postings it submitted.
+    pub async fn book_differences(
+        &self,
+        result: &Reconciliation,
+        reason: DifferenceReason,
+    ) -> Result<u32, ReconciliationError> {
+        let mut booked = 0_u32;
+        for found in &result.amount_differences {
+            let Some(posting) = difference_posting(found, reason).map_err(MatchError::from)? else {
+                continue;
+            };
+            crate::postings::submit(&self.ledger, posting)
+                .await
+                .map_err(|error| ReconciliationError::Ledger(error.code()))?;
+            booked = booked.saturating_add(1);
+        }
+        Ok(booked)
     }
 }
