@@ -43,6 +43,20 @@ mod stats;
 
 use std::process::ExitCode;
 
+/// `--flag N` pairs of whole numbers, in order, for benchmarks whose options are all numbers.
+fn numeric_flags(args: &[String]) -> Result<Vec<(&str, u32)>, String> {
+    let mut flags = Vec::new();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number: u32 = value
+            .parse()
+            .map_err(|_| format!("{flag}: not a number: {value}"))?;
+        flags.push((flag.as_str(), number));
+    }
+    Ok(flags)
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -46,13 +46,8 @@ impl Options {
             sellers: 100_000,
             db_pool: 16,
         };
-        let mut rest = args.iter();
-        while let Some(flag) = rest.next() {
-            let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
-            let number: u32 = value
-                .parse()
-                .map_err(|_| format!("{flag}: not a number: {value}"))?;
-            match flag.as_str() {
+        for (flag, number) in crate::numeric_flags(args)? {
+            match flag {
                 "--sellers" => options.sellers = number.max(1),
                 "--db-pool" => options.db_pool = number.max(1),
                 _ => return Err(format!("unknown option {flag}")),

@@ -20,13 +20,8 @@ pub struct Options {
 impl Options {
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut options = Self { entries: 1_000_000 };
-        let mut rest = args.iter();
-        while let Some(flag) = rest.next() {
-            let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
-            let number: u32 = value
-                .parse()
-                .map_err(|_| format!("{flag}: not a number: {value}"))?;
-            match flag.as_str() {
+        for (flag, number) in crate::numeric_flags(args)? {
+            match flag {
                 "--entries" => options.entries = number.max(1),
                 _ => return Err(format!("unknown option {flag}")),
             }
