@@ -202,3 +202,35 @@ pub trait LedgerHistory: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<HistoryEntry>, StoreError>> + Send;
 }
+
+/// Entries read per page by [`walk_history`].
+const WALK_PAGE: u32 = 500;
+
+/// An account's history from `from` back, newest first, a page at a time, until `stop` says
+/// an entry is the last one wanted (it is included), the history ends, or `max` entries were
+/// read. Pages may come back shorter than asked (a store may cut them): only an empty page
+/// ends the history.
+pub async fn walk_history<H: LedgerHistory + ?Sized>(
+    history: &H,
+    account: AccountId,
+    from: Option<HistoryCursor>,
+    max: usize,
+    mut stop: impl FnMut(&HistoryEntry) -> bool + Send,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let mut found = Vec::new();
+    let mut before = from;
+    loop {
+        let page = history.history(account, before, WALK_PAGE).await?;
+        if page.is_empty() {
+            return Ok(found);
+        }
+        for entry in page {
+            before = Some(entry.cursor());
+            let last = stop(&entry);
+            found.push(entry);
+            if last || found.len() >= max {
+                return Ok(found);
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use bazaar_ledger::{
     AccountId, HistoryCursor, HistoryEntry, LedgerHistory, LedgerStore, Timestamp, Transfer,
+    walk_history,
 };
 use bazaar_money::Currency;
 use uuid::Uuid;
@@ -15,8 +16,6 @@ use crate::fx::calendar::Date;
 /// How many entries a statement reads back at most on one account: a seller whose payouts
 /// are further apart than this gets a statement that starts with the balance at the cut.
 pub const STATEMENT_ENTRIES_MAX: usize = 20_000;
-/// Entries read per history page.
-const PAGE: u32 = 500;
 
 /// A seller's ledger account a balance is read from.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -79,29 +78,11 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore + LedgerHistory> Payouts<S, 
         &self,
         account: AccountId,
         from: Option<HistoryCursor>,
-        mut stop: impl FnMut(&HistoryEntry) -> bool,
+        stop: impl FnMut(&HistoryEntry) -> bool + Send,
     ) -> Result<Vec<HistoryEntry>, PayoutsError> {
-        let mut found = Vec::new();
-        let mut before = from;
-        loop {
-            let page = self
-                .ledger
-                .history(account, before, PAGE)
-                .await
-                .map_err(ledger_read)?;
-            let full = page.len() >= usize::try_from(PAGE).unwrap_or(usize::MAX);
-            for entry in page {
-                before = Some(entry.cursor());
-                let last = stop(&entry);
-                found.push(entry);
-                if last || found.len() >= STATEMENT_ENTRIES_MAX {
-                    return Ok(found);
-                }
-            }
-            if !full {
-                return Ok(found);
-            }
-        }
+        walk_history(&self.ledger, account, from, STATEMENT_ENTRIES_MAX, stop)
+            .await
+            .map_err(ledger_read)
     }
 
     /// The entries of the seller's `balance` account since `since`, newest first, at most

@@ -8,7 +8,7 @@ use bazaar_money::{Currency, Money};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use bazaar_ledger::{HistoryCursor, LedgerHistory, LedgerStore};
+use bazaar_ledger::{HistoryCursor, LedgerHistory, LedgerStore, walk_history};
 
 use super::{
     BankStatement, CamtError, DifferenceReason, MatchError, Reconciliation, Rule, bank_records,
@@ -322,32 +322,30 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
             .and_then(|d| d.checked_add(1))
             .and_then(|d| d.checked_mul(day_micros))
             .ok_or(MatchError::DateOutOfRange)?;
-        let mut found = Vec::new();
-        let mut before = Some(HistoryCursor {
+        let before = Some(HistoryCursor {
             timestamp: Timestamp::from_micros(end),
             leg: i32::MIN,
         });
-        loop {
-            let page = self
-                .ledger
-                .history(account, before, 500)
-                .await
-                .map_err(|_| ReconciliationStoreError::Unavailable)?;
-            let full = page.len() >= 500;
-            for entry in page {
-                before = Some(entry.cursor());
-                if entry.transfer.timestamp.as_micros() < start {
-                    return Ok(found);
-                }
-                found.push(entry.transfer);
-                if found.len() >= LEDGER_RECORDS_MAX {
-                    return Err(ReconciliationError::TooManyRecords);
-                }
-            }
-            if !full {
-                return Ok(found);
-            }
+        // One entry past the limit tells a period that is too long.
+        let mut found = walk_history(
+            &self.ledger,
+            account,
+            before,
+            LEDGER_RECORDS_MAX.saturating_add(1),
+            |entry| entry.transfer.timestamp.as_micros() < start,
+        )
+        .await
+        .map_err(|_| ReconciliationStoreError::Unavailable)?;
+        if found
+            .last()
+            .is_some_and(|e| e.transfer.timestamp.as_micros() < start)
+        {
+            found.pop();
         }
+        if found.len() > LEDGER_RECORDS_MAX {
+            return Err(ReconciliationError::TooManyRecords);
+        }
+        Ok(found.into_iter().map(|entry| entry.transfer).collect())
     }
 
     /// Books the differences of `result`'s matches for `reason` (once: a match's posting
