@@ -13,10 +13,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use super::{
-    BusinessCalendar, LedgerChange, NewPayout, Payout, PayoutError, PayoutEvent, PayoutId,
-    PayoutKind, PayoutMove, PayoutRails, PayoutSeller, PayoutState, PayoutStore, Payouts,
-    PayoutsError, RUN_CONCURRENCY, RailAcceptance, RailError, RailSubmission, RunPass, Zone,
-    transition,
+    BusinessCalendar, LedgerChange, NewPayout, Payout, PayoutError, PayoutId, PayoutKind,
+    PayoutMove, PayoutRails, PayoutSeller, PayoutState, PayoutStore, Payouts, PayoutsError,
+    RUN_CONCURRENCY, RailSubmission, RunPass, Zone, transition,
 };
 use crate::Country;
 use crate::chart::ChartAccount;
@@ -270,16 +269,10 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         };
         let mut moves = Vec::new();
         for (payout, answer) in submitted.iter().zip(answers) {
-            let (event, accepted) = match answer {
-                Ok(RailAcceptance::Accepted {
-                    reference,
-                    expected_at,
-                }) => (PayoutEvent::Submitted, Some((reference, expected_at))),
-                Ok(RailAcceptance::Refused(code)) => (PayoutEvent::Failed(code), None),
-                Err(RailError::Unavailable | RailError::Rejected(_) | RailError::NotConfigured) => {
-                    continue;
-                }
+            let Ok(answer) = answer else {
+                continue;
             };
+            let (event, accepted) = answer.event();
             let change = transition(payout.state, event, now, payout.rail)?;
             moves.push((
                 payout.id,

@@ -38,6 +38,23 @@ pub enum RailAcceptance {
     Refused(FailureCode),
 }
 
+impl RailAcceptance {
+    /// The payout's move this answer asks for, and for an accepted payout the rail's
+    /// reference and expected arrival.
+    pub fn event(self) -> (super::PayoutEvent, Option<(String, Timestamp)>) {
+        match self {
+            Self::Accepted {
+                reference,
+                expected_at,
+            } => (
+                super::PayoutEvent::Submitted,
+                Some((reference, expected_at)),
+            ),
+            Self::Refused(code) => (super::PayoutEvent::Failed(code), None),
+        }
+    }
+}
+
 /// Something the rail reports about a payout after accepting it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RailEvent {

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::{
     Balances, BusinessCalendar, FIRST_YEAR, LedgerChange, Payout, PayoutError, PayoutEvent,
     PayoutId, PayoutMove, PayoutRails, PayoutSeller, PayoutState, PayoutStore, PayoutStoreError,
-    Payouts, PayoutsError, RailAcceptance, RailOutcome, RailSubmission, ReleasePolicy, Zone,
-    released_through, share_of, transition,
+    Payouts, PayoutsError, RailOutcome, RailSubmission, ReleasePolicy, Zone, released_through,
+    share_of, transition,
 };
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
@@ -478,11 +478,7 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
             )
             .await;
         let (event, accepted) = match answer {
-            Ok(RailAcceptance::Accepted {
-                reference,
-                expected_at,
-            }) => (PayoutEvent::Submitted, Some((reference, expected_at))),
-            Ok(RailAcceptance::Refused(code)) => (PayoutEvent::Failed(code), None),
+            Ok(answer) => answer.event(),
             Err(super::RailError::Unavailable) => return Ok(None),
             Err(error) => return Err(error.into()),
         };
