@@ -13,7 +13,7 @@ CREATE TABLE recon_imports (
 
 -- One row per bank entry; its id derives from the account, the statement and the bank's
 -- reference, so an entry imports once whichever file carries it. The platform's account
--- number is kept only as a keyed hash and its last four characters.
+-- number is kept only as a SHA-256 hash (with a fixed label) and its last four characters.
 CREATE TABLE recon_bank_entries (
     id UUID PRIMARY KEY,
     import_id UUID NOT NULL REFERENCES recon_imports (id),

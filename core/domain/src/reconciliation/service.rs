@@ -67,7 +67,8 @@ pub struct ImportedFile {
 pub struct BankEntryRecord {
     /// Derived from the account, the statement and the entry's place or the bank's reference.
     pub id: BankEntryId,
-    /// The account, as a keyed hash: the platform's account number is not stored in clear.
+    /// The account as a labelled SHA-256 hash: the number is not stored in clear (the hash
+    /// is not secret-keyed; it suits the platform's own accounts, not sellers').
     pub account_key: String,
     /// The account's last four characters, for people.
     pub account_hint: String,
@@ -178,7 +179,7 @@ impl ReconciliationError {
     }
 }
 
-/// The keyed hash an account is stored under.
+/// The hash an account is stored under: SHA-256 of a fixed label and the number.
 pub fn account_key(account: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"bazaar-bank-account\0");
