@@ -596,5 +596,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recon_provider_rows (id) {
+        id -> Uuid,
+        import_id -> Uuid,
+        provider -> Text,
+        batch -> Text,
+        kind -> Text,
+        reference -> Nullable<Text>,
+        gross_currency -> Bpchar,
+        gross_minor -> Int8,
+        fees_minor -> Int8,
+        currency -> Bpchar,
+        net_minor -> Int8,
+        booked_on -> Text,
+    }
+}
+
+diesel::table! {
+    recon_runs (id) {
+        id -> Uuid,
+        created_at -> Int8,
+        account_key -> Bpchar,
+        account_hint -> Text,
+        currency -> Bpchar,
+        from_day -> Text,
+        to_day -> Text,
+        matched -> Int8,
+        amount_differences -> Int8,
+        unmatched_external -> Int8,
+        unmatched_internal -> Int8,
+        sha256 -> Bpchar,
+    }
+}
+
+diesel::table! {
+    recon_run_items (run_id, seq) {
+        run_id -> Uuid,
+        seq -> Int4,
+        bucket -> Text,
+        side -> Text,
+        item_id -> Text,
+        currency -> Bpchar,
+        amount_minor -> Int8,
+        day -> Int8,
+        reference -> Nullable<Text>,
+        rule -> Nullable<Text>,
+        match_no -> Nullable<Int4>,
+    }
+}
+
 diesel::joinable!(recon_bank_entries -> recon_imports (import_id));
+diesel::joinable!(recon_provider_rows -> recon_imports (import_id));
+diesel::joinable!(recon_run_items -> recon_runs (run_id));
 diesel::allow_tables_to_appear_in_same_query!(recon_imports, recon_bank_entries);
+diesel::allow_tables_to_appear_in_same_query!(recon_imports, recon_provider_rows);
+diesel::allow_tables_to_appear_in_same_query!(recon_runs, recon_run_items);

@@ -155,6 +155,9 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         payout_card_settlements,
         recon_imports,
         recon_bank_entries,
+        recon_provider_rows,
+        recon_runs,
+        recon_run_items,
     )
 }
 

@@ -12,6 +12,11 @@
 //!   [`ReconciliationStore`] port, and reconciles the stored bank entries against the
 //!   ledger's `bank` account ([`bank_records`], [`ledger_records`] in `bank.rs`).
 //!
+//! - [`three_way`] (`three_way.rs`): the bank against the providers' payouts, the providers'
+//!   rows against the ledger, and what is left of the bank against the ledger; imported
+//!   provider rows ([`settlement_records`], [`itemized_records`] in `provider.rs`) and stored
+//!   runs ([`Reconciliations::run`] in `runs.rs`).
+//!
 //! The providers' reports are read in [`crate::payments`]: the settlement details report
 //! ([`crate::payments::parse_settlement_report`]) and the itemized payout reconciliation
 //! report ([`crate::payments::parse_itemized_report`]).
@@ -20,7 +25,12 @@ mod bank;
 mod camt053;
 mod matching;
 mod postings;
+mod provider;
+mod runs;
 mod service;
+mod three_way;
+#[cfg(test)]
+mod three_way_tests;
 #[cfg(test)]
 mod tests;
 
@@ -28,4 +38,7 @@ pub use bank::*;
 pub use camt053::*;
 pub use matching::*;
 pub use postings::*;
+pub use provider::*;
+pub use runs::*;
 pub use service::*;
+pub use three_way::*;

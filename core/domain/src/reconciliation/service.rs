@@ -11,7 +11,7 @@ use uuid::Uuid;
 use bazaar_ledger::{HistoryCursor, LedgerHistory, LedgerStore, walk_history};
 
 use super::{
-    BankStatement, CamtError, DifferenceReason, MatchError, Reconciliation, Rule, bank_records,
+    BankStatement, Bucket, CamtError, Match, ProviderRowRecord, RunId, RunItem, RunSummary, DifferenceReason, MatchError, Reconciliation, Rule, bank_records,
     difference_posting, join_pages, ledger_records, parse_camt053, reconcile,
 };
 use crate::chart::ChartAccount;
@@ -38,6 +38,10 @@ const NAMESPACE: Uuid = Uuid::from_u128(0x2b8e_51a0_7c44_4f19_a3d6_0e5b_9c17_d84
 pub enum ImportKind {
     /// An ISO 20022 camt.053 bank statement.
     Camt053,
+    /// A provider's settlement details report.
+    SettlementReport,
+    /// A provider's itemized payout reconciliation report.
+    ItemizedReport,
 }
 
 impl ImportKind {
@@ -45,6 +49,8 @@ impl ImportKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Camt053 => "camt053",
+            Self::SettlementReport => "settlement_report",
+            Self::ItemizedReport => "itemized_report",
         }
     }
 }
@@ -141,6 +147,43 @@ pub trait ReconciliationStore: Send + Sync {
         from: Date,
         to: Date,
     ) -> impl Future<Output = Result<Vec<BankEntryRecord>, ReconciliationStoreError>> + Send;
+
+    /// Stores a provider's report and its rows, once, as for bank entries.
+    fn import_provider_rows(
+        &self,
+        file: ImportedFile,
+        rows: Vec<ProviderRowRecord>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<ImportOutcome, ReconciliationStoreError>> + Send;
+
+    /// The provider rows in `currency` (their net's) dated from `from` to `to` (inclusive),
+    /// in order of date, then id.
+    fn provider_rows(
+        &self,
+        currency: Currency,
+        from: Date,
+        to: Date,
+    ) -> impl Future<Output = Result<Vec<ProviderRowRecord>, ReconciliationStoreError>> + Send;
+
+    /// Stores a run and its items in one transaction.
+    fn store_run(
+        &self,
+        run: RunSummary,
+        items: Vec<RunItem>,
+    ) -> impl Future<Output = Result<(), ReconciliationStoreError>> + Send;
+
+    /// The latest `limit` runs, newest first.
+    fn runs(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RunSummary>, ReconciliationStoreError>> + Send;
+
+    /// A run's items in stored order; `bucket` keeps only those of one bucket.
+    fn run_items(
+        &self,
+        run: RunId,
+        bucket: Option<Bucket>,
+    ) -> impl Future<Output = Result<Vec<RunItem>, ReconciliationStoreError>> + Send;
 }
 
 /// Why a reconciliation call was refused.
@@ -160,6 +203,14 @@ pub enum ReconciliationError {
         "more than {LEDGER_RECORDS_MAX} ledger transfers in the period; reconcile a shorter one"
     )]
     TooManyRecords,
+    /// A provider's report that does not read or add up, with its code.
+    #[error("{message}")]
+    Report {
+        /// The report error's code.
+        code: &'static str,
+        /// What is wrong, safe to show.
+        message: String,
+    },
     /// The ledger refused a posting, with its code.
     #[error("the ledger refused the posting: {0}")]
     Ledger(&'static str),
@@ -174,6 +225,7 @@ impl ReconciliationError {
             Self::Store(ReconciliationStoreError::Unavailable) => "unavailable",
             Self::Store(ReconciliationStoreError::Internal) => "internal",
             Self::TooManyRecords => "too_many_records",
+            Self::Report { code, .. } => code,
             Self::Ledger(_) => "internal",
         }
     }
@@ -234,8 +286,8 @@ pub fn entry_records(statement: &BankStatement) -> Vec<BankEntryRecord> {
 /// Reconciliation: imports, and matching against the ledger.
 #[derive(Debug)]
 pub struct Reconciliations<S, L> {
-    store: S,
-    ledger: L,
+    pub(super) store: S,
+    pub(super) ledger: L,
 }
 
 impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, L> {
@@ -307,7 +359,7 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
 
     /// The transfers on `account` posted from `from` to `to` (UTC days, inclusive), at most
     /// [`LEDGER_RECORDS_MAX`].
-    async fn ledger_days(
+    pub(super) async fn ledger_days(
         &self,
         account: bazaar_ledger::AccountId,
         from: Date,
@@ -356,8 +408,17 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
         result: &Reconciliation,
         reason: DifferenceReason,
     ) -> Result<u32, ReconciliationError> {
+        self.post_differences(result.amount_differences.iter().map(|found| (found, reason)))
+            .await
+    }
+
+    /// Posts each match's difference for its reason; answers how many were submitted.
+    pub(super) async fn post_differences(
+        &self,
+        matches: impl Iterator<Item = (&Match, DifferenceReason)>,
+    ) -> Result<u32, ReconciliationError> {
         let mut booked = 0_u32;
-        for found in &result.amount_differences {
+        for (found, reason) in matches {
             let Some(posting) = difference_posting(found, reason).map_err(MatchError::from)? else {
                 continue;
             };
