@@ -8,10 +8,16 @@
 //! outcome once as an event with a stable id. Destinations whose identifier ends in one of
 //! the [`TEST_ACCOUNTS`] suffixes fail, are refused or come back, as real banks do.
 //!
+//! [`SandboxBank`] is the platform's bank account behind them: it books the provider's
+//! payouts in, the payouts the sandbox rails pay out (and those that come back), and writes
+//! each day's camt.053 statement for the reconciliation to read.
+//!
 //! [`PayoutRails`]: bazaar_domain::payouts::PayoutRails
 
+mod bank;
 mod configured;
 mod sandbox;
 
+pub use bank::{BankError, PROVIDER_CHARS_MAX, SandboxBank};
 pub use configured::ConfiguredRails;
 pub use sandbox::{RETURN_AFTER_SECS, SandboxRails, Script, TEST_ACCOUNTS};

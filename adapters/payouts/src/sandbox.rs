@@ -16,6 +16,8 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::bank::{BankError, book_payout_outcome};
+
 /// How long after a payout is paid a returning test account sends it back: one day.
 pub const RETURN_AFTER_SECS: u32 = 24 * 3600;
 
@@ -87,9 +89,15 @@ fn script_for(destination: &BankDetails) -> Script {
 }
 
 /// Every rail, simulated. Clones share the pool and so the same rails.
+///
+/// The platform's bank account behind them is the [`SandboxBank`](crate::SandboxBank) on the
+/// same database: recording a payout paid debits it, recording one returned credits it back,
+/// in the same transaction.
 #[derive(Clone)]
 pub struct SandboxRails {
     pool: Pool<ConnectionManager<PgConnection>>,
+    /// What the bank charges per payout paid, in minor units of the payout's currency.
+    bank_charge_minor: i64,
 }
 
 impl std::fmt::Debug for SandboxRails {
@@ -118,7 +126,20 @@ impl SandboxRails {
             .min_idle(Some(0))
             .connection_timeout(std::time::Duration::from_secs(5))
             .build_unchecked(manager);
-        Self { pool }
+        Self {
+            pool,
+            bank_charge_minor: 0,
+        }
+    }
+
+    /// The same rails, whose bank takes a charge of `minor` minor units, in the payout's
+    /// currency, for every payout paid: a debit of its own (kind `charge`, remittance
+    /// `bank charge`, end-to-end id `charge-{payout id}`), booked with the payout's. Zero,
+    /// the default, or less books no charge.
+    #[must_use]
+    pub fn with_bank_charge(mut self, minor: i64) -> Self {
+        self.bank_charge_minor = minor.max(0);
+        self
     }
 
     /// Runs `work` in one transaction on a pooled connection, off the async threads.
@@ -311,10 +332,115 @@ fn submit(
     Ok(answer)
 }
 
+/// An event due: when it happened, whose payout, what happened, and the payout's amount.
+struct Due {
+    at: Timestamp,
+    payout: PayoutId,
+    outcome: RailOutcome,
+    amount: Money,
+}
+
+/// The events the open submissions owe by `now`, in the order they happened.
+fn due_events(open: &[SubmissionRow], now: Timestamp) -> Result<Vec<Due>, RailError> {
+    let mut due = Vec::new();
+    for row in open {
+        let Some(expected_at) = row.expected_at.map(Timestamp::from_micros) else {
+            continue;
+        };
+        let script = Script::parse(&row.script).ok_or_else(|| corrupt("script"))?;
+        let payout = PayoutId::from_uuid(row.payout_id);
+        let currency = Currency::from_code(row.currency.trim()).map_err(|_| corrupt("currency"))?;
+        let amount = Money::from_minor(row.amount_minor, currency);
+        if !row.outcome_reported {
+            let outcome = match script {
+                Script::Fail(code) => RailOutcome::Failed(code),
+                Script::Pay | Script::Refuse(_) | Script::Return(_) => RailOutcome::Paid,
+            };
+            due.push(Due {
+                at: expected_at,
+                payout,
+                outcome,
+                amount,
+            });
+        }
+        let returned_at = expected_at.saturating_add_secs(RETURN_AFTER_SECS);
+        if let Script::Return(code) = script
+            && !row.return_reported
+            && returned_at <= now
+        {
+            due.push(Due {
+                at: returned_at,
+                payout,
+                outcome: RailOutcome::Returned(code),
+                amount,
+            });
+        }
+    }
+    due.sort_by_key(|event| (event.at, event.payout));
+    Ok(due)
+}
+
+/// The bank's answer as the rails': its records unreachable, the rails too.
+fn bank_failure(error: BankError) -> RailError {
+    match error {
+        BankError::Unavailable => RailError::Unavailable,
+        other => RailError::Rejected(other.to_string()),
+    }
+}
+
+/// Records event number `seq`, marks its submission reported, and books what it moves on
+/// the platform's bank account.
+fn record_event(
+    conn: &mut PgConnection,
+    seq: i64,
+    due: &Due,
+    bank_charge_minor: i64,
+) -> Result<(), RailError> {
+    let (kind, code) = match due.outcome {
+        RailOutcome::Paid => ("paid", None),
+        RailOutcome::Failed(code) => ("failed", Some(code.as_str())),
+        RailOutcome::Returned(code) => ("returned", Some(code.as_str())),
+    };
+    diesel::insert_into(sandbox_rail_events::table)
+        .values((
+            sandbox_rail_events::seq.eq(seq),
+            sandbox_rail_events::payout_id.eq(due.payout.as_uuid()),
+            sandbox_rail_events::outcome.eq(kind),
+            sandbox_rail_events::code.eq(code),
+            sandbox_rail_events::at.eq(due.at.as_micros()),
+        ))
+        .execute(conn)
+        .map_err(db)?;
+    let flag = diesel::update(sandbox_rail_submissions::table.find(due.payout.as_uuid()));
+    if kind == "returned" {
+        flag.set(sandbox_rail_submissions::return_reported.eq(true))
+            .execute(conn)
+            .map_err(db)?;
+    } else {
+        flag.set(sandbox_rail_submissions::outcome_reported.eq(true))
+            .execute(conn)
+            .map_err(db)?;
+    }
+    book_payout_outcome(
+        conn,
+        due.payout,
+        due.amount,
+        due.outcome,
+        due.at,
+        bank_charge_minor,
+    )
+    .map_err(bank_failure)
+}
+
 /// Records the events due by `now`, in the order they happened, after every event recorded
-/// before. Reporting is serialised by a lock on the rails' one clock row, so event numbers
-/// grow in commit order and a reader never skips one.
-fn report_due(conn: &mut PgConnection, now: Timestamp) -> Result<(), RailError> {
+/// before, each with what it moves on the platform's bank account. Reporting is serialised by
+/// a lock on the rails' one clock row, so event numbers grow in commit order and a reader
+/// never skips one.
+fn report_due(
+    conn: &mut PgConnection,
+    now: Timestamp,
+    bank_charge_minor: i64,
+) -> Result<(), RailError> {
     diesel::insert_into(sandbox_rail_clock::table)
         .values((
             sandbox_rail_clock::id.eq(1),
@@ -342,57 +468,10 @@ fn report_due(conn: &mut PgConnection, now: Timestamp) -> Result<(), RailError> 
         .select(SubmissionRow::as_select())
         .load(conn)
         .map_err(db)?;
-    let mut due = Vec::new();
-    for row in &open {
-        let Some(expected_at) = row.expected_at.map(Timestamp::from_micros) else {
-            continue;
-        };
-        let script = Script::parse(&row.script).ok_or_else(|| corrupt("script"))?;
-        let payout = PayoutId::from_uuid(row.payout_id);
-        if !row.outcome_reported {
-            let outcome = match script {
-                Script::Fail(code) => RailOutcome::Failed(code),
-                Script::Pay | Script::Refuse(_) | Script::Return(_) => RailOutcome::Paid,
-            };
-            due.push((expected_at, payout, outcome));
-        }
-        let returned_at = expected_at.saturating_add_secs(RETURN_AFTER_SECS);
-        if let Script::Return(code) = script
-            && !row.return_reported
-            && returned_at <= now
-        {
-            due.push((returned_at, payout, RailOutcome::Returned(code)));
-        }
-    }
-    due.sort_by_key(|(at, payout, _)| (*at, *payout));
     let mut seq = last;
-    for (at, payout, outcome) in &due {
+    for due in &due_events(&open, now)? {
         seq = seq.checked_add(1).ok_or_else(|| corrupt("event number"))?;
-        let (kind, code) = match outcome {
-            RailOutcome::Paid => ("paid", None),
-            RailOutcome::Failed(code) => ("failed", Some(code.as_str())),
-            RailOutcome::Returned(code) => ("returned", Some(code.as_str())),
-        };
-        diesel::insert_into(sandbox_rail_events::table)
-            .values((
-                sandbox_rail_events::seq.eq(seq),
-                sandbox_rail_events::payout_id.eq(payout.as_uuid()),
-                sandbox_rail_events::outcome.eq(kind),
-                sandbox_rail_events::code.eq(code),
-                sandbox_rail_events::at.eq(at.as_micros()),
-            ))
-            .execute(conn)
-            .map_err(db)?;
-        let flag = diesel::update(sandbox_rail_submissions::table.find(payout.as_uuid()));
-        if kind == "returned" {
-            flag.set(sandbox_rail_submissions::return_reported.eq(true))
-                .execute(conn)
-                .map_err(db)?;
-        } else {
-            flag.set(sandbox_rail_submissions::outcome_reported.eq(true))
-                .execute(conn)
-                .map_err(db)?;
-        }
+        record_event(conn, seq, due, bank_charge_minor)?;
     }
     if seq != last {
         diesel::update(sandbox_rail_clock::table.find(1))
@@ -504,7 +583,9 @@ impl PayoutRails for SandboxRails {
         limit: u32,
         now: Timestamp,
     ) -> Result<Vec<RailEvent>, RailError> {
-        self.transaction(move |conn| report_due(conn, now)).await?;
+        let bank_charge_minor = self.bank_charge_minor;
+        self.transaction(move |conn| report_due(conn, now, bank_charge_minor))
+            .await?;
         self.transaction(move |conn| events_after(conn, after.as_deref(), limit))
             .await
     }

@@ -555,6 +555,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    sandbox_bank_entries (id) {
+        id -> Uuid,
+        currency -> Bpchar,
+        amount_minor -> Int8,
+        booked_day -> Int8,
+        booked_at -> Int8,
+        end_to_end_id -> Text,
+        remittance -> Text,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
     payout_card_settlements (payment_id, seller_id) {
         payment_id -> Uuid,
         seller_id -> Uuid,

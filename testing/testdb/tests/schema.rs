@@ -152,6 +152,7 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         sandbox_rail_submissions,
         sandbox_rail_events,
         sandbox_rail_clock,
+        sandbox_bank_entries,
         payout_card_settlements,
         recon_imports,
         recon_bank_entries,
