@@ -260,6 +260,17 @@ impl LedgerHistory for PostgresLedger {
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         PostgresLedger::history(self, account, before, limit).await
     }
+
+    async fn account_ids(
+        &self,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<AccountId>, StoreError> {
+        let limit = i64::from(limit.min(10_000));
+        let after = after.map(AccountId::as_uuid);
+        self.read(move |conn| sql::account_ids(conn, after, limit))
+            .await
+    }
 }
 
 impl LedgerStore for PostgresLedger {

@@ -4,8 +4,8 @@
 use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::reconciliation::{
     BankEntryId, BankEntryRecord, Bucket, ImportOutcome, ImportedFile, ProviderRowId,
-    ProviderRowKind, ProviderRowRecord, RecordSide, ReconciliationStore,
-    ReconciliationStoreError, RunId, RunItem, RunSummary,
+    ProviderRowKind, ProviderRowRecord, ReconciliationStore, ReconciliationStoreError, RecordSide,
+    RunId, RunItem, RunSummary,
 };
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
@@ -105,8 +105,7 @@ impl EntryRow {
             text.map(|t| Date::parse_iso(&t).ok_or_else(|| corrupt("entry date")))
                 .transpose()
         };
-        let currency =
-            Currency::from_code(self.currency.trim()).map_err(|_| corrupt("currency"))?;
+        let currency = currency(&self.currency)?;
         Ok(BankEntryRecord {
             id: BankEntryId::from_uuid(self.id),
             account_key: self.account_key.trim().to_owned(),

@@ -86,9 +86,15 @@ fn entry(id: &str, minor: i64, e2e: &str, code: &str, day: Date) -> BankEntry {
 fn count(db: &TestDatabase) -> (i64, i64, i64) {
     let mut conn = PgConnection::establish(db.url()).unwrap();
     (
-        recon_provider_rows::table.count().get_result(&mut conn).unwrap(),
+        recon_provider_rows::table
+            .count()
+            .get_result(&mut conn)
+            .unwrap(),
         recon_runs::table.count().get_result(&mut conn).unwrap(),
-        recon_run_items::table.count().get_result(&mut conn).unwrap(),
+        recon_run_items::table
+            .count()
+            .get_result(&mut conn)
+            .unwrap(),
     )
 }
 
@@ -183,7 +189,10 @@ async fn a_batch_reconciles_three_ways_and_what_the_ledger_lacks_is_booked_once(
         ],
     };
     let xml = write_camt053("MSG-1", &format!("{today}T18:00:00"), &[statement]);
-    service.import_camt053("today.xml", &xml, now).await.unwrap();
+    service
+        .import_camt053("today.xml", &xml, now)
+        .await
+        .unwrap();
 
     let rules = ThreeWayRules::default();
     let days = (today, today);
@@ -200,9 +209,12 @@ async fn a_batch_reconciles_three_ways_and_what_the_ledger_lacks_is_booked_once(
         .run(IBAN, Currency::EUR, days, &rules, RunMode::Store, now)
         .await
         .unwrap();
-    assert_eq!(stored.summary.sha256, dry.summary.sha256, "same inputs, same result");
+    assert_eq!(
+        stored.summary.sha256, dry.summary.sha256,
+        "same inputs, same result"
+    );
     let runs = service.runs(10).await.unwrap();
-    assert_eq!(runs, [stored.summary.clone()]);
+    assert_eq!(runs, std::slice::from_ref(&stored.summary));
     assert_eq!(
         service.run_items(stored.summary.id, None).await.unwrap(),
         stored.items
@@ -215,22 +227,47 @@ async fn a_batch_reconciles_three_ways_and_what_the_ledger_lacks_is_booked_once(
     assert_eq!(amounts, [-35, -120]);
 
     // Booked once however often asked; then the run finds nothing left.
+    let before_booking = SystemClock.now();
     for _ in 0..2 {
         service.book(&stored.three_way).await.unwrap();
     }
     let expense = |account: ChartAccount| {
         let ledger = ledger.clone();
         async move {
-            let (_, balance) = ledger.account(account.id(Currency::EUR)).await.unwrap().unwrap();
+            let (_, balance) = ledger
+                .account(account.id(Currency::EUR))
+                .await
+                .unwrap()
+                .unwrap();
             balance.debits_posted - balance.credits_posted
         }
     };
-    assert_eq!(expense(ChartAccount::Expense(Expense::BankCharges)).await, 35);
-    assert_eq!(expense(ChartAccount::Expense(Expense::PspFees)).await, 44 + 12 + 120);
+    assert_eq!(
+        expense(ChartAccount::Expense(Expense::BankCharges)).await,
+        35
+    );
+    assert_eq!(
+        expense(ChartAccount::Expense(Expense::PspFees)).await,
+        44 + 12 + 120
+    );
     let after = service
         .run(IBAN, Currency::EUR, days, &rules, RunMode::DryRun, now)
         .await
         .unwrap();
     assert_eq!(after.summary.counts, [10, 0, 0, 0]);
     assert!(after.three_way.to_book.is_empty());
+
+    // The trial balance now and as it stood before the booking, both balanced.
+    let charges = |trials: &[bazaar_domain::reconciliation::TrialBalance]| {
+        assert!(trials.iter().all(|t| t.balanced()));
+        trials[0].net("expense_bank_charges").unwrap().minor()
+    };
+    assert_eq!(charges(&service.trial_balance(None).await.unwrap()), 35);
+    assert_eq!(
+        charges(&service.trial_balance(Some(before_booking)).await.unwrap()),
+        0
+    );
+    let overview = service.overview(None, 5).await.unwrap();
+    assert_eq!(overview.positions[0].bank.minor(), payout - 35);
+    assert_eq!(overview.runs.len(), 1);
 }

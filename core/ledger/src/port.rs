@@ -201,6 +201,16 @@ pub trait LedgerHistory: Send + Sync {
         before: Option<HistoryCursor>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<HistoryEntry>, StoreError>> + Send;
+
+    /// Up to `limit` account ids in ascending order, only those above `after` when it is
+    /// given: every account, a page at a time, for reports over the whole ledger (a trial
+    /// balance). A store may cut larger limits to a maximum of its own; an empty page means
+    /// no account is left.
+    fn account_ids(
+        &self,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send;
 }
 
 /// Entries read per page by [`walk_history`].

@@ -66,6 +66,27 @@ pub(crate) fn balance_at(
     })))
 }
 
+/// Up to `limit` account ids above `after` (or from the first), ascending.
+pub(crate) fn account_ids(
+    conn: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<bazaar_ledger::AccountId>, TxError> {
+    let mut query = ledger_accounts::table
+        .select(ledger_accounts::id)
+        .order(ledger_accounts::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(ledger_accounts::id.gt(after));
+    }
+    let ids: Vec<Uuid> = query.load(conn)?;
+    Ok(ids
+        .into_iter()
+        .map(bazaar_ledger::AccountId::from_uuid)
+        .collect())
+}
+
 /// One history entry as one query reads it: the transfer with its pending state and reversal
 /// total (which history does not use), its leg, and the account's balance right after it.
 #[derive(QueryableByName)]

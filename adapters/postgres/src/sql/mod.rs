@@ -21,7 +21,7 @@ use crate::codec::{self, ACCOUNT_COLUMNS, AccountRow, FailureRow, TRANSFER_SELEC
 
 mod history;
 
-pub(crate) use history::{balance_at, history, ping};
+pub(crate) use history::{account_ids, balance_at, history, ping};
 
 /// What the posting engine is asked to do in a group.
 #[derive(Debug)]

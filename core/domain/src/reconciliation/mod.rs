@@ -17,6 +17,9 @@
 //!   provider rows ([`settlement_records`], [`itemized_records`] in `provider.rs`) and stored
 //!   runs ([`Reconciliations::run`] in `runs.rs`).
 //!
+//! - [`trial_balances`], [`positions`], [`aged_items`] (`reports.rs`): what finance reads, and
+//!   its CSV.
+//!
 //! The providers' reports are read in [`crate::payments`]: the settlement details report
 //! ([`crate::payments::parse_settlement_report`]) and the itemized payout reconciliation
 //! report ([`crate::payments::parse_itemized_report`]).
@@ -26,19 +29,21 @@ mod camt053;
 mod matching;
 mod postings;
 mod provider;
+mod reports;
 mod runs;
 mod service;
+#[cfg(test)]
+mod tests;
 mod three_way;
 #[cfg(test)]
 mod three_way_tests;
-#[cfg(test)]
-mod tests;
 
 pub use bank::*;
 pub use camt053::*;
 pub use matching::*;
 pub use postings::*;
 pub use provider::*;
+pub use reports::*;
 pub use runs::*;
 pub use service::*;
 pub use three_way::*;

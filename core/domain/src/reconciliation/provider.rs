@@ -240,8 +240,8 @@ pub fn itemized_records(
             written: written.chars().take(40).collect(),
         };
         let date = day_of(&row.created_utc).ok_or_else(|| bad_date(&row.created_utc))?;
-        let paid = day_of(&row.payout_effective_at)
-            .ok_or_else(|| bad_date(&row.payout_effective_at))?;
+        let paid =
+            day_of(&row.payout_effective_at).ok_or_else(|| bad_date(&row.payout_effective_at))?;
         payout_days.entry(&row.payout_id).or_insert(paid);
         records.push(ProviderRowRecord {
             id: row_id(provider, &row.payout_id, &row.balance_transaction_id),

@@ -10,10 +10,9 @@ use uuid::Uuid;
 
 use super::{
     BankEntryRecord, ImportId, ImportKind, ImportOutcome, ImportedFile, MatchError,
-    ProviderRowError, ProviderRowKind, ReconciliationError,
-    ReconciliationStore, Reconciliations, Record, RunItem, ThreeWay, ThreeWayInput,
-    ThreeWayRules, account_key, bank_records, bucket_counts,
-    itemized_records, items_sha256, ledger_records, settlement_records, three_way,
+    ProviderRowError, ProviderRowKind, ReconciliationError, ReconciliationStore, Reconciliations,
+    Record, RunItem, ThreeWay, ThreeWayInput, ThreeWayRules, account_key, bank_records,
+    bucket_counts, itemized_records, items_sha256, ledger_records, settlement_records, three_way,
 };
 use crate::chart::ChartAccount;
 use crate::fx::calendar::Date;
@@ -201,9 +200,9 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
 
         let bank_account = ChartAccount::Bank.id(currency);
         let transfers = self.ledger_days(bank_account, wide_from, wide_to).await?;
-        let (booked, own): (Vec<Transfer>, Vec<Transfer>) = transfers.into_iter().partition(|t| {
-            t.metadata.get("kind").map(String::as_str) == Some("reconciliation")
-        });
+        let (booked, own): (Vec<Transfer>, Vec<Transfer>) = transfers
+            .into_iter()
+            .partition(|t| t.metadata.get("kind").map(String::as_str) == Some("reconciliation"));
         let ledger: Vec<Record> = ledger_records(&own, bank_account)?;
         let booked: Vec<Record> = ledger_records(&booked, bank_account)?;
 

@@ -11,8 +11,9 @@ use uuid::Uuid;
 use bazaar_ledger::{HistoryCursor, LedgerHistory, LedgerStore, walk_history};
 
 use super::{
-    BankStatement, Bucket, CamtError, Match, ProviderRowRecord, RunId, RunItem, RunSummary, DifferenceReason, MatchError, Reconciliation, Rule, bank_records,
-    difference_posting, join_pages, ledger_records, parse_camt053, reconcile,
+    BankStatement, Bucket, CamtError, DifferenceReason, Match, MatchError, ProviderRowRecord,
+    Reconciliation, Rule, RunId, RunItem, RunSummary, bank_records, difference_posting, join_pages,
+    ledger_records, parse_camt053, reconcile,
 };
 use crate::chart::ChartAccount;
 use crate::fx::calendar::Date;
@@ -408,8 +409,13 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
         result: &Reconciliation,
         reason: DifferenceReason,
     ) -> Result<u32, ReconciliationError> {
-        self.post_differences(result.amount_differences.iter().map(|found| (found, reason)))
-            .await
+        self.post_differences(
+            result
+                .amount_differences
+                .iter()
+                .map(|found| (found, reason)),
+        )
+        .await
     }
 
     /// Posts each match's difference for its reason; answers how many were submitted.

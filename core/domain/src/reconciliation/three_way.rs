@@ -188,6 +188,34 @@ pub fn three_way(input: ThreeWayInput<'_>, rules: &ThreeWayRules) -> Result<Thre
                 .push((found.clone(), leg_reason(&found.rule, rules)));
         }
     }
+    settle_outside(&mut out, input, &second, &third, &mut booked);
+    out.result.unmatched_internal = third.unmatched_internal;
+    out.result
+        .unmatched_internal
+        .extend(first.unmatched_internal);
+    // Postings this run did not ask for (booked by hand, or for records now matched
+    // otherwise) are the ledger's own: unmatched inside.
+    let mut extra: Vec<&Record> = input
+        .booked
+        .iter()
+        .filter(|r| booked.contains(&r.id))
+        .collect();
+    extra.sort_by(|a, b| (a.day, &a.id).cmp(&(b.day, &b.id)));
+    out.result
+        .unmatched_internal
+        .extend(extra.into_iter().map(|r| r.id.clone()));
+    Ok(out)
+}
+
+/// Puts what is left outside in its bucket: a bank charge or a provider's fee row is to
+/// book, or matched when its posting is in the ledger; anything else is unmatched.
+fn settle_outside(
+    out: &mut ThreeWay,
+    input: ThreeWayInput<'_>,
+    second: &Reconciliation,
+    third: &Reconciliation,
+    booked: &mut HashSet<String>,
+) {
     let amounts: HashMap<&String, Money> = input
         .bank
         .iter()
@@ -197,9 +225,21 @@ pub fn three_way(input: ThreeWayInput<'_>, rules: &ThreeWayRules) -> Result<Thre
     let outside = third
         .unmatched_external
         .iter()
-        .map(|id| (id, input.charges.contains(id), "bank_charge", DifferenceReason::BankCharge))
+        .map(|id| {
+            (
+                id,
+                input.charges.contains(id),
+                "bank_charge",
+                DifferenceReason::BankCharge,
+            )
+        })
         .chain(second.unmatched_external.iter().map(|id| {
-            (id, input.fees.contains(id), "provider_fee", DifferenceReason::ProviderFee)
+            (
+                id,
+                input.fees.contains(id),
+                "provider_fee",
+                DifferenceReason::ProviderFee,
+            )
         }));
     for (id, bookable, rule, reason) in outside {
         let Some(amount) = amounts.get(id).copied().filter(|_| bookable) else {
@@ -224,22 +264,6 @@ pub fn three_way(input: ThreeWayInput<'_>, rules: &ThreeWayRules) -> Result<Thre
             out.to_book.push((found, reason));
         }
     }
-    out.result.unmatched_internal = third.unmatched_internal;
-    out.result
-        .unmatched_internal
-        .extend(first.unmatched_internal);
-    // Postings this run did not ask for (booked by hand, or for records now matched
-    // otherwise) are the ledger's own: unmatched inside.
-    let mut extra: Vec<&Record> = input
-        .booked
-        .iter()
-        .filter(|r| booked.contains(&r.id))
-        .collect();
-    extra.sort_by(|a, b| (a.day, &a.id).cmp(&(b.day, &b.id)));
-    out.result
-        .unmatched_internal
-        .extend(extra.into_iter().map(|r| r.id.clone()));
-    Ok(out)
 }
 
 /// Which bucket an item is in.

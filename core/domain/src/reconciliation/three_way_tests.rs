@@ -1,7 +1,6 @@
 //! The three-way run: a batch credited by the bank against the provider's payout, its rows
 //! against the ledger, a payout to a seller against the ledger; a fee row and a bank charge
 //! to book, then matched once booked; the same inputs in any order give the same result.
-#![expect(clippy::arithmetic_side_effects, reason = "small values in test data")]
 
 use std::collections::HashSet;
 
@@ -37,7 +36,12 @@ impl World {
         let payout = "9a0d5a7e-0000-4000-8000-000000000001";
         Self {
             bank: vec![
-                record("bank-1", 42_836, 12, Some("sandbox payout batch 7 sandbox-batch-7")),
+                record(
+                    "bank-1",
+                    42_836,
+                    12,
+                    Some("sandbox payout batch 7 sandbox-batch-7"),
+                ),
                 record("bank-2", -5_000, 13, Some(&format!("{payout} payout"))),
                 record("bank-3", -35, 13, Some("bank charge")),
             ],
@@ -78,7 +82,12 @@ fn every_leg_matches_and_what_the_ledger_lacks_is_to_book() {
     let rules: Vec<&str> = run.result.matched.iter().map(|m| m.rule.as_str()).collect();
     assert_eq!(
         rules,
-        ["bank_provider_payout", "provider_row_ledger", "provider_row_ledger", "bank_ledger"]
+        [
+            "bank_provider_payout",
+            "provider_row_ledger",
+            "provider_row_ledger",
+            "bank_ledger"
+        ]
     );
     assert_eq!(run.result.unmatched_external, ["bank-3", "row-fee"]);
     assert!(run.result.unmatched_internal.is_empty());
@@ -137,7 +146,10 @@ fn a_difference_within_drift_is_booked_then_matched() {
         .iter()
         .find(|(m, _)| m.rule == "bank_provider_payout")
         .unwrap();
-    assert_eq!((found.difference.minor(), *reason), (-20, DifferenceReason::BankCharge));
+    assert_eq!(
+        (found.difference.minor(), *reason),
+        (-20, DifferenceReason::BankCharge)
+    );
     world.booked.push(record(
         &difference_transfer_id(found).to_string(),
         -20,
