@@ -5,7 +5,9 @@
 //! once the seller fixes the account; one is paid and then returned. At the end, for every
 //! seller, what was paid out plus its balances equals its captures less commission, refunds
 //! and chargebacks, to the minor unit; every currency balances; the provider's clearing is
-//! empty.
+//! empty. Finance imports every settlement report and the bank's daily statements, and the
+//! three-way reconciliation of the whole period, once its fees are booked, leaves nothing
+//! unmatched.
 #![expect(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -23,12 +25,17 @@ use bazaar_domain::catalog::{
     ProductKind, Region, Seller, SkuId,
 };
 use bazaar_domain::chart::{ChartAccount, ProviderName, SellerId};
+use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::fx::{RateBook, Spread};
 use bazaar_domain::orders::{CartLine, CheckoutId, TaxRates};
 use bazaar_domain::payments::{CardNumber, MethodDetails};
+use bazaar_domain::payments::{JournalType, parse_settlement_report};
 use bazaar_domain::payouts::{
     AddBankAccount, BankAccountId, BankDetails, FailureCode, PayoutRails, PayoutState, Payouts,
     PixKey, Rail, ZenginAccountType,
+};
+use bazaar_domain::reconciliation::{
+    Bucket, DifferenceReason, Reconciliations, RunMode, ThreeWayRules,
 };
 use bazaar_domain::service::{CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand};
 use bazaar_domain::store::Requester;
@@ -36,9 +43,10 @@ use bazaar_fx::ConfiguredRates;
 use bazaar_ledger::{Clock, LedgerStore, ManualClock, Timestamp};
 use bazaar_money::{Currency, Money};
 use bazaar_payments::SandboxProvider;
-use bazaar_payouts::SandboxRails;
+use bazaar_payouts::{SandboxBank, SandboxRails};
 use bazaar_postgres::{
-    LedgerConfig, PostgresCommerce, PostgresLedger, PostgresPayouts, RetryPolicy, SecretKey,
+    LedgerConfig, PostgresCommerce, PostgresLedger, PostgresPayouts, PostgresReconciliation,
+    RetryPolicy, SecretKey,
 };
 use bazaar_testdb::TestDatabase;
 use rust_decimal::Decimal;
@@ -82,6 +90,8 @@ struct World {
     market: Market,
     payouts: Service,
     rails: SandboxRails,
+    bank: SandboxBank,
+    recon: Reconciliations<PostgresReconciliation, PostgresLedger>,
 }
 
 async fn world() -> World {
@@ -111,13 +121,18 @@ async fn world() -> World {
         },
         clock.clone(),
     );
-    let rails = SandboxRails::new(db.url(), 2);
+    let rails = SandboxRails::new(db.url(), 2).with_bank_charge(25);
     let payouts = Payouts::new(
         PostgresPayouts::new(db.url(), 4, RetryPolicy::default(), SecretKey::generate()),
         rails.clone(),
-        ledger,
+        ledger.clone(),
     );
     World {
+        bank: SandboxBank::new(db.url(), 2),
+        recon: Reconciliations::new(
+            PostgresReconciliation::new(db.url(), 2, RetryPolicy::default()),
+            ledger,
+        ),
         db,
         clock,
         market,
@@ -281,7 +296,93 @@ async fn settle(world: &World, until: Timestamp) {
             .await
             .unwrap();
         provider.acknowledge_settlement(batch);
+        // Finance imports the report; the provider pays each currency's total to the bank.
+        let now = world.clock.now();
+        let name = format!("batch-{batch}.csv");
+        world
+            .recon
+            .import_settlement_report("sandbox", &name, &report, now)
+            .await
+            .unwrap();
+        for row in parse_settlement_report(&report).unwrap() {
+            if row.journal == JournalType::MerchantPayout {
+                let paid = row.net.checked_neg().unwrap();
+                let batch = row.batch;
+                world
+                    .bank
+                    .receive_provider_payout(paid.currency(), paid, now, "sandbox", batch)
+                    .await
+                    .unwrap();
+            }
+        }
     }
+}
+
+/// Imports the bank's statements of every account for `day` (days since the first Monday).
+async fn import_statements(world: &World, day: i64) {
+    let date = Date::of_instant(at(day, 0)).unwrap();
+    for currency in world.bank.currencies_with_entries().await.unwrap() {
+        let xml = world
+            .bank
+            .statement(currency, date, &format!("{date}T23:00:00"))
+            .await
+            .unwrap();
+        let name = format!("{}-{date}.xml", currency.code());
+        world
+            .recon
+            .import_camt053(&name, &xml, world.clock.now())
+            .await
+            .unwrap();
+    }
+}
+
+/// Reconciles the whole period three ways in each currency, books what the ledger lacks,
+/// and reconciles again: nothing may be left unmatched.
+async fn reconcile_everything(world: &World, last_day: i64) {
+    let days = (
+        Date::of_instant(at(0, 0)).unwrap(),
+        Date::of_instant(at(last_day, 0)).unwrap(),
+    );
+    let rules = ThreeWayRules::default();
+    for currency in [Currency::EUR, Currency::BRL, Currency::JPY] {
+        let account = SandboxBank::account(currency);
+        let now = world.clock.now();
+        let first = world
+            .recon
+            .run(&account, currency, days, &rules, RunMode::Store, now)
+            .await
+            .unwrap();
+        assert!(first.summary.counts[0] > 0, "{currency}: nothing matched");
+        // The bank charges 25 minor units per payout it sends; the ledger learns of it here.
+        assert!(
+            !first.three_way.to_book.is_empty(),
+            "{currency}: no bank charge"
+        );
+        for (found, reason) in &first.three_way.to_book {
+            assert_eq!(*reason, DifferenceReason::BankCharge, "{found:?}");
+            assert_eq!(found.difference.minor(), -25, "{found:?}");
+        }
+        world.recon.book(&first.three_way).await.unwrap();
+        let second = world
+            .recon
+            .run(&account, currency, days, &rules, RunMode::Store, now)
+            .await
+            .unwrap();
+        let open: Vec<_> = second
+            .items
+            .iter()
+            .filter(|item| item.bucket != Bucket::Matched)
+            .collect();
+        assert!(open.is_empty(), "{currency}: {open:#?}");
+    }
+    let trials = world.recon.trial_balance(None).await.unwrap();
+    for trial in &trials {
+        assert!(
+            trial.net("expense_bank_charges").unwrap().minor() > 0,
+            "{trial:?}"
+        );
+    }
+    assert!(trials.iter().all(|t| t.balanced()), "{trials:#?}");
 }
 
 async fn net(world: &World, account: ChartAccount, currency: Currency) -> i64 {
@@ -410,6 +511,9 @@ async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
         world.payouts.resume(100, now).await.unwrap();
         let pass = world.payouts.run(100, now).await.unwrap();
         assert_eq!(pass.failed, 0, "day {day}: {pass:?}");
+        if day > 0 {
+            import_statements(&world, day - 1).await;
+        }
 
         // Day 11 (a Friday): the BRL seller takes 100.00 at once by Pix, from its settled
         // card funds, for 1%.
@@ -484,6 +588,10 @@ async fn a_fortnight_of_sales_refunds_a_chargeback_and_daily_payouts_adds_up() {
     assert!(fixed_jpy, "the JPY payout never came back");
     // The last sales' report.
     settle(&world, at(TRADING_DAYS + DRAIN_DAYS, 0)).await;
+    let last_day = TRADING_DAYS + DRAIN_DAYS;
+    import_statements(&world, last_day - 1).await;
+    import_statements(&world, last_day).await;
+    reconcile_everything(&world, last_day).await;
 
     for shop in shops {
         let seller = shop.seller.id;

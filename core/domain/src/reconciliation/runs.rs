@@ -215,7 +215,9 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
             ledger: &ledger,
             booked: &booked,
         };
-        let result = three_way(input, rules)?;
+        let mut result = three_way(input, rules)?;
+        let day = |date: Date| date.days_since_epoch().ok_or(MatchError::DateOutOfRange);
+        result.keep_period(input, day(from)?, day(to)?);
         let items = result.items(input);
         let summary = RunSummary {
             id: RunId::from_uuid(Uuid::new_v5(

@@ -325,6 +325,31 @@ pub struct RunItem {
 }
 
 impl ThreeWay {
+    /// Leaves out the unmatched records (and what they would book) dated outside the days
+    /// `from` to `to`: records of the days around a period are read only as candidates for
+    /// its own records, and a run of their own days reports them.
+    pub fn keep_period(&mut self, input: ThreeWayInput<'_>, from: i64, to: i64) {
+        let days: HashMap<&str, i64> = [
+            input.bank,
+            input.payouts,
+            input.rows,
+            input.ledger,
+            input.booked,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|r| (r.id.as_str(), r.day))
+        .collect();
+        let inside = |id: &String| {
+            days.get(id.as_str())
+                .is_none_or(|day| (from..=to).contains(day))
+        };
+        self.result.unmatched_external.retain(inside);
+        self.result.unmatched_internal.retain(inside);
+        self.to_book
+            .retain(|(found, _)| !found.internal.is_empty() || found.external.iter().all(inside));
+    }
+
     /// Every record of the run as an item, matches first (in order), then unmatched outside,
     /// then unmatched inside. Ids the input does not hold are left out.
     pub fn items(&self, input: ThreeWayInput<'_>) -> Vec<RunItem> {

@@ -183,3 +183,26 @@ fn the_same_inputs_in_any_order_give_the_same_items() {
     changed.ledger[0].amount = Money::from_minor(32_955, Currency::EUR);
     assert_ne!(hash(&world), hash(&changed));
 }
+
+#[test]
+fn records_outside_the_period_are_candidates_only() {
+    let mut world = World::new();
+    // A payout paid on the 2nd: its bank entry belongs to another day's statement.
+    world
+        .ledger
+        .push(record("ledger-early", -700, 2, Some("early")));
+    world.rows.push(record("row-late", -90, 20, None));
+    world.fees.insert("row-late".to_owned());
+    let mut run = three_way(world.input(), &ThreeWayRules::default()).unwrap();
+    assert!(
+        run.result
+            .unmatched_internal
+            .contains(&"ledger-early".to_owned())
+    );
+    let from = Date::new(2026, 11, 10).unwrap().days_since_epoch().unwrap();
+    let to = Date::new(2026, 11, 13).unwrap().days_since_epoch().unwrap();
+    run.keep_period(world.input(), from, to);
+    assert!(run.result.unmatched_internal.is_empty());
+    assert_eq!(run.result.unmatched_external, ["bank-3", "row-fee"]);
+    assert_eq!(run.to_book.len(), 2);
+}
