@@ -8,6 +8,10 @@ ALTER TABLE recon_imports DROP CONSTRAINT IF EXISTS check_kind;
 ALTER TABLE recon_imports ADD CONSTRAINT recon_imports_kind_known
     CHECK (kind IN ('camt053', 'settlement_report', 'itemized_report'));
 
+-- A file's records are stored in chunks; its import is complete once all are. Records of
+-- an import not complete are not read. Imports before this were stored whole.
+ALTER TABLE recon_imports ADD COLUMN complete BOOL NOT NULL DEFAULT true;
+
 -- One row per provider report row; its id derives from the provider, the batch and the
 -- row, so a row imports once whichever file carries it.
 CREATE TABLE recon_provider_rows (

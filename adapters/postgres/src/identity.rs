@@ -67,6 +67,7 @@ fn user(row: &UserRow) -> Result<User> {
     let role = match row.role.as_str() {
         "buyer" => Role::Buyer(BuyerId::from_uuid(row.subject_id)),
         "seller" => Role::Seller(SellerId::from_uuid(row.subject_id)),
+        "finance" => Role::Finance,
         _ => return Err(corrupt()),
     };
     Ok(User {
@@ -81,6 +82,8 @@ fn insert_user(conn: &mut PgConnection, new: &NewUser, now: Timestamp) -> Result
     let (role, subject) = match new.role {
         Role::Buyer(buyer) => ("buyer", buyer.as_uuid()),
         Role::Seller(seller) => ("seller", seller.as_uuid()),
+        // A finance user acts for no party: its subject is itself.
+        Role::Finance => ("finance", new.id.as_uuid()),
     };
     let inserted = diesel::insert_into(users::table)
         .values((

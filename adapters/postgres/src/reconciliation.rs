@@ -3,7 +3,7 @@
 
 use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::reconciliation::{
-    BankEntryId, BankEntryRecord, Bucket, ImportOutcome, ImportedFile, ProviderRowId,
+    BankEntryId, BankEntryRecord, Bucket, ImportId, ImportStart, ImportedFile, ProviderRowId,
     ProviderRowKind, ProviderRowRecord, ReconciliationStore, ReconciliationStoreError, RecordSide,
     RunId, RunItem, RunSummary,
 };
@@ -12,7 +12,6 @@ use bazaar_money::{Currency, Money};
 use bazaar_schema::schema::{
     recon_bank_entries, recon_imports, recon_provider_rows, recon_run_items, recon_runs,
 };
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -296,64 +295,126 @@ impl ItemRow {
 /// Entries per insert statement.
 const CHUNK: usize = 1_000;
 
-/// Records the file, then its rows through `insert` (which answers how many it stored),
-/// unless the file was imported before.
-fn import_file(
-    conn: &mut PgConnection,
-    file: &ImportedFile,
-    now: Timestamp,
-    insert: impl FnOnce(&mut PgConnection) -> Result<usize>,
-) -> Result<ImportOutcome> {
-    let new = diesel::insert_into(recon_imports::table)
-        .values((
-            recon_imports::id.eq(file.id.as_uuid()),
-            recon_imports::kind.eq(file.kind.as_str()),
-            recon_imports::sha256.eq(&file.sha256),
-            recon_imports::name.eq(&file.name),
-            recon_imports::entries.eq(0),
-            recon_imports::imported_at.eq(now.as_micros()),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    if new == 0 {
-        return Ok(ImportOutcome::AlreadyImported);
-    }
-    let stored = i32::try_from(insert(conn)?).unwrap_or(i32::MAX);
-    diesel::update(recon_imports::table.find(file.id.as_uuid()))
-        .set(recon_imports::entries.eq(stored))
-        .execute(conn)?;
-    Ok(ImportOutcome::Imported {
-        entries: u32::try_from(stored).unwrap_or(0),
-    })
+/// Ids of the imports that are complete: only their records are read.
+fn complete_imports() -> recon_imports::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Uuid>
+{
+    recon_imports::table
+        .filter(recon_imports::complete.eq(true))
+        .select(recon_imports::id)
+        .into_boxed()
 }
 
 impl ReconciliationStore for PostgresReconciliation {
-    async fn import_bank_entries(
+    async fn begin_import(
         &self,
         file: ImportedFile,
-        entries: Vec<BankEntryRecord>,
         now: Timestamp,
-    ) -> std::result::Result<ImportOutcome, ReconciliationStoreError> {
-        let import = file.id.as_uuid();
+    ) -> std::result::Result<ImportStart, ReconciliationStoreError> {
+        self.db
+            .run("begin_import", Mode::Write, move |conn| {
+                let new = diesel::insert_into(recon_imports::table)
+                    .values((
+                        recon_imports::id.eq(file.id.as_uuid()),
+                        recon_imports::kind.eq(file.kind.as_str()),
+                        recon_imports::sha256.eq(&file.sha256),
+                        recon_imports::name.eq(&file.name),
+                        recon_imports::entries.eq(0),
+                        recon_imports::imported_at.eq(now.as_micros()),
+                        recon_imports::complete.eq(false),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)?;
+                if new > 0 {
+                    return Ok(ImportStart::New);
+                }
+                let complete: bool = recon_imports::table
+                    .find(file.id.as_uuid())
+                    .select(recon_imports::complete)
+                    .first(conn)?;
+                Ok(if complete {
+                    ImportStart::AlreadyImported
+                } else {
+                    ImportStart::Resume
+                })
+            })
+            .await
+    }
+
+    async fn add_bank_entries(
+        &self,
+        import: ImportId,
+        entries: Vec<BankEntryRecord>,
+    ) -> std::result::Result<u32, ReconciliationStoreError> {
         let rows: Vec<EntryRow> = entries
             .into_iter()
-            .map(|entry| EntryRow::of(import, entry))
+            .map(|entry| EntryRow::of(import.as_uuid(), entry))
             .collect();
         self.db
-            .run("import_bank_entries", Mode::Write, move |conn| {
-                import_file(conn, &file, now, |conn| {
-                    let mut stored = 0_usize;
-                    for chunk in rows.chunks(CHUNK) {
-                        stored = stored.saturating_add(
-                            diesel::insert_into(recon_bank_entries::table)
-                                .values(chunk)
-                                .on_conflict(recon_bank_entries::id)
-                                .do_nothing()
-                                .execute(conn)?,
-                        );
-                    }
-                    Ok(stored)
-                })
+            .run("add_bank_entries", Mode::Write, move |conn| {
+                let mut stored = 0_usize;
+                for chunk in rows.chunks(CHUNK) {
+                    stored = stored.saturating_add(
+                        diesel::insert_into(recon_bank_entries::table)
+                            .values(chunk)
+                            .on_conflict(recon_bank_entries::id)
+                            .do_nothing()
+                            .execute(conn)?,
+                    );
+                }
+                Ok(u32::try_from(stored).unwrap_or(u32::MAX))
+            })
+            .await
+    }
+
+    async fn add_provider_rows(
+        &self,
+        import: ImportId,
+        rows: Vec<ProviderRowRecord>,
+    ) -> std::result::Result<u32, ReconciliationStoreError> {
+        let rows: Vec<ProviderRow> = rows
+            .into_iter()
+            .map(|row| ProviderRow::of(import.as_uuid(), row))
+            .collect();
+        self.db
+            .run("add_provider_rows", Mode::Write, move |conn| {
+                let mut stored = 0_usize;
+                for chunk in rows.chunks(CHUNK) {
+                    stored = stored.saturating_add(
+                        diesel::insert_into(recon_provider_rows::table)
+                            .values(chunk)
+                            .on_conflict(recon_provider_rows::id)
+                            .do_nothing()
+                            .execute(conn)?,
+                    );
+                }
+                Ok(u32::try_from(stored).unwrap_or(u32::MAX))
+            })
+            .await
+    }
+
+    async fn finish_import(
+        &self,
+        import: ImportId,
+    ) -> std::result::Result<u32, ReconciliationStoreError> {
+        let id = import.as_uuid();
+        self.db
+            .run("finish_import", Mode::Write, move |conn| {
+                let entries: i64 = recon_bank_entries::table
+                    .filter(recon_bank_entries::import_id.eq(id))
+                    .count()
+                    .get_result(conn)?;
+                let rows: i64 = recon_provider_rows::table
+                    .filter(recon_provider_rows::import_id.eq(id))
+                    .count()
+                    .get_result(conn)?;
+                let stored = i32::try_from(entries.saturating_add(rows)).unwrap_or(i32::MAX);
+                diesel::update(recon_imports::table.find(id))
+                    .set((
+                        recon_imports::entries.eq(stored),
+                        recon_imports::complete.eq(true),
+                    ))
+                    .execute(conn)?;
+                Ok(u32::try_from(stored).unwrap_or(0))
             })
             .await
     }
@@ -368,6 +429,7 @@ impl ReconciliationStore for PostgresReconciliation {
         self.db
             .run("bank_entries", Mode::Read, move |conn| {
                 let rows: Vec<EntryRow> = recon_bank_entries::table
+                    .filter(recon_bank_entries::import_id.eq_any(complete_imports()))
                     .filter(recon_bank_entries::account_key.eq(&account_key))
                     .filter(recon_bank_entries::currency.eq(currency.code()))
                     .filter(recon_bank_entries::booking_date.ge(from.to_string()))
@@ -379,36 +441,6 @@ impl ReconciliationStore for PostgresReconciliation {
             })
             .await
     }
-    async fn import_provider_rows(
-        &self,
-        file: ImportedFile,
-        rows: Vec<ProviderRowRecord>,
-        now: Timestamp,
-    ) -> std::result::Result<ImportOutcome, ReconciliationStoreError> {
-        let import = file.id.as_uuid();
-        let rows: Vec<ProviderRow> = rows
-            .into_iter()
-            .map(|row| ProviderRow::of(import, row))
-            .collect();
-        self.db
-            .run("import_provider_rows", Mode::Write, move |conn| {
-                import_file(conn, &file, now, |conn| {
-                    let mut stored = 0_usize;
-                    for chunk in rows.chunks(CHUNK) {
-                        stored = stored.saturating_add(
-                            diesel::insert_into(recon_provider_rows::table)
-                                .values(chunk)
-                                .on_conflict(recon_provider_rows::id)
-                                .do_nothing()
-                                .execute(conn)?,
-                        );
-                    }
-                    Ok(stored)
-                })
-            })
-            .await
-    }
-
     async fn provider_rows(
         &self,
         currency: Currency,
@@ -418,6 +450,7 @@ impl ReconciliationStore for PostgresReconciliation {
         self.db
             .run("provider_rows", Mode::Read, move |conn| {
                 let rows: Vec<ProviderRow> = recon_provider_rows::table
+                    .filter(recon_provider_rows::import_id.eq_any(complete_imports()))
                     .filter(recon_provider_rows::currency.eq(currency.code()))
                     .filter(recon_provider_rows::booked_on.ge(from.to_string()))
                     .filter(recon_provider_rows::booked_on.le(to.to_string()))
@@ -472,6 +505,22 @@ impl ReconciliationStore for PostgresReconciliation {
                     .select(RunRow::as_select())
                     .load(conn)?;
                 rows.into_iter().map(RunRow::summary).collect()
+            })
+            .await
+    }
+
+    async fn run(
+        &self,
+        run: RunId,
+    ) -> std::result::Result<Option<RunSummary>, ReconciliationStoreError> {
+        self.db
+            .run("run", Mode::Read, move |conn| {
+                let row: Option<RunRow> = recon_runs::table
+                    .find(run.as_uuid())
+                    .select(RunRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                row.map(RunRow::summary).transpose()
             })
             .await
     }

@@ -295,3 +295,69 @@ async fn bank_debits_match_the_ledgers_payouts_and_a_bank_charge_is_booked_once(
         );
     }
 }
+
+#[tokio::test]
+async fn an_import_cut_short_is_not_read_and_importing_again_resumes_it() {
+    use bazaar_domain::reconciliation::{ImportKind, ImportStart, ReconciliationStore};
+    let db = TestDatabase::new().unwrap();
+    let service = service(&db).await;
+    let store = PostgresReconciliation::new(db.url(), 2, RetryPolicy::default());
+    let now = Timestamp::from_micros(1);
+    // A file imported whole, telling its progress.
+    let mut progress = Vec::new();
+    let outcome = service
+        .import_file(
+            ImportKind::Camt053,
+            "",
+            "first.xml",
+            V02,
+            now,
+            &mut |done, total| {
+                progress.push((done, total));
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, ImportOutcome::Imported { entries: 5 });
+    assert_eq!(progress.first(), Some(&(0, 5)));
+    assert_eq!(progress.last(), Some(&(5, 5)));
+
+    // A second file, begun and cut short: its entries are not read until it completes.
+    let other = bazaar_domain::reconciliation::ImportedFile {
+        id: bazaar_domain::reconciliation::ImportId::from_uuid(uuid::Uuid::new_v4()),
+        kind: ImportKind::Camt053,
+        sha256: "0".repeat(64),
+        name: "cut short".to_owned(),
+    };
+    let window = (
+        Date::new(2026, 11, 1).unwrap(),
+        Date::new(2026, 12, 31).unwrap(),
+    );
+    let read = || service.bank_entries(IBAN, Currency::EUR, window.0, window.1);
+    let before = read().await.unwrap();
+    assert_eq!(
+        store.begin_import(other.clone(), now).await.unwrap(),
+        ImportStart::New
+    );
+    let mut fresh = before[0].clone();
+    fresh.id = bazaar_domain::reconciliation::BankEntryId::from_uuid(uuid::Uuid::new_v4());
+    assert_eq!(
+        store.add_bank_entries(other.id, vec![fresh]).await.unwrap(),
+        1
+    );
+    assert_eq!(read().await.unwrap(), before, "cut short: not read");
+    assert_eq!(
+        store.begin_import(other.clone(), now).await.unwrap(),
+        ImportStart::Resume
+    );
+    assert_eq!(store.finish_import(other.id).await.unwrap(), 1);
+    assert_eq!(
+        read().await.unwrap().len(),
+        before.len() + 1,
+        "complete: read"
+    );
+    assert_eq!(
+        store.begin_import(other, now).await.unwrap(),
+        ImportStart::AlreadyImported
+    );
+}

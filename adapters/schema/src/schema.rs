@@ -586,6 +586,7 @@ diesel::table! {
         name -> Text,
         entries -> Int4,
         imported_at -> Int8,
+        complete -> Bool,
     }
 }
 

@@ -267,6 +267,8 @@ pub async fn load(app: &Arc<App>) -> Result<(), String> {
             .map_err(err("buyer"))?;
         user(app, key, Role::Buyer(buyer.id), buyer.region.clone()).await?;
     }
+    // Finance: reconciliation and its reports.
+    user(app, "finance", Role::Finance, Region::default_region()).await?;
     let results: Vec<Result<(), String>> = futures_util::stream::iter(0..count)
         .map(|index| async move {
             let seller = SELLERS

@@ -2,10 +2,12 @@
 //! provider webhooks, health, readiness and metrics, with the background workers running
 //! in-process. `cargo run --release -p bazaar-graphql` starts it; see the README.
 
+pub mod admin;
 mod api;
 mod auth;
 pub mod config;
 mod demo;
+mod finance;
 mod http;
 mod limits;
 mod metrics;

@@ -7,14 +7,15 @@ use bazaar_domain::fx::Spread;
 use bazaar_domain::identity::{Identity, IdentityPolicy};
 use bazaar_domain::orders::TaxRates;
 use bazaar_domain::payouts::Payouts;
+use bazaar_domain::reconciliation::Reconciliations;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
 use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
-use bazaar_payouts::{ConfiguredRails, SandboxRails};
+use bazaar_payouts::{ConfiguredRails, SandboxBank, SandboxRails};
 use bazaar_postgres::{
     LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger,
-    PostgresPayouts, RetryPolicy, SecretKey, SystemClock,
+    PostgresPayouts, PostgresReconciliation, RetryPolicy, SecretKey, SystemClock,
 };
 
 use crate::config::{Config, PaymentProviderKind};
@@ -32,6 +33,13 @@ pub struct App {
     /// Sellers' bank accounts, schedules, balances and payouts, through the configured rail
     /// connector (the sandbox, or none).
     pub payouts: Payouts<PostgresPayouts, ConfiguredRails, PostgresLedger>,
+    /// Finance's imports, reconciliation runs and reports.
+    pub reconciliation: Reconciliations<PostgresReconciliation, PostgresLedger>,
+    /// The sandbox bank holding the platform's accounts, when the sandbox provider or rails
+    /// run: it is credited with the provider's payouts and writes the daily statements.
+    pub bank: Option<SandboxBank>,
+    /// The last day whose bank statements were imported, as days since 1970-01-01.
+    pub statements_through: std::sync::atomic::AtomicI64,
     pub config: Config,
     pub metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -132,20 +140,20 @@ impl App {
                 ..WebhookPolicy::default()
             },
         );
-        let provider = match config.payment_provider {
-            PaymentProviderKind::Sandbox => {
-                ConfiguredProvider::Sandbox(Box::new(SandboxProvider::new(
-                    ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
-                    config.sandbox_hmac_key.as_bytes().to_vec(),
-                    clock.clone(),
-                )))
-            }
-            PaymentProviderKind::None => ConfiguredProvider::Disabled(
-                ProviderName::new("none").map_err(|_| StartError::Task)?,
-            ),
-        };
+        let provider = provider(&config, clock.clone())?;
         let (rates_config, rates) = crate::rates::Rates::start(&config)?;
         let payout_ledger = ledger.clone();
+        let reconciliation = Reconciliations::new(
+            PostgresReconciliation::new(
+                &config.database_url,
+                config.db_pool,
+                RetryPolicy::default(),
+            ),
+            ledger.clone(),
+        );
+        let sandbox = matches!(config.payment_provider, PaymentProviderKind::Sandbox)
+            || matches!(config.payout_rails, crate::config::PayoutRailsKind::Sandbox);
+        let bank = sandbox.then(|| SandboxBank::new(&config.database_url, config.db_pool));
         let market = Marketplace::new(
             store,
             ledger,
@@ -180,6 +188,9 @@ impl App {
             identity,
             webhooks,
             payouts,
+            reconciliation,
+            bank,
+            statements_through: std::sync::atomic::AtomicI64::new(i64::MIN),
             config,
             metrics,
             clock,
@@ -187,6 +198,22 @@ impl App {
             ready: crate::ready::ReadyCache::default(),
         }))
     }
+}
+
+/// The configured payment provider.
+fn provider(config: &Config, clock: Arc<dyn Clock>) -> Result<ConfiguredProvider, StartError> {
+    Ok(match config.payment_provider {
+        PaymentProviderKind::Sandbox => {
+            ConfiguredProvider::Sandbox(Box::new(SandboxProvider::new(
+                ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
+                config.sandbox_hmac_key.as_bytes().to_vec(),
+                clock,
+            )))
+        }
+        PaymentProviderKind::None => {
+            ConfiguredProvider::Disabled(ProviderName::new("none").map_err(|_| StartError::Task)?)
+        }
+    })
 }
 
 /// `BAZAAR_SECRETS_KEY`, or a key made for this run when it is unset.

@@ -154,6 +154,7 @@ async fn housekeeping(app: Arc<App>) {
         tracing::warn!(%error, "expiring ledger holds failed");
     }
     settle_reports(&app).await;
+    crate::finance::daily_statements(&app).await;
 }
 
 /// The sandbox stands in for a provider whose daily settlement report the platform fetches:
@@ -188,6 +189,7 @@ async fn settle_reports(app: &App) {
                     unknown = settled.unknown.len(),
                     "settlement report settled"
                 );
+                crate::finance::provider_report(app, "sandbox", batch, &report).await;
                 sandbox.acknowledge_settlement(batch);
             }
             Err(error) => {

@@ -2,6 +2,7 @@
 
 mod cost;
 mod depth;
+mod finance;
 mod loaders;
 mod mutation;
 mod payout_ops;
@@ -27,15 +28,19 @@ pub(crate) use payout_ops::next_payout_on;
 pub(crate) use payouts::BankDetailsInput;
 pub(crate) use types::instant;
 
-/// Every query: the marketplace's and the payouts'.
+/// Every query: the marketplace's, the payouts' and finance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(query::Query, payout_ops::PayoutQuery);
+pub struct Query(query::Query, payout_ops::PayoutQuery, finance::FinanceQuery);
 
-/// Every mutation: the marketplace's and the payouts'.
+/// Every mutation: the marketplace's, the payouts' and finance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(mutation::Mutation, payout_ops::PayoutMutation);
+pub struct Mutation(
+    mutation::Mutation,
+    payout_ops::PayoutMutation,
+    finance::FinanceMutation,
+);
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -120,7 +125,7 @@ pub fn buyer(
 ) -> async_graphql::Result<bazaar_domain::catalog::BuyerId> {
     match viewer(ctx).map(|u| u.role) {
         Some(Role::Buyer(id)) => Ok(id),
-        Some(Role::Seller(_)) => Err(identity(IdentityError::Forbidden)),
+        Some(Role::Seller(_) | Role::Finance) => Err(identity(IdentityError::Forbidden)),
         None => Err(identity(IdentityError::Unauthenticated)),
     }
 }
@@ -131,7 +136,16 @@ pub fn seller(
 ) -> async_graphql::Result<bazaar_domain::chart::SellerId> {
     match viewer(ctx).map(|u| u.role) {
         Some(Role::Seller(id)) => Ok(id),
-        Some(Role::Buyer(_)) => Err(identity(IdentityError::Forbidden)),
+        Some(Role::Buyer(_) | Role::Finance) => Err(identity(IdentityError::Forbidden)),
+        None => Err(identity(IdentityError::Unauthenticated)),
+    }
+}
+
+/// Checks that the signed-in user works in finance: `unauthenticated` / `forbidden`.
+pub fn finance(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
+    match viewer(ctx).map(|u| u.role) {
+        Some(Role::Finance) => Ok(()),
+        Some(Role::Buyer(_) | Role::Seller(_)) => Err(identity(IdentityError::Forbidden)),
         None => Err(identity(IdentityError::Unauthenticated)),
     }
 }

@@ -527,6 +527,7 @@ impl From<&bazaar_domain::identity::User> for UserNode {
         let (role, party) = match user.role {
             bazaar_domain::identity::Role::Buyer(id) => ("buyer", id.as_uuid().to_string()),
             bazaar_domain::identity::Role::Seller(id) => ("seller", id.to_string()),
+            bazaar_domain::identity::Role::Finance => ("finance", user.id.as_uuid().to_string()),
         };
         Self {
             id: ID(user.id.as_uuid().to_string()),

@@ -11,7 +11,7 @@ use maud::{DOCTYPE, html};
 use crate::state::App;
 
 /// Where the stylesheet is served; versioned by content so it can be cached forever.
-pub const STYLESHEET: &str = "/assets/bazaar-1.css";
+pub const STYLESHEET: &str = "/assets/bazaar-2.css";
 /// Where GraphiQL's files are served.
 const GRAPHIQL: &str = "/assets/graphiql-3.8.3";
 

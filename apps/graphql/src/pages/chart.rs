@@ -129,6 +129,54 @@ pub fn bars(series: &Series<'_>, id: &str) -> Markup {
     frame(series, id, low, high, PreEscaped(bars))
 }
 
+/// One currency's pair of bars: what the platform holds, and what it owes.
+pub struct Pair {
+    pub label: String,
+    pub held: Money,
+    pub owed: Money,
+}
+
+/// Two horizontal bars per row (held above, owed below), each row scaled to its own larger
+/// amount, since rows are in different currencies.
+pub fn pairs(title: &str, rows: &[Pair], id: &str) -> Markup {
+    const ROW: i64 = 54;
+    const LABEL: i64 = 64;
+    let height = ROW
+        .saturating_mul(i64::try_from(rows.len()).unwrap_or(0))
+        .saturating_add(TOP);
+    let right = WIDTH.saturating_sub(RIGHT).saturating_sub(150);
+    html! {
+        figure {
+            svg viewBox=(format!("0 0 {WIDTH} {height}")) role="img"
+                aria-labelledby=(format!("{id}-title {id}-desc")) xmlns="http://www.w3.org/2000/svg" {
+                title id=(format!("{id}-title")) { (title) }
+                desc id=(format!("{id}-desc")) {
+                    @for row in rows {
+                        (row.label) ": held " (money(row.held)) ", owed " (money(row.owed)) ". "
+                    }
+                }
+                rect x="0" y="0" width=(WIDTH) height=(height) fill="#ffffff" {}
+                @for (index, row) in rows.iter().enumerate() {
+                    @let top = ROW.saturating_mul(i64::try_from(index).unwrap_or(0)).saturating_add(TOP);
+                    @let high = row.held.minor().max(row.owed.minor()).max(1);
+                    @let held = scale(row.held.minor().max(0), 0, high, LABEL, right);
+                    @let owed = scale(row.owed.minor().max(0), 0, high, LABEL, right);
+                    text x=(LEFT) y=(top.saturating_add(22)) font-size="13" fill="#1f2328" { (row.label) }
+                    rect x=(LABEL) y=(top) width=(held.saturating_sub(LABEL).max(1)) height="18" fill="#13692f" {
+                        title { "Held: " (money(row.held)) }
+                    }
+                    text x=(held.saturating_add(6)) y=(top.saturating_add(14)) font-size="12" fill="#4f5863" { "held " (money(row.held)) }
+                    rect x=(LABEL) y=(top.saturating_add(22)) width=(owed.saturating_sub(LABEL).max(1)) height="18" fill="#a4541a" {
+                        title { "Owed: " (money(row.owed)) }
+                    }
+                    text x=(owed.saturating_add(6)) y=(top.saturating_add(36)) font-size="12" fill="#4f5863" { "owed " (money(row.owed)) }
+                }
+            }
+            figcaption { (title) }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,10 +57,15 @@ pub fn page(title: &str, signed: &SignedIn, body: Markup) -> Markup {
             (head(title))
             body {
                 header.top {
-                    a.brand href="/dashboard" { "Bazaar" }
+                    a.brand href=(signed.home()) { "Bazaar" }
                     nav aria-label="Main" {
-                        a href="/dashboard" { "Payouts" }
-                        a href="/dashboard/settings" { "Bank accounts and schedule" }
+                        @if signed.finance().is_ok() {
+                            a href="/finance" { "Finance" }
+                            a href="/finance/trial-balance" { "Trial balance" }
+                        } @else {
+                            a href="/dashboard" { "Payouts" }
+                            a href="/dashboard/settings" { "Bank accounts and schedule" }
+                        }
                     }
                     form.sign-out method="post" action="/sign-out" {
                         (csrf_input(&signed.csrf))

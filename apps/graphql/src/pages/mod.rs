@@ -5,12 +5,14 @@
 //! - `session.rs`: sign-in, sign-out, the session cookie, CSRF tokens, who may see a page.
 //! - `layout.rs`: the page frame, navigation, money and date formatting.
 //! - `dashboard.rs`, `entries.rs`, `payout.rs`, `settings.rs`: the seller's pages.
+//! - `finance.rs`: finance's pages (positions, reconciliation runs, the trial balance).
 //! - `chart.rs`: SVG charts. `assets.rs`: the stylesheet and GraphiQL's pinned files.
 
 mod assets;
 mod chart;
 mod dashboard;
 mod entries;
+mod finance;
 mod layout;
 mod payout;
 mod session;
@@ -49,6 +51,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/dashboard/bank-accounts/{id}/remove",
             web::post().to(settings::remove),
         )
+        .route("/finance", web::get().to(finance::page))
+        .route("/finance/reconcile", web::post().to(finance::reconcile))
+        .route("/finance/runs/{id}", web::get().to(finance::run_page))
+        .route("/finance/runs/{id}/open.csv", web::get().to(finance::run_csv))
+        .route("/finance/trial-balance", web::get().to(finance::trial_page))
+        .route("/finance/trial-balance.csv", web::get().to(finance::trial_csv))
+        .route("/finance/positions.csv", web::get().to(finance::positions_download))
         .configure(assets::routes)
         // A form that cannot be read is refused with a page, not the framework's text.
         .app_data(web::FormConfig::default().limit(16_384).error_handler(|error, _| {
@@ -128,7 +137,7 @@ impl actix_web::ResponseError for WebError {
             html! {
                 h1 { (title) }
                 p role="alert" { (self.to_string()) }
-                p { a href="/dashboard" { "Back to the dashboard" } }
+                p { a href="/" { "Back to your pages" } }
             },
         );
         layout::html_response(self.status(), body)

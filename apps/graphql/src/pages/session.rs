@@ -43,7 +43,15 @@ impl SignedIn {
     pub fn seller(&self) -> Result<SellerId, WebError> {
         match self.user.role {
             Role::Seller(seller) => Ok(seller),
-            Role::Buyer(_) => Err(WebError::Forbidden),
+            Role::Buyer(_) | Role::Finance => Err(WebError::Forbidden),
+        }
+    }
+
+    /// Nothing for a finance user; [`WebError::Forbidden`] for any other role.
+    pub fn finance(&self) -> Result<(), WebError> {
+        match self.user.role {
+            Role::Finance => Ok(()),
+            Role::Buyer(_) | Role::Seller(_) => Err(WebError::Forbidden),
         }
     }
 
@@ -67,20 +75,39 @@ impl SignedIn {
         }
     }
 
-    /// The signed-in seller of a form POST, after checking its CSRF token and origin.
-    pub async fn posted(
-        app: &App,
-        request: &HttpRequest,
-        csrf: &str,
-    ) -> Result<(Self, SellerId), WebError> {
+    /// The signed-in person of a form POST, after checking its CSRF token and origin.
+    pub async fn form(app: &App, request: &HttpRequest, csrf: &str) -> Result<Self, WebError> {
         same_origin(request)?;
         let signed = Self::of(app, request).await?;
         if !crate::metrics::same_token(csrf, &signed.csrf) {
             tracing::warn!(user = %signed.user.id, "refused a form without its CSRF token");
             return Err(WebError::Csrf);
         }
+        Ok(signed)
+    }
+
+    /// The signed-in seller of a form POST, after checking its CSRF token and origin.
+    pub async fn posted(
+        app: &App,
+        request: &HttpRequest,
+        csrf: &str,
+    ) -> Result<(Self, SellerId), WebError> {
+        let signed = Self::form(app, request, csrf).await?;
         let seller = signed.seller()?;
         Ok((signed, seller))
+    }
+
+    /// Where this person's pages start: `/finance` for finance, `/dashboard` otherwise.
+    pub fn home(&self) -> &'static str {
+        home_of(self.user.role)
+    }
+}
+
+/// Where a role's pages start.
+fn home_of(role: Role) -> &'static str {
+    match role {
+        Role::Finance => "/finance",
+        Role::Buyer(_) | Role::Seller(_) => "/dashboard",
     }
 }
 
@@ -146,15 +173,15 @@ fn redirect(to: &str) -> HttpResponse {
 /// `/`: the dashboard when signed in, else the sign-in page.
 pub async fn home(request: HttpRequest, app: web::Data<Arc<App>>) -> HttpResponse {
     match SignedIn::of(&app, &request).await {
-        Ok(_) => redirect("/dashboard"),
+        Ok(signed) => redirect(signed.home()),
         Err(_) => redirect("/sign-in"),
     }
 }
 
 /// The sign-in form.
 pub async fn sign_in_page(request: HttpRequest, app: web::Data<Arc<App>>) -> HttpResponse {
-    if SignedIn::of(&app, &request).await.is_ok() {
-        return redirect("/dashboard");
+    if let Ok(signed) = SignedIn::of(&app, &request).await {
+        return redirect(signed.home());
     }
     sign_in_form(&app, &request, None, actix_web::http::StatusCode::OK)
 }
@@ -223,7 +250,7 @@ pub async fn sign_in(
     match crate::sign_in::sign_in(&app, &limits, &attempt, &form.email, form.password).await {
         Ok((token, user)) => {
             tracing::info!(user = %user.id, "signed in to the web pages");
-            let mut response = redirect("/dashboard");
+            let mut response = redirect(home_of(user.role));
             let max_age = app.config.session_secs;
             for value in [
                 set_cookie(&app, SESSION_COOKIE, &token, max_age),

@@ -30,7 +30,7 @@ fn eur(minor: i64) -> Money {
 
 /// Posts a sale as a capture does: the platform's commission and the seller's share, one
 /// batch with the capture's metadata and ids; answers the seller leg's id.
-async fn sale(
+pub(super) async fn sale(
     ledger: &PostgresLedger,
     seller: SellerId,
     order: u128,

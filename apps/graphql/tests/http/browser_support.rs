@@ -189,7 +189,10 @@ impl Browser {
                 .collect();
             if let [file] = files.as_slice() {
                 let name = file.file_name().unwrap().to_string_lossy().into_owned();
-                return (name, std::fs::read_to_string(file).unwrap());
+                let text = std::fs::read_to_string(file).unwrap();
+                // The folder is left empty for the next download.
+                std::fs::remove_file(file).unwrap();
+                return (name, text);
             }
             assert!(Instant::now() < deadline, "no download arrived");
             tokio::time::sleep(Duration::from_millis(100)).await;

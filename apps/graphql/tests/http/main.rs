@@ -14,6 +14,7 @@ mod bank_accounts;
 mod browser;
 mod browser_support;
 mod dataloaders;
+mod finance;
 mod hardening;
 mod introspection;
 mod pages;

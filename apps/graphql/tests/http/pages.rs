@@ -134,7 +134,7 @@ async fn sign_in_sets_a_locked_down_cookie_and_refuses_forged_forms() {
 async fn assets_are_served_pinned_and_cacheable() {
     let server = Server::start(&[]).await;
     for path in [
-        "/assets/bazaar-1.css",
+        "/assets/bazaar-2.css",
         "/assets/graphiql-3.8.3/graphiql.min.js",
         "/assets/graphiql-3.8.3/react.production.min.js",
     ] {

@@ -35,6 +35,9 @@ pub enum Role {
     Buyer(BuyerId),
     /// The user acts for this seller.
     Seller(SellerId),
+    /// The user works in the platform's finance team: reconciliation and its reports, across
+    /// every tenant, and nothing of a buyer's or a seller's own.
+    Finance,
 }
 
 /// An e-mail address, trimmed and lower-cased: `local@domain`, at most 254 bytes.

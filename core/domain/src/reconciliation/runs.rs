@@ -5,14 +5,13 @@ use std::collections::HashSet;
 
 use bazaar_ledger::{LedgerHistory, LedgerStore, Timestamp, Transfer};
 use bazaar_money::Currency;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    BankEntryRecord, ImportId, ImportKind, ImportOutcome, ImportedFile, MatchError,
-    ProviderRowError, ProviderRowKind, ReconciliationError, ReconciliationStore, Reconciliations,
-    Record, RunItem, ThreeWay, ThreeWayInput, ThreeWayRules, account_key, bank_records,
-    bucket_counts, itemized_records, items_sha256, ledger_records, settlement_records, three_way,
+    BankEntryRecord, ImportKind, ImportOutcome, MatchError, ProviderRowError, ProviderRowKind,
+    ReconciliationError, ReconciliationStore, Reconciliations, Record, RunItem, ThreeWay,
+    ThreeWayInput, ThreeWayRules, account_key, bank_records, bucket_counts, itemized_records,
+    items_sha256, ledger_records, settlement_records, three_way,
 };
 use crate::chart::ChartAccount;
 use crate::fx::calendar::Date;
@@ -23,7 +22,7 @@ bazaar_ledger::uuid_id!(
     RunId
 );
 
-/// The namespace of report import ids.
+/// The namespace of run ids.
 const NAMESPACE: Uuid = Uuid::from_u128(0x0d5f_93b2_6e1a_4c07_b8e4_52a9_1f3c_7d60);
 
 /// A stored run: what it covered and how many records fell in each bucket.
@@ -69,16 +68,25 @@ pub struct RunOutcome {
     pub three_way: ThreeWay,
 }
 
-fn file(kind: ImportKind, name: &str, text: &str) -> ImportedFile {
-    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-    ImportedFile {
-        id: ImportId::from_uuid(Uuid::new_v5(
-            &NAMESPACE,
-            format!("{}:{sha256}", kind.as_str()).as_bytes(),
-        )),
-        kind,
-        sha256,
-        name: name.chars().take(200).collect(),
+/// The rows of a provider's report of `kind`, every row checked.
+pub(super) fn provider_report_records(
+    kind: ImportKind,
+    provider: &str,
+    text: &str,
+) -> Result<Vec<super::ProviderRowRecord>, ReconciliationError> {
+    let refused =
+        |code: &'static str, message: String| ReconciliationError::Report { code, message };
+    match kind {
+        ImportKind::SettlementReport => {
+            let rows =
+                parse_settlement_report(text).map_err(|e| refused(e.code(), e.to_string()))?;
+            Ok(settlement_records(provider, &rows)?)
+        }
+        ImportKind::ItemizedReport => {
+            let rows = parse_itemized_report(text).map_err(|e| refused(e.code(), e.to_string()))?;
+            Ok(itemized_records(provider, &rows)?)
+        }
+        ImportKind::Camt053 => Ok(Vec::new()),
     }
 }
 
@@ -121,30 +129,9 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
         text: &str,
         now: Timestamp,
     ) -> Result<ImportOutcome, ReconciliationError> {
-        let rows = parse_settlement_report(text).map_err(|e| ReconciliationError::Report {
-            code: e.code(),
-            message: e.to_string(),
-        })?;
-        let records = settlement_records(provider, &rows)?;
-        let file = file(ImportKind::SettlementReport, name, text);
-        Ok(self.store.import_provider_rows(file, records, now).await?)
-    }
-
-    /// Imports a provider's itemized payout reconciliation report, as above.
-    pub async fn import_itemized_report(
-        &self,
-        provider: &str,
-        name: &str,
-        text: &str,
-        now: Timestamp,
-    ) -> Result<ImportOutcome, ReconciliationError> {
-        let rows = parse_itemized_report(text).map_err(|e| ReconciliationError::Report {
-            code: e.code(),
-            message: e.to_string(),
-        })?;
-        let records = itemized_records(provider, &rows)?;
-        let file = file(ImportKind::ItemizedReport, name, text);
-        Ok(self.store.import_provider_rows(file, records, now).await?)
+        let kind = ImportKind::SettlementReport;
+        self.import_file(kind, provider, name, text, now, &mut |_, _| {})
+            .await
     }
 
     /// The three-way run over `account` in `currency` from `from` to `to`: the bank's
@@ -260,6 +247,11 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
     /// The latest `limit` stored runs, newest first.
     pub async fn runs(&self, limit: u32) -> Result<Vec<RunSummary>, ReconciliationError> {
         Ok(self.store.runs(limit).await?)
+    }
+
+    /// A stored run; `None` when there is none with this id.
+    pub async fn stored_run(&self, run: RunId) -> Result<Option<RunSummary>, ReconciliationError> {
+        Ok(self.store.run(run).await?)
     }
 
     /// A stored run's items, all or of one bucket.

@@ -125,19 +125,55 @@ pub enum ReconciliationStoreError {
     Internal,
 }
 
-/// Where imports and bank entries are kept.
+/// Where an import stands when it begins.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ImportStart {
+    /// The file is new: its records are to be added.
+    New,
+    /// An import of the same file began and did not finish: its records are added again
+    /// (those stored before are skipped).
+    Resume,
+    /// The same file was imported in full before: nothing is to be added.
+    AlreadyImported,
+}
+
+/// Where imports, bank entries, provider rows and runs are kept.
 ///
-/// An implementation MUST store a file and its entries in one transaction, MUST store
-/// nothing and answer [`ImportOutcome::AlreadyImported`] for a file id it has, and MUST skip
-/// an entry whose id it has (counting only the entries it stored).
+/// An import is recorded by [`ReconciliationStore::begin_import`], its records added in
+/// chunks, each chunk in one transaction, and marked complete by
+/// [`ReconciliationStore::finish_import`]. An implementation MUST skip a record whose id it
+/// has (counting only those it stored), and MUST leave out of [`bank_entries`] and
+/// [`provider_rows`] the records of imports not complete.
+///
+/// [`bank_entries`]: ReconciliationStore::bank_entries
+/// [`provider_rows`]: ReconciliationStore::provider_rows
 pub trait ReconciliationStore: Send + Sync {
-    /// Stores the file and its entries, once.
-    fn import_bank_entries(
+    /// Records a file being imported.
+    fn begin_import(
         &self,
         file: ImportedFile,
-        entries: Vec<BankEntryRecord>,
         now: Timestamp,
-    ) -> impl Future<Output = Result<ImportOutcome, ReconciliationStoreError>> + Send;
+    ) -> impl Future<Output = Result<ImportStart, ReconciliationStoreError>> + Send;
+
+    /// Adds bank entries to an import begun; answers how many were new.
+    fn add_bank_entries(
+        &self,
+        import: ImportId,
+        entries: Vec<BankEntryRecord>,
+    ) -> impl Future<Output = Result<u32, ReconciliationStoreError>> + Send;
+
+    /// Adds provider rows to an import begun; answers how many were new.
+    fn add_provider_rows(
+        &self,
+        import: ImportId,
+        rows: Vec<ProviderRowRecord>,
+    ) -> impl Future<Output = Result<u32, ReconciliationStoreError>> + Send;
+
+    /// Marks an import complete; answers how many records it stored in all.
+    fn finish_import(
+        &self,
+        import: ImportId,
+    ) -> impl Future<Output = Result<u32, ReconciliationStoreError>> + Send;
 
     /// The entries of an account in a currency booked from `from` to `to` (inclusive),
     /// in order of booking date, then id.
@@ -148,14 +184,6 @@ pub trait ReconciliationStore: Send + Sync {
         from: Date,
         to: Date,
     ) -> impl Future<Output = Result<Vec<BankEntryRecord>, ReconciliationStoreError>> + Send;
-
-    /// Stores a provider's report and its rows, once, as for bank entries.
-    fn import_provider_rows(
-        &self,
-        file: ImportedFile,
-        rows: Vec<ProviderRowRecord>,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<ImportOutcome, ReconciliationStoreError>> + Send;
 
     /// The provider rows in `currency` (their net's) dated from `from` to `to` (inclusive),
     /// in order of date, then id.
@@ -178,6 +206,12 @@ pub trait ReconciliationStore: Send + Sync {
         &self,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<RunSummary>, ReconciliationStoreError>> + Send;
+
+    /// A stored run; `None` when there is no run with this id.
+    fn run(
+        &self,
+        run: RunId,
+    ) -> impl Future<Output = Result<Option<RunSummary>, ReconciliationStoreError>> + Send;
 
     /// A run's items in stored order; `bucket` keeps only those of one bucket.
     fn run_items(
@@ -229,6 +263,38 @@ impl ReconciliationError {
             Self::Report { code, .. } => code,
             Self::Ledger(_) => "internal",
         }
+    }
+}
+
+/// Records stored per transaction of an import.
+pub const IMPORT_CHUNK: usize = 5_000;
+
+/// What a file holds, ready to store.
+enum ImportRecords {
+    Bank(Vec<BankEntryRecord>),
+    Provider(Vec<ProviderRowRecord>),
+}
+
+impl ImportRecords {
+    fn len(&self) -> usize {
+        match self {
+            Self::Bank(entries) => entries.len(),
+            Self::Provider(rows) => rows.len(),
+        }
+    }
+}
+
+/// The file record of `text`: its id derives from its kind and content.
+fn imported_file(kind: ImportKind, name: &str, text: &str) -> ImportedFile {
+    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+    ImportedFile {
+        id: ImportId::from_uuid(Uuid::new_v5(
+            &NAMESPACE,
+            format!("{}:{sha256}", kind.as_str()).as_bytes(),
+        )),
+        kind,
+        sha256,
+        name: name.chars().take(200).collect(),
     }
 }
 
@@ -305,19 +371,59 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
         xml: &str,
         now: Timestamp,
     ) -> Result<ImportOutcome, ReconciliationError> {
-        let statements = join_pages(parse_camt053(xml)?)?;
-        let sha256 = hex::encode(Sha256::digest(xml.as_bytes()));
-        let file = ImportedFile {
-            id: ImportId::from_uuid(Uuid::new_v5(
-                &NAMESPACE,
-                format!("file:{sha256}").as_bytes(),
-            )),
-            kind: ImportKind::Camt053,
-            sha256,
-            name: name.chars().take(200).collect(),
+        self.import_file(ImportKind::Camt053, "", name, xml, now, &mut |_, _| {})
+            .await
+    }
+
+    /// Imports a file of `kind` (from `provider`, for a provider's report): the whole file is
+    /// read and checked first, and a file that does not read or add up stores nothing; then
+    /// its records are stored [`IMPORT_CHUNK`] at a time, `progress` told (stored, total)
+    /// after each chunk, and the import is marked complete. The same file again stores
+    /// nothing; an import that was cut short is resumed, skipping what it stored.
+    pub async fn import_file(
+        &self,
+        kind: ImportKind,
+        provider: &str,
+        name: &str,
+        text: &str,
+        now: Timestamp,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<ImportOutcome, ReconciliationError> {
+        let records = match kind {
+            ImportKind::Camt053 => {
+                let statements = join_pages(parse_camt053(text)?)?;
+                ImportRecords::Bank(statements.iter().flat_map(entry_records).collect())
+            }
+            ImportKind::SettlementReport | ImportKind::ItemizedReport => {
+                ImportRecords::Provider(super::provider_report_records(kind, provider, text)?)
+            }
         };
-        let entries = statements.iter().flat_map(entry_records).collect();
-        Ok(self.store.import_bank_entries(file, entries, now).await?)
+        let file = imported_file(kind, name, text);
+        let id = file.id;
+        if self.store.begin_import(file, now).await? == ImportStart::AlreadyImported {
+            return Ok(ImportOutcome::AlreadyImported);
+        }
+        let total = records.len();
+        let mut done = 0_usize;
+        progress(done, total);
+        match records {
+            ImportRecords::Bank(entries) => {
+                for chunk in entries.chunks(IMPORT_CHUNK) {
+                    self.store.add_bank_entries(id, chunk.to_vec()).await?;
+                    done = done.saturating_add(chunk.len());
+                    progress(done, total);
+                }
+            }
+            ImportRecords::Provider(rows) => {
+                for chunk in rows.chunks(IMPORT_CHUNK) {
+                    self.store.add_provider_rows(id, chunk.to_vec()).await?;
+                    done = done.saturating_add(chunk.len());
+                    progress(done, total);
+                }
+            }
+        }
+        let entries = self.store.finish_import(id).await?;
+        Ok(ImportOutcome::Imported { entries })
     }
 
     /// The stored entries of `account` in `currency` booked from `from` to `to`.

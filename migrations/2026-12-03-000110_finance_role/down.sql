@@ -1,0 +1,3 @@
+-- Refused while finance users exist: remove them first (migrations change no data).
+ALTER TABLE users DROP CONSTRAINT users_role_known;
+ALTER TABLE users ADD CONSTRAINT users_role_check CHECK (role IN ('buyer', 'seller'));
