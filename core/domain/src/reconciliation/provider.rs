@@ -276,3 +276,44 @@ pub fn itemized_records(
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use bazaar_money::Currency;
+
+    use super::*;
+    use crate::payments::parse_itemized_report;
+
+    const ITEMIZED: &str = "automatic_payout_id,automatic_payout_effective_at,balance_transaction_id,created_utc,available_on_utc,currency,gross,fee,net,reporting_category,source_id,description\r\n\
+        po_1,2026-11-20 00:00:00,txn_1,2026-11-17 10:00:00,2026-11-19 00:00:00,eur,50.00,1.75,48.25,charge,ch_1,\r\n\
+        po_1,2026-11-20 00:00:00,txn_2,2026-11-18 11:00:00,2026-11-19 00:00:00,eur,-10.00,0.00,-10.00,refund,re_1,\r\n\
+        po_1,2026-11-20 00:00:00,txn_3,2026-11-18 12:00:00,2026-11-19 00:00:00,eur,0.00,2.00,-2.00,fee,,monthly fee\r\n";
+
+    #[test]
+    fn an_itemized_report_gives_its_rows_and_one_payout_row_per_payout() {
+        let rows = parse_itemized_report(ITEMIZED).unwrap();
+        let records = itemized_records("stripe", &rows).unwrap();
+        let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["payment", "refund", "fee", "payout"]);
+        let payout = &records[3];
+        assert_eq!(payout.net, Money::from_minor(3_625, Currency::EUR));
+        assert_eq!(payout.date, Date::new(2026, 11, 20).unwrap());
+        assert_eq!(payout.reference.as_deref(), Some("stripe-batch-po_1"));
+        assert_eq!(records[0].reference.as_deref(), Some("ch_1"));
+        assert_eq!(records[2].reference, None);
+        // The same rows give the same ids; another provider's do not.
+        let again = itemized_records("stripe", &rows).unwrap();
+        assert_eq!(records, again);
+        let other = itemized_records("other", &rows).unwrap();
+        assert_ne!(records[0].id, other[0].id);
+    }
+
+    #[test]
+    fn a_bad_date_is_refused_with_its_row() {
+        let mut rows = parse_itemized_report(ITEMIZED).unwrap();
+        rows[1].created_utc = "yesterday".to_owned();
+        let error = itemized_records("stripe", &rows).unwrap_err();
+        assert_eq!(error.code(), "invalid_date");
+        assert!(error.to_string().starts_with("row 2:"), "{error}");
+    }
+}
