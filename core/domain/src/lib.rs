@@ -40,6 +40,7 @@ pub mod reconciliation;
 pub mod recovery;
 pub mod service;
 pub mod store;
+pub mod tax;
 pub mod time;
 pub mod webhooks;
 

@@ -186,6 +186,11 @@ impl Browser {
                 .unwrap()
                 .map(|entry| entry.unwrap().path())
                 .filter(|path| path.extension().is_some_and(|e| e != "crdownload"))
+                // Chromium writes a download to a hidden temporary file first.
+                .filter(|path| {
+                    path.file_name()
+                        .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+                })
                 .collect();
             if let [file] = files.as_slice() {
                 let name = file.file_name().unwrap().to_string_lossy().into_owned();
