@@ -21,3 +21,17 @@ mod sandbox;
 pub use bank::{BankError, PROVIDER_CHARS_MAX, SandboxBank};
 pub use configured::ConfiguredRails;
 pub use sandbox::{RETURN_AFTER_SECS, SandboxRails, Script, TEST_ACCOUNTS};
+
+/// The connection pool the sandbox rails and bank keep their records through: at most
+/// `pool_size` connections (at least one), none kept idle, five seconds to get one.
+fn pool(
+    database_url: &str,
+    pool_size: u32,
+) -> diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::pg::PgConnection>> {
+    let manager = diesel::r2d2::ConnectionManager::new(database_url);
+    diesel::r2d2::Pool::builder()
+        .max_size(pool_size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(std::time::Duration::from_secs(5))
+        .build_unchecked(manager)
+}

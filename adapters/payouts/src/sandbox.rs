@@ -120,12 +120,7 @@ impl SandboxRails {
     /// Rails whose records live in the database at `database_url`, with at most
     /// `pool_size` connections.
     pub fn new(database_url: &str, pool_size: u32) -> Self {
-        let manager = ConnectionManager::<PgConnection>::new(database_url);
-        let pool = Pool::builder()
-            .max_size(pool_size.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(std::time::Duration::from_secs(5))
-            .build_unchecked(manager);
+        let pool = crate::pool(database_url, pool_size);
         Self {
             pool,
             bank_charge_minor: 0,
