@@ -116,7 +116,7 @@ pub struct Breakdown {
 }
 
 /// `amount * numerator / denominator`, rounded half-up; all non-negative.
-fn prorate(amount: i64, numerator: i64, denominator: i64) -> Result<i64, MoneyError> {
+pub(crate) fn prorate(amount: i64, numerator: i64, denominator: i64) -> Result<i64, MoneyError> {
     if denominator <= 0 || amount < 0 || numerator < 0 {
         return Err(MoneyError::Overflow);
     }

@@ -1,27 +1,52 @@
-//! Tax: who owes what, where, at which rate.
+//! Tax: who owes what, where, at which rate, and why.
 //!
+//! - `area.rs`: countries and their subdivisions ([`Area`]).
 //! - `rates.rs`: rates as effective-dated data with their sources ([`RateTable`]).
+//! - `us.rs`: US states' sales tax rates and economic nexus thresholds ([`UsStates`]).
+//! - `supply.rs`: what the engine is asked about one order line ([`Sale`]).
+//! - `decision.rs`: what it answers ([`Decision`]): place of supply, liable party, scheme,
+//!   rate, reverse charge and the rule that decided ([`Reason`]).
+//! - `engine/`: the rules, one file per group of destinations ([`decide`]).
+//! - `amounts.rs`: the tax of a line and of a refund from a decision, and the rounding rule.
+//! - `vat_id/`: VAT numbers, checked offline ([`VatId`]); `registry.rs`: the VIES port
+//!   ([`VatRegistry`]) and how its answer decides between business and consumer.
 //!
 //! Pure: data in, decisions out. Orders still price tax through `orders::TaxRates` (zero
-//! unless configured); the engine that decides place of supply, liable party and scheme
-//! builds on the rate table.
+//! unless configured) until checkout asks the engine.
 
+mod amounts;
+mod area;
+mod decision;
+mod engine;
 mod rates;
+mod registry;
+mod supply;
+mod us;
+mod vat_id;
 
+pub use amounts::*;
+pub use area::*;
+pub use decision::*;
+pub use engine::*;
 pub use rates::*;
+pub use registry::*;
+pub use supply::*;
+pub use us::*;
+pub use vat_id::*;
 
-use crate::Country;
+use bazaar_money::{Currency, MoneyError};
+
 use crate::fx::calendar::Date;
 
 /// Why a tax question has no answer.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum TaxError {
-    /// No rate of this kind covers the day in the country: the sale cannot be taxed from
-    /// the data, and is refused rather than taxed at zero.
-    #[error("no {} tax rate is known for {country} on {day}", kind.as_str())]
+    /// No rate of this kind covers the day in the area: the sale cannot be taxed from the
+    /// data, and is refused rather than taxed at zero.
+    #[error("no {} tax rate is known for {area} on {day}", kind.as_str())]
     NoRate {
-        /// The country.
-        country: Country,
+        /// The country or subdivision.
+        area: Area,
         /// The rate asked for.
         kind: RateKind,
         /// The day.
@@ -35,6 +60,22 @@ pub enum TaxError {
         /// What is wrong.
         reason: String,
     },
+    /// The sale lacks a fact its rules need (where goods ship from, a US state, ...).
+    #[error("the tax rules need {0}")]
+    Missing(&'static str),
+    /// A threshold amount came in another currency than the threshold's own.
+    #[error("{what} must be given in {expected}, not {given}")]
+    ThresholdCurrency {
+        /// Which amount.
+        what: &'static str,
+        /// The threshold's currency.
+        expected: Currency,
+        /// The currency given.
+        given: Currency,
+    },
+    /// An amount overflowed or mixed currencies.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
 }
 
 impl TaxError {
@@ -43,6 +84,9 @@ impl TaxError {
         match self {
             Self::NoRate { .. } => "no_tax_rate",
             Self::RateData { .. } => "tax_rate_data_invalid",
+            Self::Missing(_) => "tax_input_missing",
+            Self::ThresholdCurrency { .. } => "tax_threshold_currency",
+            Self::Money(error) => error.code(),
         }
     }
 }

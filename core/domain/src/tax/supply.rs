@@ -1,0 +1,153 @@
+//! What the engine is asked: one order line, the parties, where the goods are, and the
+//! running totals its thresholds compare against.
+
+use bazaar_money::Money;
+
+use super::Area;
+use crate::catalog::BasisPoints;
+use crate::fx::calendar::Date;
+
+/// What a product is, for tax. Each product carries one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum TaxCode {
+    /// Physical goods without a reduced rate.
+    GeneralGoods,
+    /// Printed books.
+    Books,
+    /// Basic foodstuffs.
+    Food,
+    /// Services supplied electronically without human intervention: pre-recorded courses,
+    /// downloads, software.
+    EService,
+    /// An event streamed live: a live class, a webinar, a concert.
+    LiveEvent,
+}
+
+impl TaxCode {
+    /// Every code, in declaration order.
+    pub const ALL: [Self; 5] = [
+        Self::GeneralGoods,
+        Self::Books,
+        Self::Food,
+        Self::EService,
+        Self::LiveEvent,
+    ];
+
+    /// Its stable name: `general_goods`, `books`, `food`, `e_service`, `live_event`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GeneralGoods => "general_goods",
+            Self::Books => "books",
+            Self::Food => "food",
+            Self::EService => "e_service",
+            Self::LiveEvent => "live_event",
+        }
+    }
+
+    /// The code named `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == text)
+    }
+
+    /// Goods are shipped; the others are services.
+    pub fn is_goods(self) -> bool {
+        matches!(self, Self::GeneralGoods | Self::Books | Self::Food)
+    }
+}
+
+/// Why a business customer's tax registration could not be confirmed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Unconfirmed {
+    /// The registry says the number is not valid (or it failed its check digits).
+    Invalid,
+    /// The registry (VIES) could not be asked: tax is charged, never zero-rated.
+    RegistryUnavailable,
+}
+
+impl Unconfirmed {
+    /// Its stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid",
+            Self::RegistryUnavailable => "registry_unavailable",
+        }
+    }
+}
+
+/// The buyer, as tax sees them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Customer {
+    /// A consumer, or a business that gave no tax number.
+    Consumer,
+    /// A business whose tax registration was confirmed: for an EU VAT ID, a valid VIES
+    /// answer whose consultation number is kept as proof.
+    Business {
+        /// The registration, canonical (`DE136695976`).
+        tax_id: String,
+        /// The registry's consultation number, when it gives one.
+        consultation: Option<String>,
+    },
+    /// A business whose number could not be confirmed: taxed as a consumer.
+    Unconfirmed {
+        /// The number given, canonical when it parsed.
+        tax_id: String,
+        /// Why it could not be confirmed.
+        why: Unconfirmed,
+    },
+}
+
+impl Customer {
+    /// A confirmed business.
+    pub fn is_business(&self) -> bool {
+        matches!(self, Self::Business { .. })
+    }
+}
+
+/// A marketplace's sales into one US state over the period its nexus law measures (the
+/// current or the previous calendar year, whichever is higher), this sale included.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StateSales {
+    /// Gross sales, in USD.
+    pub sales: Money,
+    /// Separate transactions.
+    pub transactions: u32,
+}
+
+/// One order line, as the engine needs it. Thresholds compare amounts the caller converted
+/// into the threshold's currency ([`threshold_currency`](super::threshold_currency)).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Sale {
+    /// The day of the supply: it picks the rules and rates in force.
+    pub day: Date,
+    /// What is sold.
+    pub code: TaxCode,
+    /// Where the seller is established (with its state, for India and the US).
+    pub seller: Area,
+    /// Where the customer is: the delivery address for goods, the customer's residence for
+    /// services (with the state or province, for the US, Canada and India).
+    pub buyer: Area,
+    /// Consumer or confirmed business.
+    pub customer: Customer,
+    /// Goods: where they are when sold (the warehouse they ship from). `None` for services.
+    pub ships_from: Option<Area>,
+    /// Goods: the intrinsic value of the whole consignment, in the destination's threshold
+    /// currency (EUR into the EU, GBP into the UK, AUD into Australia).
+    pub consignment: Option<Money>,
+    /// An EU seller's cross-border sales to consumers in other member states (goods and
+    /// e-services), in EUR: the previous calendar year's or this year's including this
+    /// sale, whichever is higher.
+    pub eu_distance_sales: Option<Money>,
+    /// The marketplace's sales into the buyer's US state.
+    pub state_sales: Option<StateSales>,
+    /// India: the GST rate the seller charges on the product (set by its HSN code), which
+    /// Bazaar's data does not hold.
+    pub seller_rate: Option<BasisPoints>,
+}
+
+/// The marketplace's own settings the rules depend on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Platform {
+    /// Whether Japan's National Tax Agency designated Bazaar a specified platform operator
+    /// (platform taxation of foreign sellers' e-services to consumers, from 2025-04-01).
+    pub jp_designated: bool,
+}
