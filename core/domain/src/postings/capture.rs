@@ -5,7 +5,7 @@ use bazaar_ledger::{Metadata, RequestKind, TransferId, TransferRequest};
 use bazaar_money::{Currency, Money, MoneyError};
 use uuid::Uuid;
 
-use super::{Leg, Posting};
+use super::{Leg, LineTaxTerms, Posting, TaxCollector};
 use crate::catalog::BasisPoints;
 use crate::chart::{ChartAccount, Jurisdiction, ProviderName, Revenue, SellerId};
 use crate::error::CommerceError;
@@ -20,8 +20,6 @@ pub struct LineCapture {
     pub payment_id: PaymentId,
     /// The provider that captured the payment: its clearing account is debited.
     pub provider: ProviderName,
-    /// Where the tax is owed: the buyer's country.
-    pub jurisdiction: Jurisdiction,
     /// The seller's order the line belongs to.
     pub order_id: OrderId,
     /// The seller whose pending account receives its share.
@@ -31,8 +29,8 @@ pub struct LineCapture {
     pub line_id: LineId,
     /// Tax included, in the presentment currency.
     pub total: Money,
-    /// The tax rate fixed at checkout, in basis points; included in `total`.
-    pub tax: BasisPoints,
+    /// The line's tax, fixed at checkout; included in `total`.
+    pub tax: LineTaxTerms,
     /// The seller's commission rate fixed at checkout, in basis points; applied to the
     /// gross in the settlement currency.
     pub commission: BasisPoints,
@@ -47,18 +45,29 @@ pub struct LineCapture {
 /// Where a line's money goes.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Breakdown {
-    /// Tax, in the presentment currency.
+    /// All tax charged to the buyer, in the presentment currency.
     pub tax: Money,
+    /// The part of `tax` the marketplace owes: credited to `tax_payable`.
+    pub collected: Money,
     /// The total less tax, in the presentment currency.
     pub net: Money,
-    /// `net` converted into the settlement currency at the locked quote, with its spread
-    /// and rounding residue; `None` when no conversion is needed.
+    /// What goes to the seller's side before commission: the total less `collected`, in
+    /// the presentment currency (the seller's own tax included).
+    pub seller_part: Money,
+    /// `seller_part` converted into the settlement currency at the locked quote, with its
+    /// spread and rounding residue; `None` when no conversion is needed.
     pub conversion: Option<Conversion>,
     /// What the seller's sale is worth in the settlement currency before commission.
     pub gross: Money,
-    /// The platform's commission: `gross` times the commission rate, rounded half-up, in
-    /// the settlement currency.
+    /// The tax the seller owes, in the settlement currency: part of `gross`, outside the
+    /// commission base.
+    pub seller_tax: Money,
+    /// The platform's commission: `gross - seller_tax` times the commission rate, rounded
+    /// half-up, in the settlement currency.
     pub commission: Money,
+    /// Tax withheld from the seller (India's TCS), per payable: leg name, jurisdiction,
+    /// amount in the settlement currency.
+    pub withheld: Vec<(&'static str, Jurisdiction, Money)>,
     /// What the seller earns.
     pub seller: Money,
 }
@@ -80,6 +89,15 @@ pub(crate) fn prorate(amount: i64, numerator: i64, denominator: i64) -> Result<i
     i64::try_from(result).map_err(|_| MoneyError::Overflow)
 }
 
+/// `amount * numerator / denominator` rounded half-up, and zero when `denominator` is.
+fn prorate_or_zero(amount: i64, numerator: i64, denominator: i64) -> Result<i64, MoneyError> {
+    if denominator == 0 {
+        Ok(0)
+    } else {
+        prorate(amount, numerator, denominator)
+    }
+}
+
 /// `amount * rate`, rounded half-up, for a rate in basis points.
 fn apply_bps(amount: Money, rate: BasisPoints) -> Result<Money, MoneyError> {
     let minor = prorate(amount.minor(), i64::from(rate.get()), 10_000)?;
@@ -87,28 +105,32 @@ fn apply_bps(amount: Money, rate: BasisPoints) -> Result<Money, MoneyError> {
 }
 
 impl LineCapture {
-    /// Splits the line's total, for tax rate `t` and commission rate `c`:
-    /// `tax = total * t / (1 + t)` rounded half-up, `net` is the rest, `gross` is `net`
-    /// converted at the quote (or `net` itself), `commission = gross * c` rounded half-up,
-    /// and the seller gets what is left. `internal_error` when the settlement currency fits
-    /// neither the quote nor the total; a money error on overflow.
+    /// Splits the line's total: the tax fixed at checkout, the part the marketplace
+    /// collects (to `tax_payable`), the seller's part converted at the quote (or itself) into
+    /// `gross`, the seller's own tax within it (in proportion), `commission = (gross -
+    /// seller_tax) * c` rounded half-up, the withheld tax on the same base, and the seller
+    /// gets what is left. `internal_error` when the settlement currency fits neither the
+    /// quote nor the total, or the tax exceeds the total; a money error on overflow.
     pub fn breakdown(&self) -> Result<Breakdown, CommerceError> {
-        // Prices include tax: tax = total * rate / (1 + rate), rounded half-up.
-        let tax_minor = prorate(
-            self.total.minor(),
-            i64::from(self.tax.get()),
-            10_000_i64
-                .checked_add(i64::from(self.tax.get()))
-                .ok_or(MoneyError::Overflow)?,
-        )?;
-        let tax = Money::from_minor(tax_minor, self.total.currency());
+        let tax = self.tax.amount;
+        if tax.currency() != self.total.currency()
+            || tax.is_negative()
+            || tax.minor() > self.total.minor()
+        {
+            return Err(CommerceError::Internal);
+        }
         let net = self.total.checked_sub(tax)?;
+        let collected = match self.tax.collector {
+            TaxCollector::Marketplace => tax,
+            TaxCollector::Seller => Money::zero(tax.currency()),
+        };
+        let seller_part = self.total.checked_sub(collected)?;
         let (conversion, gross) = match &self.quote {
             Some(quote) => {
                 if quote.rate.to != self.settlement_currency {
                     return Err(CommerceError::Internal);
                 }
-                let conversion = convert(net, &quote.rate, quote.spread)?;
+                let conversion = convert(seller_part, &quote.rate, quote.spread)?;
                 let gross = conversion.client_value;
                 (Some(conversion), gross)
             }
@@ -116,17 +138,44 @@ impl LineCapture {
                 if self.settlement_currency != self.total.currency() {
                     return Err(CommerceError::Internal);
                 }
-                (None, net)
+                (None, seller_part)
             }
         };
-        let commission = apply_bps(gross, self.commission)?;
-        let seller = gross.checked_sub(commission)?;
+        let seller_tax = match self.tax.collector {
+            TaxCollector::Marketplace => Money::zero(gross.currency()),
+            TaxCollector::Seller => Money::from_minor(
+                prorate_or_zero(gross.minor(), tax.minor(), seller_part.minor())?,
+                gross.currency(),
+            ),
+        };
+        let base = gross.checked_sub(seller_tax)?;
+        let commission = apply_bps(base, self.commission)?;
+        let withheld = match &self.tax.withheld {
+            Some(terms) => {
+                let after_commission = base.checked_sub(commission)?;
+                let amount = Money::from_minor(
+                    prorate(base.minor(), i64::from(terms.rate.millionths()), 1_000_000)?
+                        .min(after_commission.minor()),
+                    base.currency(),
+                );
+                terms.payables(amount)?
+            }
+            None => Vec::new(),
+        };
+        let mut seller = gross.checked_sub(commission)?;
+        for (_, _, amount) in &withheld {
+            seller = seller.checked_sub(*amount)?;
+        }
         Ok(Breakdown {
             tax,
+            collected,
             net,
+            seller_part,
             conversion,
             gross,
+            seller_tax,
             commission,
+            withheld,
             seller,
         })
     }
@@ -138,8 +187,8 @@ impl LineCapture {
         let mut legs = vec![Leg {
             name: "tax",
             debit: psp.clone(),
-            credit: ChartAccount::TaxPayable(self.jurisdiction.clone()),
-            amount: b.tax,
+            credit: ChartAccount::TaxPayable(self.tax.jurisdiction.clone()),
+            amount: b.collected,
         }];
         let source = match &b.conversion {
             Some(conversion) => {
@@ -147,7 +196,7 @@ impl LineCapture {
                     name: "fx_in",
                     debit: psp,
                     credit: ChartAccount::FxPosition,
-                    amount: b.net,
+                    amount: b.seller_part,
                 });
                 legs.push(Leg {
                     name: "fx_spread",
@@ -181,6 +230,14 @@ impl LineCapture {
             credit: ChartAccount::Revenue(Revenue::Commission),
             amount: b.commission,
         });
+        for (name, jurisdiction, amount) in &b.withheld {
+            legs.push(Leg {
+                name,
+                debit: source.clone(),
+                credit: ChartAccount::TaxPayable(jurisdiction.clone()),
+                amount: *amount,
+            });
+        }
         legs.push(Leg {
             name: "seller",
             debit: source,
@@ -201,19 +258,13 @@ impl LineCapture {
             return Err(CommerceError::Internal);
         }
         let b = self.breakdown()?;
-        let tax = prorate(b.tax.minor(), refunded, total)?;
-        let net = refunded.checked_sub(tax).ok_or(MoneyError::Overflow)?;
-        let share = |amount: i64| -> Result<i64, MoneyError> {
-            if b.net.minor() == 0 {
-                Ok(0)
-            } else {
-                prorate(amount, net, b.net.minor())
-            }
-        };
+        let tax = prorate(b.collected.minor(), refunded, total)?;
+        let part = refunded.checked_sub(tax).ok_or(MoneyError::Overflow)?;
+        let share = |amount: i64| prorate_or_zero(amount, part, b.seller_part.minor());
         let mut reversed = vec![("tax", tax)];
         let gross = match &b.conversion {
             Some(conversion) => {
-                reversed.push(("fx_in", net));
+                reversed.push(("fx_in", part));
                 reversed.push(("fx_spread", share(conversion.spread_value.minor())?));
                 let residue = if refunded == total {
                     conversion
@@ -227,17 +278,29 @@ impl LineCapture {
                 reversed.push(("fx_rounding", residue));
                 share(b.gross.minor())?
             }
-            None => net,
+            None => part,
         };
-        let commission = if b.gross.minor() == 0 {
-            0
-        } else {
-            prorate(b.commission.minor(), gross, b.gross.minor())?
-        };
+        let commission = prorate_or_zero(b.commission.minor(), gross, b.gross.minor())?;
         reversed.push(("commission", commission));
+        // Withheld tax is reversed in proportion to what is left after commission, so that
+        // neither it nor the seller's share ever runs ahead of its leg.
+        let after = gross.checked_sub(commission).ok_or(MoneyError::Overflow)?;
+        let after_whole = b.gross.checked_sub(b.commission)?.minor();
+        let withheld_whole: i64 = b.withheld.iter().map(|(_, _, m)| m.minor()).sum();
+        let withheld = prorate_or_zero(withheld_whole, after, after_whole)?;
+        let mut left = withheld;
+        for (index, (name, _, amount)) in b.withheld.iter().enumerate() {
+            let this = if index.saturating_add(1) == b.withheld.len() {
+                left
+            } else {
+                prorate_or_zero(amount.minor(), withheld, withheld_whole)?
+            };
+            left = left.checked_sub(this).ok_or(MoneyError::Overflow)?;
+            reversed.push((name, this));
+        }
         reversed.push((
             "seller",
-            gross.checked_sub(commission).ok_or(MoneyError::Overflow)?,
+            after.checked_sub(withheld).ok_or(MoneyError::Overflow)?,
         ));
         Ok(reversed)
     }
@@ -249,7 +312,7 @@ impl LineCapture {
         metadata.insert("order_id".into(), self.order_id.to_string());
         metadata.insert("line_id".into(), self.line_id.to_string());
         metadata.insert("seller_id".into(), self.seller_id.to_string());
-        metadata.insert("jurisdiction".into(), self.jurisdiction.as_str().into());
+        metadata.insert("jurisdiction".into(), self.tax.jurisdiction.as_str().into());
         if let Some(quote) = &self.quote {
             metadata.insert("fx_rate".into(), quote.rate.mid.to_string());
             metadata.insert(

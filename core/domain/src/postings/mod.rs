@@ -14,8 +14,10 @@ use bazaar_money::{Currency, Money};
 use uuid::Uuid;
 
 mod capture;
+mod tax_terms;
 
 pub use capture::*;
+pub use tax_terms::*;
 
 use crate::chart::{ChartAccount, Expense, ProviderName};
 use crate::error::CommerceError;
@@ -149,9 +151,9 @@ impl Posting {
     }
 }
 
-/// The most legs one order line's capture has: tax, the three FX legs, commission and
-/// the seller's share.
-pub const LINE_LEGS_MAX: usize = 6;
+/// The most legs one order line's capture has: tax, the three FX legs, commission, two
+/// withheld-tax legs (India's CGST and SGST halves) and the seller's share.
+pub const LINE_LEGS_MAX: usize = 8;
 
 // A whole cart's capture (or its full refund) always fits in one linked batch, so a
 // checkout that was accepted can always be posted.

@@ -4,22 +4,52 @@ use crate::catalog::BasisPoints;
 use crate::chart::{Jurisdiction, SellerId};
 use crate::fx::{FxRate, Spread};
 use crate::orders::{FxQuote, LineId, OrderId};
+use crate::tax::{Area, TaxRate, TcsSplit};
 use bazaar_ledger::Timestamp;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
 fn line(total: i64, tax: u16, commission: u16, quote: Option<FxQuote>) -> LineCapture {
+    line_with(
+        total,
+        tax,
+        commission,
+        quote,
+        TaxCollector::Marketplace,
+        None,
+    )
+}
+
+fn line_with(
+    total: i64,
+    tax: u16,
+    commission: u16,
+    quote: Option<FxQuote>,
+    collector: TaxCollector,
+    withheld: Option<(u32, TcsSplit)>,
+) -> LineCapture {
     let settlement_currency = quote.as_ref().map_or(Currency::BRL, |q| q.rate.to);
+    let mut terms = LineTaxTerms::included(
+        Money::from_minor(total, Currency::BRL),
+        BasisPoints::new(tax).unwrap(),
+        Jurisdiction::new("BR").unwrap(),
+    )
+    .unwrap();
+    terms.collector = collector;
+    terms.withheld = withheld.map(|(rate, split)| Withheld {
+        rate: TaxRate::from_millionths(rate).unwrap(),
+        split,
+        seller_state: Area::parse("IN-KA").unwrap(),
+    });
     LineCapture {
         payment_id: PaymentId::from_uuid(Uuid::from_u128(1)),
         provider: ProviderName::new("sandbox").unwrap(),
-        jurisdiction: Jurisdiction::new("BR").unwrap(),
         order_id: OrderId::from_uuid(Uuid::from_u128(2)),
         seller_id: SellerId::from_uuid(Uuid::from_u128(3)),
         line_id: LineId::from_uuid(Uuid::from_u128(4)),
         total: Money::from_minor(total, Currency::BRL),
-        tax: BasisPoints::new(tax).unwrap(),
+        tax: terms,
         commission: BasisPoints::new(commission).unwrap(),
         settlement_currency,
         quote,
@@ -103,11 +133,39 @@ proptest! {
         commission in 0_u16..5_000,
         fx in any::<bool>(),
         cuts in proptest::collection::vec(0_u32..=1_000, 1..6),
+        seller_collects in any::<bool>(),
+        withheld in proptest::option::of((0_u32..=20_000, any::<bool>())),
     ) {
         let quote = if fx { brl_eur("0.025") } else { None };
-        let line = line(total, tax, commission, quote);
+        let collector = if seller_collects { TaxCollector::Seller } else { TaxCollector::Marketplace };
+        let withheld = withheld.map(|(rate, integrated)| {
+            (rate, if integrated { TcsSplit::Integrated } else { TcsSplit::CentralAndState })
+        });
+        let line = line_with(total, tax, commission, quote, collector, withheld);
         let legs = line.capture_legs().unwrap();
         prop_assert!(legs.len() <= LINE_LEGS_MAX);
+        // Tax the marketplace collects goes to tax_payable and nowhere near the seller; the
+        // seller's own tax travels with its share; withheld tax leaves the seller's share.
+        let b = line.breakdown().unwrap();
+        let to_payable = |currency: Currency| -> i64 {
+            legs.iter()
+                .filter(|l| l.amount.currency() == currency && matches!(l.credit, ChartAccount::TaxPayable(_)))
+                .map(|l| l.amount.minor())
+                .sum()
+        };
+        let withheld_sum: i64 = b.withheld.iter().map(|(_, _, m)| m.minor()).sum();
+        prop_assert_eq!(to_payable(Currency::BRL), b.collected.minor() + if fx { 0 } else { withheld_sum });
+        if fx {
+            prop_assert_eq!(to_payable(Currency::EUR), withheld_sum);
+        }
+        prop_assert_eq!(b.seller.minor(), b.gross.minor() - b.commission.minor() - withheld_sum);
+        if seller_collects {
+            prop_assert!(b.collected.is_zero());
+        } else {
+            prop_assert!(b.seller_tax.is_zero());
+            prop_assert_eq!(b.collected, b.tax);
+        }
+        prop_assert!(!b.seller.is_negative());
         let mut points: Vec<i64> = cuts
             .iter()
             .map(|c| prorate(total, i64::from(*c), 1_000).unwrap())

@@ -14,13 +14,17 @@ pub(crate) fn line_capture(
     Ok(LineCapture {
         payment_id: payment.id,
         provider: payment.provider.clone(),
-        jurisdiction: Jurisdiction::new(country.as_str())
-            .map_err(|_| rows::corrupt("country", country.as_str()))?,
         order_id: order.id,
         seller_id: order.seller_id,
         line_id: line.id,
         total: line.total,
-        tax: line.tax,
+        tax: LineTaxTerms::included(
+            line.total,
+            line.tax,
+            Jurisdiction::new(country.as_str())
+                .map_err(|_| rows::corrupt("country", country.as_str()))?,
+        )
+        .map_err(CommerceError::from)?,
         commission: line.commission,
         settlement_currency: order.settlement_currency,
         quote: order.quote.clone(),

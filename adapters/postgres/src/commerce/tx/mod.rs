@@ -18,7 +18,7 @@ use bazaar_domain::orders::{
     PlannedOrder, PricedLine, RefundId, derive_id,
 };
 use bazaar_domain::payments::{Action, PaymentChange, PaymentId, PspReference, payment_change};
-use bazaar_domain::postings::LineCapture;
+use bazaar_domain::postings::{LineCapture, LineTaxTerms};
 use bazaar_domain::store::{
     CheckoutRecord, EventOutcome, IntentId, IntentKind, LedgerIntent, NewPayment, NewRefund,
     NotificationFailure, OrderView, PageCursor, Party, PaymentEvent, PaymentRecord,
