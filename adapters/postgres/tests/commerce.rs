@@ -19,7 +19,7 @@ use bazaar_domain::catalog::{
 use bazaar_domain::chart::{ChartAccount, Jurisdiction, ProviderName, Revenue, SellerId};
 use bazaar_domain::error::CommerceError;
 use bazaar_domain::fx::{RateBook, Spread};
-use bazaar_domain::orders::{CartLine, CheckoutId, CheckoutState, OrderState, TaxRates};
+use bazaar_domain::orders::{CartLine, CheckoutId, CheckoutState, OrderState, TaxRates, TaxSetup};
 use bazaar_domain::payments::{Action, MethodDetails, MethodType, PaymentStatus, Settlement};
 use bazaar_domain::service::{
     CheckoutCommand, Marketplace, MarketplaceConfig, PayCommand, SellerAccount,
@@ -43,6 +43,8 @@ const HMAC_KEY: &[u8] = b"sandbox-notification-key";
 
 type Market = Marketplace<PostgresCommerce, PostgresLedger, SandboxProvider>;
 
+mod tax_flows;
+
 struct World {
     db: TestDatabase,
     market: Arc<Market>,
@@ -54,6 +56,15 @@ fn dec(value: &str) -> Decimal {
 }
 
 async fn world() -> World {
+    let mut taxes = TaxRates::default();
+    taxes.0.insert(
+        Country::new("BR").unwrap(),
+        BasisPoints::new(1_700).unwrap(),
+    );
+    world_with(TaxSetup::flat(taxes)).await
+}
+
+async fn world_with(tax: TaxSetup) -> World {
     let db = TestDatabase::new().unwrap();
     let ledger = PostgresLedger::connect(LedgerConfig::new(db.url()), Arc::new(SystemClock))
         .await
@@ -73,14 +84,9 @@ async fn world() -> World {
             .unwrap()
             .into_rate_set();
     let rates = RateBook::new(vec![ecb, configured]).unwrap();
-    let mut taxes = TaxRates::default();
-    taxes.0.insert(
-        Country::new("BR").unwrap(),
-        BasisPoints::new(1_700).unwrap(),
-    );
     let config = MarketplaceConfig {
         spread: Spread::new(dec("0.02")).unwrap(),
-        taxes,
+        tax,
         reservation_secs: 30 * 60,
     };
     let market = Marketplace::new(store, ledger, provider, rates, config, clock.clone());
@@ -112,6 +118,7 @@ fn buyer(n: u128, country: &str) -> Buyer {
         name: format!("Buyer {n}"),
         country: Country::new(country).unwrap(),
         region: Region::new("sa").unwrap(),
+        tax_area: None,
     }
 }
 
@@ -293,6 +300,7 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
         currency: Currency::BRL,
         lines: vec![line(101, 2), line(201, 1)],
         idempotency_key: "cart-1".into(),
+        customer: bazaar_domain::tax::Customer::Consumer,
     };
     let checkout = market.checkout(&command).await.unwrap();
     // 30.00 USD at 5.4505 / 1.0131 BRL per USD = 161.40 BRL (half-up).
@@ -642,6 +650,7 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
             currency: Currency::JPY,
             lines: vec![line(101, 2)],
             idempotency_key: "cart-jp".into(),
+            customer: bazaar_domain::tax::Customer::Consumer,
         })
         .await
         .unwrap();
@@ -746,6 +755,7 @@ async fn concurrent_buyers_never_oversell_the_last_units() {
                     currency: Currency::EUR,
                     lines: vec![line(101, 1)],
                     idempotency_key: format!("race-{n}"),
+                    customer: bazaar_domain::tax::Customer::Consumer,
                 })
                 .await
         }));
@@ -798,6 +808,7 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
         currency,
         lines,
         idempotency_key: key.into(),
+        customer: bazaar_domain::tax::Customer::Consumer,
     };
     let checkout = |c: CheckoutCommand| {
         let market = world.market.clone();
@@ -937,6 +948,7 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
             currency: Currency::EUR,
             lines: vec![line(101, 1)],
             idempotency_key: "course".into(),
+            customer: bazaar_domain::tax::Customer::Consumer,
         })
         .await
         .unwrap();
@@ -1053,6 +1065,7 @@ async fn a_payment_whose_answer_was_lost_is_retried_safely() {
             currency: Currency::EUR,
             lines: vec![line(101, 1)],
             idempotency_key: "lost".into(),
+            customer: bazaar_domain::tax::Customer::Consumer,
         })
         .await
         .unwrap();
@@ -1146,6 +1159,7 @@ async fn place(
             currency: Currency::BRL,
             lines,
             idempotency_key: format!("cart-{n}"),
+            customer: bazaar_domain::tax::Customer::Consumer,
         })
         .await
         .unwrap()

@@ -127,6 +127,7 @@ async fn register_writes_the_party_and_the_user_together_or_not_at_all() {
         name: "Ana".into(),
         country: Country::new("DE").unwrap(),
         region: region.clone(),
+        tax_area: None,
     });
     let seller = NewParty::Seller(Seller {
         id: SellerId::from_uuid(Uuid::from_u128(8)),

@@ -27,7 +27,7 @@ use bazaar_domain::catalog::{
 use bazaar_domain::chart::{ChartAccount, ProviderName, SellerId};
 use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::fx::{RateBook, Spread};
-use bazaar_domain::orders::{CartLine, CheckoutId, TaxRates};
+use bazaar_domain::orders::{CartLine, CheckoutId, TaxRates, TaxSetup};
 use bazaar_domain::payments::{CardNumber, MethodDetails};
 use bazaar_domain::payments::{JournalType, parse_settlement_report};
 use bazaar_domain::payouts::{
@@ -116,7 +116,7 @@ async fn world() -> World {
         RateBook::new(vec![rates]).unwrap(),
         MarketplaceConfig {
             spread: Spread::new(Decimal::from_str("0.01").unwrap()).unwrap(),
-            taxes: TaxRates::default(),
+            tax: TaxSetup::flat(TaxRates::default()),
             reservation_secs: 30 * 60,
         },
         clock.clone(),
@@ -159,6 +159,7 @@ async fn open_shop(world: &World, n: u128, country: &str, currency: Currency, pr
             name: format!("Buyer {country}"),
             country: Country::new(country).unwrap(),
             region: Region::new("eu").unwrap(),
+            tax_area: None,
         })
         .await
         .unwrap();
@@ -247,6 +248,7 @@ async fn sell(
                 quantity: 1,
             }],
             idempotency_key: format!("sale-{n}"),
+            customer: bazaar_domain::tax::Customer::Consumer,
         })
         .await
         .unwrap();

@@ -133,6 +133,7 @@ diesel::table! {
         country -> Bpchar,
         home_region -> Text,
         created_at -> Int8,
+        tax_area -> Nullable<Text>,
     }
 }
 
@@ -182,6 +183,9 @@ diesel::table! {
         expires_at -> Int8,
         created_at -> Int8,
         home_region -> Text,
+        buyer_tax_id -> Nullable<Text>,
+        tax_id_status -> Nullable<Text>,
+        tax_id_consultation -> Nullable<Text>,
     }
 }
 
@@ -222,6 +226,12 @@ diesel::table! {
         tax_bps -> Int4,
         refund_requested_minor -> Int8,
         refund_posted_minor -> Int8,
+        tax_minor -> Int8,
+        tax_decision -> Nullable<Text>,
+        tax_place -> Nullable<Text>,
+        tax_scheme -> Nullable<Text>,
+        tax_threshold_kind -> Nullable<Text>,
+        tax_threshold_minor -> Nullable<Int8>,
     }
 }
 

@@ -78,6 +78,17 @@ pub struct Config {
     /// `BAZAAR_METRICS_OPERATIONS_MAX` (default 100): how many distinct GraphQL operation names
     /// get a metrics label of their own; later ones are counted as `other`.
     pub metrics_operations_max: usize,
+    /// `BAZAAR_TAX_ENGINE` (default `1`): checkouts ask the tax engine; `0` taxes nothing.
+    pub tax_engine: bool,
+    /// `BAZAAR_JP_DESIGNATED_PLATFORM` (default `0`): Japan's National Tax Agency designated
+    /// Bazaar a platform operator liable for foreign sellers' e-services to consumers.
+    pub jp_designated_platform: bool,
+    /// `BAZAAR_VAT_NUMBER` (default `IE6388047V`, a sandbox number): Bazaar's own VAT
+    /// number, on whose behalf buyers' numbers are checked with the registry.
+    pub vat_number: String,
+    /// `BAZAAR_SANDBOX_VIES_REGISTERED` (empty by default): VAT numbers the sandbox
+    /// registry knows as registered, comma-separated.
+    pub sandbox_vies_registered: Vec<String>,
 }
 
 /// The limits on signing in and signing up. See the README's configuration table.
@@ -327,6 +338,18 @@ impl Config {
             payout_rails: parse("BAZAAR_PAYOUT_RAILS", PayoutRailsKind::Sandbox)?,
             metrics_token: var("BAZAAR_METRICS_TOKEN").map(|t| t.trim().to_owned()),
             metrics_operations_max: parse("BAZAAR_METRICS_OPERATIONS_MAX", 100)?,
+            tax_engine: flag("BAZAAR_TAX_ENGINE", true)?,
+            jp_designated_platform: flag("BAZAAR_JP_DESIGNATED_PLATFORM", false)?,
+            vat_number: var("BAZAAR_VAT_NUMBER").unwrap_or_else(|| "IE6388047V".to_owned()),
+            sandbox_vies_registered: var("BAZAAR_SANDBOX_VIES_REGISTERED")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 

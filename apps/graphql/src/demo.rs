@@ -114,12 +114,13 @@ const SELLERS: [DemoSeller; 7] = [
     },
 ];
 
-const BUYERS: [(&str, &str, &str, &str); 5] = [
-    ("ana", "Ana Souza", "BR", "sa"),
-    ("joost", "Joost de Vries", "NL", "eu"),
-    ("yuki", "Yuki Tanaka", "JP", "apac"),
-    ("sam", "Sam Carter", "US", "us"),
-    ("fatima", "Fatima Al-Sabah", "KW", "me"),
+/// Key, name, country, data region, and the state where tax depends on it.
+const BUYERS: [(&str, &str, &str, &str, Option<&str>); 5] = [
+    ("ana", "Ana Souza", "BR", "sa", None),
+    ("joost", "Joost de Vries", "NL", "eu", None),
+    ("yuki", "Yuki Tanaka", "JP", "apac", None),
+    ("sam", "Sam Carter", "US", "us", Some("US-TX")),
+    ("fatima", "Fatima Al-Sabah", "KW", "me", None),
 ];
 
 const ADJECTIVES: [&str; 10] = [
@@ -254,12 +255,15 @@ pub async fn load(app: &Arc<App>) -> Result<(), String> {
         )
         .await?;
     }
-    for (key, name, code, home) in BUYERS {
+    for (key, name, code, home, tax_area) in BUYERS {
         let buyer = Buyer {
             id: BuyerId::from_uuid(id(&format!("buyer:{key}"))),
             name: name.to_owned(),
             country: country(code)?,
             region: region(home)?,
+            tax_area: tax_area
+                .map(|area| bazaar_domain::tax::Area::parse(area).map_err(|_| "bad tax area"))
+                .transpose()?,
         };
         app.market
             .register_buyer(&buyer)
@@ -306,6 +310,7 @@ async fn orders(app: &Arc<App>) -> Result<(), String> {
                     quantity: 1,
                 }],
                 idempotency_key: format!("demo-{n}"),
+                customer: bazaar_domain::tax::Customer::Consumer,
             })
             .await
             .map_err(err("checkout"))?;

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use bazaar_domain::chart::ProviderName;
 use bazaar_domain::fx::Spread;
 use bazaar_domain::identity::{Identity, IdentityPolicy};
-use bazaar_domain::orders::TaxRates;
+use bazaar_domain::orders::{TaxRates, TaxSetup};
 use bazaar_domain::payouts::Payouts;
 use bazaar_domain::reconciliation::Reconciliations;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
+use bazaar_domain::tax::{Platform, TaxData};
 use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
@@ -47,6 +48,11 @@ pub struct App {
     pub rates: crate::rates::Rates,
     /// The last readiness answer, reused for a second.
     pub ready: crate::ready::ReadyCache,
+    /// The VAT registry buyers' numbers are checked with: the sandbox, which answers like
+    /// VIES from the numbers configured as registered.
+    pub vies: bazaar_tax::SandboxVies,
+    /// Bazaar's own VAT number: the requester of every registry check.
+    pub vat_number: bazaar_domain::tax::VatId,
 }
 
 impl std::fmt::Debug for App {
@@ -77,6 +83,42 @@ pub enum StartError {
     Demo(String),
     #[error("startup task failed")]
     Task,
+    #[error("tax data: {0}")]
+    Tax(String),
+}
+
+/// How checkouts tax: the engine with the built-in data, unless `BAZAAR_TAX_ENGINE=0`.
+fn tax_setup(config: &Config) -> Result<TaxSetup, StartError> {
+    let engine = if config.tax_engine {
+        let data = TaxData::builtin().map_err(|e| StartError::Tax(e.to_string()))?;
+        let platform = Platform {
+            jp_designated: config.jp_designated_platform,
+        };
+        Some((data, platform))
+    } else {
+        None
+    };
+    Ok(TaxSetup {
+        engine,
+        flat: TaxRates::default(),
+    })
+}
+
+/// The sandbox VAT registry, knowing Bazaar's own number and the configured ones as
+/// registered, and Bazaar's own number.
+fn vat_registry(
+    config: &Config,
+) -> Result<(bazaar_tax::SandboxVies, bazaar_domain::tax::VatId), StartError> {
+    let parse = |name: &str, text: &str| {
+        bazaar_domain::tax::VatId::parse(text).map_err(|e| StartError::Tax(format!("{name}: {e}")))
+    };
+    let own = parse("BAZAAR_VAT_NUMBER", &config.vat_number)?;
+    let vies = bazaar_tax::SandboxVies::new();
+    vies.register(&own);
+    for number in &config.sandbox_vies_registered {
+        vies.register(&parse("BAZAAR_SANDBOX_VIES_REGISTERED", number)?);
+    }
+    Ok((vies, own))
 }
 
 impl App {
@@ -161,11 +203,12 @@ impl App {
             rates,
             MarketplaceConfig {
                 spread: Spread::new(config.fx_spread).map_err(StartError::Rates)?,
-                taxes: TaxRates::default(),
+                tax: tax_setup(&config)?,
                 reservation_secs: RESERVATION_SECS_DEFAULT,
             },
             clock.clone(),
         );
+        let (vies, vat_number) = vat_registry(&config)?;
         let metrics = Metrics::new(config.metrics_operations_max)
             .map_err(|e| StartError::Metrics(e.to_string()))?;
         let payouts = Payouts::new(
@@ -196,6 +239,8 @@ impl App {
             clock,
             rates: rates_config,
             ready: crate::ready::ReadyCache::default(),
+            vies,
+            vat_number,
         }))
     }
 }

@@ -117,6 +117,11 @@ pub enum CommerceError {
     /// A provider's settlement report was refused; nothing in it was posted.
     #[error(transparent)]
     Report(#[from] crate::payments::ReportError),
+    /// A line cannot be taxed from what is known (a fact the rules need is missing, no rate
+    /// covers the day): the checkout is refused rather than taxed at zero. The code is the
+    /// tax error's own (e.g. `tax_input_missing`).
+    #[error(transparent)]
+    Tax(#[from] crate::tax::TaxError),
     /// A backing service did not answer; the operation may be retried with the same
     /// idempotency key.
     #[error("a backing service is unavailable; retry later")]
@@ -149,6 +154,7 @@ impl CommerceError {
             Self::PostingTooLarge { .. } => "posting_too_large",
             Self::LedgerRejected { .. } => "ledger_rejected",
             Self::Report(error) => error.code(),
+            Self::Tax(error) => error.code(),
             Self::Unavailable => "unavailable",
             Self::Internal => "internal_error",
         }

@@ -437,6 +437,18 @@ pub trait CommerceStore: Send + Sync {
         query: &ProductQuery,
     ) -> impl Future<Output = Result<Vec<ProductSummary>, CommerceError>> + Send;
 
+    /// The sales earlier checkouts add to the tax thresholds, counting the lines of orders
+    /// that were not cancelled, at the value each line stored at checkout: for each of
+    /// `sellers`, its cross-border sales to EU consumers in EUR; for `state` (a US state),
+    /// the marketplace's sales into it in USD and their number of orders. Each is the
+    /// higher of the calendar year before `now`'s and `now`'s year so far.
+    fn tax_history(
+        &self,
+        sellers: &[SellerId],
+        state: Option<crate::tax::Area>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<crate::orders::TaxHistory, CommerceError>> + Send;
+
     /// Stores a checkout `Open` until `expires_at`, its orders `AwaitingPayment` and its
     /// stock reservations, and MUST return it as stored; `fingerprint` is the
     /// [`CheckoutPlan::request_fingerprint`] of the request it was planned from.

@@ -379,6 +379,19 @@ impl CommerceStore for PostgresCommerce {
             .await
     }
 
+    async fn tax_history(
+        &self,
+        sellers: &[SellerId],
+        state: Option<bazaar_domain::tax::Area>,
+        now: Timestamp,
+    ) -> Result<bazaar_domain::orders::TaxHistory, CommerceError> {
+        let sellers: Vec<Uuid> = sellers.iter().map(|id| id.as_uuid()).collect();
+        self.run("tax_history", move |conn| {
+            tx::tax_history(conn, &sellers, state, now)
+        })
+        .await
+    }
+
     async fn create_checkout(
         &self,
         plan: &CheckoutPlan,

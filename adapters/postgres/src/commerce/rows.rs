@@ -158,6 +158,7 @@ pub(crate) struct BuyerRow {
     pub name: String,
     pub country: String,
     pub home_region: String,
+    pub tax_area: Option<String>,
 }
 
 /// A SKU with its product's seller, category and kind; fields in select order.
@@ -231,6 +232,12 @@ pub(crate) struct CheckoutRow {
     pub state: String,
     #[diesel(sql_type = BigInt)]
     pub expires_at: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub buyer_tax_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub tax_id_status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub tax_id_consultation: Option<String>,
 }
 
 #[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
@@ -287,6 +294,12 @@ pub(crate) struct LineRow {
     pub refund_requested_minor: i64,
     #[diesel(sql_type = BigInt)]
     pub refund_posted_minor: i64,
+    #[diesel(sql_type = BigInt)]
+    pub tax_minor: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub tax_decision: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub tax_threshold_minor: Option<i64>,
 }
 
 #[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]

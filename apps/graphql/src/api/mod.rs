@@ -8,6 +8,7 @@ mod mutation;
 mod payout_ops;
 mod payouts;
 mod query;
+mod tax;
 mod types;
 
 use std::sync::Arc;

@@ -63,6 +63,9 @@ pub struct SignUpInput {
     pub role: AccountRole,
     /// Sellers only: the currency they earn in.
     pub settlement_currency: Option<String>,
+    /// Buyers only, where tax depends on it: the US state, Canadian province or Indian state
+    /// (ISO 3166-2, e.g. `US-TX`), in `country`.
+    pub tax_area: Option<String>,
 }
 
 /// The answer to `signUp`: the same whether the e-mail address was new or already had an
@@ -109,6 +112,9 @@ pub struct CheckoutInput {
     /// What the buyer pays in, e.g. `BRL`.
     pub currency: String,
     pub lines: Vec<CartLineInput>,
+    /// A business buyer's VAT number (`DE136695976`): checked offline, then with the VAT
+    /// registry; only a confirmed number is reverse-charged.
+    pub vat_id: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -167,6 +173,20 @@ impl Mutation {
         let kind = account_kind(&input)?;
         let country = Country::new(input.country.trim())
             .map_err(|_| error("invalid_input", "country must be an ISO 3166 alpha-2 code"))?;
+        let tax_area = match input.tax_area.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(code) => Some(
+                bazaar_domain::tax::Area::parse(code)
+                    .ok()
+                    .filter(|area| area.country() == country && area.subdivision().is_some())
+                    .ok_or_else(|| {
+                        error(
+                            "invalid_input",
+                            "taxArea must be a subdivision of the country, e.g. US-TX",
+                        )
+                    })?,
+            ),
+        };
         limits.admit(request, &email).map_err(refused)?;
         let password = input.password;
         let password_hash = limits
@@ -184,6 +204,7 @@ impl Mutation {
                     password_hash,
                     name: input.name,
                     country,
+                    tax_area,
                     kind,
                 },
                 app.now(),
@@ -316,6 +337,19 @@ impl Mutation {
             &buyer.as_uuid(),
             format!("checkout:{idempotency_key}").as_bytes(),
         ));
+        let customer = match input.vat_id.as_deref().map(str::trim) {
+            None | Some("") => bazaar_domain::tax::Customer::Consumer,
+            Some(text) => {
+                let (customer, failure) =
+                    bazaar_domain::tax::confirm(&app.vies, text, &app.vat_number, app.now())
+                        .await
+                        .map_err(|e| error(e.code(), e.to_string()))?;
+                if let Some(failure) = failure {
+                    tracing::warn!(error = %failure, "the VAT registry gave no answer; VAT is charged");
+                }
+                customer
+            }
+        };
         let record = app
             .market
             .checkout(&CheckoutCommand {
@@ -324,6 +358,7 @@ impl Mutation {
                 currency: currency(&input.currency)?,
                 lines,
                 idempotency_key,
+                customer,
             })
             .await
             .map_err(commerce)?;

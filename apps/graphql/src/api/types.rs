@@ -216,6 +216,8 @@ pub struct LineNode {
     pub total: MoneyNode,
     /// Refunds requested or confirmed so far.
     pub refunded: MoneyNode,
+    /// The line's tax and the rule that decided it.
+    pub tax: super::tax::LineTaxNode,
 }
 
 impl LineNode {
@@ -229,6 +231,7 @@ impl LineNode {
             unit_price: line.unit_price.into(),
             total: line.total.into(),
             refunded: refunded.into(),
+            tax: (&line.tax).into(),
         }
     }
 }
@@ -414,6 +417,8 @@ pub struct CheckoutNode {
     pub expires_at: String,
     pub orders: Vec<CheckoutOrderNode>,
     pub payment: Option<PaymentNode>,
+    /// The business buyer's tax number, when it gave one, and the registry's answer.
+    pub tax_id: Option<super::tax::TaxIdNode>,
 }
 
 #[derive(SimpleObject, Clone, Debug)]
@@ -438,6 +443,7 @@ impl From<&CheckoutRecord> for CheckoutNode {
             total: plan.total.into(),
             country: plan.country.as_str().to_owned(),
             expires_at: instant(record.expires_at),
+            tax_id: super::tax::TaxIdNode::of(&plan.customer),
             orders: plan
                 .orders
                 .iter()

@@ -22,6 +22,7 @@ mod payouts;
 mod products;
 mod rates;
 mod support;
+mod tax;
 mod tenancy;
 mod walkthrough;
 mod webhooks;

@@ -44,11 +44,21 @@ async fn no_tenant_reaches_another_tenants_data() {
         .ok(
             Some(&buyer_x),
             r#"mutation($sku: ID!) { checkout(idempotencyKey: "x-1", input: {currency: "EUR", lines: [{skuId: $sku, quantity: 1}]}) {
-                 id orders { id lines { id } } } }"#,
+                 id orders { id lines { id tax { amount { amount } rate place liable scheme reason explanation } } } } }"#,
             json!({"sku": sku}),
         )
         .await;
     let checkout_id = checkout["checkout"]["id"].as_str().unwrap().to_owned();
+    // A German seller below the EU threshold sells to a Dutch consumer: German VAT, which
+    // the seller owes, and the rule that says so.
+    let tax = &checkout["checkout"]["orders"][0]["lines"][0]["tax"];
+    assert_eq!(tax["amount"]["amount"], "6.39");
+    assert_eq!(tax["rate"], "19%");
+    assert_eq!(tax["place"], "DE");
+    assert_eq!(tax["liable"], "seller");
+    assert_eq!(tax["scheme"], "domestic");
+    assert_eq!(tax["reason"], "eu_below_threshold");
+    assert!(tax["explanation"].as_str().unwrap().contains("Article 59c"));
     let order_id = checkout["checkout"]["orders"][0]["id"]
         .as_str()
         .unwrap()
@@ -86,7 +96,9 @@ async fn no_tenant_reaches_another_tenants_data() {
             json!({}),
         )
         .await;
-    assert_eq!(balances["sellerBalances"]["pending"]["amount"], "36.00");
+    // 40.00 includes Germany's 19% VAT (6.39): the German seller is below the EU threshold,
+    // owes it and keeps it with its share; 10% commission on the 33.61 without VAT is 3.36.
+    assert_eq!(balances["sellerBalances"]["pending"]["amount"], "36.64");
 
     // Another buyer: reads give nothing, writes are refused as if nothing were there.
     let other = server

@@ -180,6 +180,9 @@ pub struct Buyer {
     /// The data region of the buyer's personal data, from its country; the buyer's
     /// checkouts, orders and reviews are stored with it.
     pub region: Region,
+    /// Where the buyer is for tax when its country alone does not say: its US state,
+    /// Canadian province or Indian state (`US-TX`), in its country; `None` elsewhere.
+    pub tax_area: Option<crate::tax::Area>,
 }
 
 /// Physical goods have stock and ship; digital goods (courses) have no stock and are

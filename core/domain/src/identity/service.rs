@@ -62,6 +62,8 @@ pub struct SignUp {
     pub name: String,
     /// The party's country; it decides the data region ([`region_for`]).
     pub country: Country,
+    /// A buyer's state or province where tax depends on it (`US-TX`), in `country`.
+    pub tax_area: Option<crate::tax::Area>,
     /// Whether the account is a buyer's or a seller's.
     pub kind: AccountKind,
 }
@@ -121,6 +123,7 @@ impl<S: IdentityStore, L: LedgerStore> Identity<S, L> {
                 name,
                 country: request.country,
                 region: region.clone(),
+                tax_area: request.tax_area,
             }),
             AccountKind::Seller {
                 settlement_currency,

@@ -15,6 +15,11 @@ use crate::catalog::{
 use crate::chart::SellerId;
 use crate::error::CommerceError;
 use crate::fx::{FxError, FxRate, RateBook, Spread};
+use crate::tax::Area;
+
+mod taxing;
+
+pub use taxing::{LineTax, TaxBuyer, TaxHistory, TaxSetup};
 
 bazaar_ledger::uuid_id!(
     /// One checkout: one payment for the orders of several sellers.
@@ -132,15 +137,15 @@ pub struct PricedLine {
     pub quantity: u32,
     /// Tax included, in the presentment currency.
     pub unit_price: Money,
-    /// `unit_price` times `quantity`, tax included, in the presentment currency; refunds of
-    /// the line are bounded by it.
+    /// `unit_price` times `quantity`, with the tax (included in prices, or added to them
+    /// where prices are quoted before tax), in the presentment currency; refunds of the line
+    /// are bounded by it.
     pub total: Money,
     /// The seller's commission rate for the line's category, in basis points, fixed at
     /// checkout.
     pub commission: BasisPoints,
-    /// The buyer country's tax rate, in basis points, fixed at checkout; included in the
-    /// prices.
-    pub tax: BasisPoints,
+    /// The line's tax, decided at checkout: part of `total`.
+    pub tax: LineTax,
 }
 
 /// One seller's order within a checkout.
@@ -177,17 +182,29 @@ pub struct CheckoutPlan {
     pub total: Money,
     /// One order per seller, in seller id order.
     pub orders: Vec<PlannedOrder>,
+    /// Consumer or business, with its tax number and the registry's answer, as the lines
+    /// were taxed.
+    pub customer: crate::tax::Customer,
 }
 
 impl CheckoutPlan {
-    /// A short fingerprint of what was asked for (buyer, currency, SKUs and quantities), to
-    /// tell a retry of the same checkout from a different request with the same key.
-    pub fn request_fingerprint(buyer: BuyerId, currency: Currency, lines: &[CartLine]) -> String {
+    /// A short fingerprint of what was asked for (buyer, currency, SKUs and quantities, and
+    /// a business's tax number), to tell a retry of the same checkout from a different
+    /// request with the same key.
+    pub fn request_fingerprint(
+        buyer: BuyerId,
+        currency: Currency,
+        lines: &[CartLine],
+        customer: &crate::tax::Customer,
+    ) -> String {
         let mut sorted: Vec<(SkuId, u32)> = lines.iter().map(|l| (l.sku_id, l.quantity)).collect();
         sorted.sort();
         let mut text = format!("{buyer}|{}", currency.code());
         for (sku, quantity) in sorted {
             text.push_str(&format!("|{sku}x{quantity}"));
+        }
+        if let Some(tax_id) = customer.tax_id() {
+            text.push_str(&format!("|tax:{tax_id}"));
         }
         Uuid::new_v5(&ORDER_NAMESPACE, text.as_bytes()).to_string()
     }
@@ -201,8 +218,12 @@ pub struct PricingContext<'a> {
     pub rates: &'a RateBook,
     /// The spread every quote of this checkout carries.
     pub spread: Spread,
-    /// Tax rates by buyer country.
-    pub taxes: &'a TaxRates,
+    /// How lines are taxed.
+    pub tax: &'a TaxSetup,
+    /// What earlier sales add to the thresholds.
+    pub tax_history: &'a TaxHistory,
+    /// The buyer, for tax.
+    pub tax_buyer: &'a TaxBuyer,
     /// When the prices are quoted: a book with stale rates refuses to convert.
     pub now: Timestamp,
 }
@@ -260,9 +281,20 @@ pub fn plan_checkout(
             unit_price,
             total,
             commission: seller.commission.rate_for(&sku.category),
-            tax: context.taxes.rate_for(&country),
+            tax: taxing::untaxed(Area::country_wide(country), currency),
         });
     }
+    taxing::tax_checkout(
+        &mut per_seller,
+        sellers,
+        &taxing::TaxContext {
+            setup: context.tax,
+            history: context.tax_history,
+            buyer: context.tax_buyer,
+            rates: context.rates,
+            now: context.now,
+        },
+    )?;
     let mut orders = Vec::with_capacity(per_seller.len());
     let mut grand_total = Money::zero(currency);
     for (seller_id, lines) in per_seller {
@@ -300,6 +332,7 @@ pub fn plan_checkout(
         currency,
         total: grand_total,
         orders,
+        customer: context.tax_buyer.customer.clone(),
     })
 }
 
@@ -591,11 +624,18 @@ mod tests {
             .map(|s| (s.id, s))
             .collect();
         let rates = book();
-        let taxes = TaxRates::default();
+        let tax = TaxSetup::flat(TaxRates::default());
+        let history = TaxHistory::default();
+        let buyer = TaxBuyer {
+            area: Area::parse("BR").unwrap(),
+            customer: crate::tax::Customer::Consumer,
+        };
         let context = PricingContext {
             rates: &rates,
             spread: Spread::ZERO,
-            taxes: &taxes,
+            tax: &tax,
+            tax_history: &history,
+            tax_buyer: &buyer,
             now: Timestamp::from_micros(0),
         };
         let lines = [

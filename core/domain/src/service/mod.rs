@@ -16,7 +16,7 @@ use crate::error::CommerceError;
 use crate::fx::{RateBook, Spread};
 use crate::orders::{
     CartLine, CheckoutId, CheckoutPlan, LineId, OrderId, OrderState, PaymentState, PricingContext,
-    RefundId, TaxRates, plan_checkout, validate_idempotency_key,
+    RefundId, TaxBuyer, TaxSetup, plan_checkout, validate_idempotency_key,
 };
 use crate::payments::{
     AuthorizeRequest, MethodDetails, MethodOffer, PaymentId, PaymentProvider, PaymentStatus,
@@ -50,8 +50,9 @@ pub struct MarketplaceConfig {
     /// The spread kept when an order is converted into its seller's settlement currency;
     /// locked into the order's quote at checkout.
     pub spread: Spread,
-    /// Tax rates by buyer country, included in prices.
-    pub taxes: TaxRates,
+    /// How checkouts tax their lines: the tax engine, and rates configured for destinations
+    /// it has no rules for.
+    pub tax: TaxSetup,
     /// How long a new checkout's stock stays reserved while it has no payment result, in
     /// seconds; usually [`RESERVATION_SECS_DEFAULT`].
     pub reservation_secs: u32,
@@ -69,9 +70,13 @@ pub struct CheckoutCommand {
     pub currency: Currency,
     /// The cart: 1 to 30 lines, each SKU once, quantities 1 to 100.
     pub lines: Vec<CartLine>,
-    /// 1 to 128 printable ASCII characters. The same key with the same currency and cart
-    /// returns the same checkout; with anything different, `idempotency_key_reused`.
+    /// 1 to 128 printable ASCII characters. The same key with the same currency, cart and
+    /// tax number returns the same checkout; with anything different,
+    /// `idempotency_key_reused`.
     pub idempotency_key: String,
+    /// A consumer, or a business with the outcome of checking its tax number (the caller
+    /// asks the registry through [`crate::tax::confirm`]).
+    pub customer: crate::tax::Customer,
 }
 
 /// How a buyer pays a checkout.
@@ -216,6 +221,14 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
     /// Stores a buyer. Accounts that sign up go through
     /// [`Identity::sign_up`](crate::identity::Identity::sign_up) instead.
     pub async fn register_buyer(&self, buyer: &Buyer) -> Result<(), CommerceError> {
+        if buyer
+            .tax_area
+            .is_some_and(|area| area.country() != buyer.country)
+        {
+            return Err(CommerceError::InvalidInput(
+                "the buyer's tax area must lie in its country",
+            ));
+        }
         self.store.create_buyer(buyer, self.now()).await
     }
 
@@ -307,11 +320,22 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             .map(|s| (s.id, s))
             .collect();
         let rates = self.rates();
+        let now = self.now();
+        let tax_buyer = TaxBuyer {
+            area: buyer
+                .tax_area
+                .unwrap_or(crate::tax::Area::country_wide(buyer.country)),
+            customer: command.customer.clone(),
+        };
+        let us_state = (tax_buyer.area.country().as_str() == "US").then_some(tax_buyer.area);
+        let tax_history = self.store.tax_history(&seller_ids, us_state, now).await?;
         let context = PricingContext {
             rates: &rates,
             spread: self.config.spread,
-            taxes: &self.config.taxes,
-            now: self.now(),
+            tax: &self.config.tax,
+            tax_history: &tax_history,
+            tax_buyer: &tax_buyer,
+            now,
         };
         let plan = plan_checkout(
             command.id,
@@ -323,9 +347,12 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             &sellers,
             &context,
         )?;
-        let fingerprint =
-            CheckoutPlan::request_fingerprint(buyer.id, command.currency, &command.lines);
-        let now = self.now();
+        let fingerprint = CheckoutPlan::request_fingerprint(
+            buyer.id,
+            command.currency,
+            &command.lines,
+            &command.customer,
+        );
         self.store
             .create_checkout(
                 &plan,

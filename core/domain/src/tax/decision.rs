@@ -235,6 +235,9 @@ reasons! {
     /// A destination Bazaar has no rules for.
     DestinationNotCovered => "destination_not_covered",
         "Bazaar has no tax rules for this destination: nothing is collected.";
+    /// A rate the marketplace's operator configured for a destination without rules.
+    ConfiguredRate => "configured_rate",
+        "A rate the marketplace's operator configured for this destination, which Bazaar has no rules for: the marketplace collects it.";
 }
 
 /// India's TCS split: both halves in the seller's state, or integrated tax across states.
@@ -297,6 +300,22 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Nothing charged and nobody liable: a destination Bazaar has no rules for.
+    pub fn not_covered(place: Area, basis: PriceBasis) -> Self {
+        Self {
+            place,
+            liable: Liable::Nobody,
+            scheme: Scheme::OutOfScope,
+            rate: TaxRate::ZERO,
+            rate_source: None,
+            reverse_charge: false,
+            reason: Reason::DestinationNotCovered,
+            unconfirmed: None,
+            withholding: None,
+            basis,
+        }
+    }
+
     /// Whether tax is charged to the buyer on this line.
     pub fn charges_tax(&self) -> bool {
         !self.rate.is_zero() && matches!(self.liable, Liable::Seller | Liable::Marketplace)

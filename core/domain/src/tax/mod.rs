@@ -20,6 +20,7 @@ mod decision;
 mod engine;
 mod rates;
 mod registry;
+mod stored;
 mod supply;
 mod us;
 mod vat_id;

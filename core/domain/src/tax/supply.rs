@@ -101,6 +101,56 @@ impl Customer {
     pub fn is_business(&self) -> bool {
         matches!(self, Self::Business { .. })
     }
+
+    /// The tax number given, confirmed or not.
+    pub fn tax_id(&self) -> Option<&str> {
+        match self {
+            Self::Consumer => None,
+            Self::Business { tax_id, .. } | Self::Unconfirmed { tax_id, .. } => Some(tax_id),
+        }
+    }
+
+    /// How the number fared: `confirmed`, `invalid` or `registry_unavailable`; `None` for a
+    /// consumer.
+    pub fn tax_id_status(&self) -> Option<&'static str> {
+        match self {
+            Self::Consumer => None,
+            Self::Business { .. } => Some("confirmed"),
+            Self::Unconfirmed { why, .. } => Some(why.as_str()),
+        }
+    }
+
+    /// The registry's consultation number, for a confirmed business that has one.
+    pub fn consultation(&self) -> Option<&str> {
+        match self {
+            Self::Business { consultation, .. } => consultation.as_deref(),
+            Self::Consumer | Self::Unconfirmed { .. } => None,
+        }
+    }
+
+    /// The customer stored as a tax number, its status and consultation number.
+    pub fn from_parts(
+        tax_id: Option<String>,
+        status: Option<&str>,
+        consultation: Option<String>,
+    ) -> Option<Self> {
+        Some(match (tax_id, status) {
+            (None, None) => Self::Consumer,
+            (Some(tax_id), Some("confirmed")) => Self::Business {
+                tax_id,
+                consultation,
+            },
+            (Some(tax_id), Some("invalid")) => Self::Unconfirmed {
+                tax_id,
+                why: Unconfirmed::Invalid,
+            },
+            (Some(tax_id), Some("registry_unavailable")) => Self::Unconfirmed {
+                tax_id,
+                why: Unconfirmed::RegistryUnavailable,
+            },
+            _ => return None,
+        })
+    }
 }
 
 /// A marketplace's sales into one US state over the period its nexus law measures (the

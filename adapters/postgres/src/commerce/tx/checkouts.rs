@@ -3,6 +3,9 @@
 use bazaar_schema::schema::{checkouts, order_lines, orders, payments, skus, stock_reservations};
 use diesel::prelude::*;
 
+use bazaar_domain::orders::LineTax;
+use bazaar_domain::tax::{Area, Customer, Decision, TaxRate};
+
 use super::*;
 
 #[expect(
@@ -80,6 +83,9 @@ pub(crate) fn create_checkout(
             checkouts::expires_at.eq(expires_at.as_micros()),
             checkouts::created_at.eq(now.as_micros()),
             checkouts::home_region.eq(&region),
+            checkouts::buyer_tax_id.eq(plan.customer.tax_id()),
+            checkouts::tax_id_status.eq(plan.customer.tax_id_status()),
+            checkouts::tax_id_consultation.eq(plan.customer.consultation()),
         ))
         .execute(conn)?;
     for order in &plan.orders {
@@ -150,7 +156,15 @@ pub(crate) fn insert_order(
                     order_lines::unit_price_minor.eq(line.unit_price.minor()),
                     order_lines::total_minor.eq(line.total.minor()),
                     order_lines::commission_bps.eq(i32::from(line.commission.get())),
-                    order_lines::tax_bps.eq(i32::from(line.tax.get())),
+                    order_lines::tax_bps.eq(legacy_bps(&line.tax)),
+                ),
+                (
+                    order_lines::tax_minor.eq(line.tax.amount.minor()),
+                    order_lines::tax_decision.eq(line.tax.decision.to_stored()),
+                    order_lines::tax_place.eq(line.tax.decision.place.to_string()),
+                    order_lines::tax_scheme.eq(line.tax.decision.scheme.as_str()),
+                    order_lines::tax_threshold_kind.eq(threshold_kind(&line.tax)),
+                    order_lines::tax_threshold_minor.eq(line.tax.threshold.map(Money::minor)),
                 ),
             ))
             .execute(conn)?;
@@ -213,7 +227,58 @@ pub(crate) fn priced_line(row: &LineRow, currency: bazaar_money::Currency) -> Re
         unit_price: Money::from_minor(row.unit_price_minor, currency),
         total: Money::from_minor(row.total_minor, currency),
         commission: rows::bps(row.commission_bps)?,
-        tax: rows::bps(row.tax_bps)?,
+        tax: line_tax(row, currency)?,
+    })
+}
+
+/// The line's tax as stored. A line taxed before the engine has no decision: its tax was
+/// `tax_bps` included in the total and collected by the marketplace; it reads back as a
+/// configured rate in an unknown place (`ZZ`), which only names accounts of tax legs such a
+/// line had none of (no rates were configured then).
+fn line_tax(row: &LineRow, currency: bazaar_money::Currency) -> Result<LineTax> {
+    let Some(text) = &row.tax_decision else {
+        let rate = rows::bps(row.tax_bps)?;
+        let unknown = Area::parse("ZZ").map_err(|_| Fail::Domain(CommerceError::Internal))?;
+        let terms = LineTaxTerms::included(
+            Money::from_minor(row.total_minor, currency),
+            rate,
+            Jurisdiction::new("ZZ").map_err(|_| Fail::Domain(CommerceError::Internal))?,
+        )
+        .map_err(CommerceError::from)?;
+        return Ok(LineTax {
+            decision: LineTax::configured(unknown, TaxRate::from_basis_points(rate)),
+            amount: terms.amount,
+            threshold: None,
+        });
+    };
+    let decision =
+        Decision::from_stored(text).ok_or_else(|| rows::corrupt("tax_decision", text))?;
+    let threshold_currency = match decision.place.country().as_str() {
+        "US" => bazaar_money::Currency::USD,
+        _ => bazaar_money::Currency::EUR,
+    };
+    Ok(LineTax {
+        threshold: row
+            .tax_threshold_minor
+            .map(|minor| Money::from_minor(minor, threshold_currency)),
+        decision,
+        amount: Money::from_minor(row.tax_minor, currency),
+    })
+}
+
+/// The whole basis points of the line's rate, kept in `tax_bps` for readers of the old
+/// column.
+fn legacy_bps(tax: &LineTax) -> i32 {
+    i32::try_from(tax.decision.rate.millionths() / 100).unwrap_or(0)
+}
+
+fn threshold_kind(tax: &LineTax) -> Option<&'static str> {
+    tax.threshold.map(|amount| {
+        if amount.currency() == bazaar_money::Currency::USD {
+            "us_state"
+        } else {
+            "eu_distance"
+        }
     })
 }
 
@@ -267,6 +332,12 @@ pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<
             currency,
             total: Money::from_minor(checkout.total_minor, currency),
             orders,
+            customer: Customer::from_parts(
+                checkout.buyer_tax_id.clone(),
+                checkout.tax_id_status.as_deref(),
+                checkout.tax_id_consultation.clone(),
+            )
+            .ok_or_else(|| rows::corrupt("tax_id_status", "unknown"))?,
         },
         state: rows::checkout_state(&checkout.state)?,
         expires_at: Timestamp::from_micros(checkout.expires_at),

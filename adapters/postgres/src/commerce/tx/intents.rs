@@ -7,10 +7,10 @@ use super::*;
 
 pub(crate) fn line_capture(
     payment: &PaymentRecord,
-    country: &Country,
     order: &PlannedOrder,
     line: &PricedLine,
 ) -> Result<LineCapture> {
+    let decision = &line.tax.decision;
     Ok(LineCapture {
         payment_id: payment.id,
         provider: payment.provider.clone(),
@@ -18,13 +18,16 @@ pub(crate) fn line_capture(
         seller_id: order.seller_id,
         line_id: line.id,
         total: line.total,
-        tax: LineTaxTerms::included(
-            line.total,
-            line.tax,
-            Jurisdiction::new(country.as_str())
-                .map_err(|_| rows::corrupt("country", country.as_str()))?,
-        )
-        .map_err(CommerceError::from)?,
+        tax: LineTaxTerms {
+            amount: line.tax.amount,
+            collector: collector_of(decision.liable),
+            jurisdiction: payable_jurisdiction(decision.place, decision.scheme)?,
+            withheld: decision.withholding.as_ref().map(|w| Withheld {
+                rate: w.rate,
+                split: w.split,
+                seller_state: w.seller_state,
+            }),
+        },
         commission: line.commission,
         settlement_currency: order.settlement_currency,
         quote: order.quote.clone(),
@@ -42,7 +45,7 @@ pub(crate) fn capture_inputs(
     let mut captures = Vec::new();
     for order in &checkout.plan.orders {
         for line in &order.lines {
-            captures.push(line_capture(&payment, &checkout.plan.country, order, line)?);
+            captures.push(line_capture(&payment, order, line)?);
         }
     }
     Ok(captures)

@@ -4,7 +4,6 @@
 
 use std::str::FromStr;
 
-use bazaar_domain::Country;
 use bazaar_domain::catalog::{
     Buyer, BuyerId, CommissionRule, NewProduct, ProductId, ProductKind, ProductQuery,
     ProductSummary, Review, ReviewId, Seller, SkuId, SkuView,
@@ -18,7 +17,9 @@ use bazaar_domain::orders::{
     PlannedOrder, PricedLine, RefundId, derive_id,
 };
 use bazaar_domain::payments::{Action, PaymentChange, PaymentId, PspReference, payment_change};
-use bazaar_domain::postings::{LineCapture, LineTaxTerms};
+use bazaar_domain::postings::{
+    LineCapture, LineTaxTerms, Withheld, collector_of, payable_jurisdiction,
+};
 use bazaar_domain::store::{
     CheckoutRecord, EventOutcome, IntentId, IntentKind, LedgerIntent, NewPayment, NewRefund,
     NotificationFailure, OrderView, PageCursor, Party, PaymentEvent, PaymentRecord,
@@ -57,6 +58,7 @@ mod parties;
 mod payment_events;
 mod reads;
 mod refunds;
+mod tax;
 
 pub(crate) use catalog::*;
 pub(crate) use checkouts::*;
@@ -66,3 +68,4 @@ pub(crate) use parties::*;
 pub(crate) use payment_events::*;
 pub(crate) use reads::*;
 pub(crate) use refunds::*;
+pub(crate) use tax::*;

@@ -75,6 +75,7 @@ pub(crate) fn create_buyer(conn: &mut PgConnection, buyer: &Buyer, now: Timestam
             buyers::country.eq(buyer.country.as_str()),
             buyers::home_region.eq(buyer.region.as_str()),
             buyers::created_at.eq(now.as_micros()),
+            buyers::tax_area.eq(buyer.tax_area.map(|area| area.to_string())),
         ))
         .on_conflict(buyers::id)
         .do_nothing()
@@ -95,6 +96,14 @@ pub(crate) fn buyer(conn: &mut PgConnection, id: BuyerId) -> Result<Option<Buyer
                 name: row.name,
                 country: rows::country(&row.country)?,
                 region: rows::region(&row.home_region)?,
+                tax_area: row
+                    .tax_area
+                    .as_deref()
+                    .map(|code| {
+                        bazaar_domain::tax::Area::parse(code)
+                            .map_err(|_| rows::corrupt("tax_area", code))
+                    })
+                    .transpose()?,
             })
         })
         .transpose()

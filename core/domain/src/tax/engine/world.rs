@@ -229,18 +229,7 @@ pub(super) fn india(sale: &Sale, data: &TaxData) -> Result<Decision, TaxError> {
     let buyer = sale.buyer;
     let basis = basis(buyer);
     if sale.seller.country().as_str() != "IN" {
-        return Ok(Decision {
-            place: buyer.nation(),
-            liable: Liable::Nobody,
-            scheme: Scheme::OutOfScope,
-            rate: TaxRate::ZERO,
-            rate_source: None,
-            reverse_charge: false,
-            reason: Reason::DestinationNotCovered,
-            unconfirmed: None,
-            withholding: None,
-            basis,
-        });
+        return Ok(Decision::not_covered(buyer.nation(), basis));
     }
     if buyer.subdivision().is_none() || sale.seller.subdivision().is_none() {
         return Err(TaxError::Missing(

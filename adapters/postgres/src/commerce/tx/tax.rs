@@ -1,0 +1,112 @@
+//! What earlier checkouts add to the tax thresholds.
+
+use bazaar_domain::chart::SellerId;
+use bazaar_domain::fx::calendar::Date;
+use bazaar_domain::orders::TaxHistory;
+use bazaar_domain::tax::{Area, StateSales};
+use bazaar_money::{Currency, Money};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
+
+use super::*;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+#[derive(QueryableByName)]
+struct SellerSum {
+    #[diesel(sql_type = SqlUuid)]
+    seller_id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    previous: i64,
+    #[diesel(sql_type = BigInt)]
+    current: i64,
+}
+
+#[derive(QueryableByName)]
+struct StateSum {
+    #[diesel(sql_type = BigInt)]
+    previous: i64,
+    #[diesel(sql_type = BigInt)]
+    previous_orders: i64,
+    #[diesel(sql_type = BigInt)]
+    current: i64,
+    #[diesel(sql_type = BigInt)]
+    current_orders: i64,
+}
+
+/// The first instants of last year and of this year, in microseconds.
+fn year_starts(now: Timestamp) -> Result<(i64, i64)> {
+    let start = |year: i64| {
+        Date::new(year, 1, 1)
+            .and_then(Date::days_since_epoch)
+            .and_then(|days| days.checked_mul(MICROS_PER_DAY))
+    };
+    let year = Date::of_instant(now)
+        .ok_or(Fail::Domain(CommerceError::Internal))?
+        .year();
+    let previous = year
+        .checked_sub(1)
+        .and_then(start)
+        .ok_or(Fail::Domain(CommerceError::Internal))?;
+    let current = start(year).ok_or(Fail::Domain(CommerceError::Internal))?;
+    Ok((previous, current))
+}
+
+pub(crate) fn tax_history(
+    conn: &mut PgConnection,
+    sellers: &[Uuid],
+    state: Option<Area>,
+    now: Timestamp,
+) -> Result<TaxHistory> {
+    let (previous, current) = year_starts(now)?;
+    let mut history = TaxHistory::default();
+    // raw SQL: conditional sums per seller over a join; diesel's sum of BIGINT is NUMERIC
+    let sums: Vec<SellerSum> = sql_query(
+        "SELECT o.seller_id, \
+           COALESCE(SUM(CASE WHEN o.created_at < $2 THEN l.tax_threshold_minor END), 0)::BIGINT AS previous, \
+           COALESCE(SUM(CASE WHEN o.created_at >= $2 THEN l.tax_threshold_minor END), 0)::BIGINT AS current \
+         FROM orders o JOIN order_lines l ON l.order_id = o.id \
+         WHERE o.seller_id = ANY($1) AND o.state <> 'cancelled' AND o.created_at >= $3 \
+           AND l.tax_threshold_kind = 'eu_distance' \
+         GROUP BY o.seller_id",
+    )
+    .bind::<Array<SqlUuid>, _>(sellers)
+    .bind::<BigInt, _>(current)
+    .bind::<BigInt, _>(previous)
+    .load(conn)?;
+    for sum in sums {
+        history.distance_sales.insert(
+            SellerId::from_uuid(sum.seller_id),
+            Money::from_minor(sum.previous.max(sum.current), Currency::EUR),
+        );
+    }
+    if let Some(state) = state {
+        // raw SQL: conditional sums and distinct counts over a join; see above
+        let sum: StateSum = sql_query(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN o.created_at < $2 THEN l.tax_threshold_minor END), 0)::BIGINT AS previous, \
+               COUNT(DISTINCT CASE WHEN o.created_at < $2 THEN o.id END)::BIGINT AS previous_orders, \
+               COALESCE(SUM(CASE WHEN o.created_at >= $2 THEN l.tax_threshold_minor END), 0)::BIGINT AS current, \
+               COUNT(DISTINCT CASE WHEN o.created_at >= $2 THEN o.id END)::BIGINT AS current_orders \
+             FROM order_lines l JOIN orders o ON o.id = l.order_id \
+             WHERE l.tax_threshold_kind = 'us_state' AND l.tax_place = $1 \
+               AND o.state <> 'cancelled' AND o.created_at >= $3",
+        )
+        .bind::<Nullable<Text>, _>(Some(state.to_string()))
+        .bind::<BigInt, _>(current)
+        .bind::<BigInt, _>(previous)
+        .get_result(conn)?;
+        // Each test takes its higher year; where a state needs both, they may come from
+        // different years, which can only start collecting early.
+        let sales = sum.previous.max(sum.current);
+        let orders = sum.previous_orders.max(sum.current_orders);
+        history.state_sales.insert(
+            state,
+            StateSales {
+                sales: Money::from_minor(sales, Currency::USD),
+                transactions: u32::try_from(orders).unwrap_or(u32::MAX),
+            },
+        );
+    }
+    Ok(history)
+}

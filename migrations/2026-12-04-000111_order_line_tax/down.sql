@@ -1,0 +1,11 @@
+DROP INDEX IF EXISTS order_lines_by_threshold;
+ALTER TABLE buyers DROP COLUMN IF EXISTS tax_area;
+ALTER TABLE checkouts DROP COLUMN IF EXISTS tax_id_consultation;
+ALTER TABLE checkouts DROP COLUMN IF EXISTS tax_id_status;
+ALTER TABLE checkouts DROP COLUMN IF EXISTS buyer_tax_id;
+ALTER TABLE order_lines DROP COLUMN IF EXISTS tax_threshold_minor;
+ALTER TABLE order_lines DROP COLUMN IF EXISTS tax_threshold_kind;
+ALTER TABLE order_lines DROP COLUMN IF EXISTS tax_scheme;
+ALTER TABLE order_lines DROP COLUMN IF EXISTS tax_place;
+ALTER TABLE order_lines DROP COLUMN IF EXISTS tax_decision;
+ALTER TABLE order_lines DROP COLUMN IF EXISTS tax_minor;
