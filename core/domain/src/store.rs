@@ -449,6 +449,15 @@ pub trait CommerceStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<crate::orders::TaxHistory, CommerceError>> + Send;
 
+    /// The lines of paid checkouts placed from `from` (inclusive) to `to` (exclusive) whose
+    /// tax was declared under `scheme`, with what was refunded of each.
+    fn return_lines(
+        &self,
+        scheme: crate::tax::Scheme,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<crate::tax::ReturnLine>, CommerceError>> + Send;
+
     /// Stores a checkout `Open` until `expires_at`, its orders `AwaitingPayment` and its
     /// stock reservations, and MUST return it as stored; `fingerprint` is the
     /// [`CheckoutPlan::request_fingerprint`] of the request it was planned from.

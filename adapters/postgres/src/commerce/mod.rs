@@ -392,6 +392,18 @@ impl CommerceStore for PostgresCommerce {
         .await
     }
 
+    async fn return_lines(
+        &self,
+        scheme: bazaar_domain::tax::Scheme,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<bazaar_domain::tax::ReturnLine>, CommerceError> {
+        self.run("return_lines", move |conn| {
+            tx::return_lines(conn, scheme, from, to)
+        })
+        .await
+    }
+
     async fn create_checkout(
         &self,
         plan: &CheckoutPlan,

@@ -129,6 +129,26 @@ async fn the_marketplace_owes_italian_vat_on_a_us_sellers_course_and_a_refund_re
         balance(market, payable("IT-OSS"), Currency::EUR).await,
         1_100
     );
+    // The OSS return for the period says the same as the ledger: Italy, 22%, 50.00 sold net
+    // of the refund, 11.00 of VAT.
+    let rows = market
+        .tax_return(Scheme::Oss, Timestamp::MIN, Timestamp::MAX)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let italy = rows.first().unwrap();
+    assert_eq!(italy.place.to_string(), "IT");
+    assert_eq!(italy.rate.percent_text(), "22%");
+    assert_eq!(italy.net, Money::from_minor(5_000, Currency::EUR));
+    assert_eq!(
+        italy.tax.minor(),
+        balance(market, payable("IT-OSS"), Currency::EUR).await
+    );
+    let nothing = market
+        .tax_return(Scheme::Ioss, Timestamp::MIN, Timestamp::MAX)
+        .await
+        .unwrap();
+    assert!(nothing.is_empty());
     assert_eq!(
         market.seller_balances(shop.id).await.unwrap().pending,
         Money::from_minor(4_500, Currency::EUR)

@@ -50,6 +50,18 @@ pub struct SellerLedgerEntry {
 }
 
 impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> {
+    /// The tax return of `scheme` for the checkouts paid that were placed from `from` to
+    /// `to` (exclusive): per place, rate and currency, net of refunds.
+    pub async fn tax_return(
+        &self,
+        scheme: crate::tax::Scheme,
+        from: bazaar_ledger::Timestamp,
+        to: bazaar_ledger::Timestamp,
+    ) -> Result<Vec<crate::tax::ReturnRow>, CommerceError> {
+        let lines = self.store.return_lines(scheme, from, to).await?;
+        Ok(crate::tax::tax_return(&lines, scheme)?)
+    }
+
     /// A seller's pending and available balances in its settlement currency.
     pub async fn seller_balances(
         &self,

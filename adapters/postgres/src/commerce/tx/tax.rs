@@ -3,8 +3,9 @@
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::orders::TaxHistory;
-use bazaar_domain::tax::{Area, StateSales};
+use bazaar_domain::tax::{Area, Decision, ReturnLine, Scheme, StateSales};
 use bazaar_money::{Currency, Money};
+use bazaar_schema::schema::{checkouts, order_lines, orders};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
@@ -109,4 +110,41 @@ pub(crate) fn tax_history(
         );
     }
     Ok(history)
+}
+
+/// The lines of paid checkouts placed in `[from, to)` declared under `scheme`.
+pub(crate) fn return_lines(
+    conn: &mut PgConnection,
+    scheme: Scheme,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<ReturnLine>> {
+    let rows: Vec<(String, i64, i64, i64, String)> = order_lines::table
+        .inner_join(orders::table.on(orders::id.eq(order_lines::order_id)))
+        .inner_join(checkouts::table.on(checkouts::id.eq(orders::checkout_id)))
+        .filter(order_lines::tax_scheme.eq(scheme.as_str()))
+        .filter(checkouts::state.eq("paid"))
+        .filter(orders::created_at.ge(from.as_micros()))
+        .filter(orders::created_at.lt(to.as_micros()))
+        .select((
+            order_lines::tax_decision.assume_not_null(),
+            order_lines::total_minor,
+            order_lines::tax_minor,
+            order_lines::refund_posted_minor,
+            checkouts::currency,
+        ))
+        .order((orders::created_at, order_lines::id))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(decision, total, tax, refunded, currency)| {
+            let currency = rows::currency(&currency)?;
+            Ok(ReturnLine {
+                decision: Decision::from_stored(&decision)
+                    .ok_or_else(|| rows::corrupt("tax_decision", &decision))?,
+                total: Money::from_minor(total, currency),
+                tax: Money::from_minor(tax, currency),
+                refunded: Money::from_minor(refunded, currency),
+            })
+        })
+        .collect()
 }
