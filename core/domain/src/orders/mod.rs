@@ -281,7 +281,7 @@ pub fn plan_checkout(
             unit_price,
             total,
             commission: seller.commission.rate_for(&sku.category),
-            tax: taxing::untaxed(Area::country_wide(country), currency),
+            tax: LineTax::untaxed(Area::country_wide(country), currency),
         });
     }
     taxing::tax_checkout(

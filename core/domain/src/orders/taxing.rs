@@ -63,7 +63,7 @@ pub struct LineTax {
 
 impl LineTax {
     /// No tax, decided by nothing: a placeholder until the line is taxed.
-    fn untaxed(place: Area, currency: Currency) -> Self {
+    pub(super) fn untaxed(place: Area, currency: Currency) -> Self {
         Self {
             decision: Decision::not_covered(place, PriceBasis::Inclusive),
             amount: Money::zero(currency),
@@ -284,7 +284,7 @@ fn decide_line(sale: &Sale, setup: &TaxSetup) -> Result<Decision, CommerceError>
         .map(|rate| LineTax::configured(sale.buyer.nation(), TaxRate::from_basis_points(rate)));
     let Some((data, platform)) = &setup.engine else {
         return Ok(configured
-            .unwrap_or_else(|| LineTax::untaxed(sale.buyer.nation(), Currency::EUR).decision));
+            .unwrap_or_else(|| Decision::not_covered(sale.buyer.nation(), PriceBasis::Inclusive)));
     };
     let decision = decide(sale, platform, data)?;
     Ok(match configured {
@@ -307,9 +307,4 @@ pub(super) fn tax_checkout(
         tax_order(seller, lines, context, &mut running)?;
     }
     Ok(())
-}
-
-/// A line not taxed yet.
-pub(super) fn untaxed(place: Area, currency: Currency) -> LineTax {
-    LineTax::untaxed(place, currency)
 }

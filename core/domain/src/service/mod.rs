@@ -16,7 +16,7 @@ use crate::error::CommerceError;
 use crate::fx::{RateBook, Spread};
 use crate::orders::{
     CartLine, CheckoutId, CheckoutPlan, LineId, OrderId, OrderState, PaymentState, PricingContext,
-    RefundId, TaxBuyer, TaxSetup, plan_checkout, validate_idempotency_key,
+    RefundId, TaxBuyer, TaxHistory, TaxSetup, plan_checkout, validate_idempotency_key,
 };
 use crate::payments::{
     AuthorizeRequest, MethodDetails, MethodOffer, PaymentId, PaymentProvider, PaymentStatus,
@@ -327,8 +327,23 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
                 .unwrap_or(crate::tax::Area::country_wide(buyer.country)),
             customer: command.customer.clone(),
         };
+        // Only the thresholds this checkout can cross are read: an EU buyer's sellers' EU
+        // sales, a US buyer's state; anything else skips the store.
+        let eu_sellers: Vec<SellerId> = if crate::tax::in_eu(tax_buyer.area) {
+            sellers
+                .values()
+                .filter(|s| s.country != buyer.country && crate::tax::in_eu(s.country.into()))
+                .map(|s| s.id)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let us_state = (tax_buyer.area.country().as_str() == "US").then_some(tax_buyer.area);
-        let tax_history = self.store.tax_history(&seller_ids, us_state, now).await?;
+        let tax_history = if eu_sellers.is_empty() && us_state.is_none() {
+            TaxHistory::default()
+        } else {
+            self.store.tax_history(&eu_sellers, us_state, now).await?
+        };
         let context = PricingContext {
             rates: &rates,
             spread: self.config.spread,
