@@ -23,6 +23,7 @@ mod reconciliation;
 mod retry;
 mod sealed;
 mod sql;
+mod tax;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub use payouts::PostgresPayouts;
 pub use reconciliation::PostgresReconciliation;
 pub use retry::RetryPolicy;
 pub use sealed::{SealError, SecretKey};
+pub use tax::PostgresTax;
 
 /// Reads the wall clock. The posting engine keeps timestamps strictly increasing on top of it.
 #[derive(Debug, Default, Clone, Copy)]

@@ -134,6 +134,11 @@ fn product(n: u128, seller: &Seller, stock: Option<u32>, prices: Vec<Money>) -> 
         } else {
             ProductKind::Digital
         },
+        tax_code: if stock.is_some() {
+            ProductKind::Physical.default_tax_code()
+        } else {
+            ProductKind::Digital.default_tax_code()
+        },
         skus: vec![NewSku {
             id: SkuId::from_uuid(id(n + 1)),
             code: "default".into(),

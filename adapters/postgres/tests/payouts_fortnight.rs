@@ -174,6 +174,7 @@ async fn open_shop(world: &World, n: u128, country: &str, currency: Currency, pr
             description: "Recorded lessons".into(),
             category: Category::new("courses").unwrap(),
             kind: ProductKind::Digital,
+            tax_code: ProductKind::Digital.default_tax_code(),
             skus: vec![NewSku {
                 id: sku,
                 code: "default".into(),

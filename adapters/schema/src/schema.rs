@@ -147,6 +147,7 @@ diesel::table! {
         kind -> Text,
         created_at -> Int8,
         fingerprint -> Nullable<Text>,
+        tax_code -> Nullable<Text>,
     }
 }
 
@@ -232,6 +233,27 @@ diesel::table! {
         tax_scheme -> Nullable<Text>,
         tax_threshold_kind -> Nullable<Text>,
         tax_threshold_minor -> Nullable<Int8>,
+        tax_code -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    seller_tax_registrations (seller_id, area) {
+        seller_id -> Uuid,
+        area -> Text,
+        number -> Text,
+        created_at -> Int8,
+        updated_at -> Int8,
+    }
+}
+
+diesel::table! {
+    tax_remittances (jurisdiction, currency, period) {
+        jurisdiction -> Text,
+        currency -> Text,
+        period -> Text,
+        amount_minor -> Int8,
+        posted_at -> Int8,
     }
 }
 
@@ -676,3 +698,4 @@ diesel::joinable!(recon_run_items -> recon_runs (run_id));
 diesel::allow_tables_to_appear_in_same_query!(recon_imports, recon_bank_entries);
 diesel::allow_tables_to_appear_in_same_query!(recon_imports, recon_provider_rows);
 diesel::allow_tables_to_appear_in_same_query!(recon_runs, recon_run_items);
+diesel::allow_tables_to_appear_in_same_query!(seller_tax_registrations, sellers);

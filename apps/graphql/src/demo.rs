@@ -215,6 +215,11 @@ fn product(index: u32, seller: &DemoSeller) -> Result<NewProduct, String> {
         } else {
             ProductKind::Physical
         },
+        tax_code: if seller.digital {
+            bazaar_domain::tax::TaxCode::EService
+        } else {
+            bazaar_domain::tax::TaxCode::GeneralGoods
+        },
         skus,
     })
 }

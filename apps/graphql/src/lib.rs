@@ -9,6 +9,7 @@ pub mod config;
 mod demo;
 mod finance;
 mod http;
+mod invoice;
 mod limits;
 mod metrics;
 mod pages;

@@ -10,13 +10,14 @@ use bazaar_domain::payouts::Payouts;
 use bazaar_domain::reconciliation::Reconciliations;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
 use bazaar_domain::tax::{Platform, TaxData};
+use bazaar_domain::tax_desk::TaxDesk;
 use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
 use bazaar_payouts::{ConfiguredRails, SandboxBank, SandboxRails};
 use bazaar_postgres::{
     LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger,
-    PostgresPayouts, PostgresReconciliation, RetryPolicy, SecretKey, SystemClock,
+    PostgresPayouts, PostgresReconciliation, PostgresTax, RetryPolicy, SecretKey, SystemClock,
 };
 
 use crate::config::{Config, PaymentProviderKind};
@@ -53,6 +54,8 @@ pub struct App {
     pub vies: bazaar_tax::SandboxVies,
     /// Bazaar's own VAT number: the requester of every registry check.
     pub vat_number: bazaar_domain::tax::VatId,
+    /// Sellers' tax registrations and the remittance of tax payables.
+    pub tax: TaxDesk<PostgresTax, PostgresLedger>,
 }
 
 impl std::fmt::Debug for App {
@@ -185,6 +188,7 @@ impl App {
         let provider = provider(&config, clock.clone())?;
         let (rates_config, rates) = crate::rates::Rates::start(&config)?;
         let payout_ledger = ledger.clone();
+        let tax = tax_desk(&config, &ledger);
         let reconciliation = Reconciliations::new(
             PostgresReconciliation::new(
                 &config.database_url,
@@ -241,8 +245,17 @@ impl App {
             ready: crate::ready::ReadyCache::default(),
             vies,
             vat_number,
+            tax,
         }))
     }
+}
+
+/// Sellers' registrations and tax remittances, on the same database and ledger.
+fn tax_desk(config: &Config, ledger: &PostgresLedger) -> TaxDesk<PostgresTax, PostgresLedger> {
+    TaxDesk::new(
+        PostgresTax::new(&config.database_url, config.db_pool, RetryPolicy::default()),
+        ledger.clone(),
+    )
 }
 
 /// The configured payment provider.

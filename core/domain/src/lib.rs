@@ -16,6 +16,10 @@
 //!   webhook endpoints and deliveries ([`webhooks::Webhooks`]).
 //! - [`payouts`]: business-day calendars per country, payout schedules, bank details, payout
 //!   rails and the payout state machine ([`payouts::transition`]); rules only so far.
+//! - [`tax`]: the tax engine (place of supply, liable party, scheme, rate, the rule that
+//!   decided), rates as dated data, VAT numbers, registrations, returns; pure.
+//! - [`tax_desk`]: sellers' tax registrations and the remittance of what each `tax_payable`
+//!   account owes per return period ([`tax_desk::TaxDesk`]).
 //!
 //! Shared by the commerce contexts (catalog, orders, payments), which commit together:
 //! [`chart`] (the chart of accounts every money flow posts to), [`postings`] (the postings of
@@ -41,6 +45,7 @@ pub mod recovery;
 pub mod service;
 pub mod store;
 pub mod tax;
+pub mod tax_desk;
 pub mod time;
 pub mod webhooks;
 

@@ -441,11 +441,15 @@ pub trait CommerceStore: Send + Sync {
     /// that were not cancelled, at the value each line stored at checkout: for each of
     /// `sellers`, its cross-border sales to EU consumers in EUR; for `state` (a US state),
     /// the marketplace's sales into it in USD and their number of orders. Each is the
-    /// higher of the calendar year before `now`'s and `now`'s year so far.
+    /// higher of the calendar year before `now`'s and `now`'s year so far. For each of
+    /// `registered`, where its tax registrations place it
+    /// ([`TaxRegistration::seller_area`](crate::tax::TaxRegistration::seller_area)); a
+    /// seller without a registration in a subdivision of its country is left out.
     fn tax_history(
         &self,
         sellers: &[SellerId],
         state: Option<crate::tax::Area>,
+        registered: &[SellerId],
         now: Timestamp,
     ) -> impl Future<Output = Result<crate::orders::TaxHistory, CommerceError>> + Send;
 

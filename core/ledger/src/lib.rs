@@ -33,7 +33,7 @@ pub use ids::{AccountId, Timestamp, TransferId};
 pub use memory::InMemoryLedger;
 pub use port::{
     Clock, HistoryCursor, HistoryEntry, LedgerHistory, LedgerStore, ManualClock, StoreError,
-    walk_history,
+    accounts_after, walk_history,
 };
 pub use reference::{JournalEntry, ReferenceLedger};
 pub use state::{AccountEntry, Effects, Expiration, Failure, LedgerState, Posting};

@@ -213,6 +213,21 @@ pub trait LedgerHistory: Send + Sync {
     ) -> impl Future<Output = Result<Vec<AccountId>, StoreError>> + Send;
 }
 
+/// The next page of accounts after `after` (from the first when `None`), each with its
+/// current balance, and the id to continue after; `None` when no account is left. For reports
+/// over every account, a page at a time.
+pub async fn accounts_after<L: LedgerStore + LedgerHistory + ?Sized>(
+    ledger: &L,
+    after: Option<AccountId>,
+    limit: u32,
+) -> Result<Option<(AccountId, Vec<(Account, Balance)>)>, StoreError> {
+    let ids = ledger.account_ids(after, limit).await?;
+    let Some(last) = ids.last().copied() else {
+        return Ok(None);
+    };
+    Ok(Some((last, ledger.accounts(ids).await?)))
+}
+
 /// Entries read per page by [`walk_history`].
 const WALK_PAGE: u32 = 500;
 

@@ -383,11 +383,13 @@ impl CommerceStore for PostgresCommerce {
         &self,
         sellers: &[SellerId],
         state: Option<bazaar_domain::tax::Area>,
+        registered: &[SellerId],
         now: Timestamp,
     ) -> Result<bazaar_domain::orders::TaxHistory, CommerceError> {
         let sellers: Vec<Uuid> = sellers.iter().map(|id| id.as_uuid()).collect();
+        let registered: Vec<Uuid> = registered.iter().map(|id| id.as_uuid()).collect();
         self.run("tax_history", move |conn| {
-            tx::tax_history(conn, &sellers, state, now)
+            tx::tax_history(conn, &sellers, state, &registered, now)
         })
         .await
     }

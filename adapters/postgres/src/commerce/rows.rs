@@ -46,6 +46,19 @@ pub(crate) fn kind(value: &str) -> Result<ProductKind, Fail> {
     ProductKind::parse(value).ok_or_else(|| corrupt("kind", value))
 }
 
+/// A stored tax code; a row from before tax codes takes its kind's default.
+pub(crate) fn tax_code(
+    value: Option<&str>,
+    kind: ProductKind,
+) -> Result<bazaar_domain::tax::TaxCode, Fail> {
+    match value {
+        None => Ok(kind.default_tax_code()),
+        Some(value) => {
+            bazaar_domain::tax::TaxCode::parse(value).ok_or_else(|| corrupt("tax_code", value))
+        }
+    }
+}
+
 pub(crate) fn bps(value: i32) -> Result<BasisPoints, Fail> {
     u16::try_from(value)
         .ok()
@@ -176,6 +189,8 @@ pub(crate) struct SkuRow {
     pub category: String,
     #[diesel(sql_type = Text)]
     pub kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub tax_code: Option<String>,
     #[diesel(sql_type = Bool)]
     pub tracks_stock: bool,
     #[diesel(sql_type = Integer)]
@@ -300,6 +315,8 @@ pub(crate) struct LineRow {
     pub tax_decision: Option<String>,
     #[diesel(sql_type = Nullable<BigInt>)]
     pub tax_threshold_minor: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub tax_code: Option<String>,
 }
 
 #[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]

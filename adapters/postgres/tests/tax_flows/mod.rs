@@ -7,6 +7,8 @@ use bazaar_domain::tax::{Platform, Reason, Scheme, TaxData};
 
 use super::*;
 
+mod desk;
+
 async fn engine_world() -> World {
     world_with(TaxSetup {
         engine: Some((TaxData::builtin().unwrap(), Platform::default())),

@@ -9,6 +9,7 @@ mod payout_ops;
 mod payouts;
 mod query;
 mod tax;
+mod tax_ops;
 mod types;
 
 use std::sync::Arc;
@@ -32,7 +33,12 @@ pub(crate) use types::instant;
 /// Every query: the marketplace's, the payouts' and finance's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(query::Query, payout_ops::PayoutQuery, finance::FinanceQuery);
+pub struct Query(
+    query::Query,
+    payout_ops::PayoutQuery,
+    finance::FinanceQuery,
+    tax_ops::TaxQuery,
+);
 
 /// Every mutation: the marketplace's, the payouts' and finance's.
 #[derive(async_graphql::MergedObject, Default)]
@@ -41,6 +47,7 @@ pub struct Mutation(
     mutation::Mutation,
     payout_ops::PayoutMutation,
     finance::FinanceMutation,
+    tax_ops::TaxMutation,
 );
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;

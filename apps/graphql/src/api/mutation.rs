@@ -98,6 +98,9 @@ pub struct ProductInput {
     pub description: String,
     pub category: String,
     pub kind: Kind,
+    /// What the product is, for tax; omitted, general goods for a physical product and an
+    /// e-service for a digital one.
+    pub tax_code: Option<super::tax::TaxCodeInput>,
     pub skus: Vec<SkuInput>,
 }
 
@@ -305,6 +308,7 @@ impl Mutation {
             description: input.description,
             category: Category::new(&input.category).map_err(commerce)?,
             kind: input.kind.into(),
+            tax_code: input.tax_code.map(Into::into),
             skus,
         };
         let summary = app

@@ -1,9 +1,50 @@
 //! Tax as the API shows it: each order line's tax with the rule that decided it.
 
-use async_graphql::SimpleObject;
+use async_graphql::{Enum, SimpleObject};
 use bazaar_domain::orders::LineTax;
+use bazaar_domain::tax::TaxCode;
 
 use super::types::MoneyNode;
+
+/// What a product is, for tax.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(name = "TaxCode")]
+pub enum TaxCodeInput {
+    /// Physical goods without a reduced rate.
+    GeneralGoods,
+    /// Printed books (reduced rates in most countries).
+    Books,
+    /// Basic foodstuffs (reduced rates in most countries).
+    Food,
+    /// Electronically supplied services: pre-recorded courses, downloads, software.
+    EService,
+    /// Events streamed live: classes, webinars, concerts.
+    LiveEvent,
+}
+
+impl From<TaxCodeInput> for TaxCode {
+    fn from(code: TaxCodeInput) -> Self {
+        match code {
+            TaxCodeInput::GeneralGoods => Self::GeneralGoods,
+            TaxCodeInput::Books => Self::Books,
+            TaxCodeInput::Food => Self::Food,
+            TaxCodeInput::EService => Self::EService,
+            TaxCodeInput::LiveEvent => Self::LiveEvent,
+        }
+    }
+}
+
+impl From<TaxCode> for TaxCodeInput {
+    fn from(code: TaxCode) -> Self {
+        match code {
+            TaxCode::GeneralGoods => Self::GeneralGoods,
+            TaxCode::Books => Self::Books,
+            TaxCode::Food => Self::Food,
+            TaxCode::EService => Self::EService,
+            TaxCode::LiveEvent => Self::LiveEvent,
+        }
+    }
+}
 
 /// A line's tax, as checkout decided it.
 #[derive(SimpleObject, Clone, Debug)]

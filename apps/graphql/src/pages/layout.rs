@@ -62,9 +62,11 @@ pub fn page(title: &str, signed: &SignedIn, body: Markup) -> Markup {
                         @if signed.finance().is_ok() {
                             a href="/finance" { "Finance" }
                             a href="/finance/trial-balance" { "Trial balance" }
+                            a href="/finance/tax" { "Tax returns" }
                         } @else {
                             a href="/dashboard" { "Payouts" }
                             a href="/dashboard/settings" { "Bank accounts and schedule" }
+                            a href="/dashboard/tax" { "Tax and invoices" }
                         }
                     }
                     form.sign-out method="post" action="/sign-out" {

@@ -6,6 +6,7 @@
 //! - `layout.rs`: the page frame, navigation, money and date formatting.
 //! - `dashboard.rs`, `entries.rs`, `payout.rs`, `settings.rs`: the seller's pages.
 //! - `finance.rs`: finance's pages (positions, reconciliation runs, the trial balance).
+//! - `tax.rs`: finance's tax returns and remittance, the seller's registrations and invoices.
 //! - `chart.rs`: SVG charts. `assets.rs`: the stylesheet and GraphiQL's pinned files.
 
 mod assets;
@@ -17,12 +18,14 @@ mod layout;
 mod payout;
 mod session;
 mod settings;
+mod tax;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use maud::html;
 
 pub use assets::graphiql_page;
+pub(crate) use layout::money;
 
 /// Every page route.
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -51,6 +54,19 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/dashboard/bank-accounts/{id}/remove",
             web::post().to(settings::remove),
         )
+        .route("/dashboard/tax", web::get().to(tax::seller_page))
+        .route(
+            "/dashboard/tax/registrations",
+            web::post().to(tax::add_registration),
+        )
+        .route(
+            "/dashboard/tax/registrations/{area}/remove",
+            web::post().to(tax::remove_registration),
+        )
+        .route("/dashboard/orders/{id}/invoice", web::get().to(tax::invoice))
+        .route("/finance/tax", web::get().to(tax::page))
+        .route("/finance/tax.csv", web::get().to(tax::csv))
+        .route("/finance/tax/remit", web::post().to(tax::remit))
         .route("/finance", web::get().to(finance::page))
         .route("/finance/reconcile", web::post().to(finance::reconcile))
         .route("/finance/runs/{id}", web::get().to(finance::run_page))

@@ -32,7 +32,7 @@ fn eur(minor: i64) -> Money {
     Money::from_minor(minor, Currency::EUR)
 }
 
-fn admin(server: &Server, args: &[&str], password: Option<&str>) -> Output {
+pub(super) fn admin(server: &Server, args: &[&str], password: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bazaar-admin"));
     command
         .args(args)
@@ -44,7 +44,7 @@ fn admin(server: &Server, args: &[&str], password: Option<&str>) -> Output {
     command.output().unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub(super) fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
         "{}",

@@ -23,6 +23,7 @@ mod products;
 mod rates;
 mod support;
 mod tax;
+mod tax_pages;
 mod tenancy;
 mod walkthrough;
 mod webhooks;

@@ -115,6 +115,25 @@ impl Server {
             .to_owned()
     }
 
+    /// Runs a `createProduct` mutation (selecting `id`) as `seller`; returns the product's
+    /// id and its first SKU's id.
+    pub async fn create_product(&self, seller: &str, mutation: &str) -> (String, String) {
+        let product = self.ok(Some(seller), mutation, json!({})).await;
+        let product_id = product["createProduct"]["id"].as_str().unwrap().to_owned();
+        let detail = self
+            .ok(
+                None,
+                "query($id: ID!) { product(id: $id) { skus { id } } }",
+                json!({"id": product_id}),
+            )
+            .await;
+        let sku = detail["product"]["skus"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (product_id, sku)
+    }
+
     /// Signs up (with the password `PASSWORD`) and signs in; returns the session token.
     pub async fn sign_up(
         &self,

@@ -5,13 +5,13 @@
 use super::support::Server;
 use serde_json::json;
 
-const CARD: &str = r#"mutation($id: ID!) { pay(input: {checkoutId: $id, method: "scheme", returnUrl: "http://127.0.0.1/r",
+pub(super) const CARD: &str = r#"mutation($id: ID!) { pay(input: {checkoutId: $id, method: "scheme", returnUrl: "http://127.0.0.1/r",
     card: {number: "4111 1111 1111 1111", expiryMonth: 12, expiryYear: 2099}}) { state } }"#;
 
 const CHECKOUT: &str = r#"mutation($sku: ID!, $key: String!, $vat: String) {
     checkout(idempotencyKey: $key, input: {currency: "EUR", vatId: $vat, lines: [{skuId: $sku, quantity: 1}]}) {
       id total { amount } taxId { number status consultation }
-      orders { lines { total { amount } tax { amount { amount } rate place liable scheme reverseCharge reason } } } } }"#;
+      orders { id lines { total { amount } tax { amount { amount } rate place liable scheme reverseCharge reason } } } } }"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_german_business_buying_a_french_course_is_reverse_charged_only_with_a_confirmed_vat_id()
@@ -21,26 +21,13 @@ async fn a_german_business_buying_a_french_course_is_reverse_charged_only_with_a
         .sign_up("paris@courses.test", "SELLER", "FR", Some("EUR"))
         .await;
     let buyer = server.sign_up("gmbh@buyer.test", "BUYER", "DE", None).await;
-    let product = server
-        .ok(
-            Some(&seller),
+    let (_, sku) = server
+        .create_product(
+            &seller,
             r#"mutation { createProduct(idempotencyKey: "course", input: {title: "Rust for teams", description: "Recorded lessons",
                  category: "courses", kind: DIGITAL, skus: [{code: "C1", title: "Course", prices: [{amount: "119.00", currency: "EUR"}]}]}) { id } }"#,
-            json!({}),
         )
         .await;
-    let product_id = product["createProduct"]["id"].as_str().unwrap().to_owned();
-    let detail = server
-        .ok(
-            None,
-            "query($id: ID!) { product(id: $id) { skus { id } } }",
-            json!({"id": product_id}),
-        )
-        .await;
-    let sku = detail["product"]["skus"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     // Confirmed by the registry: the German business accounts for the VAT itself.
     let confirmed = server
@@ -79,6 +66,41 @@ async fn a_german_business_buying_a_french_course_is_reverse_charged_only_with_a
         )
         .await;
     assert_eq!(balances["sellerBalances"]["pending"]["amount"], "107.10");
+    // The invoice names both VAT numbers, charges nothing and says "Reverse charge".
+    server
+        .ok(
+            Some(&seller),
+            r#"mutation { registerTax(area: "FR", number: "40303265045") { number } }"#,
+            json!({}),
+        )
+        .await;
+    let order = checkout["orders"][0]["id"].as_str().unwrap().to_owned();
+    let invoice = server
+        .ok(
+            Some(&buyer),
+            r#"query($id: ID!) { invoice(orderId: $id) { seller { taxNumber } buyer { taxNumber }
+                 marketplace { name } tax { amount } total { amount } notes html } }"#,
+            json!({"id": order}),
+        )
+        .await;
+    let invoice = &invoice["invoice"];
+    assert_eq!(invoice["seller"]["taxNumber"], "FR40303265045");
+    assert_eq!(invoice["buyer"]["taxNumber"], "DE136695976");
+    assert_eq!(invoice["marketplace"], serde_json::Value::Null);
+    assert_eq!(invoice["tax"]["amount"], "0.00");
+    assert_eq!(invoice["total"]["amount"], "119.00");
+    assert!(
+        invoice["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Reverse charge")
+    );
+    assert!(
+        invoice["html"]
+            .as_str()
+            .unwrap()
+            .contains("id=\"reverse-charge\"")
+    );
 
     // A number with good check digits that the registry does not know: charged as a
     // consumer, and the checkout says why.

@@ -20,26 +20,13 @@ async fn no_tenant_reaches_another_tenants_data() {
     let buyer_x = server.sign_up("x@buyer.test", "BUYER", "NL", None).await;
     let buyer_y = server.sign_up("y@buyer.test", "BUYER", "NL", None).await;
 
-    let product = server
-        .ok(
-            Some(&seller_a),
+    let (product_id, sku) = server
+        .create_product(
+            &seller_a,
             r#"mutation { createProduct(idempotencyKey: "lamp", input: {title: "Desk lamp", description: "Warm light",
                  category: "home", kind: PHYSICAL, skus: [{code: "L1", title: "Lamp", stock: 5, prices: [{amount: "40.00", currency: "EUR"}]}]}) { id } }"#,
-            json!({}),
         )
         .await;
-    let product_id = product["createProduct"]["id"].as_str().unwrap().to_owned();
-    let detail = server
-        .ok(
-            None,
-            "query($id: ID!) { product(id: $id) { skus { id } } }",
-            json!({"id": product_id}),
-        )
-        .await;
-    let sku = detail["product"]["skus"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let checkout = server
         .ok(
             Some(&buyer_x),

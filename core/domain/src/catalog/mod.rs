@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::Country;
 use crate::chart::SellerId;
 use crate::error::CommerceError;
+use crate::tax::code::TaxCode;
 
 bazaar_ledger::uuid_id!(
     /// A buyer's id.
@@ -212,6 +213,21 @@ impl ProductKind {
             _ => None,
         }
     }
+
+    /// The tax code of a product of this kind whose seller names none: general goods, or an
+    /// e-service.
+    pub fn default_tax_code(self) -> TaxCode {
+        match self {
+            Self::Physical => TaxCode::GeneralGoods,
+            Self::Digital => TaxCode::EService,
+        }
+    }
+
+    /// Whether a product of this kind can have `code`: goods codes are physical, services
+    /// digital.
+    pub fn fits(self, code: TaxCode) -> bool {
+        code.is_goods() == (self == Self::Physical)
+    }
 }
 
 /// A SKU of a [`NewProduct`], with its id.
@@ -254,6 +270,9 @@ pub struct ProductDraft {
     pub category: Category,
     /// Physical or digital, for every SKU of the product.
     pub kind: ProductKind,
+    /// What the product is, for tax; `None` takes its kind's default
+    /// ([`ProductKind::default_tax_code`]).
+    pub tax_code: Option<TaxCode>,
     /// 1 to [`SKUS_PER_PRODUCT_MAX`] variants.
     pub skus: Vec<SkuDraft>,
 }
@@ -274,6 +293,9 @@ pub struct NewProduct {
     pub category: Category,
     /// Physical (every SKU has stock) or digital (none has).
     pub kind: ProductKind,
+    /// What the product is, for tax: a goods code for a physical product, a service code for
+    /// a digital one.
+    pub tax_code: TaxCode,
     /// 1 to [`SKUS_PER_PRODUCT_MAX`] SKUs with distinct codes.
     pub skus: Vec<NewSku>,
 }
@@ -310,6 +332,9 @@ impl NewProduct {
             description: draft.description,
             category: draft.category,
             kind: draft.kind,
+            tax_code: draft
+                .tax_code
+                .unwrap_or_else(|| draft.kind.default_tax_code()),
             skus,
         })
     }
@@ -331,6 +356,7 @@ impl NewProduct {
         field(&mut hasher, self.description.as_bytes());
         field(&mut hasher, self.category.as_str().as_bytes());
         field(&mut hasher, self.kind.as_str().as_bytes());
+        field(&mut hasher, self.tax_code.as_str().as_bytes());
         let mut skus: Vec<&NewSku> = self.skus.iter().collect();
         skus.sort_by(|a, b| a.code.cmp(&b.code));
         for sku in skus {
@@ -363,6 +389,11 @@ impl NewProduct {
         }
         if self.description.chars().count() > DESCRIPTION_LEN_MAX {
             return Err(CommerceError::InvalidInput("description is too long"));
+        }
+        if !self.kind.fits(self.tax_code) {
+            return Err(CommerceError::InvalidInput(
+                "a physical product needs a goods tax code, a digital one a service code",
+            ));
         }
         if self.skus.is_empty() || self.skus.len() > SKUS_PER_PRODUCT_MAX {
             return Err(CommerceError::InvalidInput("a product has 1 to 100 SKUs"));
@@ -417,6 +448,8 @@ pub struct SkuView {
     pub category: Category,
     /// The product's kind: only physical SKUs reserve stock.
     pub kind: ProductKind,
+    /// The product's tax code, which the tax engine decides the line's tax from.
+    pub tax_code: TaxCode,
     /// One price per currency, tax included; a currency without one is priced from the
     /// first by display conversion.
     pub prices: Vec<Money>,
@@ -539,6 +572,7 @@ mod tests {
             description: "d".into(),
             category: Category::new("things").unwrap(),
             kind: ProductKind::Physical,
+            tax_code: None,
             skus: vec![SkuDraft {
                 code: "a".into(),
                 title: "a".into(),
@@ -568,5 +602,22 @@ mod tests {
                 .code(),
             "invalid_input"
         );
+    }
+
+    #[test]
+    fn a_product_takes_its_kinds_tax_code_unless_it_names_one_that_fits() {
+        let shop = SellerId::from_uuid(Uuid::from_u128(1));
+        let lamp = NewProduct::from_draft(shop, "lamp", draft("Lamp")).unwrap();
+        assert_eq!(lamp.tax_code, TaxCode::GeneralGoods);
+        let mut book = draft("Lamp");
+        book.tax_code = Some(TaxCode::Books);
+        let book = NewProduct::from_draft(shop, "atlas", book).unwrap();
+        assert_eq!(book.tax_code, TaxCode::Books);
+        book.validate().unwrap();
+        assert_ne!(book.fingerprint(), lamp.fingerprint());
+        let mut webinar = draft("Webinar");
+        webinar.tax_code = Some(TaxCode::LiveEvent);
+        let webinar = NewProduct::from_draft(shop, "webinar", webinar).unwrap();
+        assert_eq!(webinar.validate().unwrap_err().code(), "invalid_input");
     }
 }

@@ -15,7 +15,7 @@ use crate::catalog::{
 use crate::chart::SellerId;
 use crate::error::CommerceError;
 use crate::fx::{FxError, FxRate, RateBook, Spread};
-use crate::tax::Area;
+use crate::tax::{Area, TaxCode};
 
 mod taxing;
 
@@ -133,6 +133,8 @@ pub struct PricedLine {
     pub category: Category,
     /// Physical lines reserve stock and wait to be shipped; digital ones do neither.
     pub kind: ProductKind,
+    /// The product's tax code at checkout.
+    pub tax_code: TaxCode,
     /// Units, 1 to [`QUANTITY_MAX`].
     pub quantity: u32,
     /// Tax included, in the presentment currency.
@@ -277,6 +279,7 @@ pub fn plan_checkout(
             title: sku.title.clone(),
             category: sku.category.clone(),
             kind: sku.kind,
+            tax_code: sku.tax_code,
             quantity: line.quantity,
             unit_price,
             total,
@@ -564,6 +567,7 @@ mod tests {
             title: format!("sku {n}"),
             category: Category::new("books").unwrap(),
             kind: ProductKind::Physical,
+            tax_code: TaxCode::Books,
             prices,
             available,
         }

@@ -14,7 +14,7 @@ use crate::fx::RateBook;
 use crate::fx::calendar::Date;
 use crate::tax::{
     Area, Customer, Decision, Liable, Platform, PriceBasis, Reason, Sale, Scheme, StateSales,
-    TaxCode, TaxData, TaxRate, decide, in_eu, line_tax, threshold_currency,
+    TaxData, TaxRate, decide, in_eu, line_tax, threshold_currency,
 };
 
 /// How checkout taxes lines.
@@ -47,6 +47,9 @@ pub struct TaxHistory {
     /// The marketplace's sales into each US state: last calendar year's or this year's so
     /// far, whichever is higher.
     pub state_sales: BTreeMap<Area, StateSales>,
+    /// Where sellers are established, with the state their registrations name (an Indian
+    /// seller's GSTIN); a seller left out is taken as its country.
+    pub seller_areas: BTreeMap<SellerId, Area>,
 }
 
 /// A line's tax, fixed at checkout.
@@ -110,14 +113,6 @@ pub struct TaxContext<'a> {
     pub rates: &'a RateBook,
     /// When the checkout happens: its day is the day of supply.
     pub now: Timestamp,
-}
-
-fn code_of(line: &PricedLine) -> TaxCode {
-    // A product's own tax code comes with the catalog later; until then its kind decides.
-    match line.kind {
-        ProductKind::Physical => TaxCode::GeneralGoods,
-        ProductKind::Digital => TaxCode::EService,
-    }
 }
 
 fn convert(amount: Money, to: Currency, context: &TaxContext<'_>) -> Result<Money, CommerceError> {
@@ -198,7 +193,12 @@ fn tax_order(
     running: &mut Running,
 ) -> Result<(), CommerceError> {
     let day = Date::of_instant(context.now).ok_or(CommerceError::Internal)?;
-    let seller_area = Area::country_wide(seller.country);
+    let seller_area = context
+        .history
+        .seller_areas
+        .get(&seller.id)
+        .copied()
+        .unwrap_or(Area::country_wide(seller.country));
     let buyer = context.buyer;
     let consignment = match threshold_currency(buyer.area) {
         Some(currency) => {
@@ -216,7 +216,7 @@ fn tax_order(
         && !buyer.customer.is_business();
     let is_us = buyer.area.country().as_str() == "US";
     for line in lines.iter_mut() {
-        let code = code_of(line);
+        let code = line.tax_code;
         let zero = Money::zero(Currency::EUR);
         let (eu_distance_sales, state_sales) = if counts_eu {
             (

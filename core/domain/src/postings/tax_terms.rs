@@ -120,10 +120,69 @@ pub fn payable_jurisdiction(place: Area, scheme: Scheme) -> Result<Jurisdiction,
     Jurisdiction::new(&code).map_err(|_| CommerceError::Internal)
 }
 
+/// The scheme whose return declares what the `tax_payable` account of `jurisdiction` holds:
+/// the inverse of [`payable_jurisdiction`], with India's TCS payables (`IN-TCS-IGST`,
+/// `IN-TCS-CGST`, `IN-MH-TCS-SGST`) under [`Scheme::InTcs`]. A bare place is a domestic
+/// return.
+pub fn payable_scheme(jurisdiction: &str) -> Scheme {
+    const SUFFIXES: [(&str, Scheme); 7] = [
+        ("-OSS", Scheme::Oss),
+        ("-IOSS", Scheme::Ioss),
+        ("-UKMP", Scheme::UkMarketplace),
+        ("-MPF", Scheme::UsMarketplaceFacilitator),
+        ("-LVI", Scheme::AuLowValueImports),
+        ("-DPO", Scheme::CaDistributionPlatform),
+        ("-PLAT", Scheme::JpPlatform),
+    ];
+    if jurisdiction.contains("-TCS-") {
+        return Scheme::InTcs;
+    }
+    SUFFIXES
+        .iter()
+        .find(|(suffix, _)| jurisdiction.ends_with(suffix))
+        .map_or(Scheme::Domestic, |(_, scheme)| *scheme)
+}
+
 /// Who collects tax that `liable` owes: the buyer's and nobody's tax is not charged.
 pub fn collector_of(liable: Liable) -> TaxCollector {
     match liable {
         Liable::Seller => TaxCollector::Seller,
         Liable::Marketplace | Liable::Buyer | Liable::Nobody => TaxCollector::Marketplace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_payable_names_the_scheme_that_declares_it() {
+        let place = Area::parse("US-CA").unwrap();
+        for scheme in Scheme::ALL {
+            let jurisdiction = payable_jurisdiction(place, scheme).unwrap();
+            let expected = match scheme {
+                Scheme::Domestic
+                | Scheme::ReverseCharge
+                | Scheme::Import
+                | Scheme::InTcs
+                | Scheme::NotCollected
+                | Scheme::OutOfScope => Scheme::Domestic,
+                other => other,
+            };
+            assert_eq!(
+                payable_scheme(jurisdiction.as_str()),
+                expected,
+                "{scheme:?}"
+            );
+        }
+        let withheld = Withheld {
+            rate: TaxRate::from_millionths(5_000).unwrap(),
+            split: TcsSplit::CentralAndState,
+            seller_state: Area::parse("IN-MH").unwrap(),
+        };
+        let eur = Money::from_minor(101, bazaar_money::Currency::INR);
+        for (_, jurisdiction, _) in withheld.payables(eur).unwrap() {
+            assert_eq!(payable_scheme(jurisdiction.as_str()), Scheme::InTcs);
+        }
     }
 }

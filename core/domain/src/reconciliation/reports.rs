@@ -350,17 +350,12 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
         let unavailable = |_| ReconciliationError::Store(ReconciliationStoreError::Unavailable);
         let mut out = Vec::new();
         let mut after: Option<AccountId> = None;
-        loop {
-            let ids = self
-                .ledger
-                .account_ids(after, ACCOUNTS_PAGE)
+        while let Some((last, accounts)) =
+            bazaar_ledger::accounts_after(&self.ledger, after, ACCOUNTS_PAGE)
                 .await
-                .map_err(unavailable)?;
-            let Some(last) = ids.last().copied() else {
-                return Ok(out);
-            };
+                .map_err(unavailable)?
+        {
             after = Some(last);
-            let accounts = self.ledger.accounts(ids).await.map_err(unavailable)?;
             for (account, balance) in accounts {
                 let balance = match at {
                     None => Some(balance),
@@ -378,6 +373,7 @@ impl<S: ReconciliationStore, L: LedgerStore + LedgerHistory> Reconciliations<S, 
                 return Err(ReconciliationError::TooManyRecords);
             }
         }
+        Ok(out)
     }
 
     /// The trial balance per currency at `at` (now, when `None`).

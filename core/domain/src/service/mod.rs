@@ -339,10 +339,18 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
             Vec::new()
         };
         let us_state = (tax_buyer.area.country().as_str() == "US").then_some(tax_buyer.area);
-        let tax_history = if eu_sellers.is_empty() && us_state.is_none() {
+        // India's rules split TCS by the seller's state, which its GSTIN names.
+        let registered: &[SellerId] = if tax_buyer.area.country().as_str() == "IN" {
+            &seller_ids
+        } else {
+            &[]
+        };
+        let tax_history = if eu_sellers.is_empty() && us_state.is_none() && registered.is_empty() {
             TaxHistory::default()
         } else {
-            self.store.tax_history(&eu_sellers, us_state, now).await?
+            self.store
+                .tax_history(&eu_sellers, us_state, registered, now)
+                .await?
         };
         let context = PricingContext {
             rates: &rates,

@@ -99,6 +99,11 @@ impl<S: CommerceStore, L: LedgerStore, P: PaymentProvider> Marketplace<S, L, P> 
         self.store.seller(id).await
     }
 
+    /// The buyer with this id.
+    pub async fn buyer(&self, id: BuyerId) -> Result<Option<crate::catalog::Buyer>, CommerceError> {
+        self.store.buyer(id).await
+    }
+
     /// The sellers among `ids` that exist.
     pub async fn sellers(&self, ids: &[SellerId]) -> Result<Vec<Seller>, CommerceError> {
         self.store.sellers(ids).await

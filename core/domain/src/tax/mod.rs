@@ -3,11 +3,15 @@
 //! - `area.rs`: countries and their subdivisions ([`Area`]).
 //! - `rates.rs`: rates as effective-dated data with their sources ([`RateTable`]).
 //! - `us.rs`: US states' sales tax rates and economic nexus thresholds ([`UsStates`]).
+//! - `code.rs`: what a product is, for tax ([`TaxCode`]).
 //! - `supply.rs`: what the engine is asked about one order line ([`Sale`]).
 //! - `decision.rs`: what it answers ([`Decision`]): place of supply, liable party, scheme,
 //!   rate, reverse charge and the rule that decided ([`Reason`]).
 //! - `engine/`: the rules, one file per group of destinations ([`decide`]).
 //! - `amounts.rs`: the tax of a line and of a refund from a decision, and the rounding rule.
+//! - `invoice.rs`: an order's invoice with its tax breakdown and mentions ([`Invoice`]).
+//! - `period.rs`: return periods and how often each scheme files ([`ReturnPeriod`]).
+//! - `registration.rs`: sellers' tax registrations ([`TaxRegistration`]).
 //! - `vat_id/`: VAT numbers, checked offline ([`VatId`]); `registry.rs`: the VIES port
 //!   ([`VatRegistry`]) and how its answer decides between business and consumer.
 //!
@@ -16,9 +20,13 @@
 
 mod amounts;
 mod area;
+pub mod code;
 mod decision;
 mod engine;
+mod invoice;
+mod period;
 mod rates;
+mod registration;
 mod registry;
 mod returns;
 mod stored;
@@ -28,9 +36,13 @@ mod vat_id;
 
 pub use amounts::*;
 pub use area::*;
+pub use code::TaxCode;
 pub use decision::*;
 pub use engine::*;
+pub use invoice::*;
+pub use period::*;
 pub use rates::*;
+pub use registration::*;
 pub use registry::*;
 pub use returns::*;
 pub use supply::*;

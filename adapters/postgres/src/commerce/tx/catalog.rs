@@ -22,6 +22,7 @@ pub(crate) fn create_product(
             products::description.eq(&product.description),
             products::category.eq(product.category.as_str()),
             products::kind.eq(product.kind.as_str()),
+            products::tax_code.eq(product.tax_code.as_str()),
             products::created_at.eq(now.as_micros()),
             products::fingerprint.eq(&fingerprint),
         ))
@@ -89,6 +90,7 @@ pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Sku
             skus::title,
             products::category,
             products::kind,
+            products::tax_code,
             skus::tracks_stock,
             skus::on_hand - skus::reserved,
         ))
@@ -117,6 +119,7 @@ pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Sku
                 title: row.title,
                 category: rows::category(&row.category)?,
                 kind: rows::kind(&row.kind)?,
+                tax_code: rows::tax_code(row.tax_code.as_deref(), rows::kind(&row.kind)?)?,
                 prices,
                 available: if row.tracks_stock {
                     Some(unsigned(row.available)?)

@@ -165,6 +165,7 @@ pub(crate) fn insert_order(
                     order_lines::tax_scheme.eq(line.tax.decision.scheme.as_str()),
                     order_lines::tax_threshold_kind.eq(threshold_kind(&line.tax)),
                     order_lines::tax_threshold_minor.eq(line.tax.threshold.map(Money::minor)),
+                    order_lines::tax_code.eq(line.tax_code.as_str()),
                 ),
             ))
             .execute(conn)?;
@@ -223,6 +224,7 @@ pub(crate) fn priced_line(row: &LineRow, currency: bazaar_money::Currency) -> Re
         title: row.title.clone(),
         category: rows::category(&row.category)?,
         kind: rows::kind(&row.kind)?,
+        tax_code: rows::tax_code(row.tax_code.as_deref(), rows::kind(&row.kind)?)?,
         quantity: unsigned(row.quantity)?,
         unit_price: Money::from_minor(row.unit_price_minor, currency),
         total: Money::from_minor(row.total_minor, currency),

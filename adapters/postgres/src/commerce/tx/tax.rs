@@ -3,9 +3,9 @@
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::orders::TaxHistory;
-use bazaar_domain::tax::{Area, Decision, ReturnLine, Scheme, StateSales};
+use bazaar_domain::tax::{Area, Decision, ReturnLine, Scheme, StateSales, TaxRegistration};
 use bazaar_money::{Currency, Money};
-use bazaar_schema::schema::{checkouts, order_lines, orders};
+use bazaar_schema::schema::{checkouts, order_lines, orders, seller_tax_registrations, sellers};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
@@ -57,6 +57,7 @@ pub(crate) fn tax_history(
     conn: &mut PgConnection,
     sellers: &[Uuid],
     state: Option<Area>,
+    registered: &[Uuid],
     now: Timestamp,
 ) -> Result<TaxHistory> {
     let (previous, current) = year_starts(now)?;
@@ -108,6 +109,40 @@ pub(crate) fn tax_history(
                 transactions: u32::try_from(orders).unwrap_or(u32::MAX),
             },
         );
+    }
+    if !registered.is_empty() {
+        let rows: Vec<(Uuid, String, String, String)> = seller_tax_registrations::table
+            .inner_join(sellers::table.on(sellers::id.eq(seller_tax_registrations::seller_id)))
+            .filter(seller_tax_registrations::seller_id.eq_any(registered))
+            .select((
+                seller_tax_registrations::seller_id,
+                sellers::country,
+                seller_tax_registrations::area,
+                seller_tax_registrations::number,
+            ))
+            .load(conn)?;
+        let mut by_seller: std::collections::BTreeMap<Uuid, (String, Vec<(String, String)>)> =
+            std::collections::BTreeMap::new();
+        for (seller, country, area, number) in rows {
+            by_seller
+                .entry(seller)
+                .or_insert_with(|| (country, Vec::new()))
+                .1
+                .push((area, number));
+        }
+        for (seller, (country, held)) in by_seller {
+            let home = bazaar_domain::Country::new(country.trim())
+                .map(Area::country_wide)
+                .map_err(|_| rows::corrupt("country", &country))?;
+            let held = crate::tax::registrations_of(held)
+                .map_err(|_| rows::corrupt("tax_registration", "unreadable"))?;
+            let area = TaxRegistration::seller_area(home, &held);
+            if area != home {
+                history
+                    .seller_areas
+                    .insert(SellerId::from_uuid(seller), area);
+            }
+        }
     }
     Ok(history)
 }

@@ -152,7 +152,7 @@ pub fn decide(sale: &Sale, platform: &Platform, data: &TaxData) -> Result<Decisi
 }
 
 /// The rate kind a line's tax code takes.
-fn kind_of(code: TaxCode) -> RateKind {
+pub(super) fn kind_of(code: TaxCode) -> RateKind {
     match code {
         TaxCode::Books => RateKind::Books,
         TaxCode::Food => RateKind::Food,

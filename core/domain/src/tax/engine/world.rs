@@ -3,7 +3,7 @@
 
 use bazaar_money::{Currency, Money};
 
-use super::{RateFrom, Rule, TaxData, basis, consignment, ships_from};
+use super::{RateFrom, Rule, TaxData, basis, consignment, kind_of, ships_from};
 use crate::fx::calendar::Date;
 use crate::tax::{
     Decision, Liable, Platform, RateKind, Reason, Sale, Scheme, TaxCode, TaxError, TaxRate,
@@ -236,9 +236,17 @@ pub(super) fn india(sale: &Sale, data: &TaxData) -> Result<Decision, TaxError> {
             "the seller's and the buyer's Indian states",
         ));
     }
-    let gst = sale
-        .seller_rate
-        .ok_or(TaxError::Missing("the seller's GST rate for the product"))?;
+    // The GST rate is the seller's, set by the product's HSN code; without one declared, the
+    // table's rate for the tax code stands in (18% for most goods and for e-services).
+    let (gst, gst_source) = match sale.seller_rate {
+        Some(rate) => (rate, "seller".to_owned()),
+        None => {
+            let period = data
+                .rates
+                .rate(buyer.nation(), kind_of(sale.code), sale.day)?;
+            (period.rate, period.source.clone())
+        }
+    };
     let tcs = data.rates.rate(buyer.nation(), RateKind::Tcs, sale.day)?;
     let split = if buyer == sale.seller {
         TcsSplit::CentralAndState
@@ -250,7 +258,7 @@ pub(super) fn india(sale: &Sale, data: &TaxData) -> Result<Decision, TaxError> {
         liable: Liable::Seller,
         scheme: Scheme::InTcs,
         rate: TaxRate::from_basis_points(gst),
-        rate_source: Some("seller".to_owned()),
+        rate_source: Some(gst_source),
         reverse_charge: false,
         reason: Reason::InTcs,
         unconfirmed: None,
