@@ -118,6 +118,13 @@ async fn an_indian_order_withholds_tcs_by_the_sellers_state_and_the_month_is_rem
             .iter()
             .all(|p| p.accrued == p.due && p.remitted.is_none())
     );
+    assert_eq!(
+        bazaar_domain::tax_desk::payables_csv(&payables),
+        "jurisdiction,currency,accrued,due,remitted_at_micros\n\
+         IN-MH-TCS-SGST,INR,25.00,25.00,\n\
+         IN-TCS-CGST,INR,25.00,25.00,\n\
+         IN-TCS-IGST,INR,50.00,50.00,\n"
+    );
     // Nothing is remitted before the month ends.
     let end = month.to().unwrap();
     let early = desk

@@ -207,6 +207,8 @@ pub struct TaxReturnNode {
     payables: Vec<PayableNode>,
     /// The rows as CSV.
     csv: String,
+    /// The payables as CSV (for `in_tcs`, the TCS per IGST, CGST and state SGST).
+    payables_csv: String,
 }
 
 #[derive(Default)]
@@ -265,6 +267,7 @@ impl TaxQuery {
             scheme: scheme.as_str().to_owned(),
             period: period.to_string(),
             csv: bazaar_domain::tax::return_csv(&rows),
+            payables_csv: bazaar_domain::tax_desk::payables_csv(&payables),
             rows: rows.iter().map(Into::into).collect(),
             payables: payables.iter().map(Into::into).collect(),
         })

@@ -67,6 +67,9 @@ pub struct ReturnQuery {
     scheme: Option<String>,
     #[serde(default)]
     period: Option<String>,
+    /// `payables` for the payables' CSV; the return's rows otherwise.
+    #[serde(default)]
+    what: Option<String>,
 }
 
 fn chosen(app: &App, query: &ReturnQuery) -> Result<(Scheme, ReturnPeriod), WebError> {
@@ -226,6 +229,7 @@ pub async fn page(
         p { a #return-csv href=(csv_link) download { "Download the return (CSV)" } }
         h2 { "Payables in the ledger" }
         (payables_table(&payables))
+        p { a #payables-csv href=(format!("/finance/tax.csv?scheme={}&period={label}&what=payables", scheme.as_str())) download { "Download the payables (CSV)" } }
         @if open {
             form.stack #remit method="post" action="/finance/tax/remit" {
                 (csrf_input(&signed.csrf))
@@ -251,16 +255,25 @@ pub async fn csv(
         scheme,
         period,
         rows,
+        payables,
         ..
     } = figures(&app, &request, &query).await?;
+    let (name, body) = if query.what.as_deref() == Some("payables") {
+        ("payables", bazaar_domain::tax_desk::payables_csv(&payables))
+    } else {
+        ("return", return_csv(&rows))
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8; header=present")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}-{period}.csv\"", scheme.as_str()),
+            format!(
+                "attachment; filename=\"{}-{period}-{name}.csv\"",
+                scheme.as_str()
+            ),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(return_csv(&rows)))
+        .body(body))
 }
 
 /// What the remit form posts.
@@ -285,6 +298,7 @@ pub async fn remit(
         &ReturnQuery {
             scheme: Some(form.scheme.clone()),
             period: Some(form.period.clone()),
+            what: None,
         },
     )?;
     let payables = app

@@ -245,10 +245,17 @@ async fn finance_reads_the_oss_return_the_ledger_agrees_with_and_a_seller_opens_
     finance_browser.screenshot("finance-tax").await;
     finance_browser.click_download("#return-csv").await;
     let (name, body) = finance_browser.downloaded().await;
-    assert_eq!(name, format!("oss-{period}.csv"));
+    assert_eq!(name, format!("oss-{period}-return.csv"));
     assert_eq!(
         body,
         "place,rate_percent,currency,net,tax\nIT,22,EUR,100.00,22.00\n"
+    );
+    finance_browser.click_download("#payables-csv").await;
+    let (name, body) = finance_browser.downloaded().await;
+    assert_eq!(name, format!("oss-{period}-payables.csv"));
+    assert_eq!(
+        body,
+        "jurisdiction,currency,accrued,due,remitted_at_micros\nIT-OSS,EUR,22.00,22.00,\n"
     );
     // The quarter is still running: remitting it is refused with a page that says so.
     finance_browser.click("#remit button").await;

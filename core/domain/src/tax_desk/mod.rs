@@ -99,6 +99,26 @@ pub struct Payable {
     pub remitted: Option<Remittance>,
 }
 
+/// Payables as CSV: `jurisdiction,currency,accrued,due,remitted_at_micros`, amounts in
+/// major units; for India's TCS these are the GSTR-8 figures per IGST, CGST and state SGST.
+pub fn payables_csv(payables: &[Payable]) -> String {
+    let mut text = String::from("jurisdiction,currency,accrued,due,remitted_at_micros\n");
+    for p in payables {
+        text.push_str(&format!(
+            "{},{},{},{},{}\n",
+            p.jurisdiction.as_str(),
+            p.currency.code(),
+            p.accrued.amount_string(),
+            p.due.amount_string(),
+            p.remitted
+                .as_ref()
+                .map(|r| r.posted_at.as_micros().to_string())
+                .unwrap_or_default(),
+        ));
+    }
+    text
+}
+
 /// The tax desk service.
 #[derive(Debug)]
 pub struct TaxDesk<S, L> {
