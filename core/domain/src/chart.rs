@@ -71,9 +71,9 @@ pub enum Revenue {
     /// The spread kept on a sale converted into another settlement currency; credited at
     /// capture, reversed pro rata by refunds.
     FxSpread,
-    /// Fees sellers pay for instant payouts. No flow posts here yet.
+    /// Fees sellers pay for instant payouts, taken when the payout opens.
     InstantPayoutFees,
-    /// Fees on loans to sellers. No flow posts here yet.
+    /// Fees on loans to sellers, earned as repayments collect them (`lending/`).
     LoanFees,
 }
 
@@ -87,6 +87,8 @@ pub enum Expense {
     Chargebacks,
     /// What the platform's bank charges, found when its statements are reconciled.
     BankCharges,
+    /// Loan advances written off when a loan is charged off.
+    LoanLosses,
 }
 
 /// An account of the chart, before its currency is chosen.
@@ -112,7 +114,8 @@ pub enum ChartAccount {
     FxPosition,
     /// Tax collected and owed to an authority.
     TaxPayable(Jurisdiction),
-    /// Principal and fees owed by sellers.
+    /// Loan advances disbursed to sellers and not yet repaid; a loan's fee is earned as it is
+    /// collected and never sits here.
     LoansReceivable,
     /// Explicit rounding residue.
     Rounding,
@@ -138,6 +141,7 @@ impl ChartAccount {
             Self::Expense(Expense::PspFees) => "expense_psp_fees",
             Self::Expense(Expense::Chargebacks) => "expense_chargebacks",
             Self::Expense(Expense::BankCharges) => "expense_bank_charges",
+            Self::Expense(Expense::LoanLosses) => "expense_loan_losses",
             Self::FxPosition => "fx_position",
             Self::TaxPayable(_) => "tax_payable",
             Self::LoansReceivable => "loans_receivable",
@@ -241,6 +245,7 @@ mod tests {
             ChartAccount::Expense(Expense::PspFees),
             ChartAccount::Expense(Expense::Chargebacks),
             ChartAccount::Expense(Expense::BankCharges),
+            ChartAccount::Expense(Expense::LoanLosses),
             ChartAccount::FxPosition,
             ChartAccount::TaxPayable(Jurisdiction::new("DE").unwrap()),
             ChartAccount::LoansReceivable,

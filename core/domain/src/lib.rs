@@ -16,6 +16,8 @@
 //!   webhook endpoints and deliveries ([`webhooks::Webhooks`]).
 //! - [`payouts`]: business-day calendars per country, payout schedules, bank details, payout
 //!   rails and the payout state machine ([`payouts::transition`]); rules only so far.
+//! - [`lending`]: offers from settled sales, loans repaid by withholding with minimum
+//!   payments, arrears and charge-off, and their postings; rules only so far.
 //! - [`tax`]: the tax engine (place of supply, liable party, scheme, rate, the rule that
 //!   decided), rates as dated data, VAT numbers, registrations, returns; pure.
 //! - [`tax_desk`]: sellers' tax registrations and the remittance of what each `tax_payable`
@@ -36,6 +38,7 @@ pub mod error;
 pub mod events;
 pub mod fx;
 pub mod identity;
+pub mod lending;
 pub mod orders;
 pub mod payments;
 pub mod payouts;
