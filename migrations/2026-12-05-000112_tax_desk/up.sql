@@ -10,10 +10,12 @@ ALTER TABLE order_lines ADD COLUMN tax_code TEXT NULL
     CHECK (tax_code IN ('general_goods', 'books', 'food', 'e_service', 'live_event'));
 
 -- One registration per seller and area (FR, US-TX, IN-MH), the number compact and checked.
+-- A sole trader's number is personal data: the row lives in its seller's home region.
 CREATE TABLE seller_tax_registrations (
     seller_id UUID NOT NULL REFERENCES sellers (id),
     area TEXT NOT NULL CHECK (length(area) BETWEEN 2 AND 6),
     number TEXT NOT NULL CHECK (length(number) BETWEEN 1 AND 30),
+    home_region TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (seller_id, area)

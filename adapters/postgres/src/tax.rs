@@ -67,13 +67,12 @@ fn put(
     registration: &TaxRegistration,
     now: Timestamp,
 ) -> Result<()> {
-    let exists: i64 = sellers::table
+    let home_region: String = sellers::table
         .filter(sellers::id.eq(seller))
-        .count()
-        .get_result(conn)?;
-    if exists == 0 {
-        return Err(Fail::Domain(TaxStoreError::UnknownSeller));
-    }
+        .select(sellers::home_region)
+        .first(conn)
+        .optional()?
+        .ok_or(Fail::Domain(TaxStoreError::UnknownSeller))?;
     let area = registration.area().to_string();
     let held: Vec<String> = seller_tax_registrations::table
         .filter(seller_tax_registrations::seller_id.eq(seller))
@@ -88,6 +87,7 @@ fn put(
             seller_tax_registrations::seller_id.eq(seller),
             seller_tax_registrations::area.eq(&area),
             seller_tax_registrations::number.eq(registration.number()),
+            seller_tax_registrations::home_region.eq(&home_region),
             seller_tax_registrations::created_at.eq(now.as_micros()),
             seller_tax_registrations::updated_at.eq(now.as_micros()),
         ))

@@ -242,6 +242,7 @@ diesel::table! {
         seller_id -> Uuid,
         area -> Text,
         number -> Text,
+        home_region -> Text,
         created_at -> Int8,
         updated_at -> Int8,
     }
@@ -699,3 +700,46 @@ diesel::allow_tables_to_appear_in_same_query!(recon_imports, recon_bank_entries)
 diesel::allow_tables_to_appear_in_same_query!(recon_imports, recon_provider_rows);
 diesel::allow_tables_to_appear_in_same_query!(recon_runs, recon_run_items);
 diesel::allow_tables_to_appear_in_same_query!(seller_tax_registrations, sellers);
+
+diesel::table! {
+    loan_offers (id) {
+        id -> Uuid,
+        seller_id -> Uuid,
+        currency -> Text,
+        advance_minor -> Int8,
+        fee_minor -> Int8,
+        withhold_bps -> Int4,
+        minimum_minor -> Int8,
+        tier -> Text,
+        offered_on -> Int8,
+        expires_on -> Int8,
+        loan_id -> Nullable<Uuid>,
+        created_at -> Int8,
+    }
+}
+
+diesel::table! {
+    loans (id) {
+        id -> Uuid,
+        offer_id -> Uuid,
+        seller_id -> Uuid,
+        currency -> Text,
+        advance_minor -> Int8,
+        fee_minor -> Int8,
+        withhold_bps -> Int4,
+        minimum_minor -> Int8,
+        paid_advance_minor -> Int8,
+        paid_fee_minor -> Int8,
+        state -> Text,
+        state_day -> Nullable<Int8>,
+        interval_start -> Int8,
+        interval_paid_minor -> Int8,
+        arrears_minor -> Int8,
+        ever_past_due -> Bool,
+        written_off_minor -> Int8,
+        created_at -> Int8,
+        updated_at -> Int8,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(loan_offers, loans);

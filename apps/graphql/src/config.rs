@@ -83,6 +83,9 @@ pub struct Config {
     /// `BAZAAR_JP_DESIGNATED_PLATFORM` (default `0`): Japan's National Tax Agency designated
     /// Bazaar a platform operator liable for foreign sellers' e-services to consumers.
     pub jp_designated_platform: bool,
+    /// `BAZAAR_LOAN_MIN_HISTORY_DAYS` (default 180): how long a seller must have sold before
+    /// it gets a loan offer (`docs/lending.md`).
+    pub loan_min_history_days: u16,
     /// `BAZAAR_VAT_NUMBER` (default `IE6388047V`, a sandbox number): Bazaar's own VAT
     /// number, on whose behalf buyers' numbers are checked with the registry.
     pub vat_number: String,
@@ -340,6 +343,7 @@ impl Config {
             metrics_operations_max: parse("BAZAAR_METRICS_OPERATIONS_MAX", 100)?,
             tax_engine: flag("BAZAAR_TAX_ENGINE", true)?,
             jp_designated_platform: flag("BAZAAR_JP_DESIGNATED_PLATFORM", false)?,
+            loan_min_history_days: parse("BAZAAR_LOAN_MIN_HISTORY_DAYS", 180)?,
             vat_number: var("BAZAAR_VAT_NUMBER").unwrap_or_else(|| "IE6388047V".to_owned()),
             sandbox_vies_registered: var("BAZAAR_SANDBOX_VIES_REGISTERED")
                 .map(|list| {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bazaar_domain::chart::ProviderName;
 use bazaar_domain::fx::Spread;
 use bazaar_domain::identity::{Identity, IdentityPolicy};
+use bazaar_domain::lending::{Lending, Policy};
 use bazaar_domain::orders::{TaxRates, TaxSetup};
 use bazaar_domain::payouts::Payouts;
 use bazaar_domain::reconciliation::Reconciliations;
@@ -17,7 +18,8 @@ use bazaar_payments::{ConfiguredProvider, SandboxProvider};
 use bazaar_payouts::{ConfiguredRails, SandboxBank, SandboxRails};
 use bazaar_postgres::{
     LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger,
-    PostgresPayouts, PostgresReconciliation, PostgresTax, RetryPolicy, SecretKey, SystemClock,
+    PostgresLending, PostgresPayouts, PostgresReconciliation, PostgresTax, RetryPolicy, SecretKey,
+    SystemClock,
 };
 
 use crate::config::{Config, PaymentProviderKind};
@@ -56,6 +58,8 @@ pub struct App {
     pub vat_number: bazaar_domain::tax::VatId,
     /// Sellers' tax registrations and the remittance of tax payables.
     pub tax: TaxDesk<PostgresTax, PostgresLedger>,
+    /// Loan offers, loans and the portfolio.
+    pub lending: Lending<PostgresLending, PostgresLedger>,
 }
 
 impl std::fmt::Debug for App {
@@ -188,7 +192,7 @@ impl App {
         let provider = provider(&config, clock.clone())?;
         let (rates_config, rates) = crate::rates::Rates::start(&config)?;
         let payout_ledger = ledger.clone();
-        let tax = tax_desk(&config, &ledger);
+        let (tax, lending) = tax_and_lending(&config, &ledger);
         let reconciliation = Reconciliations::new(
             PostgresReconciliation::new(
                 &config.database_url,
@@ -246,15 +250,34 @@ impl App {
             vies,
             vat_number,
             tax,
+            lending,
         }))
     }
 }
 
-/// Sellers' registrations and tax remittances, on the same database and ledger.
-fn tax_desk(config: &Config, ledger: &PostgresLedger) -> TaxDesk<PostgresTax, PostgresLedger> {
-    TaxDesk::new(
-        PostgresTax::new(&config.database_url, config.db_pool, RetryPolicy::default()),
-        ledger.clone(),
+/// Sellers' registrations and tax remittances, and lending, on the same database and
+/// ledger.
+fn tax_and_lending(
+    config: &Config,
+    ledger: &PostgresLedger,
+) -> (
+    TaxDesk<PostgresTax, PostgresLedger>,
+    Lending<PostgresLending, PostgresLedger>,
+) {
+    let url = &config.database_url;
+    (
+        TaxDesk::new(
+            PostgresTax::new(url, config.db_pool, RetryPolicy::default()),
+            ledger.clone(),
+        ),
+        Lending::new(
+            PostgresLending::new(url, config.db_pool, RetryPolicy::default()),
+            ledger.clone(),
+            Policy {
+                history_days_min: i64::from(config.loan_min_history_days),
+                ..Policy::default()
+            },
+        ),
     )
 }
 

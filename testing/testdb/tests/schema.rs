@@ -159,6 +159,10 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         recon_provider_rows,
         recon_runs,
         recon_run_items,
+        seller_tax_registrations,
+        tax_remittances,
+        loan_offers,
+        loans,
     )
 }
 

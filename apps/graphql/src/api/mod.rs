@@ -3,6 +3,7 @@
 mod cost;
 mod depth;
 mod finance;
+mod lending_ops;
 mod loaders;
 mod mutation;
 mod payout_ops;
@@ -38,6 +39,7 @@ pub struct Query(
     payout_ops::PayoutQuery,
     finance::FinanceQuery,
     tax_ops::TaxQuery,
+    lending_ops::LendingQuery,
 );
 
 /// Every mutation: the marketplace's, the payouts' and finance's.
@@ -48,6 +50,7 @@ pub struct Mutation(
     payout_ops::PayoutMutation,
     finance::FinanceMutation,
     tax_ops::TaxMutation,
+    lending_ops::LendingMutation,
 );
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -67,6 +67,7 @@ pub fn page(title: &str, signed: &SignedIn, body: Markup) -> Markup {
                             a href="/dashboard" { "Payouts" }
                             a href="/dashboard/settings" { "Bank accounts and schedule" }
                             a href="/dashboard/tax" { "Tax and invoices" }
+                            a href="/dashboard/loan" { "Loan" }
                         }
                     }
                     form.sign-out method="post" action="/sign-out" {

@@ -6,6 +6,7 @@
 //! - `layout.rs`: the page frame, navigation, money and date formatting.
 //! - `dashboard.rs`, `entries.rs`, `payout.rs`, `settings.rs`: the seller's pages.
 //! - `finance.rs`: finance's pages (positions, reconciliation runs, the trial balance).
+//! - `loan.rs`: the seller's loan, its repayment progress and its offer.
 //! - `tax.rs`: finance's tax returns and remittance, the seller's registrations and invoices.
 //! - `chart.rs`: SVG charts. `assets.rs`: the stylesheet and GraphiQL's pinned files.
 
@@ -15,6 +16,7 @@ mod dashboard;
 mod entries;
 mod finance;
 mod layout;
+mod loan;
 mod payout;
 mod session;
 mod settings;
@@ -54,6 +56,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/dashboard/bank-accounts/{id}/remove",
             web::post().to(settings::remove),
         )
+        .route("/dashboard/loan", web::get().to(loan::page))
+        .route("/dashboard/loan/offer", web::post().to(loan::offer))
+        .route("/dashboard/loan/accept", web::post().to(loan::accept))
         .route("/dashboard/tax", web::get().to(tax::seller_page))
         .route(
             "/dashboard/tax/registrations",

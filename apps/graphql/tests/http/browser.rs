@@ -89,7 +89,7 @@ async fn refund(ledger: &PostgresLedger, seller_leg: TransferId, minor: i64) {
         .unwrap();
 }
 
-async fn seller_id(server: &Server, token: &str) -> SellerId {
+pub(super) async fn seller_id(server: &Server, token: &str) -> SellerId {
     let me = server
         .ok(Some(token), "{ me { partyId } }", json!({}))
         .await;

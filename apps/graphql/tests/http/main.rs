@@ -17,6 +17,7 @@ mod dataloaders;
 mod finance;
 mod hardening;
 mod introspection;
+mod lending;
 mod pages;
 mod payouts;
 mod products;

@@ -212,7 +212,11 @@ fn check(loan: &Loan, books: &Books) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // At least 5,000 sequences; PROPTEST_CASES may ask for more.
+    #![proptest_config(ProptestConfig {
+        cases: ProptestConfig::default().cases.max(5_000),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn paid_plus_remaining_is_always_advance_plus_fee_and_the_ledger_agrees(

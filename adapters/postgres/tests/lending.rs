@@ -1,0 +1,201 @@
+//! Lending on the real PostgreSQL and the durable ledger: six months of a seller's sales in
+//! the ledger earn an offer (the same one however often asked that day), accepting it
+//! disburses the advance once, an expired offer and a second loan are refused, a seller
+//! without history gets no offer, and the portfolio reads the loan back.
+#![expect(clippy::unwrap_used, reason = "test drivers fail loudly")]
+#![expect(
+    clippy::arithmetic_side_effects,
+    reason = "expected amounts from small test values"
+)]
+
+use std::sync::Arc;
+
+use bazaar_domain::Country;
+use bazaar_domain::catalog::{BasisPoints, CommissionRule, Region, Seller};
+use bazaar_domain::chart::{ChartAccount, SellerId};
+use bazaar_domain::fx::calendar::Date;
+use bazaar_domain::lending::{Lending, LoanState, Policy, Tier, offer_id};
+use bazaar_domain::postings::{Leg, Posting, submit};
+use bazaar_domain::store::CommerceStore;
+use bazaar_ledger::{LedgerStore, ManualClock, Metadata, Timestamp, TransferId, TransferRequest};
+use bazaar_money::{Currency, Money};
+use bazaar_postgres::{
+    LedgerConfig, PostgresCommerce, PostgresLedger, PostgresLending, RetryPolicy,
+};
+use bazaar_testdb::TestDatabase;
+use uuid::Uuid;
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+fn eur(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::EUR)
+}
+
+fn day(text: &str) -> Date {
+    Date::parse_iso(text).unwrap()
+}
+
+fn midday(date: Date) -> Timestamp {
+    Timestamp::from_micros(date.days_since_epoch().unwrap() * DAY_MICROS + DAY_MICROS / 2)
+}
+
+fn seller(n: u128) -> Seller {
+    Seller {
+        id: SellerId::from_uuid(Uuid::from_u128(n)),
+        name: format!("Seller {n}"),
+        country: Country::new("DE").unwrap(),
+        region: Region::new("eu").unwrap(),
+        settlement_currency: Currency::EUR,
+        commission: CommissionRule::flat(BasisPoints::new(1_000).unwrap()),
+    }
+}
+
+/// Posts one capture (or refund) of an order to the seller's pending account, as checkout's
+/// postings name them.
+async fn post(ledger: &PostgresLedger, seller: SellerId, kind: &str, order: u128, minor: i64) {
+    let pending = ChartAccount::SellerPending(seller);
+    let (debit, credit) = if kind == "capture" {
+        (ChartAccount::Bank, pending)
+    } else {
+        (pending, ChartAccount::Bank)
+    };
+    let leg = Leg {
+        name: "seller",
+        debit,
+        credit,
+        amount: eur(minor),
+    };
+    let mut metadata = Metadata::new();
+    metadata.insert("kind".into(), kind.into());
+    metadata.insert("order_id".into(), Uuid::from_u128(order).to_string());
+    let mut posting = Posting::default();
+    posting.add(
+        &leg,
+        TransferRequest {
+            id: TransferId::from_uuid(Uuid::new_v5(&Uuid::from_u128(order), kind.as_bytes())),
+            kind: leg.direct(),
+            metadata,
+        },
+    );
+    submit(ledger, posting).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn six_months_of_sales_earn_an_offer_whose_acceptance_disburses_the_advance_once() {
+    let db = TestDatabase::new().unwrap();
+    let clock = Arc::new(ManualClock::new(midday(day("2026-01-01"))));
+    let ledger = PostgresLedger::connect(LedgerConfig::new(db.url()), clock.clone())
+        .await
+        .unwrap();
+    let commerce = PostgresCommerce::new(db.url(), 2, RetryPolicy::default());
+    let shop = seller(1);
+    let newcomer = seller(2);
+    for s in [&shop, &newcomer] {
+        commerce
+            .create_seller(s, midday(day("2026-01-01")))
+            .await
+            .unwrap();
+    }
+    // 182 days of one EUR 100.00 sale a day, every twentieth refunded by half.
+    let start = day("2026-01-01");
+    for n in 0..182_i64 {
+        clock.set(midday(start.add_days(n).unwrap()));
+        let order = 10_000 + u128::try_from(n).unwrap();
+        post(&ledger, shop.id, "capture", order, 10_000).await;
+        if n % 20 == 0 {
+            post(&ledger, shop.id, "refund", order, 5_000).await;
+        }
+    }
+    let today = day("2026-07-02");
+    clock.set(midday(today));
+    let now = midday(today);
+    let lending = Lending::new(
+        PostgresLending::new(db.url(), 2, RetryPolicy::default()),
+        ledger.clone(),
+        Policy::default(),
+    );
+
+    let offered = lending
+        .offer(shop.id, Currency::EUR, today, now)
+        .await
+        .unwrap();
+    assert_eq!(offered.id, offer_id(shop.id, Currency::EUR, today));
+    // 18,200.00 sold, 15%: 2,730.00; refunds 2.7%: tier B, a 12% fee.
+    assert_eq!(offered.offer.advance, eur(273_000));
+    assert_eq!(offered.offer.fee, eur(32_760));
+    assert_eq!(offered.offer.tier, Tier::B);
+    assert_eq!(offered.loan, None);
+    let again = lending
+        .offer(shop.id, Currency::EUR, today, now)
+        .await
+        .unwrap();
+    assert_eq!(again, offered);
+
+    // Without history: no offer, and nothing stored.
+    let none = lending
+        .offer(newcomer.id, Currency::EUR, today, now)
+        .await
+        .unwrap_err();
+    assert_eq!(none.code(), "loan_history_too_short");
+
+    // After its last day the offer cannot be accepted; another seller cannot accept it.
+    let late = offered.offer.expires_on.add_days(1).unwrap();
+    let expired = lending
+        .accept(shop.id, offered.id, late, now)
+        .await
+        .unwrap_err();
+    assert_eq!(expired.code(), "offer_expired");
+    let theirs = lending
+        .accept(newcomer.id, offered.id, today, now)
+        .await
+        .unwrap_err();
+    assert_eq!(theirs.code(), "not_found");
+
+    let loan = lending
+        .accept(shop.id, offered.id, today, now)
+        .await
+        .unwrap();
+    assert_eq!(loan.state, LoanState::Active);
+    assert_eq!(loan.advance, eur(273_000));
+    let available = |ledger: PostgresLedger| async move {
+        let (_, balance) = ledger
+            .account(ChartAccount::SellerAvailable(shop.id).id(Currency::EUR))
+            .await
+            .unwrap()
+            .unwrap();
+        balance.credits_posted - balance.debits_posted
+    };
+    assert_eq!(available(ledger.clone()).await, 273_000);
+    let (_, receivable) = ledger
+        .account(ChartAccount::LoansReceivable.id(Currency::EUR))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        receivable.debits_posted - receivable.credits_posted,
+        273_000
+    );
+    // Accepting again is the same loan; the advance is not paid twice.
+    let same = lending
+        .accept(shop.id, offered.id, today, now)
+        .await
+        .unwrap();
+    assert_eq!(same, loan);
+    assert_eq!(available(ledger.clone()).await, 273_000);
+    assert_eq!(lending.loans(shop.id).await.unwrap(), vec![loan]);
+    // A new offer while the loan is being repaid, and far from three quarters repaid, is
+    // refused.
+    let open = lending
+        .offer(shop.id, Currency::EUR, today.add_days(1).unwrap(), now)
+        .await
+        .unwrap_err();
+    assert_eq!(open.code(), "loan_open");
+
+    let portfolio = lending.portfolio(today).await.unwrap();
+    assert_eq!(portfolio.len(), 1);
+    let eur_line = &portfolio[0];
+    assert_eq!(eur_line.open_loans, 1);
+    assert_eq!(eur_line.outstanding, eur(273_000 + 32_760));
+    assert_eq!(eur_line.current, eur_line.outstanding);
+    assert!(eur_line.fee_income.is_zero());
+}
