@@ -182,16 +182,28 @@ async fn the_readme_walkthrough_works_over_http() {
     );
 
     // 6. The seller's pending balance moved, and its ledger shows the sale with the rate.
-    let after = balance(
-        server
-            .ok(
-                Some(&seller),
-                "{ sellerBalances { pending { amount currency } } }",
-                json!({}),
-            )
-            .await,
-    );
-    assert!(after > before, "{before} -> {after}");
+    // The capture is posted to the ledger right after the payment is recorded (or by the
+    // intents worker, when the ledger was busy), so the balance may follow a moment later.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let after = balance(
+            server
+                .ok(
+                    Some(&seller),
+                    "{ sellerBalances { pending { amount currency } } }",
+                    json!({}),
+                )
+                .await,
+        );
+        if after > before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the capture never reached the ledger: {before} -> {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let ledger = server
         .ok(Some(&seller), "{ sellerLedger(account: PENDING, first: 1) { edges { node { kind direction amount { amount } fxRate fxPair fxSource } } } }", json!({}))
         .await;
