@@ -3,7 +3,7 @@
 //! bank; the OSS payable remitted after a refund, to the cent of the return.
 
 use bazaar_domain::fx::calendar::Date;
-use bazaar_domain::tax::{Area, ReturnPeriod, TcsSplit};
+use bazaar_domain::tax::{Area, Cadence, ReturnPeriod, TcsSplit};
 use bazaar_domain::tax_desk::{Payable, TaxDesk};
 use bazaar_postgres::PostgresTax;
 
@@ -22,12 +22,12 @@ fn desk(world: &World) -> Desk {
 /// them.
 fn this_period(quarterly: bool) -> ReturnPeriod {
     let today = Date::of_instant(SystemClock.now()).unwrap();
-    let text = if quarterly {
-        format!("{}-Q{}", today.year(), today.month().div_ceil(3))
+    let cadence = if quarterly {
+        Cadence::Quarterly
     } else {
-        format!("{}-{:02}", today.year(), today.month())
+        Cadence::Monthly
     };
-    ReturnPeriod::parse(&text).unwrap()
+    ReturnPeriod::containing(cadence, today).unwrap()
 }
 
 fn due(payables: &[Payable], jurisdiction: &str) -> i64 {

@@ -91,23 +91,12 @@ fn chosen(app: &App, query: &ReturnQuery) -> Result<(Scheme, ReturnPeriod), WebE
 fn last_period(app: &App, scheme: Scheme) -> Result<ReturnPeriod, WebError> {
     let today =
         bazaar_domain::fx::calendar::Date::of_instant(app.now()).ok_or(WebError::Unavailable)?;
-    let (year, month) = (today.year(), today.month());
-    let monthly = matches!(scheme.cadence(), Some(bazaar_domain::tax::Cadence::Monthly));
-    let text = if monthly {
-        if month == 1 {
-            format!("{}-12", year.saturating_sub(1))
-        } else {
-            format!("{year}-{:02}", month.saturating_sub(1))
-        }
-    } else {
-        let quarter = month.saturating_sub(1) / 3;
-        if quarter == 0 {
-            format!("{}-Q4", year.saturating_sub(1))
-        } else {
-            format!("{year}-Q{quarter}")
-        }
-    };
-    ReturnPeriod::of_scheme(scheme, &text).map_err(|e| WebError::Invalid(e.to_string()))
+    let cadence = scheme.cadence().ok_or_else(|| {
+        WebError::Invalid("the marketplace files no return for this scheme".into())
+    })?;
+    ReturnPeriod::containing(cadence, today)
+        .and_then(ReturnPeriod::previous)
+        .ok_or(WebError::Unavailable)
 }
 
 /// A return as finance reads it: who asks, the scheme and period, the sales declared and the

@@ -5,6 +5,7 @@
 // the ledger's payable, downloads it as CSV, and cannot remit a quarter still running.
 
 use bazaar_domain::fx::calendar::Date;
+use bazaar_domain::tax::{Cadence, ReturnPeriod};
 use bazaar_ledger::Clock;
 use bazaar_postgres::SystemClock;
 use serde_json::json;
@@ -29,7 +30,9 @@ const INVOICE: &str = r#"query($id: ID!) { invoice(orderId: $id) {
 /// This quarter, in the ledger's (real) time.
 fn quarter() -> String {
     let today = Date::of_instant(SystemClock.now()).unwrap();
-    format!("{}-Q{}", today.year(), today.month().div_ceil(3))
+    ReturnPeriod::containing(Cadence::Quarterly, today)
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -146,6 +146,11 @@ impl<S: LendingStore, L: LedgerStore + LedgerHistory> Lending<S, L> {
                 return Err(LendingError::LoanOpen);
             }
         }
+        // An offer made today stands all day: the ledger is read once.
+        let id = offer_id(seller, currency, today);
+        if let Some(stored) = self.store.offer(seller, id).await? {
+            return Ok(stored);
+        }
         let account = ChartAccount::SellerPending(seller).id(currency);
         let since = today.add_days(-366).ok_or(LoanError::Amount)?;
         let entries = walk_history(&self.ledger, account, None, HISTORY_MAX, |entry| {
@@ -155,10 +160,7 @@ impl<S: LendingStore, L: LedgerStore + LedgerHistory> Lending<S, L> {
         .map_err(unavailable)?;
         let sales = sales_from_history(account, currency, &entries)?;
         let terms = offer(seller, currency, &sales, today, &self.policy)?;
-        Ok(self
-            .store
-            .save_offer(offer_id(seller, currency, today), &terms, now)
-            .await?)
+        Ok(self.store.save_offer(id, &terms, now).await?)
     }
 
     /// Accepts the seller's offer: the advance is posted to the seller's available balance

@@ -143,6 +143,25 @@ impl ReturnPeriod {
         Ok(period)
     }
 
+    /// The month or quarter that holds `day`.
+    pub fn containing(cadence: Cadence, day: Date) -> Option<Self> {
+        let text = match cadence {
+            Cadence::Monthly => format!("{}-{:02}", day.year(), day.month()),
+            Cadence::Quarterly => format!("{}-Q{}", day.year(), day.month().div_ceil(3)),
+        };
+        Self::parse(&text).ok()
+    }
+
+    /// The period just before this one.
+    pub fn previous(self) -> Option<Self> {
+        Self::containing(self.cadence, self.start.add_days(-1)?)
+    }
+
+    /// Monthly or quarterly.
+    pub fn cadence(self) -> Cadence {
+        self.cadence
+    }
+
     /// The first day.
     pub fn start(self) -> Date {
         self.start
@@ -199,6 +218,24 @@ mod tests {
         let march = ReturnPeriod::parse("2026-03").unwrap();
         assert_eq!(march.end().to_string(), "2026-04-01");
         assert_eq!(march.to_string(), "2026-03");
+        let day = Date::parse_iso("2026-01-15").unwrap();
+        assert_eq!(
+            ReturnPeriod::containing(Cadence::Quarterly, day)
+                .unwrap()
+                .previous()
+                .unwrap()
+                .to_string(),
+            "2025-Q4"
+        );
+        assert_eq!(
+            ReturnPeriod::containing(Cadence::Monthly, day)
+                .unwrap()
+                .previous()
+                .unwrap()
+                .to_string(),
+            "2025-12"
+        );
+        assert_eq!(q4.previous().unwrap().to_string(), "2026-Q3");
         assert_eq!(
             march.from().unwrap(),
             Timestamp::from_micros(1_772_323_200_000_000)

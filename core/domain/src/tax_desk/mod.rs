@@ -97,6 +97,8 @@ pub struct Payable {
     pub due: Money,
     /// The remittance, once posted.
     pub remitted: Option<Remittance>,
+    /// A later period already remitted, if any: this one can no longer be.
+    pub later: Option<String>,
 }
 
 /// Payables as CSV: `jurisdiction,currency,accrued,due,remitted_at_micros`, amounts in
@@ -258,12 +260,17 @@ impl<S: TaxStore, L: LedgerStore + LedgerHistory> TaxDesk<S, L> {
                 Some(remittance) => remittance.amount,
                 None => by_end.checked_sub(earlier)?,
             };
+            let later = remittances
+                .iter()
+                .find(|r| ReturnPeriod::parse(&r.period).is_ok_and(|p| p.start() > period.start()))
+                .map(|r| r.period.clone());
             out.push(Payable {
                 jurisdiction,
                 currency,
                 accrued: by_end.checked_sub(before)?,
                 due,
                 remitted: this,
+                later,
             });
         }
         out.sort_by(|a, b| {
@@ -288,21 +295,12 @@ impl<S: TaxStore, L: LedgerStore + LedgerHistory> TaxDesk<S, L> {
         }
         let label = period.to_string();
         let payables = self.payables(scheme, period).await?;
-        for payable in &payables {
-            let remittances = self
-                .store
-                .remittances(&payable.jurisdiction, payable.currency)
-                .await?;
-            if let Some(later) = remittances
-                .iter()
-                .find(|r| ReturnPeriod::parse(&r.period).is_ok_and(|p| p.start() > period.start()))
-            {
-                return Err(TaxDeskError::OutOfOrder {
-                    jurisdiction: payable.jurisdiction.as_str().to_owned(),
-                    latest: later.period.clone(),
-                    asked: label,
-                });
-            }
+        if let Some(payable) = payables.iter().find(|p| p.later.is_some()) {
+            return Err(TaxDeskError::OutOfOrder {
+                jurisdiction: payable.jurisdiction.as_str().to_owned(),
+                latest: payable.later.clone().unwrap_or_default(),
+                asked: label,
+            });
         }
         let mut out = Vec::with_capacity(payables.len());
         for mut payable in payables {
