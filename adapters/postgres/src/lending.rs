@@ -4,16 +4,19 @@ use bazaar_domain::catalog::BasisPoints;
 use bazaar_domain::chart::SellerId;
 use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::lending::{
-    LendingStore, LendingStoreError, Loan, LoanId, LoanState, Offer, OfferId, StoredOffer, Tier,
+    LendingStore, LendingStoreError, Loan, LoanEvent, LoanId, LoanState, Offer, OfferId,
+    StoredOffer, Tier, loan_id,
 };
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 use bazaar_schema::schema::{loan_offers, loans};
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::RetryPolicy;
 use crate::commerce::{Db, Fail, Mode, StoreFailure};
+use crate::outbox::{self, OutboxEvent};
 
 type Result<T> = std::result::Result<T, Fail<LendingStoreError>>;
 
@@ -145,6 +148,16 @@ struct LoanRow {
     fee_minor: i64,
     withhold_bps: i32,
     minimum_minor: i64,
+    #[diesel(embed)]
+    change: LoanChange,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// What servicing changes on a loan.
+#[derive(Queryable, Selectable, Insertable, AsChangeset, PartialEq, Debug)]
+#[diesel(table_name = loans, treat_none_as_null = true, check_for_backend(diesel::pg::Pg))]
+struct LoanChange {
     paid_advance_minor: i64,
     paid_fee_minor: i64,
     state: String,
@@ -154,27 +167,21 @@ struct LoanRow {
     arrears_minor: i64,
     ever_past_due: bool,
     written_off_minor: i64,
-    created_at: i64,
-    updated_at: i64,
 }
 
-impl LoanRow {
-    fn of(offer: OfferId, loan: &Loan, now: Timestamp) -> Result<Self> {
-        let (state, state_day) = match loan.state {
-            LoanState::Active => ("active", None),
-            LoanState::PastDue { since } => ("past_due", Some(days(since)?)),
-            LoanState::ChargedOff { on } => ("charged_off", Some(days(on)?)),
-            LoanState::PaidOff { on } => ("paid_off", Some(days(on)?)),
-        };
+fn state_of(loan: &Loan) -> Result<(&'static str, Option<i64>)> {
+    Ok(match loan.state {
+        LoanState::Active => ("active", None),
+        LoanState::PastDue { since } => ("past_due", Some(days(since)?)),
+        LoanState::ChargedOff { on } => ("charged_off", Some(days(on)?)),
+        LoanState::PaidOff { on } => ("paid_off", Some(days(on)?)),
+    })
+}
+
+impl LoanChange {
+    fn of(loan: &Loan) -> Result<Self> {
+        let (state, state_day) = state_of(loan)?;
         Ok(Self {
-            id: loan.id.as_uuid(),
-            offer_id: offer.as_uuid(),
-            seller_id: loan.seller.as_uuid(),
-            currency: loan.advance.currency().code().to_owned(),
-            advance_minor: loan.advance.minor(),
-            fee_minor: loan.fee.minor(),
-            withhold_bps: i32::from(loan.withhold_rate.get()),
-            minimum_minor: loan.minimum.minor(),
             paid_advance_minor: loan.paid_advance.minor(),
             paid_fee_minor: loan.paid_fee.minor(),
             state: state.to_owned(),
@@ -184,6 +191,69 @@ impl LoanRow {
             arrears_minor: loan.arrears.minor(),
             ever_past_due: loan.ever_past_due,
             written_off_minor: loan.written_off.minor(),
+        })
+    }
+}
+
+/// Writes `events` about `loan` (about `offer` for `loan.offered`) to the outbox; each id
+/// derives from the loan, the type and the event's key.
+fn emit(
+    conn: &mut PgConnection,
+    loan: &Loan,
+    offer: Option<OfferId>,
+    events: &[LoanEvent],
+    now: Timestamp,
+) -> Result<()> {
+    for event in events {
+        let resource = match (event.event_type.resource_type(), offer) {
+            ("loan_offer", Some(offer)) => offer.as_uuid(),
+            _ => loan.id.as_uuid(),
+        };
+        let subject = if event.key.is_empty() {
+            resource
+        } else {
+            Uuid::new_v5(&resource, event.key.as_bytes())
+        };
+        let remaining = loan.remaining().map_err(|_| corrupt("remaining"))?;
+        let paid = loan.paid().map_err(|_| corrupt("paid"))?;
+        let payload = serde_json::json!({
+            "loan_id": loan.id.to_string(),
+            "offer_id": offer.map(|offer| offer.to_string()),
+            "seller_id": loan.seller.to_string(),
+            "state": loan.state.as_str(),
+            "currency": loan.advance.currency().code(),
+            "advance_minor": loan.advance.minor(),
+            "fee_minor": loan.fee.minor(),
+            "withhold_bps": loan.withhold_rate.get(),
+            "paid_minor": paid.minor(),
+            "remaining_minor": remaining.minor(),
+            "arrears_minor": loan.arrears.minor(),
+            "amount_minor": event.amount.map(|amount| amount.minor()),
+        });
+        let event = OutboxEvent {
+            event_type: event.event_type,
+            subject,
+            resource_id: resource,
+            seller_id: Some(loan.seller.as_uuid()),
+            payload: &payload,
+        };
+        outbox::write(conn, &event, now)?;
+    }
+    Ok(())
+}
+
+impl LoanRow {
+    fn of(offer: OfferId, loan: &Loan, now: Timestamp) -> Result<Self> {
+        Ok(Self {
+            id: loan.id.as_uuid(),
+            offer_id: offer.as_uuid(),
+            seller_id: loan.seller.as_uuid(),
+            currency: loan.advance.currency().code().to_owned(),
+            advance_minor: loan.advance.minor(),
+            fee_minor: loan.fee.minor(),
+            withhold_bps: i32::from(loan.withhold_rate.get()),
+            minimum_minor: loan.minimum.minor(),
+            change: LoanChange::of(loan)?,
             created_at: now.as_micros(),
             updated_at: now.as_micros(),
         })
@@ -192,12 +262,14 @@ impl LoanRow {
     fn read(self) -> Result<Loan> {
         let currency = currency(&self.currency)?;
         let money = |minor| Money::from_minor(minor, currency);
+        let change = &self.change;
         let on = || {
-            self.state_day
+            change
+                .state_day
                 .ok_or_else(|| corrupt("state_day"))
                 .and_then(day)
         };
-        let state = match self.state.as_str() {
+        let state = match change.state.as_str() {
             "active" => LoanState::Active,
             "past_due" => LoanState::PastDue { since: on()? },
             "charged_off" => LoanState::ChargedOff { on: on()? },
@@ -211,14 +283,14 @@ impl LoanRow {
             fee: money(self.fee_minor),
             withhold_rate: bps(self.withhold_bps)?,
             minimum: money(self.minimum_minor),
-            paid_advance: money(self.paid_advance_minor),
-            paid_fee: money(self.paid_fee_minor),
+            paid_advance: money(change.paid_advance_minor),
+            paid_fee: money(change.paid_fee_minor),
             state,
-            interval_start: day(self.interval_start)?,
-            interval_paid: money(self.interval_paid_minor),
-            arrears: money(self.arrears_minor),
-            ever_past_due: self.ever_past_due,
-            written_off: money(self.written_off_minor),
+            interval_start: day(change.interval_start)?,
+            interval_paid: money(change.interval_paid_minor),
+            arrears: money(change.arrears_minor),
+            ever_past_due: change.ever_past_due,
+            written_off: money(change.written_off_minor),
         })
     }
 }
@@ -228,15 +300,22 @@ impl LendingStore for PostgresLending {
         &self,
         id: OfferId,
         offer: &Offer,
+        events: &[LoanEvent],
         now: Timestamp,
     ) -> std::result::Result<StoredOffer, LendingStoreError> {
         let offer = *offer;
+        let events = events.to_vec();
         self.db
             .run("save_loan_offer", Mode::Write, move |conn| {
-                diesel::insert_into(loan_offers::table)
+                let inserted = diesel::insert_into(loan_offers::table)
                     .values(OfferRow::of(id, &offer, now)?)
                     .on_conflict_do_nothing()
                     .execute(conn)?;
+                if inserted > 0 {
+                    // The loan the offer would open, for the event's terms.
+                    let loan = Loan::open(loan_id(id), &offer, offer.offered_on);
+                    emit(conn, &loan, Some(id), &events, now)?;
+                }
                 loan_offers::table
                     .find(id.as_uuid())
                     .select(OfferRow::as_select())
@@ -269,15 +348,20 @@ impl LendingStore for PostgresLending {
         &self,
         offer: OfferId,
         loan: &Loan,
+        events: &[LoanEvent],
         now: Timestamp,
     ) -> std::result::Result<Loan, LendingStoreError> {
         let loan = *loan;
+        let events = events.to_vec();
         self.db
             .run("open_loan", Mode::Write, move |conn| {
-                diesel::insert_into(loans::table)
+                let inserted = diesel::insert_into(loans::table)
                     .values(LoanRow::of(offer, &loan, now)?)
                     .on_conflict_do_nothing()
                     .execute(conn)?;
+                if inserted > 0 {
+                    emit(conn, &loan, Some(offer), &events, now)?;
+                }
                 diesel::update(
                     loan_offers::table
                         .find(offer.as_uuid())
@@ -290,6 +374,42 @@ impl LendingStore for PostgresLending {
                     .select(LoanRow::as_select())
                     .first(conn)?
                     .read()
+            })
+            .await
+    }
+
+    async fn save_loan(
+        &self,
+        before: &Loan,
+        after: &Loan,
+        events: &[LoanEvent],
+        now: Timestamp,
+    ) -> std::result::Result<bool, LendingStoreError> {
+        let (before, after) = (*before, *after);
+        let events = events.to_vec();
+        self.db
+            .run("save_loan", Mode::Write, move |conn| {
+                let was = LoanChange::of(&before)?;
+                let stored = loans::table
+                    .find(before.id.as_uuid())
+                    .select(LoanRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .optional()?;
+                let Some(stored) = stored else {
+                    return Ok(false);
+                };
+                if stored.change != was {
+                    return Ok(false);
+                }
+                diesel::update(loans::table.find(before.id.as_uuid()))
+                    .set((
+                        LoanChange::of(&after)?,
+                        loans::updated_at.eq(now.as_micros()),
+                    ))
+                    .execute(conn)?;
+                emit(conn, &after, None, &events, now)?;
+                Ok(true)
             })
             .await
     }

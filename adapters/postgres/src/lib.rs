@@ -19,6 +19,7 @@ mod events;
 mod identity;
 mod instrument;
 mod lending;
+mod outbox;
 mod payouts;
 mod reconciliation;
 mod retry;

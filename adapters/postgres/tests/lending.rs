@@ -167,13 +167,14 @@ async fn six_months_of_sales_earn_an_offer_whose_acceptance_disburses_the_advanc
     };
     assert_eq!(available(ledger.clone()).await, 273_000);
     let (_, receivable) = ledger
-        .account(ChartAccount::LoansReceivable.id(Currency::EUR))
+        .account(ChartAccount::LoansReceivable(loan.id).id(Currency::EUR))
         .await
         .unwrap()
         .unwrap();
+    // The loan's receivable holds the advance and the fee owed.
     assert_eq!(
         receivable.debits_posted - receivable.credits_posted,
-        273_000
+        273_000 + 32_760
     );
     // Accepting again is the same loan; the advance is not paid twice.
     let same = lending
@@ -182,7 +183,7 @@ async fn six_months_of_sales_earn_an_offer_whose_acceptance_disburses_the_advanc
         .unwrap();
     assert_eq!(same, loan);
     assert_eq!(available(ledger.clone()).await, 273_000);
-    assert_eq!(lending.loans(shop.id).await.unwrap(), vec![loan]);
+    assert_eq!(lending.loans(shop.id, today).await.unwrap(), vec![loan]);
     // A new offer while the loan is being repaid, and far from three quarters repaid, is
     // refused.
     let open = lending

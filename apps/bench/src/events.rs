@@ -143,6 +143,7 @@ fn worker_config(
         production: false,
         payout_poll: Duration::from_millis(500),
         payout_run_every: Duration::from_secs(60),
+        loan_charge_off_days: 90,
         // The benchmark's webhook receiver listens on loopback.
         allow_loopback: true,
     }

@@ -86,6 +86,9 @@ pub struct WorkerConfig {
     pub payout_poll: Duration,
     /// How often the payouts role runs releases and scheduled payouts over every seller.
     pub payout_run_every: Duration,
+    /// `BAZAAR_LOAN_CHARGE_OFF_DAYS` (default 90): how long a loan may be past due before
+    /// the payouts role's servicing run charges it off.
+    pub loan_charge_off_days: u16,
 }
 
 /// A setting that does not parse.
@@ -194,6 +197,7 @@ impl WorkerConfig {
             delivery_lease: millis("BAZAAR_DELIVERY_LEASE_MS", 60_000)?,
             allow_loopback: flag("BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP")?,
             db_pool: setting("BAZAAR_DB_POOL", 8_u32)?.max(1),
+            loan_charge_off_days: setting("BAZAAR_LOAN_CHARGE_OFF_DAYS", 90_u16)?.max(1),
             log_json: setting("BAZAAR_LOG_FORMAT", String::new())? == "json",
             name: setting(
                 "BAZAAR_WORKER_NAME",

@@ -1,5 +1,6 @@
-//! The payouts role: releases captured funds, runs every seller's scheduled payouts, drives
-//! payouts through the ledger and their rails, and applies what the rails report.
+//! The payouts role: releases captured funds (withholding loan repayments in the same
+//! batch), runs every seller's scheduled payouts, drives payouts through the ledger and
+//! their rails, applies what the rails report, and services loans (due dates, charge-offs).
 //!
 //! Any number of processes may run it at once: a scheduled payout's id is derived from the
 //! seller, the currency and the seller's local date, so the second worker to reach a seller
@@ -9,11 +10,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bazaar_domain::fx::calendar::Date;
+use bazaar_domain::lending::{Lending, Policy};
 use bazaar_domain::payouts::Payouts;
 use bazaar_ledger::Clock;
 use bazaar_payouts::SandboxRails;
 use bazaar_postgres::{
-    LedgerConfig, PostgresLedger, PostgresPayouts, RetryPolicy, SecretKey, SystemClock,
+    LedgerConfig, PostgresLedger, PostgresLending, PostgresPayouts, RetryPolicy, SecretKey,
+    SystemClock,
 };
 use bazaar_rabbitmq::{backoff, sleep_or_shutdown};
 use tokio::sync::watch;
@@ -21,7 +25,22 @@ use tokio::sync::watch;
 use crate::WorkerConfig;
 
 /// The payouts service as the role runs it: the sandbox rails are the only connector so far.
-pub type PayoutService = Payouts<PostgresPayouts, SandboxRails, PostgresLedger>;
+pub type PayoutService = Payouts<PostgresPayouts, SandboxRails, PostgresLedger, LendingService>;
+
+/// Lending as the role runs it: withholding at release, and the servicing run.
+pub type LendingService = Lending<PostgresLending, PostgresLedger>;
+
+/// The lending service on `ledger`.
+fn lending(config: &WorkerConfig, ledger: PostgresLedger) -> LendingService {
+    Lending::new(
+        PostgresLending::new(&config.database_url, config.db_pool, RetryPolicy::default()),
+        ledger,
+        Policy {
+            charge_off_after_days: i64::from(config.loan_charge_off_days),
+            ..Policy::default()
+        },
+    )
+}
 
 /// Payouts, rail events and sellers looked at per step.
 const BATCH: u32 = 500;
@@ -33,13 +52,13 @@ async fn connect(
     key: &SecretKey,
     clock: &Arc<dyn Clock>,
     shutdown: &mut watch::Receiver<bool>,
-) -> Option<PayoutService> {
+) -> Option<(PayoutService, LendingService)> {
     let mut failures = 0_u32;
     loop {
         match PostgresLedger::connect(LedgerConfig::new(&config.database_url), clock.clone()).await
         {
             Ok(ledger) => {
-                return Some(Payouts::new(
+                let payouts = Payouts::new(
                     PostgresPayouts::new(
                         &config.database_url,
                         config.db_pool,
@@ -47,8 +66,10 @@ async fn connect(
                         key.clone(),
                     ),
                     SandboxRails::new(&config.database_url, 2),
-                    ledger,
-                ));
+                    ledger.clone(),
+                )
+                .withholding(lending(config, ledger.clone()));
+                return Some((payouts, lending(config, ledger)));
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
@@ -75,7 +96,7 @@ pub async fn run_on(
     clock: Arc<dyn Clock>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Some(service) = connect(&config, &key, &clock, &mut shutdown).await else {
+    let Some((service, loans)) = connect(&config, &key, &clock, &mut shutdown).await else {
         return;
     };
     let mut last_run: Option<Instant> = None;
@@ -107,9 +128,35 @@ pub async fn run_on(
                     tracing::warn!(%error, code = error.code(), "payouts: run pass stopped");
                 }
             }
+            service_loans(&loans, now).await;
         }
         if sleep_or_shutdown(config.payout_poll, &mut shutdown).await {
             return;
         }
+    }
+}
+
+/// The loans' servicing run on today's date (UTC): due dates, charge-offs, repayments
+/// recorded.
+async fn service_loans(loans: &LendingService, now: bazaar_ledger::Timestamp) {
+    let Some(today) = Date::of_instant(now) else {
+        return;
+    };
+    match loans.run(BATCH, today, now).await {
+        Ok(run) => {
+            for (loan, error) in &run.failed {
+                tracing::warn!(%loan, %error, code = error.code(), "lending: a loan's look failed");
+            }
+            if run.due_dates > 0 || run.charged_off > 0 || !run.failed.is_empty() {
+                tracing::info!(
+                    loans = run.looked,
+                    due_dates = run.due_dates,
+                    charged_off = run.charged_off,
+                    failed = run.failed.len(),
+                    "lending: servicing run done"
+                );
+            }
+        }
+        Err(error) => tracing::warn!(%error, code = error.code(), "lending: servicing run stopped"),
     }
 }

@@ -1056,6 +1056,7 @@ impl World {
             production: false,
             payout_poll: Duration::from_millis(500),
             payout_run_every: Duration::from_secs(60),
+            loan_charge_off_days: 90,
         }
     }
 }

@@ -54,6 +54,7 @@ fn config(db: &TestDatabase, key: &SecretKey, name: &str) -> WorkerConfig {
         production: false,
         payout_poll: Duration::from_millis(100),
         payout_run_every: Duration::from_millis(200),
+        loan_charge_off_days: 90,
     }
 }
 

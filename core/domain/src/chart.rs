@@ -18,6 +18,12 @@ bazaar_ledger::uuid_id!(
     SellerId
 );
 
+bazaar_ledger::uuid_id!(
+    /// A loan's id (`lending/`): the owner of the loan's own receivable and unearned-fee
+    /// accounts.
+    LoanId
+);
+
 /// A payment provider's short name, e.g. `sandbox`; `[a-z0-9_]{1,32}`.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct ProviderName(String);
@@ -114,9 +120,14 @@ pub enum ChartAccount {
     FxPosition,
     /// Tax collected and owed to an authority.
     TaxPayable(Jurisdiction),
-    /// Loan advances disbursed to sellers and not yet repaid; a loan's fee is earned as it is
-    /// collected and never sits here.
-    LoansReceivable,
+    /// What a seller still owes on one loan, advance and fee: debited with both at
+    /// disbursement, credited by every repayment and by the charge-off. It can never be
+    /// credited beyond what was debited, so a loan is never repaid twice.
+    LoansReceivable(LoanId),
+    /// The part of one loan's receivable that is its fee, not yet earned: credited at
+    /// disbursement, moved to `revenue_loan_fees` as repayments collect it. It can never go
+    /// below zero, so a fee is never earned twice.
+    LoanFeesUnearned(LoanId),
     /// Explicit rounding residue.
     Rounding,
     /// Money a provider captured for a checkout that was already cancelled: owed back to the
@@ -144,7 +155,8 @@ impl ChartAccount {
             Self::Expense(Expense::LoanLosses) => "expense_loan_losses",
             Self::FxPosition => "fx_position",
             Self::TaxPayable(_) => "tax_payable",
-            Self::LoansReceivable => "loans_receivable",
+            Self::LoansReceivable(_) => "loans_receivable",
+            Self::LoanFeesUnearned(_) => "loan_fees_unearned",
             Self::Rounding => "rounding",
             Self::CapturedUnfulfilled => "captured_unfulfilled",
         }
@@ -159,6 +171,7 @@ impl ChartAccount {
             | Self::SellerReserve(seller) => format!("seller:{seller}"),
             Self::PspClearing(provider) => provider.0.clone(),
             Self::TaxPayable(jurisdiction) => jurisdiction.0.clone(),
+            Self::LoansReceivable(loan) | Self::LoanFeesUnearned(loan) => format!("loan:{loan}"),
             _ => String::new(),
         }
     }
@@ -173,7 +186,7 @@ impl ChartAccount {
             | Self::Bank
             | Self::Expense(_)
             | Self::FxPosition
-            | Self::LoansReceivable
+            | Self::LoansReceivable(_)
             | Self::Rounding => Side::Debit,
             Self::SellerPending(_)
             | Self::SellerAvailable(_)
@@ -181,6 +194,7 @@ impl ChartAccount {
             | Self::PayoutsInTransit
             | Self::Revenue(_)
             | Self::TaxPayable(_)
+            | Self::LoanFeesUnearned(_)
             | Self::CapturedUnfulfilled => Side::Credit,
         }
     }
@@ -190,12 +204,17 @@ impl ChartAccount {
     /// arrives after its funds were released reverses the capture's credit on the pending
     /// account, and the shortfall is what the seller owes, netted from the next releases and
     /// held back from payouts (`Payouts::payable`), never refused (the buyer's money must
-    /// move). The platform's own accounts are unconstrained, since clearing, FX and rounding
-    /// positions legitimately go either way.
+    /// move). A loan's receivable is never credited beyond what it was debited and its
+    /// unearned fee never goes below zero, so two repayments racing cannot collect more than
+    /// is owed. The platform's other accounts are unconstrained, since clearing, FX and
+    /// rounding positions legitimately go either way.
     pub fn constraint(&self) -> BalanceConstraint {
         match self {
-            Self::SellerAvailable(_) | Self::SellerReserve(_) => {
+            Self::SellerAvailable(_) | Self::SellerReserve(_) | Self::LoanFeesUnearned(_) => {
                 BalanceConstraint::DebitsMustNotExceedCredits { overdraft: 0 }
+            }
+            Self::LoansReceivable(_) => {
+                BalanceConstraint::CreditsMustNotExceedDebits { overdraft: 0 }
             }
             _ => BalanceConstraint::Unconstrained,
         }
@@ -248,7 +267,8 @@ mod tests {
             ChartAccount::Expense(Expense::LoanLosses),
             ChartAccount::FxPosition,
             ChartAccount::TaxPayable(Jurisdiction::new("DE").unwrap()),
-            ChartAccount::LoansReceivable,
+            ChartAccount::LoansReceivable(LoanId::from_uuid(Uuid::from_u128(9))),
+            ChartAccount::LoanFeesUnearned(LoanId::from_uuid(Uuid::from_u128(9))),
             ChartAccount::Rounding,
             ChartAccount::CapturedUnfulfilled,
         ]

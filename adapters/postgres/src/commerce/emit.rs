@@ -5,10 +5,10 @@
 //! subject and the type, and inserts skip ids already present, so a transaction retried after
 //! a lost commit answer writes nothing twice.
 
-use bazaar_domain::events::{EVENT_VERSION, EventType, event_id};
+use bazaar_domain::events::EventType;
 use bazaar_domain::orders::PaymentState;
 use bazaar_ledger::Timestamp;
-use bazaar_schema::schema::{outbox_events, payments};
+use bazaar_schema::schema::payments;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
@@ -90,21 +90,14 @@ fn emit_as<E>(
         .bind::<SqlUuid, _>(id)
         .load(conn)?;
     for source in sources {
-        diesel::insert_into(outbox_events::table)
-            .values((
-                outbox_events::id
-                    .eq(event_id(subject.unwrap_or(source.subject), event_type).as_uuid()),
-                outbox_events::event_type.eq(event_type.as_str()),
-                outbox_events::version.eq(i32::try_from(EVENT_VERSION).unwrap_or(i32::MAX)),
-                outbox_events::resource_type.eq(event_type.resource_type()),
-                outbox_events::resource_id.eq(source.resource_id),
-                outbox_events::seller_id.eq(source.seller_id),
-                outbox_events::payload.eq(&source.payload),
-                outbox_events::occurred_at.eq(now.as_micros()),
-            ))
-            .on_conflict(outbox_events::id)
-            .do_nothing()
-            .execute(conn)?;
+        let event = crate::outbox::OutboxEvent {
+            event_type,
+            subject: subject.unwrap_or(source.subject),
+            resource_id: source.resource_id,
+            seller_id: source.seller_id,
+            payload: &source.payload,
+        };
+        crate::outbox::write(conn, &event, now)?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use bazaar_domain::Country;
 use bazaar_domain::catalog::BasisPoints;
 use bazaar_domain::chart::SellerId;
-use bazaar_domain::events::{EVENT_VERSION, EventType, event_id};
+use bazaar_domain::events::EventType;
 use bazaar_domain::fx::calendar::Date;
 use bazaar_domain::payouts::{
     BankAccount, BankAccountState, FailureAction, FailureCode, Interval, LedgerChange, NewPayout,
@@ -15,8 +15,7 @@ use bazaar_domain::store::{Page, PageCursor};
 use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 use bazaar_schema::schema::{
-    bank_accounts, outbox_events, payout_rail_cursor, payout_rail_events, payout_settings, payouts,
-    sellers,
+    bank_accounts, payout_rail_cursor, payout_rail_events, payout_settings, payouts, sellers,
 };
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -701,19 +700,12 @@ fn emit(
         "failure_code": failure,
         "canceled_reason": payout.canceled_reason,
     });
-    diesel::insert_into(outbox_events::table)
-        .values((
-            outbox_events::id.eq(event_id(payout.id.as_uuid(), event_type).as_uuid()),
-            outbox_events::event_type.eq(event_type.as_str()),
-            outbox_events::version.eq(i32::try_from(EVENT_VERSION).unwrap_or(i32::MAX)),
-            outbox_events::resource_type.eq(event_type.resource_type()),
-            outbox_events::resource_id.eq(payout.id.as_uuid()),
-            outbox_events::seller_id.eq(Some(payout.seller.as_uuid())),
-            outbox_events::payload.eq(&payload),
-            outbox_events::occurred_at.eq(now.as_micros()),
-        ))
-        .on_conflict(outbox_events::id)
-        .do_nothing()
-        .execute(conn)?;
-    Ok(())
+    let event = crate::outbox::OutboxEvent {
+        event_type,
+        subject: payout.id.as_uuid(),
+        resource_id: payout.id.as_uuid(),
+        seller_id: Some(payout.seller.as_uuid()),
+        payload: &payload,
+    };
+    crate::outbox::write(conn, &event, now)
 }

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use bazaar_domain::fx::calendar::Date;
-use bazaar_domain::lending::{LendingError, Loan, OfferId, PortfolioLine, StoredOffer};
+use bazaar_domain::lending::{LendingError, Loan, LoanId, OfferId, PortfolioLine, StoredOffer};
 
 use super::types::MoneyNode;
 use super::{app, error, finance, seller, uuid};
@@ -128,7 +128,12 @@ impl LendingQuery {
     /// The signed-in seller's loans, newest first.
     async fn loans(&self, ctx: &Context<'_>) -> Result<Vec<LoanNode>> {
         let seller = seller(ctx)?;
-        let loans = app(ctx)?.lending.loans(seller).await.map_err(lending)?;
+        let app = app(ctx)?;
+        let loans = app
+            .lending
+            .loans(seller, today(app)?)
+            .await
+            .map_err(lending)?;
         loans.iter().map(LoanNode::of).collect()
     }
 
@@ -178,6 +183,22 @@ impl LendingMutation {
             .await
             .map_err(lending)?;
         tracing::info!(seller = %seller_id, loan = %loan.id, advance_minor = loan.advance.minor(), "loan accepted");
+        LoanNode::of(&loan)
+    }
+
+    /// Repays one of the signed-in seller's loans in full from its available balance, with
+    /// no penalty. Refused with `insufficient_balance` when the balance does not cover what
+    /// remains, `loan_closed` when it is paid off or charged off.
+    async fn repay_loan(&self, ctx: &Context<'_>, loan_id: ID) -> Result<LoanNode> {
+        let seller_id = seller(ctx)?;
+        let app = app(ctx)?;
+        let id = LoanId::from_uuid(uuid(&loan_id, "loan id")?);
+        let loan = app
+            .lending
+            .repay(seller_id, id, today(app)?, app.now())
+            .await
+            .map_err(lending)?;
+        tracing::info!(seller = %seller_id, loan = %loan.id, "loan repaid in full");
         LoanNode::of(&loan)
     }
 }

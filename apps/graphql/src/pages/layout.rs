@@ -63,6 +63,7 @@ pub fn page(title: &str, signed: &SignedIn, body: Markup) -> Markup {
                             a href="/finance" { "Finance" }
                             a href="/finance/trial-balance" { "Trial balance" }
                             a href="/finance/tax" { "Tax returns" }
+                            a href="/finance/loans" { "Loans" }
                         } @else {
                             a href="/dashboard" { "Payouts" }
                             a href="/dashboard/settings" { "Bank accounts and schedule" }

@@ -1,13 +1,14 @@
 //! The seller's loan page: `/dashboard/loan` (its loans with a repayment progress chart, and
 //! the offer its sales earn), `POST /dashboard/loan/offer` (shows today's offer),
-//! `POST /dashboard/loan/accept` (accepts it).
+//! `POST /dashboard/loan/accept` (accepts it), `POST /dashboard/loan/repay` (repays a loan
+//! in full).
 
 use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bazaar_domain::fx::calendar::Date;
-use bazaar_domain::lending::{LendingError, Loan, OfferId, StoredOffer};
+use bazaar_domain::lending::{LendingError, Loan, LoanId, LoanState, OfferId, StoredOffer};
 use bazaar_money::Money;
 use maud::{Markup, html};
 use uuid::Uuid;
@@ -63,7 +64,7 @@ fn progress(loan: &Loan) -> Markup {
     }
 }
 
-fn loan_card(loan: &Loan) -> Markup {
+fn loan_card(loan: &Loan, csrf: &str) -> Markup {
     html! {
         section.loan data-loan=(loan.id.to_string()) data-state=(loan.state.as_str()) {
             h2 { "Loan of " (money(loan.advance)) " · " (loan.state.as_str().replace('_', " ")) }
@@ -79,6 +80,13 @@ fn loan_card(loan: &Loan) -> Markup {
                     @if loan.arrears.is_positive() {
                         tr.problem { th { "Overdue" } td.num { (money(loan.arrears)) } }
                     }
+                }
+            }
+            @if matches!(loan.state, LoanState::Active | LoanState::PastDue { .. }) {
+                form.repay method="post" action="/dashboard/loan/repay" {
+                    (csrf_input(csrf))
+                    input type="hidden" name="loan" value=(loan.id.to_string());
+                    button type="submit" { "Repay " (money(loan.remaining().unwrap_or(loan.advance))) " now from your balance" }
                 }
             }
         }
@@ -116,11 +124,15 @@ async fn render(
     offer: Option<&StoredOffer>,
 ) -> Result<HttpResponse, WebError> {
     let seller = signed.seller()?;
-    let loans = app.lending.loans(seller).await.map_err(WebError::lending)?;
+    let loans = app
+        .lending
+        .loans(seller, today(app)?)
+        .await
+        .map_err(WebError::lending)?;
     let body = html! {
         h1 { "Loan" }
         p.hint { "An advance repaid from your sales: a share of each settled sale is withheld until the advance and its one flat fee are repaid, with a minimum every 60 days." }
-        @for loan in &loans { (loan_card(loan)) }
+        @for loan in &loans { (loan_card(loan, &signed.csrf)) }
         @match offer {
             Some(offer) => { (offer_card(offer, &signed.csrf)) }
             None => {
@@ -203,6 +215,34 @@ pub async fn accept(
         .await
         .map_err(WebError::lending)?;
     tracing::info!(%seller, loan = %loan.id, advance_minor = loan.advance.minor(), "loan accepted from the dashboard");
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/dashboard/loan"))
+        .finish())
+}
+
+/// What the repay form posts.
+#[derive(serde::Deserialize)]
+pub struct RepayForm {
+    #[serde(default)]
+    csrf: String,
+    loan: String,
+}
+
+/// Repays a loan in full from the available balance.
+pub async fn repay(
+    request: HttpRequest,
+    form: web::Form<RepayForm>,
+    app: web::Data<Arc<App>>,
+) -> Result<HttpResponse, WebError> {
+    let signed = SignedIn::form(&app, &request, &form.csrf).await?;
+    let seller = signed.seller()?;
+    let id = Uuid::parse_str(&form.loan).map_err(|_| WebError::NotFound)?;
+    let loan = app
+        .lending
+        .repay(seller, LoanId::from_uuid(id), today(&app)?, app.now())
+        .await
+        .map_err(WebError::lending)?;
+    tracing::info!(%seller, loan = %loan.id, "loan repaid in full from the dashboard");
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/dashboard/loan"))
         .finish())

@@ -6,7 +6,8 @@
 //! - `layout.rs`: the page frame, navigation, money and date formatting.
 //! - `dashboard.rs`, `entries.rs`, `payout.rs`, `settings.rs`: the seller's pages.
 //! - `finance.rs`: finance's pages (positions, reconciliation runs, the trial balance).
-//! - `loan.rs`: the seller's loan, its repayment progress and its offer.
+//! - `loan.rs`: the seller's loan, its repayment progress, its offer, repaying it early;
+//!   `portfolio.rs`: finance's loan portfolio.
 //! - `tax.rs`: finance's tax returns and remittance, the seller's registrations and invoices.
 //! - `chart.rs`: SVG charts. `assets.rs`: the stylesheet and GraphiQL's pinned files.
 
@@ -18,6 +19,7 @@ mod finance;
 mod layout;
 mod loan;
 mod payout;
+mod portfolio;
 mod session;
 mod settings;
 mod tax;
@@ -59,6 +61,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/dashboard/loan", web::get().to(loan::page))
         .route("/dashboard/loan/offer", web::post().to(loan::offer))
         .route("/dashboard/loan/accept", web::post().to(loan::accept))
+        .route("/dashboard/loan/repay", web::post().to(loan::repay))
         .route("/dashboard/tax", web::get().to(tax::seller_page))
         .route(
             "/dashboard/tax/registrations",
@@ -69,6 +72,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::post().to(tax::remove_registration),
         )
         .route("/dashboard/orders/{id}/invoice", web::get().to(tax::invoice))
+        .route("/finance/loans", web::get().to(portfolio::page))
         .route("/finance/tax", web::get().to(tax::page))
         .route("/finance/tax.csv", web::get().to(tax::csv))
         .route("/finance/tax/remit", web::post().to(tax::remit))

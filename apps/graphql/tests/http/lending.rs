@@ -1,18 +1,46 @@
 // Lending over GraphQL against the real server: a seller with 200 sales in the ledger asks
 // for its offer, accepts it once and finds the advance in its available balance; finance
-// reads the portfolio; a seller without sales and a buyer are refused.
+// reads the portfolio; a seller without sales and a buyer are refused; a loan is repaid
+// early in full, and one the balance cannot cover is refused; finance's loans page.
 
 use std::sync::Arc;
 
+use bazaar_domain::chart::{ChartAccount, SellerId};
 use bazaar_domain::fx::calendar::Date;
-use bazaar_ledger::Clock;
+use bazaar_domain::postings::{Leg, Posting, submit};
+use bazaar_ledger::{Clock, Metadata, TransferId, TransferRequest};
+use bazaar_money::{Currency, Money};
 use bazaar_postgres::{LedgerConfig, PostgresLedger, SystemClock};
 use serde_json::json;
+use uuid::Uuid;
 
 use super::browser::{sale, seller_id};
 use super::browser_support::Browser;
 use super::finance::{admin, stdout};
 use super::support::{PASSWORD, Server};
+
+/// Releases `minor` of the seller's pending funds to its available balance, as the payouts
+/// run does.
+async fn release(ledger: &PostgresLedger, seller: SellerId, minor: i64) {
+    let leg = Leg {
+        name: "available",
+        debit: ChartAccount::SellerPending(seller),
+        credit: ChartAccount::SellerAvailable(seller),
+        amount: Money::from_minor(minor, Currency::EUR),
+    };
+    let mut metadata = Metadata::new();
+    metadata.insert("kind".into(), "release".into());
+    let mut posting = Posting::default();
+    posting.add(
+        &leg,
+        TransferRequest {
+            id: TransferId::from_uuid(Uuid::new_v5(&seller.as_uuid(), b"test release")),
+            kind: leg.direct(),
+            metadata,
+        },
+    );
+    submit(ledger, posting).await.unwrap();
+}
 
 const OFFER: &str = "mutation { requestLoanOffer { id advance { amount } fee { amount } withholdRate minimum { amount } tier expiresOn accepted } }";
 
@@ -164,4 +192,60 @@ async fn a_seller_with_sales_accepts_its_offer_once_and_finance_sees_the_loan() 
             .await
             .contains("3,300.00 EUR")
     );
+    // Her balance (the advance, 3,000.00) does not cover the 3,300.00 owed.
+    browser
+        .click("section.loan[data-state='active'] form.repay button")
+        .await;
+    assert!(
+        browser
+            .text("[role=alert]")
+            .await
+            .contains("does not cover")
+    );
+
+    // Lena's earlier sales release 1,000.00: she repays everything early, with no penalty.
+    release(&ledger, id, 100_000).await;
+    let loan_id = loan["acceptLoanOffer"]["id"].clone();
+    let repay = "mutation($id: ID!) { repayLoan(loanId: $id) { state paid { amount } remaining { amount } } }";
+    let repaid = server
+        .ok(Some(&seller), repay, json!({"id": loan_id}))
+        .await;
+    assert_eq!(repaid["repayLoan"]["state"], "paid_off");
+    assert_eq!(repaid["repayLoan"]["paid"]["amount"], "3300.00");
+    assert_eq!(repaid["repayLoan"]["remaining"]["amount"], "0.00");
+    assert_eq!(
+        server
+            .code(Some(&seller), repay, json!({"id": loan_id}))
+            .await,
+        "loan_closed"
+    );
+    let after = server
+        .ok(
+            Some(&seller),
+            "{ sellerBalances { available { amount } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(after["sellerBalances"]["available"]["amount"], "700.00");
+
+    // Finance's loans page: Mia's loan open and current, Lena's fee earned.
+    browser.goto(&format!("{base}/dashboard/loan")).await;
+    browser.click(".sign-out button").await;
+    browser.sign_in(base, "loans@bazaar.test", PASSWORD).await;
+    browser.goto(&format!("{base}/finance/loans")).await;
+    let eur = "section.portfolio[data-currency='EUR']";
+    assert_eq!(browser.text(&format!("{eur} td.open")).await, "1");
+    assert_eq!(
+        browser.text(&format!("{eur} td.outstanding")).await,
+        "3,300.00 EUR"
+    );
+    assert_eq!(
+        browser.text(&format!("{eur} td.current")).await,
+        "3,300.00 EUR"
+    );
+    assert_eq!(
+        browser.text(&format!("{eur} td.fee-income")).await,
+        "300.00 EUR"
+    );
+    browser.screenshot("finance-loans").await;
 }

@@ -95,6 +95,13 @@ event_types! {
     PayoutFailed => "payout.failed", "payout";
     PayoutReturned => "payout.returned", "payout";
     PayoutCanceled => "payout.canceled", "payout";
+    LoanOffered => "loan.offered", "loan_offer";
+    LoanAccepted => "loan.accepted", "loan";
+    LoanDisbursed => "loan.disbursed", "loan";
+    LoanRepayment => "loan.repayment", "loan";
+    LoanPastDue => "loan.past_due", "loan";
+    LoanChargedOff => "loan.charged_off", "loan";
+    LoanPaidOff => "loan.paid_off", "loan";
 }
 
 impl EventType {

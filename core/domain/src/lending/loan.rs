@@ -211,17 +211,19 @@ impl Loan {
         Ok(Repayment { advance, fee })
     }
 
-    /// Books a repayment: paid totals, the interval's paid, arrears made up first (the loan
-    /// is current again when they reach zero), paid off when nothing remains.
+    /// Books a repayment: paid totals, arrears made up first (the loan is current again when
+    /// they reach zero), the rest toward the interval's minimum, paid off when nothing
+    /// remains. Booking two repayments one after the other or their sum at once gives the
+    /// same loan.
     fn apply(&mut self, repayment: Repayment, day: Date) -> Result<(), LoanError> {
         let total = repayment.total()?;
         self.paid_advance = self.paid_advance.checked_add(repayment.advance)?;
         self.paid_fee = self.paid_fee.checked_add(repayment.fee)?;
-        self.interval_paid = self.interval_paid.checked_add(total)?;
-        let made_up = total.minor().min(self.arrears.minor());
-        self.arrears = self
-            .arrears
-            .checked_sub(Money::from_minor(made_up, total.currency()))?;
+        let made_up = Money::from_minor(total.minor().min(self.arrears.minor()), total.currency());
+        self.arrears = self.arrears.checked_sub(made_up)?;
+        self.interval_paid = self
+            .interval_paid
+            .checked_add(total.checked_sub(made_up)?)?;
         if self.remaining()?.is_zero() {
             self.arrears = Money::zero(total.currency());
             self.state = LoanState::PaidOff { on: day };
@@ -229,6 +231,30 @@ impl Loan {
             self.state = LoanState::Active;
         }
         Ok(())
+    }
+
+    /// The loan as stored, brought up to date with what the ledger shows repaid since it was
+    /// stored: `owed` is the balance of its receivable (advance and fee unpaid), `fee_owed`
+    /// that of its unearned fee. Repayments the store has not seen are booked as one, which
+    /// gives what booking them one by one gives. A closed loan is returned as it is.
+    pub fn caught_up(mut self, owed: Money, fee_owed: Money, day: Date) -> Result<Self, LoanError> {
+        if self.open_for_repayment().is_err() {
+            return Ok(self);
+        }
+        let paid_fee = self.fee.checked_sub(fee_owed)?;
+        let paid = self.total()?.checked_sub(owed)?;
+        let repayment = Repayment {
+            advance: paid.checked_sub(paid_fee)?.checked_sub(self.paid_advance)?,
+            fee: paid_fee.checked_sub(self.paid_fee)?,
+        };
+        if repayment.advance.is_negative() || repayment.fee.is_negative() {
+            // The ledger never un-repays a loan: the store and the ledger disagree.
+            return Err(LoanError::Amount);
+        }
+        if repayment.total()?.is_positive() {
+            self.apply(repayment, day)?;
+        }
+        Ok(self)
     }
 
     /// Withholds `round_half_up(net x rate)` from a settled sale's `net`, capped at what

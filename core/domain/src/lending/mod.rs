@@ -7,13 +7,16 @@
 //! - `loan.rs`: the loan's steps ([`Loan`]); `paid + remaining == advance + fee` after each.
 //! - `postings.rs`: the transfers of each step.
 //! - `store.rs`: the [`LendingStore`] port; `service.rs`: [`Lending`] (offers, acceptance
-//!   and disbursement, loans, the portfolio).
+//!   and disbursement, loans, the portfolio); `servicing.rs`: the loan as the ledger has
+//!   it, withholding at settlement (the payouts' [`crate::payouts::Withholding`]), due
+//!   dates, charge-off, early repayment, the daily run.
 
 mod history;
 mod loan;
 mod offer;
 mod postings;
 mod service;
+mod servicing;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -23,12 +26,10 @@ pub use loan::*;
 pub use offer::*;
 pub use postings::*;
 pub use service::*;
+pub use servicing::*;
 pub use store::*;
 
-bazaar_ledger::uuid_id!(
-    /// A loan's id.
-    LoanId
-);
+pub use crate::chart::LoanId;
 
 bazaar_ledger::uuid_id!(
     /// An offer's id.

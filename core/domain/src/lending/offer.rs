@@ -55,6 +55,8 @@ pub struct Policy {
     pub advance_share_bps: i64,
     /// The largest advance, in minor units.
     pub advance_max: i64,
+    /// Days a loan may stay past due before it is charged off.
+    pub charge_off_after_days: i64,
 }
 
 impl Default for Policy {
@@ -66,6 +68,7 @@ impl Default for Policy {
             dispute_rate_max_bps: 100,
             advance_share_bps: 1_500,
             advance_max: 25_000_000,
+            charge_off_after_days: 90,
         }
     }
 }

@@ -1,22 +1,26 @@
 //! What each step of a loan posts to the ledger:
 //!
+//! Each loan has its own receivable (`loans_receivable`, owned by the loan) and unearned fee
+//! (`loan_fees_unearned`):
+//!
 //! | step | transfers |
 //! |---|---|
-//! | disbursed | `loans_receivable` → `seller_available` (the advance, paid out from there) |
-//! | withheld at settlement | `seller_pending` → `loans_receivable` (advance part) and → `revenue_loan_fees` (fee part) |
-//! | collected at a due date, or repaid early | `seller_available` → the same two |
-//! | charged off | `expense_loan_losses` → `loans_receivable` (the advance unpaid) |
+//! | disbursed | `loans_receivable` → `seller_available` (the advance, paid out from there); `loans_receivable` → `loan_fees_unearned` (the fee) |
+//! | withheld at settlement | `seller_pending` → `loans_receivable` (the repayment); `loan_fees_unearned` → `revenue_loan_fees` (its fee part) |
+//! | collected at a due date, or repaid early | `seller_available` → `loans_receivable`; the fee part as above |
+//! | charged off | `expense_loan_losses` → `loans_receivable` (the advance unpaid); `loan_fees_unearned` → `loans_receivable` (the fee unpaid) |
 //!
-//! `loans_receivable` therefore holds the advance not yet repaid; the fee is revenue as it is
-//! collected. Transfer ids derive from the loan, the step's key and the leg, so posting a
-//! step twice is a no-op.
+//! The receivable's balance is what the seller still owes, advance and fee, and the unearned
+//! fee's is the fee still owed: the ledger alone says how much of a loan is repaid, and its
+//! balance rules refuse a repayment beyond what is owed. Transfer ids derive from the loan,
+//! the step's key and the leg, so posting a step twice is a no-op.
 
 use bazaar_ledger::{Metadata, TransferId, TransferRequest};
-use bazaar_money::Money;
+use bazaar_money::MoneyError;
 use uuid::Uuid;
 
-use super::{LoanId, Repayment};
-use crate::chart::{ChartAccount, Expense, Revenue, SellerId};
+use super::{Loan, LoanId, Repayment};
+use crate::chart::{ChartAccount, Expense, Revenue};
 use crate::postings::{Leg, Posting};
 
 /// Where a repayment comes from.
@@ -52,44 +56,68 @@ pub fn loan_posting(loan: LoanId, key: &str, legs: &[Leg]) -> Posting {
     posting
 }
 
-/// The advance, made available to the seller.
-pub fn disbursement_legs(seller: SellerId, advance: Money) -> Vec<Leg> {
-    vec![Leg {
-        name: "advance",
-        debit: ChartAccount::LoansReceivable,
-        credit: ChartAccount::SellerAvailable(seller),
-        amount: advance,
-    }]
-}
-
-/// A repayment's two legs.
-pub fn repayment_legs(seller: SellerId, repayment: Repayment, from: RepaidFrom) -> Vec<Leg> {
-    let source = match from {
-        RepaidFrom::Settlement => ChartAccount::SellerPending(seller),
-        RepaidFrom::Balance => ChartAccount::SellerAvailable(seller),
-    };
+/// The advance made available to the seller, and the fee owed beside it, both on the loan's
+/// receivable.
+pub fn disbursement_legs(loan: &Loan) -> Vec<Leg> {
+    let receivable = ChartAccount::LoansReceivable(loan.id);
     vec![
         Leg {
-            name: "repay_advance",
-            debit: source.clone(),
-            credit: ChartAccount::LoansReceivable,
-            amount: repayment.advance,
+            name: "advance",
+            debit: receivable.clone(),
+            credit: ChartAccount::SellerAvailable(loan.seller),
+            amount: loan.advance,
         },
         Leg {
-            name: "repay_fee",
-            debit: source,
-            credit: ChartAccount::Revenue(Revenue::LoanFees),
-            amount: repayment.fee,
+            name: "fee",
+            debit: receivable,
+            credit: ChartAccount::LoanFeesUnearned(loan.id),
+            amount: loan.fee,
         },
     ]
 }
 
-/// The unpaid advance written off.
-pub fn charge_off_legs(written_off: Money) -> Vec<Leg> {
-    vec![Leg {
-        name: "charge_off",
-        debit: ChartAccount::Expense(Expense::LoanLosses),
-        credit: ChartAccount::LoansReceivable,
-        amount: written_off,
-    }]
+/// A repayment: its whole amount off the receivable, its fee part earned.
+pub fn repayment_legs(
+    loan: &Loan,
+    repayment: Repayment,
+    from: RepaidFrom,
+) -> Result<Vec<Leg>, MoneyError> {
+    let source = match from {
+        RepaidFrom::Settlement => ChartAccount::SellerPending(loan.seller),
+        RepaidFrom::Balance => ChartAccount::SellerAvailable(loan.seller),
+    };
+    Ok(vec![
+        Leg {
+            name: "repay",
+            debit: source,
+            credit: ChartAccount::LoansReceivable(loan.id),
+            amount: repayment.total()?,
+        },
+        Leg {
+            name: "earn_fee",
+            debit: ChartAccount::LoanFeesUnearned(loan.id),
+            credit: ChartAccount::Revenue(Revenue::LoanFees),
+            amount: repayment.fee,
+        },
+    ])
+}
+
+/// A charged-off loan's receivable cleared: the unpaid advance to the loss, the unpaid fee
+/// (never earned) back out of the unearned fee.
+pub fn charge_off_legs(loan: &Loan) -> Result<Vec<Leg>, MoneyError> {
+    let receivable = ChartAccount::LoansReceivable(loan.id);
+    Ok(vec![
+        Leg {
+            name: "charge_off",
+            debit: ChartAccount::Expense(Expense::LoanLosses),
+            credit: receivable.clone(),
+            amount: loan.advance.checked_sub(loan.paid_advance)?,
+        },
+        Leg {
+            name: "fee_off",
+            debit: ChartAccount::LoanFeesUnearned(loan.id),
+            credit: receivable,
+            amount: loan.fee.checked_sub(loan.paid_fee)?,
+        },
+    ])
 }

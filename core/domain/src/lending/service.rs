@@ -8,12 +8,15 @@ use bazaar_money::{Currency, Money, MoneyError};
 use uuid::Uuid;
 
 use super::{
-    Ineligible, LendingStore, LendingStoreError, Loan, LoanError, LoanId, LoanState, OfferId,
-    Policy, StoredOffer, disbursement_legs, loan_posting, offer, sales_from_history,
+    Ineligible, LendingStore, LendingStoreError, Loan, LoanError, LoanEvent, LoanId, LoanState,
+    OfferId, Policy, RepaidFrom, StoredOffer, disbursement_legs, loan_posting, offer, paid_events,
+    repayment_legs, sales_from_history,
 };
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
+use crate::events::EventType;
 use crate::fx::calendar::Date;
+use crate::postings::Leg;
 
 /// The most history entries read to compute an offer.
 const HISTORY_MAX: usize = 200_000;
@@ -109,16 +112,16 @@ pub struct PortfolioLine {
 /// Lending: offers, acceptance, loans and the portfolio.
 #[derive(Debug)]
 pub struct Lending<S, L> {
-    store: S,
-    ledger: L,
-    policy: Policy,
+    pub(super) store: S,
+    pub(super) ledger: L,
+    pub(super) policy: Policy,
 }
 
-fn unavailable<E>(_: E) -> LendingError {
+pub(super) fn unavailable<E>(_: E) -> LendingError {
     LendingError::LedgerUnavailable
 }
 
-fn is_open(loan: &Loan) -> bool {
+pub(super) fn is_open(loan: &Loan) -> bool {
     matches!(loan.state, LoanState::Active | LoanState::PastDue { .. })
 }
 
@@ -160,12 +163,15 @@ impl<S: LendingStore, L: LedgerStore + LedgerHistory> Lending<S, L> {
         .map_err(unavailable)?;
         let sales = sales_from_history(account, currency, &entries)?;
         let terms = offer(seller, currency, &sales, today, &self.policy)?;
-        Ok(self.store.save_offer(id, &terms, now).await?)
+        let offered = LoanEvent::once(EventType::LoanOffered);
+        Ok(self.store.save_offer(id, &terms, &[offered], now).await?)
     }
 
     /// Accepts the seller's offer: the advance is posted to the seller's available balance
-    /// (paid out from there) and the loan opened. Accepting it again returns the same loan;
-    /// an expired offer, or one made while another loan is open, is refused.
+    /// (paid out from there) and the loan opened. A refill (an offer made while a loan
+    /// three-quarters repaid and never late is open) repays that loan out of the new advance
+    /// in the same batch. Accepting it again returns the same loan; an expired offer, or one
+    /// made while a loan that may not be refilled is open, is refused.
     pub async fn accept(
         &self,
         seller: SellerId,
@@ -186,26 +192,70 @@ impl<S: LendingStore, L: LedgerStore + LedgerHistory> Lending<S, L> {
         if today > stored.offer.expires_on {
             return Err(LendingError::Expired(stored.offer.expires_on.to_string()));
         }
-        if loans.iter().any(is_open) {
-            return Err(LendingError::LoanOpen);
+        let mut legs = disbursement_legs(&loan);
+        let mut refilled = None;
+        for open in loans.iter().filter(|l| is_open(l)) {
+            let before = self.current(*open, today).await?;
+            if !before.refill_eligible()? || refilled.is_some() {
+                return Err(LendingError::LoanOpen);
+            }
+            let mut after = before;
+            let repaid = after.repay_in_full(stored.offer.advance, today)?;
+            legs.extend(
+                repayment_legs(&before, repaid, RepaidFrom::Balance)?
+                    .into_iter()
+                    .map(|leg| Leg {
+                        name: if leg.name == "repay" {
+                            "refill_repay"
+                        } else {
+                            "refill_earn_fee"
+                        },
+                        ..leg
+                    }),
+            );
+            refilled = Some((before, after, repaid));
         }
-        let posting = loan_posting(
-            loan.id,
-            "disbursed",
-            &disbursement_legs(seller, stored.offer.advance),
-        );
-        crate::postings::submit(&self.ledger, posting)
+        self.post(loan.id, "disbursed", &legs).await?;
+        if let Some((before, after, repaid)) = refilled {
+            // The ledger holds the repayment; a lost save is caught up by the next look.
+            let events = paid_events(&after, repaid.total()?);
+            self.store.save_loan(&before, &after, &events, now).await?;
+        }
+        let events = [
+            LoanEvent::once(EventType::LoanAccepted),
+            LoanEvent {
+                amount: Some(loan.advance),
+                ..LoanEvent::once(EventType::LoanDisbursed)
+            },
+        ];
+        Ok(self.store.open_loan(id, &loan, &events, now).await?)
+    }
+
+    /// Posts `legs` as the loan's step `key`.
+    pub(super) async fn post(
+        &self,
+        loan: LoanId,
+        key: &str,
+        legs: &[Leg],
+    ) -> Result<(), LendingError> {
+        if !legs.iter().any(|leg| leg.amount.is_positive()) {
+            return Ok(());
+        }
+        crate::postings::submit(&self.ledger, loan_posting(loan, key, legs))
             .await
             .map_err(|error| match error {
                 CommerceError::LedgerRejected { code } => LendingError::LedgerRejected(code),
                 _ => LendingError::LedgerUnavailable,
-            })?;
-        Ok(self.store.open_loan(id, &loan, now).await?)
+            })
     }
 
-    /// The seller's loans, newest first.
-    pub async fn loans(&self, seller: SellerId) -> Result<Vec<Loan>, LendingError> {
-        Ok(self.store.loans_of(seller).await?)
+    /// The seller's loans, newest first, each brought up to date with the ledger.
+    pub async fn loans(&self, seller: SellerId, today: Date) -> Result<Vec<Loan>, LendingError> {
+        let mut loans = Vec::new();
+        for loan in self.store.loans_of(seller).await? {
+            loans.push(self.current(loan, today).await?);
+        }
+        Ok(loans)
     }
 
     /// The portfolio per currency on `today`.
@@ -218,8 +268,9 @@ impl<S: LendingStore, L: LedgerStore + LedgerHistory> Lending<S, L> {
                 break;
             };
             after = Some(last.id);
-            for loan in &page {
-                add_to_portfolio(&mut lines, loan, today)?;
+            for loan in page {
+                let loan = self.current(loan, today).await?;
+                add_to_portfolio(&mut lines, &loan, today)?;
             }
         }
         Ok(lines.into_values().collect())

@@ -3,9 +3,35 @@
 use std::future::Future;
 
 use bazaar_ledger::Timestamp;
+use bazaar_money::Money;
 
 use super::{Loan, LoanId, Offer, OfferId};
 use crate::chart::SellerId;
+use crate::events::EventType;
+
+/// An event a lending step writes to the outbox with the change it belongs to.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LoanEvent {
+    /// `loan.offered`, `loan.accepted`, ...
+    pub event_type: EventType,
+    /// Names this occurrence among the loan's events of its type (empty for those that
+    /// happen once): the event's id derives from the loan, the type and the key, so writing
+    /// it again is a no-op.
+    pub key: String,
+    /// The amount the event moved (a repayment, a write-off), if any.
+    pub amount: Option<Money>,
+}
+
+impl LoanEvent {
+    /// An event that happens once per loan (or offer).
+    pub fn once(event_type: EventType) -> Self {
+        Self {
+            event_type,
+            key: String::new(),
+            amount: None,
+        }
+    }
+}
 
 /// Why the lending store refused or failed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
@@ -40,9 +66,14 @@ pub struct StoredOffer {
 }
 
 /// The lending store. An implementation MUST:
-/// - keep one offer per id: saving an id that exists returns the stored offer unchanged;
+/// - keep one offer per id: saving an id that exists returns the stored offer unchanged and
+///   writes no event;
 /// - keep one loan per offer: opening a loan for an offer that has one returns that loan
 ///   unchanged, and marks the offer accepted in the same transaction;
+/// - write the events it is given to the outbox in the transaction of the change they
+///   describe, with the seller's id, each at most once (by loan, type and key);
+/// - save a loan only over the loan it was read as (`before`), answering `false` and
+///   changing nothing when the stored loan is another;
 /// - return a seller's offers and loans only to calls that name that seller.
 pub trait LendingStore: Send + Sync {
     /// Stores `offer` under `id`, or returns the one stored there.
@@ -50,6 +81,7 @@ pub trait LendingStore: Send + Sync {
         &self,
         id: OfferId,
         offer: &Offer,
+        events: &[LoanEvent],
         now: Timestamp,
     ) -> impl Future<Output = Result<StoredOffer, LendingStoreError>> + Send;
 
@@ -65,8 +97,19 @@ pub trait LendingStore: Send + Sync {
         &self,
         offer: OfferId,
         loan: &Loan,
+        events: &[LoanEvent],
         now: Timestamp,
     ) -> impl Future<Output = Result<Loan, LendingStoreError>> + Send;
+
+    /// Replaces the loan stored as `before` by `after`, with its events; `false` when the
+    /// stored loan is no longer `before` (another worker moved it first).
+    fn save_loan(
+        &self,
+        before: &Loan,
+        after: &Loan,
+        events: &[LoanEvent],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, LendingStoreError>> + Send;
 
     /// The seller's loans, newest first.
     fn loans_of(

@@ -181,15 +181,17 @@ fn check(loan: &Loan, books: &Books) {
         "paid plus remaining is advance plus fee"
     );
     assert!(!loan.remaining().unwrap().is_negative());
-    let receivable = -books.credit_balance(&ChartAccount::LoansReceivable);
-    let expected = match loan.state {
-        LoanState::ChargedOff { .. } => 0,
-        _ => (loan.advance.checked_sub(loan.paid_advance).unwrap()).minor(),
+    let receivable = -books.credit_balance(&ChartAccount::LoansReceivable(loan.id));
+    let unearned = books.credit_balance(&ChartAccount::LoanFeesUnearned(loan.id));
+    let (owed, fee_owed) = match loan.state {
+        LoanState::ChargedOff { .. } => (0, 0),
+        _ => (
+            loan.remaining().unwrap().minor(),
+            loan.fee.checked_sub(loan.paid_fee).unwrap().minor(),
+        ),
     };
-    assert_eq!(
-        receivable, expected,
-        "loans_receivable holds the advance owed"
-    );
+    assert_eq!(receivable, owed, "loans_receivable holds what is owed");
+    assert_eq!(unearned, fee_owed, "loan_fees_unearned holds the fee owed");
     assert_eq!(
         books.credit_balance(&ChartAccount::Revenue(crate::chart::Revenue::LoanFees)),
         loan.paid_fee.minor()
@@ -226,7 +228,10 @@ proptest! {
         let (offer, mut loan) = fresh_loan(99);
         let mut today = day("2026-07-03");
         let mut books = Books::default();
-        books.post(&disbursement_legs(seller, offer.advance));
+        let _ = offer;
+        books.post(&disbursement_legs(&loan));
+        // The loan as the store last saved it: at a due date or a charge-off.
+        let mut stored = loan;
         let available = |books: &Books| eur(books.credit_balance(&ChartAccount::SellerAvailable(seller)));
         check(&loan, &books);
         for event in events {
@@ -236,7 +241,7 @@ proptest! {
                     // and the rest is released to the available balance.
                     books.post(&[Leg { name: "sale", debit: ChartAccount::Bank, credit: ChartAccount::SellerPending(seller), amount: eur(net) }]);
                     let repaid = loan.withhold(eur(net), today).unwrap();
-                    books.post(&repayment_legs(seller, repaid, RepaidFrom::Settlement));
+                    books.post(&repayment_legs(&loan, repaid, RepaidFrom::Settlement).unwrap());
                     let rest = net - repaid.total().unwrap().minor();
                     prop_assert!(rest >= 0);
                     books.post(&[Leg { name: "release", debit: ChartAccount::SellerPending(seller), credit: ChartAccount::SellerAvailable(seller), amount: eur(rest) }]);
@@ -256,7 +261,8 @@ proptest! {
                     match loan.close_interval(today, available(&books)) {
                         Ok(outcome) => {
                             prop_assert!(outcome.collected.total().unwrap().minor() <= outcome.shortfall.minor());
-                            books.post(&repayment_legs(seller, outcome.collected, RepaidFrom::Balance));
+                            books.post(&repayment_legs(&loan, outcome.collected, RepaidFrom::Balance).unwrap());
+                            stored = loan;
                         }
                         Err(error) => prop_assert_eq!(error, LoanError::Closed),
                     }
@@ -266,7 +272,7 @@ proptest! {
                     match loan.repay_in_full(available(&books), today) {
                         Ok(repaid) => {
                             prop_assert_eq!(repaid.total(), before.remaining());
-                            books.post(&repayment_legs(seller, repaid, RepaidFrom::Balance));
+                            books.post(&repayment_legs(&loan, repaid, RepaidFrom::Balance).unwrap());
                         }
                         Err(_) => prop_assert_eq!(loan, before),
                     }
@@ -274,12 +280,24 @@ proptest! {
                 Event::ChargeOff => {
                     // A month passes; a loan past due 30 days by then is charged off.
                     today = today.add_days(31).unwrap();
-                    if let Ok(written_off) = loan.charge_off(today, 30) {
-                        books.post(&charge_off_legs(written_off));
+                    if loan.charge_off(today, 30).is_ok() {
+                        books.post(&charge_off_legs(&loan).unwrap());
+                        stored = loan;
                     }
                 }
             }
             check(&loan, &books);
+            // The stored loan caught up with the ledger's balances is the loan itself.
+            if !matches!(loan.state, LoanState::ChargedOff { .. }) {
+                let owed = eur(-books.credit_balance(&ChartAccount::LoansReceivable(loan.id)));
+                let fee_owed = eur(books.credit_balance(&ChartAccount::LoanFeesUnearned(loan.id)));
+                let mut seen = stored.caught_up(owed, fee_owed, today).unwrap();
+                // A payoff is dated the day it is seen.
+                if let (LoanState::PaidOff { .. }, LoanState::PaidOff { on }) = (seen.state, loan.state) {
+                    seen.state = LoanState::PaidOff { on };
+                }
+                prop_assert_eq!(seen, loan);
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use futures_util::stream::FuturesUnordered;
 use super::{
     BusinessCalendar, LedgerChange, NewPayout, Payout, PayoutError, PayoutId, PayoutKind,
     PayoutMove, PayoutRails, PayoutSeller, PayoutState, PayoutStore, Payouts, PayoutsError,
-    RUN_CONCURRENCY, RailSubmission, RunPass, Zone, transition,
+    RUN_CONCURRENCY, RailSubmission, RunPass, Withholding, Zone, transition,
 };
 use crate::Country;
 use crate::chart::ChartAccount;
@@ -36,7 +36,7 @@ fn balance_of(
         .unwrap_or_default()
 }
 
-impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
+impl<S: PayoutStore, R: PayoutRails, L: LedgerStore, W: Withholding> Payouts<S, R, L, W> {
     async fn read_balances(
         &self,
         sellers: &[&PayoutSeller],

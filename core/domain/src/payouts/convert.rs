@@ -4,7 +4,7 @@
 use bazaar_ledger::{LedgerStore, Metadata, TransferId, TransferRequest};
 use uuid::Uuid;
 
-use super::{PayoutError, PayoutRails, PayoutStore, Payouts, PayoutsError};
+use super::{PayoutError, PayoutRails, PayoutStore, Payouts, PayoutsError, Withholding};
 use crate::chart::{ChartAccount, Revenue, SellerId};
 use crate::error::CommerceError;
 use crate::fx::Conversion;
@@ -24,7 +24,7 @@ pub struct ConvertBalance {
     pub idempotency_key: String,
 }
 
-impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
+impl<S: PayoutStore, R: PayoutRails, L: LedgerStore, W: Withholding> Payouts<S, R, L, W> {
     /// Converts at the quote, as one linked ledger batch: the seller's available balance in
     /// the source currency goes to the FX position, and from the FX position in the target
     /// currency the client value goes to the seller's available balance, the spread to
@@ -126,7 +126,7 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
     }
 }
 
-impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
+impl<S: PayoutStore, R: PayoutRails, L: LedgerStore, W: Withholding> Payouts<S, R, L, W> {
     /// The currencies among `candidates` in which the seller has an available-balance
     /// account (opened by a capture in it or by a conversion into it).
     pub async fn balance_currencies(

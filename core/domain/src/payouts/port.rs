@@ -5,7 +5,40 @@ use std::future::Future;
 use bazaar_ledger::Timestamp;
 use bazaar_money::Money;
 
-use super::{BankDetails, FailureCode, PayoutId, Rail};
+use super::{BankDetails, FailureCode, PayoutId, PayoutsError, Rail};
+use crate::chart::SellerId;
+use crate::fx::calendar::Date;
+use crate::postings::Leg;
+
+/// What a seller owes out of its settled funds (a loan's repayment), taken in the release's
+/// own ledger batch so that funds are never released without it. An implementation MUST:
+/// - return legs whose debits of the seller's `seller_pending` account add up to at most
+///   `net`, named other than `available` and `reserve` and unique among themselves, and no
+///   legs when nothing is owed;
+/// - compute the same legs for the same state, so that two workers releasing the same funds
+///   post the same batch;
+/// - fail with `PayoutsError::Store(PayoutStoreError::Unavailable)` when it cannot tell what
+///   is owed: the release then waits for the next pass rather than going out whole.
+pub trait Withholding: Send + Sync {
+    /// The legs taking what `seller` owes out of `net`, its funds in `net`'s currency
+    /// released on its local `day`.
+    fn withhold(
+        &self,
+        seller: SellerId,
+        net: Money,
+        day: Date,
+    ) -> impl Future<Output = Result<Vec<Leg>, PayoutsError>> + Send;
+}
+
+/// Nothing is withheld.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct NoWithholding;
+
+impl Withholding for NoWithholding {
+    async fn withhold(&self, _: SellerId, _: Money, _: Date) -> Result<Vec<Leg>, PayoutsError> {
+        Ok(Vec::new())
+    }
+}
 
 /// A payout handed to a rail.
 #[derive(Clone, PartialEq, Eq, Debug)]

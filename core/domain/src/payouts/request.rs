@@ -7,7 +7,7 @@ use bazaar_money::Money;
 use super::{
     BankAccountId, InstantLimit, InstantTerms, NewPayout, Payout, PayoutError, PayoutId,
     PayoutKind, PayoutRails, PayoutStore, PayoutStoreError, Payouts, PayoutsError,
-    SettledCardFunds, Zone,
+    SettledCardFunds, Withholding, Zone,
 };
 use crate::Country;
 use crate::chart::SellerId;
@@ -31,7 +31,7 @@ pub struct CreatePayout {
     pub idempotency_key: String,
 }
 
-impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
+impl<S: PayoutStore, R: PayoutRails, L: LedgerStore, W: Withholding> Payouts<S, R, L, W> {
     /// A payout the seller asks for. A retry with the same key answers the payout as it
     /// stands; the same key with another amount or account is refused.
     ///

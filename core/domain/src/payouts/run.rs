@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::{
     Balances, BusinessCalendar, FIRST_YEAR, LedgerChange, Payout, PayoutError, PayoutEvent,
     PayoutId, PayoutMove, PayoutRails, PayoutSeller, PayoutState, PayoutStore, PayoutStoreError,
-    Payouts, PayoutsError, RailOutcome, RailSubmission, ReleasePolicy, Zone, released_through,
-    share_of, transition,
+    Payouts, PayoutsError, RailOutcome, RailSubmission, ReleasePolicy, Withholding, Zone,
+    released_through, share_of, transition,
 };
 use crate::chart::{ChartAccount, SellerId};
 use crate::error::CommerceError;
@@ -65,7 +65,7 @@ fn derived_id(seller: SellerId, step: &str) -> TransferId {
     TransferId::from_uuid(Uuid::new_v5(&seller.as_uuid(), step.as_bytes()))
 }
 
-impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
+impl<S: PayoutStore, R: PayoutRails, L: LedgerStore, W: Withholding> Payouts<S, R, L, W> {
     async fn balance(&self, id: AccountId) -> Result<Option<(Timestamp, Balance)>, PayoutsError> {
         Ok(self
             .ledger
@@ -228,28 +228,37 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
             let due = self.due_since(pending_id, end, &pending).await?;
             if due > 0 {
                 let due = Money::from_minor(due, currency);
+                // What the seller owes comes out first; the reserve holds its share of the
+                // rest.
+                let mut legs = self.withholding.withhold(seller.id, due, today).await?;
+                let mut rest = due;
+                for leg in &legs {
+                    if leg.debit == ChartAccount::SellerPending(seller.id) {
+                        rest = rest.checked_sub(leg.amount).map_err(PayoutError::from)?;
+                    }
+                }
+                if rest.is_negative() {
+                    return Err(PayoutsError::Store(PayoutStoreError::Internal));
+                }
                 let held = match policy.reserve {
-                    Some(reserve) => share_of(due, reserve.share, Rounding::Down)?,
+                    Some(reserve) => share_of(rest, reserve.share, Rounding::Down)?,
                     None => Money::zero(currency),
                 };
+                let pending = ChartAccount::SellerPending(seller.id);
+                legs.push(Leg {
+                    name: "available",
+                    debit: pending.clone(),
+                    credit: ChartAccount::SellerAvailable(seller.id),
+                    amount: rest.checked_sub(held).map_err(PayoutError::from)?,
+                });
+                legs.push(Leg {
+                    name: "reserve",
+                    debit: pending,
+                    credit: ChartAccount::SellerReserve(seller.id),
+                    amount: held,
+                });
                 let step = format!("release:{}:{through}", currency.code());
-                let legs = [
-                    (
-                        "available",
-                        ChartAccount::SellerAvailable(seller.id),
-                        due.checked_sub(held).map_err(PayoutError::from)?,
-                    ),
-                    ("reserve", ChartAccount::SellerReserve(seller.id), held),
-                ];
-                if self
-                    .post_moves(
-                        seller.id,
-                        &step,
-                        ChartAccount::SellerPending(seller.id),
-                        &legs,
-                    )
-                    .await?
-                {
+                if self.post_moves(seller.id, &step, &legs).await? {
                     posted = posted.saturating_add(1);
                 }
             }
@@ -315,30 +324,24 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
             return Ok(false);
         }
         let step = format!("reserve_release:{}:{today}", currency.code());
-        let legs = [(
-            "available",
-            ChartAccount::SellerAvailable(seller.id),
-            Money::from_minor(due, currency),
-        )];
-        self.post_moves(
-            seller.id,
-            &step,
-            ChartAccount::SellerReserve(seller.id),
-            &legs,
-        )
-        .await
+        let legs = [Leg {
+            name: "available",
+            debit: ChartAccount::SellerReserve(seller.id),
+            credit: ChartAccount::SellerAvailable(seller.id),
+            amount: Money::from_minor(due, currency),
+        }];
+        self.post_moves(seller.id, &step, &legs).await
     }
 
-    /// Posts moves from `from` to each leg's account as one batch with ids derived from
-    /// `step`. A batch another worker posted first with other amounts (the same step raced
-    /// with a refund between the two reads) is left as posted: the next pass reads the
-    /// ledger again.
+    /// Posts `legs` (those of zero left out) as one batch with ids derived from `step`. A
+    /// batch another worker posted first with other amounts (the same step raced with a
+    /// refund between the two reads) is left as posted: the next pass reads the ledger
+    /// again.
     async fn post_moves(
         &self,
         seller: SellerId,
         step: &str,
-        from: ChartAccount,
-        legs: &[(&'static str, ChartAccount, Money)],
+        legs: &[Leg],
     ) -> Result<bool, PayoutsError> {
         let mut posting = Posting::default();
         let mut metadata = Metadata::new();
@@ -346,22 +349,13 @@ impl<S: PayoutStore, R: PayoutRails, L: LedgerStore> Payouts<S, R, L> {
         metadata.insert("seller_id".into(), seller.to_string());
         // The whole step: a payout's statement reads a release's date from it.
         metadata.insert("step".into(), step.to_owned());
-        for (name, to, amount) in legs {
-            if !amount.is_positive() {
-                continue;
-            }
-            let leg = Leg {
-                name,
-                debit: from.clone(),
-                credit: to.clone(),
-                amount: *amount,
-            };
+        for leg in legs.iter().filter(|leg| leg.amount.is_positive()) {
             let request = TransferRequest {
-                id: derived_id(seller, &format!("{step}:{name}")),
+                id: derived_id(seller, &format!("{step}:{}", leg.name)),
                 kind: leg.direct(),
                 metadata: metadata.clone(),
             };
-            posting.add(&leg, request);
+            posting.add(leg, request);
         }
         if posting.requests.is_empty() {
             return Ok(false);

@@ -3,8 +3,8 @@
 use bazaar_ledger::Timestamp;
 
 use super::{
-    BankAccount, BankAccountId, BankDetails, HOLDER_NAME_MAX, NewBankAccount, PayoutError,
-    PayoutRails, PayoutStore, PayoutStoreError, Rail, RailError, Verification,
+    BankAccount, BankAccountId, BankDetails, HOLDER_NAME_MAX, NewBankAccount, NoWithholding,
+    PayoutError, PayoutRails, PayoutStore, PayoutStoreError, Rail, RailError, Verification,
 };
 use crate::chart::SellerId;
 
@@ -55,11 +55,15 @@ pub struct AddBankAccount {
 }
 
 /// Payouts: sellers' bank accounts, schedules, fund releases and payouts.
+///
+/// `W` takes what a seller owes (a loan's repayment) out of each release, in the release's
+/// own batch; by default nothing is withheld.
 #[derive(Debug)]
-pub struct Payouts<S, R, L> {
+pub struct Payouts<S, R, L, W = NoWithholding> {
     pub(super) store: S,
     pub(super) rails: R,
     pub(super) ledger: L,
+    pub(super) withholding: W,
 }
 
 impl<S, R, L> Payouts<S, R, L> {
@@ -69,6 +73,19 @@ impl<S, R, L> Payouts<S, R, L> {
             store,
             rails,
             ledger,
+            withholding: NoWithholding,
+        }
+    }
+}
+
+impl<S, R, L, W> Payouts<S, R, L, W> {
+    /// The same service, withholding what `withholding` asks from each release.
+    pub fn withholding<V>(self, withholding: V) -> Payouts<S, R, L, V> {
+        Payouts {
+            store: self.store,
+            rails: self.rails,
+            ledger: self.ledger,
+            withholding,
         }
     }
 
@@ -78,7 +95,7 @@ impl<S, R, L> Payouts<S, R, L> {
     }
 }
 
-impl<S: PayoutStore, R: PayoutRails, L: Send + Sync> Payouts<S, R, L> {
+impl<S: PayoutStore, R: PayoutRails, L: Send + Sync, W> Payouts<S, R, L, W> {
     /// Checks the details against the rail, sends the two micro-deposits, and adds the
     /// account unverified. A retry with the same id answers the account as first added.
     pub async fn add_bank_account(

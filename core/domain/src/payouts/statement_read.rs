@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::run::ledger_read;
 use super::statement::{Movement, PayoutStatement, ReleaseParts, StatementWindow, kind_of};
-use super::{Payout, PayoutError, PayoutRails, PayoutStore, Payouts, PayoutsError, Zone};
+use super::{
+    Payout, PayoutError, PayoutRails, PayoutStore, Payouts, PayoutsError, Withholding, Zone,
+};
 use crate::chart::{ChartAccount, SellerId};
 use crate::fx::calendar::Date;
 
@@ -54,7 +56,9 @@ fn released_through(transfer: &Transfer) -> Option<Date> {
     Date::parse_iso(step.rsplit(':').next()?)
 }
 
-impl<S: PayoutStore, R: PayoutRails, L: LedgerStore + LedgerHistory> Payouts<S, R, L> {
+impl<S: PayoutStore, R: PayoutRails, L: LedgerStore + LedgerHistory, W: Withholding>
+    Payouts<S, R, L, W>
+{
     /// Up to `limit` entries of the seller's `balance` account in `currency`, newest first,
     /// older than `before` when given, each with the balance after it.
     pub async fn account_history(
