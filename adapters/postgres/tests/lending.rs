@@ -80,6 +80,148 @@ async fn post(ledger: &PostgresLedger, seller: SellerId, kind: &str, order: u128
     submit(ledger, posting).await.unwrap();
 }
 
+/// 182 days of one EUR 100.00 sale a day from 1 January 2026, every twentieth refunded by
+/// half, each posted on its day.
+async fn six_months(ledger: &PostgresLedger, clock: &ManualClock, seller: SellerId) {
+    let start = day("2026-01-01");
+    for n in 0..182_i64 {
+        clock.set(midday(start.add_days(n).unwrap()));
+        let order = 10_000 + u128::try_from(n).unwrap();
+        post(ledger, seller, "capture", order, 10_000).await;
+        if n % 20 == 0 {
+            post(ledger, seller, "refund", order, 5_000).await;
+        }
+    }
+}
+
+/// The posted balance of `account` in EUR from its normal side.
+async fn balance(ledger: &PostgresLedger, account: ChartAccount) -> i64 {
+    ledger
+        .account(account.id(Currency::EUR))
+        .await
+        .unwrap()
+        .map_or(0, |(_, balance)| {
+            i64::try_from(balance.posted_net(account.normal_side())).unwrap()
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_close_a_due_date_once_and_a_loan_three_quarters_repaid_is_refilled() {
+    let db = TestDatabase::new().unwrap();
+    let clock = Arc::new(ManualClock::new(midday(day("2026-01-01"))));
+    let ledger = PostgresLedger::connect(LedgerConfig::new(db.url()), clock.clone())
+        .await
+        .unwrap();
+    let commerce = PostgresCommerce::new(db.url(), 2, RetryPolicy::default());
+    let shop = seller(1);
+    commerce
+        .create_seller(&shop, midday(day("2026-01-01")))
+        .await
+        .unwrap();
+    six_months(&ledger, &clock, shop.id).await;
+    let lending = |db: &TestDatabase| {
+        Lending::new(
+            PostgresLending::new(db.url(), 2, RetryPolicy::default()),
+            ledger.clone(),
+            Policy::default(),
+        )
+    };
+    let (one, other) = (lending(&db), lending(&db));
+    let today = day("2026-07-02");
+    clock.set(midday(today));
+    let offered = one
+        .offer(shop.id, Currency::EUR, today, midday(today))
+        .await
+        .unwrap();
+    let first = one
+        .accept(shop.id, offered.id, today, midday(today))
+        .await
+        .unwrap();
+    let available = ChartAccount::SellerAvailable(shop.id);
+    assert_eq!(balance(&ledger, available.clone()).await, 273_000);
+
+    // Nothing was withheld by the due date; the advance is still in the balance. Two workers
+    // close the due date at once: the minimum is collected once, and one of them saves.
+    let due = day("2026-08-31");
+    clock.set(midday(due));
+    let (a, b) = tokio::join!(
+        one.tend(first, due, midday(due)),
+        other.tend(first, due, midday(due))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.due_dates, b.due_dates), (1, 1));
+    assert!(a.saved != b.saved, "exactly one saves: {a:?} {b:?}");
+    assert_eq!(balance(&ledger, available.clone()).await, 273_000 - 50_960);
+    let loan = one.loans(shop.id, due).await.unwrap()[0];
+    assert_eq!(loan.paid().unwrap(), eur(50_960));
+    assert_eq!(loan.interval_start, due);
+    assert_eq!(loan.state, LoanState::Active);
+    // Again the same day: nothing more.
+    let again = one.tend(loan, due, midday(due)).await.unwrap();
+    assert_eq!(again.due_dates, 0);
+    assert_eq!(balance(&ledger, available.clone()).await, 273_000 - 50_960);
+
+    // A settlement of 10,000.00 withholds 20%, 2,000.00: over three quarters are repaid, on
+    // time, so the next day's offer is a refill.
+    let legs = bazaar_domain::payouts::Withholding::withhold(&one, shop.id, eur(1_000_000), due)
+        .await
+        .unwrap();
+    let mut posting = Posting::default();
+    for leg in &legs {
+        let mut metadata = Metadata::new();
+        metadata.insert("kind".into(), "release".into());
+        posting.add(
+            leg,
+            TransferRequest {
+                id: TransferId::from_uuid(Uuid::new_v5(&shop.id.as_uuid(), leg.name.as_bytes())),
+                kind: leg.direct(),
+                metadata,
+            },
+        );
+    }
+    submit(&ledger, posting).await.unwrap();
+    let loan = one.loans(shop.id, due).await.unwrap()[0];
+    assert_eq!(loan.paid().unwrap(), eur(50_960 + 200_000));
+    assert!(loan.refill_eligible().unwrap());
+    let next = due.add_days(1).unwrap();
+    clock.set(midday(next));
+    let refill = one
+        .offer(shop.id, Currency::EUR, next, midday(next))
+        .await
+        .unwrap();
+    let before = balance(&ledger, available.clone()).await;
+    let second = one
+        .accept(shop.id, refill.id, next, midday(next))
+        .await
+        .unwrap();
+    // The new advance repaid what remained of the first loan (54,800) in the same batch.
+    let remained = 305_760 - 250_960;
+    assert_eq!(
+        balance(&ledger, available.clone()).await,
+        before + second.advance.minor() - remained
+    );
+    let loans = one.loans(shop.id, next).await.unwrap();
+    assert_eq!(loans.len(), 2);
+    let old = loans.iter().find(|l| l.id == first.id).unwrap();
+    assert!(matches!(old.state, LoanState::PaidOff { .. }), "{old:?}");
+    assert_eq!(
+        balance(&ledger, ChartAccount::LoansReceivable(first.id)).await,
+        0
+    );
+    assert_eq!(
+        balance(&ledger, ChartAccount::LoansReceivable(second.id)).await,
+        second.total().unwrap().minor()
+    );
+    assert_eq!(
+        balance(
+            &ledger,
+            ChartAccount::Revenue(bazaar_domain::chart::Revenue::LoanFees)
+        )
+        .await,
+        32_760
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_months_of_sales_earn_an_offer_whose_acceptance_disburses_the_advance_once() {
     let db = TestDatabase::new().unwrap();
@@ -96,16 +238,7 @@ async fn six_months_of_sales_earn_an_offer_whose_acceptance_disburses_the_advanc
             .await
             .unwrap();
     }
-    // 182 days of one EUR 100.00 sale a day, every twentieth refunded by half.
-    let start = day("2026-01-01");
-    for n in 0..182_i64 {
-        clock.set(midday(start.add_days(n).unwrap()));
-        let order = 10_000 + u128::try_from(n).unwrap();
-        post(&ledger, shop.id, "capture", order, 10_000).await;
-        if n % 20 == 0 {
-            post(&ledger, shop.id, "refund", order, 5_000).await;
-        }
-    }
+    six_months(&ledger, &clock, shop.id).await;
     let today = day("2026-07-02");
     clock.set(midday(today));
     let now = midday(today);

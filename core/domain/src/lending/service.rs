@@ -145,7 +145,7 @@ impl<S: LendingStore, L: LedgerStore + LedgerHistory> Lending<S, L> {
         now: Timestamp,
     ) -> Result<StoredOffer, LendingError> {
         for loan in self.store.loans_of(seller).await? {
-            if is_open(&loan) && !loan.refill_eligible()? {
+            if is_open(&loan) && !self.current(loan, today).await?.refill_eligible()? {
                 return Err(LendingError::LoanOpen);
             }
         }
