@@ -12,6 +12,7 @@
 //! statement in flight at a time, so an async driver would buy nothing but another dependency
 //! tree; blocking diesel is the mature path and keeps the SQL identical for CockroachDB.
 
+mod audit;
 mod codec;
 pub(crate) mod commerce;
 mod engine;
@@ -39,6 +40,7 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
 use uuid::Uuid;
 
+pub use audit::PostgresAudit;
 pub use commerce::PostgresCommerce;
 pub use events::PostgresEvents;
 pub use identity::PostgresIdentity;

@@ -743,3 +743,39 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(loan_offers, loans);
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> Int8,
+        at -> Int8,
+        actor -> Text,
+        action -> Text,
+        outcome -> Text,
+        origin -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        detail -> Text,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Int4,
+        seq -> Int8,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (seq) {
+        seq -> Int8,
+        hash -> Bytea,
+        at -> Int8,
+        key_id -> Text,
+        signature -> Bytea,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(audit_log, audit_head, audit_checkpoints);

@@ -32,6 +32,7 @@
 
 use std::fmt;
 
+pub mod audit;
 pub mod catalog;
 pub mod chart;
 pub mod error;

@@ -163,6 +163,9 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         tax_remittances,
         loan_offers,
         loans,
+        audit_log,
+        audit_head,
+        audit_checkpoints,
     )
 }
 
