@@ -68,6 +68,7 @@ fn user(row: &UserRow) -> Result<User> {
         "buyer" => Role::Buyer(BuyerId::from_uuid(row.subject_id)),
         "seller" => Role::Seller(SellerId::from_uuid(row.subject_id)),
         "finance" => Role::Finance,
+        "compliance" => Role::Compliance,
         _ => return Err(corrupt()),
     };
     Ok(User {
@@ -84,6 +85,7 @@ fn insert_user(conn: &mut PgConnection, new: &NewUser, now: Timestamp) -> Result
         Role::Seller(seller) => ("seller", seller.as_uuid()),
         // A finance user acts for no party: its subject is itself.
         Role::Finance => ("finance", new.id.as_uuid()),
+        Role::Compliance => ("compliance", new.id.as_uuid()),
     };
     let inserted = diesel::insert_into(users::table)
         .values((

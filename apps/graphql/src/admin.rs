@@ -7,7 +7,10 @@
 //! bazaar-admin reconcile trial-balance [--at YYYY-MM-DD]      (CSV on standard output)
 //! bazaar-admin reconcile open-items RUN_ID                     (CSV on standard output)
 //! bazaar-admin finance-user EMAIL     (the password: BAZAAR_ADMIN_PASSWORD, else standard input's first line)
+//! bazaar-admin compliance-user EMAIL  (the same)
 //! ```
+//!
+//! Staff accounts created here are recorded in the audit log.
 //!
 //! Long imports draw a progress bar on standard error. Exit status: 0 done, 1 refused or
 //! failed (the reason on standard error), 2 a bad command line.
@@ -43,7 +46,8 @@ const USAGE: &str = "usage:
   bazaar-admin reconcile run --account ACCOUNT --currency CUR --from YYYY-MM-DD --to YYYY-MM-DD [--dry-run] [--book]
   bazaar-admin reconcile trial-balance [--at YYYY-MM-DD]
   bazaar-admin reconcile open-items RUN_ID
-  bazaar-admin finance-user EMAIL";
+  bazaar-admin finance-user EMAIL
+  bazaar-admin compliance-user EMAIL";
 
 /// The longest file an import reads: 1 GiB.
 const FILE_BYTES_MAX: u64 = 1 << 30;
@@ -304,7 +308,7 @@ async fn open_items(config: &Config, args: &Args) -> Outcome {
     Ok(())
 }
 
-async fn finance_user(config: &Config, args: &Args) -> Outcome {
+async fn staff_user(config: &Config, args: &Args, role: Role) -> Outcome {
     let [email] = args.words.as_slice() else {
         return Err(usage("name one EMAIL"));
     };
@@ -341,15 +345,31 @@ async fn finance_user(config: &Config, args: &Args) -> Outcome {
                 id: UserId::from_uuid(uuid::Uuid::new_v4()),
                 email,
                 password_hash: hash,
-                role: Role::Finance,
+                role,
                 region,
             },
             SystemClock.now(),
         )
         .await
         .map_err(|e| Failure::Failed(format!("{}: {e}", e.code())))?;
+    let mut entry = crate::audit_trail::entry(
+        "admin-cli",
+        "user.create",
+        ("user", user.id.as_uuid().to_string()),
+        "bazaar-admin",
+    );
+    entry.detail = crate::audit_trail::actor(&user);
+    crate::state::audit_trail(config)
+        .record(entry, SystemClock.now())
+        .await
+        .map_err(|e| Failure::Failed(format!("the audit log refused the record: {e}")))?;
+    let kind = if role == Role::Finance {
+        "finance"
+    } else {
+        "compliance"
+    };
     println!(
-        "finance user {} created ({})",
+        "{kind} user {} created ({})",
         user.email.as_str(),
         user.id.as_uuid()
     );
@@ -369,7 +389,10 @@ async fn dispatch(config: &Config, args: &[String]) -> Outcome {
             }
         }
         [command, rest @ ..] if command == "finance-user" => {
-            finance_user(config, &Args::parse(rest, &[])?).await
+            staff_user(config, &Args::parse(rest, &[])?, Role::Finance).await
+        }
+        [command, rest @ ..] if command == "compliance-user" => {
+            staff_user(config, &Args::parse(rest, &[])?, Role::Compliance).await
         }
         _ => Err(usage("")),
     }

@@ -49,6 +49,15 @@ pub struct Config {
     /// with. `None` when unset: the server then makes a key of its own at start (and warns),
     /// which secrets sealed before a restart do not open with.
     pub secrets_key: Option<SecretKey>,
+    /// `BAZAAR_AUDIT_SIGNING_KEY`: 64 hex characters, the Ed25519 seed that signs the audit
+    /// log's checkpoints and exports. `None` when unset: a public development key is used,
+    /// which production mode refuses.
+    pub audit_signing_key: Option<[u8; 32]>,
+    /// `BAZAAR_AUDIT_CHECKPOINT_SECS` (default 300): how often the workers sign a checkpoint
+    /// of the audit log.
+    pub audit_checkpoint_secs: u32,
+    /// `BAZAAR_AUDIT_RETENTION_DAYS` (default 366): audit records older than this are purged.
+    pub audit_retention_days: u32,
     /// `BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP` (default `0`): accept `http://` webhook URLs to
     /// `127.0.0.1`, `localhost` or `[::1]`, and https URLs to local or private hosts. Off, only
     /// https URLs to public hosts are accepted.
@@ -222,6 +231,9 @@ pub enum ProductionRefusal {
     /// `BAZAAR_PAYOUT_RAILS=sandbox`: payouts would go nowhere and micro-deposits would be
     /// made up.
     SandboxRails,
+    /// `BAZAAR_AUDIT_SIGNING_KEY` unset: the audit log would be signed with the public
+    /// development key, so anyone could forge a checkpoint or an export.
+    DevelopmentAuditKey,
 }
 
 impl ProductionRefusal {
@@ -243,6 +255,9 @@ impl ProductionRefusal {
             }
             Self::SandboxRails => {
                 "BAZAAR_PAYOUT_RAILS is sandbox, whose payouts reach no bank; configure another connector (or none)"
+            }
+            Self::DevelopmentAuditKey => {
+                "BAZAAR_AUDIT_SIGNING_KEY is unset, so the audit log would be signed with the public development key; set 64 hex characters"
             }
         }
     }
@@ -331,6 +346,23 @@ impl Config {
                     })
                 })
                 .transpose()?,
+            audit_signing_key: var("BAZAAR_AUDIT_SIGNING_KEY")
+                .map(|text| {
+                    let mut seed = [0_u8; 32];
+                    hex::decode_to_slice(text.trim(), &mut seed)
+                        .map(|()| seed)
+                        .map_err(|_| ConfigError {
+                            name: "BAZAAR_AUDIT_SIGNING_KEY",
+                            reason: "expected 64 hex characters".to_owned(),
+                        })
+                })
+                .transpose()?,
+            audit_checkpoint_secs: parse("BAZAAR_AUDIT_CHECKPOINT_SECS", 300_u32)?.max(1),
+            audit_retention_days: parse(
+                "BAZAAR_AUDIT_RETENTION_DAYS",
+                bazaar_domain::audit::RETENTION_DAYS_DEFAULT,
+            )?
+            .max(1),
             webhook_allow_loopback_http: flag("BAZAAR_WEBHOOK_ALLOW_LOOPBACK_HTTP", false)?,
             ecb_url: ecb_url()?,
             fx_refresh_secs: parse("BAZAAR_FX_REFRESH_SECS", 3_600_u32)?.max(1),
@@ -377,6 +409,10 @@ impl Config {
                 ProductionRefusal::GeneratedSecretsKey,
             ),
             (self.graphiql, ProductionRefusal::Graphiql),
+            (
+                self.audit_signing_key.is_none(),
+                ProductionRefusal::DevelopmentAuditKey,
+            ),
             (
                 self.payout_rails == PayoutRailsKind::Sandbox,
                 ProductionRefusal::SandboxRails,

@@ -278,6 +278,14 @@ pub async fn load(app: &Arc<App>) -> Result<(), String> {
     }
     // Finance: reconciliation and its reports.
     user(app, "finance", Role::Finance, Region::default_region()).await?;
+    // Compliance: the audit log and its exports.
+    user(
+        app,
+        "compliance",
+        Role::Compliance,
+        Region::default_region(),
+    )
+    .await?;
     let results: Vec<Result<(), String>> = futures_util::stream::iter(0..count)
         .map(|index| async move {
             let seller = SELLERS

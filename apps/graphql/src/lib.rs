@@ -4,6 +4,7 @@
 
 pub mod admin;
 mod api;
+mod audit_trail;
 mod auth;
 pub mod config;
 mod demo;

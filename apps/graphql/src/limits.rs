@@ -437,6 +437,11 @@ impl AuthRequest {
         }
     }
 
+    /// The client's address, as the limits count it.
+    pub fn client(&self) -> IpAddr {
+        self.client
+    }
+
     fn report(&self, quota: Quota) {
         lock(&self.answer).quotas.push(quota);
     }

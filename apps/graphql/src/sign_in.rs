@@ -1,11 +1,12 @@
 //! Signing in with a password, for the API and the web pages alike: the same limits, the
 //! same answer whether the e-mail or the password is wrong, the same timing either way.
 
+use bazaar_domain::audit::Outcome;
 use bazaar_domain::identity::{Email, IdentityError, User};
 
-use crate::auth;
 use crate::limits::{AuthLimits, AuthRequest, Refusal};
 use crate::state::App;
+use crate::{audit_trail, auth};
 
 /// Why a sign-in did not start a session.
 #[derive(Debug, thiserror::Error)]
@@ -16,9 +17,37 @@ pub enum SignInError {
     /// The attempt was refused by the limits.
     #[error("{}", .0.message())]
     Refused(Refusal),
-    /// The identity store failed.
+    /// The identity store failed, or the sign-in could not be recorded in the audit log.
     #[error(transparent)]
     Identity(IdentityError),
+}
+
+/// Records a sign-in attempt: the user when the password was right, the e-mail given when
+/// it was not (the password never). A sign-in that cannot be recorded does not start a
+/// session.
+async fn audit(
+    app: &App,
+    request: &AuthRequest,
+    who: String,
+    user: Option<&User>,
+    refused: Option<&str>,
+) -> Result<(), SignInError> {
+    let mut entry = audit_trail::entry(
+        who,
+        "session.sign_in",
+        (
+            "user",
+            user.map(|u| u.id.as_uuid().to_string()).unwrap_or_default(),
+        ),
+        request.client().to_string(),
+    );
+    if let Some(reason) = refused {
+        entry.outcome = Outcome::Failure;
+        reason.clone_into(&mut entry.detail);
+    }
+    audit_trail::record(app, entry)
+        .await
+        .map_err(|_| SignInError::Identity(IdentityError::Unavailable))
 }
 
 /// Checks `password` for `email` within the limits and starts a session: answers the new
@@ -31,9 +60,18 @@ pub async fn sign_in(
     password: String,
 ) -> Result<(String, User), SignInError> {
     let email = Email::new(email).map_err(|_| SignInError::Invalid)?;
-    limits
-        .admit(request, &email)
-        .map_err(SignInError::Refused)?;
+    let claimed = format!("email:{}", email.as_str());
+    if let Err(refusal) = limits.admit(request, &email) {
+        audit(
+            app,
+            request,
+            claimed,
+            None,
+            Some("refused by the sign-in limits"),
+        )
+        .await?;
+        return Err(SignInError::Refused(refusal));
+    }
     let found = app
         .identity
         .credentials(&email)
@@ -53,6 +91,7 @@ pub async fn sign_in(
     match (ok, user) {
         (true, Some(user)) => {
             limits.succeeded(request, &email);
+            audit(app, request, audit_trail::actor(&user), Some(&user), None).await?;
             let (token, hash) = auth::new_token();
             app.identity
                 .start_session(&hash, user.id, app.now())
@@ -62,6 +101,14 @@ pub async fn sign_in(
         }
         _ => {
             limits.failed(request, &email);
+            audit(
+                app,
+                request,
+                claimed,
+                None,
+                Some("wrong e-mail address or password"),
+            )
+            .await?;
             Err(SignInError::Invalid)
         }
     }

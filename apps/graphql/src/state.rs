@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bazaar_domain::audit::{AuditSigner, AuditTrail};
 use bazaar_domain::chart::ProviderName;
 use bazaar_domain::fx::Spread;
 use bazaar_domain::identity::{Identity, IdentityPolicy};
@@ -17,9 +18,9 @@ use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
 use bazaar_payouts::{ConfiguredRails, SandboxBank, SandboxRails};
 use bazaar_postgres::{
-    LedgerConfig, PostgresCommerce, PostgresEvents, PostgresIdentity, PostgresLedger,
-    PostgresLending, PostgresPayouts, PostgresReconciliation, PostgresTax, RetryPolicy, SecretKey,
-    SystemClock,
+    LedgerConfig, PostgresAudit, PostgresCommerce, PostgresEvents, PostgresIdentity,
+    PostgresLedger, PostgresLending, PostgresPayouts, PostgresReconciliation, PostgresTax,
+    RetryPolicy, SecretKey, SystemClock,
 };
 
 use crate::config::{Config, PaymentProviderKind};
@@ -60,6 +61,8 @@ pub struct App {
     pub tax: TaxDesk<PostgresTax, PostgresLedger>,
     /// Loan offers, loans and the portfolio.
     pub lending: Lending<PostgresLending, PostgresLedger>,
+    /// The audit log: sensitive actions recorded, checkpoints, exports.
+    pub audit: AuditTrail<PostgresAudit>,
 }
 
 impl std::fmt::Debug for App {
@@ -219,22 +222,9 @@ impl App {
         let (vies, vat_number) = vat_registry(&config)?;
         let metrics = Metrics::new(config.metrics_operations_max)
             .map_err(|e| StartError::Metrics(e.to_string()))?;
-        let payouts = Payouts::new(
-            PostgresPayouts::new(
-                &config.database_url,
-                config.db_pool,
-                RetryPolicy::default(),
-                secrets,
-            ),
-            match config.payout_rails {
-                crate::config::PayoutRailsKind::Sandbox => ConfiguredRails::Sandbox(
-                    SandboxRails::new(&config.database_url, config.db_pool),
-                ),
-                crate::config::PayoutRailsKind::None => ConfiguredRails::Disabled,
-            },
-            payout_ledger,
-        );
+        let payouts = payouts(&config, secrets, payout_ledger);
         Ok(Arc::new(Self {
+            audit: audit_trail(&config),
             market,
             identity,
             webhooks,
@@ -296,6 +286,49 @@ fn provider(config: &Config, clock: Arc<dyn Clock>) -> Result<ConfiguredProvider
         }
     })
 }
+
+/// Payouts through the configured rail connector.
+fn payouts(
+    config: &Config,
+    secrets: SecretKey,
+    ledger: PostgresLedger,
+) -> Payouts<PostgresPayouts, ConfiguredRails, PostgresLedger> {
+    Payouts::new(
+        PostgresPayouts::new(
+            &config.database_url,
+            config.db_pool,
+            RetryPolicy::default(),
+            secrets,
+        ),
+        match config.payout_rails {
+            crate::config::PayoutRailsKind::Sandbox => {
+                ConfiguredRails::Sandbox(SandboxRails::new(&config.database_url, config.db_pool))
+            }
+            crate::config::PayoutRailsKind::None => ConfiguredRails::Disabled,
+        },
+        ledger,
+    )
+}
+
+/// The audit log signed with `BAZAAR_AUDIT_SIGNING_KEY`, or with the public development key
+/// when it is unset (production refuses that).
+pub fn audit_trail(config: &Config) -> AuditTrail<PostgresAudit> {
+    let seed = config.audit_signing_key.unwrap_or_else(|| {
+        tracing::warn!(
+            "BAZAAR_AUDIT_SIGNING_KEY is not set: the audit log is signed with the public \
+             development key"
+        );
+        DEVELOPMENT_AUDIT_SEED
+    });
+    AuditTrail::new(
+        PostgresAudit::new(&config.database_url, config.db_pool, RetryPolicy::default()),
+        AuditSigner::from_seed(seed),
+    )
+}
+
+/// The public development signing key of the audit log: the bytes `bazaar development
+/// audit key`, zero-padded. Anyone can sign with it; production refuses it.
+pub const DEVELOPMENT_AUDIT_SEED: [u8; 32] = *b"bazaar development audit key\0\0\0\0";
 
 /// `BAZAAR_SECRETS_KEY`, or a key made for this run when it is unset.
 fn secrets_key(config: &Config) -> SecretKey {

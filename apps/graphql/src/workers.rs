@@ -1,5 +1,6 @@
 //! Background work, in-process: deliver the sandbox provider's notifications, post ledger
-//! intents an interrupted request left, expire lapsed checkouts and ledger holds.
+//! intents an interrupted request left, expire lapsed checkouts and ledger holds, sign
+//! checkpoints of the audit log and purge it past the retention.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +19,41 @@ pub fn start(app: Arc<App>, stop: watch::Receiver<bool>) -> Vec<tokio::task::Joi
             let app = app.clone();
             move || deliver_notifications(app.clone())
         })),
+        tokio::spawn(every(
+            Duration::from_secs(u64::from(app.config.audit_checkpoint_secs)),
+            stop.clone(),
+            {
+                let app = app.clone();
+                move || audit_checkpoint(app.clone())
+            },
+        )),
         tokio::spawn(every(Duration::from_secs(5), stop, move || {
             housekeeping(app.clone())
         })),
     ]
+}
+
+/// Signs a checkpoint of the audit log when records were added since the last, and purges
+/// records past the retention.
+async fn audit_checkpoint(app: Arc<App>) {
+    match app.audit.checkpoint(app.now()).await {
+        Ok(Some(checkpoint)) => {
+            tracing::info!(seq = checkpoint.seq, key = %checkpoint.key_id, "audit checkpoint signed");
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(code = error.code(), %error, "the audit checkpoint could not be signed");
+        }
+    }
+    match app
+        .audit
+        .purge(app.config.audit_retention_days, app.now())
+        .await
+    {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "audit records past the retention purged"),
+        Err(error) => tracing::warn!(code = error.code(), %error, "audit purge failed"),
+    }
 }
 
 async fn every<F, Fut>(period: Duration, mut stop: watch::Receiver<bool>, mut work: F)

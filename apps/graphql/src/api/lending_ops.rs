@@ -177,11 +177,14 @@ impl LendingMutation {
         let seller_id = seller(ctx)?;
         let app = app(ctx)?;
         let id = OfferId::from_uuid(uuid(&offer_id, "offer id")?);
-        let loan = app
+        let accepted = app
             .lending
             .accept(seller_id, id, today(app)?, app.now())
-            .await
-            .map_err(lending)?;
+            .await;
+        let resource = ("loan_offer", id.to_string());
+        let who = crate::audit_trail::of_graphql(ctx);
+        crate::audit_trail::after(app, who, "loan.accept", resource, &accepted).await;
+        let loan = accepted.map_err(lending)?;
         tracing::info!(seller = %seller_id, loan = %loan.id, advance_minor = loan.advance.minor(), "loan accepted");
         LoanNode::of(&loan)
     }
@@ -193,11 +196,13 @@ impl LendingMutation {
         let seller_id = seller(ctx)?;
         let app = app(ctx)?;
         let id = LoanId::from_uuid(uuid(&loan_id, "loan id")?);
-        let loan = app
+        let repaid = app
             .lending
             .repay(seller_id, id, today(app)?, app.now())
-            .await
-            .map_err(lending)?;
+            .await;
+        let who = crate::audit_trail::of_graphql(ctx);
+        crate::audit_trail::after(app, who, "loan.repay", ("loan", id.to_string()), &repaid).await;
+        let loan = repaid.map_err(lending)?;
         tracing::info!(seller = %seller_id, loan = %loan.id, "loan repaid in full");
         LoanNode::of(&loan)
     }

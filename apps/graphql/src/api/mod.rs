@@ -1,5 +1,6 @@
 //! The GraphQL API: schema, request context, errors, cursors, query cost.
 
+mod audit_ops;
 mod cost;
 mod depth;
 mod finance;
@@ -40,6 +41,7 @@ pub struct Query(
     finance::FinanceQuery,
     tax_ops::TaxQuery,
     lending_ops::LendingQuery,
+    audit_ops::AuditQuery,
 );
 
 /// Every mutation: the marketplace's, the payouts' and finance's.
@@ -136,7 +138,9 @@ pub fn buyer(
 ) -> async_graphql::Result<bazaar_domain::catalog::BuyerId> {
     match viewer(ctx).map(|u| u.role) {
         Some(Role::Buyer(id)) => Ok(id),
-        Some(Role::Seller(_) | Role::Finance) => Err(identity(IdentityError::Forbidden)),
+        Some(Role::Seller(_) | Role::Finance | Role::Compliance) => {
+            Err(identity(IdentityError::Forbidden))
+        }
         None => Err(identity(IdentityError::Unauthenticated)),
     }
 }
@@ -147,7 +151,9 @@ pub fn seller(
 ) -> async_graphql::Result<bazaar_domain::chart::SellerId> {
     match viewer(ctx).map(|u| u.role) {
         Some(Role::Seller(id)) => Ok(id),
-        Some(Role::Buyer(_) | Role::Finance) => Err(identity(IdentityError::Forbidden)),
+        Some(Role::Buyer(_) | Role::Finance | Role::Compliance) => {
+            Err(identity(IdentityError::Forbidden))
+        }
         None => Err(identity(IdentityError::Unauthenticated)),
     }
 }
@@ -156,7 +162,20 @@ pub fn seller(
 pub fn finance(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
     match viewer(ctx).map(|u| u.role) {
         Some(Role::Finance) => Ok(()),
-        Some(Role::Buyer(_) | Role::Seller(_)) => Err(identity(IdentityError::Forbidden)),
+        Some(Role::Buyer(_) | Role::Seller(_) | Role::Compliance) => {
+            Err(identity(IdentityError::Forbidden))
+        }
+        None => Err(identity(IdentityError::Unauthenticated)),
+    }
+}
+
+/// Checks that the signed-in user works in compliance: `unauthenticated` / `forbidden`.
+pub fn compliance(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
+    match viewer(ctx).map(|u| u.role) {
+        Some(Role::Compliance) => Ok(()),
+        Some(Role::Buyer(_) | Role::Seller(_) | Role::Finance) => {
+            Err(identity(IdentityError::Forbidden))
+        }
         None => Err(identity(IdentityError::Unauthenticated)),
     }
 }

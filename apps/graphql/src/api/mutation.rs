@@ -32,9 +32,9 @@ use super::types::{
     WebhookDeliveryNode, WebhookEndpointNode, WebhookSecretPayload,
 };
 use super::{app, buyer, commerce, error, events, identity, seller, uuid};
-use crate::auth;
 use crate::limits::{AuthLimits, AuthRequest, refused};
 use crate::sign_in::SignInError;
+use crate::{audit_trail, auth};
 
 #[derive(Default)]
 pub struct Mutation;
@@ -574,12 +574,11 @@ impl Mutation {
             details: details.parse()?,
             holder_name,
         };
-        let account = app
-            .payouts
-            .add_bank_account(request, app.now())
-            .await
-            .map_err(payouts)?;
-        Ok(account.into())
+        let resource = ("bank_account", request.id.to_string());
+        let added = app.payouts.add_bank_account(request, app.now()).await;
+        let who = audit_trail::of_graphql(ctx);
+        audit_trail::after(app, who, "bank_account.add", resource, &added).await;
+        Ok(added.map_err(payouts)?.into())
     }
 
     /// Answers one of the signed-in seller's unverified bank accounts' micro-deposits, as two
@@ -597,9 +596,11 @@ impl Mutation {
         let verification = app
             .payouts
             .verify_bank_account(seller, id, deposit_answer(&amounts_minor)?, app.now())
-            .await
-            .map_err(payouts)?;
-        Ok(verification.into())
+            .await;
+        let who = audit_trail::of_graphql(ctx);
+        let resource = ("bank_account", id.to_string());
+        audit_trail::after(app, who, "bank_account.verify", resource, &verification).await;
+        Ok(verification.map_err(payouts)?.into())
     }
 
     /// Removes one of the signed-in seller's bank accounts and its sealed details.
@@ -607,10 +608,11 @@ impl Mutation {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
         let id = BankAccountId::from_uuid(uuid(&id, "bank account id")?);
-        app.payouts
-            .remove_bank_account(seller, id)
-            .await
-            .map_err(payouts)?;
+        let removed = app.payouts.remove_bank_account(seller, id).await;
+        let who = audit_trail::of_graphql(ctx);
+        let resource = ("bank_account", id.to_string());
+        audit_trail::after(app, who, "bank_account.remove", resource, &removed).await;
+        removed.map_err(payouts)?;
         Ok(true)
     }
 }

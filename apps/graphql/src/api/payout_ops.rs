@@ -365,12 +365,17 @@ impl PayoutMutation {
             idempotency_key,
         };
         let app = app(ctx)?;
-        let payout = app
-            .payouts
-            .create_payout(request, app.now())
-            .await
-            .map_err(payouts_error)?;
-        Ok(PayoutNode(payout))
+        let created = app.payouts.create_payout(request, app.now()).await;
+        let resource = (
+            "payout",
+            created
+                .as_ref()
+                .map(|p| p.id.to_string())
+                .unwrap_or_default(),
+        );
+        let who = crate::audit_trail::of_graphql(ctx);
+        crate::audit_trail::after(app, who, "payout.create", resource, &created).await;
+        Ok(PayoutNode(created.map_err(payouts_error)?))
     }
 
     /// Converts `amount` of the signed-in seller's available balance in its currency into

@@ -522,7 +522,7 @@ pub struct RateNode {
 pub struct UserNode {
     pub id: ID,
     pub email: String,
-    /// `buyer` or `seller`.
+    /// `buyer`, `seller`, `finance` or `compliance`.
     pub role: String,
     /// The buyer or seller this user acts for.
     pub party_id: ID,
@@ -534,6 +534,9 @@ impl From<&bazaar_domain::identity::User> for UserNode {
             bazaar_domain::identity::Role::Buyer(id) => ("buyer", id.as_uuid().to_string()),
             bazaar_domain::identity::Role::Seller(id) => ("seller", id.to_string()),
             bazaar_domain::identity::Role::Finance => ("finance", user.id.as_uuid().to_string()),
+            bazaar_domain::identity::Role::Compliance => {
+                ("compliance", user.id.as_uuid().to_string())
+            }
         };
         Self {
             id: ID(user.id.as_uuid().to_string()),

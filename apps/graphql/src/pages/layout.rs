@@ -59,7 +59,9 @@ pub fn page(title: &str, signed: &SignedIn, body: Markup) -> Markup {
                 header.top {
                     a.brand href=(signed.home()) { "Bazaar" }
                     nav aria-label="Main" {
-                        @if signed.finance().is_ok() {
+                        @if signed.compliance().is_ok() {
+                            a href="/compliance" { "Audit log" }
+                        } @else if signed.finance().is_ok() {
                             a href="/finance" { "Finance" }
                             a href="/finance/trial-balance" { "Trial balance" }
                             a href="/finance/tax" { "Tax returns" }

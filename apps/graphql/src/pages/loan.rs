@@ -209,11 +209,20 @@ pub async fn accept(
     let signed = SignedIn::form(&app, &request, &form.csrf).await?;
     let seller = signed.seller()?;
     let id = Uuid::parse_str(&form.offer).map_err(|_| WebError::NotFound)?;
-    let loan = app
+    let accepted = app
         .lending
         .accept(seller, OfferId::from_uuid(id), today(&app)?, app.now())
-        .await
-        .map_err(WebError::lending)?;
+        .await;
+    let who = crate::audit_trail::of_page(&app, &signed.user, &request);
+    crate::audit_trail::after(
+        &app,
+        who,
+        "loan.accept",
+        ("loan_offer", id.to_string()),
+        &accepted,
+    )
+    .await;
+    let loan = accepted.map_err(WebError::lending)?;
     tracing::info!(%seller, loan = %loan.id, advance_minor = loan.advance.minor(), "loan accepted from the dashboard");
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/dashboard/loan"))
@@ -237,11 +246,13 @@ pub async fn repay(
     let signed = SignedIn::form(&app, &request, &form.csrf).await?;
     let seller = signed.seller()?;
     let id = Uuid::parse_str(&form.loan).map_err(|_| WebError::NotFound)?;
-    let loan = app
+    let repaid = app
         .lending
         .repay(seller, LoanId::from_uuid(id), today(&app)?, app.now())
-        .await
-        .map_err(WebError::lending)?;
+        .await;
+    let who = crate::audit_trail::of_page(&app, &signed.user, &request);
+    crate::audit_trail::after(&app, who, "loan.repay", ("loan", id.to_string()), &repaid).await;
+    let loan = repaid.map_err(WebError::lending)?;
     tracing::info!(%seller, loan = %loan.id, "loan repaid in full from the dashboard");
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/dashboard/loan"))

@@ -8,11 +8,13 @@
 //! - `finance.rs`: finance's pages (positions, reconciliation runs, the trial balance).
 //! - `loan.rs`: the seller's loan, its repayment progress, its offer, repaying it early;
 //!   `portfolio.rs`: finance's loan portfolio.
+//! - `compliance.rs`: compliance's audit log page and its exports.
 //! - `tax.rs`: finance's tax returns and remittance, the seller's registrations and invoices.
 //! - `chart.rs`: SVG charts. `assets.rs`: the stylesheet and GraphiQL's pinned files.
 
 mod assets;
 mod chart;
+mod compliance;
 mod dashboard;
 mod entries;
 mod finance;
@@ -73,6 +75,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .route("/dashboard/orders/{id}/invoice", web::get().to(tax::invoice))
         .route("/finance/loans", web::get().to(portfolio::page))
+        .route("/compliance", web::get().to(compliance::page))
+        .route("/compliance/audit.jsonl", web::get().to(compliance::export))
         .route("/finance/tax", web::get().to(tax::page))
         .route("/finance/tax.csv", web::get().to(tax::csv))
         .route("/finance/tax/remit", web::post().to(tax::remit))

@@ -222,7 +222,7 @@ pub async fn instant_pay(
         .key
         .clone()
         .ok_or_else(|| WebError::Invalid("review the payout first".to_owned()))?;
-    let payout = app
+    let created = app
         .payouts
         .create_payout(
             CreatePayout {
@@ -235,8 +235,17 @@ pub async fn instant_pay(
             },
             app.now(),
         )
-        .await
-        .map_err(WebError::payouts)?;
+        .await;
+    let resource = (
+        "payout",
+        created
+            .as_ref()
+            .map(|p| p.id.to_string())
+            .unwrap_or_default(),
+    );
+    let who = crate::audit_trail::of_page(&app, &page.signed.user, &request);
+    crate::audit_trail::after(&app, who, "payout.create", resource, &created).await;
+    let payout = created.map_err(WebError::payouts)?;
     tracing::info!(payout = %payout.id, "instant payout requested from the dashboard");
     Ok(HttpResponse::SeeOther()
         .insert_header((

@@ -43,7 +43,7 @@ impl SignedIn {
     pub fn seller(&self) -> Result<SellerId, WebError> {
         match self.user.role {
             Role::Seller(seller) => Ok(seller),
-            Role::Buyer(_) | Role::Finance => Err(WebError::Forbidden),
+            Role::Buyer(_) | Role::Finance | Role::Compliance => Err(WebError::Forbidden),
         }
     }
 
@@ -51,7 +51,15 @@ impl SignedIn {
     pub fn finance(&self) -> Result<(), WebError> {
         match self.user.role {
             Role::Finance => Ok(()),
-            Role::Buyer(_) | Role::Seller(_) => Err(WebError::Forbidden),
+            Role::Buyer(_) | Role::Seller(_) | Role::Compliance => Err(WebError::Forbidden),
+        }
+    }
+
+    /// Nothing for a compliance user; [`WebError::Forbidden`] for any other role.
+    pub fn compliance(&self) -> Result<(), WebError> {
+        match self.user.role {
+            Role::Compliance => Ok(()),
+            Role::Buyer(_) | Role::Seller(_) | Role::Finance => Err(WebError::Forbidden),
         }
     }
 
@@ -97,7 +105,8 @@ impl SignedIn {
         Ok((signed, seller))
     }
 
-    /// Where this person's pages start: `/finance` for finance, `/dashboard` otherwise.
+    /// Where this person's pages start: `/finance` for finance, `/compliance` for
+    /// compliance, `/dashboard` otherwise.
     pub fn home(&self) -> &'static str {
         home_of(self.user.role)
     }
@@ -107,6 +116,7 @@ impl SignedIn {
 fn home_of(role: Role) -> &'static str {
     match role {
         Role::Finance => "/finance",
+        Role::Compliance => "/compliance",
         Role::Buyer(_) | Role::Seller(_) => "/dashboard",
     }
 }

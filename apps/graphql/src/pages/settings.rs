@@ -17,6 +17,7 @@ use super::dashboard::SellerPage;
 use super::layout::{self, money};
 use super::session::{SignedIn, TokenForm, csrf_input};
 use crate::api::BankDetailsInput;
+use crate::audit_trail;
 use crate::state::App;
 
 const WEEKDAYS: [&str; 5] = ["monday", "tuesday", "wednesday", "thursday", "friday"];
@@ -202,13 +203,13 @@ pub async fn add(
     form: web::Form<AddForm>,
     app: web::Data<Arc<App>>,
 ) -> Result<HttpResponse, WebError> {
-    let (_, seller) = SignedIn::posted(&app, &request, &form.csrf).await?;
+    let (signed, seller) = SignedIn::posted(&app, &request, &form.csrf).await?;
     let form = form.into_inner();
     let details = form
         .details
         .parse()
         .map_err(|e| WebError::Invalid(e.message))?;
-    let request = AddBankAccount {
+    let new_account = AddBankAccount {
         id: BankAccountId::for_key(seller, &form.key),
         seller,
         rail: Rail::parse(&form.rail)
@@ -216,10 +217,11 @@ pub async fn add(
         details,
         holder_name: form.holder_name,
     };
-    app.payouts
-        .add_bank_account(request, app.now())
-        .await
-        .map_err(WebError::payouts)?;
+    let resource = ("bank_account", new_account.id.to_string());
+    let added = app.payouts.add_bank_account(new_account, app.now()).await;
+    let who = audit_trail::of_page(&app, &signed.user, &request);
+    audit_trail::after(&app, who, "bank_account.add", resource, &added).await;
+    added.map_err(WebError::payouts)?;
     Ok(back_to_settings())
 }
 
@@ -245,13 +247,16 @@ pub async fn verify(
     form: web::Form<VerifyForm>,
     app: web::Data<Arc<App>>,
 ) -> Result<HttpResponse, WebError> {
-    let (_, seller) = SignedIn::posted(&app, &request, &form.csrf).await?;
+    let (signed, seller) = SignedIn::posted(&app, &request, &form.csrf).await?;
     let id = account_id(&path)?;
     let answer = app
         .payouts
         .verify_bank_account(seller, id, [form.first, form.second], app.now())
-        .await
-        .map_err(WebError::payouts)?;
+        .await;
+    let who = audit_trail::of_page(&app, &signed.user, &request);
+    let resource = ("bank_account", id.to_string());
+    audit_trail::after(&app, who, "bank_account.verify", resource, &answer).await;
+    let answer = answer.map_err(WebError::payouts)?;
     match answer {
         Verification::Verified(_) => Ok(back_to_settings()),
         Verification::Wrong { attempts_left, .. } => Err(WebError::Invalid(format!(
@@ -267,11 +272,12 @@ pub async fn remove(
     form: web::Form<TokenForm>,
     app: web::Data<Arc<App>>,
 ) -> Result<HttpResponse, WebError> {
-    let (_, seller) = SignedIn::posted(&app, &request, &form.csrf).await?;
+    let (signed, seller) = SignedIn::posted(&app, &request, &form.csrf).await?;
     let id = account_id(&path)?;
-    app.payouts
-        .remove_bank_account(seller, id)
-        .await
-        .map_err(WebError::payouts)?;
+    let removed = app.payouts.remove_bank_account(seller, id).await;
+    let who = audit_trail::of_page(&app, &signed.user, &request);
+    let resource = ("bank_account", id.to_string());
+    audit_trail::after(&app, who, "bank_account.remove", resource, &removed).await;
+    removed.map_err(WebError::payouts)?;
     Ok(back_to_settings())
 }

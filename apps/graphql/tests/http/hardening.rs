@@ -26,6 +26,10 @@ fn production_env() -> Vec<(&'static str, &'static str)> {
         ("BAZAAR_GRAPHIQL", "0"),
         ("BAZAAR_METRICS_TOKEN", METRICS_TOKEN),
         ("BAZAAR_PAYOUT_RAILS", "none"),
+        (
+            "BAZAAR_AUDIT_SIGNING_KEY",
+            "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
+        ),
     ]
 }
 
@@ -46,6 +50,7 @@ const REFUSED: &[(&str, Option<&str>)] = &[
     ("BAZAAR_METRICS_TOKEN", Some("short")),
     ("BAZAAR_PAYOUT_RAILS", None),
     ("BAZAAR_PAYOUT_RAILS", Some("sandbox")),
+    ("BAZAAR_AUDIT_SIGNING_KEY", None),
 ];
 
 #[test]

@@ -13,6 +13,7 @@ mod bad_input;
 mod bank_accounts;
 mod browser;
 mod browser_support;
+mod compliance;
 mod dataloaders;
 mod finance;
 mod hardening;

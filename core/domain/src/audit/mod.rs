@@ -5,7 +5,7 @@
 //!
 //! - `record.rs`: an entry, its canonical encoding and its place in the chain.
 //! - `checkpoint.rs`: the signing key, signed checkpoints.
-//! - `export.rs`: the export's JSON Lines and its signed manifest; [`verify_export`] names
+//! - `export.rs`: the export's JSON Lines and its signed manifest; [`ExportVerifier`] names
 //!   the first bad record.
 //! - `store.rs`: the [`AuditStore`] port; `service.rs`: [`AuditTrail`].
 

@@ -53,6 +53,11 @@ impl<S: AuditStore> AuditTrail<S> {
         &self.store
     }
 
+    /// The public key that checks its checkpoints and exports.
+    pub fn public_key(&self) -> super::AuditKey {
+        self.signer.public()
+    }
+
     /// Records `entry` at `now`.
     pub async fn record(
         &self,

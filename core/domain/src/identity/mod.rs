@@ -38,6 +38,8 @@ pub enum Role {
     /// The user works in the platform's finance team: reconciliation and its reports, across
     /// every tenant, and nothing of a buyer's or a seller's own.
     Finance,
+    /// The user works in compliance: the audit log's exports, and nothing else.
+    Compliance,
 }
 
 /// An e-mail address, trimmed and lower-cased: `local@domain`, at most 254 bytes.
