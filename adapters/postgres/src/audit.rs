@@ -149,7 +149,9 @@ impl AuditStore for PostgresAudit {
     ) -> std::result::Result<AuditRecord, AuditStoreError> {
         let entry = entry.clone();
         self.db
-            .run("audit_append", Mode::Write, move |conn| {
+            // READ COMMITTED: appenders queue on the head row's lock and each reads the head
+            // the one before it committed.
+            .run("audit_append", Mode::Queue, move |conn| {
                 // The head row exists from the first append on; creating it is idempotent.
                 diesel::insert_into(audit_head::table)
                     .values((

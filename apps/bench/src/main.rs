@@ -26,6 +26,12 @@
 //!
 //! The reconcile benchmark matches bank entries against ledger transfers in memory, with
 //! date noise, provider fees and orphans on both sides (see `reconcile.rs`).
+//!
+//! `cargo run --release -p bench -- audit [--records 10000000] [--seconds 10] [--appenders 16]`
+//!
+//! The audit benchmark measures appends per second to the audit log's one chain on
+//! PostgreSQL, then the time `bazaar-audit verify` takes on an export of `--records` records
+//! (see `audit.rs`).
 #![expect(
     clippy::print_stdout,
     reason = "a benchmark reports on standard output"
@@ -35,6 +41,7 @@
     reason = "benchmark bookkeeping on counters that cannot overflow in a run"
 )]
 
+mod audit;
 mod events;
 mod ledger;
 mod payouts;
@@ -76,6 +83,7 @@ fn main() -> ExitCode {
         Some((name, rest)) if name == "payouts" => {
             payouts::Options::parse(rest).and_then(payouts::run)
         }
+        Some((name, rest)) if name == "audit" => audit::Options::parse(rest).and_then(audit::run),
         Some((name, rest)) if name == "reconcile" => {
             reconcile::Options::parse(rest).and_then(reconcile::run)
         }
@@ -84,7 +92,8 @@ fn main() -> ExitCode {
                   [--batch-wait-us N] [--skip-naive]\n       \
              bench events [--events N] [--rate R] [--seconds S] [--relay-batch N] [--db-pool N]\n       \
              bench payouts [--sellers N] [--db-pool N]\n       \
-             bench reconcile [--entries N]"
+             bench reconcile [--entries N]\n       \
+             bench audit [--records N] [--seconds S] [--appenders N]"
                 .to_owned(),
         ),
     };

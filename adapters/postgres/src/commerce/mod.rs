@@ -157,9 +157,10 @@ impl PostgresCommerce {
 pub(crate) enum Mode {
     Read,
     Write,
-    /// READ COMMITTED, for work-queue claims (`FOR UPDATE SKIP LOCKED` plus a lease column):
-    /// their correctness rests on row locks, and SERIALIZABLE would only add conflicts between
-    /// workers scanning the same index range.
+    /// READ COMMITTED, for work-queue claims (`FOR UPDATE SKIP LOCKED` plus a lease column)
+    /// and the audit log's appends (`FOR UPDATE` on its one head row): their correctness
+    /// rests on row locks, and SERIALIZABLE would only add conflicts (workers scanning the
+    /// same index range; appenders queued on the head row, failing once it moved).
     Queue,
 }
 
