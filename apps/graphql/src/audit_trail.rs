@@ -66,7 +66,13 @@ pub async fn after<T, E: std::fmt::Display>(
     let mut entry = entry(actor, action, resource, origin);
     if let Err(error) = result {
         entry.outcome = Outcome::Failure;
-        entry.detail = error.to_string().chars().take(200).collect();
+        // One line, short: a message with a line break would be refused by the log.
+        entry.detail = error
+            .to_string()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(200)
+            .collect();
     }
     // `record` logs the failure with its cause.
     let _ = record(app, entry).await;
