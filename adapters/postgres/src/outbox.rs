@@ -7,8 +7,6 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::commerce::Fail;
-
 /// One event: its id derives from `subject` and the type, so writing it again is a no-op.
 pub(crate) struct OutboxEvent<'a> {
     pub event_type: EventType,
@@ -19,11 +17,11 @@ pub(crate) struct OutboxEvent<'a> {
 }
 
 /// Writes `event` to the outbox at `now`, once.
-pub(crate) fn write<E>(
+pub(crate) fn write(
     conn: &mut PgConnection,
     event: &OutboxEvent<'_>,
     now: Timestamp,
-) -> Result<(), Fail<E>> {
+) -> QueryResult<()> {
     diesel::insert_into(outbox_events::table)
         .values((
             outbox_events::id.eq(event_id(event.subject, event.event_type).as_uuid()),

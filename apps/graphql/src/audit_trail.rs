@@ -78,21 +78,6 @@ pub async fn after<T, E: std::fmt::Display>(
     let _ = record(app, entry).await;
 }
 
-/// Who a GraphQL request is: the signed-in user and the client's address.
-pub fn of_graphql(ctx: &async_graphql::Context<'_>) -> (String, String) {
-    let actor = ctx
-        .data_opt::<crate::api::Viewer>()
-        .and_then(|viewer| viewer.user.as_ref())
-        .map_or_else(|| "anonymous".to_owned(), actor);
-    let origin = ctx
-        .data_opt::<std::sync::Arc<crate::limits::AuthRequest>>()
-        .map_or_else(
-            || "unknown".to_owned(),
-            |request| request.client().to_string(),
-        );
-    (actor, origin)
-}
-
 /// Who a page request is: the signed-in user and the client's address.
 pub fn of_page(app: &App, user: &User, request: &actix_web::HttpRequest) -> (String, String) {
     let client =

@@ -707,5 +707,6 @@ fn emit(
         seller_id: Some(payout.seller.as_uuid()),
         payload: &payload,
     };
-    crate::outbox::write(conn, &event, now)
+    crate::outbox::write(conn, &event, now)?;
+    Ok(())
 }

@@ -182,7 +182,7 @@ impl LendingMutation {
             .accept(seller_id, id, today(app)?, app.now())
             .await;
         let resource = ("loan_offer", id.to_string());
-        let who = crate::audit_trail::of_graphql(ctx);
+        let who = super::audit_who(ctx);
         crate::audit_trail::after(app, who, "loan.accept", resource, &accepted).await;
         let loan = accepted.map_err(lending)?;
         tracing::info!(seller = %seller_id, loan = %loan.id, advance_minor = loan.advance.minor(), "loan accepted");
@@ -200,7 +200,7 @@ impl LendingMutation {
             .lending
             .repay(seller_id, id, today(app)?, app.now())
             .await;
-        let who = crate::audit_trail::of_graphql(ctx);
+        let who = super::audit_who(ctx);
         crate::audit_trail::after(app, who, "loan.repay", ("loan", id.to_string()), &repaid).await;
         let loan = repaid.map_err(lending)?;
         tracing::info!(seller = %seller_id, loan = %loan.id, "loan repaid in full");

@@ -169,6 +169,21 @@ pub fn finance(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
     }
 }
 
+/// Who a GraphQL request is: the signed-in user and the client's address.
+pub fn audit_who(ctx: &async_graphql::Context<'_>) -> (String, String) {
+    let actor = ctx
+        .data_opt::<Viewer>()
+        .and_then(|viewer| viewer.user.as_ref())
+        .map_or_else(|| "anonymous".to_owned(), crate::audit_trail::actor);
+    let origin = ctx
+        .data_opt::<std::sync::Arc<crate::limits::AuthRequest>>()
+        .map_or_else(
+            || "unknown".to_owned(),
+            |request| request.client().to_string(),
+        );
+    (actor, origin)
+}
+
 /// Checks that the signed-in user works in compliance: `unauthenticated` / `forbidden`.
 pub fn compliance(ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
     match viewer(ctx).map(|u| u.role) {

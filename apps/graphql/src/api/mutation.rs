@@ -576,7 +576,7 @@ impl Mutation {
         };
         let resource = ("bank_account", request.id.to_string());
         let added = app.payouts.add_bank_account(request, app.now()).await;
-        let who = audit_trail::of_graphql(ctx);
+        let who = super::audit_who(ctx);
         audit_trail::after(app, who, "bank_account.add", resource, &added).await;
         Ok(added.map_err(payouts)?.into())
     }
@@ -597,7 +597,7 @@ impl Mutation {
             .payouts
             .verify_bank_account(seller, id, deposit_answer(&amounts_minor)?, app.now())
             .await;
-        let who = audit_trail::of_graphql(ctx);
+        let who = super::audit_who(ctx);
         let resource = ("bank_account", id.to_string());
         audit_trail::after(app, who, "bank_account.verify", resource, &verification).await;
         Ok(verification.map_err(payouts)?.into())
@@ -609,7 +609,7 @@ impl Mutation {
         let app = app(ctx)?;
         let id = BankAccountId::from_uuid(uuid(&id, "bank account id")?);
         let removed = app.payouts.remove_bank_account(seller, id).await;
-        let who = audit_trail::of_graphql(ctx);
+        let who = super::audit_who(ctx);
         let resource = ("bank_account", id.to_string());
         audit_trail::after(app, who, "bank_account.remove", resource, &removed).await;
         removed.map_err(payouts)?;

@@ -373,7 +373,7 @@ impl PayoutMutation {
                 .map(|p| p.id.to_string())
                 .unwrap_or_default(),
         );
-        let who = crate::audit_trail::of_graphql(ctx);
+        let who = super::audit_who(ctx);
         crate::audit_trail::after(app, who, "payout.create", resource, &created).await;
         Ok(PayoutNode(created.map_err(payouts_error)?))
     }
