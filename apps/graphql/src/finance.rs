@@ -23,6 +23,20 @@ pub fn end_of_day(day: Date) -> bazaar_ledger::Timestamp {
     bazaar_ledger::Timestamp::from_micros(micros)
 }
 
+/// The instants bounding the days `from` to `to` (UTC, both included): `from` at 00:00 and
+/// the midnight after `to`. `None` outside the calendar's range.
+pub fn days_span(
+    from: Date,
+    to: Date,
+) -> Option<(bazaar_ledger::Timestamp, bazaar_ledger::Timestamp)> {
+    let midnight = |day: Date| {
+        day.days_since_epoch()
+            .and_then(|d| d.checked_mul(bazaar_domain::time::MICROS_PER_DAY))
+            .map(bazaar_ledger::Timestamp::from_micros)
+    };
+    Some((midnight(from)?, midnight(to.add_days(1)?)?))
+}
+
 /// The longest period one run on request may cover, in days.
 pub const RUN_DAYS_MAX: i64 = 31;
 

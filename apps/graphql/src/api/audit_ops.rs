@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 use bazaar_domain::fx::calendar::Date;
-use bazaar_ledger::Timestamp;
 
 use super::{app, compliance, error};
 
@@ -26,15 +25,8 @@ pub struct AuditExportNode {
     download: String,
 }
 
-fn midnight(date: Date) -> Result<Timestamp> {
-    date.days_since_epoch()
-        .and_then(|days| days.checked_mul(bazaar_domain::time::MICROS_PER_DAY))
-        .map(Timestamp::from_micros)
-        .ok_or_else(|| error("invalid_input", "the date is out of range"))
-}
-
 fn date(text: &str) -> Result<Date> {
-    Date::parse_iso(text.trim()).ok_or_else(|| {
+    crate::finance::parse_day(text).ok_or_else(|| {
         error(
             "invalid_input",
             format!("{text} is not a date (YYYY-MM-DD)"),
@@ -62,13 +54,11 @@ impl AuditQuery {
         compliance(ctx)?;
         let app = app(ctx)?;
         let (first, last) = (date(&from)?, date(&to)?);
-        let end = midnight(
-            last.add_days(1)
-                .ok_or_else(|| error("invalid_input", "the date is out of range"))?,
-        )?;
+        let (start, end) = crate::finance::days_span(first, last)
+            .ok_or_else(|| error("invalid_input", "the date is out of range"))?;
         let manifest = app
             .audit
-            .manifest(midnight(first)?, end, app.now())
+            .manifest(start, end, app.now())
             .await
             .map_err(|e| error(e.code(), e.to_string()))?;
         Ok(AuditExportNode {

@@ -32,17 +32,10 @@ pub struct Range {
 
 fn day(text: Option<&str>, default: Date) -> Result<Date, WebError> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(text) => Date::parse_iso(text)
+        Some(text) => crate::finance::parse_day(text)
             .ok_or_else(|| WebError::Invalid(format!("{text} is not a date (YYYY-MM-DD)"))),
         None => Ok(default),
     }
-}
-
-fn midnight(date: Date) -> Result<Timestamp, WebError> {
-    date.days_since_epoch()
-        .and_then(|days| days.checked_mul(bazaar_domain::time::MICROS_PER_DAY))
-        .map(Timestamp::from_micros)
-        .ok_or_else(|| WebError::Invalid("the date is out of range".into()))
 }
 
 /// The range asked for: `from` 00:00 UTC to the end of `to`, the last 30 days by default.
@@ -56,8 +49,9 @@ fn range(app: &App, query: &Range) -> Result<(Date, Date, Timestamp, Timestamp),
     if to < from {
         return Err(WebError::Invalid("the range ends before it starts".into()));
     }
-    let end = midnight(to.add_days(1).ok_or(WebError::Unavailable)?)?;
-    Ok((from, to, midnight(from)?, end))
+    let (start, end) = crate::finance::days_span(from, to)
+        .ok_or_else(|| WebError::Invalid("the date is out of range".into()))?;
+    Ok((from, to, start, end))
 }
 
 /// The signed-in compliance user and the range asked for.
