@@ -27,6 +27,7 @@ mod retry;
 mod sealed;
 mod sql;
 mod tax;
+mod vault;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +52,7 @@ pub use reconciliation::PostgresReconciliation;
 pub use retry::RetryPolicy;
 pub use sealed::{SealError, SecretKey};
 pub use tax::PostgresTax;
+pub use vault::PostgresVault;
 
 /// Reads the wall clock. The posting engine keeps timestamps strictly increasing on top of it.
 #[derive(Debug, Default, Clone, Copy)]

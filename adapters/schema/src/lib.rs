@@ -6,6 +6,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub mod database;
 pub mod schema;
+pub mod vault;
 
 /// Every migration under `migrations/`, in order.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");

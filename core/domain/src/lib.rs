@@ -51,6 +51,7 @@ pub mod store;
 pub mod tax;
 pub mod tax_desk;
 pub mod time;
+pub mod vault;
 pub mod webhooks;
 
 /// An ISO 3166-1 alpha-2 country code, e.g. `BR`.

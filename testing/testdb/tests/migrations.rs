@@ -132,3 +132,31 @@ fn migrations_follow_the_cockroachdb_rules() {
             .join("\n")
     );
 }
+
+#[test]
+fn the_vault_database_migrations_follow_the_cockroachdb_rules_too() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../adapters/schema/vault_migrations");
+    let report = lint_migrations_dir(&dir).unwrap();
+    let ups = report
+        .files
+        .iter()
+        .filter(|f| f.ends_with("up.sql"))
+        .count();
+    let embedded = MigrationSource::<Pg>::migrations(&bazaar_schema::vault::VAULT_MIGRATIONS)
+        .unwrap()
+        .len();
+    assert!(
+        ups > 0 && ups == embedded,
+        "{ups} read, {embedded} embedded"
+    );
+    assert!(
+        report.violations.is_empty(),
+        "{}",
+        report
+            .violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
