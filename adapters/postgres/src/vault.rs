@@ -51,16 +51,20 @@ impl PostgresVault {
         }
     }
 
-    /// Applies the vault database's pending migrations; answers how many ran.
-    pub async fn migrate(&self) -> std::result::Result<usize, VaultStoreError> {
-        self.db
-            .run("vault_migrate", Mode::Write, |conn| {
-                run_pending_vault_migrations(conn).map_err(|error| {
-                    tracing::error!(%error, "vault migrations failed");
-                    Fail::Domain(VaultStoreError::Unavailable)
-                })
-            })
-            .await
+    /// Creates the vault's database `database_url` names if it does not exist and applies
+    /// its pending migrations; answers how many ran.
+    pub async fn prepare(database_url: &str) -> std::result::Result<usize, VaultStoreError> {
+        let url = database_url.to_owned();
+        tokio::task::spawn_blocking(move || {
+            bazaar_schema::database::prepare_database_with(&url, run_pending_vault_migrations)
+        })
+        .await
+        .map_err(|_| VaultStoreError::Unavailable)?
+        .map(|(_, ran)| ran)
+        .map_err(|error| {
+            tracing::error!(%error, "the vault's database could not be prepared");
+            VaultStoreError::Unavailable
+        })
     }
 }
 

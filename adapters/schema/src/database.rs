@@ -111,6 +111,15 @@ pub fn database_exists(
 /// Creates the database `url` names if it does not exist, then runs pending migrations.
 /// Answers whether it was created, and how many migrations ran.
 pub fn prepare_database(url: &str) -> Result<(bool, usize), DatabaseError> {
+    prepare_database_with(url, run_pending_migrations)
+}
+
+/// [`prepare_database`] with another set of migrations (the card vault's database has its
+/// own).
+pub fn prepare_database_with(
+    url: &str,
+    run_pending_migrations: fn(&mut PgConnection) -> Result<usize, crate::MigrationError>,
+) -> Result<(bool, usize), DatabaseError> {
     let parsed = DatabaseUrl::parse(url)?;
     let mut admin = PgConnection::establish(&parsed.admin)?;
     let created = !database_exists(&mut admin, &parsed.name)?;

@@ -235,6 +235,19 @@ impl CardVault for VaultClient {
             })
         })
     }
+
+    fn display<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        token: &'a CardToken,
+    ) -> VaultFuture<'a, CardDisplay> {
+        Box::pin(async move {
+            let ok = self
+                .call(json!({"op": "display", "tenant": tenant.as_str(), "token": token.as_str()}))
+                .await?;
+            display_of(&ok)
+        })
+    }
 }
 
 impl Detokenizer for VaultClient {

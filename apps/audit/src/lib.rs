@@ -2,6 +2,9 @@
 //! signed manifest, then each record oldest first (see `bazaar_domain::audit`). Nothing here
 //! opens a network connection or a database.
 
+mod scan;
+pub use scan::scan_paths;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

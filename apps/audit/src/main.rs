@@ -1,16 +1,54 @@
 //! `bazaar-audit verify EXPORT [--key HEX]`: checks an audit export offline and names the
 //! first bad record. Exit status 0 when it verifies, 1 when it does not, 2 on bad usage.
+//!
+//! `bazaar-audit scan-pans PATH...`: searches every file under the paths (logs, traces,
+//! database dumps) for card numbers other than the published test numbers; prints each
+//! (file, line, BIN and last four) and exits 1 if there is any.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use bazaar_audit::{VerifyError, verify_file};
 use bazaar_domain::audit::AuditKey;
 
-const USAGE: &str = "usage: bazaar-audit verify EXPORT [--key PUBLIC_KEY_HEX]";
+const USAGE: &str = "usage: bazaar-audit verify EXPORT [--key PUBLIC_KEY_HEX] | scan-pans PATH...";
+
+fn scan(paths: &[String]) -> ExitCode {
+    let paths: Vec<std::path::PathBuf> = paths.iter().map(std::path::PathBuf::from).collect();
+    match bazaar_audit::scan_paths(&paths) {
+        Ok((findings, files)) => {
+            for (path, finding) in &findings {
+                eprintln!(
+                    "card number {} in {}:{}",
+                    finding.masked,
+                    path.display(),
+                    finding.line
+                );
+            }
+            if findings.is_empty() {
+                let _ = writeln!(std::io::stdout(), "no card numbers in {files} files");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{} card numbers in {files} files", findings.len());
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("scan-pans: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [verb, paths @ ..] = args.as_slice()
+        && verb == "scan-pans"
+        && !paths.is_empty()
+    {
+        return scan(paths);
+    }
     let (path, key) = match args.as_slice() {
         [verb, path] if verb == "verify" => (path, None),
         [verb, path, flag, key] if verb == "verify" && flag == "--key" => (path, Some(key)),

@@ -32,6 +32,12 @@
 //! The audit benchmark measures appends per second to the audit log's one chain on
 //! PostgreSQL, then the time `bazaar-audit verify` takes on an export of `--records` records
 //! (see `audit.rs`).
+//!
+//! `cargo run --release -p bench -- vault [--callers 16] [--seconds 10] [--records 10000000]
+//!     [--appenders 16]`
+//!
+//! The vault benchmark measures tokenizations per second through the card vault's server
+//! and channel, then runs the audit benchmark (see `vault.rs`).
 #![expect(
     clippy::print_stdout,
     reason = "a benchmark reports on standard output"
@@ -47,6 +53,7 @@ mod ledger;
 mod payouts;
 mod reconcile;
 mod stats;
+mod vault;
 
 use std::process::ExitCode;
 
@@ -84,6 +91,7 @@ fn main() -> ExitCode {
             payouts::Options::parse(rest).and_then(payouts::run)
         }
         Some((name, rest)) if name == "audit" => audit::Options::parse(rest).and_then(audit::run),
+        Some((name, rest)) if name == "vault" => vault::Options::parse(rest).and_then(vault::run),
         Some((name, rest)) if name == "reconcile" => {
             reconcile::Options::parse(rest).and_then(reconcile::run)
         }
@@ -93,7 +101,8 @@ fn main() -> ExitCode {
              bench events [--events N] [--rate R] [--seconds S] [--relay-batch N] [--db-pool N]\n       \
              bench payouts [--sellers N] [--db-pool N]\n       \
              bench reconcile [--entries N]\n       \
-             bench audit [--records N] [--seconds S] [--appenders N]"
+             bench audit [--records N] [--seconds S] [--appenders N]\n       \
+             bench vault [--callers N] [--seconds S] [--records N] [--appenders N]"
                 .to_owned(),
         ),
     };

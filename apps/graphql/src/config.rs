@@ -53,6 +53,8 @@ pub struct Config {
     /// log's checkpoints and exports. `None` when unset: a public development key is used,
     /// which production mode refuses.
     pub audit_signing_key: Option<[u8; 32]>,
+    /// The card vault, when `BAZAAR_VAULT_URL` is set (see `vault_link`).
+    pub vault: Option<crate::vault_link::VaultLink>,
     /// `BAZAAR_AUDIT_CHECKPOINT_SECS` (default 300): how often the workers sign a checkpoint
     /// of the audit log.
     pub audit_checkpoint_secs: u32,
@@ -234,6 +236,15 @@ pub enum ProductionRefusal {
     /// `BAZAAR_AUDIT_SIGNING_KEY` unset: the audit log would be signed with the public
     /// development key, so anyone could forge a checkpoint or an export.
     DevelopmentAuditKey,
+    /// A card vault configured with a public development key (one variant per key): anyone
+    /// could read or forge its channel.
+    DevelopmentVaultChannelKey,
+    /// See [`ProductionRefusal::DevelopmentVaultChannelKey`].
+    DevelopmentVaultApiSeed,
+    /// See [`ProductionRefusal::DevelopmentVaultChannelKey`].
+    DevelopmentVaultProviderSeed,
+    /// See [`ProductionRefusal::DevelopmentVaultChannelKey`].
+    DevelopmentVaultPublicKey,
 }
 
 impl ProductionRefusal {
@@ -258,6 +269,18 @@ impl ProductionRefusal {
             }
             Self::DevelopmentAuditKey => {
                 "BAZAAR_AUDIT_SIGNING_KEY is unset, so the audit log would be signed with the public development key; set 64 hex characters"
+            }
+            Self::DevelopmentVaultChannelKey => {
+                "BAZAAR_VAULT_CHANNEL_KEY is unset, so the card vault's channel would use the public development key; set 64 hex characters"
+            }
+            Self::DevelopmentVaultApiSeed => {
+                "BAZAAR_VAULT_API_SEED is unset, so anyone could sign as the API to the card vault; set 64 hex characters"
+            }
+            Self::DevelopmentVaultProviderSeed => {
+                "BAZAAR_VAULT_PROVIDER_SEED is unset, so anyone could detokenize cards as the provider; set 64 hex characters"
+            }
+            Self::DevelopmentVaultPublicKey => {
+                "BAZAAR_VAULT_PUBLIC_KEY is unset, so anyone could answer as the card vault; set its Ed25519 public key"
             }
         }
     }
@@ -357,6 +380,10 @@ impl Config {
                         })
                 })
                 .transpose()?,
+            vault: crate::vault_link::VaultLink::from_env(var).map_err(|error| ConfigError {
+                name: error.name,
+                reason: error.reason.to_owned(),
+            })?,
             audit_checkpoint_secs: parse("BAZAAR_AUDIT_CHECKPOINT_SECS", 300_u32)?.max(1),
             audit_retention_days: parse(
                 "BAZAAR_AUDIT_RETENTION_DAYS",
@@ -424,8 +451,23 @@ impl Config {
                 ProductionRefusal::OpenMetrics,
             ),
         ];
+        let vault = self
+            .vault
+            .as_ref()
+            .map(crate::vault_link::VaultLink::development_keys)
+            .unwrap_or_default();
+        let vault_checks = [
+            (vault.channel, ProductionRefusal::DevelopmentVaultChannelKey),
+            (vault.api, ProductionRefusal::DevelopmentVaultApiSeed),
+            (
+                vault.provider,
+                ProductionRefusal::DevelopmentVaultProviderSeed,
+            ),
+            (vault.vault, ProductionRefusal::DevelopmentVaultPublicKey),
+        ];
         checks
             .into_iter()
+            .chain(vault_checks)
             .filter_map(|(refused, refusal)| refused.then_some(refusal))
             .collect()
     }

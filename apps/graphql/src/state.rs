@@ -63,6 +63,8 @@ pub struct App {
     pub lending: Lending<PostgresLending, PostgresLedger>,
     /// The audit log: sensitive actions recorded, checkpoints, exports.
     pub audit: AuditTrail<PostgresAudit>,
+    /// The card vault, signed in as the API (it tokenizes only), when one is configured.
+    pub vault: Option<Arc<bazaar_vault_client::VaultClient>>,
 }
 
 impl std::fmt::Debug for App {
@@ -225,6 +227,7 @@ impl App {
         let payouts = payouts(&config, secrets, payout_ledger);
         Ok(Arc::new(Self {
             audit: audit_trail(&config),
+            vault: config.vault.as_ref().map(crate::vault_link::VaultLink::api),
             market,
             identity,
             webhooks,
@@ -275,11 +278,17 @@ fn tax_and_lending(
 fn provider(config: &Config, clock: Arc<dyn Clock>) -> Result<ConfiguredProvider, StartError> {
     Ok(match config.payment_provider {
         PaymentProviderKind::Sandbox => {
-            ConfiguredProvider::Sandbox(Box::new(SandboxProvider::new(
+            let sandbox = SandboxProvider::new(
                 ProviderName::new("sandbox").map_err(|_| StartError::Task)?,
                 config.sandbox_hmac_key.as_bytes().to_vec(),
                 clock,
-            )))
+            );
+            // The sandbox connector is the vault's `provider` caller: it detokenizes.
+            let sandbox = match &config.vault {
+                Some(link) => sandbox.with_detokenizer(link.provider()),
+                None => sandbox,
+            };
+            ConfiguredProvider::Sandbox(Box::new(sandbox))
         }
         PaymentProviderKind::None => {
             ConfiguredProvider::Disabled(ProviderName::new("none").map_err(|_| StartError::Task)?)

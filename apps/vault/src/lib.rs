@@ -9,7 +9,7 @@
 //! | `POST /v1/jose` | a request (compact JWE holding a JWS); answers the same way |
 //!
 //! Requests, by `op`: `tokenize` (`api`: tenant, number, expiry), `detokenize` (`provider`:
-//! token), `display` (`api`: token), `rotate` (`admin`: tenant), `reencrypt` (`admin`:
+//! token), `display` (`api`: tenant, token), `rotate` (`admin`: tenant), `reencrypt` (`admin`:
 //! limit). An answer is `{"ok": ...}` or `{"error": {"code", "message"}}`, signed by the
 //! vault. A request that does not open is answered in the clear with status 401 and
 //! `{"code": "channel_refused"}`.
@@ -18,4 +18,4 @@ pub mod config;
 mod server;
 
 pub use config::{ConfigError, VaultConfig};
-pub use server::{VaultServer, start};
+pub use server::{VaultServer, spawn, start};

@@ -59,17 +59,16 @@ fn state_name(state: LockState) -> &'static str {
     }
 }
 
-/// Migrates the vault's database and starts serving (locked) on `config.listen`.
+/// Creates and migrates the vault's database if needed, and starts serving (locked) on `config.listen`.
 pub async fn start(config: VaultConfig) -> std::io::Result<(VaultServer, actix_web::dev::Server)> {
+    PostgresVault::prepare(&config.database_url)
+        .await
+        .map_err(|error| std::io::Error::other(format!("vault database: {error}")))?;
     let store = PostgresVault::new(
         &config.database_url,
         config.pool_size,
         RetryPolicy::default(),
     );
-    store
-        .migrate()
-        .await
-        .map_err(|error| std::io::Error::other(format!("vault database: {error}")))?;
     let audit = PostgresAudit::new(
         &config.audit_database_url,
         config.pool_size,
@@ -254,11 +253,9 @@ async fn dispatch(vault: &Store, opened: &Opened) -> Result<Value, VaultError> {
             }))
         }
         "display" => {
-            if caller != Caller::Api {
-                return Err(VaultError::Forbidden);
-            }
+            let tenant = Tenant::new(text(body, "tenant")?)?;
             let token = CardToken::parse(text(body, "token")?)?;
-            Ok(display_json(&vault.display(&token).await?))
+            Ok(display_json(&vault.display(caller, &tenant, &token).await?))
         }
         "rotate" => {
             let tenant = Tenant::new(text(body, "tenant")?)?;
@@ -272,4 +269,29 @@ async fn dispatch(vault: &Store, opened: &Opened) -> Result<Value, VaultError> {
         }
         _ => Err(VaultError::InvalidInput("unknown op")),
     }
+}
+
+/// Starts the vault on a thread of its own (its own actix system), as a process would run
+/// it; answers where it listens and how to stop it. For tests and benchmarks that need a
+/// vault beside them.
+pub fn spawn(config: VaultConfig) -> Result<VaultServer, String> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match start(config).await {
+                Ok((server, running)) => {
+                    let _ = sender.send(Ok(server));
+                    if let Err(error) = running.await {
+                        tracing::error!(%error, "the vault stopped");
+                    }
+                }
+                Err(error) => {
+                    let _ = sender.send(Err(error.to_string()));
+                }
+            }
+        });
+    });
+    receiver
+        .recv()
+        .map_err(|_| "the vault's thread ended before it started".to_owned())?
 }

@@ -253,9 +253,34 @@ impl fmt::Debug for TestDatabase {
     }
 }
 
+/// When set, each test database's data is dumped (`pg_dump --data-only`) into this
+/// directory before it is dropped, for the scan for card numbers that follows the suite.
+pub const DUMP_DIR_ENV: &str = "BAZAAR_TEST_DUMP_DIR";
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if let Some(dir) = std::env::var_os(DUMP_DIR_ENV) {
+            dump_quietly(Path::new(&dir), &self.url, &self.name);
+        }
         drop_quietly(&self.admin_url, &self.name);
+    }
+}
+
+/// Dumps a database's data to `dir/<name>.sql`, telling stderr if that fails.
+fn dump_quietly(dir: &Path, url: &str, name: &str) {
+    let result = std::fs::create_dir_all(dir).and_then(|()| {
+        std::process::Command::new(private_server::pg_bin().join("pg_dump"))
+            .arg("--data-only")
+            .arg("--no-owner")
+            .arg(format!("--dbname={url}"))
+            .arg("--file")
+            .arg(dir.join(format!("{name}.sql")))
+            .status()
+    });
+    match result {
+        Ok(status) if status.success() => {}
+        Ok(status) => eprintln!("bazaar-testdb: pg_dump of {name} failed: {status}"),
+        Err(error) => eprintln!("bazaar-testdb: pg_dump of {name} did not run: {error}"),
     }
 }
 

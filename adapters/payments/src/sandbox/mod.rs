@@ -12,6 +12,7 @@ use bazaar_domain::payments::{
     NotificationError, NotificationEvent, PaymentId, PaymentProvider, PaymentStatus, ProviderError,
     ProviderPayment, ProviderRefund, PspReference,
 };
+use bazaar_domain::vault::{Detokenizer, VaultError};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_money::Money;
 use hmac::{Hmac, Mac};
@@ -88,6 +89,7 @@ pub struct SandboxProvider {
     hmac_key: Vec<u8>,
     clock: Arc<dyn Clock>,
     catalogue: Vec<MethodOffer>,
+    detokenizer: Option<Arc<dyn Detokenizer>>,
     inner: Mutex<Inner>,
 }
 
@@ -161,6 +163,7 @@ impl SandboxProvider {
             hmac_key,
             clock,
             catalogue: methods::catalogue(),
+            detokenizer: None,
             inner: Mutex::new(Inner {
                 outage: Outage::None,
                 payments: Payments::default(),
@@ -169,6 +172,46 @@ impl SandboxProvider {
                 fingerprint_key: random_bytes(),
             }),
         }
+    }
+
+    /// The sandbox, paying card tokens by detokenizing them through `detokenizer` (the
+    /// vault's `provider` caller, the only one it detokenizes for).
+    pub fn with_detokenizer(mut self, detokenizer: Arc<dyn Detokenizer>) -> Self {
+        self.detokenizer = Some(detokenizer);
+        self
+    }
+
+    /// `request` with a card token replaced by the card the vault holds for it.
+    async fn detokenized(
+        &self,
+        request: AuthorizeRequest,
+    ) -> Result<AuthorizeRequest, ProviderError> {
+        let MethodDetails::CardToken { token } = &request.details else {
+            return Ok(request);
+        };
+        let detokenizer = self
+            .detokenizer
+            .as_ref()
+            .ok_or(ProviderError::InvalidRequest(
+                "card tokens need the card vault, which this sandbox is not connected to",
+            ))?;
+        let card = detokenizer
+            .detokenize(token)
+            .await
+            .map_err(|error| match error {
+                VaultError::NotFound | VaultError::InvalidInput(_) => {
+                    ProviderError::InvalidRequest("unknown card token")
+                }
+                other => ProviderError::Unavailable(format!("the card vault: {}", other.code())),
+            })?;
+        Ok(AuthorizeRequest {
+            details: MethodDetails::Card {
+                number: card.number,
+                expiry_month: card.expiry_month,
+                expiry_year: card.expiry_year,
+            },
+            ..request
+        })
     }
 
     /// The state, even if a thread panicked while holding the lock: every change to it is
@@ -303,6 +346,7 @@ impl PaymentProvider for SandboxProvider {
     }
 
     async fn authorize(&self, request: AuthorizeRequest) -> Result<ProviderPayment, ProviderError> {
+        let request = self.detokenized(request).await?;
         self.authorize_now(request)
     }
 

@@ -488,6 +488,10 @@ pub(super) fn authorize_fields(request: &AuthorizeRequest) -> Vec<String> {
             fields.push(expiry_month.to_string());
             fields.push(expiry_year.to_string());
         }
+        MethodDetails::CardToken { token } => {
+            fields.push("card_token".to_owned());
+            fields.push(token.as_str().to_owned());
+        }
         MethodDetails::Other { method, extra } => {
             fields.push(method.wire_name().to_owned());
             fields.push(extra.clone());
@@ -548,6 +552,12 @@ fn initial_state(
                 _ => None,
             };
             state
+        }
+        MethodDetails::CardToken { .. } => {
+            // `authorize` detokenizes before it gets here.
+            return Err(ProviderError::InvalidRequest(
+                "a card token was not detokenized",
+            ));
         }
         MethodDetails::Other { method, .. } => match method.flow() {
             // Cards never get here (refused above); treat them as a redirect to stay total.

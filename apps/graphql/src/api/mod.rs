@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, request context, errors, cursors, query cost.
 
 mod audit_ops;
+mod cards;
 mod cost;
 mod depth;
 mod finance;
@@ -53,6 +54,7 @@ pub struct Mutation(
     finance::FinanceMutation,
     tax_ops::TaxMutation,
     lending_ops::LendingMutation,
+    cards::CardMutation,
 );
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -15,7 +15,7 @@ use bazaar_domain::identity::{
     AccountKind, Email, IdentityError, PartyId, SignUp, SignedUp, UserId, validate_password,
 };
 use bazaar_domain::orders::{CartLine, CheckoutId, LineId, OrderId, OrderState};
-use bazaar_domain::payments::{CardNumber, MethodDetails, MethodType};
+use bazaar_domain::payments::{MethodDetails, MethodType};
 use bazaar_domain::payouts::{AddBankAccount, BankAccountId, Rail};
 use bazaar_domain::service::{CheckoutCommand, PayCommand};
 use bazaar_domain::store::{Party, Requester};
@@ -122,7 +122,8 @@ pub struct CheckoutInput {
 
 #[derive(InputObject)]
 pub struct CardInput {
-    /// Never stored or logged; only the last four digits are kept by the provider.
+    /// Never stored or logged by the API: with the card vault running, it goes to the vault
+    /// and the API keeps its token.
     pub number: String,
     pub expiry_month: i32,
     pub expiry_year: i32,
@@ -134,6 +135,8 @@ pub struct PayInput {
     /// A payment method's `type` from `paymentMethods`, e.g. `pix` or `scheme` (cards).
     pub method: String,
     pub card: Option<CardInput>,
+    /// A card token from `tokenizeCard` (the signed-in buyer's own), instead of `card`.
+    pub card_token: Option<String>,
     /// What the method needs besides (an iDEAL issuer, a BLIK code, a UPI id).
     pub extra: Option<String>,
     pub return_url: String,
@@ -376,23 +379,17 @@ impl Mutation {
         let app = app(ctx)?;
         let method = MethodType::from_wire_name(input.method.trim())
             .ok_or_else(|| error("payment_method_not_available", "unknown payment method"))?;
-        let details = match (method, input.card) {
-            (MethodType::Card, Some(card)) => MethodDetails::Card {
-                number: CardNumber::new(&card.number)
-                    .map_err(|e| error(e.code(), e.to_string()))?,
-                expiry_month: u8::try_from(card.expiry_month).map_err(|_| {
-                    error("payment_request_invalid", "expiry month must be 1 to 12")
-                })?,
-                expiry_year: u16::try_from(card.expiry_year)
-                    .map_err(|_| error("payment_request_invalid", "expiry year is out of range"))?,
-            },
-            (MethodType::Card, None) => {
-                return Err(error(
-                    "payment_request_invalid",
-                    "card payments need card details",
-                ));
+        let details = match method {
+            MethodType::Card => {
+                super::cards::card_details(
+                    app,
+                    buyer,
+                    input.card.as_ref(),
+                    input.card_token.as_deref(),
+                )
+                .await?
             }
-            (method, _) => MethodDetails::Other {
+            method => MethodDetails::Other {
                 method,
                 extra: input.extra.unwrap_or_default(),
             },

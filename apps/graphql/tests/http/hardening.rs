@@ -30,6 +30,24 @@ fn production_env() -> Vec<(&'static str, &'static str)> {
             "BAZAAR_AUDIT_SIGNING_KEY",
             "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
         ),
+        ("BAZAAR_VAULT_URL", "http://127.0.0.1:9"),
+        (
+            "BAZAAR_VAULT_CHANNEL_KEY",
+            "0101010101010101010101010101010101010101010101010101010101010101",
+        ),
+        (
+            "BAZAAR_VAULT_API_SEED",
+            "0202020202020202020202020202020202020202020202020202020202020202",
+        ),
+        (
+            "BAZAAR_VAULT_PROVIDER_SEED",
+            "0303030303030303030303030303030303030303030303030303030303030303",
+        ),
+        (
+            "BAZAAR_VAULT_PUBLIC_KEY",
+            // The Ed25519 public key of the seed 05 05 ... 05.
+            "6e7a1cdd29b0b78fd13af4c5598feff4ef2a97166e3ca6f2e4fbfccd80505bf1",
+        ),
     ]
 }
 
@@ -51,6 +69,10 @@ const REFUSED: &[(&str, Option<&str>)] = &[
     ("BAZAAR_PAYOUT_RAILS", None),
     ("BAZAAR_PAYOUT_RAILS", Some("sandbox")),
     ("BAZAAR_AUDIT_SIGNING_KEY", None),
+    ("BAZAAR_VAULT_CHANNEL_KEY", None),
+    ("BAZAAR_VAULT_API_SEED", None),
+    ("BAZAAR_VAULT_PROVIDER_SEED", None),
+    ("BAZAAR_VAULT_PUBLIC_KEY", None),
 ];
 
 #[test]

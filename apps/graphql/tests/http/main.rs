@@ -27,5 +27,6 @@ mod support;
 mod tax;
 mod tax_pages;
 mod tenancy;
+mod vault;
 mod walkthrough;
 mod webhooks;

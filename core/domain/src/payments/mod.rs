@@ -293,6 +293,12 @@ pub enum MethodDetails {
         /// The expiry year, four digits, e.g. `2030`.
         expiry_year: u16,
     },
+    /// A card the vault holds: only its token; the provider's connector detokenizes it
+    /// inside the vault's scope.
+    CardToken {
+        /// The vault's token of the card.
+        token: crate::vault::CardToken,
+    },
     /// Any other method; `extra` is what that method needs (an iDEAL issuer, a BLIK code,
     /// a UPI id), empty if nothing.
     Other {
@@ -307,7 +313,7 @@ impl MethodDetails {
     /// The method these details are for.
     pub fn method(&self) -> MethodType {
         match self {
-            Self::Card { .. } => MethodType::Card,
+            Self::Card { .. } | Self::CardToken { .. } => MethodType::Card,
             Self::Other { method, .. } => *method,
         }
     }

@@ -8,6 +8,7 @@
 //! - `channel.rs`: JWS inside JWE between the vault and its callers, and replay refusal.
 //! - `port.rs`: what callers need of the vault ([`CardVault`], [`Detokenizer`]) and the
 //!   channel's development keys.
+//! - `scan.rs`: finding card numbers in logs and dumps, outside the published test numbers.
 //! - `store.rs`: the [`VaultStore`] port; `service.rs`: [`Vault`], which stays locked
 //!   until both shares are given and records every tokenization, detokenization and key
 //!   operation in the audit log.
@@ -16,6 +17,7 @@ mod card;
 pub mod channel;
 mod keys;
 mod port;
+mod scan;
 mod service;
 mod store;
 #[cfg(test)]
@@ -24,6 +26,7 @@ mod tests;
 pub use card::*;
 pub use keys::{Custodian, DataKey, Entropy, KeyUse, MasterKey, Share, sealed_key_version};
 pub use port::*;
+pub use scan::{Finding, TEST_CARD_NUMBERS, find_card_numbers};
 pub use service::*;
 pub use store::*;
 

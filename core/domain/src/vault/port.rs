@@ -17,6 +17,14 @@ pub trait CardVault: Send + Sync {
         tenant: &'a Tenant,
         card: &'a CardData,
     ) -> VaultFuture<'a, VaultedCard>;
+
+    /// What may be shown of `tenant`'s card `token`; another tenant's token is
+    /// [`VaultError::NotFound`].
+    fn display<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        token: &'a CardToken,
+    ) -> VaultFuture<'a, super::CardDisplay>;
 }
 
 /// Detokenizes: the payment provider's connector alone holds one.

@@ -419,15 +419,23 @@ impl<S: VaultStore, A: AuditStore> Vault<S, A> {
         Ok(card)
     }
 
-    /// What may be shown of a tokenized card.
-    pub async fn display(&self, token: &CardToken) -> Result<CardDisplay, VaultError> {
+    /// What may be shown of `tenant`'s tokenized card; another tenant's token is
+    /// [`VaultError::NotFound`], as if it did not exist.
+    pub async fn display(
+        &self,
+        caller: Caller,
+        tenant: &Tenant,
+        token: &CardToken,
+    ) -> Result<CardDisplay, VaultError> {
+        if caller != Caller::Api {
+            return Err(VaultError::Forbidden);
+        }
         self.master()?;
-        Ok(self
-            .store
-            .card(token)
-            .await?
-            .ok_or(VaultError::NotFound)?
-            .display)
+        let card = self.store.card(token).await?.ok_or(VaultError::NotFound)?;
+        if card.tenant != *tenant {
+            return Err(VaultError::NotFound);
+        }
+        Ok(card.display)
     }
 
     /// Makes a new data key for `tenant`; its older keys are retired (they only open).

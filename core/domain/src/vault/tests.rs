@@ -322,3 +322,34 @@ fn replayed_messages_are_refused_within_the_window() {
     .unwrap();
     guard.check(&other, 1_000).unwrap();
 }
+
+#[test]
+fn the_scan_finds_real_card_numbers_and_nothing_else() {
+    // A Luhn-valid Visa number that is not a test number, in several shapes.
+    let real = "4242424242424242";
+    assert!(CardNumber::new(real).is_ok());
+    for text in [
+        format!("card={real}"),
+        format!("\t{real}\n"),
+        "number: 4242 4242 4242 4242".to_owned(),
+        "4242-4242-4242-4242".to_owned(),
+        format!("{{\"n\":\"{real}\"}}"),
+    ] {
+        let found = find_card_numbers(&text);
+        assert_eq!(found.len(), 1, "{text}");
+        assert_eq!(found[0].masked, "424242...4242");
+    }
+    assert_eq!(find_card_numbers(&format!("a\nb\n{real}"))[0].line, 3);
+    for quiet in [
+        // Test numbers, timestamps in microseconds, numbers inside hex or words, a Luhn
+        // failure, too short, too long.
+        "4111111111111111 and 4111 1111 1111 1111 and 5555555555554444".to_owned(),
+        "at=1764672000000000 at=1764672000000007".to_owned(),
+        format!("\\x00{real}ab tok_{real} {real}x"),
+        "4242424242424241".to_owned(),
+        "424242424242".to_owned(),
+        "42424242424242424242".to_owned(),
+    ] {
+        assert_eq!(find_card_numbers(&quiet), [], "{quiet}");
+    }
+}
