@@ -1,9 +1,9 @@
 //! `bazaar-audit scan-pans PATH...`: every file under the paths, searched for card numbers
-//! outside the published test numbers.
+//! outside the published test numbers; `.sql` files are read as database dumps.
 
 use std::path::{Path, PathBuf};
 
-use bazaar_domain::vault::{Finding, find_card_numbers};
+use bazaar_domain::vault::{Finding, find_card_numbers, find_card_numbers_in_dump};
 
 /// The card numbers in every file under `paths` (directories are walked), with their file;
 /// and how many files were read.
@@ -26,5 +26,11 @@ pub fn scan_paths(paths: &[PathBuf]) -> std::io::Result<(Vec<(PathBuf, Finding)>
 
 fn scan_file(path: &Path) -> std::io::Result<Vec<Finding>> {
     let bytes = std::fs::read(path)?;
-    Ok(find_card_numbers(&String::from_utf8_lossy(&bytes)))
+    let text = String::from_utf8_lossy(&bytes);
+    // Database dumps are read column by column (timestamp columns skipped).
+    Ok(if path.extension().is_some_and(|e| e == "sql") {
+        find_card_numbers_in_dump(&text)
+    } else {
+        find_card_numbers(&text)
+    })
 }

@@ -1,5 +1,5 @@
 //! Recording sensitive actions in the audit log (`bazaar_domain::audit`): sign-ins, bank
-//! details, payouts, loans, tax registrations and remittances, staff accounts. Each record
+//! details, payouts, payout schedules and webhook endpoints, loans, staff accounts. Each record
 //! says who, what, when, how it went, from where, and the resource (PCI DSS 10.2.2); never a
 //! card number, bank details or a secret.
 

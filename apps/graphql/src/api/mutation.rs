@@ -489,7 +489,7 @@ impl Mutation {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
         let now = app.now();
-        with_new_secret(|secret| {
+        with_new_secret(ctx, "webhook_endpoint.create", |secret| {
             app.webhooks
                 .create_endpoint(seller, &url, &event_types, secret, now)
         })
@@ -510,7 +510,10 @@ impl Mutation {
         let id = EndpointId::from_uuid(uuid(&id, "endpoint id")?);
         let overlap = secret_overlap(overlap_hours)?;
         let now = app.now();
-        with_new_secret(|secret| app.webhooks.rotate_secret(seller, id, secret, overlap, now)).await
+        with_new_secret(ctx, "webhook_endpoint.rotate_secret", |secret| {
+            app.webhooks.rotate_secret(seller, id, secret, overlap, now)
+        })
+        .await
     }
 
     /// Disables one of the signed-in seller's endpoints, or enables it again (which resets
@@ -524,12 +527,18 @@ impl Mutation {
         let seller = seller(ctx)?;
         let app = app(ctx)?;
         let id = EndpointId::from_uuid(uuid(&id, "endpoint id")?);
-        let endpoint = app
+        let set = app
             .webhooks
             .set_endpoint_enabled(seller, id, enabled, app.now())
-            .await
-            .map_err(events)?;
-        Ok(WebhookEndpointNode::from(&endpoint))
+            .await;
+        let action = if enabled {
+            "webhook_endpoint.enable"
+        } else {
+            "webhook_endpoint.disable"
+        };
+        let resource = ("webhook_endpoint", id.to_string());
+        crate::audit_trail::after(app, super::audit_who(ctx), action, resource, &set).await;
+        Ok(WebhookEndpointNode::from(&set.map_err(events)?))
     }
 
     /// Sends one of the signed-in seller's deliveries again, now, whatever became of it;
@@ -617,13 +626,24 @@ impl Mutation {
 /// Makes a fresh signing secret, has `save` store it (sealed) on an endpoint, and answers
 /// with the endpoint and the secret: the only place the secret is ever shown.
 async fn with_new_secret<Saved>(
+    ctx: &Context<'_>,
+    action: &str,
     save: impl FnOnce(EndpointSecret) -> Saved,
 ) -> Result<WebhookSecretPayload>
 where
     Saved: Future<Output = std::result::Result<WebhookEndpoint, EventStoreError>>,
 {
     let secret = auth::new_endpoint_secret();
-    let endpoint = save(secret.clone()).await.map_err(events)?;
+    let saved = save(secret.clone()).await;
+    let resource = (
+        "webhook_endpoint",
+        saved
+            .as_ref()
+            .map(|endpoint| endpoint.id.to_string())
+            .unwrap_or_default(),
+    );
+    crate::audit_trail::after(app(ctx)?, super::audit_who(ctx), action, resource, &saved).await;
+    let endpoint = saved.map_err(events)?;
     Ok(WebhookSecretPayload {
         endpoint: WebhookEndpointNode::from(&endpoint),
         secret: secret.as_str().to_owned(),

@@ -322,12 +322,11 @@ impl PayoutMutation {
         };
         let schedule = PayoutSchedule::new(interval, delay, minimum, currency).map_err(invalid)?;
         let app = app(ctx)?;
-        let settings = app
-            .payouts
-            .set_schedule(seller, schedule, app.now())
-            .await
-            .map_err(payouts_error)?;
-        Ok(schedule_node(app, &settings, country))
+        let set = app.payouts.set_schedule(seller, schedule, app.now()).await;
+        let resource = ("payout_schedule", seller.to_string());
+        let who = super::audit_who(ctx);
+        crate::audit_trail::after(app, who, "payout_schedule.set", resource, &set).await;
+        Ok(schedule_node(app, &set.map_err(payouts_error)?, country))
     }
 
     /// Pays `amount` (a decimal string in the seller's settlement currency) out of the

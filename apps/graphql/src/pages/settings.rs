@@ -165,6 +165,7 @@ pub async fn schedule(
     app: web::Data<Arc<App>>,
 ) -> Result<HttpResponse, WebError> {
     let (signed, seller) = SignedIn::posted(&app, &request, &form.csrf).await?;
+    let who = audit_trail::of_page(&app, &signed.user, &request);
     let page = SellerPage::for_seller(&app, signed).await?;
     let currency = page.seller.settlement_currency;
     let invalid = |e: bazaar_domain::payouts::PayoutError| WebError::Invalid(e.to_string());
@@ -177,10 +178,10 @@ pub async fn schedule(
     };
     let schedule =
         PayoutSchedule::new(interval, form.delay_days, minimum, currency).map_err(invalid)?;
-    app.payouts
-        .set_schedule(seller, schedule, app.now())
-        .await
-        .map_err(WebError::payouts)?;
+    let set = app.payouts.set_schedule(seller, schedule, app.now()).await;
+    let resource = ("payout_schedule", seller.to_string());
+    audit_trail::after(&app, who, "payout_schedule.set", resource, &set).await;
+    set.map_err(WebError::payouts)?;
     tracing::info!(%seller, interval = %schedule.interval(), "payout schedule changed from the dashboard");
     Ok(back_to_settings())
 }

@@ -83,6 +83,18 @@ async fn sellers_read_balances_set_their_schedule_and_ask_for_payouts() {
         .await;
     assert_eq!(set["setPayoutSchedule"]["interval"], "weekly:friday");
     assert_eq!(set["setPayoutSchedule"]["minimum"]["amount"], "25.00");
+    let mut conn = server.db().connect().unwrap();
+    let recorded: Vec<Action> = diesel::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT action FROM audit_log WHERE action = 'payout_schedule.set' AND outcome = 'success'",
+        ),
+        &mut conn,
+    )
+    .unwrap();
+    assert!(
+        !recorded.is_empty(),
+        "the schedule change is in the audit log"
+    );
     let read = server.ok(Some(&seller), SCHEDULE, json!({})).await;
     assert_eq!(read["payoutSchedule"]["delayDays"], 2);
     for (interval, code) in [
@@ -191,4 +203,11 @@ async fn sellers_read_balances_set_their_schedule_and_ask_for_payouts() {
         )
         .await;
     assert!(seen["payout"].is_null());
+}
+
+#[derive(diesel::QueryableByName)]
+struct Action {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[expect(dead_code, reason = "only counted")]
+    action: String,
 }

@@ -350,6 +350,35 @@ async fn sellers_manage_their_own_webhook_endpoints() {
             code
         );
     }
+
+    // Each change to an endpoint is in the audit log, the other seller's refusals too.
+    for (action, outcome) in [
+        ("webhook_endpoint.create", "success"),
+        ("webhook_endpoint.create", "failure"),
+        ("webhook_endpoint.rotate_secret", "success"),
+        ("webhook_endpoint.rotate_secret", "failure"),
+        ("webhook_endpoint.disable", "success"),
+        ("webhook_endpoint.disable", "failure"),
+        ("webhook_endpoint.enable", "success"),
+    ] {
+        assert!(audited(&server, action, outcome) > 0, "{action} {outcome}");
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many audit records of `action` with `outcome` the log holds.
+fn audited(server: &Server, action: &str, outcome: &str) -> i64 {
+    diesel::sql_query("SELECT count(*) AS n FROM audit_log WHERE action = $1 AND outcome = $2")
+        .bind::<diesel::sql_types::Text, _>(action)
+        .bind::<diesel::sql_types::Text, _>(outcome)
+        .get_result::<Count>(&mut server.db().connect().unwrap())
+        .unwrap()
+        .n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,7 +26,7 @@ mod tests;
 pub use card::*;
 pub use keys::{Custodian, DataKey, Entropy, KeyUse, MasterKey, Share, sealed_key_version};
 pub use port::*;
-pub use scan::{Finding, TEST_CARD_NUMBERS, find_card_numbers};
+pub use scan::{Finding, TEST_CARD_NUMBERS, find_card_numbers, find_card_numbers_in_dump};
 pub use service::*;
 pub use store::*;
 

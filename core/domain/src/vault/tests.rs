@@ -353,3 +353,39 @@ fn the_scan_finds_real_card_numbers_and_nothing_else() {
         assert_eq!(find_card_numbers(&quiet), [], "{quiet}");
     }
 }
+
+#[test]
+fn uuids_are_not_card_numbers_and_dumps_skip_timestamp_columns() {
+    // A UUID whose groups are all digits (16 of them before the last group).
+    assert_eq!(
+        find_card_numbers("23476001-1474-5404-afd6-2785ddc635d4"),
+        []
+    );
+    assert_eq!(
+        find_card_numbers("4242 4242-4242 4242"),
+        [],
+        "mixed separators"
+    );
+    assert_eq!(
+        find_card_numbers("3782 822463 10006").len(),
+        0,
+        "fails the Luhn check"
+    );
+    assert_eq!(
+        find_card_numbers("3714 496353 98431").len(),
+        1,
+        "Amex grouping"
+    );
+    let dump = "SET x = 1;\n\
+        COPY public.ledger_transfers (id, amount, ts, created_at, note) FROM stdin;\n\
+        1\t5\t2704210892000001\t2307063878000003\tfine\n\
+        2\t5\t2704210892000001\t2307063878000003\t4242424242424242\n\
+        \\.\n\
+        COPY public.other (n) FROM stdin;\n\
+        2704210892000001\n\
+        \\.\n";
+    let found = find_card_numbers_in_dump(dump);
+    let lines: Vec<usize> = found.iter().map(|f| f.line).collect();
+    // The card number in a text column, and the same digits once outside a timestamp column.
+    assert_eq!(lines, [4, 7]);
+}
