@@ -162,20 +162,6 @@ struct Counts {
 }
 
 impl VaultStore for PostgresVault {
-    async fn master_check(&self) -> std::result::Result<Option<(String, KeyUse)>, VaultStoreError> {
-        self.db
-            .run("vault_master", Mode::Read, |conn| {
-                let row: Option<(String, String)> = vault_master::table
-                    .find(1)
-                    .select((vault_master::check_value, vault_master::key_use))
-                    .first(conn)
-                    .optional()?;
-                row.map(|(check, used)| Ok((check, key_use(&used)?)))
-                    .transpose()
-            })
-            .await
-    }
-
     async fn init_master_check(
         &self,
         check: &str,

@@ -179,32 +179,28 @@ impl VaultClient {
 
     /// Whether the vault serves: `locked`, `half_unlocked` or `unlocked`.
     pub async fn status(&self) -> Result<String, VaultError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/status", self.url))
-            .send()
+        self.plain(self.http.get(format!("{}/v1/status", self.url)), "status")
             .await
-            .map_err(|e| unavailable(e, "status"))?;
-        let value: Value = response
-            .json()
-            .await
-            .map_err(|e| unavailable(e, "status"))?;
-        text(&value, "state")
     }
 
     /// Gives one custodian's share; answers the vault's state after it.
     pub async fn unlock(&self, share: &str) -> Result<String, VaultError> {
-        let response = self
+        let request = self
             .http
             .post(format!("{}/v1/unlock", self.url))
-            .body(share.trim().to_owned())
-            .send()
-            .await
-            .map_err(|e| unavailable(e, "unlock"))?;
-        let value: Value = response
-            .json()
-            .await
-            .map_err(|e| unavailable(e, "unlock"))?;
+            .body(share.trim().to_owned());
+        self.plain(request, "unlock").await
+    }
+
+    /// Sends one of the routes answered in the clear (status, unlock): the state, or the
+    /// error its code names.
+    async fn plain(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &'static str,
+    ) -> Result<String, VaultError> {
+        let response = request.send().await.map_err(|e| unavailable(e, what))?;
+        let value: Value = response.json().await.map_err(|e| unavailable(e, what))?;
         match value.get("code").and_then(Value::as_str) {
             Some(code) => Err(error_of(code)),
             None => text(&value, "state"),

@@ -79,34 +79,17 @@ async fn appends(url: &str, options: &Options) -> Result<(Vec<u64>, u64, Duratio
         options.appenders,
         RetryPolicy::default(),
     ));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(u64::from(options.seconds));
-    let mut tasks = Vec::new();
-    for task in 0..options.appenders {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut latencies, mut errors, mut n) = (Vec::new(), 0_u64, u64::from(task));
-            while Instant::now() < deadline {
-                let at = Instant::now();
+    let store_for_tasks = store.clone();
+    let (latencies, errors, elapsed) =
+        crate::stats::drive(options.appenders, options.seconds, move |n| {
+            let store = store_for_tasks.clone();
+            async move {
                 let now =
                     Timestamp::from_micros(1_780_000_000_000_000 + i64::try_from(n).unwrap_or(0));
-                match store.append(&entry(n), now).await {
-                    Ok(_) => {
-                        latencies.push(u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX))
-                    }
-                    Err(_) => errors += 1,
-                }
-                n += 256;
+                store.append(&entry(n), now).await.is_ok()
             }
-            (latencies, errors)
-        }));
-    }
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        let (mut some, failed) = task.await.map_err(fail("appender"))?;
-        latencies.append(&mut some);
-        errors += failed;
-    }
+        })
+        .await?;
     let head = store.head().await.map_err(fail("head"))?;
     let count = head.map_or(0, |head| head.seq);
     if count != u64::try_from(latencies.len()).unwrap_or(0) {
@@ -115,7 +98,7 @@ async fn appends(url: &str, options: &Options) -> Result<(Vec<u64>, u64, Duratio
             latencies.len()
         ));
     }
-    Ok((latencies, errors, started.elapsed()))
+    Ok((latencies, errors, elapsed))
 }
 
 /// Writes an export of `records` records to `path`; answers the signing key.

@@ -49,6 +49,46 @@ pub fn ms(us: u64) -> String {
     format!("{}.{:02}", us / 1000, (us % 1000) / 10)
 }
 
+/// Runs `op` from `tasks` tasks until `seconds` have passed, each call numbered (task `t`
+/// calls with `t`, `t + 256`, `t + 512`, ...); answers the latency of each call that
+/// succeeded in microseconds, how many failed, and the time taken.
+pub async fn drive<Op, Fut>(
+    tasks: u32,
+    seconds: u32,
+    op: Op,
+) -> Result<(Vec<u64>, u64, Duration), String>
+where
+    Op: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_secs(u64::from(seconds));
+    let mut handles = Vec::new();
+    for task in 0..tasks {
+        let op = op.clone();
+        handles.push(tokio::spawn(async move {
+            let (mut latencies, mut errors, mut n) = (Vec::new(), 0_u64, u64::from(task));
+            while std::time::Instant::now() < deadline {
+                let at = std::time::Instant::now();
+                if op(n).await {
+                    latencies.push(u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX));
+                } else {
+                    errors += 1;
+                }
+                n += 256;
+            }
+            (latencies, errors)
+        }));
+    }
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for handle in handles {
+        let (mut some, failed) = handle.await.map_err(|e| format!("task: {e}"))?;
+        latencies.append(&mut some);
+        errors += failed;
+    }
+    Ok((latencies, errors, started.elapsed()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@
 //! 1,000 tenants.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bazaar_domain::payments::CardNumber;
 use bazaar_domain::vault::{CardData, CardVault, KeyUse, Share, Tenant, development};
@@ -109,39 +109,18 @@ async fn tokenize(url: String, options: &Options) -> Result<(Vec<u64>, u64, Dura
         .await
         .map_err(fail("unlock"))?;
     let api = Arc::new(client("api"));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(u64::from(options.seconds));
-    let mut tasks = Vec::new();
-    for task in 0..options.callers {
+    crate::stats::drive(options.callers, options.seconds, move |n| {
         let api = api.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut latencies, mut errors, mut n) = (Vec::new(), 0_u64, task);
-            while Instant::now() < deadline {
-                let tenant = Tenant::new(&format!("buyer:{}", n % 1_000));
-                let card = random_card(&mut rand::rng());
-                let (Ok(tenant), Ok(card)) = (tenant, card) else {
-                    errors += 1;
-                    continue;
-                };
-                let at = Instant::now();
-                match api.tokenize(&tenant, &card).await {
-                    Ok(_) => {
-                        latencies.push(u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX))
-                    }
-                    Err(_) => errors += 1,
-                }
-                n += 256;
+        async move {
+            let tenant = Tenant::new(&format!("buyer:{}", n % 1_000));
+            let card = random_card(&mut rand::rng());
+            match (tenant, card) {
+                (Ok(tenant), Ok(card)) => api.tokenize(&tenant, &card).await.is_ok(),
+                _ => false,
             }
-            (latencies, errors)
-        }));
-    }
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for task in tasks {
-        let (mut some, failed) = task.await.map_err(fail("caller"))?;
-        latencies.append(&mut some);
-        errors += failed;
-    }
-    Ok((latencies, errors, started.elapsed()))
+        }
+    })
+    .await
 }
 
 pub fn run(options: Options) -> Result<(), String> {

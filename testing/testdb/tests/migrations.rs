@@ -98,29 +98,20 @@ fn migrations_go_up_down_and_up_again_to_the_same_schema() {
     );
 }
 
-#[test]
-fn migrations_follow_the_cockroachdb_rules() {
-    let dir = migrations_dir();
-    let report = lint_migrations_dir(&dir).unwrap();
-    let ups = report
-        .files
-        .iter()
-        .filter(|f| f.ends_with("up.sql"))
-        .count();
-    let embedded = MigrationSource::<Pg>::migrations(&MIGRATIONS)
-        .unwrap()
-        .len();
+/// Lints every migration under `dir` and checks it read as many as diesel embeds from
+/// `embedded`, each with a `down.sql`, and that none breaks the CockroachDB rules.
+#[expect(clippy::unwrap_used, reason = "a test helper fails loudly")]
+fn assert_lint_clean(dir: &Path, embedded: &diesel_migrations::EmbeddedMigrations) {
+    let report = lint_migrations_dir(dir).unwrap();
+    let count = |suffix: &str| report.files.iter().filter(|f| f.ends_with(suffix)).count();
+    let ups = count("up.sql");
+    let embedded = MigrationSource::<Pg>::migrations(embedded).unwrap().len();
     assert!(ups > 0, "no migrations found in {}", dir.display());
     assert_eq!(
         ups, embedded,
         "the lint did not read every migration diesel embeds"
     );
-    let downs = report
-        .files
-        .iter()
-        .filter(|f| f.ends_with("down.sql"))
-        .count();
-    assert_eq!(downs, ups, "every migration needs a down.sql");
+    assert_eq!(count("down.sql"), ups, "every migration needs a down.sql");
     assert!(
         report.violations.is_empty(),
         "migrations break the CockroachDB rules (docs/cockroachdb.md):\n{}",
@@ -134,29 +125,12 @@ fn migrations_follow_the_cockroachdb_rules() {
 }
 
 #[test]
+fn migrations_follow_the_cockroachdb_rules() {
+    assert_lint_clean(&migrations_dir(), &MIGRATIONS);
+}
+
+#[test]
 fn the_vault_database_migrations_follow_the_cockroachdb_rules_too() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../adapters/schema/vault_migrations");
-    let report = lint_migrations_dir(&dir).unwrap();
-    let ups = report
-        .files
-        .iter()
-        .filter(|f| f.ends_with("up.sql"))
-        .count();
-    let embedded = MigrationSource::<Pg>::migrations(&bazaar_schema::vault::VAULT_MIGRATIONS)
-        .unwrap()
-        .len();
-    assert!(
-        ups > 0 && ups == embedded,
-        "{ups} read, {embedded} embedded"
-    );
-    assert!(
-        report.violations.is_empty(),
-        "{}",
-        report
-            .violations
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_lint_clean(&dir, &bazaar_schema::vault::VAULT_MIGRATIONS);
 }

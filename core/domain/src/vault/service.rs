@@ -127,11 +127,6 @@ impl<S: VaultStore, A: AuditStore> Vault<S, A> {
         }
     }
 
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
     /// Whether the vault serves.
     pub fn state(&self) -> LockState {
         match &*self.lock.lock().unwrap_or_else(PoisonError::into_inner) {
@@ -494,12 +489,13 @@ impl<S: VaultStore, A: AuditStore> Vault<S, A> {
             .stale_cards(limit.min(REENCRYPT_BATCH_MAX))
             .await?;
         let mut moved: u64 = 0;
-        // Another process may have rotated since this one cached the keys.
-        self.keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        // Another process may have rotated since this one cached a tenant's keys: each
+        // tenant's are read afresh once per batch.
+        let mut refreshed = std::collections::HashSet::new();
         for card in &stale {
+            if refreshed.insert(card.tenant.clone()) {
+                self.forget_keys(&card.tenant);
+            }
             let keys = self
                 .keys_with(&master, &card.tenant, card.key_version)
                 .await?;

@@ -55,11 +55,6 @@ pub struct Progress {
 
 /// Where the vault keeps what it keeps.
 pub trait VaultStore: Send + Sync {
-    /// The master key's check value and use, once set.
-    fn master_check(
-        &self,
-    ) -> impl Future<Output = Result<Option<(String, KeyUse)>, VaultStoreError>> + Send;
-
     /// Sets the check value unless one is set; answers the one stored.
     fn init_master_check(
         &self,
