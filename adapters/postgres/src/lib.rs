@@ -23,6 +23,7 @@ mod lending;
 mod outbox;
 mod payouts;
 mod reconciliation;
+mod reseal;
 mod retry;
 mod sealed;
 mod sql;
@@ -49,8 +50,9 @@ pub use instrument::{count_queries, queries_executed};
 pub use lending::PostgresLending;
 pub use payouts::PostgresPayouts;
 pub use reconciliation::PostgresReconciliation;
+pub use reseal::{RESEAL_BATCH_MAX, ResealStep};
 pub use retry::RetryPolicy;
-pub use sealed::{SealError, SecretKey};
+pub use sealed::{SealError, SecretKey, SecretKeys};
 pub use tax::PostgresTax;
 pub use vault::PostgresVault;
 

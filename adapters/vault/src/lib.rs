@@ -2,15 +2,20 @@
 //! (JWE) for the vault; each answer is signed by the vault and encrypted back. The API holds
 //! the `api` party and can only tokenize; the payment provider's connector holds the
 //! `provider` party, the only one the vault detokenizes for; key custodians and
-//! administrators hold `admin`.
+//! administrators hold `admin`. The API and the workers (which sign as `api`) also fetch
+//! the keyrings that seal webhook secrets and bank details ([`KeyringSource`]).
+//!
+//! [`link`] reads where the vault is and the channel's keys from the environment.
+
+pub mod link;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bazaar_domain::payments::CardNumber;
 use bazaar_domain::vault::channel::{self, ChannelKey, Party, Peer};
 use bazaar_domain::vault::{
-    Brand, CardData, CardDisplay, CardToken, CardVault, Detokenizer, Entropy, Progress, Tenant,
-    VaultError, VaultFuture, VaultedCard,
+    Brand, CardData, CardDisplay, CardToken, CardVault, DataKey, Detokenizer, Entropy, Keyring,
+    KeyringPurpose, KeyringSource, Progress, Tenant, VaultError, VaultFuture, VaultedCard,
 };
 use rand::RngCore;
 use serde_json::{Value, json};
@@ -259,6 +264,30 @@ impl Detokenizer for VaultClient {
                 number(&ok, "expiry_month")?,
                 number(&ok, "expiry_year")?,
             )
+        })
+    }
+}
+
+fn data_key(value: &Value) -> Result<DataKey, VaultError> {
+    let malformed = VaultError::Channel(channel::ChannelError::Malformed);
+    let bytes = hex::decode(text(value, "key")?).map_err(|_| malformed.clone())?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| malformed)?;
+    Ok(DataKey::from_bytes(number(value, "version")?, key))
+}
+
+impl KeyringSource for VaultClient {
+    fn keyring(&self, purpose: KeyringPurpose) -> VaultFuture<'_, Keyring> {
+        Box::pin(async move {
+            let ok = self
+                .call(json!({"op": "keyring", "purpose": purpose.name()}))
+                .await?;
+            let keys = field(&ok, "keys")?
+                .as_array()
+                .ok_or(VaultError::Channel(channel::ChannelError::Malformed))?
+                .iter()
+                .map(data_key)
+                .collect::<Result<Vec<_>, _>>()?;
+            Keyring::new(purpose, keys)
         })
     }
 }

@@ -126,6 +126,7 @@ fn worker_config(
         amqp_url: AMQP_URL.to_owned(),
         amqp_prefix: prefix.to_owned(),
         secrets_key,
+        vault: None,
         roles,
         relay_batch: options.relay_batch,
         relay_idle: Duration::from_millis(20),

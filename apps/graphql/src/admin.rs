@@ -8,6 +8,7 @@
 //! bazaar-admin reconcile open-items RUN_ID                     (CSV on standard output)
 //! bazaar-admin finance-user EMAIL     (the password: BAZAAR_ADMIN_PASSWORD, else standard input's first line)
 //! bazaar-admin compliance-user EMAIL  (the same)
+//! bazaar-admin reseal [--batch N]     (webhook secrets and bank details onto the vault's newest keys)
 //! ```
 //!
 //! Staff accounts created here are recorded in the audit log.
@@ -34,8 +35,8 @@ use bazaar_domain::reconciliation::{
 use bazaar_ledger::Clock;
 use bazaar_money::Currency;
 use bazaar_postgres::{
-    LedgerConfig, PostgresIdentity, PostgresLedger, PostgresReconciliation, RetryPolicy,
-    SystemClock,
+    LedgerConfig, PostgresEvents, PostgresIdentity, PostgresLedger, PostgresPayouts,
+    PostgresReconciliation, RetryPolicy, SystemClock,
 };
 
 use crate::config::Config;
@@ -47,7 +48,8 @@ const USAGE: &str = "usage:
   bazaar-admin reconcile trial-balance [--at YYYY-MM-DD]
   bazaar-admin reconcile open-items RUN_ID
   bazaar-admin finance-user EMAIL
-  bazaar-admin compliance-user EMAIL";
+  bazaar-admin compliance-user EMAIL
+  bazaar-admin reseal [--batch N]";
 
 /// The longest file an import reads: 1 GiB.
 const FILE_BYTES_MAX: u64 = 1 << 30;
@@ -394,8 +396,83 @@ async fn dispatch(config: &Config, args: &[String]) -> Outcome {
         [command, rest @ ..] if command == "compliance-user" => {
             staff_user(config, &Args::parse(rest, &[])?, Role::Compliance).await
         }
+        [command, rest @ ..] if command == "reseal" => {
+            reseal(config, &Args::parse(rest, &[])?).await
+        }
         _ => Err(usage("")),
     }
+}
+
+/// Moves every webhook secret and every bank account's details onto the newest key of
+/// their vault keyring (after a rotation, or off the flat `BAZAAR_SECRETS_KEY`), a batch at
+/// a time with a progress bar; records the run in the audit log.
+async fn reseal(config: &Config, args: &Args) -> Outcome {
+    if config.vault.is_none() {
+        return Err(Failure::Failed(
+            "BAZAAR_VAULT_URL is unset: there are no vault keys to move secrets onto".to_owned(),
+        ));
+    }
+    let batch = match args.value("batch") {
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=bazaar_postgres::RESEAL_BATCH_MAX).contains(n))
+            .ok_or_else(|| usage("--batch is 1 to 1000"))?,
+        None => bazaar_postgres::RESEAL_BATCH_MAX,
+    };
+    let (webhook_keys, bank_keys) = crate::state::secret_keys(config);
+    let events = PostgresEvents::new(
+        &config.database_url,
+        2,
+        RetryPolicy::default(),
+        webhook_keys,
+    );
+    let payouts = PostgresPayouts::new(&config.database_url, 2, RetryPolicy::default(), bank_keys);
+    let mut moved = [0_u64; 2];
+    for (table, label) in [(0, "webhook secrets"), (1, "bank details")] {
+        let mut progress = Progress::new(label);
+        let (mut after, mut done) = (None, 0_u64);
+        loop {
+            let step = match table {
+                0 => events
+                    .reseal_secrets(after, batch)
+                    .await
+                    .map_err(|e| e.to_string()),
+                _ => payouts
+                    .reseal_bank_details(after, batch)
+                    .await
+                    .map_err(|e| e.to_string()),
+            }
+            .map_err(|e| Failure::Failed(format!("{label}: {e}")))?;
+            done = done.saturating_add(step.scanned);
+            if let Some(count) = moved.get_mut(table) {
+                *count = count.saturating_add(step.moved);
+            }
+            let shown = usize::try_from(done).unwrap_or(usize::MAX);
+            progress.update(
+                shown,
+                usize::try_from(step.total.max(done)).unwrap_or(usize::MAX),
+            );
+            match step.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    let [secrets, accounts] = moved;
+    let mut entry = crate::audit_trail::entry(
+        "admin-cli",
+        "secrets.reseal",
+        ("keyring", String::new()),
+        "bazaar-admin",
+    );
+    entry.detail = format!("{secrets} webhook endpoints and {accounts} bank accounts moved");
+    crate::state::audit_trail(config)
+        .record(entry, SystemClock.now())
+        .await
+        .map_err(|e| Failure::Failed(format!("the audit log refused the record: {e}")))?;
+    println!("moved {secrets} webhook endpoints' secrets and {accounts} bank accounts' details");
+    Ok(())
 }
 
 /// Runs the command line `args` (without the program name).

@@ -45,16 +45,17 @@ pub struct Config {
     pub workers: bool,
     /// `BAZAAR_DEMO_PRODUCTS` (default 3,000, at most 1,000,000): the demo catalogue's size.
     pub demo_products: u32,
-    /// `BAZAAR_SECRETS_KEY`: 64 hex characters, the key webhook endpoint secrets are sealed
-    /// with. `None` when unset: the server then makes a key of its own at start (and warns),
-    /// which secrets sealed before a restart do not open with.
+    /// `BAZAAR_SECRETS_KEY`: 64 hex characters, the flat key of webhook secrets and bank
+    /// details. With a vault it only opens what it sealed before (re-sealing moves that onto
+    /// the vault's keyrings). Without a vault and unset, the server makes a key of its own
+    /// at start (and warns), which secrets sealed before a restart do not open with.
     pub secrets_key: Option<SecretKey>,
     /// `BAZAAR_AUDIT_SIGNING_KEY`: 64 hex characters, the Ed25519 seed that signs the audit
     /// log's checkpoints and exports. `None` when unset: a public development key is used,
     /// which production mode refuses.
     pub audit_signing_key: Option<[u8; 32]>,
-    /// The card vault, when `BAZAAR_VAULT_URL` is set (see `vault_link`).
-    pub vault: Option<crate::vault_link::VaultLink>,
+    /// The card vault, when `BAZAAR_VAULT_URL` is set (see `bazaar_vault_client::link`).
+    pub vault: Option<bazaar_vault_client::link::VaultLink>,
     /// `BAZAAR_AUDIT_CHECKPOINT_SECS` (default 300): how often the workers sign a checkpoint
     /// of the audit log.
     pub audit_checkpoint_secs: u32,
@@ -223,9 +224,9 @@ pub enum ProductionRefusal {
     /// `BAZAAR_SANDBOX_HMAC_KEY` unset, the public default, or short: notifications could be
     /// forged.
     WeakHmacKey,
-    /// `BAZAAR_SECRETS_KEY` unset: webhook secrets would be sealed with a key made at start
-    /// and lost at the next restart.
-    GeneratedSecretsKey,
+    /// `BAZAAR_VAULT_URL` unset: webhook secrets and bank details would be sealed by one
+    /// flat key that never rotates.
+    NoVault,
     /// `BAZAAR_GRAPHIQL` on.
     Graphiql,
     /// `BAZAAR_METRICS_TOKEN` unset or short: anyone could read the metrics.
@@ -257,8 +258,8 @@ impl ProductionRefusal {
             Self::WeakHmacKey => {
                 "BAZAAR_SANDBOX_HMAC_KEY is unset, the public default or shorter than 32 bytes; set a secret notification key"
             }
-            Self::GeneratedSecretsKey => {
-                "BAZAAR_SECRETS_KEY is unset, so webhook secrets would be sealed with a key made at start and lost on restart; set 64 hex characters"
+            Self::NoVault => {
+                "BAZAAR_VAULT_URL is unset, so webhook secrets and bank details would be sealed by one flat key that never rotates; run the card vault"
             }
             Self::Graphiql => "BAZAAR_GRAPHIQL is on; set BAZAAR_GRAPHIQL=0",
             Self::OpenMetrics => {
@@ -380,9 +381,11 @@ impl Config {
                         })
                 })
                 .transpose()?,
-            vault: crate::vault_link::VaultLink::from_env(var).map_err(|error| ConfigError {
-                name: error.name,
-                reason: error.reason.to_owned(),
+            vault: bazaar_vault_client::link::VaultLink::from_env(var).map_err(|error| {
+                ConfigError {
+                    name: error.name,
+                    reason: error.reason.to_owned(),
+                }
             })?,
             audit_checkpoint_secs: parse("BAZAAR_AUDIT_CHECKPOINT_SECS", 300_u32)?.max(1),
             audit_retention_days: parse(
@@ -431,10 +434,7 @@ impl Config {
                     || self.sandbox_hmac_key.len() < PRODUCTION_HMAC_KEY_BYTES_MIN,
                 ProductionRefusal::WeakHmacKey,
             ),
-            (
-                self.secrets_key.is_none(),
-                ProductionRefusal::GeneratedSecretsKey,
-            ),
+            (self.vault.is_none(), ProductionRefusal::NoVault),
             (self.graphiql, ProductionRefusal::Graphiql),
             (
                 self.audit_signing_key.is_none(),
@@ -454,7 +454,7 @@ impl Config {
         let vault = self
             .vault
             .as_ref()
-            .map(crate::vault_link::VaultLink::development_keys)
+            .map(bazaar_vault_client::link::VaultLink::development_keys)
             .unwrap_or_default();
         let vault_checks = [
             (vault.channel, ProductionRefusal::DevelopmentVaultChannelKey),

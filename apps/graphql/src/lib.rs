@@ -19,7 +19,6 @@ mod ready;
 mod setup;
 mod sign_in;
 mod state;
-pub mod vault_link;
 mod workers;
 
 use actix_web::dev::Service;

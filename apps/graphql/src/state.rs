@@ -13,6 +13,7 @@ use bazaar_domain::reconciliation::Reconciliations;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
 use bazaar_domain::tax::{Platform, TaxData};
 use bazaar_domain::tax_desk::TaxDesk;
+use bazaar_domain::vault::{KeyringPurpose, KeyringSource};
 use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
@@ -20,7 +21,7 @@ use bazaar_payouts::{ConfiguredRails, SandboxBank, SandboxRails};
 use bazaar_postgres::{
     LedgerConfig, PostgresAudit, PostgresCommerce, PostgresEvents, PostgresIdentity,
     PostgresLedger, PostgresLending, PostgresPayouts, PostgresReconciliation, PostgresTax,
-    RetryPolicy, SecretKey, SystemClock,
+    RetryPolicy, SecretKey, SecretKeys, SystemClock,
 };
 
 use crate::config::{Config, PaymentProviderKind};
@@ -181,13 +182,13 @@ impl App {
                 ..IdentityPolicy::default()
             },
         );
-        let secrets = secrets_key(&config);
+        let (webhook_keys, bank_keys) = secret_keys(&config);
         let webhooks = Webhooks::new(
             PostgresEvents::new(
                 &config.database_url,
                 config.db_pool,
                 RetryPolicy::default(),
-                secrets.clone(),
+                webhook_keys,
             ),
             WebhookPolicy {
                 allow_loopback_http: config.webhook_allow_loopback_http,
@@ -224,10 +225,13 @@ impl App {
         let (vies, vat_number) = vat_registry(&config)?;
         let metrics = Metrics::new(config.metrics_operations_max)
             .map_err(|e| StartError::Metrics(e.to_string()))?;
-        let payouts = payouts(&config, secrets, payout_ledger);
+        let payouts = payouts(&config, bank_keys, payout_ledger);
         Ok(Arc::new(Self {
             audit: audit_trail(&config),
-            vault: config.vault.as_ref().map(crate::vault_link::VaultLink::api),
+            vault: config
+                .vault
+                .as_ref()
+                .map(bazaar_vault_client::link::VaultLink::api),
             market,
             identity,
             webhooks,
@@ -299,7 +303,7 @@ fn provider(config: &Config, clock: Arc<dyn Clock>) -> Result<ConfiguredProvider
 /// Payouts through the configured rail connector.
 fn payouts(
     config: &Config,
-    secrets: SecretKey,
+    secrets: SecretKeys,
     ledger: PostgresLedger,
 ) -> Payouts<PostgresPayouts, ConfiguredRails, PostgresLedger> {
     Payouts::new(
@@ -339,13 +343,25 @@ pub fn audit_trail(config: &Config) -> AuditTrail<PostgresAudit> {
 /// audit key`, zero-padded. Anyone can sign with it; production refuses it.
 pub const DEVELOPMENT_AUDIT_SEED: [u8; 32] = *b"bazaar development audit key\0\0\0\0";
 
-/// `BAZAAR_SECRETS_KEY`, or a key made for this run when it is unset.
-fn secrets_key(config: &Config) -> SecretKey {
-    config.secrets_key.clone().unwrap_or_else(|| {
+/// The keys of webhook secrets and bank details: the vault's keyrings of each (the API
+/// signs for them), with `BAZAAR_SECRETS_KEY`, when set, still opening what it sealed before
+/// the vault; without a vault that flat key, or a key made for this run when it is unset.
+pub(crate) fn secret_keys(config: &Config) -> (SecretKeys, SecretKeys) {
+    if let Some(link) = &config.vault {
+        let source: Arc<dyn KeyringSource> = link.api();
+        let flat = config.secrets_key.clone();
+        return (
+            SecretKeys::from_vault(source.clone(), KeyringPurpose::WebhookSecrets, flat.clone()),
+            SecretKeys::from_vault(source, KeyringPurpose::BankDetails, flat),
+        );
+    }
+    let flat = config.secrets_key.clone().unwrap_or_else(|| {
         tracing::warn!(
-            "BAZAAR_SECRETS_KEY is not set: webhook secrets are sealed with a key made for this \
-             run, and secrets sealed with it will not open after a restart"
+            "neither BAZAAR_VAULT_URL nor BAZAAR_SECRETS_KEY is set: webhook secrets and bank \
+             details are sealed with a key made for this run, which will not open them after a \
+             restart"
         );
         SecretKey::generate()
-    })
+    });
+    (flat.clone().into(), flat.into())
 }

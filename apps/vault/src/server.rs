@@ -9,7 +9,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use bazaar_domain::payments::CardNumber;
 use bazaar_domain::vault::channel::{self, ChannelKey, Opened, Party, Peer, ReplayGuard};
 use bazaar_domain::vault::{
-    Caller, CardData, CardToken, LockState, Share, Tenant, Vault, VaultError,
+    Caller, CardData, CardToken, KeyringPurpose, LockState, Share, Tenant, Vault, VaultError,
 };
 use bazaar_ledger::Timestamp;
 use bazaar_postgres::{PostgresAudit, PostgresVault, RetryPolicy};
@@ -256,6 +256,16 @@ async fn dispatch(vault: &Store, opened: &Opened) -> Result<Value, VaultError> {
             let tenant = Tenant::new(text(body, "tenant")?)?;
             let token = CardToken::parse(text(body, "token")?)?;
             Ok(display_json(&vault.display(caller, &tenant, &token).await?))
+        }
+        "keyring" => {
+            let purpose = KeyringPurpose::parse(text(body, "purpose")?)?;
+            let keyring = vault.keyring(caller, purpose, now()).await?;
+            let keys: Vec<Value> = keyring
+                .keys()
+                .iter()
+                .map(|key| json!({"version": key.version, "key": hex::encode(key.expose_bytes())}))
+                .collect();
+            Ok(json!({"purpose": purpose.name(), "keys": keys}))
         }
         "rotate" => {
             let tenant = Tenant::new(text(body, "tenant")?)?;

@@ -42,8 +42,12 @@ pub struct WorkerConfig {
     pub amqp_url: String,
     /// `BAZAAR_AMQP_PREFIX` (default `bazaar`): the prefix of every exchange and queue name.
     pub amqp_prefix: String,
-    /// `BAZAAR_SECRETS_KEY`: 64 hex characters; opens the sealed endpoint secrets.
+    /// `BAZAAR_SECRETS_KEY`: 64 hex characters, the flat key of webhook secrets and bank
+    /// details; required without a vault, with one it only opens what it sealed before.
     pub secrets_key: String,
+    /// The card vault (`BAZAAR_VAULT_URL` and the channel's keys, as the API reads them),
+    /// whose keyrings seal webhook secrets and bank details.
+    pub vault: Option<bazaar_vault_client::link::VaultLink>,
     /// `BAZAAR_WORKER_ROLES` (default `relay,activity,webhooks`).
     pub roles: Vec<Role>,
     /// `BAZAAR_RELAY_BATCH` (default 1000): events per publish.
@@ -163,14 +167,21 @@ impl WorkerConfig {
     /// Reads the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         let secrets_key = setting("BAZAAR_SECRETS_KEY", String::new())?;
-        if secrets_key.is_empty() {
+        let vault = bazaar_vault_client::link::VaultLink::from_env(|name| std::env::var(name).ok())
+            .map_err(|error| ConfigError {
+                name: error.name,
+                reason: error.reason.to_owned(),
+            })?;
+        if secrets_key.is_empty() && vault.is_none() {
             return Err(ConfigError {
                 name: "BAZAAR_SECRETS_KEY",
-                reason: "required: 64 hex characters (scripts/run makes one for local use)"
+                reason: "required without BAZAAR_VAULT_URL: 64 hex characters (scripts/run \
+                         makes one for local use)"
                     .to_owned(),
             });
         }
         Ok(Self {
+            vault,
             database_url: setting(
                 "BAZAAR_DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/bazaar".to_owned(),

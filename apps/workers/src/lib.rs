@@ -23,8 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_domain::events::{EVENT_VERSION, EventBus, EventEnvelope, EventStoreError, Outbox};
+use bazaar_domain::vault::{KeyringPurpose, KeyringSource};
 use bazaar_domain::webhooks::{AttemptResult, DeliveryJob, RetrySchedule, WebhookPolicy, Webhooks};
-use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey};
+use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey, SecretKeys};
 use bazaar_rabbitmq::{
     AmqpBus, ConsumerSpec, EnvelopeError, Link, Topology, Verdict, backoff, sleep_or_shutdown,
 };
@@ -53,6 +54,16 @@ type WebhookService = Webhooks<PostgresEvents>;
 pub enum StartError {
     #[error("BAZAAR_SECRETS_KEY: {0}")]
     SecretsKey(#[from] bazaar_postgres::SealError),
+    #[error(
+        "production mode (BAZAAR_ENV=production) refuses to run without the card vault: \
+         BAZAAR_VAULT_URL is unset, so secrets would be sealed by one flat key that never rotates"
+    )]
+    NoVault,
+    #[error(
+        "production mode (BAZAAR_ENV=production) refuses the vault channel's public \
+         development key in {0}"
+    )]
+    DevelopmentVaultKey(&'static str),
     #[error("the HTTP client could not be built: {0}")]
     Http(#[from] reqwest::Error),
     #[error(
@@ -84,6 +95,52 @@ pub fn consumers() -> Vec<ConsumerSpec> {
     ]
 }
 
+/// What production mode refuses: the sandbox rails, running without the vault, and the
+/// vault channel's development keys.
+fn refuse_in_production(config: &WorkerConfig) -> Result<(), StartError> {
+    if config.roles.contains(&Role::Payouts) {
+        return Err(StartError::SandboxRails);
+    }
+    let Some(vault) = &config.vault else {
+        return Err(StartError::NoVault);
+    };
+    let development = vault.development_keys();
+    [
+        (development.channel, "BAZAAR_VAULT_CHANNEL_KEY"),
+        (development.api, "BAZAAR_VAULT_API_SEED"),
+        (development.vault, "BAZAAR_VAULT_PUBLIC_KEY"),
+    ]
+    .into_iter()
+    .find_map(|(refused, name)| refused.then_some(name))
+    .map_or(Ok(()), |name| Err(StartError::DevelopmentVaultKey(name)))
+}
+
+/// The keys of webhook secrets and bank details: the vault's keyrings (signing as the API),
+/// with `BAZAAR_SECRETS_KEY`, when set, still opening what it sealed; without a vault, that
+/// flat key alone.
+fn secret_keys(config: &WorkerConfig) -> Result<(SecretKeys, SecretKeys), StartError> {
+    let flat = if config.secrets_key.is_empty() {
+        None
+    } else {
+        Some(SecretKey::from_hex(&config.secrets_key)?)
+    };
+    Ok(match (&config.vault, flat) {
+        (Some(link), flat) => {
+            let source: Arc<dyn KeyringSource> = link.api();
+            (
+                SecretKeys::from_vault(
+                    source.clone(),
+                    KeyringPurpose::WebhookSecrets,
+                    flat.clone(),
+                ),
+                SecretKeys::from_vault(source, KeyringPurpose::BankDetails, flat),
+            )
+        }
+        (None, Some(flat)) => (flat.clone().into(), flat.into()),
+        (None, None) => return Err(StartError::SecretsKey(bazaar_postgres::SealError::BadKey)),
+    })
+}
+
 /// Runs the configured roles until `shutdown` turns true, resolving webhook hosts with the
 /// operating system's resolver.
 pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> Result<(), StartError> {
@@ -96,15 +153,15 @@ pub async fn run_with(
     resolver: Arc<dyn Resolver>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), StartError> {
-    let key = SecretKey::from_hex(&config.secrets_key)?;
-    if config.production && config.roles.contains(&Role::Payouts) {
-        return Err(StartError::SandboxRails);
+    if config.production {
+        refuse_in_production(&config)?;
     }
+    let (webhook_keys, bank_keys) = secret_keys(&config)?;
     let events = Arc::new(PostgresEvents::new(
         &config.database_url,
         config.db_pool,
         RetryPolicy::default(),
-        key.clone(),
+        webhook_keys,
     ));
     let webhooks = Arc::new(Webhooks::new(
         PostgresEvents::clone(&events),
@@ -171,7 +228,7 @@ pub async fn run_with(
             }
             Role::Payouts => tasks.push(Box::pin(payouts::run(
                 config.clone(),
-                key.clone(),
+                bank_keys.clone(),
                 shutdown.clone(),
             ))),
         }

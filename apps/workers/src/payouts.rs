@@ -16,7 +16,7 @@ use bazaar_domain::payouts::Payouts;
 use bazaar_ledger::Clock;
 use bazaar_payouts::SandboxRails;
 use bazaar_postgres::{
-    LedgerConfig, PostgresLedger, PostgresLending, PostgresPayouts, RetryPolicy, SecretKey,
+    LedgerConfig, PostgresLedger, PostgresLending, PostgresPayouts, RetryPolicy, SecretKeys,
     SystemClock,
 };
 use bazaar_rabbitmq::{backoff, sleep_or_shutdown};
@@ -49,7 +49,7 @@ const BATCH: u32 = 500;
 /// creates and migrates the database) or `shutdown` turns true.
 async fn connect(
     config: &WorkerConfig,
-    key: &SecretKey,
+    key: &SecretKeys,
     clock: &Arc<dyn Clock>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<(PayoutService, LendingService)> {
@@ -83,7 +83,7 @@ async fn connect(
 }
 
 /// Runs the role on the system clock (see [`run_on`]).
-pub async fn run(config: WorkerConfig, key: SecretKey, shutdown: watch::Receiver<bool>) {
+pub async fn run(config: WorkerConfig, key: SecretKeys, shutdown: watch::Receiver<bool>) {
     run_on(config, key, Arc::new(SystemClock), shutdown).await;
 }
 
@@ -92,7 +92,7 @@ pub async fn run(config: WorkerConfig, key: SecretKey, shutdown: watch::Receiver
 /// `payout_run_every`, a release and payout pass over every seller.
 pub async fn run_on(
     config: WorkerConfig,
-    key: SecretKey,
+    key: SecretKeys,
     clock: Arc<dyn Clock>,
     mut shutdown: watch::Receiver<bool>,
 ) {

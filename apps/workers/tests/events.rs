@@ -1038,6 +1038,7 @@ impl World {
             amqp_url: amqp_url(BROKER.parse().unwrap()),
             amqp_prefix: self.prefix.clone(),
             secrets_key: self.key.to_hex(),
+            vault: None,
             roles: vec![Role::Relay, Role::Activity, Role::Webhooks],
             relay_batch: 50,
             relay_idle: Duration::from_millis(10),

@@ -21,6 +21,7 @@ use bazaar_postgres::{
     LedgerConfig, PostgresCommerce, PostgresLedger, PostgresPayouts, RetryPolicy, SecretKey,
 };
 use bazaar_testdb::TestDatabase;
+use bazaar_vault_client::link::VaultLink;
 use bazaar_workers::{Role, StartError, WorkerConfig};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -36,6 +37,7 @@ fn config(db: &TestDatabase, key: &SecretKey, name: &str) -> WorkerConfig {
         amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
         amqp_prefix: format!("test-{name}"),
         secrets_key: key.to_hex(),
+        vault: None,
         roles: vec![Role::Payouts],
         relay_batch: 10,
         relay_idle: Duration::from_millis(10),
@@ -138,7 +140,7 @@ async fn two_workers_pay_a_seller_once() {
         .map(|name| {
             tokio::spawn(bazaar_workers::payouts::run_on(
                 config(&db, &key, name),
-                key.clone(),
+                key.clone().into(),
                 shared.clone(),
                 shutdown.clone(),
             ))
@@ -196,4 +198,45 @@ async fn production_refuses_the_payouts_role_on_the_sandbox_rails() {
         matches!(started, Err(StartError::SandboxRails)),
         "{started:?}"
     );
+}
+
+#[tokio::test]
+async fn production_refuses_to_run_without_the_vault_or_with_its_development_keys() {
+    let db = TestDatabase::new().unwrap();
+    let key = SecretKey::generate();
+    let mut config = config(&db, &key, "prod-vault");
+    config.roles = vec![Role::Relay];
+    config.production = true;
+    let (_stop, shutdown) = watch::channel(false);
+    let started = bazaar_workers::run(config.clone(), shutdown.clone()).await;
+    assert!(matches!(started, Err(StartError::NoVault)), "{started:?}");
+
+    let seed = "0202020202020202020202020202020202020202020202020202020202020202";
+    let settings = |channel: Option<&'static str>| {
+        move |name: &str| match name {
+            "BAZAAR_VAULT_URL" => Some("http://127.0.0.1:9".to_owned()),
+            "BAZAAR_VAULT_API_SEED" => Some(seed.to_owned()),
+            // The Ed25519 public key of the seed 05 05 ... 05.
+            "BAZAAR_VAULT_PUBLIC_KEY" => {
+                Some("6e7a1cdd29b0b78fd13af4c5598feff4ef2a97166e3ca6f2e4fbfccd80505bf1".to_owned())
+            }
+            "BAZAAR_VAULT_CHANNEL_KEY" => channel.map(str::to_owned),
+            _ => None,
+        }
+    };
+    config.vault = VaultLink::from_env(settings(None)).unwrap();
+    let started = bazaar_workers::run(config.clone(), shutdown.clone()).await;
+    assert!(
+        matches!(
+            started,
+            Err(StartError::DevelopmentVaultKey("BAZAAR_VAULT_CHANNEL_KEY"))
+        ),
+        "{started:?}"
+    );
+    // With every key its own, production starts (and stops at once).
+    config.vault = VaultLink::from_env(settings(Some(seed))).unwrap();
+    let (stop, shutdown) = watch::channel(true);
+    let started = bazaar_workers::run(config, shutdown).await;
+    drop(stop);
+    assert!(started.is_ok(), "{started:?}");
 }

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::RetryPolicy;
 use crate::commerce::{Db, Fail, Mode, StoreFailure};
-use crate::sealed::SecretKey;
+use crate::sealed::SecretKeys;
 
 mod rows;
 mod webhooks;
@@ -48,8 +48,8 @@ impl StoreFailure for EventStoreError {
 /// Events, consumers and webhooks.
 #[derive(Clone)]
 pub struct PostgresEvents {
-    db: Db,
-    key: SecretKey,
+    pub(crate) db: Db,
+    pub(crate) key: SecretKeys,
 }
 
 impl std::fmt::Debug for PostgresEvents {
@@ -74,12 +74,36 @@ pub(crate) fn count(value: i32) -> u32 {
 }
 
 impl PostgresEvents {
-    /// A store with at most `pool_size` connections; `key` seals endpoint secrets.
-    pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy, key: SecretKey) -> Self {
+    /// A store with at most `pool_size` connections; `key` seals endpoint secrets (the
+    /// vault's webhook-secrets keyring, or a flat key).
+    pub fn new(
+        database_url: &str,
+        pool_size: u32,
+        retry: RetryPolicy,
+        key: impl Into<SecretKeys>,
+    ) -> Self {
         Self {
             db: Db::new(database_url, pool_size, retry),
-            key,
+            key: key.into(),
         }
+    }
+
+    /// Before opening endpoint secrets: a keyring that cannot be read now leaves the
+    /// secrets it sealed unopened (their deliveries wait) and the flat key's opening.
+    async fn keys_for_opening(&self) -> SecretKeys {
+        if let Err(error) = self.key.for_opening().await {
+            tracing::debug!(%error, "webhook secrets keyring not read");
+        }
+        self.key.clone()
+    }
+
+    /// Before sealing an endpoint secret: the keyring's newest key, read now.
+    async fn keys_for_sealing(&self) -> std::result::Result<SecretKeys, EventStoreError> {
+        self.key
+            .for_sealing()
+            .await
+            .map_err(|_| EventStoreError::Unavailable)?;
+        Ok(self.key.clone())
     }
 
     async fn run<T: Send + 'static>(

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::{Result, corrupt, count};
 use crate::commerce::Fail;
 use crate::commerce::rows::IdRow;
-use crate::sealed::SecretKey;
+use crate::sealed::SecretKeys;
 
 #[derive(QueryableByName)]
 pub(super) struct EventRow {
@@ -117,7 +117,7 @@ impl EndpointRow {
     /// [`SecretUnavailable`] and no one else's.
     pub(super) fn secrets(
         &self,
-        key: &SecretKey,
+        key: &SecretKeys,
         now: Timestamp,
     ) -> std::result::Result<Vec<EndpointSecret>, SecretUnavailable> {
         let mut secrets = vec![open_secret(key, &self.secret_sealed, self.id)?];
@@ -133,7 +133,7 @@ impl EndpointRow {
 }
 
 pub(super) fn open_secret(
-    key: &SecretKey,
+    key: &SecretKeys,
     sealed: &[u8],
     endpoint: Uuid,
 ) -> std::result::Result<EndpointSecret, SecretUnavailable> {
@@ -149,7 +149,7 @@ pub(super) fn open_secret(
 }
 
 pub(super) fn seal_secret(
-    key: &SecretKey,
+    key: &SecretKeys,
     secret: &EndpointSecret,
     endpoint: Uuid,
 ) -> Result<Vec<u8>> {

@@ -26,13 +26,13 @@ use super::rows::{
 };
 use super::{PostgresEvents, Result, count, refuse};
 use crate::commerce::{Fail, Mode, emit};
-use crate::sealed::SecretKey;
+use crate::sealed::SecretKeys;
 
 /// Builds the jobs for claimed deliveries; deliveries whose endpoint is disabled are closed
 /// as failed instead.
 fn jobs_for(
     conn: &mut PgConnection,
-    key: &SecretKey,
+    key: &SecretKeys,
     claimed: Vec<DeliveryRow>,
     now: Timestamp,
 ) -> Result<Vec<DeliveryJob>> {
@@ -219,7 +219,7 @@ impl WebhookStore for PostgresEvents {
         now: Timestamp,
     ) -> std::result::Result<Vec<Option<Vec<DeliveryJob>>>, EventStoreError> {
         let events = events.to_vec();
-        let key = self.key.clone();
+        let key = self.keys_for_opening().await;
         self.run("fan_out", Mode::Queue, move |conn| {
             let sellers: Vec<Uuid> = events
                 .iter()
@@ -308,7 +308,7 @@ impl WebhookStore for PostgresEvents {
         lease: Duration,
         now: Timestamp,
     ) -> std::result::Result<Vec<DeliveryJob>, EventStoreError> {
-        let key = self.key.clone();
+        let key = self.keys_for_opening().await;
         self.run("claim_deliveries", Mode::Queue, move |conn| {
             // raw SQL: FOR UPDATE SKIP LOCKED inside a CTE feeding UPDATE ... FROM ... RETURNING
             let claimed: Vec<DeliveryRow> = sql_query(
@@ -369,7 +369,7 @@ impl WebhookStore for PostgresEvents {
         endpoint: NewEndpoint,
         now: Timestamp,
     ) -> std::result::Result<WebhookEndpoint, EventStoreError> {
-        let key = self.key.clone();
+        let key = self.keys_for_sealing().await?;
         let NewEndpoint {
             id,
             seller,
@@ -422,7 +422,7 @@ impl WebhookStore for PostgresEvents {
         overlap: Duration,
         now: Timestamp,
     ) -> std::result::Result<WebhookEndpoint, EventStoreError> {
-        let key = self.key.clone();
+        let key = self.keys_for_sealing().await?;
         let endpoint = endpoint.as_uuid();
         self.run("rotate_secret", Mode::Write, move |conn| {
             let row = one_endpoint(conn, seller.as_uuid(), endpoint)?;

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::RetryPolicy;
 use crate::commerce::{Db, Fail, Mode, StoreFailure};
-use crate::sealed::SecretKey;
+use crate::sealed::SecretKeys;
 
 type Result<T> = std::result::Result<T, Fail<PayoutStoreError>>;
 
@@ -41,8 +41,8 @@ impl StoreFailure for PayoutStoreError {
 /// The payouts store. Cloning shares the pool.
 #[derive(Clone)]
 pub struct PostgresPayouts {
-    db: Db,
-    key: SecretKey,
+    pub(crate) db: Db,
+    pub(crate) key: SecretKeys,
 }
 
 impl std::fmt::Debug for PostgresPayouts {
@@ -91,7 +91,7 @@ impl AccountRow {
         })
     }
 
-    fn details(&self, key: &SecretKey) -> Result<BankDetails> {
+    fn details(&self, key: &SecretKeys) -> Result<BankDetails> {
         let plain = key
             .open(&self.details_sealed, self.id.as_bytes())
             .map_err(|_| corrupt("details"))?;
@@ -99,7 +99,7 @@ impl AccountRow {
         BankDetails::from_sealable(&text).ok_or_else(|| corrupt("details"))
     }
 
-    fn deposits(&self, key: &SecretKey, currency: Currency) -> Result<[Money; 2]> {
+    fn deposits(&self, key: &SecretKeys, currency: Currency) -> Result<[Money; 2]> {
         let plain = key
             .open(&self.deposits_sealed, self.id.as_bytes())
             .map_err(|_| corrupt("deposits"))?;
@@ -114,7 +114,7 @@ impl AccountRow {
     }
 }
 
-fn seal(key: &SecretKey, plain: &str, id: Uuid) -> Result<Vec<u8>> {
+fn seal(key: &SecretKeys, plain: &str, id: Uuid) -> Result<Vec<u8>> {
     key.seal(plain.as_bytes(), id.as_bytes()).map_err(|error| {
         tracing::error!(%error, "sealing bank details failed");
         Fail::Domain(PayoutStoreError::Internal)
@@ -134,7 +134,7 @@ fn one_account(conn: &mut PgConnection, seller: SellerId, id: Uuid) -> Result<Ac
 
 fn add(
     conn: &mut PgConnection,
-    key: &SecretKey,
+    key: &SecretKeys,
     new: &NewBankAccount,
     now: Timestamp,
 ) -> Result<BankAccount> {
@@ -204,7 +204,7 @@ fn add(
 
 fn verify(
     conn: &mut PgConnection,
-    key: &SecretKey,
+    key: &SecretKeys,
     seller: SellerId,
     id: Uuid,
     given: [i64; 2],
@@ -240,12 +240,50 @@ fn verify(
 }
 
 impl PostgresPayouts {
-    /// A store with at most `pool_size` connections; `key` seals bank details.
-    pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy, key: SecretKey) -> Self {
+    /// A store with at most `pool_size` connections; `key` seals bank details (the vault's
+    /// bank-details keyring, or a flat key).
+    pub fn new(
+        database_url: &str,
+        pool_size: u32,
+        retry: RetryPolicy,
+        key: impl Into<SecretKeys>,
+    ) -> Self {
         Self {
             db: Db::new(database_url, pool_size, retry),
-            key,
+            key: key.into(),
         }
+    }
+
+    /// Runs `work`, which opens sealed bank details. When a value named a key this process
+    /// did not hold yet (another process sealed after a rotation), the keyring is read again
+    /// and `work` runs once more.
+    async fn opening<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        mode: Mode,
+        work: impl Fn(&mut PgConnection, &SecretKeys) -> Result<T> + Clone + Send + 'static,
+    ) -> std::result::Result<T, PayoutStoreError> {
+        if let Err(error) = self.key.for_opening().await {
+            // Values sealed by the flat key still open; the others fail below.
+            tracing::debug!(%error, operation, "bank details keyring not read");
+        }
+        let first = {
+            let (work, key) = (work.clone(), self.key.clone());
+            self.db
+                .run(operation, mode, move |conn| work(conn, &key))
+                .await
+        };
+        if first.is_ok() || !self.key.is_stale() {
+            return first;
+        }
+        self.key
+            .for_opening()
+            .await
+            .map_err(|_| PayoutStoreError::Unavailable)?;
+        let key = self.key.clone();
+        self.db
+            .run(operation, mode, move |conn| work(conn, &key))
+            .await
     }
 }
 
@@ -255,6 +293,10 @@ impl PayoutStore for PostgresPayouts {
         account: NewBankAccount,
         now: Timestamp,
     ) -> std::result::Result<BankAccount, PayoutStoreError> {
+        self.key
+            .for_sealing()
+            .await
+            .map_err(|_| PayoutStoreError::Unavailable)?;
         let key = self.key.clone();
         self.db
             .run("add_bank_account", Mode::Write, move |conn| {
@@ -288,12 +330,10 @@ impl PayoutStore for PostgresPayouts {
         given: [i64; 2],
         now: Timestamp,
     ) -> std::result::Result<Verification, PayoutStoreError> {
-        let key = self.key.clone();
-        self.db
-            .run("verify_bank_account", Mode::Write, move |conn| {
-                verify(conn, &key, seller, account.as_uuid(), given, now)
-            })
-            .await
+        self.opening("verify_bank_account", Mode::Write, move |conn, key| {
+            verify(conn, key, seller, account.as_uuid(), given, now)
+        })
+        .await
     }
 
     async fn remove_bank_account(
@@ -399,19 +439,17 @@ impl PayoutStore for PostgresPayouts {
         seller: SellerId,
         account: BankAccountId,
     ) -> std::result::Result<Option<(BankDetails, String)>, PayoutStoreError> {
-        let key = self.key.clone();
-        self.db
-            .run("payout_destination", Mode::Read, move |conn| {
-                let row: Option<AccountRow> = bank_accounts::table
-                    .find(account.as_uuid())
-                    .filter(bank_accounts::seller_id.eq(seller.as_uuid()))
-                    .select(AccountRow::as_select())
-                    .first(conn)
-                    .optional()?;
-                row.map(|row| Ok((row.details(&key)?, row.holder_name.clone())))
-                    .transpose()
-            })
-            .await
+        self.opening("payout_destination", Mode::Read, move |conn, key| {
+            let row: Option<AccountRow> = bank_accounts::table
+                .find(account.as_uuid())
+                .filter(bank_accounts::seller_id.eq(seller.as_uuid()))
+                .select(AccountRow::as_select())
+                .first(conn)
+                .optional()?;
+            row.map(|row| Ok((row.details(key)?, row.holder_name.clone())))
+                .transpose()
+        })
+        .await
     }
 
     async fn insert_payout(
@@ -604,30 +642,28 @@ impl PayoutStore for PostgresPayouts {
         &self,
         accounts: Vec<(SellerId, BankAccountId)>,
     ) -> std::result::Result<Vec<(BankAccountId, BankDetails, String)>, PayoutStoreError> {
-        let key = self.key.clone();
-        self.db
-            .run("payout_destinations", Mode::Read, move |conn| {
-                let ids: Vec<Uuid> = accounts.iter().map(|(_, id)| id.as_uuid()).collect();
-                let rows: Vec<AccountRow> = bank_accounts::table
-                    .filter(bank_accounts::id.eq_any(&ids))
-                    .select(AccountRow::as_select())
-                    .load(conn)?;
-                rows.iter()
-                    .filter(|row| {
-                        accounts.iter().any(|(seller, id)| {
-                            id.as_uuid() == row.id && seller.as_uuid() == row.seller_id
-                        })
+        self.opening("payout_destinations", Mode::Read, move |conn, key| {
+            let ids: Vec<Uuid> = accounts.iter().map(|(_, id)| id.as_uuid()).collect();
+            let rows: Vec<AccountRow> = bank_accounts::table
+                .filter(bank_accounts::id.eq_any(&ids))
+                .select(AccountRow::as_select())
+                .load(conn)?;
+            rows.iter()
+                .filter(|row| {
+                    accounts.iter().any(|(seller, id)| {
+                        id.as_uuid() == row.id && seller.as_uuid() == row.seller_id
                     })
-                    .map(|row| {
-                        Ok((
-                            BankAccountId::from_uuid(row.id),
-                            row.details(&key)?,
-                            row.holder_name.clone(),
-                        ))
-                    })
-                    .collect()
-            })
-            .await
+                })
+                .map(|row| {
+                    Ok((
+                        BankAccountId::from_uuid(row.id),
+                        row.details(key)?,
+                        row.holder_name.clone(),
+                    ))
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn move_payouts(

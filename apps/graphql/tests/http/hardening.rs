@@ -61,7 +61,7 @@ const REFUSED: &[(&str, Option<&str>)] = &[
         Some("sandbox-local-notification-key"),
     ),
     ("BAZAAR_SANDBOX_HMAC_KEY", Some("short-key")),
-    ("BAZAAR_SECRETS_KEY", None),
+    ("BAZAAR_VAULT_URL", None),
     ("BAZAAR_GRAPHIQL", None),
     ("BAZAAR_GRAPHIQL", Some("1")),
     ("BAZAAR_METRICS_TOKEN", None),

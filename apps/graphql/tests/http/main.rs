@@ -28,5 +28,6 @@ mod tax;
 mod tax_pages;
 mod tenancy;
 mod vault;
+mod vault_keys;
 mod walkthrough;
 mod webhooks;

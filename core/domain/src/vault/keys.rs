@@ -278,6 +278,16 @@ impl fmt::Debug for DataKey {
 }
 
 impl DataKey {
+    /// The key numbered `version` whose bytes are `key`, as the vault hands a keyring over.
+    pub fn from_bytes(version: u32, key: [u8; 32]) -> Self {
+        Self { key, version }
+    }
+
+    /// The key's bytes, for handing a keyring over the vault's encrypted channel only.
+    pub fn expose_bytes(&self) -> &[u8; 32] {
+        &self.key
+    }
+
     /// Seals `plain` for `context` (what it is and whose: the associated data). The result
     /// starts with a format byte and this key's number.
     pub fn seal(

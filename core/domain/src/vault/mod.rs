@@ -5,6 +5,8 @@
 //! - `card.rs`: tokens, brands from the BIN, what may be shown (BIN and last four).
 //! - `keys.rs`: the key hierarchy: a master key from two custodians' shares, per-tenant
 //!   data keys wrapped under it, numbered so that every sealed value names its key.
+//! - `keyring.rs`: the keys of secrets that are not cards (webhook secrets, bank details),
+//!   on the same hierarchy, handed to the API and the workers as a [`Keyring`].
 //! - `channel.rs`: JWS inside JWE between the vault and its callers, and replay refusal.
 //! - `port.rs`: what callers need of the vault ([`CardVault`], [`Detokenizer`]) and the
 //!   channel's development keys.
@@ -15,6 +17,7 @@
 
 mod card;
 pub mod channel;
+mod keyring;
 mod keys;
 mod port;
 mod scan;
@@ -24,6 +27,7 @@ mod store;
 mod tests;
 
 pub use card::*;
+pub use keyring::{KEYRING_PREFIX, Keyring, KeyringPurpose, KeyringSource};
 pub use keys::{Custodian, DataKey, Entropy, KeyUse, MasterKey, Share, sealed_key_version};
 pub use port::*;
 pub use scan::{Finding, TEST_CARD_NUMBERS, find_card_numbers, find_card_numbers_in_dump};

@@ -13,8 +13,8 @@ use crate::payments::CardNumber;
 
 use super::keys::{DataKey, Entropy, MasterKey, Share};
 use super::{
-    CardData, CardDisplay, CardToken, KeyUse, Progress, StoredCard, StoredKey, Tenant, VaultError,
-    VaultStore, VaultedCard,
+    CardData, CardDisplay, CardToken, KeyUse, Keyring, KeyringPurpose, Progress, StoredCard,
+    StoredKey, Tenant, VaultError, VaultStore, VaultedCard,
 };
 
 /// Who is asking, as the channel's signature says; each may do one kind of thing.
@@ -84,6 +84,16 @@ impl<S, A> std::fmt::Debug for Vault<S, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Vault")
     }
+}
+
+/// Refuses the tenant names reserved for keyrings: no card is kept under them.
+fn card_tenant(tenant: &Tenant) -> Result<(), VaultError> {
+    if tenant.as_str().starts_with(super::KEYRING_PREFIX) {
+        return Err(VaultError::InvalidInput(
+            "tenant names beginning keyring: are reserved",
+        ));
+    }
+    Ok(())
 }
 
 fn card_context(tenant: &Tenant, token: &CardToken) -> Vec<u8> {
@@ -313,6 +323,7 @@ impl<S: VaultStore, A: AuditStore> Vault<S, A> {
         if caller != Caller::Api {
             return Err(VaultError::Forbidden);
         }
+        card_tenant(tenant)?;
         let master = self.master()?;
         let fingerprint = master.fingerprint(tenant, card.number.expose())?;
         let keys = self.tenant_keys(&master, tenant).await?;
@@ -431,6 +442,44 @@ impl<S: VaultStore, A: AuditStore> Vault<S, A> {
             return Err(VaultError::NotFound);
         }
         Ok(card.display)
+    }
+
+    /// The keyring of `purpose` for the API or the workers (which sign as the API): its
+    /// data keys read afresh, the first made if there is none. Every handover is recorded.
+    pub async fn keyring(
+        &self,
+        caller: Caller,
+        purpose: KeyringPurpose,
+        now: Timestamp,
+    ) -> Result<Keyring, VaultError> {
+        let resource = ("keyring", purpose.name());
+        if caller != Caller::Api {
+            self.record(
+                caller.name(),
+                "vault.keyring_read",
+                Outcome::Failure,
+                resource,
+                "caller may not read keyrings".to_owned(),
+                now,
+            )
+            .await?;
+            return Err(VaultError::Forbidden);
+        }
+        let master = self.master()?;
+        let tenant = purpose.tenant()?;
+        // Another process may have rotated: a keyring is always read afresh.
+        self.forget_keys(&tenant);
+        let keyring = Keyring::new(purpose, self.tenant_keys(&master, &tenant).await?)?;
+        self.record(
+            caller.name(),
+            "vault.keyring_read",
+            Outcome::Success,
+            resource,
+            format!("newest key v{}", keyring.newest_version()),
+            now,
+        )
+        .await?;
+        Ok(keyring)
     }
 
     /// Makes a new data key for `tenant`; its older keys are retired (they only open).

@@ -389,3 +389,48 @@ fn uuids_are_not_card_numbers_and_dumps_skip_timestamp_columns() {
     // The card number in a text column, and the same digits once outside a timestamp column.
     assert_eq!(lines, [4, 7]);
 }
+
+#[test]
+fn keyrings_seal_with_the_newest_key_and_open_with_any() {
+    let source = entropy();
+    let (a, b) = Share::generate_pair(KeyUse::Test, &source);
+    let master = MasterKey::combine(&a, &b).unwrap();
+    let purpose = KeyringPurpose::WebhookSecrets;
+    let tenant = purpose.tenant().unwrap();
+    assert_eq!(tenant.as_str(), "keyring:webhook-secrets");
+    assert_eq!(
+        KeyringPurpose::parse("bank-details").unwrap(),
+        KeyringPurpose::BankDetails
+    );
+    assert!(KeyringPurpose::parse("cards").is_err());
+    let (first, _) = master.new_data_key(&tenant, 1, &source).unwrap();
+    let (second, _) = master.new_data_key(&tenant, 2, &source).unwrap();
+
+    let old = Keyring::new(purpose, vec![first.clone()]).unwrap();
+    let sealed_old = old.seal(b"whsec_one", b"endpoint-1", &source).unwrap();
+    assert_eq!(sealed_key_version(&sealed_old).unwrap(), 1);
+
+    let ring = Keyring::new(purpose, vec![first.clone(), second.clone()]).unwrap();
+    assert_eq!(ring.newest_version(), 2);
+    assert!(ring.holds(1) && ring.holds(2) && !ring.holds(3));
+    let sealed_new = ring.seal(b"whsec_two", b"endpoint-1", &source).unwrap();
+    assert_eq!(sealed_key_version(&sealed_new).unwrap(), 2);
+    // The retired key still opens what it sealed; the old ring cannot open the new key's.
+    assert_eq!(ring.open(&sealed_old, b"endpoint-1").unwrap(), b"whsec_one");
+    assert_eq!(ring.open(&sealed_new, b"endpoint-1").unwrap(), b"whsec_two");
+    assert!(old.open(&sealed_new, b"endpoint-1").is_err());
+    // Bound to the row and to the purpose.
+    assert!(ring.open(&sealed_new, b"endpoint-2").is_err());
+    let bank = Keyring::new(KeyringPurpose::BankDetails, vec![first, second.clone()]).unwrap();
+    assert!(bank.open(&sealed_new, b"endpoint-1").is_err());
+    // A keyring is never empty and its numbers rise.
+    assert!(Keyring::new(purpose, Vec::new()).is_err());
+    assert!(Keyring::new(purpose, vec![second.clone(), second]).is_err());
+    // Handed over as bytes, a key seals and opens the same.
+    let copy = DataKey::from_bytes(2, *ring.keys()[1].expose_bytes());
+    let again = Keyring::new(purpose, vec![copy]).unwrap();
+    assert_eq!(
+        again.open(&sealed_new, b"endpoint-1").unwrap(),
+        b"whsec_two"
+    );
+}

@@ -1,6 +1,7 @@
-//! The API's link to the card vault: where it runs and the keys of the channel. The API
-//! signs as `api` (it can only tokenize); the sandbox provider's connector signs as
-//! `provider` (the only caller the vault detokenizes for).
+//! The link to the card vault, as the API and the workers read it from their environment:
+//! where the vault runs and the keys of the channel. The API and the workers sign as `api`
+//! (tokenize, read keyrings); the sandbox provider's connector signs as `provider` (the
+//! only caller the vault detokenizes for).
 //!
 //! | Variable | What | Default |
 //! |---|---|---|
@@ -14,9 +15,9 @@
 
 use std::sync::Arc;
 
+use crate::VaultClient;
 use bazaar_domain::vault::channel::{ChannelKey, Party, Peer};
 use bazaar_domain::vault::development;
-use bazaar_vault_client::VaultClient;
 
 /// A vault setting that cannot be read: the variable and why.
 #[derive(Debug)]
@@ -115,7 +116,7 @@ impl VaultLink {
         ))
     }
 
-    /// The API's client: tokenizes only.
+    /// The API's client (the workers' too): tokenizes and reads keyrings.
     pub fn api(&self) -> Arc<VaultClient> {
         self.client("api", self.api_seed)
     }
