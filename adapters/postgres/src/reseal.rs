@@ -95,11 +95,7 @@ impl PostgresEvents {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<ResealStep, EventStoreError> {
-        self.key
-            .for_sealing()
-            .await
-            .map_err(|_| EventStoreError::Unavailable)?;
-        let keys = self.key.clone();
+        let keys = self.key.ready_to_seal::<EventStoreError>().await?;
         let limit = limit.clamp(1, RESEAL_BATCH_MAX);
         self.db
             .run("reseal_secrets", Mode::Write, move |conn| {
@@ -138,11 +134,7 @@ impl PostgresPayouts {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<ResealStep, PayoutStoreError> {
-        self.key
-            .for_sealing()
-            .await
-            .map_err(|_| PayoutStoreError::Unavailable)?;
-        let keys = self.key.clone();
+        let keys = self.key.ready_to_seal().await?;
         let limit = limit.clamp(1, RESEAL_BATCH_MAX);
         self.db
             .run("reseal_bank_details", Mode::Write, move |conn| {

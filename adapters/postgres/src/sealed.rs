@@ -18,6 +18,8 @@ use bazaar_domain::vault::{
 };
 use rand::RngCore;
 
+use crate::commerce::StoreFailure;
+
 const NONCE_LEN: usize = 12;
 
 /// The key that seals secrets, from 64 hex characters (32 bytes).
@@ -180,6 +182,31 @@ impl SecretKeys {
         *vault.ring.write().unwrap_or_else(PoisonError::into_inner) = Some(ring);
         vault.stale.store(false, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The keys of webhook secrets and of bank details from the vault's two keyrings
+    /// (`flat`, when given, still opening what it sealed before).
+    pub fn keyrings(source: Arc<dyn KeyringSource>, flat: Option<SecretKey>) -> (Self, Self) {
+        (
+            Self::from_vault(source.clone(), KeyringPurpose::WebhookSecrets, flat.clone()),
+            Self::from_vault(source, KeyringPurpose::BankDetails, flat),
+        )
+    }
+
+    /// These keys, ready to seal ([`for_sealing`](Self::for_sealing)), or the store's
+    /// `unavailable` when the vault does not hand its keyring over.
+    pub(crate) async fn ready_to_seal<E: StoreFailure>(&self) -> Result<Self, E> {
+        self.for_sealing().await.map_err(|_| E::unavailable())?;
+        Ok(self.clone())
+    }
+
+    /// These keys, ready to open ([`for_opening`](Self::for_opening)): a keyring that cannot
+    /// be read now leaves what it sealed unopened, and what the flat key sealed opening.
+    pub(crate) async fn ready_to_open(&self, operation: &'static str) -> Self {
+        if let Err(error) = self.for_opening().await {
+            tracing::debug!(%error, operation, "keyring not read; opening what the flat key sealed");
+        }
+        self.clone()
     }
 
     /// Before sealing: reads the keyring afresh, so that the newest key seals.

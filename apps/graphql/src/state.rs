@@ -13,7 +13,6 @@ use bazaar_domain::reconciliation::Reconciliations;
 use bazaar_domain::service::{Marketplace, MarketplaceConfig, RESERVATION_SECS_DEFAULT};
 use bazaar_domain::tax::{Platform, TaxData};
 use bazaar_domain::tax_desk::TaxDesk;
-use bazaar_domain::vault::{KeyringPurpose, KeyringSource};
 use bazaar_domain::webhooks::{WebhookPolicy, Webhooks};
 use bazaar_ledger::{Clock, Timestamp};
 use bazaar_payments::{ConfiguredProvider, SandboxProvider};
@@ -348,12 +347,7 @@ pub const DEVELOPMENT_AUDIT_SEED: [u8; 32] = *b"bazaar development audit key\0\0
 /// the vault; without a vault that flat key, or a key made for this run when it is unset.
 pub(crate) fn secret_keys(config: &Config) -> (SecretKeys, SecretKeys) {
     if let Some(link) = &config.vault {
-        let source: Arc<dyn KeyringSource> = link.api();
-        let flat = config.secrets_key.clone();
-        return (
-            SecretKeys::from_vault(source.clone(), KeyringPurpose::WebhookSecrets, flat.clone()),
-            SecretKeys::from_vault(source, KeyringPurpose::BankDetails, flat),
-        );
+        return SecretKeys::keyrings(link.api(), config.secrets_key.clone());
     }
     let flat = config.secrets_key.clone().unwrap_or_else(|| {
         tracing::warn!(

@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_domain::events::{EVENT_VERSION, EventBus, EventEnvelope, EventStoreError, Outbox};
-use bazaar_domain::vault::{KeyringPurpose, KeyringSource};
 use bazaar_domain::webhooks::{AttemptResult, DeliveryJob, RetrySchedule, WebhookPolicy, Webhooks};
 use bazaar_postgres::{PostgresEvents, RetryPolicy, SecretKey, SecretKeys};
 use bazaar_rabbitmq::{
@@ -125,17 +124,7 @@ fn secret_keys(config: &WorkerConfig) -> Result<(SecretKeys, SecretKeys), StartE
         Some(SecretKey::from_hex(&config.secrets_key)?)
     };
     Ok(match (&config.vault, flat) {
-        (Some(link), flat) => {
-            let source: Arc<dyn KeyringSource> = link.api();
-            (
-                SecretKeys::from_vault(
-                    source.clone(),
-                    KeyringPurpose::WebhookSecrets,
-                    flat.clone(),
-                ),
-                SecretKeys::from_vault(source, KeyringPurpose::BankDetails, flat),
-            )
-        }
+        (Some(link), flat) => SecretKeys::keyrings(link.api(), flat),
         (None, Some(flat)) => (flat.clone().into(), flat.into()),
         (None, None) => return Err(StartError::SecretsKey(bazaar_postgres::SealError::BadKey)),
     })

@@ -88,24 +88,6 @@ impl PostgresEvents {
         }
     }
 
-    /// Before opening endpoint secrets: a keyring that cannot be read now leaves the
-    /// secrets it sealed unopened (their deliveries wait) and the flat key's opening.
-    async fn keys_for_opening(&self) -> SecretKeys {
-        if let Err(error) = self.key.for_opening().await {
-            tracing::debug!(%error, "webhook secrets keyring not read");
-        }
-        self.key.clone()
-    }
-
-    /// Before sealing an endpoint secret: the keyring's newest key, read now.
-    async fn keys_for_sealing(&self) -> std::result::Result<SecretKeys, EventStoreError> {
-        self.key
-            .for_sealing()
-            .await
-            .map_err(|_| EventStoreError::Unavailable)?;
-        Ok(self.key.clone())
-    }
-
     async fn run<T: Send + 'static>(
         &self,
         operation: &'static str,

@@ -219,7 +219,7 @@ impl WebhookStore for PostgresEvents {
         now: Timestamp,
     ) -> std::result::Result<Vec<Option<Vec<DeliveryJob>>>, EventStoreError> {
         let events = events.to_vec();
-        let key = self.keys_for_opening().await;
+        let key = self.key.ready_to_open("fan_out").await;
         self.run("fan_out", Mode::Queue, move |conn| {
             let sellers: Vec<Uuid> = events
                 .iter()
@@ -308,7 +308,7 @@ impl WebhookStore for PostgresEvents {
         lease: Duration,
         now: Timestamp,
     ) -> std::result::Result<Vec<DeliveryJob>, EventStoreError> {
-        let key = self.keys_for_opening().await;
+        let key = self.key.ready_to_open("claim_deliveries").await;
         self.run("claim_deliveries", Mode::Queue, move |conn| {
             // raw SQL: FOR UPDATE SKIP LOCKED inside a CTE feeding UPDATE ... FROM ... RETURNING
             let claimed: Vec<DeliveryRow> = sql_query(
@@ -369,7 +369,7 @@ impl WebhookStore for PostgresEvents {
         endpoint: NewEndpoint,
         now: Timestamp,
     ) -> std::result::Result<WebhookEndpoint, EventStoreError> {
-        let key = self.keys_for_sealing().await?;
+        let key = self.key.ready_to_seal::<EventStoreError>().await?;
         let NewEndpoint {
             id,
             seller,
@@ -422,7 +422,7 @@ impl WebhookStore for PostgresEvents {
         overlap: Duration,
         now: Timestamp,
     ) -> std::result::Result<WebhookEndpoint, EventStoreError> {
-        let key = self.keys_for_sealing().await?;
+        let key = self.key.ready_to_seal::<EventStoreError>().await?;
         let endpoint = endpoint.as_uuid();
         self.run("rotate_secret", Mode::Write, move |conn| {
             let row = one_endpoint(conn, seller.as_uuid(), endpoint)?;

@@ -263,12 +263,8 @@ impl PostgresPayouts {
         mode: Mode,
         work: impl Fn(&mut PgConnection, &SecretKeys) -> Result<T> + Clone + Send + 'static,
     ) -> std::result::Result<T, PayoutStoreError> {
-        if let Err(error) = self.key.for_opening().await {
-            // Values sealed by the flat key still open; the others fail below.
-            tracing::debug!(%error, operation, "bank details keyring not read");
-        }
         let first = {
-            let (work, key) = (work.clone(), self.key.clone());
+            let (work, key) = (work.clone(), self.key.ready_to_open(operation).await);
             self.db
                 .run(operation, mode, move |conn| work(conn, &key))
                 .await
@@ -276,11 +272,8 @@ impl PostgresPayouts {
         if first.is_ok() || !self.key.is_stale() {
             return first;
         }
-        self.key
-            .for_opening()
-            .await
-            .map_err(|_| PayoutStoreError::Unavailable)?;
-        let key = self.key.clone();
+        // Read again now that a value named a key this process did not hold.
+        let key = self.key.ready_to_seal().await?;
         self.db
             .run(operation, mode, move |conn| work(conn, &key))
             .await
@@ -293,11 +286,7 @@ impl PayoutStore for PostgresPayouts {
         account: NewBankAccount,
         now: Timestamp,
     ) -> std::result::Result<BankAccount, PayoutStoreError> {
-        self.key
-            .for_sealing()
-            .await
-            .map_err(|_| PayoutStoreError::Unavailable)?;
-        let key = self.key.clone();
+        let key = self.key.ready_to_seal().await?;
         self.db
             .run("add_bank_account", Mode::Write, move |conn| {
                 add(conn, &key, &account, now)
