@@ -35,6 +35,9 @@ pub struct Config {
     /// `BAZAAR_QUERY_DEPTH_MAX` (default 10) and `BAZAAR_QUERY_COST_MAX` (default 2000).
     pub query_depth_max: usize,
     pub query_cost_max: usize,
+    /// `BAZAAR_READ_CACHE_MS` (default 500, 0 for none): how long the answer to an anonymous
+    /// query is kept and shared, which bounds how late a change shows in it.
+    pub read_cache_ms: u32,
     /// `BAZAAR_BODY_LIMIT_BYTES` (default 65536).
     pub body_limit_bytes: usize,
     /// `BAZAAR_SESSION_SECS` (default 7 days).
@@ -357,6 +360,7 @@ impl Config {
             db_pool: parse("BAZAAR_DB_POOL", 16)?,
             query_depth_max: parse("BAZAAR_QUERY_DEPTH_MAX", 10)?,
             query_cost_max: parse("BAZAAR_QUERY_COST_MAX", 2_000)?,
+            read_cache_ms: parse("BAZAAR_READ_CACHE_MS", 500_u32)?,
             body_limit_bytes: parse("BAZAAR_BODY_LIMIT_BYTES", 65_536)?,
             session_secs: parse("BAZAAR_SESSION_SECS", 7 * 24 * 3600)?,
             log_json: var("BAZAAR_LOG_FORMAT").is_some_and(|f| f == "json"),

@@ -13,12 +13,13 @@ use serde_json::json;
 
 use crate::api::{ApiSchema, Viewer};
 use crate::auth;
+use crate::read_cache;
 use crate::state::App;
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/graphql", web::post().to(graphql))
-        .route("/graphql", web::get().to(crate::pages::graphiql_page))
+        .route("/graphql", web::get().to(graphql_get))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics));
@@ -126,31 +127,130 @@ async fn graphql(
             );
         }
     };
-    let viewer = match viewer(&app, &request).await {
+    run(
+        &request,
+        graphql_request,
+        cache_key(b'P', &bytes),
+        &schema,
+        &app,
+        started,
+    )
+    .await
+}
+
+/// `GET /graphql`: a query (never a mutation) in the query string, as persisted queries and
+/// CDNs use it; GraphiQL without one.
+async fn graphql_get(
+    request: HttpRequest,
+    schema: web::Data<ApiSchema>,
+    app: web::Data<Arc<App>>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let query_string = request.query_string();
+    if query_string.is_empty() {
+        return crate::pages::graphiql_page(app).await;
+    }
+    if query_string.len() > app.config.body_limit_bytes {
+        return refuse(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "the query string is longer than the request body limit",
+        );
+    }
+    let graphql_request = match async_graphql::http::parse_query_string(query_string) {
+        Ok(parsed) => parsed,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the query string must carry query, and may carry operationName, variables and extensions (JSON)",
+            );
+        }
+    };
+    let key = cache_key(b'G', query_string.as_bytes());
+    run(&request, graphql_request, key, &schema, &app, started).await
+}
+
+fn cache_key(method: u8, request: &[u8]) -> web::Bytes {
+    let mut key = Vec::with_capacity(request.len().saturating_add(1));
+    key.push(method);
+    key.extend_from_slice(request);
+    web::Bytes::from(key)
+}
+
+/// Runs a GraphQL request: an anonymous query through the read cache, anything else as is.
+async fn run(
+    request: &HttpRequest,
+    mut graphql_request: async_graphql::Request,
+    key: web::Bytes,
+    schema: &ApiSchema,
+    app: &Arc<App>,
+    started: Instant,
+) -> HttpResponse {
+    if let Err(error) = app.persisted.resolve(&mut graphql_request) {
+        // 200, as the persisted query protocol's clients expect for `PERSISTED_QUERY_NOT_FOUND`.
+        return refuse(StatusCode::OK, error.code(), &error.to_string());
+    }
+    let operation_name = graphql_request.operation_name.clone();
+    let read_only = || read_cache::is_query(&graphql_request.query, operation_name.as_deref());
+    let get = request.method() == actix_web::http::Method::GET;
+    if get && !read_only() {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "GET carries one query operation; send mutations with POST",
+        );
+    }
+    let viewer = match viewer(app, request).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
-    let operation_name = graphql_request.operation_name.clone();
-    let loaders = crate::api::loaders_for(app.get_ref());
-    let client =
-        crate::limits::client_address(&request, app.config.auth.client_ip_header.as_deref());
-    let auth = Arc::new(crate::limits::AuthRequest::new(client));
-    let response = schema
-        .execute(
-            graphql_request
-                .data(viewer)
-                .data(loaders)
-                .data(auth.clone()),
-        )
-        .await;
-    let outcome = if response.errors.is_empty() {
-        "ok"
-    } else {
-        "error"
+    let anonymous = viewer.user.is_none();
+    let slot = match (&app.read_cache, anonymous) {
+        (Some(cache), true) => cache.slot(key, read_only).map(|slot| (cache, slot)),
+        _ => None,
     };
+    let client =
+        crate::limits::client_address(request, app.config.auth.client_ip_header.as_deref());
+    let auth = Arc::new(crate::limits::AuthRequest::new(client));
+    let graphql_request = graphql_request
+        .data(viewer)
+        .data(crate::api::loaders_for(app))
+        .data(auth.clone());
+    let (response, succeeded) = match slot {
+        None => {
+            let response = schema.execute(graphql_request).await;
+            let succeeded = response.errors.is_empty();
+            // 200, or 429 / 503 when a sign-in or sign-up was refused by its limits.
+            let mut answer = auth.respond(&response);
+            answer.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            (answer, succeeded)
+        }
+        Some((cache, slot)) => {
+            let fill = async {
+                let response = schema.execute(graphql_request).await;
+                let keep = response.errors.is_empty();
+                let body = serde_json::to_vec(&response).unwrap_or_else(|error| {
+                    tracing::error!(%error, "a GraphQL response did not serialize");
+                    br#"{"data":null,"errors":[{"message":"internal error","extensions":{"code":"internal"}}]}"#.to_vec()
+                });
+                read_cache::Answer::new(web::Bytes::from(body), keep)
+            };
+            let (answer, lookup) = cache.answer(&slot, fill).await;
+            app.metrics
+                .read_cache
+                .with_label_values(&[lookup.label()])
+                .inc();
+            (cached_response(request, &answer), answer.keep)
+        }
+    };
+    let outcome = if succeeded { "ok" } else { "error" };
     let operation = app
         .metrics
-        .operation_label(operation_name.as_deref(), response.errors.is_empty());
+        .operation_label(operation_name.as_deref(), succeeded);
     app.metrics
         .requests
         .with_label_values(&[&*operation, outcome])
@@ -159,8 +259,37 @@ async fn graphql(
         .latency
         .with_label_values(&[&*operation])
         .observe(started.elapsed().as_secs_f64());
-    // 200, or 429 / 503 when a sign-in or sign-up was refused by its limits.
-    auth.respond(&response)
+    response
+}
+
+/// An answer of the read cache: public, revalidated with its `ETag` (304 when it matches) so
+/// that a CDN in front never holds it past the cache's own lifetime.
+fn cached_response(request: &HttpRequest, answer: &read_cache::Answer) -> HttpResponse {
+    let matches = request.method() == actix_web::http::Method::GET
+        && request
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|tags| {
+                tags.split(',')
+                    .map(str::trim)
+                    .any(|tag| tag == "*" || tag.trim_start_matches("W/") == answer.etag)
+            });
+    let mut builder = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    builder
+        .insert_header((header::ETAG, answer.etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=0, must-revalidate"))
+        .insert_header((header::VARY, "Authorization"));
+    if matches {
+        return builder.finish();
+    }
+    builder
+        .content_type("application/json")
+        .body(answer.body.clone())
 }
 
 async fn healthz() -> HttpResponse {

@@ -15,6 +15,7 @@ mod limits;
 mod metrics;
 mod pages;
 mod rates;
+mod read_cache;
 mod ready;
 mod setup;
 mod sign_in;

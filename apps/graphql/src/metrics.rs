@@ -21,6 +21,8 @@ pub struct Metrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
+    /// Anonymous queries by how the read cache answered them (`hit`, `miss`).
+    pub read_cache: IntCounterVec,
     /// The operation names that have a label of their own, at most `operations_max`.
     operations: Mutex<HashSet<String>>,
     operations_max: usize,
@@ -72,6 +74,18 @@ impl Metrics {
             ]),
             &["operation"],
         )?;
+        let read_cache = IntCounterVec::new(
+            Opts::new(
+                "read_cache_requests_total",
+                "Anonymous GraphQL queries by how the read cache answered them",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(read_cache.clone()))?;
+        for result in ["hit", "miss"] {
+            // Both series from the start, so a rate over them never starts from nothing.
+            read_cache.with_label_values(&[result]).reset();
+        }
         let recovery = IntCounterVec::new(
             Opts::new(
                 "money_recovery_total",
@@ -107,6 +121,7 @@ impl Metrics {
             registry,
             requests,
             latency,
+            read_cache,
             operations: Mutex::new(HashSet::new()),
             operations_max,
             sync: Mutex::new(()),

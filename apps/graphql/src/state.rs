@@ -52,6 +52,10 @@ pub struct App {
     pub rates: crate::rates::Rates,
     /// The last readiness answer, reused for a second.
     pub ready: crate::ready::ReadyCache,
+    /// Answers to anonymous queries, kept `read_cache_ms` (none when it is 0).
+    pub read_cache: Option<crate::read_cache::ReadCache>,
+    /// Query texts registered by their hash, for requests that send only the hash.
+    pub persisted: crate::read_cache::PersistedQueries,
     /// The VAT registry buyers' numbers are checked with: the sandbox, which answers like
     /// VIES from the numbers configured as registered.
     pub vies: bazaar_tax::SandboxVies,
@@ -225,6 +229,9 @@ impl App {
         let metrics = Metrics::new(config.metrics_operations_max)
             .map_err(|e| StartError::Metrics(e.to_string()))?;
         let payouts = payouts(&config, bank_keys, payout_ledger);
+        let read_cache = crate::read_cache::ReadCache::new(std::time::Duration::from_millis(
+            u64::from(config.read_cache_ms),
+        ));
         Ok(Arc::new(Self {
             audit: audit_trail(&config),
             vault: config
@@ -243,6 +250,8 @@ impl App {
             clock,
             rates: rates_config,
             ready: crate::ready::ReadyCache::default(),
+            read_cache,
+            persisted: crate::read_cache::PersistedQueries::default(),
             vies,
             vat_number,
             tax,

@@ -23,6 +23,7 @@ mod pages;
 mod payouts;
 mod products;
 mod rates;
+mod read_cache;
 mod support;
 mod tax;
 mod tax_pages;
