@@ -27,6 +27,8 @@ use tokio::sync::OnceCell;
 /// The most answers kept at once; past it, expired answers are swept and, if none expired,
 /// new requests run uncached until some do.
 pub const READ_CACHE_ENTRIES_MAX: usize = 20_000;
+/// The most sellers [`Kept`] for listings.
+pub const SELLERS_KEPT_MAX: usize = 200_000;
 /// The longest request (body or query string) whose answer is kept.
 pub const READ_CACHE_KEY_BYTES_MAX: usize = 8 * 1024;
 /// The most persisted queries kept; past it, an arbitrary one is forgotten for each new one
@@ -191,6 +193,62 @@ impl Slot {
     }
 }
 
+/// Values by key, each kept for a lifetime counted from before it was read: what a cache of
+/// public records (sellers' names and countries) needs, with the read cache's bound on how
+/// late a change shows.
+#[derive(Debug)]
+pub struct Kept<K, V> {
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: std::hash::Hash + Eq + Copy, V: Clone> Kept<K, V> {
+    /// Keeps at most `capacity` values for `ttl` each (none with a zero `ttl`).
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            ttl,
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The values still kept among `keys`, and the keys to read.
+    pub fn split(&self, keys: &[K]) -> (HashMap<K, V>, Vec<K>) {
+        let now = Instant::now();
+        let entries = lock(&self.entries);
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            match entries.get(key) {
+                Some((read, value)) if now.duration_since(*read) < self.ttl => {
+                    found.insert(*key, value.clone());
+                }
+                _ => missing.push(*key),
+            }
+        }
+        (found, missing)
+    }
+
+    /// Keeps values read by a read that began at `started`.
+    pub fn keep(&self, started: Instant, values: impl IntoIterator<Item = (K, V)>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = lock(&self.entries);
+        for (key, value) in values {
+            if entries.len() >= self.capacity && !entries.contains_key(&key) {
+                let (now, ttl) = (Instant::now(), self.ttl);
+                entries.retain(|_, (read, _)| now.duration_since(*read) < ttl);
+                if entries.len() >= self.capacity {
+                    return;
+                }
+            }
+            entries.insert(key, (started, value));
+        }
+    }
+}
+
 /// Whether the operation a request runs (the one named, or the only one) is a query; `false`
 /// for a document that does not parse or does not name one operation.
 pub fn is_query(query: &str, operation_name: Option<&str>) -> bool {
@@ -348,6 +406,20 @@ mod tests {
         let (b, lookup) = cache.answer(&retry, async { answer("fine", true) }).await;
         assert_eq!((b.body.as_ref(), lookup), (b"fine".as_ref(), Lookup::Miss));
         assert!(ReadCache::new(Duration::ZERO).is_none());
+    }
+
+    #[tokio::test]
+    async fn kept_values_expire_from_when_their_read_began() {
+        let kept: Kept<u32, &str> = Kept::new(Duration::from_millis(100), 2);
+        let before = Instant::now();
+        kept.keep(before, [(1, "one"), (2, "two"), (3, "over capacity")]);
+        let (found, missing) = kept.split(&[1, 2, 3]);
+        assert_eq!((found.len(), missing), (2, vec![3]));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let (found, missing) = kept.split(&[1, 2]);
+        assert_eq!((found.len(), missing), (0, vec![1, 2]));
+        kept.keep(Instant::now(), [(3, "three")]);
+        assert_eq!(kept.split(&[3]).0.get(&3), Some(&"three"));
     }
 
     #[test]

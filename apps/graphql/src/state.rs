@@ -54,6 +54,9 @@ pub struct App {
     pub ready: crate::ready::ReadyCache,
     /// Answers to anonymous queries, kept `read_cache_ms` (none when it is 0).
     pub read_cache: Option<crate::read_cache::ReadCache>,
+    /// Sellers as listings show them, kept `read_cache_ms` like anonymous answers.
+    pub sellers:
+        crate::read_cache::Kept<bazaar_domain::chart::SellerId, bazaar_domain::catalog::Seller>,
     /// Query texts registered by their hash, for requests that send only the hash.
     pub persisted: crate::read_cache::PersistedQueries,
     /// The VAT registry buyers' numbers are checked with: the sandbox, which answers like
@@ -229,9 +232,9 @@ impl App {
         let metrics = Metrics::new(config.metrics_operations_max)
             .map_err(|e| StartError::Metrics(e.to_string()))?;
         let payouts = payouts(&config, bank_keys, payout_ledger);
-        let read_cache = crate::read_cache::ReadCache::new(std::time::Duration::from_millis(
-            u64::from(config.read_cache_ms),
-        ));
+        let kept_for = std::time::Duration::from_millis(u64::from(config.read_cache_ms));
+        let read_cache = crate::read_cache::ReadCache::new(kept_for);
+        let sellers = crate::read_cache::Kept::new(kept_for, crate::read_cache::SELLERS_KEPT_MAX);
         Ok(Arc::new(Self {
             audit: audit_trail(&config),
             vault: config
@@ -251,6 +254,7 @@ impl App {
             rates: rates_config,
             ready: crate::ready::ReadyCache::default(),
             read_cache,
+            sellers,
             persisted: crate::read_cache::PersistedQueries::default(),
             vies,
             vat_number,

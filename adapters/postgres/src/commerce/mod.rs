@@ -34,12 +34,14 @@ use uuid::Uuid;
 use crate::retry::{self, Disposition, RetryPolicy};
 
 /// The operations that only read.
-const READS: [&str; 17] = [
+/// Reads of exactly one statement, which run without a transaction (see [`Mode::Statement`]).
+const STATEMENTS: [&str; 2] = ["search_products", "product_skus"];
+
+const READS: [&str; 15] = [
     "seller",
     "sellers",
     "buyer",
     "sku_views",
-    "search_products",
     "checkout",
     "payment",
     "order_payment",
@@ -48,7 +50,6 @@ const READS: [&str; 17] = [
     "refund_inputs",
     "pending_intents",
     "unsent_platform_refunds",
-    "product_skus",
     "orders_for",
     "order_for",
     "reviews",
@@ -120,7 +121,9 @@ impl PostgresCommerce {
         operation: &'static str,
         work: impl Fn(&mut PgConnection) -> Result<T, Fail> + Send + 'static,
     ) -> Result<T, CommerceError> {
-        let mode = if READS.contains(&operation) {
+        let mode = if STATEMENTS.contains(&operation) {
+            Mode::Statement
+        } else if READS.contains(&operation) {
             Mode::Read
         } else {
             Mode::Write
@@ -162,6 +165,10 @@ pub(crate) enum Mode {
     /// rests on row locks, and SERIALIZABLE would only add conflicts (workers scanning the
     /// same index range; appenders queued on the head row, failing once it moved).
     Queue,
+    /// No transaction: for a read made of exactly one statement, which is atomic and reads
+    /// one snapshot by itself (an implicit transaction in CockroachDB), so BEGIN and COMMIT
+    /// would only add two round trips.
+    Statement,
 }
 
 /// Runs `work` in a transaction on tokio's blocking pool.
@@ -268,6 +275,7 @@ fn run_blocking<T, E: StoreFailure>(
                         work(tx)
                     }),
                     Mode::Queue => conn.build_transaction().read_committed().run(|tx| work(tx)),
+                    Mode::Statement => work(&mut conn),
                     Mode::Read => conn
                         .build_transaction()
                         .repeatable_read()

@@ -174,8 +174,9 @@ pub(crate) struct BuyerRow {
     pub tax_area: Option<String>,
 }
 
-/// A SKU with its product's seller, category and kind; fields in select order.
-#[derive(diesel::Queryable)]
+/// A SKU with its product's seller, category and kind; fields in select order (and named as
+/// the columns of a raw query).
+#[derive(diesel::Queryable, QueryableByName)]
 pub(crate) struct SkuRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,

@@ -37,14 +37,24 @@ impl Loader<SellerId> for SellerLoader {
     type Value = Seller;
     type Error = Arc<async_graphql::Error>;
 
+    /// Sellers read within the read cache's lifetime come from memory (`App::sellers`).
     async fn load(&self, keys: &[SellerId]) -> Result<HashMap<SellerId, Seller>, Self::Error> {
+        let (mut found, missing) = self.0.sellers.split(keys);
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let started = std::time::Instant::now();
         let sellers = self
             .0
             .market
-            .sellers(keys)
+            .sellers(&missing)
             .await
             .map_err(|e| Arc::new(super::commerce(e)))?;
-        Ok(sellers.into_iter().map(|s| (s.id, s)).collect())
+        self.0
+            .sellers
+            .keep(started, sellers.iter().map(|s| (s.id, s.clone())));
+        found.extend(sellers.into_iter().map(|s| (s.id, s)));
+        Ok(found)
     }
 }
 

@@ -112,23 +112,28 @@ pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Sku
                     ))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Ok(SkuView {
-                sku_id: SkuId::from_uuid(row.id),
-                product_id: ProductId::from_uuid(row.product_id),
-                seller_id: SellerId::from_uuid(row.seller_id),
-                title: row.title,
-                category: rows::category(&row.category)?,
-                kind: rows::kind(&row.kind)?,
-                tax_code: rows::tax_code(row.tax_code.as_deref(), rows::kind(&row.kind)?)?,
-                prices,
-                available: if row.tracks_stock {
-                    Some(unsigned(row.available)?)
-                } else {
-                    None
-                },
-            })
+            sku_view(row, prices)
         })
         .collect()
+}
+
+/// A SKU as checkouts and listings see it, from its row and its prices (in currency order).
+pub(crate) fn sku_view(row: SkuRow, prices: Vec<Money>) -> Result<SkuView> {
+    Ok(SkuView {
+        sku_id: SkuId::from_uuid(row.id),
+        product_id: ProductId::from_uuid(row.product_id),
+        seller_id: SellerId::from_uuid(row.seller_id),
+        title: row.title,
+        category: rows::category(&row.category)?,
+        kind: rows::kind(&row.kind)?,
+        tax_code: rows::tax_code(row.tax_code.as_deref(), rows::kind(&row.kind)?)?,
+        prices,
+        available: if row.tracks_stock {
+            Some(unsigned(row.available)?)
+        } else {
+            None
+        },
+    })
 }
 
 /// `%word%` patterns for ILIKE, with the pattern characters of each word escaped.

@@ -1,16 +1,52 @@
 //! Read models for the API: order and review pages.
 
-use bazaar_schema::schema::skus;
 use diesel::prelude::*;
+use diesel::sql_types::Array;
 
 use super::*;
 
+#[derive(diesel::QueryableByName)]
+struct PricedSkuRow {
+    #[diesel(embed)]
+    sku: SkuRow,
+    #[diesel(sql_type = Array<Text>)]
+    currencies: Vec<String>,
+    #[diesel(sql_type = Array<BigInt>)]
+    amounts: Vec<i64>,
+}
+
+/// The SKUs of the given products with their prices, in one statement: it reads one snapshot
+/// by itself, so it needs no transaction around it.
 pub(crate) fn product_skus(conn: &mut PgConnection, products: &[Uuid]) -> Result<Vec<SkuView>> {
-    let ids: Vec<Uuid> = skus::table
-        .filter(skus::product_id.eq_any(products))
-        .select(skus::id)
-        .load(conn)?;
-    sku_views(conn, &ids)
+    // raw SQL: each SKU's prices gathered by a LATERAL array_agg, so one statement reads SKUs, products and prices together
+    let rows: Vec<PricedSkuRow> = sql_query(
+        "SELECT s.id, s.product_id, p.seller_id, s.title, p.category, p.kind, p.tax_code, \
+                s.tracks_stock, s.on_hand - s.reserved AS available, pr.currencies, pr.amounts \
+         FROM products p JOIN skus s ON s.product_id = p.id \
+         CROSS JOIN LATERAL ( \
+           SELECT COALESCE(array_agg(sp.currency::TEXT ORDER BY sp.currency), '{}') AS currencies, \
+                  COALESCE(array_agg(sp.amount_minor ORDER BY sp.currency), '{}') AS amounts \
+           FROM sku_prices sp WHERE sp.sku_id = s.id) pr \
+         WHERE p.id = ANY($1) AND s.product_id = ANY($1)",
+    )
+    .bind::<Array<SqlUuid>, _>(products)
+    .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            if row.currencies.len() != row.amounts.len() {
+                return Err(Fail::Db(diesel::result::Error::DeserializationError(
+                    "a SKU's currencies and amounts differ in number".into(),
+                )));
+            }
+            let prices = row
+                .currencies
+                .iter()
+                .zip(&row.amounts)
+                .map(|(currency, amount)| Ok(Money::from_minor(*amount, rows::currency(currency)?)))
+                .collect::<Result<Vec<_>>>()?;
+            sku_view(row.sku, prices)
+        })
+        .collect()
 }
 
 #[derive(diesel::QueryableByName)]
