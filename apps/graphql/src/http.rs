@@ -232,19 +232,19 @@ async fn run(
         Some((cache, slot)) => {
             let fill = async {
                 let response = schema.execute(graphql_request).await;
-                let keep = response.errors.is_empty();
+                let succeeded = response.errors.is_empty();
                 let body = serde_json::to_vec(&response).unwrap_or_else(|error| {
                     tracing::error!(%error, "a GraphQL response did not serialize");
                     br#"{"data":null,"errors":[{"message":"internal error","extensions":{"code":"internal"}}]}"#.to_vec()
                 });
-                read_cache::Answer::new(web::Bytes::from(body), keep)
+                read_cache::Answer::new(web::Bytes::from(body), succeeded)
             };
             let (answer, lookup) = cache.answer(&slot, fill).await;
             app.metrics
                 .read_cache
                 .with_label_values(&[lookup.label()])
                 .inc();
-            (cached_response(request, &answer), answer.keep)
+            (cached_response(request, &answer), answer.succeeded)
         }
     };
     let outcome = if succeeded { "ok" } else { "error" };

@@ -25,15 +25,20 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 /// The most answers kept at once; past it, expired answers are swept and, if none expired,
-/// new requests run uncached until some do.
-pub const READ_CACHE_ENTRIES_MAX: usize = 20_000;
+/// new requests run uncached until some do. With [`READ_CACHE_ANSWER_BYTES_MAX`] it bounds
+/// the cache's memory at 256 MiB.
+pub const READ_CACHE_ENTRIES_MAX: usize = 4_096;
+/// The largest answer kept (a listing page of 20 products is about 4 KiB); a larger one goes
+/// to the requests waiting for it and is then dropped.
+pub const READ_CACHE_ANSWER_BYTES_MAX: usize = 64 * 1024;
 /// The most sellers [`Kept`] for listings.
 pub const SELLERS_KEPT_MAX: usize = 200_000;
 /// The longest request (body or query string) whose answer is kept.
 pub const READ_CACHE_KEY_BYTES_MAX: usize = 8 * 1024;
-/// The most persisted queries kept; past it, an arbitrary one is forgotten for each new one
-/// (its clients send its text again when told it is not found).
-pub const PERSISTED_QUERIES_MAX: usize = 10_000;
+/// The most persisted queries kept (with [`PERSISTED_QUERY_BYTES_MAX`], 64 MiB at most); past
+/// it, an arbitrary one is forgotten for each new one (its clients send its text again when
+/// told it is not found).
+pub const PERSISTED_QUERIES_MAX: usize = 4_096;
 /// The longest query text that may be persisted.
 pub const PERSISTED_QUERY_BYTES_MAX: usize = 16 * 1024;
 
@@ -48,19 +53,23 @@ pub struct Answer {
     pub body: Bytes,
     /// A strong validator of `body`: the first 128 bits of its SHA-256, quoted.
     pub etag: String,
-    /// Whether the response carried no errors, so that it may be kept.
+    /// Whether the response carried no errors.
+    pub succeeded: bool,
+    /// Whether the answer may be kept: the response carried no errors and is at most
+    /// [`READ_CACHE_ANSWER_BYTES_MAX`] long.
     pub keep: bool,
 }
 
 impl Answer {
-    /// The answer of a response serialized as `body`.
-    pub fn new(body: Bytes, keep: bool) -> Self {
+    /// The answer of a response serialized as `body`, kept if `succeeded` and not too long.
+    pub fn new(body: Bytes, succeeded: bool) -> Self {
         let digest = Sha256::digest(&body);
         let half = digest.get(..16).unwrap_or_default();
         Self {
             etag: format!("\"{}\"", hex::encode(half)),
+            keep: succeeded && body.len() <= READ_CACHE_ANSWER_BYTES_MAX,
+            succeeded,
             body,
-            keep,
         }
     }
 }
@@ -402,6 +411,13 @@ mod tests {
         let (a, _) = cache.answer(&slot, async { answer("error", false) }).await;
         assert!(!a.keep);
         assert_eq!(cache.len(), 0, "an answer with errors leaves the cache");
+        let long = cache
+            .slot(Bytes::from_static(b"P{long}"), || true)
+            .expect("a query");
+        let text = "x".repeat(READ_CACHE_ANSWER_BYTES_MAX + 1);
+        let (c, _) = cache.answer(&long, async { answer(&text, true) }).await;
+        assert!(!c.keep);
+        assert_eq!(cache.len(), 0, "an answer over the size limit is not kept");
         let retry = cache.slot(key, || true).expect("a query");
         let (b, lookup) = cache.answer(&retry, async { answer("fine", true) }).await;
         assert_eq!((b.body.as_ref(), lookup), (b"fine".as_ref(), Lookup::Miss));
