@@ -13,7 +13,9 @@ use bazaar_money::{Currency, Money};
 
 use crate::state::App;
 
-/// The loaders of one request (so nothing is cached across requests or tenants).
+/// The loaders of one request: their own caches live as long as it does, so no tenant's data
+/// outlives it there (the sellers they read are also kept in `App::sellers`, which listings
+/// show to anyone).
 pub struct Loaders {
     pub sellers: DataLoader<SellerLoader>,
     pub skus: Arc<DataLoader<SkuLoader>>,
