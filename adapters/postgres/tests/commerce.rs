@@ -648,6 +648,20 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
         ))
         .await
         .unwrap();
+    // Every change to what the product shows is noted in the catalogue's change feed: its
+    // creation, the stock a checkout holds, and the stock coming back.
+    let jp_product = ProductId::from_uuid(id(100));
+    let store = market.store();
+    let changed = |since: Timestamp| async move {
+        let changes = store.catalog_changes(since, 10).await.unwrap();
+        let mut products: Vec<ProductId> = changes.iter().map(|change| change.product).collect();
+        products.dedup();
+        products
+    };
+    assert_eq!(changed(Timestamp::from_micros(0)).await, [jp_product]);
+    let listed = world.clock.now();
+    assert_eq!(changed(listed).await, []);
+    world.clock.advance_secs(1);
     let checkout = market
         .checkout(&CheckoutCommand {
             id: CheckoutId::from_uuid(id(500)),
@@ -667,6 +681,11 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
         )
     };
     assert_eq!(available(&world), 1);
+    assert_eq!(
+        changed(listed).await,
+        [jp_product],
+        "the reservation is noted"
+    );
     let payment = market
         .pay(&PayCommand {
             checkout_id: checkout.plan.id,
@@ -687,6 +706,8 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
     assert_eq!(market.expire_checkouts(100).await.unwrap(), 0);
     assert_eq!(deliver(&world).await, 0);
     assert_eq!(available(&world), 1);
+    let quiet = world.clock.now();
+    assert_eq!(changed(quiet).await, []);
     // The voucher lapses unpaid.
     world.clock.set(expires_at.saturating_add_secs(1));
     assert!(deliver(&world).await > 0);
@@ -704,6 +725,11 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
             .all(|(_, s)| *s == OrderState::Cancelled)
     );
     assert_eq!(available(&world), 3, "the stock came back");
+    assert_eq!(changed(quiet).await, [jp_product], "the release is noted");
+    // Old changes are deleted; newer ones stay.
+    let forgotten = market.store().forget_changes(quiet).await.unwrap();
+    assert_eq!(forgotten, 2, "the creation and the reservation");
+    assert_eq!(changed(Timestamp::from_micros(0)).await, [jp_product]);
     assert_eq!(count(&world.db, "SELECT reserved::INT8 AS n FROM skus"), 0);
     assert_eq!(
         count(&world.db, "SELECT count(*) AS n FROM ledger_transfers"),
@@ -1014,7 +1040,17 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
         market.review(&review(3, 6)).await.unwrap_err(),
         CommerceError::InvalidInput("rating must be 1 to 5")
     );
+    // A course holds no stock: selling it changes nothing a product page shows; a review does.
+    let paid_at = world.clock.now();
+    let changed = || market.store().catalog_changes(paid_at, 10);
+    assert_eq!(changed().await.unwrap(), []);
+    world.clock.advance_secs(1);
     market.review(&review(3, 4)).await.unwrap();
+    let reviewed = bazaar_domain::catalog::CatalogChange {
+        product: ProductId::from_uuid(id(100)),
+        at: world.clock.now(),
+    };
+    assert_eq!(changed().await.unwrap(), [reviewed]);
     assert_eq!(
         market.review(&review(3, 5)).await.unwrap_err(),
         CommerceError::AlreadyReviewed

@@ -374,6 +374,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalog_changes (product_id, changed_at) {
+        product_id -> Uuid,
+        changed_at -> Int8,
+    }
+}
+
+diesel::table! {
     outbox_events (id) {
         id -> Uuid,
         event_type -> Text,

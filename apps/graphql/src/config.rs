@@ -38,6 +38,10 @@ pub struct Config {
     /// `BAZAAR_READ_CACHE_MS` (default 500, 0 for none): how long the answer to an anonymous
     /// query is kept and shared, which bounds how late a change shows in it.
     pub read_cache_ms: u32,
+    /// `BAZAAR_PRODUCT_CACHE_SECS` (default 60, 0 for none): how long an anonymous answer
+    /// that reads only products named by id may be kept while the catalogue's change feed
+    /// vouches that none of them changed.
+    pub product_cache_secs: u32,
     /// `BAZAAR_BODY_LIMIT_BYTES` (default 65536).
     pub body_limit_bytes: usize,
     /// `BAZAAR_SESSION_SECS` (default 7 days).
@@ -361,6 +365,7 @@ impl Config {
             query_depth_max: parse("BAZAAR_QUERY_DEPTH_MAX", 10)?,
             query_cost_max: parse("BAZAAR_QUERY_COST_MAX", 2_000)?,
             read_cache_ms: parse("BAZAAR_READ_CACHE_MS", 500_u32)?,
+            product_cache_secs: parse("BAZAAR_PRODUCT_CACHE_SECS", 60_u32)?,
             body_limit_bytes: parse("BAZAAR_BODY_LIMIT_BYTES", 65_536)?,
             session_secs: parse("BAZAAR_SESSION_SECS", 7 * 24 * 3600)?,
             log_json: var("BAZAAR_LOG_FORMAT").is_some_and(|f| f == "json"),

@@ -213,10 +213,12 @@ async fn run(
     let client =
         crate::limits::client_address(request, app.config.auth.client_ip_header.as_deref());
     let auth = Arc::new(crate::limits::AuthRequest::new(client));
+    let products_read = Arc::new(read_cache::ProductsRead::default());
     let graphql_request = graphql_request
         .data(viewer)
         .data(crate::api::loaders_for(app))
-        .data(auth.clone());
+        .data(auth.clone())
+        .data(products_read.clone());
     let (response, succeeded) = match slot {
         None => {
             let response = schema.execute(graphql_request).await;
@@ -231,13 +233,22 @@ async fn run(
         }
         Some((cache, slot)) => {
             let fill = async {
+                let only_products = read_cache::reads_only_products(
+                    &graphql_request.query,
+                    operation_name.as_deref(),
+                );
                 let response = schema.execute(graphql_request).await;
                 let succeeded = response.errors.is_empty();
                 let body = serde_json::to_vec(&response).unwrap_or_else(|error| {
                     tracing::error!(%error, "a GraphQL response did not serialize");
                     br#"{"data":null,"errors":[{"message":"internal error","extensions":{"code":"internal"}}]}"#.to_vec()
                 });
-                read_cache::Answer::new(web::Bytes::from(body), succeeded)
+                let answer = read_cache::Answer::new(web::Bytes::from(body), succeeded);
+                if only_products {
+                    answer.reading_only(products_read.taken())
+                } else {
+                    answer
+                }
             };
             let (answer, lookup) = cache.answer(&slot, fill).await;
             app.metrics

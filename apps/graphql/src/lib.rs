@@ -6,6 +6,7 @@ pub mod admin;
 mod api;
 mod audit_trail;
 mod auth;
+mod catalog_feed;
 pub mod config;
 mod demo;
 mod finance;
@@ -38,11 +39,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         demo::load(&app).await.map_err(StartError::Demo)?;
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = if app.config.workers {
-        workers::start(app.clone(), stopped)
+    let mut workers = if app.config.workers {
+        workers::start(app.clone(), stopped.clone())
     } else {
         Vec::new()
     };
+    // Every process keeps its own read cache, so every process reads the change feed.
+    workers.push(tokio::spawn(catalog_feed::run(app.clone(), stopped)));
     // One set of sign-in limits for the API and the web pages.
     let auth_limits = std::sync::Arc::new(limits::AuthLimits::new(&app.config.auth));
     let schema = api::schema(app.clone(), auth_limits.clone());

@@ -10,19 +10,31 @@
 //! never pass through; an answer that carries errors is handed to the requests already
 //! waiting for it and then forgotten.
 //!
+//! An answer that reads nothing but products named by id (a product page: `product(id:)` at
+//! the root, with its SKUs, stock, prices, seller and reviews) is kept longer, up to
+//! `BAZAAR_PRODUCT_CACHE_SECS`, while the catalogue's change feed vouches for it: every
+//! transaction that changes a product notes it in the feed, each process reads the feed every
+//! [`FEED_PERIOD`], and such an answer is served past the short lifetime only if none of its
+//! products was seen changed since it began, the exchange rates did not change meanwhile, and
+//! the last read of the feed that was applied began less than [`FEED_VOUCHES_FOR`] ago. A
+//! process that cannot read the feed falls back to the short lifetime.
+//!
 //! Persisted queries follow the automatic persisted query protocol: a client sends the
 //! SHA-256 of its query in `extensions.persistedQuery.sha256Hash` and the query text only
 //! when the server answers `PERSISTED_QUERY_NOT_FOUND`. With them an anonymous read fits in a
 //! short GET that a CDN can keep and revalidate with its `ETag`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 /// The most answers kept at once; past it, expired answers are swept and, if none expired,
 /// new requests run uncached until some do. With [`READ_CACHE_ANSWER_BYTES_MAX`] it bounds
@@ -42,6 +54,21 @@ pub const PERSISTED_QUERIES_MAX: usize = 4_096;
 /// The longest query text that may be persisted.
 pub const PERSISTED_QUERY_BYTES_MAX: usize = 16 * 1024;
 
+/// How often each process reads the catalogue's change feed.
+pub const FEED_PERIOD: Duration = Duration::from_millis(250);
+/// A product answer is served past the short lifetime only while the last applied read of
+/// the change feed began less than this long ago: every change committed before that read
+/// began has been applied, and one committed after it is younger than this, so no change
+/// shows later than this (under one second) after its commit.
+pub const FEED_VOUCHES_FOR: Duration = Duration::from_millis(750);
+/// How far back each read of the feed looks. A change is noted at its transaction's `now`,
+/// which precedes its commit, and processes' clocks differ; a change noted up to this long
+/// before it became visible is still seen.
+pub const FEED_OVERLAP: Duration = Duration::from_secs(5);
+/// The most entries one read of the feed takes; when that many come back, every kept product
+/// answer is dropped.
+pub const FEED_ENTRIES_MAX: u32 = 20_000;
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -58,6 +85,9 @@ pub struct Answer {
     /// Whether the answer may be kept: the response carried no errors and is at most
     /// [`READ_CACHE_ANSWER_BYTES_MAX`] long.
     pub keep: bool,
+    /// The products the answer read, when it read nothing else: such an answer may be kept
+    /// until one of them changes.
+    pub products: Option<Arc<[Uuid]>>,
 }
 
 impl Answer {
@@ -70,6 +100,15 @@ impl Answer {
             keep: succeeded && body.len() <= READ_CACHE_ANSWER_BYTES_MAX,
             succeeded,
             body,
+            products: None,
+        }
+    }
+
+    /// The same answer, known to read nothing but `products`.
+    pub fn reading_only(self, products: Vec<Uuid>) -> Self {
+        Self {
+            products: Some(products.into()),
+            ..self
         }
     }
 }
@@ -101,20 +140,113 @@ impl Lookup {
     }
 }
 
+/// What the change feed has told this process.
+#[derive(Debug)]
+struct Feed {
+    /// When the last applied read of the feed began; `None` before the first.
+    read_from: Option<Instant>,
+    /// When each product was last seen changed (for `product_ttl`).
+    changed: HashMap<Uuid, Instant>,
+    /// The feed's entries already applied, by product and the writer's time in microseconds,
+    /// until they fall out of the window each read looks at.
+    applied: HashSet<(Uuid, i64)>,
+    /// Product answers that began before this are not served past the short lifetime.
+    all_changed: Instant,
+}
+
 /// The anonymous read cache of one server process.
 #[derive(Debug)]
 pub struct ReadCache {
     ttl: Duration,
+    product_ttl: Duration,
     slots: Mutex<HashMap<Bytes, Arc<Slot>>>,
+    feed: Mutex<Feed>,
 }
 
 impl ReadCache {
-    /// A cache keeping answers for `ttl`; `None` for a zero `ttl` (no cache).
-    pub fn new(ttl: Duration) -> Option<Self> {
+    /// A cache keeping answers for `ttl`, and answers reading only products up to
+    /// `product_ttl` while the change feed vouches for them; `None` for a zero `ttl` (no
+    /// cache).
+    pub fn new(ttl: Duration, product_ttl: Duration) -> Option<Self> {
         (!ttl.is_zero()).then(|| Self {
             ttl,
+            product_ttl,
             slots: Mutex::new(HashMap::new()),
+            feed: Mutex::new(Feed {
+                read_from: None,
+                changed: HashMap::new(),
+                applied: HashSet::new(),
+                all_changed: Instant::now(),
+            }),
         })
+    }
+
+    /// Whether product answers are kept past the short lifetime (the feed is worth reading).
+    pub fn keeps_products(&self) -> bool {
+        self.product_ttl > self.ttl
+    }
+
+    /// Applies one read of the change feed that began at `began` and took the entries after
+    /// `window` (the writer's time, in microseconds): the answers reading a product of an
+    /// entry not applied before, begun before now, are no longer served past the short
+    /// lifetime.
+    pub fn changes_seen(
+        &self,
+        began: Instant,
+        window: i64,
+        entries: impl IntoIterator<Item = (Uuid, i64)>,
+    ) {
+        let now = Instant::now();
+        let mut feed = lock(&self.feed);
+        for (product, at) in entries {
+            if feed.applied.insert((product, at)) {
+                feed.changed.insert(product, now);
+            }
+        }
+        feed.applied.retain(|(_, at)| *at > window);
+        let product_ttl = self.product_ttl;
+        feed.changed
+            .retain(|_, at| now.duration_since(*at) < product_ttl);
+        feed.read_from = Some(began);
+    }
+
+    /// Drops every kept product answer (the exchange rates changed, or too much changed to
+    /// name).
+    pub fn forget_products(&self) {
+        lock(&self.feed).all_changed = Instant::now();
+    }
+
+    /// Whether `slot` may still be served at `now`: within the short lifetime, or a
+    /// finished product answer the feed vouches for.
+    fn live<'c>(
+        &'c self,
+        slot: &Slot,
+        now: Instant,
+        feed: &mut Option<MutexGuard<'c, Feed>>,
+    ) -> bool {
+        let age = now.duration_since(slot.started);
+        if age < self.ttl {
+            return true;
+        }
+        let Some(products) = slot
+            .answer
+            .get()
+            .and_then(|answer| answer.products.as_ref())
+        else {
+            return false;
+        };
+        if age >= self.product_ttl {
+            return false;
+        }
+        let feed = feed.get_or_insert_with(|| lock(&self.feed));
+        feed.read_from
+            .is_some_and(|read| now.saturating_duration_since(read) < FEED_VOUCHES_FOR)
+            && feed.all_changed < slot.started
+            && products.iter().all(|product| {
+                feed.changed
+                    .get(product)
+                    .is_none_or(|changed| *changed < slot.started)
+            })
     }
 
     /// The slot of a request identified by `key` (its bytes, prefixed by its method), or
@@ -128,7 +260,7 @@ impl ReadCache {
         {
             let mut slots = lock(&self.slots);
             if let Some(slot) = slots.get(&key) {
-                if now.duration_since(slot.started) < self.ttl {
+                if self.live(slot, now, &mut None) {
                     return Some(slot.clone());
                 }
                 // A key stays in the map only if it was read-only when first seen.
@@ -142,14 +274,13 @@ impl ReadCache {
         }
         let mut slots = lock(&self.slots);
         if let Some(slot) = slots.get(&key)
-            && now.duration_since(slot.started) < self.ttl
+            && self.live(slot, now, &mut None)
         {
             return Some(slot.clone());
         }
         let fresh = Arc::new(Slot::new(key.clone(), now));
         if slots.len() >= READ_CACHE_ENTRIES_MAX {
-            let ttl = self.ttl;
-            slots.retain(|_, slot| now.duration_since(slot.started) < ttl);
+            self.make_room(&mut slots, now);
         }
         if slots.len() < READ_CACHE_ENTRIES_MAX {
             slots.insert(key, fresh.clone());
@@ -183,6 +314,19 @@ impl ReadCache {
         }
         let lookup = if filled { Lookup::Miss } else { Lookup::Hit };
         (answer, lookup)
+    }
+
+    /// Sweeps the answers no longer served and, when every one still is, the older half.
+    fn make_room(&self, slots: &mut HashMap<Bytes, Arc<Slot>>, now: Instant) {
+        let mut feed = None;
+        slots.retain(|_, slot| self.live(slot, now, &mut feed));
+        if slots.len() >= READ_CACHE_ENTRIES_MAX {
+            let mut started: Vec<Instant> = slots.values().map(|slot| slot.started).collect();
+            let middle = started.len() / 2;
+            let (_, cutoff, _) = started.select_nth_unstable(middle);
+            let cutoff = *cutoff;
+            slots.retain(|_, slot| slot.started > cutoff);
+        }
     }
 
     /// How many answers the cache holds (expired ones included until they are swept).
@@ -261,20 +405,66 @@ impl<K: std::hash::Hash + Eq + Copy, V: Clone> Kept<K, V> {
 /// Whether the operation a request runs (the one named, or the only one) is a query; `false`
 /// for a document that does not parse or does not name one operation.
 pub fn is_query(query: &str, operation_name: Option<&str>) -> bool {
+    async_graphql::parser::parse_query(query).is_ok_and(|document| {
+        operation(&document, operation_name).is_some_and(|op| op.ty == OperationType::Query)
+    })
+}
+
+/// Whether the operation a request runs reads nothing but products named by id: every field
+/// at its root is `product` (or `__typename`), and no fragment is spread there.
+pub fn reads_only_products(query: &str, operation_name: Option<&str>) -> bool {
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         return false;
     };
-    let ty = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => operation.node.ty,
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            match operations.iter().find(|(n, _)| n.as_str() == name) {
-                Some((_, operation)) => operation.node.ty,
-                None => return false,
-            }
+    operation(&document, operation_name).is_some_and(|op| {
+        op.ty == OperationType::Query
+            && op
+                .selection_set
+                .node
+                .items
+                .iter()
+                .all(|item| match &item.node {
+                    Selection::Field(field) => {
+                        matches!(field.node.name.node.as_str(), "product" | "__typename")
+                    }
+                    Selection::FragmentSpread(_) | Selection::InlineFragment(_) => false,
+                })
+    })
+}
+
+/// The operation a request runs: the one named, or the only one (named or not).
+fn operation<'d>(
+    document: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'d OperationDefinition> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(&operation.node),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, operation)| &operation.node),
+        // A document of one named operation, run without naming it.
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next().map(|operation| &operation.node)
         }
-        (DocumentOperations::Multiple(_), None) => return false,
-    };
-    ty == OperationType::Query
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// The products a request's resolvers read, noted by `product(id:)`.
+#[derive(Debug, Default)]
+pub struct ProductsRead(Mutex<Vec<Uuid>>);
+
+impl ProductsRead {
+    /// Notes that `product` was read.
+    pub fn note(&self, product: Uuid) {
+        lock(&self.0).push(product);
+    }
+
+    /// The products noted.
+    pub fn taken(&self) -> Vec<Uuid> {
+        std::mem::take(&mut *lock(&self.0))
+    }
 }
 
 /// Why a persisted query could not be used; the code is what the protocol's clients look for.
@@ -375,7 +565,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_is_shared_until_it_expires() {
-        let Some(cache) = ReadCache::new(Duration::from_millis(200)) else {
+        let Some(cache) = ReadCache::new(Duration::from_millis(200), Duration::ZERO) else {
             panic!("a non-zero lifetime makes a cache");
         };
         let key = Bytes::from_static(b"P{products}");
@@ -397,7 +587,7 @@ mod tests {
 
     #[tokio::test]
     async fn errors_and_mutations_are_not_kept() {
-        let Some(cache) = ReadCache::new(Duration::from_secs(60)) else {
+        let Some(cache) = ReadCache::new(Duration::from_secs(60), Duration::ZERO) else {
             panic!("a non-zero lifetime makes a cache");
         };
         assert!(
@@ -421,7 +611,150 @@ mod tests {
         let retry = cache.slot(key, || true).expect("a query");
         let (b, lookup) = cache.answer(&retry, async { answer("fine", true) }).await;
         assert_eq!((b.body.as_ref(), lookup), (b"fine".as_ref(), Lookup::Miss));
-        assert!(ReadCache::new(Duration::ZERO).is_none());
+        assert!(ReadCache::new(Duration::ZERO, Duration::from_secs(60)).is_none());
+    }
+
+    /// Asks `cache` for `key`, answered with `text` reading only `products` on a miss.
+    async fn ask(
+        cache: &ReadCache,
+        key: &'static [u8],
+        text: &str,
+        products: &[Uuid],
+    ) -> (Bytes, Lookup) {
+        let slot = cache
+            .slot(Bytes::from_static(key), || true)
+            .expect("a query");
+        let fill = async { answer(text, true).reading_only(products.to_vec()) };
+        let (answer, lookup) = cache.answer(&slot, fill).await;
+        (answer.body, lookup)
+    }
+
+    #[tokio::test]
+    async fn a_product_answer_outlives_the_short_lifetime_until_its_product_changes() {
+        let Some(cache) = ReadCache::new(Duration::from_millis(50), Duration::from_secs(60)) else {
+            panic!("a non-zero lifetime makes a cache");
+        };
+        let (lamp, chair) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        cache.changes_seen(Instant::now(), 0, []);
+        ask(&cache, b"Plamp", "lamp 1", &[lamp]).await;
+        ask(&cache, b"Pchair", "chair 1", &[chair]).await;
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // Past the short lifetime, vouched for by a fresh read of the feed.
+        cache.changes_seen(Instant::now(), 0, []);
+        assert_eq!(
+            ask(&cache, b"Plamp", "lamp 2", &[lamp]).await,
+            (Bytes::from("lamp 1"), Lookup::Hit)
+        );
+        // The lamp changes: its answer goes, the chair's stays.
+        cache.changes_seen(Instant::now(), 0, [(lamp, 7)]);
+        assert_eq!(
+            ask(&cache, b"Plamp", "lamp 3", &[lamp]).await,
+            (Bytes::from("lamp 3"), Lookup::Miss)
+        );
+        assert_eq!(
+            ask(&cache, b"Pchair", "chair 2", &[chair]).await.1,
+            Lookup::Hit
+        );
+        // The rates change: every product answer goes.
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        cache.forget_products();
+        cache.changes_seen(Instant::now(), 0, []);
+        assert_eq!(
+            ask(&cache, b"Pchair", "chair 3", &[chair]).await,
+            (Bytes::from("chair 3"), Lookup::Miss)
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_recent_read_of_the_feed_only_the_short_lifetime_holds() {
+        let Some(cache) = ReadCache::new(Duration::from_millis(50), Duration::from_secs(60)) else {
+            panic!("a non-zero lifetime makes a cache");
+        };
+        let lamp = Uuid::from_u128(1);
+        // Never read: nothing is vouched for.
+        ask(&cache, b"Plamp", "lamp 1", &[lamp]).await;
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(
+            ask(&cache, b"Plamp", "lamp 2", &[lamp]).await.1,
+            Lookup::Miss
+        );
+        // Read once, then not again for longer than the feed vouches.
+        let read = Instant::now();
+        cache.changes_seen(read, 0, []);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(
+            ask(&cache, b"Plamp", "lamp 3", &[lamp]).await.1,
+            Lookup::Hit
+        );
+        tokio::time::sleep(FEED_VOUCHES_FOR).await;
+        assert_eq!(
+            ask(&cache, b"Plamp", "lamp 4", &[lamp]).await.1,
+            Lookup::Miss
+        );
+        // An answer that read more than products keeps the short lifetime only.
+        cache.changes_seen(Instant::now(), 0, []);
+        let slot = cache
+            .slot(Bytes::from_static(b"Plist"), || true)
+            .expect("a query");
+        cache.answer(&slot, async { answer("list 1", true) }).await;
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        cache.changes_seen(Instant::now(), 0, []);
+        let slot = cache
+            .slot(Bytes::from_static(b"Plist"), || true)
+            .expect("a query");
+        let (_, lookup) = cache.answer(&slot, async { answer("list 2", true) }).await;
+        assert_eq!(lookup, Lookup::Miss);
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_drops_its_older_half() {
+        let Some(cache) = ReadCache::new(Duration::from_secs(60), Duration::ZERO) else {
+            panic!("a non-zero lifetime makes a cache");
+        };
+        for n in 0..READ_CACHE_ENTRIES_MAX {
+            let key = Bytes::from(format!("P{{n{n}}}"));
+            let slot = cache.slot(key, || true).expect("a query");
+            cache.answer(&slot, async { answer("x", true) }).await;
+        }
+        assert_eq!(cache.len(), READ_CACHE_ENTRIES_MAX);
+        let slot = cache
+            .slot(Bytes::from_static(b"Pnew"), || true)
+            .expect("a query");
+        cache.answer(&slot, async { answer("new", true) }).await;
+        let kept = cache.len();
+        assert!(kept <= READ_CACHE_ENTRIES_MAX / 2 + 1 && kept > 1, "{kept}");
+        let again = cache
+            .slot(Bytes::from_static(b"Pnew"), || true)
+            .expect("a query");
+        let (_, lookup) = cache.answer(&again, async { answer("newer", true) }).await;
+        assert_eq!(lookup, Lookup::Hit, "the newest answer is kept");
+    }
+
+    #[test]
+    fn only_product_fields_at_the_root_read_only_products() {
+        let product = "{ product(id: \"a\") { title seller { name } skus { price { amount } } } }";
+        assert!(reads_only_products(product, None));
+        assert!(reads_only_products(
+            "query P($id: ID!) { a: product(id: $id) { title } b: product(id: \"x\") { title } __typename }",
+            None
+        ));
+        assert!(!reads_only_products(
+            "{ product(id: \"a\") { title } products(first: 2) { edges { cursor } } }",
+            None
+        ));
+        assert!(!reads_only_products(
+            "{ ...F } fragment F on Query { product(id: \"a\") { title } }",
+            None
+        ));
+        assert!(!reads_only_products(
+            "{ ... on Query { product(id: \"a\") { title } } }",
+            None
+        ));
+        assert!(!reads_only_products(
+            "mutation { product(id: \"a\") }",
+            None
+        ));
+        assert!(!reads_only_products("{ product(", None));
     }
 
     #[tokio::test]

@@ -52,7 +52,8 @@ pub struct App {
     pub rates: crate::rates::Rates,
     /// The last readiness answer, reused for a second.
     pub ready: crate::ready::ReadyCache,
-    /// Answers to anonymous queries, kept `read_cache_ms` (none when it is 0).
+    /// Answers to anonymous queries, kept `read_cache_ms` (none when it is 0), product pages
+    /// up to `product_cache_secs` while the catalogue's change feed vouches for them.
     pub read_cache: Option<crate::read_cache::ReadCache>,
     /// Sellers as listings show them, kept `read_cache_ms` like anonymous answers.
     pub sellers:
@@ -233,7 +234,10 @@ impl App {
             .map_err(|e| StartError::Metrics(e.to_string()))?;
         let payouts = payouts(&config, bank_keys, payout_ledger);
         let kept_for = std::time::Duration::from_millis(u64::from(config.read_cache_ms));
-        let read_cache = crate::read_cache::ReadCache::new(kept_for);
+        let read_cache = crate::read_cache::ReadCache::new(
+            kept_for,
+            std::time::Duration::from_secs(u64::from(config.product_cache_secs)),
+        );
         let sellers = crate::read_cache::Kept::new(kept_for, crate::read_cache::SELLERS_KEPT_MAX);
         Ok(Arc::new(Self {
             audit: audit_trail(&config),

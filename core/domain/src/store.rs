@@ -379,6 +379,9 @@ impl<T> Page<T> {
 ///   either the next attempt's time or the parking time.
 /// - `notification_failed`: count one more failure of the (provider, event id), keeping the
 ///   latest error and the signed body, and return the failures so far.
+/// - the catalogue's change feed: every method that changes what a product shows (its
+///   creation, its stock reserved, consumed or released, a review of it) MUST note the
+///   product as changed at its `now`, in the same transaction, for `catalog_changes`.
 pub trait CommerceStore: Send + Sync {
     /// Stores a seller and its commission rates. MUST be idempotent on the seller's id: a
     /// seller that exists is left as it is, and the call succeeds.
@@ -577,6 +580,20 @@ pub trait CommerceStore: Send + Sync {
         review: &Review,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), CommerceError>> + Send;
+
+    /// MUST return the changes noted after `since`, at most `limit` of them: when `limit`
+    /// come back, more may have been noted.
+    fn catalog_changes(
+        &self,
+        since: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<crate::catalog::CatalogChange>, CommerceError>> + Send;
+
+    /// Forgets the changes noted before `before`; returns how many.
+    fn forget_changes(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<u64, CommerceError>> + Send;
 
     /// MUST return one [`LineCapture`] per line of every order of the payment's checkout,
     /// from what was stored at checkout (line totals, tax and commission rates, the locked

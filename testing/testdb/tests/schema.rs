@@ -138,6 +138,7 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         notification_failures,
         users,
         sessions,
+        catalog_changes,
         outbox_events,
         processed_messages,
         event_counts,

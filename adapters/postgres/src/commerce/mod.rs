@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bazaar_domain::catalog::{
-    Buyer, BuyerId, NewProduct, ProductQuery, ProductSummary, Review, Seller, SkuId, SkuView,
+    Buyer, BuyerId, CatalogChange, NewProduct, ProductQuery, ProductSummary, Review, Seller, SkuId,
+    SkuView,
 };
 use bazaar_domain::chart::{ProviderName, SellerId};
 use bazaar_domain::error::CommerceError;
@@ -35,7 +36,7 @@ use crate::retry::{self, Disposition, RetryPolicy};
 
 /// The operations that only read.
 /// Reads of exactly one statement, which run without a transaction (see [`Mode::Statement`]).
-const STATEMENTS: [&str; 2] = ["search_products", "product_skus"];
+const STATEMENTS: [&str; 3] = ["search_products", "product_skus", "catalog_changes"];
 
 const READS: [&str; 15] = [
     "seller",
@@ -556,6 +557,26 @@ impl CommerceStore for PostgresCommerce {
         let review = review.clone();
         self.run("add_review", move |conn| tx::add_review(conn, &review, now))
             .await
+    }
+
+    async fn catalog_changes(
+        &self,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<CatalogChange>, CommerceError> {
+        self.run("catalog_changes", move |conn| {
+            tx::catalog_changes(conn, since, limit)
+        })
+        .await
+    }
+
+    async fn forget_changes(&self, before: Timestamp) -> Result<u64, CommerceError> {
+        let forgotten = self
+            .run("forget_changes", move |conn| {
+                tx::forget_changes(conn, before)
+            })
+            .await?;
+        Ok(u64::try_from(forgotten).unwrap_or(u64::MAX))
     }
 
     async fn capture_inputs(

@@ -196,8 +196,12 @@ impl Query {
         currency: Option<String>,
     ) -> Result<Option<ProductNode>> {
         let currency = self::currency(currency.as_deref().unwrap_or("EUR"))?;
+        let product = uuid(&id, "product id")?;
+        if let Some(read) = ctx.data_opt::<std::sync::Arc<crate::read_cache::ProductsRead>>() {
+            read.note(product);
+        }
         let query = ProductQuery {
-            ids: Some(vec![ProductId::from_uuid(uuid(&id, "product id")?)]),
+            ids: Some(vec![ProductId::from_uuid(product)]),
             limit: 1,
             ..ProductQuery::default()
         };

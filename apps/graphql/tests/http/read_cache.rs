@@ -184,3 +184,63 @@ fn url_encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_page_is_kept_until_its_product_changes() {
+    let server = Server::start(&[("BAZAAR_WORKERS", "0"), ("BAZAAR_READ_CACHE_MS", "200")]).await;
+    let seller = server
+        .sign_up("shop@pages.test", "SELLER", "DE", Some("EUR"))
+        .await;
+    let (product_id, sku) = server
+        .create_product(&seller, &product("Lamp", "40.00"))
+        .await;
+    let page =
+        "query($id: ID!) { product(id: $id, currency: \"EUR\") { title skus { available } } }";
+    let variables = json!({"id": product_id});
+    let available = |data: &Value| data["product"]["skus"][0]["available"].as_i64();
+    let hit = "bazaar_read_cache_requests_total{result=\"hit\"}";
+
+    // An answer that began before the feed showed the product's creation is dropped once it
+    // does; one that begins after is kept.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let first = server.ok(None, page, variables.clone()).await;
+    assert_eq!(available(&first), Some(3));
+    // Well past the short lifetime, nothing changed: answered from memory.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let hits = server.metric(hit).await;
+    assert_eq!(server.ok(None, page, variables.clone()).await, first);
+    assert_eq!(server.metric(hit).await, hits + 1);
+
+    // A checkout reserves two units: the page shows it within a second of the commit.
+    let buyer = server
+        .sign_up("buyer@pages.test", "BUYER", "DE", None)
+        .await;
+    server
+        .ok(
+            Some(&buyer),
+            "mutation($sku: ID!) { checkout(idempotencyKey: \"p1\", input: {currency: \"EUR\", lines: [{skuId: $sku, quantity: 2}]}) { id } }",
+            json!({"sku": sku}),
+        )
+        .await;
+    let reserved_at = Instant::now();
+    loop {
+        let asked_after = reserved_at.elapsed();
+        let now = server.ok(None, page, variables.clone()).await;
+        if available(&now) == Some(1) {
+            break;
+        }
+        assert_eq!(available(&now), Some(3), "{now}");
+        assert!(
+            asked_after < Duration::from_secs(1),
+            "the reservation still did not show {asked_after:?} after its commit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The new page is kept in turn.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.ok(None, page, variables.clone()).await;
+    let hits = server.metric(hit).await;
+    let kept = server.ok(None, page, variables).await;
+    assert_eq!(available(&kept), Some(1));
+    assert_eq!(server.metric(hit).await, hits + 1);
+}

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use bazaar_ledger::Timestamp;
 use bazaar_money::{Currency, Money};
 use uuid::Uuid;
 
@@ -455,6 +456,16 @@ pub struct SkuView {
     pub prices: Vec<Money>,
     /// Units that can still be reserved; `None` for digital goods.
     pub available: Option<u32>,
+}
+
+/// One entry of the catalogue's change feed: `product` changed at `at` (its transaction's
+/// `now`). A product changed by two transactions has two entries, unless at the same instant.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct CatalogChange {
+    /// The product whose page changed.
+    pub product: ProductId,
+    /// When, by the writer's clock.
+    pub at: Timestamp,
 }
 
 /// A product as a listing shows it.

@@ -72,7 +72,7 @@ pub(crate) fn create_product(
                 .execute(conn)?;
         }
     }
-    Ok(())
+    products_changed(conn, &[product.id.as_uuid()], now)
 }
 
 #[expect(

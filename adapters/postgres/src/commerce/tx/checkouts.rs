@@ -70,6 +70,10 @@ pub(crate) fn create_checkout(
             ))
             .execute(conn)?;
     }
+    let mut changed: Vec<Uuid> = physical.iter().map(|l| l.product_id.as_uuid()).collect();
+    changed.sort_unstable();
+    changed.dedup();
+    products_changed(conn, &changed, now)?;
     diesel::insert_into(checkouts::table)
         .values((
             checkouts::id.eq(plan.id.as_uuid()),

@@ -117,5 +117,6 @@ pub(crate) fn add_review(conn: &mut PgConnection, review: &Review, now: Timestam
     if inserted == 0 {
         return refuse(CommerceError::AlreadyReviewed);
     }
+    products_changed(conn, &[review.product_id.as_uuid()], now)?;
     emit::review(conn, review.id.as_uuid(), now)
 }

@@ -51,6 +51,7 @@ pub(crate) fn unsigned(value: i32) -> Result<u32> {
 }
 
 mod catalog;
+mod changes;
 mod checkouts;
 mod fulfilment;
 mod intents;
@@ -61,6 +62,7 @@ mod refunds;
 mod tax;
 
 pub(crate) use catalog::*;
+pub(crate) use changes::*;
 pub(crate) use checkouts::*;
 pub(crate) use fulfilment::*;
 pub(crate) use intents::*;

@@ -134,6 +134,7 @@ pub(crate) struct PaidOrderRow {
 /// Persists a capture's effect on the checkout: held stock is consumed, the checkout is paid,
 /// and each order awaiting payment moves to [`OrderState::when_paid`].
 pub(crate) fn mark_paid(conn: &mut PgConnection, checkout: Uuid, now: Timestamp) -> Result<()> {
+    held_stock_changed(conn, checkout, now)?;
     // raw SQL: UPDATE skus ... FROM stock_reservations; the builder cannot update from a join
     sql_query(
         "UPDATE skus SET on_hand = skus.on_hand - r.quantity, reserved = skus.reserved - r.quantity \
@@ -207,6 +208,7 @@ pub(crate) fn cancel_checkout(
     checkout: Uuid,
     now: Timestamp,
 ) -> Result<()> {
+    held_stock_changed(conn, checkout, now)?;
     // raw SQL: UPDATE skus ... FROM stock_reservations; the builder cannot update from a join
     sql_query(
         "UPDATE skus SET reserved = skus.reserved - r.quantity \
