@@ -100,7 +100,7 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             }
         }
         reads = reads.wrapping_add(1);
-        if reads % FORGET_EVERY == 0 {
+        if reads.is_multiple_of(FORGET_EVERY) {
             forget_old(&app).await;
         }
     }
