@@ -76,13 +76,7 @@ async fn an_anonymous_answer_is_shared_and_a_change_shows_within_its_lifetime() 
         .ok(None, "{ products(first: 1, filter: {category: \"things\"}) { edges { node { skus { id } } } } }", json!({}))
         .await["products"]["edges"][0]["node"]["skus"][0]["id"]
         .clone();
-    server
-        .ok(
-            Some(&buyer),
-            "mutation($sku: ID!) { checkout(idempotencyKey: \"c1\", input: {currency: \"EUR\", lines: [{skuId: $sku, quantity: 2}]}) { id } }",
-            json!({"sku": sku}),
-        )
-        .await;
+    reserve_two(&server, &buyer, &sku).await;
     let reserved_at = Instant::now();
     tokio::time::sleep(Duration::from_millis(700).saturating_sub(reserved_at.elapsed())).await;
     let stock = server.ok(None, LISTING, json!({})).await;
@@ -167,6 +161,17 @@ async fn persisted_queries_run_over_get_with_etags_and_mutations_do_not() {
     assert!(private.headers().get("etag").is_none());
 }
 
+/// Checks out two units of `sku` as `buyer`, which reserves them.
+async fn reserve_two(server: &Server, buyer: &str, sku: &impl serde::Serialize) {
+    server
+        .ok(
+            Some(buyer),
+            "mutation($sku: ID!) { checkout(idempotencyKey: \"two\", input: {currency: \"EUR\", lines: [{skuId: $sku, quantity: 2}]}) { id } }",
+            json!({"sku": sku}),
+        )
+        .await;
+}
+
 /// POSTs `text` with its persisted-query hash `hash`.
 async fn persist(server: &Server, text: &str, hash: &str) -> (u16, Value) {
     let body = json!({"query": text,
@@ -215,13 +220,7 @@ async fn a_product_page_is_kept_until_its_product_changes() {
     let buyer = server
         .sign_up("buyer@pages.test", "BUYER", "DE", None)
         .await;
-    server
-        .ok(
-            Some(&buyer),
-            "mutation($sku: ID!) { checkout(idempotencyKey: \"p1\", input: {currency: \"EUR\", lines: [{skuId: $sku, quantity: 2}]}) { id } }",
-            json!({"sku": sku}),
-        )
-        .await;
+    reserve_two(&server, &buyer, &sku).await;
     let reserved_at = Instant::now();
     loop {
         let asked_after = reserved_at.elapsed();
