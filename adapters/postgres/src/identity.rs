@@ -213,7 +213,7 @@ impl IdentityStore for PostgresIdentity {
     ) -> std::result::Result<Option<User>, IdentityError> {
         let token = token.clone();
         self.db
-            .run("session_user", Mode::Read, move |conn| -> Result<_> {
+            .run("session_user", Mode::Statement, move |conn| -> Result<_> {
                 let rows: Vec<UserRow> = users::table
                     .inner_join(sessions::table.on(sessions::user_id.eq(users::id)))
                     .filter(sessions::token_hash.eq(&token.0))

@@ -22,6 +22,7 @@ mod instrument;
 mod lending;
 mod outbox;
 mod payouts;
+mod pool;
 mod reconciliation;
 mod reseal;
 mod retry;

@@ -381,6 +381,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    tax_threshold_totals (threshold, subject, year, shard) {
+        threshold -> Text,
+        subject -> Text,
+        year -> Int4,
+        shard -> Int4,
+        sales_minor -> Int8,
+        orders -> Int8,
+    }
+}
+
+diesel::table! {
     outbox_events (id) {
         id -> Uuid,
         event_type -> Text,

@@ -139,6 +139,7 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         users,
         sessions,
         catalog_changes,
+        tax_threshold_totals,
         outbox_events,
         processed_messages,
         event_counts,

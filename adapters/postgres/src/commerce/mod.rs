@@ -29,20 +29,27 @@ use bazaar_domain::store::{
 };
 use bazaar_ledger::Timestamp;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::Pool;
 use uuid::Uuid;
 
+use crate::pool::Manager;
 use crate::retry::{self, Disposition, RetryPolicy};
 
-/// The operations that only read.
 /// Reads of exactly one statement, which run without a transaction (see [`Mode::Statement`]).
-const STATEMENTS: [&str; 3] = ["search_products", "product_skus", "catalog_changes"];
+const STATEMENTS: [&str; 6] = [
+    "search_products",
+    "product_skus",
+    "sku_views",
+    "catalog_changes",
+    "buyer",
+    "threshold_totals",
+];
 
-const READS: [&str; 15] = [
+/// The other operations that only read.
+const READS: [&str; 14] = [
     "seller",
     "sellers",
-    "buyer",
-    "sku_views",
+    "seller_areas",
     "checkout",
     "payment",
     "order_payment",
@@ -59,7 +66,7 @@ const READS: [&str; 15] = [
 /// The commerce store.
 #[derive(Clone)]
 pub struct PostgresCommerce {
-    pool: Pool<ConnectionManager<PgConnection>>,
+    pool: Pool<Manager>,
     retry: Arc<RetryPolicy>,
 }
 
@@ -174,7 +181,7 @@ pub(crate) enum Mode {
 
 /// Runs `work` in a transaction on tokio's blocking pool.
 pub(crate) async fn run<T: Send + 'static, E: StoreFailure + Send + 'static>(
-    pool: &Pool<ConnectionManager<PgConnection>>,
+    pool: &Pool<Manager>,
     policy: &Arc<RetryPolicy>,
     operation: &'static str,
     mode: Mode,
@@ -194,7 +201,7 @@ pub(crate) async fn run<T: Send + 'static, E: StoreFailure + Send + 'static>(
 /// events and payouts stores hold and run their work on.
 #[derive(Clone)]
 pub(crate) struct Db {
-    pool: Pool<ConnectionManager<PgConnection>>,
+    pool: Pool<Manager>,
     retry: Arc<RetryPolicy>,
 }
 
@@ -224,18 +231,12 @@ impl Db {
 }
 
 /// A pool whose connections open lazily, with the client timeouts set.
-pub(crate) fn pool(
-    database_url: &str,
-    size: u32,
-    retry: &RetryPolicy,
-) -> Pool<ConnectionManager<PgConnection>> {
-    let manager = ConnectionManager::<PgConnection>::new(retry::with_client_timeouts(database_url));
-    Pool::builder()
-        .max_size(size.max(1))
-        .min_idle(Some(0))
-        .test_on_check_out(true)
-        .connection_timeout(retry.unavailable_for_max)
-        .build_unchecked(manager)
+pub(crate) fn pool(database_url: &str, size: u32, retry: &RetryPolicy) -> Pool<Manager> {
+    crate::pool::pool(
+        retry::with_client_timeouts(database_url),
+        size,
+        retry.unavailable_for_max,
+    )
 }
 
 /// Plans each statement of this transaction for its own parameters. Builder statements are
@@ -254,7 +255,7 @@ fn custom_plans<E>(conn: &mut PgConnection) -> Result<(), Fail<E>> {
 }
 
 fn run_blocking<T, E: StoreFailure>(
-    pool: &Pool<ConnectionManager<PgConnection>>,
+    pool: &Pool<Manager>,
     policy: &RetryPolicy,
     operation: &'static str,
     mode: Mode,
@@ -283,21 +284,30 @@ fn run_blocking<T, E: StoreFailure>(
                         .read_only()
                         .run(|tx| work(tx)),
                 };
-                match outcome {
-                    Ok(value) => return Ok(value),
-                    Err(Fail::Domain(error)) => return Err(error),
-                    Err(Fail::Db(error)) => Some(error),
+                let error = match outcome {
+                    Ok(value) => {
+                        conn.answered();
+                        return Ok(value);
+                    }
+                    Err(Fail::Domain(error)) => {
+                        conn.answered();
+                        return Err(error);
+                    }
+                    Err(Fail::Db(error)) => error,
+                };
+                let disposition = disposition(&error);
+                if disposition == Disposition::Disconnected {
+                    conn.lose();
+                } else {
+                    conn.answered();
                 }
+                Some((error, disposition))
             }
         };
-        let disposition = error.as_ref().map_or(Disposition::Disconnected, |error| {
-            if is_unique_violation(error) {
-                // Two requests raced to insert the same key; the retry finds the winner.
-                Disposition::Conflict
-            } else {
-                retry::classify(error)
-            }
-        });
+        let (error, disposition) = match error {
+            Some((error, disposition)) => (Some(error), disposition),
+            None => (None, Disposition::Disconnected),
+        };
         let out_of_time = started.elapsed() >= policy.unavailable_for_max;
         match disposition {
             Disposition::Conflict if attempt < policy.conflict_attempts_max => {
@@ -318,6 +328,16 @@ fn run_blocking<T, E: StoreFailure>(
                 return Err(E::internal());
             }
         }
+    }
+}
+
+/// What to do after `error`: a unique violation means two requests raced to insert the same
+/// key, and the retry finds the winner.
+fn disposition(error: &diesel::result::Error) -> Disposition {
+    if is_unique_violation(error) {
+        Disposition::Conflict
+    } else {
+        retry::classify(error)
     }
 }
 
@@ -398,10 +418,29 @@ impl CommerceStore for PostgresCommerce {
     ) -> Result<bazaar_domain::orders::TaxHistory, CommerceError> {
         let sellers: Vec<Uuid> = sellers.iter().map(|id| id.as_uuid()).collect();
         let registered: Vec<Uuid> = registered.iter().map(|id| id.as_uuid()).collect();
-        self.run("tax_history", move |conn| {
-            tx::tax_history(conn, &sellers, state, &registered, now)
-        })
-        .await
+        let read = move |conn: &mut PgConnection| {
+            tx::totals(conn, &tx::threshold_keys(&sellers, state, now)?)
+        };
+        let (mut totals, missing) = self.run("threshold_totals", read.clone()).await?;
+        if !missing.is_empty() {
+            // The first checkout to need a total sums its base from the orders.
+            self.run("sum_threshold_bases", move |conn| {
+                tx::sum_bases(conn, &missing, tx::year_span)
+            })
+            .await?;
+            totals = self.run("threshold_totals", read).await?.0;
+        }
+        let mut history =
+            tx::history_of(&totals, state, now).map_err(|_| CommerceError::Internal)?;
+        if !registered.is_empty() {
+            let areas = self
+                .run("seller_areas", move |conn| {
+                    tx::seller_areas(conn, &registered)
+                })
+                .await?;
+            history.seller_areas.extend(areas);
+        }
+        Ok(history)
     }
 
     async fn return_lines(

@@ -198,17 +198,6 @@ pub(crate) struct SkuRow {
     pub available: i32,
 }
 
-#[derive(QueryableByName, diesel::Queryable, diesel::Selectable)]
-#[diesel(table_name = bazaar_schema::schema::sku_prices, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct PriceRow {
-    #[diesel(sql_type = SqlUuid)]
-    pub sku_id: Uuid,
-    #[diesel(sql_type = Text)]
-    pub currency: String,
-    #[diesel(sql_type = BigInt)]
-    pub amount_minor: i64,
-}
-
 #[derive(QueryableByName)]
 pub(crate) struct ProductRow {
     #[diesel(sql_type = SqlUuid)]

@@ -256,3 +256,125 @@ async fn a_us_buyer_without_a_state_is_refused_rather_than_taxed_at_zero() {
     assert_eq!(error.code(), "tax_input_missing");
     assert_eq!(count(&world.db, "SELECT count(*) AS n FROM checkouts"), 0);
 }
+
+/// What the running totals hold per key (those of no orders left out), and what summing the
+/// orders not cancelled gives.
+fn totals_and_recount(db: &TestDatabase) -> (Vec<String>, Vec<String>) {
+    let mut conn = diesel::PgConnection::establish(db.url()).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let read = |conn: &mut diesel::PgConnection, sql: &str| -> Vec<String> {
+        diesel::sql_query(sql)
+            .load::<Line>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect()
+    };
+    let totals = read(
+        &mut conn,
+        "SELECT concat_ws(' ', threshold, subject, year, SUM(sales_minor), SUM(orders)) AS line \
+         FROM tax_threshold_totals GROUP BY threshold, subject, year \
+         HAVING SUM(orders) <> 0 ORDER BY 1",
+    );
+    let recount = read(
+        &mut conn,
+        "SELECT concat_ws(' ', threshold, subject, year, SUM(sales), COUNT(DISTINCT id)) AS line \
+         FROM (SELECT l.tax_threshold_kind AS threshold, \
+                 CASE l.tax_threshold_kind WHEN 'eu_distance' THEN o.seller_id::TEXT \
+                   ELSE l.tax_place END AS subject, \
+                 EXTRACT(YEAR FROM to_timestamp(o.created_at / 1000000) AT TIME ZONE 'UTC')::INT AS year, \
+                 l.tax_threshold_minor AS sales, o.id \
+               FROM orders o JOIN order_lines l ON l.order_id = o.id \
+               WHERE o.state <> 'cancelled' AND l.tax_threshold_kind IS NOT NULL) counted \
+         GROUP BY threshold, subject, year ORDER BY 1",
+    );
+    (totals, recount)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_lost_base_is_summed_again()
+ {
+    use diesel::{Connection, RunQueryDsl};
+    let world = engine_world().await;
+    let market = &world.market;
+    let shop = seller(1, "FR", Currency::EUR, 1_000);
+    market.register_seller(&shop).await.unwrap();
+    market.register_buyer(&buyer(3, "DE")).await.unwrap();
+    market.register_buyer(&buyer(4, "AT")).await.unwrap();
+    list(market, 100, &shop, None, 12_000).await;
+    // Twenty checkouts at once from two buyers, all paid.
+    let mut placed = tokio::task::JoinSet::new();
+    for n in 0..20_u32 {
+        let market = world.market.clone();
+        placed.spawn(async move {
+            let buyer = BuyerId::from_uuid(id(3 + u128::from(n % 2)));
+            let key = format!("at-once-{n}");
+            let checkout = market
+                .checkout(&CheckoutCommand {
+                    id: CheckoutId::from_uuid(Uuid::new_v5(&buyer.as_uuid(), key.as_bytes())),
+                    buyer_id: buyer,
+                    currency: Currency::EUR,
+                    lines: vec![line(101, 1)],
+                    idempotency_key: key,
+                    customer: bazaar_domain::tax::Customer::Consumer,
+                })
+                .await
+                .unwrap();
+            market
+                .pay(&PayCommand {
+                    checkout_id: checkout.plan.id,
+                    buyer_id: buyer,
+                    details: card(),
+                    return_url: "https://shop.example/return".into(),
+                })
+                .await
+                .unwrap();
+        });
+    }
+    while let Some(done) = placed.join_next().await {
+        done.unwrap();
+    }
+    let (totals, recount) = totals_and_recount(&world.db);
+    assert_eq!(totals, recount);
+    assert_eq!(totals.len(), 1, "{totals:?}");
+    assert!(totals[0].ends_with(" 20"), "twenty orders: {totals:?}");
+
+    // Two checkouts left unpaid until their reservation lapses: counted while open, not once
+    // cancelled.
+    for key in ["unpaid-1", "unpaid-2"] {
+        market
+            .checkout(&CheckoutCommand {
+                id: CheckoutId::from_uuid(Uuid::new_v5(&id(3), key.as_bytes())),
+                buyer_id: BuyerId::from_uuid(id(3)),
+                currency: Currency::EUR,
+                lines: vec![line(101, 1)],
+                idempotency_key: key.into(),
+                customer: bazaar_domain::tax::Customer::Consumer,
+            })
+            .await
+            .unwrap();
+    }
+    let (totals, recount) = totals_and_recount(&world.db);
+    assert_eq!(totals, recount);
+    assert!(totals[0].ends_with(" 22"), "{totals:?}");
+    world.clock.advance_secs(31 * 60);
+    assert_eq!(market.expire_checkouts(100).await.unwrap(), 2);
+    let (totals, recount) = totals_and_recount(&world.db);
+    assert_eq!(totals, recount);
+    assert!(totals[0].ends_with(" 20"), "{totals:?}");
+
+    // Totals lost (as on a database restored without them): the next checkout sums them from
+    // the orders again, itself included.
+    let mut conn = diesel::PgConnection::establish(world.db.url()).unwrap();
+    diesel::sql_query("DELETE FROM tax_threshold_totals")
+        .execute(&mut conn)
+        .unwrap();
+    buy(&world, 4, 101, Currency::EUR, "after-the-loss").await;
+    let (totals, recount) = totals_and_recount(&world.db);
+    assert_eq!(totals, recount);
+    assert!(totals[0].ends_with(" 21"), "{totals:?}");
+}

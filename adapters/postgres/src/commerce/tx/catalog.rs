@@ -75,48 +75,6 @@ pub(crate) fn create_product(
     products_changed(conn, &[product.id.as_uuid()], now)
 }
 
-#[expect(
-    clippy::arithmetic_side_effects,
-    reason = "the column arithmetic builds SQL; PostgreSQL does the (checked) arithmetic"
-)]
-pub(crate) fn sku_views(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<SkuView>> {
-    let skus: Vec<SkuRow> = skus::table
-        .inner_join(products::table)
-        .filter(skus::id.eq_any(ids))
-        .select((
-            skus::id,
-            skus::product_id,
-            products::seller_id,
-            skus::title,
-            products::category,
-            products::kind,
-            products::tax_code,
-            skus::tracks_stock,
-            skus::on_hand - skus::reserved,
-        ))
-        .load(conn)?;
-    let prices: Vec<PriceRow> = sku_prices::table
-        .filter(sku_prices::sku_id.eq_any(ids))
-        .order((sku_prices::sku_id, sku_prices::currency))
-        .select(PriceRow::as_select())
-        .load(conn)?;
-    skus.into_iter()
-        .map(|row| {
-            let prices = prices
-                .iter()
-                .filter(|p| p.sku_id == row.id)
-                .map(|p| {
-                    Ok(Money::from_minor(
-                        p.amount_minor,
-                        rows::currency(&p.currency)?,
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            sku_view(row, prices)
-        })
-        .collect()
-}
-
 /// A SKU as checkouts and listings see it, from its row and its prices (in currency order).
 pub(crate) fn sku_view(row: SkuRow, prices: Vec<Money>) -> Result<SkuView> {
     Ok(SkuView {

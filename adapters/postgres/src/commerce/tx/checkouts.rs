@@ -1,17 +1,16 @@
 //! Checkouts: orders, lines, stock reservations and payments started.
 
-use bazaar_schema::schema::{checkouts, order_lines, orders, payments, skus, stock_reservations};
+use bazaar_schema::schema::{
+    buyers, checkouts, order_lines, orders, payments, skus, stock_reservations,
+};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bpchar, Nullable, Text, Uuid as SqlUuid};
 
 use bazaar_domain::orders::LineTax;
 use bazaar_domain::tax::{Area, Customer, Decision, TaxRate};
 
 use super::*;
 
-#[expect(
-    clippy::arithmetic_side_effects,
-    reason = "the column arithmetic builds SQL; PostgreSQL does the (checked) arithmetic"
-)]
 pub(crate) fn create_checkout(
     conn: &mut PgConnection,
     plan: &CheckoutPlan,
@@ -20,18 +19,9 @@ pub(crate) fn create_checkout(
     expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<CheckoutRecord> {
-    let existing: Vec<CheckoutRow> = checkouts::table
-        .filter(checkouts::buyer_id.eq(plan.buyer_id.as_uuid()))
-        .filter(checkouts::idempotency_key.eq(key))
-        .select(CheckoutRow::as_select())
-        .load(conn)?;
-    if let Some(row) = existing.into_iter().next() {
-        if row.fingerprint != fingerprint {
-            return refuse(CommerceError::IdempotencyKeyReused);
-        }
-        return load_checkout(conn, row.id)?.ok_or(Fail::Domain(CommerceError::Internal));
-    }
-    let region = buyer_region(conn, plan.buyer_id)?;
+    let Some(region) = insert_checkout(conn, plan, key, fingerprint, expires_at, now)? else {
+        return existing_checkout(conn, plan, key, fingerprint);
+    };
     // Reserve in SKU order, so concurrent checkouts lock rows in the same order.
     let mut physical: Vec<&PricedLine> = plan
         .orders
@@ -41,60 +31,22 @@ pub(crate) fn create_checkout(
         .collect();
     physical.sort_by_key(|l| l.sku_id);
     for line in &physical {
-        let quantity = int(line.quantity)?;
-        let reserved: Vec<Uuid> = diesel::update(skus::table)
-            .filter(skus::id.eq(line.sku_id.as_uuid()))
-            .filter(skus::tracks_stock)
-            .filter((skus::on_hand - skus::reserved).ge(quantity))
-            .set(skus::reserved.eq(skus::reserved + quantity))
-            .returning(skus::id)
-            .get_results(conn)?;
-        if reserved.is_empty() {
-            let left: Vec<i32> = skus::table
-                .filter(skus::id.eq(line.sku_id.as_uuid()))
-                .select(skus::on_hand - skus::reserved)
-                .load(conn)?;
-            let available = left.first().map_or(0, |value| (*value).max(0));
-            return refuse(CommerceError::OutOfStock {
-                sku: line.sku_id,
-                requested: line.quantity,
-                available: unsigned(available)?,
-            });
-        }
-        diesel::insert_into(stock_reservations::table)
-            .values((
-                stock_reservations::checkout_id.eq(plan.id.as_uuid()),
-                stock_reservations::sku_id.eq(line.sku_id.as_uuid()),
-                stock_reservations::quantity.eq(quantity),
-                stock_reservations::state.eq("held"),
-            ))
-            .execute(conn)?;
+        reserve(conn, plan, line)?;
     }
     let mut changed: Vec<Uuid> = physical.iter().map(|l| l.product_id.as_uuid()).collect();
     changed.sort_unstable();
     changed.dedup();
     products_changed(conn, &changed, now)?;
-    diesel::insert_into(checkouts::table)
-        .values((
-            checkouts::id.eq(plan.id.as_uuid()),
-            checkouts::buyer_id.eq(plan.buyer_id.as_uuid()),
-            checkouts::idempotency_key.eq(key),
-            checkouts::fingerprint.eq(fingerprint),
-            checkouts::country.eq(plan.country.as_str()),
-            checkouts::currency.eq(plan.currency.code()),
-            checkouts::total_minor.eq(plan.total.minor()),
-            checkouts::state.eq("open"),
-            checkouts::expires_at.eq(expires_at.as_micros()),
-            checkouts::created_at.eq(now.as_micros()),
-            checkouts::home_region.eq(&region),
-            checkouts::buyer_tax_id.eq(plan.customer.tax_id()),
-            checkouts::tax_id_status.eq(plan.customer.tax_id_status()),
-            checkouts::tax_id_consultation.eq(plan.customer.consultation()),
-        ))
-        .execute(conn)?;
     for order in &plan.orders {
         insert_order(conn, plan, order, &region, now)?;
     }
+    let counted: Vec<Uuid> = plan
+        .orders
+        .iter()
+        .filter(|order| order.lines.iter().any(|line| line.tax.threshold.is_some()))
+        .map(|order| order.id.as_uuid())
+        .collect();
+    count_orders(conn, plan.id.as_uuid(), &counted, 1)?;
     emit::checkout_orders(
         conn,
         EventType::OrderCreated,
@@ -102,7 +54,142 @@ pub(crate) fn create_checkout(
         &["awaiting_payment"],
         now,
     )?;
-    load_checkout(conn, plan.id.as_uuid())?.ok_or(Fail::Domain(CommerceError::Internal))
+    // Everything above stored the plan as it is, so the checkout reads back as the plan.
+    Ok(CheckoutRecord {
+        plan: plan.clone(),
+        state: CheckoutState::Open,
+        expires_at,
+        order_states: plan
+            .orders
+            .iter()
+            .map(|order| (order.id, OrderState::AwaitingPayment))
+            .collect(),
+        payment: None,
+    })
+}
+
+/// Stores the checkout row, in one statement that also reads the buyer's region, and
+/// returns that region; `None` if the buyer is unknown or the key was used before.
+fn insert_checkout(
+    conn: &mut PgConnection,
+    plan: &CheckoutPlan,
+    key: &str,
+    fingerprint: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<Option<String>> {
+    let inserted: Vec<String> = diesel::insert_into(checkouts::table)
+        .values(
+            buyers::table
+                .filter(buyers::id.eq(plan.buyer_id.as_uuid()))
+                .select((
+                    (
+                        plan.id.as_uuid().into_sql::<SqlUuid>(),
+                        buyers::id,
+                        key.into_sql::<Text>(),
+                        fingerprint.into_sql::<Text>(),
+                        plan.country.as_str().into_sql::<Bpchar>(),
+                        plan.currency.code().into_sql::<Bpchar>(),
+                        plan.total.minor().into_sql::<BigInt>(),
+                    ),
+                    (
+                        "open".into_sql::<Text>(),
+                        expires_at.as_micros().into_sql::<BigInt>(),
+                        now.as_micros().into_sql::<BigInt>(),
+                        buyers::home_region,
+                        plan.customer.tax_id().into_sql::<Nullable<Text>>(),
+                        plan.customer.tax_id_status().into_sql::<Nullable<Text>>(),
+                        plan.customer.consultation().into_sql::<Nullable<Text>>(),
+                    ),
+                )),
+        )
+        .into_columns((
+            (
+                checkouts::id,
+                checkouts::buyer_id,
+                checkouts::idempotency_key,
+                checkouts::fingerprint,
+                checkouts::country,
+                checkouts::currency,
+                checkouts::total_minor,
+            ),
+            (
+                checkouts::state,
+                checkouts::expires_at,
+                checkouts::created_at,
+                checkouts::home_region,
+                checkouts::buyer_tax_id,
+                checkouts::tax_id_status,
+                checkouts::tax_id_consultation,
+            ),
+        ))
+        .on_conflict_do_nothing()
+        .returning(checkouts::home_region)
+        .get_results(conn)?;
+    Ok(inserted.into_iter().next())
+}
+
+/// The checkout stored before under the buyer's `key`, if the request is the same; the
+/// buyer being unknown otherwise.
+fn existing_checkout(
+    conn: &mut PgConnection,
+    plan: &CheckoutPlan,
+    key: &str,
+    fingerprint: &str,
+) -> Result<CheckoutRecord> {
+    let existing: Vec<CheckoutRow> = checkouts::table
+        .filter(checkouts::buyer_id.eq(plan.buyer_id.as_uuid()))
+        .filter(checkouts::idempotency_key.eq(key))
+        .select(CheckoutRow::as_select())
+        .load(conn)?;
+    let Some(row) = existing.into_iter().next() else {
+        // No checkout under the key: the buyer is unknown (or, were the id taken by another
+        // key, the store is corrupt).
+        buyer_region(conn, plan.buyer_id)?;
+        tracing::error!(checkout = %plan.id.as_uuid(), "a checkout id is taken by another idempotency key");
+        return refuse(CommerceError::Internal);
+    };
+    if row.fingerprint != fingerprint {
+        return refuse(CommerceError::IdempotencyKeyReused);
+    }
+    load_checkout(conn, row.id)?.ok_or(Fail::Domain(CommerceError::Internal))
+}
+
+/// Reserves a physical line's stock, or refuses the checkout with what is left.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "the column arithmetic builds SQL; PostgreSQL does the (checked) arithmetic"
+)]
+fn reserve(conn: &mut PgConnection, plan: &CheckoutPlan, line: &PricedLine) -> Result<()> {
+    let quantity = int(line.quantity)?;
+    let reserved: Vec<Uuid> = diesel::update(skus::table)
+        .filter(skus::id.eq(line.sku_id.as_uuid()))
+        .filter(skus::tracks_stock)
+        .filter((skus::on_hand - skus::reserved).ge(quantity))
+        .set(skus::reserved.eq(skus::reserved + quantity))
+        .returning(skus::id)
+        .get_results(conn)?;
+    if reserved.is_empty() {
+        let left: Vec<i32> = skus::table
+            .filter(skus::id.eq(line.sku_id.as_uuid()))
+            .select(skus::on_hand - skus::reserved)
+            .load(conn)?;
+        let available = left.first().map_or(0, |value| (*value).max(0));
+        return refuse(CommerceError::OutOfStock {
+            sku: line.sku_id,
+            requested: line.quantity,
+            available: unsigned(available)?,
+        });
+    }
+    diesel::insert_into(stock_reservations::table)
+        .values((
+            stock_reservations::checkout_id.eq(plan.id.as_uuid()),
+            stock_reservations::sku_id.eq(line.sku_id.as_uuid()),
+            stock_reservations::quantity.eq(quantity),
+            stock_reservations::state.eq("held"),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub(crate) fn buyer_region(conn: &mut PgConnection, buyer_id: BuyerId) -> Result<String> {

@@ -60,6 +60,7 @@ mod payment_events;
 mod reads;
 mod refunds;
 mod tax;
+mod thresholds;
 
 pub(crate) use catalog::*;
 pub(crate) use changes::*;
@@ -71,3 +72,4 @@ pub(crate) use payment_events::*;
 pub(crate) use reads::*;
 pub(crate) use refunds::*;
 pub(crate) use tax::*;
+pub(crate) use thresholds::*;

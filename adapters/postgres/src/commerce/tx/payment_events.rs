@@ -224,13 +224,16 @@ pub(crate) fn cancel_checkout(
     )
     .set(checkouts::state.eq(CheckoutState::Cancelled.as_str()))
     .execute(conn)?;
-    diesel::update(
+    let cancelled: Vec<Uuid> = diesel::update(
         orders::table
             .filter(orders::checkout_id.eq(checkout))
             .filter(orders::state.eq(OrderState::AwaitingPayment.as_str())),
     )
     .set(orders::state.eq(OrderState::Cancelled.as_str()))
-    .execute(conn)?;
+    .returning(orders::id)
+    .get_results(conn)?;
+    // A cancelled order no longer counts toward the tax thresholds.
+    count_orders(conn, checkout, &cancelled, -1)?;
     emit::checkout_orders(
         conn,
         EventType::OrderCancelled,

@@ -15,22 +15,35 @@ struct PricedSkuRow {
     amounts: Vec<i64>,
 }
 
+/// SKUs with their products and prices, each SKU's prices gathered by a LATERAL array_agg;
+/// the filter follows.
+const PRICED_SKUS: &str = "SELECT s.id, s.product_id, p.seller_id, s.title, p.category, p.kind, p.tax_code, \
+            s.tracks_stock, s.on_hand - s.reserved AS available, pr.currencies, pr.amounts \
+     FROM products p JOIN skus s ON s.product_id = p.id \
+     CROSS JOIN LATERAL ( \
+       SELECT COALESCE(array_agg(sp.currency::TEXT ORDER BY sp.currency), '{}') AS currencies, \
+              COALESCE(array_agg(sp.amount_minor ORDER BY sp.currency), '{}') AS amounts \
+       FROM sku_prices sp WHERE sp.sku_id = s.id) pr \
+     WHERE ";
+
 /// The SKUs of the given products with their prices, in one statement: it reads one snapshot
 /// by itself, so it needs no transaction around it.
 pub(crate) fn product_skus(conn: &mut PgConnection, products: &[Uuid]) -> Result<Vec<SkuView>> {
+    // Products and SKUs filtered by the same ids, which plans as index scans on both.
+    priced_skus(conn, "p.id = ANY($1) AND s.product_id = ANY($1)", products)
+}
+
+/// The given SKUs with their products and prices, in one statement (see [`product_skus`]).
+pub(crate) fn sku_views(conn: &mut PgConnection, skus: &[Uuid]) -> Result<Vec<SkuView>> {
+    priced_skus(conn, "s.id = ANY($1)", skus)
+}
+
+/// [`PRICED_SKUS`] with `filter`, which names the ids as `$1`.
+fn priced_skus(conn: &mut PgConnection, filter: &str, ids: &[Uuid]) -> Result<Vec<SkuView>> {
     // raw SQL: each SKU's prices gathered by a LATERAL array_agg, so one statement reads SKUs, products and prices together
-    let rows: Vec<PricedSkuRow> = sql_query(
-        "SELECT s.id, s.product_id, p.seller_id, s.title, p.category, p.kind, p.tax_code, \
-                s.tracks_stock, s.on_hand - s.reserved AS available, pr.currencies, pr.amounts \
-         FROM products p JOIN skus s ON s.product_id = p.id \
-         CROSS JOIN LATERAL ( \
-           SELECT COALESCE(array_agg(sp.currency::TEXT ORDER BY sp.currency), '{}') AS currencies, \
-                  COALESCE(array_agg(sp.amount_minor ORDER BY sp.currency), '{}') AS amounts \
-           FROM sku_prices sp WHERE sp.sku_id = s.id) pr \
-         WHERE p.id = ANY($1) AND s.product_id = ANY($1)",
-    )
-    .bind::<Array<SqlUuid>, _>(products)
-    .load(conn)?;
+    let rows: Vec<PricedSkuRow> = sql_query(format!("{PRICED_SKUS}{filter}"))
+        .bind::<Array<SqlUuid>, _>(ids)
+        .load(conn)?;
     rows.into_iter()
         .map(|row| {
             if row.currencies.len() != row.amounts.len() {

@@ -7,101 +7,101 @@ use bazaar_domain::tax::{Area, Decision, ReturnLine, Scheme, StateSales, TaxRegi
 use bazaar_money::{Currency, Money};
 use bazaar_schema::schema::{checkouts, order_lines, orders, seller_tax_registrations, sellers};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
+use super::thresholds::{Key, Total};
 use super::*;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-#[derive(QueryableByName)]
-struct SellerSum {
-    #[diesel(sql_type = SqlUuid)]
-    seller_id: Uuid,
-    #[diesel(sql_type = BigInt)]
-    previous: i64,
-    #[diesel(sql_type = BigInt)]
-    current: i64,
+/// The first instant of `year` (UTC), in microseconds.
+fn year_start(year: i64) -> Option<i64> {
+    Date::new(year, 1, 1)
+        .and_then(Date::days_since_epoch)
+        .and_then(|days| days.checked_mul(MICROS_PER_DAY))
 }
 
-#[derive(QueryableByName)]
-struct StateSum {
-    #[diesel(sql_type = BigInt)]
-    previous: i64,
-    #[diesel(sql_type = BigInt)]
-    previous_orders: i64,
-    #[diesel(sql_type = BigInt)]
-    current: i64,
-    #[diesel(sql_type = BigInt)]
-    current_orders: i64,
+/// The first instant of `year` and of the year after, in microseconds.
+pub(crate) fn year_span(year: i32) -> Result<(i64, i64)> {
+    let year = i64::from(year);
+    year_start(year)
+        .zip(year.checked_add(1).and_then(year_start))
+        .ok_or(Fail::Domain(CommerceError::Internal))
 }
 
-/// The first instants of last year and of this year, in microseconds.
-fn year_starts(now: Timestamp) -> Result<(i64, i64)> {
-    let start = |year: i64| {
-        Date::new(year, 1, 1)
-            .and_then(Date::days_since_epoch)
-            .and_then(|days| days.checked_mul(MICROS_PER_DAY))
-    };
+/// Last year and this year, as of `now` (UTC).
+fn years(now: Timestamp) -> Result<[i32; 2]> {
     let year = Date::of_instant(now)
-        .ok_or(Fail::Domain(CommerceError::Internal))?
-        .year();
+        .and_then(|date| i32::try_from(date.year()).ok())
+        .ok_or(Fail::Domain(CommerceError::Internal))?;
     let previous = year
         .checked_sub(1)
-        .and_then(start)
         .ok_or(Fail::Domain(CommerceError::Internal))?;
-    let current = start(year).ok_or(Fail::Domain(CommerceError::Internal))?;
-    Ok((previous, current))
+    Ok([previous, year])
 }
 
-pub(crate) fn tax_history(
-    conn: &mut PgConnection,
+/// The running totals a checkout's tax history reads: each seller's EU distance sales and
+/// the sales into `state`, last year and this year.
+pub(crate) fn threshold_keys(
     sellers: &[Uuid],
     state: Option<Area>,
-    registered: &[Uuid],
+    now: Timestamp,
+) -> Result<Vec<Key>> {
+    let years = years(now)?;
+    let mut keys = Vec::new();
+    for year in years {
+        keys.extend(
+            sellers
+                .iter()
+                .map(|seller| ("eu_distance", seller.to_string(), year)),
+        );
+        if let Some(state) = state {
+            keys.push(("us_state", state.to_string(), year));
+        }
+    }
+    Ok(keys)
+}
+
+/// The tax history the totals tell: each test takes the higher of its two years.
+pub(crate) fn history_of(
+    totals: &[Total],
+    state: Option<Area>,
     now: Timestamp,
 ) -> Result<TaxHistory> {
-    let (previous, current) = year_starts(now)?;
+    let years = years(now)?;
+    let of = |threshold: &str, subject: &str| {
+        let mut sales = 0_i64;
+        let mut orders = 0_i64;
+        for total in totals
+            .iter()
+            .filter(|t| t.threshold == threshold && t.subject == subject && years.contains(&t.year))
+        {
+            sales = sales.max(total.sales);
+            orders = orders.max(total.orders);
+        }
+        (sales, orders)
+    };
     let mut history = TaxHistory::default();
-    // raw SQL: conditional sums per seller over a join; diesel's sum of BIGINT is NUMERIC
-    let sums: Vec<SellerSum> = sql_query(
-        "SELECT o.seller_id, \
-           COALESCE(SUM(CASE WHEN o.created_at < $2 THEN l.tax_threshold_minor END), 0)::BIGINT AS previous, \
-           COALESCE(SUM(CASE WHEN o.created_at >= $2 THEN l.tax_threshold_minor END), 0)::BIGINT AS current \
-         FROM orders o JOIN order_lines l ON l.order_id = o.id \
-         WHERE o.seller_id = ANY($1) AND o.state <> 'cancelled' AND o.created_at >= $3 \
-           AND l.tax_threshold_kind = 'eu_distance' \
-         GROUP BY o.seller_id",
-    )
-    .bind::<Array<SqlUuid>, _>(sellers)
-    .bind::<BigInt, _>(current)
-    .bind::<BigInt, _>(previous)
-    .load(conn)?;
-    for sum in sums {
-        history.distance_sales.insert(
-            SellerId::from_uuid(sum.seller_id),
-            Money::from_minor(sum.previous.max(sum.current), Currency::EUR),
-        );
+    let mut sellers: Vec<&str> = totals
+        .iter()
+        .filter(|t| t.threshold == "eu_distance")
+        .map(|t| t.subject.as_str())
+        .collect();
+    sellers.sort_unstable();
+    sellers.dedup();
+    for seller in sellers {
+        let (sales, _) = of("eu_distance", seller);
+        if sales > 0 {
+            let id = Uuid::parse_str(seller).map_err(|_| rows::corrupt("subject", seller))?;
+            history.distance_sales.insert(
+                SellerId::from_uuid(id),
+                Money::from_minor(sales, Currency::EUR),
+            );
+        }
     }
     if let Some(state) = state {
-        // raw SQL: conditional sums and distinct counts over a join; see above
-        let sum: StateSum = sql_query(
-            "SELECT \
-               COALESCE(SUM(CASE WHEN o.created_at < $2 THEN l.tax_threshold_minor END), 0)::BIGINT AS previous, \
-               COUNT(DISTINCT CASE WHEN o.created_at < $2 THEN o.id END)::BIGINT AS previous_orders, \
-               COALESCE(SUM(CASE WHEN o.created_at >= $2 THEN l.tax_threshold_minor END), 0)::BIGINT AS current, \
-               COUNT(DISTINCT CASE WHEN o.created_at >= $2 THEN o.id END)::BIGINT AS current_orders \
-             FROM order_lines l JOIN orders o ON o.id = l.order_id \
-             WHERE l.tax_threshold_kind = 'us_state' AND l.tax_place = $1 \
-               AND o.state <> 'cancelled' AND o.created_at >= $3",
-        )
-        .bind::<Nullable<Text>, _>(Some(state.to_string()))
-        .bind::<BigInt, _>(current)
-        .bind::<BigInt, _>(previous)
-        .get_result(conn)?;
-        // Each test takes its higher year; where a state needs both, they may come from
-        // different years, which can only start collecting early.
-        let sales = sum.previous.max(sum.current);
-        let orders = sum.previous_orders.max(sum.current_orders);
+        // Where a state tests both sales and orders, the two may come from different years,
+        // which can only start collecting early.
+        let (sales, orders) = of("us_state", &state.to_string());
         history.state_sales.insert(
             state,
             StateSales {
@@ -110,41 +110,47 @@ pub(crate) fn tax_history(
             },
         );
     }
-    if !registered.is_empty() {
-        let rows: Vec<(Uuid, String, String, String)> = seller_tax_registrations::table
-            .inner_join(sellers::table.on(sellers::id.eq(seller_tax_registrations::seller_id)))
-            .filter(seller_tax_registrations::seller_id.eq_any(registered))
-            .select((
-                seller_tax_registrations::seller_id,
-                sellers::country,
-                seller_tax_registrations::area,
-                seller_tax_registrations::number,
-            ))
-            .load(conn)?;
-        let mut by_seller: std::collections::BTreeMap<Uuid, (String, Vec<(String, String)>)> =
-            std::collections::BTreeMap::new();
-        for (seller, country, area, number) in rows {
-            by_seller
-                .entry(seller)
-                .or_insert_with(|| (country, Vec::new()))
-                .1
-                .push((area, number));
-        }
-        for (seller, (country, held)) in by_seller {
-            let home = bazaar_domain::Country::new(country.trim())
-                .map(Area::country_wide)
-                .map_err(|_| rows::corrupt("country", &country))?;
-            let held = crate::tax::registrations_of(held)
-                .map_err(|_| rows::corrupt("tax_registration", "unreadable"))?;
-            let area = TaxRegistration::seller_area(home, &held);
-            if area != home {
-                history
-                    .seller_areas
-                    .insert(SellerId::from_uuid(seller), area);
-            }
+    Ok(history)
+}
+
+/// Where each of `registered` is for tax, by its registrations, for those a registration
+/// places in a subdivision of their country.
+pub(crate) fn seller_areas(
+    conn: &mut PgConnection,
+    registered: &[Uuid],
+) -> Result<Vec<(SellerId, Area)>> {
+    let mut areas = Vec::new();
+    let rows: Vec<(Uuid, String, String, String)> = seller_tax_registrations::table
+        .inner_join(sellers::table.on(sellers::id.eq(seller_tax_registrations::seller_id)))
+        .filter(seller_tax_registrations::seller_id.eq_any(registered))
+        .select((
+            seller_tax_registrations::seller_id,
+            sellers::country,
+            seller_tax_registrations::area,
+            seller_tax_registrations::number,
+        ))
+        .load(conn)?;
+    let mut by_seller: std::collections::BTreeMap<Uuid, (String, Vec<(String, String)>)> =
+        std::collections::BTreeMap::new();
+    for (seller, country, area, number) in rows {
+        by_seller
+            .entry(seller)
+            .or_insert_with(|| (country, Vec::new()))
+            .1
+            .push((area, number));
+    }
+    for (seller, (country, held)) in by_seller {
+        let home = bazaar_domain::Country::new(country.trim())
+            .map(Area::country_wide)
+            .map_err(|_| rows::corrupt("country", &country))?;
+        let held = crate::tax::registrations_of(held)
+            .map_err(|_| rows::corrupt("tax_registration", "unreadable"))?;
+        let area = TaxRegistration::seller_area(home, &held);
+        if area != home {
+            areas.push((SellerId::from_uuid(seller), area));
         }
     }
-    Ok(history)
+    Ok(areas)
 }
 
 /// The lines of paid checkouts placed in `[from, to)` declared under `scheme`.
