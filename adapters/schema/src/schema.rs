@@ -381,11 +381,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    tax_threshold_totals (threshold, subject, year, shard) {
+    tax_threshold_totals (threshold, subject, year, entry) {
         threshold -> Text,
         subject -> Text,
         year -> Int4,
-        shard -> Int4,
+        entry -> Uuid,
         sales_minor -> Int8,
         orders -> Int8,
     }

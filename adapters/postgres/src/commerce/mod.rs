@@ -421,17 +421,30 @@ impl CommerceStore for PostgresCommerce {
         let read = move |conn: &mut PgConnection| {
             tx::totals(conn, &tx::threshold_keys(&sellers, state, now)?)
         };
-        let (mut totals, missing) = self.run("threshold_totals", read.clone()).await?;
-        if !missing.is_empty() {
+        let mut totals = self.run("threshold_totals", read.clone()).await?;
+        if !totals.missing.is_empty() {
             // The first checkout to need a total sums its base from the orders.
+            let missing = std::mem::take(&mut totals.missing);
             self.run("sum_threshold_bases", move |conn| {
                 tx::sum_bases(conn, &missing, tx::year_span)
             })
             .await?;
-            totals = self.run("threshold_totals", read).await?.0;
+            totals = self.run("threshold_totals", read).await?;
+        }
+        if !totals.crowded.is_empty() {
+            // The totals read are right either way; a failed fold is tried by a later checkout.
+            let crowded = std::mem::take(&mut totals.crowded);
+            if let Err(error) = self
+                .run("fold_threshold_totals", move |conn| {
+                    tx::fold(conn, &crowded)
+                })
+                .await
+            {
+                tracing::warn!(%error, "the tax threshold totals were not folded");
+            }
         }
         let mut history =
-            tx::history_of(&totals, state, now).map_err(|_| CommerceError::Internal)?;
+            tx::history_of(&totals.found, state, now).map_err(|_| CommerceError::Internal)?;
         if !registered.is_empty() {
             let areas = self
                 .run("seller_areas", move |conn| {

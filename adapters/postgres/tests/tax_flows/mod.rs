@@ -377,4 +377,29 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     let (totals, recount) = totals_and_recount(&world.db);
     assert_eq!(totals, recount);
     assert!(totals[0].ends_with(" 21"), "{totals:?}");
+
+    // A total of many rows (here 300 that add up to nothing) is folded into its base by the
+    // next checkout that reads it, and still adds up.
+    diesel::sql_query(
+        "INSERT INTO tax_threshold_totals (threshold, subject, year, entry, sales_minor, orders) \
+         SELECT t.threshold, t.subject, t.year, md5(g::TEXT)::UUID, \
+                CASE WHEN g % 2 = 0 THEN 500 ELSE -500 END, CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END \
+         FROM tax_threshold_totals t, generate_series(1, 300) g \
+         WHERE t.entry = '00000000-0000-0000-0000-000000000000' AND t.threshold = 'eu_distance' \
+           AND t.sales_minor <> 0",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    buy(&world, 4, 101, Currency::EUR, "after-the-fold").await;
+    let (totals, recount) = totals_and_recount(&world.db);
+    assert_eq!(totals, recount);
+    assert!(totals[0].ends_with(" 22"), "{totals:?}");
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM tax_threshold_totals WHERE sales_minor <> 0"
+        ),
+        2,
+        "the base and the last checkout's row"
+    );
 }

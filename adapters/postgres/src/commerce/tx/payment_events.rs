@@ -233,7 +233,12 @@ pub(crate) fn cancel_checkout(
     .returning(orders::id)
     .get_results(conn)?;
     // A cancelled order no longer counts toward the tax thresholds.
-    count_orders(conn, checkout, &cancelled, -1)?;
+    count_orders(
+        conn,
+        derive_id(checkout, "thresholds:cancelled"),
+        &cancelled,
+        -1,
+    )?;
     emit::checkout_orders(
         conn,
         EventType::OrderCancelled,

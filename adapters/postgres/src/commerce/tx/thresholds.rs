@@ -1,20 +1,20 @@
 //! Running totals of the sales that count toward tax thresholds (`tax_threshold_totals`).
 //!
 //! A checkout reads the totals instead of summing every order since the start of last year.
-//! A key (threshold, subject, year) gets its base row (shard -1) the first time a checkout
-//! needs it, summed from the orders then stored; from then on, the transaction that creates
-//! an order with threshold lines, or cancels one, adds its part to one of sixteen shard rows.
-//! A key without a base gets no increments: the orders it misses are counted when its base is
-//! summed. Creating or cancelling orders and summing a base are SERIALIZABLE transactions,
-//! one reading what the other writes (the base's key, the key's orders), so one that would
-//! miss the other's write fails and is retried.
+//! Checkouts only insert rows: the transaction that creates orders with threshold lines adds
+//! one row per total with their part, the one that cancels them one row taking it away, so
+//! concurrent checkouts never read or update each other's rows (under SERIALIZABLE, shared
+//! counter rows made them abort each other). A total's base row (the nil entry) is written
+//! the first time a checkout needs it: the orders' sum minus the key's other rows, read in
+//! one statement, so each order is counted once whatever committed around it. When a key has
+//! gathered [`ENTRIES_FOLDED`] rows, they are folded into its base.
 
 use diesel::prelude::*;
 
 use super::*;
 
-/// Shard rows per key, besides the base.
-const SHARDS: u8 = 16;
+/// A key with this many rows besides its base has them folded into the base.
+pub(crate) const ENTRIES_FOLDED: i64 = 256;
 
 #[derive(QueryableByName)]
 struct TotalRow {
@@ -30,6 +30,8 @@ struct TotalRow {
     orders: i64,
     #[diesel(sql_type = Bool)]
     based: bool,
+    #[diesel(sql_type = BigInt)]
+    entries: i64,
 }
 
 /// A threshold's running total for one subject and year.
@@ -58,52 +60,51 @@ fn threshold_name(stored: &str) -> Result<&'static str> {
     }
 }
 
-/// The shard an order's change goes to, from the id of its checkout.
-fn shard_of(id: Uuid) -> i32 {
-    let first = id.as_bytes().first().copied().unwrap_or(0);
-    i32::from(first.checked_rem(SHARDS).unwrap_or(0))
-}
-
-/// Adds (`sign` 1) or takes away (`sign` -1) what these orders, all of checkout `checkout`,
-/// count toward the thresholds whose base exists, from their stored lines.
+/// Adds (`sign` 1) or takes away (`sign` -1) what these orders count toward the thresholds,
+/// from their stored lines: one row per total, under `entry`, which no other change of
+/// these orders uses.
 pub(crate) fn count_orders(
     conn: &mut PgConnection,
-    checkout: Uuid,
+    entry: Uuid,
     orders: &[Uuid],
     sign: i64,
 ) -> Result<()> {
     if orders.is_empty() {
         return Ok(());
     }
-    // raw SQL: INSERT ... SELECT of grouped sums with ON CONFLICT DO UPDATE adding to the row
+    // raw SQL: INSERT ... SELECT of sums grouped by a computed key
     sql_query(
-        "INSERT INTO tax_threshold_totals (threshold, subject, year, shard, sales_minor, orders) \
-         SELECT d.threshold, d.subject, d.year, $2, d.sales * $3, d.orders * $3 \
-         FROM ( \
-           SELECT l.tax_threshold_kind AS threshold, \
-                  CASE l.tax_threshold_kind WHEN 'eu_distance' THEN o.seller_id::TEXT \
-                    ELSE l.tax_place END AS subject, \
-                  EXTRACT(YEAR FROM to_timestamp(o.created_at / 1000000) AT TIME ZONE 'UTC')::INT AS year, \
-                  COALESCE(SUM(l.tax_threshold_minor), 0)::BIGINT AS sales, \
-                  COUNT(DISTINCT o.id)::BIGINT AS orders \
-           FROM orders o JOIN order_lines l ON l.order_id = o.id \
-           WHERE o.id = ANY($1) AND l.tax_threshold_kind IS NOT NULL \
-           GROUP BY 1, 2, 3) d \
-         WHERE EXISTS (SELECT 1 FROM tax_threshold_totals b WHERE b.threshold = d.threshold \
-           AND b.subject = d.subject AND b.year = d.year AND b.shard = -1) \
-         ON CONFLICT (threshold, subject, year, shard) DO UPDATE \
-           SET sales_minor = tax_threshold_totals.sales_minor + excluded.sales_minor, \
-               orders = tax_threshold_totals.orders + excluded.orders",
+        "INSERT INTO tax_threshold_totals (threshold, subject, year, entry, sales_minor, orders) \
+         SELECT l.tax_threshold_kind, \
+                CASE l.tax_threshold_kind WHEN 'eu_distance' THEN o.seller_id::TEXT \
+                  ELSE l.tax_place END, \
+                EXTRACT(YEAR FROM to_timestamp(o.created_at / 1000000) AT TIME ZONE 'UTC')::INT, \
+                $2, \
+                COALESCE(SUM(l.tax_threshold_minor), 0)::BIGINT * $3, \
+                COUNT(DISTINCT o.id)::BIGINT * $3 \
+         FROM orders o JOIN order_lines l ON l.order_id = o.id \
+         WHERE o.id = ANY($1) AND l.tax_threshold_kind IS NOT NULL \
+         GROUP BY 1, 2, 3",
     )
     .bind::<Array<SqlUuid>, _>(orders)
-    .bind::<Integer, _>(shard_of(checkout))
+    .bind::<SqlUuid, _>(entry)
     .bind::<BigInt, _>(sign)
     .execute(conn)?;
     Ok(())
 }
 
-/// The totals of these keys that have a base, and the keys that have none yet.
-pub(crate) fn totals(conn: &mut PgConnection, keys: &[Key]) -> Result<(Vec<Total>, Vec<Key>)> {
+/// What [`totals`] found.
+pub(crate) struct Totals {
+    /// The totals of the keys that have a base.
+    pub(crate) found: Vec<Total>,
+    /// The keys without a base yet.
+    pub(crate) missing: Vec<Key>,
+    /// The keys with at least [`ENTRIES_FOLDED`] rows besides their base.
+    pub(crate) crowded: Vec<Key>,
+}
+
+/// The totals of these keys.
+pub(crate) fn totals(conn: &mut PgConnection, keys: &[Key]) -> Result<Totals> {
     let subjects = |threshold: &str| -> Vec<String> {
         keys.iter()
             .filter(|key| key.0 == threshold)
@@ -116,7 +117,9 @@ pub(crate) fn totals(conn: &mut PgConnection, keys: &[Key]) -> Result<(Vec<Total
     // raw SQL: sums over a key's rows grouped by key; diesel's sum of BIGINT is NUMERIC
     let rows: Vec<TotalRow> = sql_query(
         "SELECT threshold, subject, year, SUM(sales_minor)::BIGINT AS sales, \
-                SUM(orders)::BIGINT AS orders, bool_or(shard = -1) AS based \
+                SUM(orders)::BIGINT AS orders, \
+                bool_or(entry = '00000000-0000-0000-0000-000000000000') AS based, \
+                COUNT(*) - 1 AS entries \
          FROM tax_threshold_totals \
          WHERE ((threshold = 'eu_distance' AND subject = ANY($1)) \
              OR (threshold = 'us_state' AND subject = ANY($2))) AND year = ANY($3) \
@@ -127,9 +130,14 @@ pub(crate) fn totals(conn: &mut PgConnection, keys: &[Key]) -> Result<(Vec<Total
     .bind::<Array<Integer>, _>(years)
     .load(conn)?;
     let mut found = Vec::new();
+    let mut crowded = Vec::new();
     for row in rows.into_iter().filter(|row| row.based) {
+        let threshold = threshold_name(&row.threshold)?;
+        if row.entries >= ENTRIES_FOLDED {
+            crowded.push((threshold, row.subject.clone(), row.year));
+        }
         found.push(Total {
-            threshold: threshold_name(&row.threshold)?,
+            threshold,
             subject: row.subject,
             year: row.year,
             sales: row.sales,
@@ -145,47 +153,85 @@ pub(crate) fn totals(conn: &mut PgConnection, keys: &[Key]) -> Result<(Vec<Total
         })
         .cloned()
         .collect();
-    Ok((found, missing))
+    Ok(Totals {
+        found,
+        missing,
+        crowded,
+    })
 }
 
-/// Sums each key's base from the orders not cancelled in its year (`[from, to)` in
-/// microseconds, as `span` gives them) and stores it; a base stored meanwhile is kept.
+/// Writes each key's base: the sum over the orders not cancelled in its year (`[from, to)` in
+/// microseconds, as `span` gives them) minus the key's other rows, both read by one
+/// statement; a base written meanwhile is kept.
 pub(crate) fn sum_bases(
     conn: &mut PgConnection,
     keys: &[Key],
     span: impl Fn(i32) -> Result<(i64, i64)>,
 ) -> Result<()> {
+    const ENTRIES: &str = "SELECT COALESCE(SUM(sales_minor), 0)::BIGINT AS sales, \
+                COALESCE(SUM(orders), 0)::BIGINT AS orders \
+         FROM tax_threshold_totals WHERE threshold = $5 AND subject = $1 AND year = $2";
     for (threshold, subject, year) in keys {
         let (from, to) = span(*year)?;
-        // raw SQL: INSERT ... SELECT of conditional sums over a join
-        let query = match *threshold {
-            "eu_distance" => sql_query(
-                "INSERT INTO tax_threshold_totals \
-                   (threshold, subject, year, shard, sales_minor, orders) \
-                 SELECT 'eu_distance', $1, $2, -1, \
-                        COALESCE(SUM(l.tax_threshold_minor), 0)::BIGINT, COUNT(DISTINCT o.id) \
-                 FROM orders o JOIN order_lines l ON l.order_id = o.id \
+        let orders = match *threshold {
+            "eu_distance" => {
+                "FROM orders o JOIN order_lines l ON l.order_id = o.id \
                  WHERE o.seller_id = $1::UUID AND o.created_at >= $3 AND o.created_at < $4 \
-                   AND o.state <> 'cancelled' AND l.tax_threshold_kind = 'eu_distance' \
-                 ON CONFLICT DO NOTHING",
-            ),
-            _ => sql_query(
-                "INSERT INTO tax_threshold_totals \
-                   (threshold, subject, year, shard, sales_minor, orders) \
-                 SELECT 'us_state', $1, $2, -1, \
-                        COALESCE(SUM(l.tax_threshold_minor), 0)::BIGINT, COUNT(DISTINCT o.id) \
-                 FROM order_lines l JOIN orders o ON o.id = l.order_id \
-                 WHERE l.tax_threshold_kind = 'us_state' AND l.tax_place = $1 \
-                   AND o.created_at >= $3 AND o.created_at < $4 AND o.state <> 'cancelled' \
-                 ON CONFLICT DO NOTHING",
-            ),
+                   AND o.state <> 'cancelled' AND l.tax_threshold_kind = $5"
+            }
+            _ => {
+                "FROM order_lines l JOIN orders o ON o.id = l.order_id \
+                 WHERE l.tax_threshold_kind = $5 AND l.tax_place = $1 \
+                   AND o.created_at >= $3 AND o.created_at < $4 AND o.state <> 'cancelled'"
+            }
         };
-        query
-            .bind::<Text, _>(subject)
-            .bind::<Integer, _>(*year)
-            .bind::<BigInt, _>(from)
-            .bind::<BigInt, _>(to)
-            .execute(conn)?;
+        // raw SQL: INSERT ... SELECT of a sum over a join minus a sum over the key's rows
+        sql_query(format!(
+            "INSERT INTO tax_threshold_totals \
+               (threshold, subject, year, entry, sales_minor, orders) \
+             SELECT $5, $1, $2, '00000000-0000-0000-0000-000000000000', \
+                    counted.sales - entries.sales, counted.orders - entries.orders \
+             FROM (SELECT COALESCE(SUM(l.tax_threshold_minor), 0)::BIGINT AS sales, \
+                          COUNT(DISTINCT o.id)::BIGINT AS orders {orders}) counted, \
+                  ({ENTRIES}) entries \
+             ON CONFLICT DO NOTHING"
+        ))
+        .bind::<Text, _>(subject)
+        .bind::<Integer, _>(*year)
+        .bind::<BigInt, _>(from)
+        .bind::<BigInt, _>(to)
+        .bind::<Text, _>(*threshold)
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Folds each key's rows into its base and deletes them; a key without a base is left as it
+/// is.
+pub(crate) fn fold(conn: &mut PgConnection, keys: &[Key]) -> Result<()> {
+    for (threshold, subject, year) in keys {
+        // raw SQL: a data-modifying WITH, deleting the rows and adding them to the base in one
+        // statement
+        let folded = sql_query(
+            "WITH gone AS ( \
+               DELETE FROM tax_threshold_totals \
+               WHERE threshold = $1 AND subject = $2 AND year = $3 \
+                 AND entry <> '00000000-0000-0000-0000-000000000000' \
+               RETURNING sales_minor, orders) \
+             UPDATE tax_threshold_totals \
+             SET sales_minor = sales_minor + (SELECT COALESCE(SUM(sales_minor), 0) FROM gone), \
+                 orders = orders + (SELECT COALESCE(SUM(orders), 0) FROM gone) \
+             WHERE threshold = $1 AND subject = $2 AND year = $3 \
+               AND entry = '00000000-0000-0000-0000-000000000000'",
+        )
+        .bind::<Text, _>(*threshold)
+        .bind::<Text, _>(subject)
+        .bind::<Integer, _>(*year)
+        .execute(conn)?;
+        if folded != 1 {
+            // No base: the rows deleted would be lost, so the transaction is undone.
+            return refuse(CommerceError::Internal);
+        }
     }
     Ok(())
 }
