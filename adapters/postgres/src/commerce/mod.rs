@@ -11,6 +11,7 @@ pub(crate) mod rows;
 pub(crate) mod tx;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bazaar_domain::catalog::{
@@ -68,6 +69,8 @@ const READS: [&str; 14] = [
 pub struct PostgresCommerce {
     pool: Pool<Manager>,
     retry: Arc<RetryPolicy>,
+    /// Set while this process folds tax threshold totals: one fold at a time.
+    folding: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PostgresCommerce {
@@ -120,7 +123,33 @@ impl PostgresCommerce {
         Self {
             pool: pool(database_url, pool_size, &retry),
             retry: Arc::new(retry),
+            folding: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Folds the rows of these tax threshold totals into their bases, in the background,
+    /// unless this process is folding already: the totals read are right either way, and a
+    /// total not folded now is folded by a later reader.
+    fn fold_in_background(&self, crowded: Vec<tx::Key>) {
+        if self
+            .folding
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store
+                .run("fold_threshold_totals", move |conn| {
+                    tx::fold(conn, &crowded)
+                })
+                .await
+            {
+                tracing::warn!(%error, "the tax threshold totals were not folded");
+            }
+            store.folding.store(false, Ordering::Release);
+        });
     }
 
     /// Runs `work` in a SERIALIZABLE transaction, retrying conflicts and lost connections.
@@ -432,16 +461,7 @@ impl CommerceStore for PostgresCommerce {
             totals = self.run("threshold_totals", read).await?;
         }
         if !totals.crowded.is_empty() {
-            // The totals read are right either way; a failed fold is tried by a later checkout.
-            let crowded = std::mem::take(&mut totals.crowded);
-            if let Err(error) = self
-                .run("fold_threshold_totals", move |conn| {
-                    tx::fold(conn, &crowded)
-                })
-                .await
-            {
-                tracing::warn!(%error, "the tax threshold totals were not folded");
-            }
+            self.fold_in_background(std::mem::take(&mut totals.crowded));
         }
         let mut history =
             tx::history_of(&totals.found, state, now).map_err(|_| CommerceError::Internal)?;
