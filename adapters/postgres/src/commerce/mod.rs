@@ -455,7 +455,7 @@ impl CommerceStore for PostgresCommerce {
             // The first checkout to need a total sums its base from the orders.
             let missing = std::mem::take(&mut totals.missing);
             self.run("sum_threshold_bases", move |conn| {
-                tx::sum_bases(conn, &missing, tx::year_span)
+                tx::sum_bases(conn, &missing)
             })
             .await?;
             totals = self.run("threshold_totals", read).await?;

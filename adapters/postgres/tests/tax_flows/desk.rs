@@ -68,7 +68,7 @@ async fn an_indian_order_withholds_tcs_by_the_sellers_state_and_the_month_is_rem
     // INR 11,800.00 including 18% GST: 10,000.00 net, the seller's GST 1,800.00.
     list(market, 100, &shop, Some(10), 1_180_000).await;
 
-    let across = buy(&world, 3, 101, Currency::INR, "across").await;
+    let across = buy(&world.market, 3, 101, Currency::INR, "across").await;
     let tax = first_tax(&across);
     assert_eq!(tax.decision.scheme, Scheme::InTcs);
     assert_eq!(tax.decision.reason, Reason::InTcs);
@@ -87,7 +87,7 @@ async fn an_indian_order_withholds_tcs_by_the_sellers_state_and_the_month_is_rem
         Money::from_minor(1_180_000 - 100_000 - 5_000, Currency::INR)
     );
     // Within Maharashtra: half CGST, half SGST owed to the seller's state.
-    let within = buy(&world, 4, 101, Currency::INR, "within").await;
+    let within = buy(&world.market, 4, 101, Currency::INR, "within").await;
     assert_eq!(
         first_tax(&within)
             .decision
@@ -183,8 +183,8 @@ async fn the_oss_payable_is_remitted_as_the_return_says_after_a_refund() {
     market.register_buyer(&buyer(3, "IT")).await.unwrap();
     market.register_buyer(&buyer(4, "DE")).await.unwrap();
     list(market, 100, &shop, None, 12_200).await;
-    let italian = buy(&world, 3, 101, Currency::EUR, "it").await;
-    buy(&world, 4, 101, Currency::EUR, "de").await;
+    let italian = buy(&world.market, 3, 101, Currency::EUR, "it").await;
+    buy(&world.market, 4, 101, Currency::EUR, "de").await;
     let order = italian.plan.orders.first().unwrap();
     let line = order.lines.first().unwrap();
     market

@@ -25,25 +25,15 @@ fn card() -> MethodDetails {
     }
 }
 
+/// Buyer `buyer`'s checkout of one unit of `sku` under `key`, paid by card, as stored.
 async fn buy(
-    world: &World,
+    market: &Market,
     buyer: u128,
     sku: u128,
     currency: Currency,
     key: &str,
 ) -> bazaar_domain::store::CheckoutRecord {
-    let market = &world.market;
-    let placed = market
-        .checkout(&CheckoutCommand {
-            id: CheckoutId::from_uuid(Uuid::new_v5(&id(buyer), key.as_bytes())),
-            buyer_id: BuyerId::from_uuid(id(buyer)),
-            currency,
-            lines: vec![line(sku, 1)],
-            idempotency_key: key.into(),
-            customer: bazaar_domain::tax::Customer::Consumer,
-        })
-        .await
-        .unwrap();
+    let placed = open_checkout(market, buyer, sku, currency, key).await;
     market
         .pay(&PayCommand {
             checkout_id: placed.plan.id,
@@ -58,6 +48,27 @@ async fn buy(
         .checkout(placed.plan.id)
         .await
         .unwrap()
+        .unwrap()
+}
+
+/// Buyer `buyer`'s checkout of one unit of `sku` under `key`, not paid.
+async fn open_checkout(
+    market: &Market,
+    buyer: u128,
+    sku: u128,
+    currency: Currency,
+    key: &str,
+) -> bazaar_domain::store::CheckoutRecord {
+    market
+        .checkout(&CheckoutCommand {
+            id: CheckoutId::from_uuid(Uuid::new_v5(&id(buyer), key.as_bytes())),
+            buyer_id: BuyerId::from_uuid(id(buyer)),
+            currency,
+            lines: vec![line(sku, 1)],
+            idempotency_key: key.into(),
+            customer: bazaar_domain::tax::Customer::Consumer,
+        })
+        .await
         .unwrap()
 }
 
@@ -95,7 +106,7 @@ async fn the_marketplace_owes_italian_vat_on_a_us_sellers_course_and_a_refund_re
     market.register_seller(&shop).await.unwrap();
     market.register_buyer(&buyer(3, "IT")).await.unwrap();
     list(market, 100, &shop, None, 12_200).await;
-    let record = buy(&world, 3, 101, Currency::EUR, "course").await;
+    let record = buy(&world.market, 3, 101, Currency::EUR, "course").await;
     let order = record.plan.orders.first().unwrap();
     let line = order.lines.first().unwrap();
     // A seller outside the EU sells an e-service to an Italian consumer: the marketplace is
@@ -168,7 +179,7 @@ async fn a_french_seller_charges_french_vat_until_its_eu_sales_pass_ten_thousand
     list(market, 100, &shop, Some(10), 12_000).await;
     list(market, 200, &shop, Some(10), 1_188_120).await;
     // Below the threshold: France's 20%, charged by the seller and kept with its share.
-    let first = buy(&world, 3, 101, Currency::EUR, "first").await;
+    let first = buy(&world.market, 3, 101, Currency::EUR, "first").await;
     let tax = first_tax(&first);
     assert_eq!(tax.decision.reason, Reason::EuBelowThreshold);
     assert_eq!(tax.decision.place.to_string(), "FR");
@@ -186,7 +197,7 @@ async fn a_french_seller_charges_french_vat_until_its_eu_sales_pass_ten_thousand
     // 11,881.20: at France's 20% it is worth 9,901.00, which with the 100.00 before passes
     // 10,000.00, so this sale is already taxed where the buyer is, at Germany's 19%, through
     // the OSS.
-    let second = buy(&world, 3, 201, Currency::EUR, "second").await;
+    let second = buy(&world.market, 3, 201, Currency::EUR, "second").await;
     let tax = first_tax(&second);
     assert_eq!(tax.decision.reason, Reason::EuDistanceSale);
     assert_eq!(tax.decision.place.to_string(), "DE");
@@ -196,7 +207,7 @@ async fn a_french_seller_charges_french_vat_until_its_eu_sales_pass_ten_thousand
         Some(Money::from_minor(998_420, Currency::EUR))
     );
     // Later sales read the stored sales back from the database: still above.
-    let third = buy(&world, 3, 101, Currency::EUR, "third").await;
+    let third = buy(&world.market, 3, 101, Currency::EUR, "third").await;
     let tax = first_tax(&third);
     assert_eq!(tax.decision.reason, Reason::EuDistanceSale);
     assert_eq!(tax.amount, Money::from_minor(1_916, Currency::EUR));
@@ -214,7 +225,7 @@ async fn a_uk_consignment_up_to_135_pounds_is_the_marketplaces_vat_and_above_is_
     market.register_buyer(&buyer(3, "GB")).await.unwrap();
     list(market, 100, &shop, Some(5), 13_500).await;
     list(market, 200, &shop, Some(5), 13_501).await;
-    let low = buy(&world, 3, 101, Currency::GBP, "low").await;
+    let low = buy(&world.market, 3, 101, Currency::GBP, "low").await;
     let tax = first_tax(&low);
     assert_eq!(tax.decision.reason, Reason::GbMarketplaceImport);
     // 135.00 including 20% VAT: 22.50.
@@ -223,7 +234,7 @@ async fn a_uk_consignment_up_to_135_pounds_is_the_marketplaces_vat_and_above_is_
         balance(market, payable("GB-UKMP"), Currency::GBP).await,
         2_250
     );
-    let high = buy(&world, 3, 201, Currency::GBP, "high").await;
+    let high = buy(&world.market, 3, 201, Currency::GBP, "high").await;
     let tax = first_tax(&high);
     assert_eq!(tax.decision.reason, Reason::GbImport);
     assert!(tax.amount.is_zero());
@@ -311,28 +322,8 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     for n in 0..20_u32 {
         let market = world.market.clone();
         placed.spawn(async move {
-            let buyer = BuyerId::from_uuid(id(3 + u128::from(n % 2)));
             let key = format!("at-once-{n}");
-            let checkout = market
-                .checkout(&CheckoutCommand {
-                    id: CheckoutId::from_uuid(Uuid::new_v5(&buyer.as_uuid(), key.as_bytes())),
-                    buyer_id: buyer,
-                    currency: Currency::EUR,
-                    lines: vec![line(101, 1)],
-                    idempotency_key: key,
-                    customer: bazaar_domain::tax::Customer::Consumer,
-                })
-                .await
-                .unwrap();
-            market
-                .pay(&PayCommand {
-                    checkout_id: checkout.plan.id,
-                    buyer_id: buyer,
-                    details: card(),
-                    return_url: "https://shop.example/return".into(),
-                })
-                .await
-                .unwrap();
+            buy(&market, 3 + u128::from(n % 2), 101, Currency::EUR, &key).await;
         });
     }
     while let Some(done) = placed.join_next().await {
@@ -346,17 +337,7 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     // Two checkouts left unpaid until their reservation lapses: counted while open, not once
     // cancelled.
     for key in ["unpaid-1", "unpaid-2"] {
-        market
-            .checkout(&CheckoutCommand {
-                id: CheckoutId::from_uuid(Uuid::new_v5(&id(3), key.as_bytes())),
-                buyer_id: BuyerId::from_uuid(id(3)),
-                currency: Currency::EUR,
-                lines: vec![line(101, 1)],
-                idempotency_key: key.into(),
-                customer: bazaar_domain::tax::Customer::Consumer,
-            })
-            .await
-            .unwrap();
+        open_checkout(market, 3, 101, Currency::EUR, key).await;
     }
     let (totals, recount) = totals_and_recount(&world.db);
     assert_eq!(totals, recount);
@@ -373,7 +354,7 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     diesel::sql_query("DELETE FROM tax_threshold_totals")
         .execute(&mut conn)
         .unwrap();
-    buy(&world, 4, 101, Currency::EUR, "after-the-loss").await;
+    buy(&world.market, 4, 101, Currency::EUR, "after-the-loss").await;
     let (totals, recount) = totals_and_recount(&world.db);
     assert_eq!(totals, recount);
     assert!(totals[0].ends_with(" 21"), "{totals:?}");
@@ -390,7 +371,7 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     )
     .execute(&mut conn)
     .unwrap();
-    buy(&world, 4, 101, Currency::EUR, "after-the-fold").await;
+    buy(&world.market, 4, 101, Currency::EUR, "after-the-fold").await;
     let (totals, recount) = totals_and_recount(&world.db);
     assert_eq!(totals, recount);
     assert!(totals[0].ends_with(" 22"), "{totals:?}");

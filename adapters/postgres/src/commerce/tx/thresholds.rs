@@ -160,19 +160,14 @@ pub(crate) fn totals(conn: &mut PgConnection, keys: &[Key]) -> Result<Totals> {
     })
 }
 
-/// Writes each key's base: the sum over the orders not cancelled in its year (`[from, to)` in
-/// microseconds, as `span` gives them) minus the key's other rows, both read by one
-/// statement; a base written meanwhile is kept.
-pub(crate) fn sum_bases(
-    conn: &mut PgConnection,
-    keys: &[Key],
-    span: impl Fn(i32) -> Result<(i64, i64)>,
-) -> Result<()> {
+/// Writes each key's base: the sum over the orders not cancelled in its year minus the key's
+/// other rows, both read by one statement; a base written meanwhile is kept.
+pub(crate) fn sum_bases(conn: &mut PgConnection, keys: &[Key]) -> Result<()> {
     const ENTRIES: &str = "SELECT COALESCE(SUM(sales_minor), 0)::BIGINT AS sales, \
                 COALESCE(SUM(orders), 0)::BIGINT AS orders \
          FROM tax_threshold_totals WHERE threshold = $5 AND subject = $1 AND year = $2";
     for (threshold, subject, year) in keys {
-        let (from, to) = span(*year)?;
+        let (from, to) = year_span(*year)?;
         let orders = match *threshold {
             "eu_distance" => {
                 "FROM orders o JOIN order_lines l ON l.order_id = o.id \
