@@ -22,17 +22,35 @@ pub(crate) fn write(
     event: &OutboxEvent<'_>,
     now: Timestamp,
 ) -> QueryResult<()> {
+    write_all(conn, std::slice::from_ref(event), now)
+}
+
+/// Writes `events` to the outbox at `now`, each once, in one statement.
+pub(crate) fn write_all(
+    conn: &mut PgConnection,
+    events: &[OutboxEvent<'_>],
+    now: Timestamp,
+) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = events
+        .iter()
+        .map(|event| {
+            (
+                outbox_events::id.eq(event_id(event.subject, event.event_type).as_uuid()),
+                outbox_events::event_type.eq(event.event_type.as_str()),
+                outbox_events::version.eq(i32::try_from(EVENT_VERSION).unwrap_or(i32::MAX)),
+                outbox_events::resource_type.eq(event.event_type.resource_type()),
+                outbox_events::resource_id.eq(event.resource_id),
+                outbox_events::seller_id.eq(event.seller_id),
+                outbox_events::payload.eq(event.payload),
+                outbox_events::occurred_at.eq(now.as_micros()),
+            )
+        })
+        .collect();
     diesel::insert_into(outbox_events::table)
-        .values((
-            outbox_events::id.eq(event_id(event.subject, event.event_type).as_uuid()),
-            outbox_events::event_type.eq(event.event_type.as_str()),
-            outbox_events::version.eq(i32::try_from(EVENT_VERSION).unwrap_or(i32::MAX)),
-            outbox_events::resource_type.eq(event.event_type.resource_type()),
-            outbox_events::resource_id.eq(event.resource_id),
-            outbox_events::seller_id.eq(event.seller_id),
-            outbox_events::payload.eq(event.payload),
-            outbox_events::occurred_at.eq(now.as_micros()),
-        ))
+        .values(rows)
         .on_conflict(outbox_events::id)
         .do_nothing()
         .execute(conn)?;

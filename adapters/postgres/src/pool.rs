@@ -1,4 +1,4 @@
-//! The connection pool of the stores that run their work through `commerce::run`.
+//! The connection pool of the stores that run their work through `commerce::transact::run`.
 //!
 //! r2d2 can test a connection each time it is checked out, which costs a round trip to the
 //! database on every transaction. A connection that answered a moment ago is almost surely

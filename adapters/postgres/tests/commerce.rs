@@ -598,6 +598,20 @@ async fn a_brazilian_buyer_pays_two_foreign_sellers_by_pix_and_gets_one_line_ref
             ("refund.succeeded", 1),
         ])
     );
+    // The creation events, built from the plan, say what the order rows said then.
+    assert_eq!(
+        count(
+            &world.db,
+            "SELECT count(*) AS n FROM outbox_events e JOIN orders o ON o.id = e.resource_id \
+             WHERE e.event_type = 'order.created' AND e.seller_id = o.seller_id \
+               AND e.payload = jsonb_build_object('order_id', o.id, \
+                 'checkout_id', o.checkout_id, 'seller_id', o.seller_id, \
+                 'state', 'awaiting_payment', 'currency', o.currency::TEXT, \
+                 'total_minor', o.total_minor, \
+                 'settlement_currency', o.settlement_currency::TEXT)"
+        ),
+        2
+    );
 
     // Keys belong to the seller that chose them: the EUR seller's own "refund-1" is a
     // refund of its own, and replaying it returns that refund, not the USD seller's.

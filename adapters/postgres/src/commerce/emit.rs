@@ -125,6 +125,44 @@ pub(crate) fn checkout_orders<E>(
     )
 }
 
+/// `order.created` for each order of a new checkout, built from its plan (the rows were just
+/// written from it) and written in one statement. The payload is [`ORDER_SOURCE`]'s.
+pub(crate) fn created_orders<E>(
+    conn: &mut PgConnection,
+    plan: &bazaar_domain::orders::CheckoutPlan,
+    now: Timestamp,
+) -> Result<(), E> {
+    let payloads: Vec<(Uuid, Uuid, serde_json::Value)> = plan
+        .orders
+        .iter()
+        .map(|order| {
+            let (id, seller) = (order.id.as_uuid(), order.seller_id.as_uuid());
+            let payload = serde_json::json!({
+                "order_id": id,
+                "checkout_id": plan.id.as_uuid(),
+                "seller_id": seller,
+                "state": "awaiting_payment",
+                "currency": plan.currency.code(),
+                "total_minor": order.total.minor(),
+                "settlement_currency": order.settlement_currency.code(),
+            });
+            (id, seller, payload)
+        })
+        .collect();
+    let events: Vec<crate::outbox::OutboxEvent<'_>> = payloads
+        .iter()
+        .map(|(id, seller, payload)| crate::outbox::OutboxEvent {
+            event_type: EventType::OrderCreated,
+            subject: *id,
+            resource_id: *id,
+            seller_id: Some(*seller),
+            payload,
+        })
+        .collect();
+    crate::outbox::write_all(conn, &events, now)?;
+    Ok(())
+}
+
 /// `event_type` for one order.
 pub(crate) fn order<E>(
     conn: &mut PgConnection,

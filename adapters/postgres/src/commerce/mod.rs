@@ -8,11 +8,13 @@
 
 pub(crate) mod emit;
 pub(crate) mod rows;
+pub(crate) mod transact;
 pub(crate) mod tx;
+
+pub(crate) use transact::{Db, Mode, pool, run};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use bazaar_domain::catalog::{
     Buyer, BuyerId, CatalogChange, NewProduct, ProductQuery, ProductSummary, Review, Seller, SkuId,
@@ -34,11 +36,13 @@ use diesel::r2d2::Pool;
 use uuid::Uuid;
 
 use crate::pool::Manager;
-use crate::retry::{self, Disposition, RetryPolicy};
+use crate::retry::RetryPolicy;
 
 /// Reads of exactly one statement, which run without a transaction (see [`Mode::Statement`]).
-const STATEMENTS: [&str; 6] = [
+const STATEMENTS: [&str; 8] = [
     "search_products",
+    "seller",
+    "sellers",
     "product_skus",
     "sku_views",
     "catalog_changes",
@@ -47,9 +51,7 @@ const STATEMENTS: [&str; 6] = [
 ];
 
 /// The other operations that only read.
-const READS: [&str; 14] = [
-    "seller",
-    "sellers",
+const READS: [&str; 12] = [
     "seller_areas",
     "checkout",
     "payment",
@@ -187,194 +189,6 @@ impl PostgresCommerce {
         .await
         .map_err(|_| CommerceError::Internal)?
     }
-}
-
-/// How a transaction runs. Writes are SERIALIZABLE. Reads are READ ONLY at REPEATABLE READ:
-/// one consistent snapshot, and none of the predicate locks that SERIALIZABLE takes for
-/// every row a read scans (under load those exhaust PostgreSQL's lock table), which a
-/// transaction that writes nothing cannot need. CockroachDB runs both as serializable.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Mode {
-    Read,
-    Write,
-    /// READ COMMITTED, for work-queue claims (`FOR UPDATE SKIP LOCKED` plus a lease column)
-    /// and the audit log's appends (`FOR UPDATE` on its one head row): their correctness
-    /// rests on row locks, and SERIALIZABLE would only add conflicts (workers scanning the
-    /// same index range; appenders queued on the head row, failing once it moved).
-    Queue,
-    /// No transaction: for a read made of exactly one statement, which is atomic and reads
-    /// one snapshot by itself (an implicit transaction in CockroachDB), so BEGIN and COMMIT
-    /// would only add two round trips.
-    Statement,
-}
-
-/// Runs `work` in a transaction on tokio's blocking pool.
-pub(crate) async fn run<T: Send + 'static, E: StoreFailure + Send + 'static>(
-    pool: &Pool<Manager>,
-    policy: &Arc<RetryPolicy>,
-    operation: &'static str,
-    mode: Mode,
-    work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>> + Send + 'static,
-) -> Result<T, E> {
-    let pool = pool.clone();
-    let policy = policy.clone();
-    tokio::task::spawn_blocking(move || run_blocking(&pool, &policy, operation, mode, work))
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, operation, "database task failed");
-            E::internal()
-        })?
-}
-
-/// A connection pool and the retry policy its transactions run under: what the identity,
-/// events and payouts stores hold and run their work on.
-#[derive(Clone)]
-pub(crate) struct Db {
-    pool: Pool<Manager>,
-    retry: Arc<RetryPolicy>,
-}
-
-impl Db {
-    /// At most `pool_size` connections, opened lazily.
-    pub(crate) fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
-        Self {
-            pool: pool(database_url, pool_size, &retry),
-            retry: Arc::new(retry),
-        }
-    }
-
-    /// The pool's size, for `Debug`.
-    pub(crate) fn pool_size(&self) -> u32 {
-        self.pool.max_size()
-    }
-
-    /// Runs `work` in a transaction of `mode` (see [`run`]).
-    pub(crate) async fn run<T: Send + 'static, E: StoreFailure + Send + 'static>(
-        &self,
-        operation: &'static str,
-        mode: Mode,
-        work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>> + Send + 'static,
-    ) -> Result<T, E> {
-        run(&self.pool, &self.retry, operation, mode, work).await
-    }
-}
-
-/// A pool whose connections open lazily, with the client timeouts set.
-pub(crate) fn pool(database_url: &str, size: u32, retry: &RetryPolicy) -> Pool<Manager> {
-    crate::pool::pool(
-        retry::with_client_timeouts(database_url),
-        size,
-        retry.unavailable_for_max,
-    )
-}
-
-/// Plans each statement of this transaction for its own parameters. Builder statements are
-/// prepared and cached per connection, and PostgreSQL may settle on one generic plan for a
-/// statement after five runs; one chosen while a table was nearly empty (a fresh database)
-/// scans the whole table, and under SERIALIZABLE a whole-table read conflicts with every
-/// concurrent insert, so checkouts failed after their retries until the next ANALYZE. Custom
-/// plans keep index scans and their narrow predicate locks; statements are still parsed once.
-fn custom_plans<E>(conn: &mut PgConnection) -> Result<(), Fail<E>> {
-    // raw SQL: SET LOCAL of a session setting, which the builder has no statement for
-    diesel::RunQueryDsl::execute(
-        diesel::sql_query("SET LOCAL plan_cache_mode = force_custom_plan"),
-        conn,
-    )?;
-    Ok(())
-}
-
-fn run_blocking<T, E: StoreFailure>(
-    pool: &Pool<Manager>,
-    policy: &RetryPolicy,
-    operation: &'static str,
-    mode: Mode,
-    work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>>,
-) -> Result<T, E> {
-    let started = Instant::now();
-    let mut attempt: u32 = 0;
-    loop {
-        attempt = attempt.saturating_add(1);
-        let error = match pool.get() {
-            Err(error) => {
-                tracing::warn!(%error, operation, attempt, "no database connection");
-                None
-            }
-            Ok(mut conn) => {
-                let outcome = match mode {
-                    Mode::Write => conn.build_transaction().serializable().run(|tx| {
-                        custom_plans(tx)?;
-                        work(tx)
-                    }),
-                    Mode::Queue => conn.build_transaction().read_committed().run(|tx| work(tx)),
-                    Mode::Statement => work(&mut conn),
-                    Mode::Read => conn
-                        .build_transaction()
-                        .repeatable_read()
-                        .read_only()
-                        .run(|tx| work(tx)),
-                };
-                let error = match outcome {
-                    Ok(value) => {
-                        conn.answered();
-                        return Ok(value);
-                    }
-                    Err(Fail::Domain(error)) => {
-                        conn.answered();
-                        return Err(error);
-                    }
-                    Err(Fail::Db(error)) => error,
-                };
-                let disposition = disposition(&error);
-                if disposition == Disposition::Disconnected {
-                    conn.lose();
-                } else {
-                    conn.answered();
-                }
-                Some((error, disposition))
-            }
-        };
-        let (error, disposition) = match error {
-            Some((error, disposition)) => (Some(error), disposition),
-            None => (None, Disposition::Disconnected),
-        };
-        let out_of_time = started.elapsed() >= policy.unavailable_for_max;
-        match disposition {
-            Disposition::Conflict if attempt < policy.conflict_attempts_max => {
-                std::thread::sleep(policy.backoff(attempt));
-            }
-            Disposition::Disconnected if !out_of_time => {
-                if let Some(error) = &error {
-                    tracing::warn!(%error, operation, attempt, "database connection lost; retrying");
-                }
-                std::thread::sleep(policy.backoff(attempt));
-            }
-            Disposition::Conflict | Disposition::Disconnected => {
-                tracing::error!(error = ?error, operation, attempt, "transaction gave up");
-                return Err(E::unavailable());
-            }
-            Disposition::Fatal => {
-                tracing::error!(error = ?error, operation, "transaction failed");
-                return Err(E::internal());
-            }
-        }
-    }
-}
-
-/// What to do after `error`: a unique violation means two requests raced to insert the same
-/// key, and the retry finds the winner.
-fn disposition(error: &diesel::result::Error) -> Disposition {
-    if is_unique_violation(error) {
-        Disposition::Conflict
-    } else {
-        retry::classify(error)
-    }
-}
-
-fn is_unique_violation(error: &diesel::result::Error) -> bool {
-    matches!(
-        error,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
 }
 
 impl CommerceStore for PostgresCommerce {

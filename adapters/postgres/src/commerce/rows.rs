@@ -158,7 +158,6 @@ pub(crate) struct SellerRow {
 #[derive(diesel::Queryable, diesel::Selectable)]
 #[diesel(table_name = bazaar_schema::schema::commission_rates, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct RateRow {
-    pub seller_id: Uuid,
     pub category: String,
     pub commission_bps: i32,
 }

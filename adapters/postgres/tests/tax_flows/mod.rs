@@ -375,7 +375,8 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     let (totals, recount) = totals_and_recount(&world.db);
     assert_eq!(totals, recount);
     assert!(totals[0].ends_with(" 22"), "{totals:?}");
-    // The fold runs beside the checkout: the base and the last checkout's row are left.
+    // The fold runs beside the checkout: the base is left, and the last checkout's row unless
+    // it committed before the fold began (then the base holds it too).
     let rows = || {
         count(
             &world.db,
@@ -383,10 +384,11 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
         )
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while rows() != 2 && std::time::Instant::now() < deadline {
+    while rows() > 2 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(rows(), 2);
+    let left = rows();
+    assert!((1..=2).contains(&left), "{left} rows left after the fold");
     let (totals, recount) = totals_and_recount(&world.db);
     assert_eq!(totals, recount);
 }

@@ -37,9 +37,7 @@ pub(crate) fn create_checkout(
     changed.sort_unstable();
     changed.dedup();
     products_changed(conn, &changed, now)?;
-    for order in &plan.orders {
-        insert_order(conn, plan, order, &region, now)?;
-    }
+    insert_orders(conn, plan, &region, now)?;
     let counted: Vec<Uuid> = plan
         .orders
         .iter()
@@ -47,13 +45,7 @@ pub(crate) fn create_checkout(
         .map(|order| order.id.as_uuid())
         .collect();
     count_orders(conn, plan.id.as_uuid(), &counted, 1)?;
-    emit::checkout_orders(
-        conn,
-        EventType::OrderCreated,
-        plan.id.as_uuid(),
-        &["awaiting_payment"],
-        now,
-    )?;
+    emit::created_orders(conn, plan, now)?;
     // Everything above stored the plan as it is, so the checkout reads back as the plan.
     Ok(CheckoutRecord {
         plan: plan.clone(),
@@ -198,16 +190,19 @@ pub(crate) fn buyer_region(conn: &mut PgConnection, buyer_id: BuyerId) -> Result
         .ok_or(Fail::Domain(CommerceError::NotFound("buyer")))
 }
 
-pub(crate) fn insert_order(
+/// Stores the checkout's orders and their lines: one statement for the orders, one for all
+/// the lines.
+fn insert_orders(
     conn: &mut PgConnection,
     plan: &CheckoutPlan,
-    order: &PlannedOrder,
     region: &str,
     now: Timestamp,
 ) -> Result<()> {
-    let quote = order.quote.as_ref();
-    diesel::insert_into(orders::table)
-        .values((
+    let mut orders_rows = Vec::with_capacity(plan.orders.len());
+    let mut line_rows = Vec::new();
+    for order in &plan.orders {
+        let quote = order.quote.as_ref();
+        orders_rows.push((
             (
                 orders::id.eq(order.id.as_uuid()),
                 orders::checkout_id.eq(plan.id.as_uuid()),
@@ -227,11 +222,9 @@ pub(crate) fn insert_order(
                 orders::updated_at.eq(now.as_micros()),
                 orders::home_region.eq(region),
             ),
-        ))
-        .execute(conn)?;
-    for (position, line) in order.lines.iter().enumerate() {
-        diesel::insert_into(order_lines::table)
-            .values((
+        ));
+        for (position, line) in order.lines.iter().enumerate() {
+            line_rows.push((
                 (
                     order_lines::id.eq(line.id.as_uuid()),
                     order_lines::order_id.eq(order.id.as_uuid()),
@@ -258,9 +251,15 @@ pub(crate) fn insert_order(
                     order_lines::tax_threshold_minor.eq(line.tax.threshold.map(Money::minor)),
                     order_lines::tax_code.eq(line.tax_code.as_str()),
                 ),
-            ))
-            .execute(conn)?;
+            ));
+        }
     }
+    diesel::insert_into(orders::table)
+        .values(orders_rows)
+        .execute(conn)?;
+    diesel::insert_into(order_lines::table)
+        .values(line_rows)
+        .execute(conn)?;
     Ok(())
 }
 

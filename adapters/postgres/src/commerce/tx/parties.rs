@@ -37,34 +37,41 @@ pub(crate) fn create_seller(
     Ok(())
 }
 
+/// The sellers of `ids` with their commission rates, in one statement: a seller row per rate
+/// it has (one without a rate if it has none).
 pub(crate) fn sellers(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Seller>> {
-    let rows: Vec<SellerRow> = sellers::table
+    let rows: Vec<(SellerRow, Option<RateRow>)> = sellers::table
+        .left_join(commission_rates::table)
         .filter(sellers::id.eq_any(ids))
-        .select(SellerRow::as_select())
+        .select((SellerRow::as_select(), Option::<RateRow>::as_select()))
+        .order_by(sellers::id)
         .load(conn)?;
-    let rates: Vec<RateRow> = commission_rates::table
-        .filter(commission_rates::seller_id.eq_any(ids))
-        .select(RateRow::as_select())
-        .load(conn)?;
-    rows.into_iter()
-        .map(|row| {
-            let mut commission = CommissionRule::flat(rows::bps(row.commission_bps)?);
-            for rate in rates.iter().filter(|r| r.seller_id == row.id) {
-                commission.by_category.insert(
-                    rows::category(&rate.category)?,
-                    rows::bps(rate.commission_bps)?,
-                );
+    let mut found: Vec<Seller> = Vec::new();
+    for (row, rate) in rows {
+        let seller = match found.last_mut() {
+            Some(seller) if seller.id.as_uuid() == row.id => seller,
+            _ => {
+                found.push(Seller {
+                    id: SellerId::from_uuid(row.id),
+                    name: row.name,
+                    country: rows::country(&row.country)?,
+                    region: rows::region(&row.home_region)?,
+                    settlement_currency: rows::currency(&row.settlement_currency)?,
+                    commission: CommissionRule::flat(rows::bps(row.commission_bps)?),
+                });
+                found
+                    .last_mut()
+                    .ok_or(Fail::Domain(CommerceError::Internal))?
             }
-            Ok(Seller {
-                id: SellerId::from_uuid(row.id),
-                name: row.name,
-                country: rows::country(&row.country)?,
-                region: rows::region(&row.home_region)?,
-                settlement_currency: rows::currency(&row.settlement_currency)?,
-                commission,
-            })
-        })
-        .collect()
+        };
+        if let Some(rate) = rate {
+            seller.commission.by_category.insert(
+                rows::category(&rate.category)?,
+                rows::bps(rate.commission_bps)?,
+            );
+        }
+    }
+    Ok(found)
 }
 
 pub(crate) fn create_buyer(conn: &mut PgConnection, buyer: &Buyer, now: Timestamp) -> Result<()> {
