@@ -164,7 +164,7 @@ impl PostgresLedger {
             Ok(conn)
         })
         .await?;
-        let manager = ConnectionManager::<PgConnection>::new(retry::with_client_timeouts(
+        let manager = ConnectionManager::<PgConnection>::new(retry::with_client_settings(
             &config.database_url,
         ));
         let reads = Pool::builder()

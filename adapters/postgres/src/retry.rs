@@ -108,10 +108,22 @@ const CLIENT_TIMEOUTS: [(&str, &str); 5] = [
     ("tcp_user_timeout", "30000"),
 ];
 
-/// `url` with [`CLIENT_TIMEOUTS`] added where it does not set them itself.
-pub(crate) fn with_client_timeouts(url: &str) -> String {
+/// `url` with [`CLIENT_TIMEOUTS`] added where it does not set them itself, and with an
+/// `sslmode` if it names none: `disable` for a server on this host (loopback or a Unix
+/// socket), where nothing leaves the machine and TLS would only cost CPU, and `require` for
+/// any other, so that a connection is never silently sent in clear text (libpq's own default,
+/// `prefer`, falls back to it). Production sets `sslmode=verify-full` with its CA itself.
+pub(crate) fn with_client_settings(url: &str) -> String {
     let mut url = url.to_owned();
-    for (key, value) in CLIENT_TIMEOUTS {
+    let transport = if on_this_host(&url) {
+        "disable"
+    } else {
+        "require"
+    };
+    for (key, value) in CLIENT_TIMEOUTS
+        .into_iter()
+        .chain(std::iter::once(("sslmode", transport)))
+    {
         if url.contains(&format!("{key}=")) {
             continue;
         }
@@ -121,6 +133,34 @@ pub(crate) fn with_client_timeouts(url: &str) -> String {
         url.push_str(value);
     }
     url
+}
+
+/// Whether a `postgres://` URL names a server on this host: a loopback address, `localhost`,
+/// no host at all or a socket directory (both Unix sockets). A list of hosts is taken as not
+/// on this host.
+fn on_this_host(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.contains(',') {
+        return false;
+    }
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let socket = url
+        .split(['?', '&'])
+        .any(|param| param.starts_with("host=/") || param.starts_with("host=%2F"));
+    socket
+        || host.is_empty()
+        || host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Opens a connection, retrying with backoff for up to `policy.unavailable_for_max`.
@@ -139,7 +179,7 @@ fn connect_until(
     started: Instant,
     deadline: Instant,
 ) -> Result<PgConnection, StoreError> {
-    let url = with_client_timeouts(url);
+    let url = with_client_settings(url);
     let mut attempt: u32 = 0;
     loop {
         match PgConnection::establish(&url) {
@@ -256,13 +296,13 @@ mod tests {
 
     #[test]
     fn client_timeouts_are_added_unless_the_url_sets_them() {
-        let url = with_client_timeouts("postgres://u@h/db");
+        let url = with_client_settings("postgres://u@h/db");
         assert!(
             url.starts_with("postgres://u@h/db?connect_timeout=5&"),
             "{url}"
         );
         assert!(url.contains("tcp_user_timeout=30000"));
-        let url = with_client_timeouts("postgres://u@h/db?sslmode=disable&connect_timeout=1");
+        let url = with_client_settings("postgres://u@h/db?sslmode=disable&connect_timeout=1");
         assert!(
             url.contains("connect_timeout=1") && !url.contains("connect_timeout=5"),
             "{url}"
@@ -271,6 +311,44 @@ mod tests {
             url.contains("sslmode=disable&connect_timeout=1&keepalives_idle=10"),
             "{url}"
         );
+    }
+
+    #[test]
+    fn tls_is_required_off_this_host_and_left_out_on_it_unless_the_url_says() {
+        let mode = |url: &str| {
+            let url = with_client_settings(url);
+            let modes: Vec<&str> = url
+                .split(['?', '&'])
+                .filter_map(|param| param.strip_prefix("sslmode="))
+                .collect();
+            assert_eq!(modes.len(), 1, "{url}");
+            modes.first().map(|m| (*m).to_owned()).unwrap_or_default()
+        };
+        for local in [
+            "postgres://postgres@127.0.0.1:5432/bazaar",
+            "postgres://u:p@localhost/db",
+            "postgresql://u@[::1]:26257/db",
+            "postgres://127.0.0.2/db",
+            "postgres:///db",
+            "postgres://u@/db?host=/var/run/postgresql",
+        ] {
+            assert_eq!(mode(local), "disable", "{local}");
+        }
+        for remote in [
+            "postgres://u@db.internal:5432/bazaar",
+            "postgres://u:p@10.0.0.7/db",
+            "postgresql://u@[2001:db8::1]:26257/db",
+            "postgres://u@127.0.0.1.evil.example/db",
+            "postgres://u@host1:26257,host2:26257/db",
+            "postgres://u@localhost:26257,10.0.0.8:26257/db",
+        ] {
+            assert_eq!(mode(remote), "require", "{remote}");
+        }
+        assert_eq!(
+            mode("postgres://u@db.internal/db?sslmode=verify-full"),
+            "verify-full"
+        );
+        assert_eq!(mode("postgres://u@127.0.0.1/db?sslmode=require"), "require");
     }
 
     #[test]

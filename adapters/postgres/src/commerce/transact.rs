@@ -84,7 +84,7 @@ impl Db {
 /// A pool whose connections open lazily, with the client timeouts set.
 pub(crate) fn pool(database_url: &str, size: u32, retry: &RetryPolicy) -> Pool<Manager> {
     crate::pool::pool(
-        retry::with_client_timeouts(database_url),
+        retry::with_client_settings(database_url),
         size,
         retry.unavailable_for_max,
     )
