@@ -777,6 +777,38 @@ async fn an_unpaid_konbini_voucher_expires_moves_no_money_and_returns_the_stock(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sellers_read_back_with_their_category_rates_in_one_statement() {
+    let world = world().await;
+    let market = &world.market;
+    let mut rated = seller(1, "DE", Currency::EUR, 1_000);
+    for (category, bps) in [("books", 500), ("courses.programming", 2_000)] {
+        rated.commission.by_category.insert(
+            Category::new(category).unwrap(),
+            BasisPoints::new(bps).unwrap(),
+        );
+    }
+    let flat = seller(2, "FR", Currency::USD, 1_500);
+    let mut other = seller(3, "NL", Currency::EUR, 700);
+    other.commission.by_category.insert(
+        Category::new("books").unwrap(),
+        BasisPoints::new(300).unwrap(),
+    );
+    for shop in [&rated, &flat, &other] {
+        market.register_seller(shop).await.unwrap();
+    }
+    let store = market.store();
+    let mut read = store
+        .sellers(&[other.id, rated.id, flat.id, SellerId::from_uuid(id(99))])
+        .await
+        .unwrap();
+    read.sort_by_key(|s| s.id);
+    assert_eq!(read, [rated.clone(), flat.clone(), other.clone()]);
+    assert_eq!(store.seller(rated.id).await.unwrap(), Some(rated));
+    assert_eq!(store.seller(flat.id).await.unwrap(), Some(flat));
+    assert_eq!(store.sellers(&[]).await.unwrap(), []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_buyers_never_oversell_the_last_units() {
     let world = world().await;
     let market = &world.market;
