@@ -43,6 +43,7 @@ const HMAC_KEY: &[u8] = b"sandbox-notification-key";
 
 type Market = Marketplace<PostgresCommerce, PostgresLedger, SandboxProvider>;
 
+mod checkout_groups;
 mod tax_flows;
 
 struct World {

@@ -125,17 +125,18 @@ pub(crate) fn checkout_orders<E>(
     )
 }
 
-/// `order.created` for each order of a new checkout, built from its plan (the rows were just
-/// written from it) and written in one statement. The payload is [`ORDER_SOURCE`]'s.
+/// `order.created` for each order of these new checkouts, built from their plans (the rows
+/// were just written from them) and written in one statement. The payload is
+/// [`ORDER_SOURCE`]'s.
 pub(crate) fn created_orders<E>(
     conn: &mut PgConnection,
-    plan: &bazaar_domain::orders::CheckoutPlan,
+    plans: &[&bazaar_domain::orders::CheckoutPlan],
     now: Timestamp,
 ) -> Result<(), E> {
-    let payloads: Vec<(Uuid, Uuid, serde_json::Value)> = plan
-        .orders
+    let payloads: Vec<(Uuid, Uuid, serde_json::Value)> = plans
         .iter()
-        .map(|order| {
+        .flat_map(|plan| plan.orders.iter().map(move |order| (plan, order)))
+        .map(|(plan, order)| {
             let (id, seller) = (order.id.as_uuid(), order.seller_id.as_uuid());
             let payload = serde_json::json!({
                 "order_id": id,

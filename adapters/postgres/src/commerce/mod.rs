@@ -7,6 +7,7 @@
 //! oversell. See `docs/commerce.md`.
 
 pub(crate) mod emit;
+pub mod group;
 pub(crate) mod rows;
 pub(crate) mod transact;
 pub(crate) mod tx;
@@ -73,6 +74,8 @@ pub struct PostgresCommerce {
     retry: Arc<RetryPolicy>,
     /// Set while this process folds tax threshold totals: one fold at a time.
     folding: Arc<AtomicBool>,
+    /// The checkouts waiting to be stored in a group.
+    queue: Arc<std::sync::Mutex<group::Queue>>,
 }
 
 impl std::fmt::Debug for PostgresCommerce {
@@ -126,6 +129,7 @@ impl PostgresCommerce {
             pool: pool(database_url, pool_size, &retry),
             retry: Arc::new(retry),
             folding: Arc::new(AtomicBool::new(false)),
+            queue: Arc::default(),
         }
     }
 
@@ -310,11 +314,12 @@ impl CommerceStore for PostgresCommerce {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<CheckoutRecord, CommerceError> {
-        let plan = plan.clone();
-        let key = idempotency_key.to_owned();
-        let fingerprint = fingerprint.to_owned();
-        self.run("create_checkout", move |conn| {
-            tx::create_checkout(conn, &plan, &key, &fingerprint, expires_at, now)
+        self.create_grouped(tx::NewCheckout {
+            plan: plan.clone(),
+            key: idempotency_key.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            expires_at,
+            now,
         })
         .await
     }

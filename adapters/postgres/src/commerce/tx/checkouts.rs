@@ -4,121 +4,179 @@ use bazaar_schema::schema::{
     buyers, checkouts, order_lines, orders, payments, skus, stock_reservations,
 };
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bpchar, Nullable, Text, Uuid as SqlUuid};
 
 use bazaar_domain::orders::LineTax;
 use bazaar_domain::tax::{Area, Customer, Decision, TaxRate};
 
 use super::*;
 
-pub(crate) fn create_checkout(
+/// A checkout to store, as the service planned it.
+#[derive(Clone, Debug)]
+pub(crate) struct NewCheckout {
+    pub(crate) plan: CheckoutPlan,
+    pub(crate) key: String,
+    pub(crate) fingerprint: String,
+    pub(crate) expires_at: Timestamp,
+    pub(crate) now: Timestamp,
+}
+
+/// Stores a group of checkouts in one transaction, with one statement per table for the
+/// whole group, and answers each in the group's order. A checkout whose idempotency key was
+/// used before (by an earlier transaction or earlier in the group) is answered with what was
+/// stored under it, or refused if the request differs; those answers are the group's only
+/// refusals that leave the others standing. A refusal after the group began writing (a SKU
+/// out of stock) fails the whole group, which then writes nothing.
+pub(crate) fn create_checkouts(
     conn: &mut PgConnection,
-    plan: &CheckoutPlan,
-    key: &str,
-    fingerprint: &str,
-    expires_at: Timestamp,
-    now: Timestamp,
-) -> Result<CheckoutRecord> {
-    let Some(region) = insert_checkout(conn, plan, key, fingerprint, expires_at, now)? else {
-        return existing_checkout(conn, plan, key, fingerprint);
-    };
-    // Reserve in SKU order, so concurrent checkouts lock rows in the same order.
-    let mut physical: Vec<&PricedLine> = plan
-        .orders
+    group: &[NewCheckout],
+) -> Result<Vec<std::result::Result<CheckoutRecord, CommerceError>>> {
+    let written = insert_checkouts(conn, group)?;
+    let stored: Vec<(&NewCheckout, &str)> = group
         .iter()
-        .flat_map(|o| o.lines.iter())
-        .filter(|l| l.kind == ProductKind::Physical)
+        .zip(&written)
+        .filter_map(|(checkout, region)| Some((checkout, region.as_deref()?)))
         .collect();
-    physical.sort_by_key(|l| l.sku_id);
-    for line in &physical {
-        reserve(conn, plan, line)?;
+    let Some(now) = stored.iter().map(|(checkout, _)| checkout.now).max() else {
+        return group.iter().map(|c| answer_existing(conn, c)).collect();
+    };
+    let plans: Vec<&CheckoutPlan> = stored.iter().map(|(checkout, _)| &checkout.plan).collect();
+    // Reserve in SKU order, so concurrent groups lock rows in the same order.
+    let mut physical: Vec<(&CheckoutPlan, &PricedLine)> = plans
+        .iter()
+        .flat_map(|plan| {
+            plan.orders
+                .iter()
+                .flat_map(move |o| o.lines.iter().map(move |l| (*plan, l)))
+        })
+        .filter(|(_, line)| line.kind == ProductKind::Physical)
+        .collect();
+    physical.sort_by_key(|(_, line)| line.sku_id);
+    for (_, line) in &physical {
+        take_stock(conn, line)?;
     }
-    let mut changed: Vec<Uuid> = physical.iter().map(|l| l.product_id.as_uuid()).collect();
+    hold_stock(conn, &physical)?;
+    let mut changed: Vec<Uuid> = physical
+        .iter()
+        .map(|(_, l)| l.product_id.as_uuid())
+        .collect();
     changed.sort_unstable();
     changed.dedup();
     products_changed(conn, &changed, now)?;
-    insert_orders(conn, plan, &region, now)?;
-    let counted: Vec<Uuid> = plan
-        .orders
+    insert_orders(conn, &stored)?;
+    let counted: Vec<Uuid> = plans
         .iter()
+        .flat_map(|plan| plan.orders.iter())
         .filter(|order| order.lines.iter().any(|line| line.tax.threshold.is_some()))
         .map(|order| order.id.as_uuid())
         .collect();
-    count_orders(conn, plan.id.as_uuid(), &counted, 1)?;
-    emit::created_orders(conn, plan, now)?;
-    // Everything above stored the plan as it is, so the checkout reads back as the plan.
-    Ok(CheckoutRecord {
+    // One row per total for the group, under its first checkout's id: a checkout is created
+    // by exactly one transaction, so no other change uses that entry.
+    if let Some(first) = plans.first() {
+        count_orders(conn, first.id.as_uuid(), &counted, 1)?;
+    }
+    emit::created_orders(conn, &plans, now)?;
+    group
+        .iter()
+        .zip(&written)
+        .map(|(checkout, region)| match region {
+            // Everything above stored the plan as it is, so the checkout reads back as it.
+            Some(_) => Ok(Ok(opened(checkout))),
+            None => answer_existing(conn, checkout),
+        })
+        .collect()
+}
+
+/// A checkout just stored, as it reads back.
+fn opened(checkout: &NewCheckout) -> CheckoutRecord {
+    let plan = &checkout.plan;
+    CheckoutRecord {
         plan: plan.clone(),
         state: CheckoutState::Open,
-        expires_at,
+        expires_at: checkout.expires_at,
         order_states: plan
             .orders
             .iter()
             .map(|order| (order.id, OrderState::AwaitingPayment))
             .collect(),
         payment: None,
-    })
+    }
 }
 
-/// Stores the checkout row, in one statement that also reads the buyer's region, and
-/// returns that region; `None` if the buyer is unknown or the key was used before.
-fn insert_checkout(
+/// The answer to a checkout that was not stored: the one stored before under its key, or
+/// the request's refusal. Only database failures fail the group.
+fn answer_existing(
     conn: &mut PgConnection,
-    plan: &CheckoutPlan,
-    key: &str,
-    fingerprint: &str,
-    expires_at: Timestamp,
-    now: Timestamp,
-) -> Result<Option<String>> {
-    let inserted: Vec<String> = diesel::insert_into(checkouts::table)
-        .values(
-            buyers::table
-                .filter(buyers::id.eq(plan.buyer_id.as_uuid()))
-                .select((
-                    (
-                        plan.id.as_uuid().into_sql::<SqlUuid>(),
-                        buyers::id,
-                        key.into_sql::<Text>(),
-                        fingerprint.into_sql::<Text>(),
-                        plan.country.as_str().into_sql::<Bpchar>(),
-                        plan.currency.code().into_sql::<Bpchar>(),
-                        plan.total.minor().into_sql::<BigInt>(),
-                    ),
-                    (
-                        "open".into_sql::<Text>(),
-                        expires_at.as_micros().into_sql::<BigInt>(),
-                        now.as_micros().into_sql::<BigInt>(),
-                        buyers::home_region,
-                        plan.customer.tax_id().into_sql::<Nullable<Text>>(),
-                        plan.customer.tax_id_status().into_sql::<Nullable<Text>>(),
-                        plan.customer.consultation().into_sql::<Nullable<Text>>(),
-                    ),
-                )),
-        )
-        .into_columns((
+    checkout: &NewCheckout,
+) -> Result<std::result::Result<CheckoutRecord, CommerceError>> {
+    match existing_checkout(conn, &checkout.plan, &checkout.key, &checkout.fingerprint) {
+        Ok(record) => Ok(Ok(record)),
+        Err(Fail::Domain(error)) => Ok(Err(error)),
+        Err(failure) => Err(failure),
+    }
+}
+
+/// Stores the group's checkout rows in one statement, with each buyer's region read in one
+/// more, and returns the region of each checkout stored; `None` where the buyer is unknown or
+/// the key (or the checkout's id) was used before, including earlier in the group.
+fn insert_checkouts(conn: &mut PgConnection, group: &[NewCheckout]) -> Result<Vec<Option<String>>> {
+    let mut buyer_ids: Vec<Uuid> = group.iter().map(|c| c.plan.buyer_id.as_uuid()).collect();
+    buyer_ids.sort_unstable();
+    buyer_ids.dedup();
+    let regions: std::collections::HashMap<Uuid, String> = buyers::table
+        .filter(buyers::id.eq_any(&buyer_ids))
+        .select((buyers::id, buyers::home_region))
+        .load::<(Uuid, String)>(conn)?
+        .into_iter()
+        .collect();
+    let known: Vec<(&NewCheckout, &String)> = group
+        .iter()
+        .filter_map(|c| Some((c, regions.get(&c.plan.buyer_id.as_uuid())?)))
+        .collect();
+    if known.is_empty() {
+        return Ok(vec![None; group.len()]);
+    }
+    let rows: Vec<_> = known
+        .iter()
+        .map(|(checkout, region)| {
+            let plan = &checkout.plan;
             (
-                checkouts::id,
-                checkouts::buyer_id,
-                checkouts::idempotency_key,
-                checkouts::fingerprint,
-                checkouts::country,
-                checkouts::currency,
-                checkouts::total_minor,
-            ),
-            (
-                checkouts::state,
-                checkouts::expires_at,
-                checkouts::created_at,
-                checkouts::home_region,
-                checkouts::buyer_tax_id,
-                checkouts::tax_id_status,
-                checkouts::tax_id_consultation,
-            ),
-        ))
+                (
+                    checkouts::id.eq(plan.id.as_uuid()),
+                    checkouts::buyer_id.eq(plan.buyer_id.as_uuid()),
+                    checkouts::idempotency_key.eq(checkout.key.as_str()),
+                    checkouts::fingerprint.eq(checkout.fingerprint.as_str()),
+                    checkouts::country.eq(plan.country.as_str()),
+                    checkouts::currency.eq(plan.currency.code()),
+                    checkouts::total_minor.eq(plan.total.minor()),
+                ),
+                (
+                    checkouts::state.eq("open"),
+                    checkouts::expires_at.eq(checkout.expires_at.as_micros()),
+                    checkouts::created_at.eq(checkout.now.as_micros()),
+                    checkouts::home_region.eq(region.as_str()),
+                    checkouts::buyer_tax_id.eq(plan.customer.tax_id()),
+                    checkouts::tax_id_status.eq(plan.customer.tax_id_status()),
+                    checkouts::tax_id_consultation.eq(plan.customer.consultation()),
+                ),
+            )
+        })
+        .collect();
+    let inserted: Vec<Uuid> = diesel::insert_into(checkouts::table)
+        .values(rows)
         .on_conflict_do_nothing()
-        .returning(checkouts::home_region)
+        .returning(checkouts::id)
         .get_results(conn)?;
-    Ok(inserted.into_iter().next())
+    // A checkout id appears twice in a group when a request is retried while it still waits;
+    // only the first of them was stored.
+    let mut unclaimed: std::collections::HashSet<Uuid> = inserted.into_iter().collect();
+    Ok(group
+        .iter()
+        .map(|c| {
+            let id = c.plan.id.as_uuid();
+            let region = regions.get(&c.plan.buyer_id.as_uuid())?;
+            unclaimed.remove(&id).then(|| region.clone())
+        })
+        .collect())
 }
 
 /// The checkout stored before under the buyer's `key`, if the request is the same; the
@@ -147,12 +205,13 @@ fn existing_checkout(
     load_checkout(conn, row.id)?.ok_or(Fail::Domain(CommerceError::Internal))
 }
 
-/// Reserves a physical line's stock, or refuses the checkout with what is left.
+/// Takes a physical line's quantity from its SKU's free stock, or refuses the checkout with
+/// what is left.
 #[expect(
     clippy::arithmetic_side_effects,
     reason = "the column arithmetic builds SQL; PostgreSQL does the (checked) arithmetic"
 )]
-fn reserve(conn: &mut PgConnection, plan: &CheckoutPlan, line: &PricedLine) -> Result<()> {
+fn take_stock(conn: &mut PgConnection, line: &PricedLine) -> Result<()> {
     let quantity = int(line.quantity)?;
     let reserved: Vec<Uuid> = diesel::update(skus::table)
         .filter(skus::id.eq(line.sku_id.as_uuid()))
@@ -173,13 +232,27 @@ fn reserve(conn: &mut PgConnection, plan: &CheckoutPlan, line: &PricedLine) -> R
             available: unsigned(available)?,
         });
     }
+    Ok(())
+}
+
+/// Records the stock taken for each checkout's physical lines as held, in one statement.
+fn hold_stock(conn: &mut PgConnection, lines: &[(&CheckoutPlan, &PricedLine)]) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let rows = lines
+        .iter()
+        .map(|(plan, line)| {
+            Ok((
+                stock_reservations::checkout_id.eq(plan.id.as_uuid()),
+                stock_reservations::sku_id.eq(line.sku_id.as_uuid()),
+                stock_reservations::quantity.eq(int(line.quantity)?),
+                stock_reservations::state.eq("held"),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
     diesel::insert_into(stock_reservations::table)
-        .values((
-            stock_reservations::checkout_id.eq(plan.id.as_uuid()),
-            stock_reservations::sku_id.eq(line.sku_id.as_uuid()),
-            stock_reservations::quantity.eq(quantity),
-            stock_reservations::state.eq("held"),
-        ))
+        .values(rows)
         .execute(conn)?;
     Ok(())
 }
@@ -190,68 +263,66 @@ pub(crate) fn buyer_region(conn: &mut PgConnection, buyer_id: BuyerId) -> Result
         .ok_or(Fail::Domain(CommerceError::NotFound("buyer")))
 }
 
-/// Stores the checkout's orders and their lines: one statement for the orders, one for all
-/// the lines.
-fn insert_orders(
-    conn: &mut PgConnection,
-    plan: &CheckoutPlan,
-    region: &str,
-    now: Timestamp,
-) -> Result<()> {
-    let mut orders_rows = Vec::with_capacity(plan.orders.len());
+/// Stores the orders of these checkouts (each with its buyer's region) and their lines: one
+/// statement for the orders, one for all the lines.
+fn insert_orders(conn: &mut PgConnection, checkouts: &[(&NewCheckout, &str)]) -> Result<()> {
+    let mut orders_rows = Vec::new();
     let mut line_rows = Vec::new();
-    for order in &plan.orders {
-        let quote = order.quote.as_ref();
-        orders_rows.push((
-            (
-                orders::id.eq(order.id.as_uuid()),
-                orders::checkout_id.eq(plan.id.as_uuid()),
-                orders::seller_id.eq(order.seller_id.as_uuid()),
-                orders::buyer_id.eq(plan.buyer_id.as_uuid()),
-                orders::state.eq("awaiting_payment"),
-                orders::currency.eq(plan.currency.code()),
-                orders::total_minor.eq(order.total.minor()),
-                orders::settlement_currency.eq(order.settlement_currency.code()),
-            ),
-            (
-                orders::fx_mid.eq(quote.map(|q| q.rate.mid.to_string())),
-                orders::fx_source.eq(quote.map(|q| q.rate.source.clone())),
-                orders::fx_effective_at.eq(quote.map(|q| q.rate.effective_at.as_micros())),
-                orders::fx_spread.eq(quote.map(|q| q.spread.fraction().to_string())),
-                orders::created_at.eq(now.as_micros()),
-                orders::updated_at.eq(now.as_micros()),
-                orders::home_region.eq(region),
-            ),
-        ));
-        for (position, line) in order.lines.iter().enumerate() {
-            line_rows.push((
+    for (checkout, region) in checkouts {
+        let (plan, now) = (&checkout.plan, checkout.now);
+        for order in &plan.orders {
+            let quote = order.quote.as_ref();
+            orders_rows.push((
                 (
-                    order_lines::id.eq(line.id.as_uuid()),
-                    order_lines::order_id.eq(order.id.as_uuid()),
-                    order_lines::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
-                    order_lines::sku_id.eq(line.sku_id.as_uuid()),
-                    order_lines::product_id.eq(line.product_id.as_uuid()),
-                    order_lines::title.eq(&line.title),
-                    order_lines::category.eq(line.category.as_str()),
+                    orders::id.eq(order.id.as_uuid()),
+                    orders::checkout_id.eq(plan.id.as_uuid()),
+                    orders::seller_id.eq(order.seller_id.as_uuid()),
+                    orders::buyer_id.eq(plan.buyer_id.as_uuid()),
+                    orders::state.eq("awaiting_payment"),
+                    orders::currency.eq(plan.currency.code()),
+                    orders::total_minor.eq(order.total.minor()),
+                    orders::settlement_currency.eq(order.settlement_currency.code()),
                 ),
                 (
-                    order_lines::kind.eq(line.kind.as_str()),
-                    order_lines::quantity.eq(int(line.quantity)?),
-                    order_lines::unit_price_minor.eq(line.unit_price.minor()),
-                    order_lines::total_minor.eq(line.total.minor()),
-                    order_lines::commission_bps.eq(i32::from(line.commission.get())),
-                    order_lines::tax_bps.eq(legacy_bps(&line.tax)),
-                ),
-                (
-                    order_lines::tax_minor.eq(line.tax.amount.minor()),
-                    order_lines::tax_decision.eq(line.tax.decision.to_stored()),
-                    order_lines::tax_place.eq(line.tax.decision.place.to_string()),
-                    order_lines::tax_scheme.eq(line.tax.decision.scheme.as_str()),
-                    order_lines::tax_threshold_kind.eq(threshold_kind(&line.tax)),
-                    order_lines::tax_threshold_minor.eq(line.tax.threshold.map(Money::minor)),
-                    order_lines::tax_code.eq(line.tax_code.as_str()),
+                    orders::fx_mid.eq(quote.map(|q| q.rate.mid.to_string())),
+                    orders::fx_source.eq(quote.map(|q| q.rate.source.clone())),
+                    orders::fx_effective_at.eq(quote.map(|q| q.rate.effective_at.as_micros())),
+                    orders::fx_spread.eq(quote.map(|q| q.spread.fraction().to_string())),
+                    orders::created_at.eq(now.as_micros()),
+                    orders::updated_at.eq(now.as_micros()),
+                    orders::home_region.eq(*region),
                 ),
             ));
+            for (position, line) in order.lines.iter().enumerate() {
+                line_rows.push((
+                    (
+                        order_lines::id.eq(line.id.as_uuid()),
+                        order_lines::order_id.eq(order.id.as_uuid()),
+                        order_lines::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+                        order_lines::sku_id.eq(line.sku_id.as_uuid()),
+                        order_lines::product_id.eq(line.product_id.as_uuid()),
+                        order_lines::title.eq(&line.title),
+                        order_lines::category.eq(line.category.as_str()),
+                    ),
+                    (
+                        order_lines::kind.eq(line.kind.as_str()),
+                        order_lines::quantity.eq(int(line.quantity)?),
+                        order_lines::unit_price_minor.eq(line.unit_price.minor()),
+                        order_lines::total_minor.eq(line.total.minor()),
+                        order_lines::commission_bps.eq(i32::from(line.commission.get())),
+                        order_lines::tax_bps.eq(legacy_bps(&line.tax)),
+                    ),
+                    (
+                        order_lines::tax_minor.eq(line.tax.amount.minor()),
+                        order_lines::tax_decision.eq(line.tax.decision.to_stored()),
+                        order_lines::tax_place.eq(line.tax.decision.place.to_string()),
+                        order_lines::tax_scheme.eq(line.tax.decision.scheme.as_str()),
+                        order_lines::tax_threshold_kind.eq(threshold_kind(&line.tax)),
+                        order_lines::tax_threshold_minor.eq(line.tax.threshold.map(Money::minor)),
+                        order_lines::tax_code.eq(line.tax_code.as_str()),
+                    ),
+                ));
+            }
         }
     }
     diesel::insert_into(orders::table)
