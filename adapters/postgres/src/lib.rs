@@ -13,6 +13,7 @@
 //! tree; blocking diesel is the mature path and keeps the SQL identical for CockroachDB.
 
 mod audit;
+mod batch;
 mod codec;
 pub(crate) mod commerce;
 mod engine;
@@ -45,6 +46,7 @@ use uuid::Uuid;
 
 pub use audit::PostgresAudit;
 pub use commerce::PostgresCommerce;
+pub use commerce::coalesce::READERS;
 pub use events::PostgresEvents;
 pub use identity::PostgresIdentity;
 pub use instrument::{count_queries, queries_executed};

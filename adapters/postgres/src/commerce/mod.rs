@@ -6,6 +6,7 @@
 //! >= quantity` (and a CHECK constraint backs it), so concurrent checkouts can never
 //! oversell. See `docs/commerce.md`.
 
+pub mod coalesce;
 pub(crate) mod emit;
 pub mod group;
 pub(crate) mod rows;
@@ -75,7 +76,11 @@ pub struct PostgresCommerce {
     /// Set while this process folds tax threshold totals: one fold at a time.
     folding: Arc<AtomicBool>,
     /// The checkouts waiting to be stored in a group.
-    queue: Arc<std::sync::Mutex<group::Queue>>,
+    checkouts: Arc<crate::batch::Batcher<tx::NewCheckout, group::Answer>>,
+    /// Reads by id waiting to be answered together.
+    buyers: coalesce::Reads<Buyer>,
+    skus: coalesce::Reads<SkuView>,
+    sellers: coalesce::Reads<Seller>,
 }
 
 impl std::fmt::Debug for PostgresCommerce {
@@ -129,7 +134,10 @@ impl PostgresCommerce {
             pool: pool(database_url, pool_size, &retry),
             retry: Arc::new(retry),
             folding: Arc::new(AtomicBool::new(false)),
-            queue: Arc::default(),
+            checkouts: group::queue(),
+            buyers: coalesce::reads("buyers"),
+            skus: coalesce::reads("sku_views"),
+            sellers: coalesce::reads("sellers"),
         }
     }
 
@@ -213,8 +221,10 @@ impl CommerceStore for PostgresCommerce {
 
     async fn sellers(&self, ids: &[SellerId]) -> Result<Vec<Seller>, CommerceError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-        self.run("sellers", move |conn| tx::sellers(conn, &ids))
-            .await
+        self.read_by_ids(&self.sellers, "sellers", ids, tx::sellers, |s| {
+            s.id.as_uuid()
+        })
+        .await
     }
 
     async fn create_buyer(&self, buyer: &Buyer, now: Timestamp) -> Result<(), CommerceError> {
@@ -226,7 +236,11 @@ impl CommerceStore for PostgresCommerce {
     }
 
     async fn buyer(&self, id: BuyerId) -> Result<Option<Buyer>, CommerceError> {
-        self.run("buyer", move |conn| tx::buyer(conn, id)).await
+        let ids = vec![id.as_uuid()];
+        let found = self
+            .read_by_ids(&self.buyers, "buyer", ids, tx::buyers, |b| b.id.as_uuid())
+            .await?;
+        Ok(found.into_iter().next())
     }
 
     async fn create_product(
@@ -243,8 +257,10 @@ impl CommerceStore for PostgresCommerce {
 
     async fn sku_views(&self, ids: &[SkuId]) -> Result<Vec<SkuView>, CommerceError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-        self.run("sku_views", move |conn| tx::sku_views(conn, &ids))
-            .await
+        self.read_by_ids(&self.skus, "sku_views", ids, tx::sku_views, |v| {
+            v.sku_id.as_uuid()
+        })
+        .await
     }
 
     async fn search_products(

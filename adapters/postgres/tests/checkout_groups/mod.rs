@@ -23,20 +23,6 @@ fn cart(n: u128) -> Vec<CartLine> {
     }
 }
 
-/// Waits until `backends` sessions wait for a lock.
-async fn await_lock_waiters(db: &TestDatabase, backends: i64) {
-    let query = "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation IS NOT NULL";
-    let mut waiting = count(db, query);
-    for _ in 0..500 {
-        if waiting >= backends {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        waiting = count(db, query);
-    }
-    assert!(waiting >= backends, "no checkout reached the locked table");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_checkouts_is_stored_in_groups_and_each_is_answered_as_if_alone() {
     let world = world().await;
@@ -86,7 +72,7 @@ async fn a_burst_of_checkouts_is_stored_in_groups_and_each_is_answered_as_if_alo
             tokio::spawn(async move { market.checkout(&request).await })
         })
         .collect();
-    await_lock_waiters(&world.db, 1).await;
+    await_lock_waiters(&mut blocker).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     sql_query("COMMIT").execute(&mut blocker).unwrap();
     let mut answers = Vec::new();
@@ -163,4 +149,118 @@ async fn a_burst_of_checkouts_is_stored_in_groups_and_each_is_answered_as_if_alo
         transactions < 46,
         "{transactions} transactions for 46 checkouts"
     );
+}
+
+/// Waits until some session waits for a lock, asking on `conn`; returns how many statements
+/// it sent.
+async fn await_lock_waiters(conn: &mut PgConnection) -> u64 {
+    let query = "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation IS NOT NULL";
+    let mut sent = 0;
+    let mut waiting = 0;
+    while waiting == 0 && sent < 500 {
+        if sent > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        sent += 1;
+        waiting = sql_query(query).get_result::<Count>(conn).unwrap().n;
+    }
+    assert!(waiting > 0, "nothing reached the locked tables");
+    sent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_by_id_that_arrive_together_share_a_statement_and_each_gets_its_own_rows() {
+    bazaar_postgres::count_queries();
+    let world = world().await;
+    let market = &world.market;
+    let shops: Vec<Seller> = (0..8)
+        .map(|n| seller(10 + n, "DE", Currency::EUR, 1_000))
+        .collect();
+    for (n, shop) in (0..).zip(&shops) {
+        market.register_seller(shop).await.unwrap();
+        let prices = vec![Money::from_minor(999, Currency::EUR)];
+        market
+            .add_product(&product(100 + 10 * n, shop, None, prices))
+            .await
+            .unwrap();
+    }
+    let requests: u128 = 40;
+    for n in 0..requests {
+        market
+            .register_buyer(&buyer(1_000 + n, "DE"))
+            .await
+            .unwrap();
+    }
+    // Each request asks for two SKUs (one of them twice) and one that does not exist.
+    let asked = |n: u128| {
+        let (a, b) = (n % 8, (n + 3) % 8);
+        let skus =
+            [101 + 10 * a, 101 + 10 * b, 101 + 10 * a, 99_999].map(|s| SkuId::from_uuid(id(s)));
+        (
+            skus,
+            SellerId::from_uuid(id(10 + a)),
+            BuyerId::from_uuid(id(1_000 + n)),
+        )
+    };
+
+    // The reads wait behind this lock until every request has queued.
+    let mut blocker = world.db.connect().unwrap();
+    sql_query("BEGIN").execute(&mut blocker).unwrap();
+    sql_query("LOCK TABLE skus, sellers, commission_rates, buyers IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .unwrap();
+    let before = bazaar_postgres::queries_executed();
+    let tasks: Vec<_> = (0..requests)
+        .map(|n| {
+            let market = world.market.clone();
+            tokio::spawn(async move {
+                let store = market.store();
+                let (skus, seller, buyer) = asked(n);
+                let seller = [seller];
+                let (skus, sellers, buyer) = tokio::join!(
+                    store.sku_views(&skus),
+                    store.sellers(&seller),
+                    store.buyer(buyer)
+                );
+                (skus.unwrap(), sellers.unwrap(), buyer.unwrap())
+            })
+        })
+        .collect();
+    let mut own = await_lock_waiters(&mut blocker).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // 120 reads, and no more statements at the lock than the store runs at once.
+    let at_the_lock = sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE wait_event_type = 'Lock' AND datname = current_database()",
+    )
+    .get_result::<Count>(&mut blocker)
+    .unwrap()
+    .n;
+    sql_query("COMMIT").execute(&mut blocker).unwrap();
+    own += 2;
+    let readers = i64::try_from(3 * bazaar_postgres::READERS).unwrap();
+    assert!(
+        (1..=readers).contains(&at_the_lock),
+        "{at_the_lock} statements wait"
+    );
+
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    // The queued reads were answered by a few statements, not one each (the pool's
+    // check-out probes of connections idle for a second count too).
+    let statements = bazaar_postgres::queries_executed() - before - own;
+    assert!(statements <= 30, "{statements} statements for 120 reads");
+    for (n, (skus, sellers, buyer)) in (0..requests).zip(answers) {
+        let (asked_skus, seller, buyer_id) = asked(n);
+        let mut got: Vec<SkuId> = skus.iter().map(|s| s.sku_id).collect();
+        got.sort();
+        let mut expected: Vec<SkuId> = asked_skus[..2].to_vec();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(got, expected, "request {n}");
+        assert_eq!(sellers.iter().map(|s| s.id).collect::<Vec<_>>(), [seller]);
+        assert_eq!(buyer.map(|b| b.id), Some(buyer_id));
+    }
 }

@@ -91,12 +91,16 @@ pub(crate) fn create_buyer(conn: &mut PgConnection, buyer: &Buyer, now: Timestam
 }
 
 pub(crate) fn buyer(conn: &mut PgConnection, id: BuyerId) -> Result<Option<Buyer>> {
+    Ok(buyers(conn, &[id.as_uuid()])?.into_iter().next())
+}
+
+/// The buyers of `ids` that exist, in no particular order.
+pub(crate) fn buyers(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Buyer>> {
     let rows: Vec<BuyerRow> = buyers::table
-        .filter(buyers::id.eq(id.as_uuid()))
+        .filter(buyers::id.eq_any(ids))
         .select(BuyerRow::as_select())
         .load(conn)?;
     rows.into_iter()
-        .next()
         .map(|row| {
             Ok(Buyer {
                 id: BuyerId::from_uuid(row.id),
@@ -113,5 +117,5 @@ pub(crate) fn buyer(conn: &mut PgConnection, id: BuyerId) -> Result<Option<Buyer
                     .transpose()?,
             })
         })
-        .transpose()
+        .collect()
 }
