@@ -12,6 +12,9 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use crate::batch::{Batcher, Limits, Unanswered};
 use crate::commerce::{Db, Fail, Mode, StoreFailure, tx};
 use crate::retry::RetryPolicy;
 
@@ -27,10 +30,16 @@ impl StoreFailure for IdentityError {
 
 type Result<T> = std::result::Result<T, Fail<IdentityError>>;
 
+/// One signed-in request's question: whose session is this token's at `now`?
+type SessionAsked = (TokenHash, Timestamp);
+type SessionAnswer = std::result::Result<Option<User>, IdentityError>;
+
 /// The identity store.
 #[derive(Clone)]
 pub struct PostgresIdentity {
     db: Db,
+    /// Session reads waiting to be answered together: every signed-in request makes one.
+    sessions: Arc<Batcher<SessionAsked, SessionAnswer>>,
 }
 
 impl std::fmt::Debug for PostgresIdentity {
@@ -43,6 +52,14 @@ impl PostgresIdentity {
     pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
         Self {
             db: Db::new(database_url, pool_size, retry),
+            sessions: Arc::new(Batcher::new(
+                "sessions",
+                Limits {
+                    batch_max: 64,
+                    runners_max: 2,
+                    waiting_max: 8_192,
+                },
+            )),
         }
     }
 }
@@ -76,6 +93,47 @@ fn user(row: &UserRow) -> Result<User> {
         email: Email::new(&row.email).map_err(|_| corrupt())?,
         role,
     })
+}
+
+/// The users whose sessions these tokens are at the times asked, read in one statement: the
+/// sessions neither revoked nor expired at the earliest time asked, each then checked against
+/// its own request's time.
+async fn sessions_users(db: &Db, asked: Vec<SessionAsked>) -> Vec<SessionAnswer> {
+    let tokens: Vec<String> = asked.iter().map(|(token, _)| token.0.clone()).collect();
+    let earliest = asked
+        .iter()
+        .map(|(_, now)| *now)
+        .min()
+        .unwrap_or(Timestamp::from_micros(0));
+    let read = db
+        .run("session_user", Mode::Statement, move |conn| -> Result<_> {
+            let rows: Vec<(String, i64, UserRow)> = users::table
+                .inner_join(sessions::table.on(sessions::user_id.eq(users::id)))
+                .filter(sessions::token_hash.eq_any(&tokens))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(earliest.as_micros()))
+                .select((
+                    sessions::token_hash,
+                    sessions::expires_at,
+                    UserRow::as_select(),
+                ))
+                .load(conn)?;
+            Ok(rows)
+        })
+        .await;
+    let rows = match read {
+        Ok(rows) => rows,
+        Err(error) => return vec![Err(error); asked.len()],
+    };
+    asked
+        .iter()
+        .map(|(token, now)| {
+            rows.iter()
+                .find(|(hash, expires_at, _)| *hash == token.0 && *expires_at > now.as_micros())
+                .map(|(_, _, row)| user(row).map_err(|_| IdentityError::Internal))
+                .transpose()
+        })
+        .collect()
 }
 
 /// Inserts a user; `EmailTaken` (and nothing written) when the e-mail has an account.
@@ -211,19 +269,20 @@ impl IdentityStore for PostgresIdentity {
         token: &TokenHash,
         now: Timestamp,
     ) -> std::result::Result<Option<User>, IdentityError> {
-        let token = token.clone();
-        self.db
-            .run("session_user", Mode::Statement, move |conn| -> Result<_> {
-                let rows: Vec<UserRow> = users::table
-                    .inner_join(sessions::table.on(sessions::user_id.eq(users::id)))
-                    .filter(sessions::token_hash.eq(&token.0))
-                    .filter(sessions::revoked_at.is_null())
-                    .filter(sessions::expires_at.gt(now.as_micros()))
-                    .select(UserRow::as_select())
-                    .load(conn)?;
-                rows.first().map(user).transpose()
-            })
+        let db = self.db.clone();
+        let work = move |asked: Vec<SessionAsked>| {
+            let db = db.clone();
+            async move { sessions_users(&db, asked).await }
+        };
+        self.sessions
+            .submit((token.clone(), now), work)
             .await
+            .unwrap_or_else(|unanswered| {
+                Err(match unanswered {
+                    Unanswered::Full => IdentityError::Unavailable,
+                    Unanswered::Lost => IdentityError::Internal,
+                })
+            })
     }
 
     async fn revoke_session(

@@ -154,3 +154,80 @@ async fn register_writes_the_party_and_the_user_together_or_not_at_all() {
     assert_eq!(mismatched.unwrap_err(), IdentityError::Internal);
     assert_eq!(parties(&db), 1);
 }
+
+/// Signed-in requests that arrive together are answered by one read of their sessions, and
+/// each still gets the answer for its own token at its own time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_reads_that_arrive_together_are_each_answered_at_their_own_time() {
+    use diesel::RunQueryDsl;
+    let db = TestDatabase::new().unwrap();
+    let store = std::sync::Arc::new(PostgresIdentity::new(db.url(), 4, RetryPolicy::default()));
+    let now = Timestamp::from_micros(1_000_000);
+    let expires = now.saturating_add_secs(60);
+    let mut users = Vec::new();
+    for n in 0..4u128 {
+        let role = Role::Buyer(BuyerId::from_uuid(Uuid::from_u128(100 + n)));
+        let user = store
+            .create_user(&new_user(n + 1, &format!("u{n}@example.com"), role), now)
+            .await
+            .unwrap();
+        let token = TokenHash(format!("{n:064x}"));
+        store
+            .create_session(&token, user.id, expires, now)
+            .await
+            .unwrap();
+        users.push((token, user));
+    }
+    store.revoke_session(&users[3].0, now).await.unwrap();
+    let unknown = TokenHash("ef".repeat(32));
+    // Each question, and its answer: the user, or none (revoked, unknown, or asked at or past
+    // the session's expiry although other questions in the same read are earlier).
+    let mut questions = Vec::new();
+    for round in 0..10 {
+        for (n, (token, user)) in users.iter().enumerate() {
+            let late = (round + n) % 3 == 0;
+            let at = if late {
+                expires
+            } else {
+                now.saturating_add_secs(59)
+            };
+            let expected = (n != 3 && !late).then(|| user.clone());
+            questions.push((token.clone(), at, expected));
+        }
+        questions.push((unknown.clone(), now, None));
+    }
+
+    // The reads wait behind this lock until every question has queued.
+    let mut blocker = db.connect().unwrap();
+    diesel::sql_query("BEGIN").execute(&mut blocker).unwrap();
+    diesel::sql_query("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .unwrap();
+    let tasks: Vec<_> = questions
+        .iter()
+        .map(|(token, at, _)| {
+            let (store, token, at) = (store.clone(), token.clone(), *at);
+            tokio::spawn(async move { store.session_user(&token, at).await })
+        })
+        .collect();
+    let mut waiting = 0;
+    for _ in 0..500 {
+        waiting = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation IS NOT NULL",
+        )
+        .get_result::<Count>(&mut blocker)
+        .unwrap()
+        .n;
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(waiting > 0, "no session read reached the lock");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    diesel::sql_query("COMMIT").execute(&mut blocker).unwrap();
+    for ((token, at, expected), task) in questions.iter().zip(tasks) {
+        let answer = task.await.unwrap().unwrap();
+        assert_eq!(&answer, expected, "{token:?} at {at:?}");
+    }
+}
