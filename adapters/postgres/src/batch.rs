@@ -13,6 +13,42 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
+/// Batches run and items answered so far, per batcher name, by every batcher of this process.
+static STATS: Mutex<Vec<BatchStats>> = Mutex::new(Vec::new());
+
+/// What the batchers of one name in this process have done since it began.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct BatchStats {
+    /// The batcher's name: `checkouts`, `buyers`, `sku_views`, `sellers` or `sessions`.
+    pub name: &'static str,
+    /// Batches run.
+    pub batches: u64,
+    /// Items the batches took; `items / batches` is the mean batch size.
+    pub items: u64,
+}
+
+/// What the batchers of this process have done since it began, one entry per name, in the
+/// order the names first ran a batch.
+pub fn batch_stats() -> Vec<BatchStats> {
+    STATS.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+fn record(name: &'static str, items: usize) {
+    let items = u64::try_from(items).unwrap_or(u64::MAX);
+    let mut stats = STATS.lock().unwrap_or_else(PoisonError::into_inner);
+    match stats.iter_mut().find(|entry| entry.name == name) {
+        Some(entry) => {
+            entry.batches = entry.batches.saturating_add(1);
+            entry.items = entry.items.saturating_add(items);
+        }
+        None => stats.push(BatchStats {
+            name,
+            batches: 1,
+            items,
+        }),
+    }
+}
+
 /// How a batcher's batches are sized and how many run at once.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -131,6 +167,7 @@ impl<I: Send + 'static, A: Send + 'static> Batcher<I, A> {
                 let size = queue.waiting.len().min(self.limits.batch_max);
                 queue.waiting.drain(..size).collect()
             };
+            record(self.name, batch.len());
             let (items, replies): (Vec<I>, Vec<oneshot::Sender<A>>) = batch.into_iter().unzip();
             for (reply, answer) in replies.into_iter().zip(work(items).await) {
                 // A caller that went away no longer needs its answer.
@@ -150,5 +187,85 @@ impl<I, A> Drop for Slot<'_, I, A> {
             let mut queue = self.0.lock();
             queue.runners = queue.runners.saturating_sub(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(name: &str) -> BatchStats {
+        batch_stats()
+            .into_iter()
+            .find(|entry| entry.name == name)
+            .unwrap_or(BatchStats {
+                name: "none",
+                batches: 0,
+                items: 0,
+            })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn items_that_wait_together_share_a_batch_and_each_gets_its_own_answer() {
+        let batcher = Arc::new(Batcher::new(
+            "test-doubling",
+            Limits {
+                batch_max: 16,
+                runners_max: 1,
+                waiting_max: 100,
+            },
+        ));
+        // Each batch takes a while, so the items submitted meanwhile queue behind it.
+        let double = |items: Vec<u32>| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            items.into_iter().map(|n| n * 2).collect::<Vec<u32>>()
+        };
+        let tasks: Vec<_> = (0..40u32)
+            .map(|n| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.submit(n, double).await })
+            })
+            .collect();
+        for (n, task) in (0..40u32).zip(tasks) {
+            assert_eq!(task.await.unwrap(), Ok(n * 2));
+        }
+        let done = stats("test-doubling");
+        assert_eq!(done.items, 40);
+        // 40 items in batches of at most 16: at least 3 batches, and far fewer than 40.
+        assert!((3..=10).contains(&done.batches), "{done:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_and_an_item_left_unanswered_is_lost() {
+        let batcher = Arc::new(Batcher::new(
+            "test-limits",
+            Limits {
+                batch_max: 1,
+                runners_max: 1,
+                waiting_max: 1,
+            },
+        ));
+        let slow = |items: Vec<u32>| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            items
+        };
+        // The first is taken at once; the second waits; the third finds the queue full.
+        let first = tokio::spawn({
+            let batcher = batcher.clone();
+            async move { batcher.submit(1, slow).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let second = tokio::spawn({
+            let batcher = batcher.clone();
+            async move { batcher.submit(2, slow).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(batcher.submit(3, slow).await, Err(Unanswered::Full));
+        assert_eq!(first.await.unwrap(), Ok(1));
+        assert_eq!(second.await.unwrap(), Ok(2));
+
+        // Work that answers fewer items than it was given leaves the rest lost, not waiting.
+        let short = |_: Vec<u32>| async move { Vec::<u32>::new() };
+        assert_eq!(batcher.submit(4, short).await, Err(Unanswered::Lost));
     }
 }

@@ -45,6 +45,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use uuid::Uuid;
 
 pub use audit::PostgresAudit;
+pub use batch::{BatchStats, batch_stats};
 pub use commerce::PostgresCommerce;
 pub use commerce::coalesce::READERS;
 pub use events::PostgresEvents;

@@ -35,6 +35,8 @@ pub struct Metrics {
     ledger_legs: IntCounter,
     recovery: IntCounterVec,
     ledger_group_size_max: IntGauge,
+    store_batches: IntCounterVec,
+    store_batched_items: IntCounterVec,
 }
 
 /// A GraphQL name (`[_A-Za-z][_0-9A-Za-z]*`) of at most `OPERATION_NAME_CHARS_MAX` characters.
@@ -117,6 +119,18 @@ impl Metrics {
             registry.register(Box::new(c.clone()))?;
         }
         registry.register(Box::new(ledger_group_size_max.clone()))?;
+        let by_batcher =
+            |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), &["batcher"]);
+        let store_batches = by_batcher(
+            "store_batches_total",
+            "Batches of store calls that waited together (one transaction or statement each)",
+        )?;
+        let store_batched_items = by_batcher(
+            "store_batched_items_total",
+            "Store calls answered in batches",
+        )?;
+        registry.register(Box::new(store_batches.clone()))?;
+        registry.register(Box::new(store_batched_items.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -131,6 +145,8 @@ impl Metrics {
             ledger_submissions,
             ledger_legs,
             ledger_group_size_max,
+            store_batches,
+            store_batched_items,
         })
     }
 
@@ -183,6 +199,17 @@ impl Metrics {
             catch_up(&self.ledger_legs, stats.legs);
             self.ledger_group_size_max
                 .set(i64::try_from(stats.group_size_max).unwrap_or(i64::MAX));
+            for batcher in bazaar_postgres::batch_stats() {
+                let labels = [batcher.name];
+                catch_up(
+                    &self.store_batches.with_label_values(&labels),
+                    batcher.batches,
+                );
+                catch_up(
+                    &self.store_batched_items.with_label_values(&labels),
+                    batcher.items,
+                );
+            }
         }
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {

@@ -344,3 +344,37 @@ async fn metrics_are_typed_for_standard_tools_and_their_labels_are_bounded() {
     // Operation3..Operation11 and the 65-character name.
     assert_eq!(other_ok, "10");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_batches_are_counted_in_the_metrics() {
+    let server = Server::start(&[]).await;
+    // Each signed-in request reads its session through the store's batcher.
+    let token = server
+        .sign_up("metered@example.com", "BUYER", "DE", None)
+        .await;
+    for _ in 0..3 {
+        server.ok(Some(&token), "{ me { email } }", json!({})).await;
+    }
+    let text = server.get("/metrics").await.text().await.unwrap();
+    let (types, samples) = parse_metrics(&text);
+    for name in [
+        "bazaar_store_batches_total",
+        "bazaar_store_batched_items_total",
+    ] {
+        assert_eq!(
+            types.get(name).map(String::as_str),
+            Some("counter"),
+            "{text}"
+        );
+    }
+    let sessions = |name: &str| {
+        let prefix = format!("{name}{{batcher=\"sessions\"}} ");
+        samples
+            .iter()
+            .find_map(|line| line.strip_prefix(&prefix)?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let batches = sessions("bazaar_store_batches_total");
+    let items = sessions("bazaar_store_batched_items_total");
+    assert!(batches >= 1 && items >= 3 && items >= batches, "{text}");
+}
