@@ -60,6 +60,16 @@ pub(crate) struct Limits {
     pub(crate) waiting_max: usize,
 }
 
+impl Limits {
+    /// For point reads by key that every request of a kind makes (a checkout's SKUs, a
+    /// signed-in request's session): 64 requests a statement, two statements at once.
+    pub(crate) const READS: Limits = Limits {
+        batch_max: 64,
+        runners_max: 2,
+        waiting_max: 8_192,
+    };
+}
+
 /// Why an item got no answer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Unanswered {

@@ -18,6 +18,15 @@ use crate::batch::{Batcher, Limits, Unanswered};
 use crate::commerce::{Db, Fail, Mode, StoreFailure, tx};
 use crate::retry::RetryPolicy;
 
+impl From<Unanswered> for IdentityError {
+    fn from(unanswered: Unanswered) -> Self {
+        match unanswered {
+            Unanswered::Full => Self::unavailable(),
+            Unanswered::Lost => Self::internal(),
+        }
+    }
+}
+
 impl StoreFailure for IdentityError {
     fn unavailable() -> Self {
         Self::Unavailable
@@ -52,14 +61,7 @@ impl PostgresIdentity {
     pub fn new(database_url: &str, pool_size: u32, retry: RetryPolicy) -> Self {
         Self {
             db: Db::new(database_url, pool_size, retry),
-            sessions: Arc::new(Batcher::new(
-                "sessions",
-                Limits {
-                    batch_max: 64,
-                    runners_max: 2,
-                    waiting_max: 8_192,
-                },
-            )),
+            sessions: Arc::new(Batcher::new("sessions", Limits::READS)),
         }
     }
 }
@@ -274,15 +276,7 @@ impl IdentityStore for PostgresIdentity {
             let db = db.clone();
             async move { sessions_users(&db, asked).await }
         };
-        self.sessions
-            .submit((token.clone(), now), work)
-            .await
-            .unwrap_or_else(|unanswered| {
-                Err(match unanswered {
-                    Unanswered::Full => IdentityError::Unavailable,
-                    Unanswered::Lost => IdentityError::Internal,
-                })
-            })
+        self.sessions.submit((token.clone(), now), work).await?
     }
 
     async fn revoke_session(

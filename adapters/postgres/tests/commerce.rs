@@ -150,6 +150,16 @@ fn product(n: u128, seller: &Seller, stock: Option<u32>, prices: Vec<Money>) -> 
     }
 }
 
+/// Buyers 1,000 to 1,000 + `count` - 1, all in Germany.
+async fn register_german_buyers(market: &Market, count: u128) {
+    for n in 0..count {
+        market
+            .register_buyer(&buyer(1_000 + n, "DE"))
+            .await
+            .unwrap();
+    }
+}
+
 fn line(sku: u128, quantity: u32) -> CartLine {
     CartLine {
         sku_id: SkuId::from_uuid(id(sku)),
@@ -825,12 +835,7 @@ async fn concurrent_buyers_never_oversell_the_last_units() {
         .await
         .unwrap();
     let buyers: u128 = 24;
-    for n in 0..buyers {
-        market
-            .register_buyer(&buyer(1_000 + n, "DE"))
-            .await
-            .unwrap();
-    }
+    register_german_buyers(market, buyers).await;
     let mut tasks = Vec::new();
     for n in 0..buyers {
         let market = world.market.clone();

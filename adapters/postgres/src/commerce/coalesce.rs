@@ -7,8 +7,8 @@ use bazaar_domain::error::CommerceError;
 use diesel::pg::PgConnection;
 use uuid::Uuid;
 
-use super::PostgresCommerce;
 use super::tx;
+use super::{PostgresCommerce, StoreFailure};
 use crate::batch::{Batcher, Limits, Unanswered};
 
 /// One request's rows.
@@ -16,28 +16,19 @@ pub(crate) type Read<V> = Result<Vec<V>, CommerceError>;
 /// The requests waiting for one kind of read.
 pub(crate) type Reads<V> = Arc<Batcher<Vec<Uuid>, Read<V>>>;
 
-/// The most requests one statement answers.
-pub const READS_MAX: usize = 64;
-/// The most statements of one kind running at once in one process.
-pub const READERS: usize = 2;
-
-/// A queue of reads of one kind.
+/// A queue of reads of one kind, sized by [`Limits::READS`].
 pub(crate) fn reads<V: Send + 'static>(name: &'static str) -> Reads<V> {
-    Arc::new(Batcher::new(
-        name,
-        Limits {
-            batch_max: READS_MAX,
-            runners_max: READERS,
-            waiting_max: 8_192,
-        },
-    ))
+    Arc::new(Batcher::new(name, Limits::READS))
 }
+
+/// The most statements of one kind running at once in one process.
+pub const READERS: usize = Limits::READS.runners_max;
 
 impl From<Unanswered> for CommerceError {
     fn from(unanswered: Unanswered) -> Self {
         match unanswered {
-            Unanswered::Full => CommerceError::Unavailable,
-            Unanswered::Lost => CommerceError::Internal,
+            Unanswered::Full => Self::unavailable(),
+            Unanswered::Lost => Self::internal(),
         }
     }
 }

@@ -39,12 +39,7 @@ async fn a_burst_of_checkouts_is_stored_in_groups_and_each_is_answered_as_if_alo
         .await
         .unwrap();
     let buyers: u128 = 48;
-    for n in 0..buyers {
-        market
-            .register_buyer(&buyer(1_000 + n, "DE"))
-            .await
-            .unwrap();
-    }
+    register_german_buyers(market, buyers).await;
     // Buyer 1's checkout is stored first, so that the burst can retry it and reuse its key.
     let first = market.checkout(&command(1, cart(1))).await.unwrap();
 
@@ -185,12 +180,7 @@ async fn reads_by_id_that_arrive_together_share_a_statement_and_each_gets_its_ow
             .unwrap();
     }
     let requests: u128 = 40;
-    for n in 0..requests {
-        market
-            .register_buyer(&buyer(1_000 + n, "DE"))
-            .await
-            .unwrap();
-    }
+    register_german_buyers(market, requests).await;
     // Each request asks for two SKUs (one of them twice) and one that does not exist.
     let asked = |n: u128| {
         let (a, b) = (n % 8, (n + 3) % 8);
