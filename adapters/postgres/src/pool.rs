@@ -10,8 +10,18 @@
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
+use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, ManageConnection, Pool};
+
+/// Set on each connection as it opens: statements are planned once per connection and
+/// their plan kept (PostgreSQL plans a prepared statement again whenever the statistics of a
+/// table it reads change). Left to choose, PostgreSQL plans every run of a statement over
+/// `= ANY($1)` afresh, because it estimates a generic plan for ten array elements, and the
+/// planner was about a quarter of the machine's CPU in the product-page benchmark. The
+/// stores' transactions plan for their parameters instead (`commerce::transact`), so this
+/// holds for their statements run alone: reads of rows by key.
+pub(crate) const SESSION: &str = "SET plan_cache_mode = force_generic_plan";
 
 /// How long after its last answer a connection is checked out without a test.
 pub(crate) const TRUSTED_FOR: Duration = Duration::from_secs(1);
@@ -61,8 +71,11 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<Conn, Self::Error> {
+        let mut conn = self.inner.connect()?;
+        conn.batch_execute(SESSION)
+            .map_err(diesel::r2d2::Error::QueryError)?;
         Ok(Conn {
-            conn: self.inner.connect()?,
+            conn,
             answered_at: Instant::now(),
             lost: false,
         })

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bazaar_domain::Country;
 use bazaar_domain::catalog::{
     BasisPoints, Buyer, BuyerId, Category, CommissionRule, NewProduct, NewSku, ProductId,
-    ProductKind, ProductQuery, Region, Review, Seller, SkuId,
+    ProductKind, ProductQuery, ProductSummary, Region, Review, Seller, SkuId,
 };
 use bazaar_domain::chart::{ChartAccount, Jurisdiction, ProviderName, Revenue, SellerId};
 use bazaar_domain::error::CommerceError;
@@ -1131,6 +1131,22 @@ async fn cards_capture_at_once_digital_goods_deliver_and_buyers_review_delivered
     assert_eq!(
         listed.price_from,
         Some(Money::from_minor(4_900, Currency::EUR))
+    );
+    // A product page reads the same product by id, with its rating and no price.
+    let page = market
+        .search(&ProductQuery {
+            ids: Some(vec![ProductId::from_uuid(id(100))]),
+            limit: 1,
+            ..ProductQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page,
+        [ProductSummary {
+            price_from: None,
+            ..listed.clone()
+        }]
     );
     let none = market
         .search(&ProductQuery {

@@ -91,23 +91,31 @@ pub(crate) fn pool(database_url: &str, size: u32, retry: &RetryPolicy) -> Pool<M
 }
 
 /// Opens a SERIALIZABLE transaction that plans each statement for its own parameters, both
-/// in one round trip. Builder statements are prepared and cached per connection, and
-/// PostgreSQL may settle on one generic plan for a statement after five runs; one chosen
+/// in one round trip. Builder statements are prepared and cached per connection, and the
+/// pool's sessions use one generic plan per statement (see [`crate::pool`]); one chosen
 /// while a table was nearly empty (a fresh database) scans the whole table, and under
 /// SERIALIZABLE a whole-table read conflicts with every concurrent insert, so checkouts
 /// failed after their retries until the next ANALYZE. Custom plans keep index scans and their
 /// narrow predicate locks; statements are still parsed once.
 const BEGIN_WRITE: &str = "BEGIN TRANSACTION ISOLATION LEVEL SERIALIZABLE; \
      SET LOCAL plan_cache_mode = force_custom_plan";
+/// [`Mode::Read`]'s transaction, its statements planned as a write's are.
+const BEGIN_READ: &str = "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+     SET LOCAL plan_cache_mode = force_custom_plan";
+/// [`Mode::Queue`]'s transaction, its statements planned as a write's are: a work queue's
+/// claim scans for what is due, and a plan that scans the whole queue would lock rows of it.
+const BEGIN_QUEUE: &str = "BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED; \
+     SET LOCAL plan_cache_mode = force_custom_plan";
 
-/// Runs `work` in a write transaction (see [`BEGIN_WRITE`]), as diesel's transaction
-/// builder does with its own BEGIN: committed if `work` succeeds, rolled back otherwise.
-fn write_transaction<T, E>(
+/// Runs `work` in the transaction `begin` opens, as diesel's transaction builder does with
+/// its own BEGIN: committed if `work` succeeds, rolled back otherwise.
+fn transaction<T, E>(
     conn: &mut PgConnection,
+    begin: &str,
     work: impl Fn(&mut PgConnection) -> Result<T, Fail<E>>,
 ) -> Result<T, Fail<E>> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    AnsiTransactionManager::begin_transaction_sql(conn, BEGIN_WRITE)?;
+    AnsiTransactionManager::begin_transaction_sql(conn, begin)?;
     match work(conn) {
         Ok(value) => {
             AnsiTransactionManager::commit_transaction(conn)?;
@@ -138,14 +146,10 @@ fn run_blocking<T, E: StoreFailure>(
             }
             Ok(mut conn) => {
                 let outcome = match mode {
-                    Mode::Write => write_transaction(&mut conn, &work),
-                    Mode::Queue => conn.build_transaction().read_committed().run(|tx| work(tx)),
+                    Mode::Write => transaction(&mut conn, BEGIN_WRITE, &work),
+                    Mode::Queue => transaction(&mut conn, BEGIN_QUEUE, &work),
                     Mode::Statement => work(&mut conn),
-                    Mode::Read => conn
-                        .build_transaction()
-                        .repeatable_read()
-                        .read_only()
-                        .run(|tx| work(tx)),
+                    Mode::Read => transaction(&mut conn, BEGIN_READ, &work),
                 };
                 let error = match outcome {
                     Ok(value) => {

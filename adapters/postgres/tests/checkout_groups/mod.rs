@@ -254,3 +254,89 @@ async fn reads_by_id_that_arrive_together_share_a_statement_and_each_gets_its_ow
         assert_eq!(buyer.map(|b| b.id), Some(buyer_id));
     }
 }
+
+/// Each page asks for two products (one of them twice) and one that does not exist; every
+/// fourth asks for one product only, though both exist.
+fn asked_page(n: u128) -> (Vec<ProductId>, u32) {
+    let (a, b) = (n % 8, (n + 5) % 8);
+    let ids = [100 + 10 * a, 100 + 10 * b, 100 + 10 * a, 99_999]
+        .map(|p| ProductId::from_uuid(id(p)))
+        .to_vec();
+    let limit = if n.is_multiple_of(4) { 1 } else { 100 };
+    (ids, limit)
+}
+
+fn page_query(n: u128, kind: Option<ProductKind>) -> ProductQuery {
+    let (ids, limit) = asked_page(n);
+    ProductQuery {
+        ids: Some(ids),
+        limit,
+        kind,
+        ..ProductQuery::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_pages_read_together_share_a_statement_and_match_the_search() {
+    bazaar_postgres::count_queries();
+    let world = world().await;
+    let market = &world.market;
+    let shop = seller(1, "DE", Currency::EUR, 1_000);
+    market.register_seller(&shop).await.unwrap();
+    for n in 0u8..8 {
+        let prices = vec![Money::from_minor(999 + i64::from(n), Currency::EUR)];
+        market
+            .add_product(&product(100 + 10 * u128::from(n), &shop, None, prices))
+            .await
+            .unwrap();
+    }
+    // The same reads through the search statement (every product here is digital), one
+    // statement each, before any page waits.
+    let mut searched = Vec::new();
+    for n in 0..40 {
+        let found = market
+            .search(&page_query(n, Some(ProductKind::Digital)))
+            .await
+            .unwrap();
+        searched.push(found);
+    }
+
+    let mut blocker = world.db.connect().unwrap();
+    sql_query("BEGIN").execute(&mut blocker).unwrap();
+    sql_query("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .unwrap();
+    let before = bazaar_postgres::queries_executed();
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let market = world.market.clone();
+            tokio::spawn(async move { market.search(&page_query(n, None)).await.unwrap() })
+        })
+        .collect();
+    let mut own = await_lock_waiters(&mut blocker).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sql_query("COMMIT").execute(&mut blocker).unwrap();
+    own += 1;
+    let mut pages = Vec::new();
+    for task in tasks {
+        pages.push(task.await.unwrap());
+    }
+    let statements = bazaar_postgres::queries_executed() - before - own;
+    assert!(
+        statements <= 10,
+        "{statements} statements for 40 product pages"
+    );
+    for (n, (page, searched)) in (0..).zip(pages.iter().zip(&searched)) {
+        let (ids, limit) = asked_page(n);
+        let mut expected: Vec<ProductId> = ids[..2].to_vec();
+        expected.sort();
+        expected.dedup();
+        expected.truncate(usize::try_from(limit).unwrap());
+        assert_eq!(
+            page.iter().map(|p| p.id).collect::<Vec<_>>(),
+            expected,
+            "page {n}"
+        );
+        assert_eq!(page, searched, "page {n}");
+    }
+}

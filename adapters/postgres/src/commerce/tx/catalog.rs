@@ -1,6 +1,6 @@
 //! Products, SKUs and catalog search.
 
-use bazaar_schema::schema::{products, sku_prices, skus};
+use bazaar_schema::schema::{products, reviews, sku_prices, skus};
 use diesel::prelude::*;
 
 use super::*;
@@ -150,21 +150,96 @@ pub(crate) fn search(conn: &mut PgConnection, query: &ProductQuery) -> Result<Ve
     )
     .load(conn)?;
     rows.into_iter()
-        .map(|row| {
-            let price_from = match (row.price_from, query.currency) {
-                (Some(minor), Some(currency)) => Some(Money::from_minor(minor, currency)),
-                _ => None,
+        .map(|row| summary(row, query.currency))
+        .collect()
+}
+
+/// A product page's row: id, seller, title, category, kind, review count and rating sum.
+type PageRow = (Uuid, Uuid, String, String, String, i64, Option<i64>);
+
+/// The products of `ids` that exist, in id order, with their ratings and no price: a
+/// product page's read. Unlike [`search`] it has no optional filters, so its statement is
+/// prepared once per connection with one plan, and many pages' reads fit in one call.
+pub(crate) fn products_by_ids(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<ProductSummary>> {
+    let found: Vec<PageRow> = products::table
+        .left_join(reviews::table.on(reviews::product_id.eq(products::id)))
+        .filter(products::id.eq_any(ids))
+        .group_by(products::id)
+        .order(products::id)
+        .select((
+            products::id,
+            products::seller_id,
+            products::title,
+            products::category,
+            products::kind,
+            diesel::dsl::count(reviews::id.nullable()),
+            diesel::dsl::sum(reviews::rating.nullable()),
+        ))
+        .load(conn)?;
+    found
+        .into_iter()
+        .map(|(id, seller_id, title, category, kind, count, sum)| {
+            let row = ProductRow {
+                id,
+                seller_id,
+                title,
+                category,
+                kind,
+                price_from: None,
+                rating_centi: sum.and_then(|sum| mean_centi(sum, count)),
+                review_count: i32::try_from(count)
+                    .map_err(|_| rows::corrupt("count", &count.to_string()))?,
             };
-            Ok(ProductSummary {
-                id: ProductId::from_uuid(row.id),
-                seller_id: SellerId::from_uuid(row.seller_id),
-                title: row.title,
-                category: rows::category(&row.category)?,
-                kind: rows::kind(&row.kind)?,
-                price_from,
-                rating_centi: row.rating_centi.and_then(|r| u16::try_from(r).ok()),
-                review_count: unsigned(row.review_count)?,
-            })
+            summary(row, None)
         })
         .collect()
+}
+
+/// The mean of ratings summing to `sum` over `count` reviews, in hundredths, rounded half
+/// up as the search statement's `ROUND(AVG(rating) * 100)` rounds it; `None` without
+/// reviews.
+fn mean_centi(sum: i64, count: i64) -> Option<i32> {
+    let twice = count.checked_mul(2)?;
+    let centi = sum
+        .checked_mul(200)?
+        .checked_add(count)?
+        .checked_div(twice)?;
+    i32::try_from(centi).ok()
+}
+
+/// A product as searches return it, its lowest price read in `currency`.
+fn summary(row: ProductRow, currency: Option<bazaar_money::Currency>) -> Result<ProductSummary> {
+    let price_from = match (row.price_from, currency) {
+        (Some(minor), Some(currency)) => Some(Money::from_minor(minor, currency)),
+        _ => None,
+    };
+    Ok(ProductSummary {
+        id: ProductId::from_uuid(row.id),
+        seller_id: SellerId::from_uuid(row.seller_id),
+        title: row.title,
+        category: rows::category(&row.category)?,
+        kind: rows::kind(&row.kind)?,
+        price_from,
+        rating_centi: row.rating_centi.and_then(|r| u16::try_from(r).ok()),
+        review_count: unsigned(row.review_count)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_centi;
+
+    #[test]
+    fn a_mean_rating_rounds_half_up_to_hundredths_as_the_search_statement_does() {
+        assert_eq!(mean_centi(5, 1), Some(500));
+        assert_eq!(mean_centi(3, 2), Some(150));
+        assert_eq!(mean_centi(5, 3), Some(167), "1, 2 and 2 stars");
+        assert_eq!(mean_centi(7, 3), Some(233), "2, 2 and 3 stars");
+        assert_eq!(mean_centi(1, 8), Some(13), "0.125 rounds up");
+        assert_eq!(mean_centi(0, 0), None);
+        assert_eq!(mean_centi(i64::MAX, 1), None);
+    }
 }
