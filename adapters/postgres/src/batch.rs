@@ -19,7 +19,8 @@ static STATS: Mutex<Vec<BatchStats>> = Mutex::new(Vec::new());
 /// What the batchers of one name in this process have done since it began.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct BatchStats {
-    /// The batcher's name: `checkouts`, `buyers`, `sku_views`, `sellers` or `sessions`.
+    /// The batcher's name: `checkouts`, `buyers`, `sku_views`, `sellers`, `products` or
+    /// `sessions`.
     pub name: &'static str,
     /// Batches run.
     pub batches: u64,
@@ -77,6 +78,17 @@ pub(crate) enum Unanswered {
     Full,
     /// The batch that took it ended without answering it.
     Lost,
+}
+
+impl Unanswered {
+    /// The store error a caller gets: `unavailable` when the queue was full (the caller may
+    /// retry), `internal` when its batch ended without an answer.
+    pub(crate) fn failure<E: crate::commerce::StoreFailure>(self) -> E {
+        match self {
+            Self::Full => E::unavailable(),
+            Self::Lost => E::internal(),
+        }
+    }
 }
 
 struct Queue<I, A> {

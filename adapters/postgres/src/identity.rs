@@ -18,15 +18,6 @@ use crate::batch::{Batcher, Limits, Unanswered};
 use crate::commerce::{Db, Fail, Mode, StoreFailure, tx};
 use crate::retry::RetryPolicy;
 
-impl From<Unanswered> for IdentityError {
-    fn from(unanswered: Unanswered) -> Self {
-        match unanswered {
-            Unanswered::Full => Self::unavailable(),
-            Unanswered::Lost => Self::internal(),
-        }
-    }
-}
-
 impl StoreFailure for IdentityError {
     fn unavailable() -> Self {
         Self::Unavailable
@@ -276,7 +267,10 @@ impl IdentityStore for PostgresIdentity {
             let db = db.clone();
             async move { sessions_users(&db, asked).await }
         };
-        self.sessions.submit((token.clone(), now), work).await?
+        self.sessions
+            .submit((token.clone(), now), work)
+            .await
+            .map_err(Unanswered::failure::<IdentityError>)?
     }
 
     async fn revoke_session(

@@ -7,8 +7,8 @@ use bazaar_domain::error::CommerceError;
 use diesel::pg::PgConnection;
 use uuid::Uuid;
 
+use super::PostgresCommerce;
 use super::tx;
-use super::{PostgresCommerce, StoreFailure};
 use crate::batch::{Batcher, Limits, Unanswered};
 
 /// One request's rows.
@@ -23,15 +23,6 @@ pub(crate) fn reads<V: Send + 'static>(name: &'static str) -> Reads<V> {
 
 /// The most statements of one kind running at once in one process.
 pub const READERS: usize = Limits::READS.runners_max;
-
-impl From<Unanswered> for CommerceError {
-    fn from(unanswered: Unanswered) -> Self {
-        match unanswered {
-            Unanswered::Full => Self::unavailable(),
-            Unanswered::Lost => Self::internal(),
-        }
-    }
-}
 
 impl PostgresCommerce {
     /// The rows of `ids` that exist, read by `load` in one statement together with the
@@ -66,6 +57,9 @@ impl PostgresCommerce {
                 }
             }
         };
-        reads.submit(ids, work).await?
+        reads
+            .submit(ids, work)
+            .await
+            .map_err(Unanswered::failure::<CommerceError>)?
     }
 }

@@ -19,7 +19,7 @@ use bazaar_domain::store::CheckoutRecord;
 
 use super::tx::{self, NewCheckout};
 use super::{Mode, PostgresCommerce, run};
-use crate::batch::{Batcher, Limits};
+use crate::batch::{Batcher, Limits, Unanswered};
 
 /// The most checkouts one transaction stores.
 pub const GROUP_MAX: usize = 32;
@@ -51,7 +51,10 @@ impl PostgresCommerce {
             let store = store.clone();
             async move { store.commit_group(group).await }
         };
-        self.checkouts.submit(checkout, work).await?
+        self.checkouts
+            .submit(checkout, work)
+            .await
+            .map_err(Unanswered::failure::<CommerceError>)?
     }
 
     /// Stores one group and answers its checkouts; a failed group's checkouts are stored one

@@ -642,13 +642,23 @@ impl CommerceStore for PostgresCommerce {
 }
 
 /// The ids of a search that asks for nothing but named products (a product page's read),
-/// whose answer is those that exist in id order.
+/// whose answer is those that exist in id order. Every field is named, so a filter added to
+/// [`ProductQuery`] must be decided on here.
 fn by_ids_only(query: &ProductQuery) -> Option<Vec<Uuid>> {
-    let ids = query.ids.as_ref()?;
-    let named = ProductQuery {
-        ids: Some(ids.clone()),
-        limit: query.limit,
-        ..ProductQuery::default()
+    let ProductQuery {
+        text: None,
+        category: None,
+        seller_id: None,
+        kind: None,
+        currency: None,
+        price_min_minor: None,
+        price_max_minor: None,
+        ids: Some(ids),
+        after: None,
+        limit: _,
+    } = query
+    else {
+        return None;
     };
-    (*query == named).then(|| ids.iter().map(|id| id.as_uuid()).collect())
+    Some(ids.iter().map(|id| id.as_uuid()).collect())
 }
