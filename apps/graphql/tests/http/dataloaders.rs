@@ -35,31 +35,42 @@ async fn a_page_of_products_costs_a_constant_number_of_queries() {
             )
             .await;
     }
+    // The pool opens connections lazily, and opening one costs statements of its own (the
+    // session's settings): two pages of 50 first, so that every connection a page reads on
+    // concurrently is open before anything is counted.
+    for _ in 0..2 {
+        server.ok(None, PAGE, json!({"first": 50})).await;
+    }
+    // A page's cost is the fewest statements it took in three reads: the pool's probe of a
+    // connection idle for over a second, or a connection opened under load, adds to a read
+    // now and then, while a statement per product would add to every one.
     let metric = "bazaar_sql_statements_total";
     let mut costs = Vec::new();
-    for first in [5, 50, 5, 50] {
-        let before = server.metric(metric).await;
-        let data = server.ok(None, PAGE, json!({"first": first})).await;
-        let after = server.metric(metric).await;
-        let edges = data["products"]["edges"].as_array().unwrap();
-        assert_eq!(edges.len(), usize::try_from(first).unwrap());
-        assert!(edges.iter().all(|e| e["node"]["seller"]["name"].is_string()
-            && e["node"]["price"]["currency"] == "EUR"
-            && e["node"]["skus"].as_array().unwrap().len() == 2
-            && e["node"]["skus"][1]["available"] == 3));
-        costs.push(after - before);
+    for first in [5, 50] {
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = server.metric(metric).await;
+            let data = server.ok(None, PAGE, json!({"first": first})).await;
+            let after = server.metric(metric).await;
+            let edges = data["products"]["edges"].as_array().unwrap();
+            assert_eq!(edges.len(), usize::try_from(first).unwrap());
+            assert!(edges.iter().all(|e| e["node"]["seller"]["name"].is_string()
+                && e["node"]["price"]["currency"] == "EUR"
+                && e["node"]["skus"].as_array().unwrap().len() == 2
+                && e["node"]["skus"][1]["available"] == 3));
+            fewest = fewest.min(after - before);
+        }
+        costs.push(fewest);
     }
     assert_eq!(
         costs[0], costs[1],
         "5 and 50 products cost the same: {costs:?}"
     );
-    assert_eq!(costs[2], costs[3], "{costs:?}");
     assert!(
-        costs[1] <= 9,
-        "the listing and the SKUs with their prices are one statement each, without a
-         transaction; the sellers one short transaction (BEGIN, two reads, COMMIT); the pool's
-         check of a connection idle for over a second at most once each; none per product:
-         {costs:?}"
+        costs[1] <= 5,
+        "the listing is one read-only transaction (BEGIN with its plan setting, the search,
+         COMMIT), the SKUs with their prices one statement, the sellers one; none per
+         product: {costs:?}"
     );
 
     // A product may have 100 SKUs: a page of 100 products with all of them is a list of
