@@ -317,13 +317,25 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     market.register_buyer(&buyer(3, "DE")).await.unwrap();
     market.register_buyer(&buyer(4, "AT")).await.unwrap();
     list(market, 100, &shop, None, 12_000).await;
-    // Twenty checkouts at once from two buyers, all paid.
+    // A US seller's sales into New York count toward that state's threshold.
+    let us_shop = seller(2, "US", Currency::USD, 1_000);
+    market.register_seller(&us_shop).await.unwrap();
+    let mut new_yorker = buyer(5, "US");
+    new_yorker.tax_area = Some(bazaar_domain::tax::Area::parse("US-NY").unwrap());
+    market.register_buyer(&new_yorker).await.unwrap();
+    list(market, 200, &us_shop, None, 4_000).await;
+    // Twenty checkouts at once from two buyers in Europe and six from New York, all paid,
+    // so that groups hold both kinds of total.
     let mut placed = tokio::task::JoinSet::new();
-    for n in 0..20_u32 {
+    for n in 0..26_u32 {
         let market = world.market.clone();
         placed.spawn(async move {
             let key = format!("at-once-{n}");
-            buy(&market, 3 + u128::from(n % 2), 101, Currency::EUR, &key).await;
+            if n < 20 {
+                buy(&market, 3 + u128::from(n % 2), 101, Currency::EUR, &key).await;
+            } else {
+                buy(&market, 5, 201, Currency::USD, &key).await;
+            }
         });
     }
     while let Some(done) = placed.join_next().await {
@@ -331,8 +343,12 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     }
     let (totals, recount) = totals_and_recount(&world.db);
     assert_eq!(totals, recount);
-    assert_eq!(totals.len(), 1, "{totals:?}");
+    assert_eq!(totals.len(), 2, "{totals:?}");
     assert!(totals[0].ends_with(" 20"), "twenty orders: {totals:?}");
+    assert!(
+        totals[1].starts_with("us_state US-NY ") && totals[1].ends_with(" 24000 6"),
+        "six orders of 40.00: {totals:?}"
+    );
 
     // Two checkouts left unpaid until their reservation lapses: counted while open, not once
     // cancelled.
@@ -355,9 +371,11 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
         .execute(&mut conn)
         .unwrap();
     buy(&world.market, 4, 101, Currency::EUR, "after-the-loss").await;
+    buy(&world.market, 5, 201, Currency::USD, "after-the-loss").await;
     let (totals, recount) = totals_and_recount(&world.db);
     assert_eq!(totals, recount);
     assert!(totals[0].ends_with(" 21"), "{totals:?}");
+    assert!(totals[1].ends_with(" 28000 7"), "{totals:?}");
 
     // A total of many rows (here 300 that add up to nothing) is folded into its base once the
     // next checkout has read it, and still adds up.
@@ -380,7 +398,8 @@ async fn the_threshold_totals_follow_orders_placed_at_once_and_cancelled_and_a_l
     let rows = || {
         count(
             &world.db,
-            "SELECT count(*) AS n FROM tax_threshold_totals WHERE sales_minor <> 0",
+            "SELECT count(*) AS n FROM tax_threshold_totals \
+             WHERE sales_minor <> 0 AND threshold = 'eu_distance'",
         )
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

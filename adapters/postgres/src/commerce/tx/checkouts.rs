@@ -63,16 +63,14 @@ pub(crate) fn create_checkouts(
     changed.dedup();
     products_changed(conn, &changed, now)?;
     insert_orders(conn, &stored)?;
-    let counted: Vec<Uuid> = plans
+    let placed: Vec<(&PlannedOrder, Timestamp)> = stored
         .iter()
-        .flat_map(|plan| plan.orders.iter())
-        .filter(|order| order.lines.iter().any(|line| line.tax.threshold.is_some()))
-        .map(|order| order.id.as_uuid())
+        .flat_map(|(checkout, _)| checkout.plan.orders.iter().map(|o| (o, checkout.now)))
         .collect();
     // One row per total for the group, under its first checkout's id: a checkout is created
     // by exactly one transaction, so no other change uses that entry.
     if let Some(first) = plans.first() {
-        count_orders(conn, first.id.as_uuid(), &counted, 1)?;
+        count_placed(conn, first.id.as_uuid(), &placed)?;
     }
     emit::created_orders(conn, &plans, now)?;
     group
@@ -435,7 +433,7 @@ fn legacy_bps(tax: &LineTax) -> i32 {
     i32::try_from(tax.decision.rate.millionths() / 100).unwrap_or(0)
 }
 
-fn threshold_kind(tax: &LineTax) -> Option<&'static str> {
+pub(crate) fn threshold_kind(tax: &LineTax) -> Option<&'static str> {
     tax.threshold.map(|amount| {
         if amount.currency() == bazaar_money::Currency::USD {
             "us_state"

@@ -28,11 +28,16 @@ pub(crate) fn year_span(year: i32) -> Result<(i64, i64)> {
         .ok_or(Fail::Domain(CommerceError::Internal))
 }
 
+/// The calendar year (UTC) of `instant`.
+pub(crate) fn year_of(instant: Timestamp) -> Result<i32> {
+    Date::of_instant(instant)
+        .and_then(|date| i32::try_from(date.year()).ok())
+        .ok_or(Fail::Domain(CommerceError::Internal))
+}
+
 /// Last year and this year, as of `now` (UTC).
 fn years(now: Timestamp) -> Result<[i32; 2]> {
-    let year = Date::of_instant(now)
-        .and_then(|date| i32::try_from(date.year()).ok())
-        .ok_or(Fail::Domain(CommerceError::Internal))?;
+    let year = year_of(now)?;
     let previous = year
         .checked_sub(1)
         .ok_or(Fail::Domain(CommerceError::Internal))?;

@@ -9,8 +9,16 @@
 //! one statement, so each order is counted once whatever committed around it. When a key has
 //! gathered [`ENTRIES_FOLDED`] rows, they are folded into its base.
 
-use diesel::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
 
+use bazaar_schema::schema::tax_threshold_totals;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::Untyped;
+
+use super::checkouts::threshold_kind;
+use super::tax::year_of;
 use super::*;
 
 /// A key with this many rows besides its base has them folded into the base.
@@ -93,6 +101,60 @@ pub(crate) fn count_orders(
     Ok(())
 }
 
+/// What these orders add to the thresholds, as [`count_orders`] would read it back from
+/// their lines once stored, computed from the orders themselves (each with the instant it is
+/// created at): one row per total under `entry`, which no other change of these orders uses.
+pub(crate) fn count_placed(
+    conn: &mut PgConnection,
+    entry: Uuid,
+    orders: &[(&PlannedOrder, Timestamp)],
+) -> Result<()> {
+    // Per total: the sales and the number of orders with a line counted in it.
+    let mut sums: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
+    let overflow = || Fail::Domain(CommerceError::Internal);
+    for (order, created_at) in orders {
+        let year = year_of(*created_at)?;
+        let mut counted: BTreeSet<Key> = BTreeSet::new();
+        for line in &order.lines {
+            let (Some(threshold), Some(amount)) = (threshold_kind(&line.tax), line.tax.threshold)
+            else {
+                continue;
+            };
+            let subject = if threshold == "eu_distance" {
+                order.seller_id.as_uuid().to_string()
+            } else {
+                line.tax.decision.place.to_string()
+            };
+            let key = (threshold, subject, year);
+            let sum = sums.entry(key.clone()).or_insert((0, 0));
+            sum.0 = sum.0.checked_add(amount.minor()).ok_or_else(overflow)?;
+            if counted.insert(key) {
+                sum.1 = sum.1.checked_add(1).ok_or_else(overflow)?;
+            }
+        }
+    }
+    if sums.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = sums
+        .into_iter()
+        .map(|((threshold, subject, year), (sales, count))| {
+            (
+                tax_threshold_totals::threshold.eq(threshold),
+                tax_threshold_totals::subject.eq(subject),
+                tax_threshold_totals::year.eq(year),
+                tax_threshold_totals::entry.eq(entry),
+                tax_threshold_totals::sales_minor.eq(sales),
+                tax_threshold_totals::orders.eq(count),
+            )
+        })
+        .collect();
+    diesel::insert_into(tax_threshold_totals::table)
+        .values(rows)
+        .execute(conn)?;
+    Ok(())
+}
+
 /// What [`totals`] found.
 pub(crate) struct Totals {
     /// The totals of the keys that have a base.
@@ -102,6 +164,48 @@ pub(crate) struct Totals {
     /// The keys with at least [`ENTRIES_FOLDED`] rows besides their base.
     pub(crate) crowded: Vec<Key>,
 }
+
+/// The read of [`totals`]: sums over each key's rows, grouped by key, which the query
+/// builder cannot say (its sum of a `BIGINT` is a `NUMERIC`, and it has no `bool_or`). Its
+/// text never changes, so unlike a `sql_query` it is prepared once per connection and kept
+/// there, as the builder's statements are: a checkout runs it before being planned.
+struct TotalsRead {
+    eu_distance: Vec<String>,
+    us_state: Vec<String>,
+    years: Vec<i32>,
+}
+
+impl QueryFragment<Pg> for TotalsRead {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT threshold, subject, year, SUM(sales_minor)::BIGINT AS sales, \
+                    SUM(orders)::BIGINT AS orders, \
+                    bool_or(entry = '00000000-0000-0000-0000-000000000000') AS based, \
+                    COUNT(*) - 1 AS entries \
+             FROM tax_threshold_totals \
+             WHERE ((threshold = 'eu_distance' AND subject = ANY(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.eu_distance)?;
+        out.push_sql(")) OR (threshold = 'us_state' AND subject = ANY(");
+        out.push_bind_param::<Array<Text>, _>(&self.us_state)?;
+        out.push_sql("))) AND year = ANY(");
+        out.push_bind_param::<Array<Integer>, _>(&self.years)?;
+        out.push_sql(") GROUP BY threshold, subject, year");
+        Ok(())
+    }
+}
+
+impl QueryId for TotalsRead {
+    type QueryId = ();
+    // Cached by its text, which is always the same.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for TotalsRead {
+    type SqlType = Untyped;
+}
+
+impl RunQueryDsl<PgConnection> for TotalsRead {}
 
 /// The totals of these keys.
 pub(crate) fn totals(conn: &mut PgConnection, keys: &[Key]) -> Result<Totals> {
@@ -114,20 +218,11 @@ pub(crate) fn totals(conn: &mut PgConnection, keys: &[Key]) -> Result<Totals> {
     let mut years: Vec<i32> = keys.iter().map(|key| key.2).collect();
     years.sort_unstable();
     years.dedup();
-    // raw SQL: sums over a key's rows grouped by key; diesel's sum of BIGINT is NUMERIC
-    let rows: Vec<TotalRow> = sql_query(
-        "SELECT threshold, subject, year, SUM(sales_minor)::BIGINT AS sales, \
-                SUM(orders)::BIGINT AS orders, \
-                bool_or(entry = '00000000-0000-0000-0000-000000000000') AS based, \
-                COUNT(*) - 1 AS entries \
-         FROM tax_threshold_totals \
-         WHERE ((threshold = 'eu_distance' AND subject = ANY($1)) \
-             OR (threshold = 'us_state' AND subject = ANY($2))) AND year = ANY($3) \
-         GROUP BY threshold, subject, year",
-    )
-    .bind::<Array<Text>, _>(subjects("eu_distance"))
-    .bind::<Array<Text>, _>(subjects("us_state"))
-    .bind::<Array<Integer>, _>(years)
+    let rows: Vec<TotalRow> = TotalsRead {
+        eu_distance: subjects("eu_distance"),
+        us_state: subjects("us_state"),
+        years,
+    }
     .load(conn)?;
     let mut found = Vec::new();
     let mut crowded = Vec::new();
