@@ -192,9 +192,10 @@ async fn run(
         return refuse(StatusCode::OK, error.code(), &error.to_string());
     }
     let operation_name = graphql_request.operation_name.clone();
-    let read_only = || read_cache::is_query(&graphql_request.query, operation_name.as_deref());
     let get = request.method() == actix_web::http::Method::GET;
-    if get && !read_only() {
+    // The questions below parse the document once, and the execution takes that parse; a
+    // request answered from the cache is never parsed.
+    if get && !read_cache::is_query(&mut graphql_request) {
         return refuse(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -207,14 +208,16 @@ async fn run(
     };
     let anonymous = viewer.user.is_none();
     let slot = match (&app.read_cache, anonymous) {
-        (Some(cache), true) => cache.slot(key, read_only).map(|slot| (cache, slot)),
+        (Some(cache), true) => cache
+            .slot(key, || read_cache::is_query(&mut graphql_request))
+            .map(|slot| (cache, slot)),
         _ => None,
     };
     let client =
         crate::limits::client_address(request, app.config.auth.client_ip_header.as_deref());
     let auth = Arc::new(crate::limits::AuthRequest::new(client));
     let products_read = Arc::new(read_cache::ProductsRead::default());
-    let graphql_request = graphql_request
+    let mut graphql_request = graphql_request
         .data(viewer)
         .data(crate::api::loaders_for(app))
         .data(auth.clone())
@@ -233,10 +236,7 @@ async fn run(
         }
         Some((cache, slot)) => {
             let fill = async {
-                let only_products = read_cache::reads_only_products(
-                    &graphql_request.query,
-                    operation_name.as_deref(),
-                );
+                let only_products = read_cache::reads_only_products(&mut graphql_request);
                 let response = schema.execute(graphql_request).await;
                 let succeeded = response.errors.is_empty();
                 let body = serde_json::to_vec(&response).unwrap_or_else(|error| {

@@ -403,20 +403,24 @@ impl<K: std::hash::Hash + Eq + Copy, V: Clone> Kept<K, V> {
 }
 
 /// Whether the operation a request runs (the one named, or the only one) is a query; `false`
-/// for a document that does not parse or does not name one operation.
-pub fn is_query(query: &str, operation_name: Option<&str>) -> bool {
-    async_graphql::parser::parse_query(query).is_ok_and(|document| {
-        operation(&document, operation_name).is_some_and(|op| op.ty == OperationType::Query)
+/// for a document that does not parse or does not name one operation. The parse is kept in
+/// the request, and its execution takes it from there instead of parsing the text again.
+pub fn is_query(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.clone();
+    request.parsed_query().is_ok_and(|document| {
+        operation(document, name.as_deref()).is_some_and(|op| op.ty == OperationType::Query)
     })
 }
 
 /// Whether the operation a request runs reads nothing but products named by id: every field
-/// at its root is `product` (or `__typename`), and no fragment is spread there.
-pub fn reads_only_products(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(query) else {
+/// at its root is `product` (or `__typename`), and no fragment is spread there. The parse is
+/// kept in the request, as by [`is_query`].
+pub fn reads_only_products(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return false;
     };
-    operation(&document, operation_name).is_some_and(|op| {
+    operation(document, name.as_deref()).is_some_and(|op| {
         op.ty == OperationType::Query
             && op
                 .selection_set
@@ -730,31 +734,47 @@ mod tests {
         assert_eq!(lookup, Lookup::Hit, "the newest answer is kept");
     }
 
+    fn request(text: &str, name: Option<&str>) -> async_graphql::Request {
+        let request = async_graphql::Request::new(text);
+        match name {
+            Some(name) => request.operation_name(name),
+            None => request,
+        }
+    }
+
+    fn reads_only_products_text(text: &str, name: Option<&str>) -> bool {
+        reads_only_products(&mut request(text, name))
+    }
+
+    fn is_query_text(text: &str, name: Option<&str>) -> bool {
+        is_query(&mut request(text, name))
+    }
+
     #[test]
     fn only_product_fields_at_the_root_read_only_products() {
         let product = "{ product(id: \"a\") { title seller { name } skus { price { amount } } } }";
-        assert!(reads_only_products(product, None));
-        assert!(reads_only_products(
+        assert!(reads_only_products_text(product, None));
+        assert!(reads_only_products_text(
             "query P($id: ID!) { a: product(id: $id) { title } b: product(id: \"x\") { title } __typename }",
             None
         ));
-        assert!(!reads_only_products(
+        assert!(!reads_only_products_text(
             "{ product(id: \"a\") { title } products(first: 2) { edges { cursor } } }",
             None
         ));
-        assert!(!reads_only_products(
+        assert!(!reads_only_products_text(
             "{ ...F } fragment F on Query { product(id: \"a\") { title } }",
             None
         ));
-        assert!(!reads_only_products(
+        assert!(!reads_only_products_text(
             "{ ... on Query { product(id: \"a\") { title } } }",
             None
         ));
-        assert!(!reads_only_products(
+        assert!(!reads_only_products_text(
             "mutation { product(id: \"a\") }",
             None
         ));
-        assert!(!reads_only_products("{ product(", None));
+        assert!(!reads_only_products_text("{ product(", None));
     }
 
     #[tokio::test]
@@ -773,13 +793,13 @@ mod tests {
 
     #[test]
     fn only_queries_are_read_only() {
-        assert!(is_query("{ products { edges { cursor } } }", None));
-        assert!(is_query("query A { a } mutation B { b }", Some("A")));
-        assert!(!is_query("query A { a } mutation B { b }", Some("B")));
-        assert!(!is_query("query A { a } query B { b }", None));
-        assert!(!is_query("mutation { signOut }", None));
-        assert!(!is_query("subscription { s }", None));
-        assert!(!is_query("{ unclosed", None));
+        assert!(is_query_text("{ products { edges { cursor } } }", None));
+        assert!(is_query_text("query A { a } mutation B { b }", Some("A")));
+        assert!(!is_query_text("query A { a } mutation B { b }", Some("B")));
+        assert!(!is_query_text("query A { a } query B { b }", None));
+        assert!(!is_query_text("mutation { signOut }", None));
+        assert!(!is_query_text("subscription { s }", None));
+        assert!(!is_query_text("{ unclosed", None));
     }
 
     #[test]
