@@ -177,6 +177,8 @@ struct TotalsRead {
 
 impl QueryFragment<Pg> for TotalsRead {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // raw SQL: sums over a key's rows grouped by key; the builder's sum of BIGINT is
+        // NUMERIC and it has no bool_or
         out.push_sql(
             "SELECT threshold, subject, year, SUM(sales_minor)::BIGINT AS sales, \
                     SUM(orders)::BIGINT AS orders, \
