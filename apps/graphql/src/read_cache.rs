@@ -403,24 +403,15 @@ impl<K: std::hash::Hash + Eq + Copy, V: Clone> Kept<K, V> {
 }
 
 /// Whether the operation a request runs (the one named, or the only one) is a query; `false`
-/// for a document that does not parse or does not name one operation. The parse is kept in
-/// the request, and its execution takes it from there instead of parsing the text again.
+/// for a document that does not parse or does not name one operation.
 pub fn is_query(request: &mut async_graphql::Request) -> bool {
-    let name = request.operation_name.clone();
-    request.parsed_query().is_ok_and(|document| {
-        operation(document, name.as_deref()).is_some_and(|op| op.ty == OperationType::Query)
-    })
+    operation_run(request).is_some_and(|op| op.ty == OperationType::Query)
 }
 
 /// Whether the operation a request runs reads nothing but products named by id: every field
-/// at its root is `product` (or `__typename`), and no fragment is spread there. The parse is
-/// kept in the request, as by [`is_query`].
+/// at its root is `product` (or `__typename`), and no fragment is spread there.
 pub fn reads_only_products(request: &mut async_graphql::Request) -> bool {
-    let name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    operation(document, name.as_deref()).is_some_and(|op| {
+    operation_run(request).is_some_and(|op| {
         op.ty == OperationType::Query
             && op
                 .selection_set
@@ -434,6 +425,15 @@ pub fn reads_only_products(request: &mut async_graphql::Request) -> bool {
                     Selection::FragmentSpread(_) | Selection::InlineFragment(_) => false,
                 })
     })
+}
+
+/// The operation a request runs, from its document parsed once: the parse is kept in the
+/// request, and the execution takes it from there instead of parsing the text again.
+/// `None` for a document that does not parse or does not name one operation.
+fn operation_run(request: &mut async_graphql::Request) -> Option<&OperationDefinition> {
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    operation(document, name.as_deref())
 }
 
 /// The operation a request runs: the one named, or the only one (named or not).
