@@ -83,7 +83,7 @@ pub(crate) enum Unanswered {
 impl Unanswered {
     /// The store error a caller gets: `unavailable` when the queue was full (the caller may
     /// retry), `internal` when its batch ended without an answer.
-    pub(crate) fn failure<E: crate::commerce::StoreFailure>(self) -> E {
+    pub(crate) fn failure<E: crate::retry::StoreFailure>(self) -> E {
         match self {
             Self::Full => E::unavailable(),
             Self::Lost => E::internal(),

@@ -10,6 +10,13 @@ use rand::Rng;
 
 use crate::sql::TxError;
 
+/// The two answers a port's error type needs for database trouble: a failure that may pass
+/// (the caller may retry) and one that will not.
+pub(crate) trait StoreFailure {
+    fn unavailable() -> Self;
+    fn internal() -> Self;
+}
+
 /// How hard to try before giving up.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {

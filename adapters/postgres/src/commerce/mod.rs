@@ -13,6 +13,7 @@ pub(crate) mod rows;
 pub(crate) mod transact;
 pub(crate) mod tx;
 
+pub(crate) use crate::retry::StoreFailure;
 pub(crate) use transact::{Db, Mode, pool, run};
 
 use std::sync::Arc;
@@ -107,12 +108,6 @@ impl<E> From<diesel::result::Error> for Fail<E> {
     fn from(error: diesel::result::Error) -> Self {
         Self::Db(error)
     }
-}
-
-/// The two answers a port's error type needs for database trouble.
-pub(crate) trait StoreFailure {
-    fn unavailable() -> Self;
-    fn internal() -> Self;
 }
 
 impl StoreFailure for CommerceError {

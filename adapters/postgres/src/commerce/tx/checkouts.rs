@@ -433,16 +433,6 @@ fn legacy_bps(tax: &LineTax) -> i32 {
     i32::try_from(tax.decision.rate.millionths() / 100).unwrap_or(0)
 }
 
-pub(crate) fn threshold_kind(tax: &LineTax) -> Option<&'static str> {
-    tax.threshold.map(|amount| {
-        if amount.currency() == bazaar_money::Currency::USD {
-            "us_state"
-        } else {
-            "eu_distance"
-        }
-    })
-}
-
 pub(crate) fn load_checkout(conn: &mut PgConnection, id: Uuid) -> Result<Option<CheckoutRecord>> {
     let Some(checkout) = checkouts::table
         .find(id)

@@ -8,7 +8,7 @@ use bazaar_money::{Currency, Money};
 use bazaar_schema::schema::{checkouts, order_lines, orders, seller_tax_registrations, sellers};
 use diesel::prelude::*;
 
-use super::thresholds::{Key, Total};
+use super::thresholds::{Key, Total, year_of};
 use super::*;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -25,13 +25,6 @@ pub(crate) fn year_span(year: i32) -> Result<(i64, i64)> {
     let year = i64::from(year);
     year_start(year)
         .zip(year.checked_add(1).and_then(year_start))
-        .ok_or(Fail::Domain(CommerceError::Internal))
-}
-
-/// The calendar year (UTC) of `instant`.
-pub(crate) fn year_of(instant: Timestamp) -> Result<i32> {
-    Date::of_instant(instant)
-        .and_then(|date| i32::try_from(date.year()).ok())
         .ok_or(Fail::Domain(CommerceError::Internal))
 }
 

@@ -17,8 +17,9 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Untyped;
 
-use super::checkouts::threshold_kind;
-use super::tax::year_of;
+use bazaar_domain::fx::calendar::Date;
+use bazaar_domain::orders::LineTax;
+
 use super::*;
 
 /// A key with this many rows besides its base has them folded into the base.
@@ -99,6 +100,25 @@ pub(crate) fn count_orders(
     .bind::<BigInt, _>(sign)
     .execute(conn)?;
     Ok(())
+}
+
+/// The calendar year (UTC) of `instant`.
+pub(crate) fn year_of(instant: Timestamp) -> Result<i32> {
+    Date::of_instant(instant)
+        .and_then(|date| i32::try_from(date.year()).ok())
+        .ok_or(Fail::Domain(CommerceError::Internal))
+}
+
+/// The threshold a line counts toward, if any: a US state's in USD, the EU distance
+/// threshold otherwise.
+pub(crate) fn threshold_kind(tax: &LineTax) -> Option<&'static str> {
+    tax.threshold.map(|amount| {
+        if amount.currency() == bazaar_money::Currency::USD {
+            "us_state"
+        } else {
+            "eu_distance"
+        }
+    })
 }
 
 /// What these orders add to the thresholds, as [`count_orders`] would read it back from
