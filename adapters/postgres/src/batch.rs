@@ -19,8 +19,8 @@ static STATS: Mutex<Vec<BatchStats>> = Mutex::new(Vec::new());
 /// What the batchers of one name in this process have done since it began.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct BatchStats {
-    /// The batcher's name: `checkouts`, `buyers`, `sku_views`, `sellers`, `products` or
-    /// `sessions`.
+    /// The batcher's name: `checkouts`, `buyers`, `sku_views`, `product_skus`, `sellers`,
+    /// `products` or `sessions`.
     pub name: &'static str,
     /// Batches run.
     pub batches: u64,

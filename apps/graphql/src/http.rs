@@ -193,8 +193,18 @@ async fn run(
     }
     let operation_name = graphql_request.operation_name.clone();
     let get = request.method() == actix_web::http::Method::GET;
-    // The questions below parse the document once, and the execution takes that parse; a
-    // request answered from the cache is never parsed.
+    // The document is parsed at most once (or its text's kept parse taken), when the first of
+    // the questions below or the execution needs it; a request answered from the cache is
+    // never parsed.
+    let parsed = std::cell::Cell::new(false);
+    let parse = |graphql_request: &mut async_graphql::Request| {
+        if !parsed.replace(true) {
+            app.documents.prepare(graphql_request);
+        }
+    };
+    if get {
+        parse(&mut graphql_request);
+    }
     if get && !read_cache::is_query(&mut graphql_request) {
         return refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -209,7 +219,10 @@ async fn run(
     let anonymous = viewer.user.is_none();
     let slot = match (&app.read_cache, anonymous) {
         (Some(cache), true) => cache
-            .slot(key, || read_cache::is_query(&mut graphql_request))
+            .slot(key, || {
+                parse(&mut graphql_request);
+                read_cache::is_query(&mut graphql_request)
+            })
             .map(|slot| (cache, slot)),
         _ => None,
     };
@@ -217,6 +230,10 @@ async fn run(
         crate::limits::client_address(request, app.config.auth.client_ip_header.as_deref());
     let auth = Arc::new(crate::limits::AuthRequest::new(client));
     let products_read = Arc::new(read_cache::ProductsRead::default());
+    let mut graphql_request = graphql_request;
+    if slot.is_none() {
+        parse(&mut graphql_request);
+    }
     let mut graphql_request = graphql_request
         .data(viewer)
         .data(crate::api::loaders_for(app))
@@ -258,10 +275,14 @@ async fn run(
             (cached_response(request, &answer), answer.succeeded)
         }
     };
+    count(app, operation_name.as_deref(), succeeded, started);
+    response
+}
+
+/// Counts a GraphQL request in the metrics, with its outcome and latency.
+fn count(app: &App, operation_name: Option<&str>, succeeded: bool, started: Instant) {
     let outcome = if succeeded { "ok" } else { "error" };
-    let operation = app
-        .metrics
-        .operation_label(operation_name.as_deref(), succeeded);
+    let operation = app.metrics.operation_label(operation_name, succeeded);
     app.metrics
         .requests
         .with_label_values(&[&*operation, outcome])
@@ -270,7 +291,6 @@ async fn run(
         .latency
         .with_label_values(&[&*operation])
         .observe(started.elapsed().as_secs_f64());
-    response
 }
 
 /// An answer of the read cache: public, revalidated with its `ETag` (304 when it matches) so

@@ -9,6 +9,7 @@ mod auth;
 mod catalog_feed;
 pub mod config;
 mod demo;
+mod documents;
 mod finance;
 mod http;
 mod invoice;

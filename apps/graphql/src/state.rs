@@ -60,6 +60,8 @@ pub struct App {
         crate::read_cache::Kept<bazaar_domain::chart::SellerId, bazaar_domain::catalog::Seller>,
     /// Query texts registered by their hash, for requests that send only the hash.
     pub persisted: crate::read_cache::PersistedQueries,
+    /// Parsed query documents by their text, so that a text is parsed once.
+    pub documents: crate::documents::ParsedDocuments,
     /// The VAT registry buyers' numbers are checked with: the sandbox, which answers like
     /// VIES from the numbers configured as registered.
     pub vies: bazaar_tax::SandboxVies,
@@ -238,7 +240,6 @@ impl App {
             kept_for,
             std::time::Duration::from_secs(u64::from(config.product_cache_secs)),
         );
-        let sellers = crate::read_cache::Kept::new(kept_for, crate::read_cache::SELLERS_KEPT_MAX);
         Ok(Arc::new(Self {
             audit: audit_trail(&config),
             vault: config
@@ -258,8 +259,9 @@ impl App {
             rates: rates_config,
             ready: crate::ready::ReadyCache::default(),
             read_cache,
-            sellers,
+            sellers: crate::read_cache::Kept::new(kept_for, crate::read_cache::SELLERS_KEPT_MAX),
             persisted: crate::read_cache::PersistedQueries::default(),
+            documents: crate::documents::ParsedDocuments::default(),
             vies,
             vat_number,
             tax,

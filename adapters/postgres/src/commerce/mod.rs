@@ -84,6 +84,7 @@ pub struct PostgresCommerce {
     /// Reads by id waiting to be answered together.
     buyers: coalesce::Reads<Buyer>,
     skus: coalesce::Reads<SkuView>,
+    product_skus: coalesce::Reads<SkuView>,
     sellers: coalesce::Reads<Seller>,
     products: coalesce::Reads<ProductSummary>,
 }
@@ -136,6 +137,7 @@ impl PostgresCommerce {
             checkouts: group::queue(),
             buyers: coalesce::reads("buyers"),
             skus: coalesce::reads("sku_views"),
+            product_skus: coalesce::reads("product_skus"),
             sellers: coalesce::reads("sellers"),
             products: coalesce::reads("products"),
         }
@@ -525,8 +527,15 @@ impl CommerceStore for PostgresCommerce {
         products: &[bazaar_domain::catalog::ProductId],
     ) -> Result<Vec<SkuView>, CommerceError> {
         let ids: Vec<Uuid> = products.iter().map(|p| p.as_uuid()).collect();
-        self.run("product_skus", move |conn| tx::product_skus(conn, &ids))
-            .await
+        // Product pages and listings read their SKUs together with the others waiting.
+        self.read_by_ids(
+            &self.product_skus,
+            "product_skus",
+            ids,
+            tx::product_skus,
+            |v| v.product_id.as_uuid(),
+        )
+        .await
     }
 
     async fn orders_for(

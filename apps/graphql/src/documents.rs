@@ -1,0 +1,105 @@
+//! Parsed query documents kept by their text: clients send the same few query texts with
+//! different variables, and parsing a text is a fifth of the server's work on a request that
+//! the read cache does not answer. A kept parse is used as is: the depth limit and validation
+//! still run on it for every request, since they depend on the schema and the variables, not
+//! on the parse alone.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_graphql::parser::types::ExecutableDocument;
+
+/// The most documents kept; when full, one is dropped for each new one.
+pub const DOCUMENTS_KEPT_MAX: usize = 1_024;
+/// The longest query text kept; longer ones are parsed every time.
+pub const DOCUMENT_BYTES_MAX: usize = 16 * 1024;
+
+/// Parsed documents by their query text.
+#[derive(Debug, Default)]
+pub struct ParsedDocuments {
+    kept: Mutex<HashMap<Arc<str>, ExecutableDocument>>,
+}
+
+impl ParsedDocuments {
+    fn kept(&self) -> MutexGuard<'_, HashMap<Arc<str>, ExecutableDocument>> {
+        // A panic while the map was held cannot leave it half-updated: every change is one
+        // insert or remove.
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Gives `request` the parse of its text: the one kept for the same text, or a new one,
+    /// kept if the text parses and is short enough. A text that does not parse is left to the
+    /// execution, which reports the syntax error.
+    pub fn prepare(&self, request: &mut async_graphql::Request) {
+        let found = self.kept().get(request.query.as_str()).cloned();
+        if let Some(document) = found {
+            request.set_parsed_query(document);
+            return;
+        }
+        if request.query.len() > DOCUMENT_BYTES_MAX {
+            return;
+        }
+        let Ok(document) = request.parsed_query() else {
+            return;
+        };
+        let document = document.clone();
+        let mut kept = self.kept();
+        if kept.len() >= DOCUMENTS_KEPT_MAX
+            && let Some(evicted) = kept.keys().next().cloned()
+        {
+            kept.remove(&evicted);
+        }
+        kept.insert(Arc::from(request.query.as_str()), document);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> async_graphql::Request {
+        async_graphql::Request::new(text)
+    }
+
+    impl ParsedDocuments {
+        fn len(&self) -> usize {
+            self.kept().len()
+        }
+    }
+
+    #[test]
+    fn a_text_is_parsed_once_and_its_parse_given_to_later_requests() {
+        let documents = ParsedDocuments::default();
+        let text = "query P($id: ID!) { product(id: $id) { title } }";
+        let mut first = request(text);
+        documents.prepare(&mut first);
+        assert_eq!(documents.len(), 1);
+        let mut second = request(text);
+        documents.prepare(&mut second);
+        assert_eq!(documents.len(), 1);
+        let (Ok(a), Ok(b)) = (first.parsed_query(), second.parsed_query()) else {
+            panic!("both requests carry a parse");
+        };
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    #[test]
+    fn texts_that_do_not_parse_or_are_too_long_are_not_kept() {
+        let documents = ParsedDocuments::default();
+        documents.prepare(&mut request("{ product(id: "));
+        let long = format!("{{ __typename {} }}", " ".repeat(DOCUMENT_BYTES_MAX));
+        documents.prepare(&mut request(&long));
+        assert_eq!(documents.len(), 0);
+    }
+
+    #[test]
+    fn the_kept_documents_stay_within_their_bound() {
+        let documents = ParsedDocuments::default();
+        for n in 0..DOCUMENTS_KEPT_MAX + 10 {
+            documents.prepare(&mut request(&format!("{{ a{n}: __typename }}")));
+        }
+        assert_eq!(documents.len(), DOCUMENTS_KEPT_MAX);
+    }
+}
