@@ -7,7 +7,6 @@ dofile("scripts/bench/errors.lua")
 expect = '"title"'
 local path = os.getenv("BAZAAR_BENCH_IDS")
 local spread = tonumber(os.getenv("BAZAAR_BENCH_SPREAD") or "0")
-local inline = os.getenv("BAZAAR_BENCH_INLINE") == "1"
 local fields = 'id title price { amount currency } seller { name } rating reviewCount skus { id available price { amount currency } }'
 local ids = {}
 
@@ -21,11 +20,9 @@ end
 
 function request()
   local id = ids[math.random(#ids)]
-  local body
-  if inline then
-    body = string.format('{"query":"{ product(id: \\"%s\\", currency: \\"EUR\\") { %s } }"}', id, fields)
-  else
-    body = string.format('{"query":"query Product($id: ID!) { product(id: $id, currency: \\"EUR\\") { %s } }","variables":{"id":"%s"}}', fields, id)
-  end
+  local body = graphql_body(
+    'query Product($id: ID!) { product(id: $id, currency: \\"EUR\\") { ' .. fields .. ' } }',
+    string.format('{"id":"%s"}', id),
+    string.format('{ product(id: \\"%s\\", currency: \\"EUR\\") { %s } }', id, fields))
   return wrk.format("POST", "/graphql", {["Content-Type"] = "application/json"}, body)
 end

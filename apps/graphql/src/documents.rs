@@ -2,15 +2,19 @@
 //! different variables, and parsing a text is a fifth of the server's work on a request that
 //! the read cache does not answer. A kept parse is used as is: the depth limit and validation
 //! still run on it for every request, since they depend on the schema and the variables, not
-//! on the parse alone.
+//! on the parse alone. A text is kept the second time it is seen, so that texts sent once
+//! (arguments written into the text) cost no copy of their parse.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_graphql::parser::types::ExecutableDocument;
 
 /// The most documents kept; when full, one is dropped for each new one.
 pub const DOCUMENTS_KEPT_MAX: usize = 1_024;
+/// The most texts remembered as seen once; when full, they are all forgotten.
+pub const TEXTS_SEEN_MAX: usize = 16_384;
 /// The longest query text kept; longer ones are parsed every time.
 pub const DOCUMENT_BYTES_MAX: usize = 16 * 1024;
 
@@ -18,9 +22,29 @@ pub const DOCUMENT_BYTES_MAX: usize = 16 * 1024;
 #[derive(Debug, Default)]
 pub struct ParsedDocuments {
     kept: Mutex<HashMap<Arc<str>, ExecutableDocument>>,
+    /// Hashes of texts seen once and not kept yet.
+    seen: Mutex<HashSet<u64>>,
+    hasher: RandomState,
 }
 
 impl ParsedDocuments {
+    /// Whether `text` was seen before; remembers it if not.
+    fn seen_before(&self, text: &str) -> bool {
+        let hash = self.hasher.hash_one(text);
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.remove(&hash) {
+            return true;
+        }
+        if seen.len() >= TEXTS_SEEN_MAX {
+            seen.clear();
+        }
+        seen.insert(hash);
+        false
+    }
+
     fn kept(&self) -> MutexGuard<'_, HashMap<Arc<str>, ExecutableDocument>> {
         // A panic while the map was held cannot leave it half-updated: every change is one
         // insert or remove.
@@ -30,15 +54,15 @@ impl ParsedDocuments {
     }
 
     /// Gives `request` the parse of its text: the one kept for the same text, or a new one,
-    /// kept if the text parses and is short enough. A text that does not parse is left to the
-    /// execution, which reports the syntax error.
+    /// kept if the text was seen before, parses and is short enough. A text that does not
+    /// parse is left to the execution, which reports the syntax error.
     pub fn prepare(&self, request: &mut async_graphql::Request) {
         let found = self.kept().get(request.query.as_str()).cloned();
         if let Some(document) = found {
             request.set_parsed_query(document);
             return;
         }
-        if request.query.len() > DOCUMENT_BYTES_MAX {
+        if request.query.len() > DOCUMENT_BYTES_MAX || !self.seen_before(&request.query) {
             return;
         }
         let Ok(document) = request.parsed_query() else {
@@ -70,16 +94,30 @@ mod tests {
     }
 
     #[test]
-    fn a_text_is_parsed_once_and_its_parse_given_to_later_requests() {
+    fn texts_seen_once_are_remembered_within_their_bound() {
+        let documents = ParsedDocuments::default();
+        for n in 0..TEXTS_SEEN_MAX + 10 {
+            documents.prepare(&mut request(&format!("{{ a{n}: __typename }}")));
+        }
+        assert!(documents.seen.lock().map(|seen| seen.len()).unwrap_or(0) <= TEXTS_SEEN_MAX);
+        assert_eq!(documents.len(), 0);
+    }
+
+    #[test]
+    fn a_text_seen_twice_is_kept_and_its_parse_given_to_later_requests() {
         let documents = ParsedDocuments::default();
         let text = "query P($id: ID!) { product(id: $id) { title } }";
-        let mut first = request(text);
-        documents.prepare(&mut first);
-        assert_eq!(documents.len(), 1);
+        // Seen once: parsed for its request, not kept.
+        documents.prepare(&mut request(text));
+        assert_eq!(documents.len(), 0);
+        // Seen twice: kept, and given as it is to the requests after.
         let mut second = request(text);
         documents.prepare(&mut second);
         assert_eq!(documents.len(), 1);
-        let (Ok(a), Ok(b)) = (first.parsed_query(), second.parsed_query()) else {
+        let mut third = request(text);
+        documents.prepare(&mut third);
+        assert_eq!(documents.len(), 1);
+        let (Ok(a), Ok(b)) = (second.parsed_query(), third.parsed_query()) else {
             panic!("both requests carry a parse");
         };
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
@@ -88,9 +126,11 @@ mod tests {
     #[test]
     fn texts_that_do_not_parse_or_are_too_long_are_not_kept() {
         let documents = ParsedDocuments::default();
-        documents.prepare(&mut request("{ product(id: "));
         let long = format!("{{ __typename {} }}", " ".repeat(DOCUMENT_BYTES_MAX));
-        documents.prepare(&mut request(&long));
+        for _ in 0..3 {
+            documents.prepare(&mut request("{ product(id: "));
+            documents.prepare(&mut request(&long));
+        }
         assert_eq!(documents.len(), 0);
     }
 
@@ -98,7 +138,9 @@ mod tests {
     fn the_kept_documents_stay_within_their_bound() {
         let documents = ParsedDocuments::default();
         for n in 0..DOCUMENTS_KEPT_MAX + 10 {
-            documents.prepare(&mut request(&format!("{{ a{n}: __typename }}")));
+            let text = format!("{{ a{n}: __typename }}");
+            documents.prepare(&mut request(&text));
+            documents.prepare(&mut request(&text));
         }
         assert_eq!(documents.len(), DOCUMENTS_KEPT_MAX);
     }
