@@ -34,6 +34,8 @@ async fn the_standard_introspection_query_is_answered() {
         value["extensions"]["cost"]["requested"].as_i64().unwrap() > 0,
         "{value}"
     );
+    // What was resolved: `__schema`, counted as one field whatever it holds.
+    assert_eq!(value["extensions"]["cost"]["actual"], 1, "{value}");
     assert_eq!(
         server
             .code(
