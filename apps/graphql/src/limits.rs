@@ -22,9 +22,8 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult};
 use bazaar_domain::identity::Email;
 use tokio::sync::Semaphore;
 
@@ -505,39 +504,20 @@ pub fn refused(refusal: Refusal) -> async_graphql::Error {
     crate::api::error(refusal.code(), refusal.message())
 }
 
-/// Refuses, before anything runs, a request whose operation selects `signIn` or `signUp` more
-/// than once (under aliases, in fragments or in several operations of one document).
-#[derive(Debug)]
-pub struct OneHashPerRequest;
-
-impl ExtensionFactory for OneHashPerRequest {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OneHashPerRequest)
+/// Refuses, before anything runs, a document whose operations select `signIn` or `signUp`
+/// more than once (under aliases, in fragments or in several operations of one document).
+pub fn one_hash_per_request(document: &ExecutableDocument) -> ServerResult<()> {
+    if hashing_fields(document) > 1 {
+        let mut error = ServerError::new(
+            "a request may sign in or sign up once; send one signIn or signUp per request",
+            None,
+        );
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", "one_sign_in_per_request");
+        error.extensions = Some(extensions);
+        return Err(error);
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for OneHashPerRequest {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if hashing_fields(&document) > 1 {
-            let mut error = ServerError::new(
-                "a request may sign in or sign up once; send one signIn or signUp per request",
-                None,
-            );
-            let mut extensions = ErrorExtensionValues::default();
-            extensions.set("code", "one_sign_in_per_request");
-            error.extensions = Some(extensions);
-            return Err(error);
-        }
-        Ok(document)
-    }
+    Ok(())
 }
 
 /// How many `signIn` and `signUp` fields the document's operations select, fragments

@@ -1,3 +1,6 @@
+//! The request limits (depth and one sign-in per request from `depth.rs` and `limits.rs`,
+//! cost here) in one extension, and the query cost.
+//!
 //! Query cost: the complexity computed before execution (requested) and the number of fields
 //! actually resolved (actual), reported in `extensions.cost` of every response, in the manner
 //! of Shopify's calculated query cost. Requests above the limit are refused before they run,
@@ -9,24 +12,37 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
-use async_graphql::{ErrorExtensionValues, Response, ServerError, ValidationResult, Value, value};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{
+    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    value,
+};
 
-pub struct QueryCost {
-    limit: usize,
+/// The request limits, as the schema's one extension: the depth limit and one sign-in per
+/// request on every parse, the cost limit at validation, and the cost reported on every
+/// response. One extension rather than one per limit, because every extension registered
+/// wraps every field's resolver in its own future.
+pub struct QueryLimits {
+    cost_max: usize,
+    depth_max: usize,
 }
 
-impl QueryCost {
-    pub fn new(limit: usize) -> Self {
-        Self { limit }
+impl QueryLimits {
+    pub fn new(cost_max: usize, depth_max: usize) -> Self {
+        Self {
+            cost_max,
+            depth_max,
+        }
     }
 }
 
-impl ExtensionFactory for QueryCost {
+impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(CostExtension {
-            limit: self.limit,
+            limit: self.cost_max,
+            depth_max: self.depth_max,
             requested: AtomicUsize::new(0),
             depth: AtomicUsize::new(0),
         })
@@ -35,6 +51,7 @@ impl ExtensionFactory for QueryCost {
 
 struct CostExtension {
     limit: usize,
+    depth_max: usize,
     requested: AtomicUsize,
     depth: AtomicUsize,
 }
@@ -56,6 +73,19 @@ impl Extension for CostExtension {
                 "limit": limit,
             }),
         )
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        crate::limits::one_hash_per_request(&document)?;
+        super::depth::check(&document, self.depth_max)?;
+        Ok(document)
     }
 
     async fn validation(

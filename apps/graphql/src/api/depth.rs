@@ -11,34 +11,12 @@
 //! bounds the rest.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult};
 
 /// Introspection lists nested this deep inside one another are refused.
 pub const INTROSPECTION_LISTS_MAX: usize = 3;
-
-pub struct QueryDepth {
-    limit: usize,
-}
-
-impl QueryDepth {
-    pub fn new(limit: usize) -> Self {
-        Self { limit }
-    }
-}
-
-impl ExtensionFactory for QueryDepth {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DepthExtension { limit: self.limit })
-    }
-}
-
-struct DepthExtension {
-    limit: usize,
-}
 
 fn refusal(code: &str, message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
@@ -48,38 +26,30 @@ fn refusal(code: &str, message: String) -> ServerError {
     error
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for DepthExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let shape = measure(&document);
-        if shape.introspection_too_deep {
-            return Err(refusal(
-                "introspection_too_deep",
-                format!(
-                    "the introspection query nests fields, interfaces, possibleTypes or \
-                     inputFields more than {} deep",
-                    INTROSPECTION_LISTS_MAX.saturating_sub(1)
-                ),
-            ));
-        }
-        if shape.depth > self.limit {
-            return Err(refusal(
-                "query_too_deep",
-                format!(
-                    "the query is nested too deep: {} levels, more than the limit of {}",
-                    shape.depth, self.limit
-                ),
-            ));
-        }
-        Ok(document)
+/// Refuses a document nested deeper than `limit` fields, or whose introspection lists nest
+/// too deep; run on every parse, kept or new (see [`super::cost::QueryLimits`]).
+pub fn check(document: &ExecutableDocument, limit: usize) -> ServerResult<()> {
+    let shape = measure(document);
+    if shape.introspection_too_deep {
+        return Err(refusal(
+            "introspection_too_deep",
+            format!(
+                "the introspection query nests fields, interfaces, possibleTypes or \
+                 inputFields more than {} deep",
+                INTROSPECTION_LISTS_MAX.saturating_sub(1)
+            ),
+        ));
     }
+    if shape.depth > limit {
+        return Err(refusal(
+            "query_too_deep",
+            format!(
+                "the query is nested too deep: {} levels, more than the limit of {}",
+                shape.depth, limit
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// What the depth rules need to know of a selection set.

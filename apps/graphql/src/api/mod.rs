@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::state::App;
 
-pub use cost::QueryCost;
+pub use cost::QueryLimits;
 pub(crate) use payout_ops::next_payout_on;
 pub(crate) use payouts::BankDetailsInput;
 pub(crate) use types::instant;
@@ -59,8 +59,8 @@ pub struct Mutation(
 
 pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Builds the schema with its limits and extensions. The depth limit is the `QueryDepth`
-/// extension's rather than async-graphql's, which would refuse the standard introspection
+/// Builds the schema with its limits and its one extension. The depth limit is
+/// `QueryLimits`'s rather than async-graphql's, which would refuse the standard introspection
 /// query.
 pub fn schema(app: Arc<App>, auth_limits: Arc<crate::limits::AuthLimits>) -> ApiSchema {
     let depth = app.config.query_depth_max;
@@ -70,9 +70,7 @@ pub fn schema(app: Arc<App>, auth_limits: Arc<crate::limits::AuthLimits>) -> Api
         .data(auth_limits)
         .limit_recursive_depth(32)
         .limit_directives(8)
-        .extension(depth::QueryDepth::new(depth))
-        .extension(QueryCost::new(cost_max))
-        .extension(crate::limits::OneHashPerRequest)
+        .extension(QueryLimits::new(cost_max, depth))
         .finish()
 }
 
