@@ -3,13 +3,14 @@
 //! the read cache does not answer. A kept parse is used as is: the depth limit and validation
 //! still run on it for every request, since they depend on the schema and the variables, not
 //! on the parse alone. A text is kept the second time it is seen, so that texts sent once
-//! (arguments written into the text) cost no copy of their parse.
+//! (arguments written into the text) cost no copy of their parse, and only if it holds
+//! nothing but queries (see [`only_queries`]).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 
 /// The most documents kept; when full, one is dropped for each new one.
 pub const DOCUMENTS_KEPT_MAX: usize = 1_024;
@@ -54,8 +55,8 @@ impl ParsedDocuments {
     }
 
     /// Gives `request` the parse of its text: the one kept for the same text, or a new one,
-    /// kept if the text was seen before, parses and is short enough. A text that does not
-    /// parse is left to the execution, which reports the syntax error.
+    /// kept if the text was seen before, parses, is short enough and holds only queries. A
+    /// text that does not parse is left to the execution, which reports the syntax error.
     pub fn prepare(&self, request: &mut async_graphql::Request) {
         let found = self.kept().get(request.query.as_str()).cloned();
         if let Some(document) = found {
@@ -68,6 +69,9 @@ impl ParsedDocuments {
         let Ok(document) = request.parsed_query() else {
             return;
         };
+        if !only_queries(document) {
+            return;
+        }
         let document = document.clone();
         let mut kept = self.kept();
         if kept.len() >= DOCUMENTS_KEPT_MAX
@@ -77,6 +81,16 @@ impl ParsedDocuments {
         }
         kept.insert(Arc::from(request.query.as_str()), document);
     }
+}
+
+/// Whether every operation of `document` is a query. Mutation texts are never kept: a client
+/// may write a password, a card number or a bank account into one, and no such text should
+/// outlive its request.
+fn only_queries(document: &ExecutableDocument) -> bool {
+    document
+        .operations
+        .iter()
+        .all(|(_, operation)| operation.node.ty == OperationType::Query)
 }
 
 #[cfg(test)]
@@ -121,6 +135,26 @@ mod tests {
             panic!("both requests carry a parse");
         };
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    #[test]
+    fn mutations_are_never_kept() {
+        let documents = ParsedDocuments::default();
+        let texts = [
+            r#"mutation { signIn(email: "a@b.c", password: "secret") { token } }"#,
+            r#"query Q { __typename } mutation M { signIn(email: "a@b.c", password: "x") { token } }"#,
+        ];
+        for text in texts {
+            for _ in 0..3 {
+                let mut request = request(text);
+                documents.prepare(&mut request);
+                assert!(
+                    request.parsed_query().is_ok(),
+                    "{text} is parsed for its request"
+                );
+            }
+        }
+        assert_eq!(documents.len(), 0);
     }
 
     #[test]
