@@ -4,13 +4,15 @@
 //! still run on it for every request, since they depend on the schema and the variables, not
 //! on the parse alone. A text is kept the second time it is seen, so that texts sent once
 //! (arguments written into the text) cost no copy of their parse, and only if it holds
-//! nothing but queries (see [`only_queries`]).
+//! nothing but queries or has every number and string in variables (see [`no_literals`]).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::Value as ConstValue;
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql_value::Value;
 
 /// The most documents kept; when full, one is dropped for each new one.
 pub const DOCUMENTS_KEPT_MAX: usize = 1_024;
@@ -55,8 +57,9 @@ impl ParsedDocuments {
     }
 
     /// Gives `request` the parse of its text: the one kept for the same text, or a new one,
-    /// kept if the text was seen before, parses, is short enough and holds only queries. A
-    /// text that does not parse is left to the execution, which reports the syntax error.
+    /// kept if the text was seen before, parses, is short enough, and holds only queries or
+    /// no number or string written into it. A text that does not parse is left to the
+    /// execution, which reports the syntax error.
     pub fn prepare(&self, request: &mut async_graphql::Request) {
         let found = self.kept().get(request.query.as_str()).cloned();
         if let Some(document) = found {
@@ -69,7 +72,7 @@ impl ParsedDocuments {
         let Ok(document) = request.parsed_query() else {
             return;
         };
-        if !only_queries(document) {
+        if !only_queries(document) && !no_literals(document) {
             return;
         }
         let document = document.clone();
@@ -83,14 +86,86 @@ impl ParsedDocuments {
     }
 }
 
-/// Whether every operation of `document` is a query. Mutation texts are never kept: a client
-/// may write a password, a card number or a bank account into one, and no such text should
-/// outlive its request.
+/// Whether every operation of `document` is a query.
 fn only_queries(document: &ExecutableDocument) -> bool {
     document
         .operations
         .iter()
         .all(|(_, operation)| operation.node.ty == OperationType::Query)
+}
+
+/// Whether no argument or variable default of `document` is a number or string written into
+/// the text: every such value comes in variables. Only such mutation texts are kept, since a
+/// client may write a password, a card number or a bank account into one, and no such text
+/// should outlive its request.
+fn no_literals(document: &ExecutableDocument) -> bool {
+    let defaults = document.operations.iter().all(|(_, operation)| {
+        operation
+            .node
+            .variable_definitions
+            .iter()
+            .all(|definition| {
+                definition
+                    .node
+                    .default_value
+                    .as_ref()
+                    .is_none_or(|value| !const_literal(&value.node))
+            })
+    });
+    let mut sets: Vec<&SelectionSet> = document
+        .operations
+        .iter()
+        .map(|(_, operation)| &operation.node.selection_set.node)
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|f| &f.node.selection_set.node),
+        )
+        .collect();
+    let mut clean = defaults;
+    while clean && let Some(set) = sets.pop() {
+        for item in &set.items {
+            let (directives, selection_set) = match &item.node {
+                Selection::Field(field) => {
+                    clean &= field.node.arguments.iter().all(|(_, v)| !literal(&v.node));
+                    (&field.node.directives, &field.node.selection_set.node)
+                }
+                Selection::InlineFragment(fragment) => {
+                    (&fragment.node.directives, &fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(spread) => (&spread.node.directives, &EMPTY),
+            };
+            clean &= directives
+                .iter()
+                .all(|d| d.node.arguments.iter().all(|(_, v)| !literal(&v.node)));
+            sets.push(selection_set);
+        }
+    }
+    clean
+}
+
+static EMPTY: SelectionSet = SelectionSet { items: Vec::new() };
+
+/// Whether an argument's value holds a number or a string (variables, enums, booleans and
+/// null do not).
+fn literal(value: &Value) -> bool {
+    match value {
+        Value::Number(_) | Value::String(_) | Value::Binary(_) => true,
+        Value::Variable(_) | Value::Null | Value::Boolean(_) | Value::Enum(_) => false,
+        Value::List(items) => items.iter().any(literal),
+        Value::Object(fields) => fields.values().any(literal),
+    }
+}
+
+/// [`literal`] for a constant (a variable's default).
+fn const_literal(value: &ConstValue) -> bool {
+    match value {
+        ConstValue::Number(_) | ConstValue::String(_) | ConstValue::Binary(_) => true,
+        ConstValue::Null | ConstValue::Boolean(_) | ConstValue::Enum(_) => false,
+        ConstValue::List(items) => items.iter().any(const_literal),
+        ConstValue::Object(fields) => fields.values().any(const_literal),
+    }
 }
 
 #[cfg(test)]
@@ -138,11 +213,17 @@ mod tests {
     }
 
     #[test]
-    fn mutations_are_never_kept() {
+    fn mutations_with_values_written_into_them_are_never_kept() {
         let documents = ParsedDocuments::default();
         let texts = [
             r#"mutation { signIn(email: "a@b.c", password: "secret") { token } }"#,
             r#"query Q { __typename } mutation M { signIn(email: "a@b.c", password: "x") { token } }"#,
+            r#"mutation ($e: String!) { signIn(email: $e, password: "x") { token } }"#,
+            r#"mutation ($p: String = "x") { signIn(email: "", password: $p) { token } }"#,
+            r#"mutation ($p: String = "secret") { signIn(email: $e, password: $p) { token } }"#,
+            r#"mutation { payout(input: {amounts: [{minor: 12}]}) { id } }"#,
+            r#"mutation { ...F } fragment F on Mutation { signIn(email: $e, password: "x") { token } }"#,
+            r#"mutation { signIn(email: $e, password: $p) @skip(if: $s) { token @include(if: "x") } }"#,
         ];
         for text in texts {
             for _ in 0..3 {
@@ -155,6 +236,14 @@ mod tests {
             }
         }
         assert_eq!(documents.len(), 0);
+        // Every value in variables (enums, booleans and null may be written in): kept.
+        let clean = r#"mutation ($e: String!, $p: String!, $s: Boolean = false) {
+            signIn(email: $e, password: $p) @skip(if: $s) { token kind(x: NONE, y: null) }
+        }"#;
+        for _ in 0..2 {
+            documents.prepare(&mut request(clean));
+        }
+        assert_eq!(documents.len(), 1);
     }
 
     #[test]
