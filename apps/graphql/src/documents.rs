@@ -14,6 +14,8 @@ use async_graphql::Value as ConstValue;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql_value::Value;
 
+use crate::read_cache::lock;
+
 /// The most documents kept; when full, one is dropped for each new one.
 pub const DOCUMENTS_KEPT_MAX: usize = 1_024;
 /// The most texts remembered as seen once; when full, they are all forgotten.
@@ -34,10 +36,7 @@ impl ParsedDocuments {
     /// Whether `text` was seen before; remembers it if not.
     fn seen_before(&self, text: &str) -> bool {
         let hash = self.hasher.hash_one(text);
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = lock(&self.seen);
         if seen.remove(&hash) {
             return true;
         }
@@ -49,11 +48,7 @@ impl ParsedDocuments {
     }
 
     fn kept(&self) -> MutexGuard<'_, HashMap<Arc<str>, ExecutableDocument>> {
-        // A panic while the map was held cannot leave it half-updated: every change is one
-        // insert or remove.
-        self.kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.kept)
     }
 
     /// Gives `request` the parse of its text: the one kept for the same text, or a new one,

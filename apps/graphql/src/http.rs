@@ -230,7 +230,6 @@ async fn run(
         crate::limits::client_address(request, app.config.auth.client_ip_header.as_deref());
     let auth = Arc::new(crate::limits::AuthRequest::new(client));
     let products_read = Arc::new(read_cache::ProductsRead::default());
-    let mut graphql_request = graphql_request;
     if slot.is_none() {
         parse(&mut graphql_request);
     }

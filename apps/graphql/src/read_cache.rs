@@ -69,7 +69,9 @@ pub const FEED_OVERLAP: Duration = Duration::from_secs(5);
 /// answer is dropped.
 pub const FEED_ENTRIES_MAX: u32 = 20_000;
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks a mutex whose every change is one insert or remove, so a panic while it was held
+/// cannot have left it half-updated.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
