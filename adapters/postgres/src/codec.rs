@@ -338,7 +338,7 @@ pub(crate) fn request_to_json(request: &TransferRequest) -> Value {
     object
 }
 
-fn request_from_json(value: &Value) -> Result<TransferRequest, StoreError> {
+pub(crate) fn request_from_json(value: &Value) -> Result<TransferRequest, StoreError> {
     let fields = value
         .as_object()
         .ok_or_else(|| corrupt("request is not an object"))?;

@@ -92,6 +92,14 @@ pub struct LedgerConfig {
     /// The most expired reservations one `expire_due` releases.
     pub expire_max: i64,
     pub retry: RetryPolicy,
+    /// Commit groups of submissions as one journal row each while this engine owns the
+    /// ledger, the tables written behind them (see `docs/ledger.md`). For one posting process
+    /// per database: two engines that both post take the ledger from each other on every
+    /// group, each through the tables.
+    pub journal: bool,
+    /// With `journal` on: the most transfers the engine keeps in memory while the tables lag
+    /// behind its journal; past it, the engine applies the journal itself before writing more.
+    pub journal_memory_max: usize,
 }
 
 impl LedgerConfig {
@@ -104,6 +112,8 @@ impl LedgerConfig {
             queue_max: 16_384,
             expire_max: 10_000,
             retry: RetryPolicy::default(),
+            journal: false,
+            journal_memory_max: 4_000_000,
         }
     }
 }
@@ -222,12 +232,31 @@ impl PostgresLedger {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| sql::ping(conn).map_err(sql::TxError::Db))
+        self.query(|conn| sql::ping(conn).map_err(sql::TxError::Db))
             .await
             .map(|_| ())
     }
 
+    /// Waits until the ledger's tables hold every group the journal had when it was called
+    /// (applying what is left itself): what a read does before it reads.
+    pub async fn caught_up(&self) -> Result<(), StoreError> {
+        self.read(|_| Ok(())).await
+    }
+
+    /// Runs a read on a pooled connection once the tables have caught up with the journal,
+    /// so it sees every write acknowledged before it began.
     async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut PgConnection) -> Result<T, sql::TxError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.query(move |conn| {
+            sql::journal::catch_up(conn)?;
+            work(conn)
+        })
+        .await
+    }
+
+    async fn query<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut PgConnection) -> Result<T, sql::TxError> + Send + 'static,
     ) -> Result<T, StoreError> {

@@ -94,7 +94,9 @@ fn crash_child() {
     let run: u128 = std::env::var("BAZAAR_CRASH_RUN").unwrap().parse().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
-        let ledger = PostgresLedger::connect(LedgerConfig::new(url), Arc::new(SystemClock))
+        let mut config = LedgerConfig::new(url);
+        config.journal = std::env::var_os("BAZAAR_CRASH_JOURNAL").is_some();
+        let ledger = PostgresLedger::connect(config, Arc::new(SystemClock))
             .await
             .unwrap();
         let (lines, printed) = std::sync::mpsc::channel::<String>();
@@ -188,8 +190,12 @@ fn open_accounts(url: &str) {
 
 /// Runs the child until it has acknowledged `acks_min` batches (or 20 s pass), kills it with
 /// SIGKILL, and returns the ids of acknowledged and rejected batches.
-fn run_and_kill(url: &str, run: u128, acks_min: usize) -> (Vec<Uuid>, Vec<Uuid>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+fn run_and_kill(url: &str, run: u128, acks_min: usize, journal: bool) -> (Vec<Uuid>, Vec<Uuid>) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if journal {
+        command.env("BAZAAR_CRASH_JOURNAL", "1");
+    }
+    let mut child = command
         .args([
             "--exact",
             "crash_child",
@@ -252,6 +258,23 @@ fn run_and_kill(url: &str, run: u128, acks_min: usize) -> (Vec<Uuid>, Vec<Uuid>)
     (acked, rejected)
 }
 
+#[derive(QueryableByName)]
+struct JournalHead {
+    #[diesel(sql_type = BigInt)]
+    journal_seq: i64,
+}
+
+/// Applies what the killed child left in the journal, as a restarted ledger's first read does.
+fn apply_journal(url: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let ledger = PostgresLedger::connect(LedgerConfig::new(url), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        ledger.caught_up().await.unwrap();
+    });
+}
+
 fn check(conn: &mut PgConnection, acked: &[Uuid], rejected: &[Uuid]) {
     let stored: Vec<IdRow> = sql_query("SELECT id FROM ledger_transfers")
         .load(conn)
@@ -299,15 +322,34 @@ fn check(conn: &mut PgConnection, acked: &[Uuid], rejected: &[Uuid]) {
 
 #[test]
 fn sigkill_mid_run_loses_no_acknowledged_transfer() {
+    sigkill_three_times(false);
+}
+
+/// The same with the journal engine: what it acknowledged is in its journal, and the tables
+/// hold it once a restarted ledger has applied the journal (as every read does first).
+#[test]
+fn sigkill_mid_run_loses_no_acknowledged_journal_row() {
+    sigkill_three_times(true);
+}
+
+fn sigkill_three_times(journal: bool) {
     let db = TestDatabase::new().unwrap();
     open_accounts(db.url());
     let mut conn = db.connect().unwrap();
     let mut all_acked = Vec::new();
     let mut outcomes = BTreeMap::new();
     for run in 1..=3 {
-        let (acked, rejected) = run_and_kill(db.url(), run, 200);
+        let (acked, rejected) = run_and_kill(db.url(), run, 200, journal);
         outcomes.insert(run, (acked.len() / 2, rejected.len() / 2));
         all_acked.extend(acked);
+        if journal {
+            // The child wrote its sales to the journal, not to the tables.
+            let head: Vec<JournalHead> = sql_query("SELECT journal_seq FROM ledger_clock")
+                .load(&mut conn)
+                .unwrap();
+            assert!(head.iter().all(|row| row.journal_seq > 0), "no journal row");
+            apply_journal(db.url());
+        }
         check(&mut conn, &all_acked, &rejected);
     }
     println!("acknowledged and rejected batches per run: {outcomes:?}");

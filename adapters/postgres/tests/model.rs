@@ -309,24 +309,35 @@ fn fast_database() -> TestDatabase {
     db
 }
 
-async fn connect(db: &TestDatabase, clock: Arc<ManualClock>) -> PostgresLedger {
-    PostgresLedger::connect(LedgerConfig::new(db.url()), clock)
-        .await
-        .unwrap()
+/// The durable store, writing its tables directly or, with `journal`, committing groups to
+/// its journal and applying them behind.
+async fn connect(db: &TestDatabase, clock: Arc<ManualClock>, journal: bool) -> PostgresLedger {
+    let mut config = LedgerConfig::new(db.url());
+    config.journal = journal;
+    PostgresLedger::connect(config, clock).await.unwrap()
 }
 
 /// Two halves of the model test, each with its own database and its own random sequences, so
 /// that together they use both cores.
 #[test]
 fn durable_store_matches_the_reference_engine() {
-    if let Err(failure) = compare_random_sequences() {
+    if let Err(failure) = compare_random_sequences(false, 1_000) {
         panic!("{failure}");
     }
 }
 
 #[test]
 fn durable_store_matches_the_reference_engine_again() {
-    if let Err(failure) = compare_random_sequences() {
+    if let Err(failure) = compare_random_sequences(false, 1_000) {
+        panic!("{failure}");
+    }
+}
+
+/// The same comparison with the journal engine: every read applies the journal first, so
+/// each answer and each read must match the reference as they do above.
+#[test]
+fn journal_engine_matches_the_reference_engine() {
+    if let Err(failure) = compare_random_sequences(true, 300) {
         panic!("{failure}");
     }
 }
@@ -334,16 +345,16 @@ fn durable_store_matches_the_reference_engine_again() {
 /// Runs sequences one after another against one database. Each sequence starts its clock far
 /// past everything before it and its ids in a namespace of its own, so that it meets an
 /// empty ledger as far as it can tell, and timestamps agree with the reference exactly.
-fn compare_random_sequences() -> Result<(), String> {
+fn compare_random_sequences(journal: bool, default_cases: u32) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = fast_database();
     let clock = Arc::new(ManualClock::new(Timestamp::from_micros(
         1_800_000_000_000_000,
     )));
-    let pg = runtime.block_on(connect(&db, clock.clone()));
+    let pg = runtime.block_on(connect(&db, clock.clone(), journal));
     let sequence_number = std::sync::atomic::AtomicU64::new(0);
     let mut runner = TestRunner::new(Config {
-        cases: cases(1_000),
+        cases: cases(default_cases),
         failure_persistence: None,
         ..Config::default()
     });
@@ -390,6 +401,17 @@ fn compare_random_sequences() -> Result<(), String> {
 /// and the shared account must hold the sum of what every reference credited it.
 #[test]
 fn concurrent_submitters_match_the_reference_engine() {
+    concurrent_submitters(false);
+}
+
+/// The same with the journal engine, whose account openings go through the tables between
+/// journal rows.
+#[test]
+fn journal_engine_concurrent_submitters_match_the_reference_engine() {
+    concurrent_submitters(true);
+}
+
+fn concurrent_submitters(journal: bool) {
     const SUBMITTERS: u128 = 16;
     const SALES: u128 = 150;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -401,7 +423,7 @@ fn concurrent_submitters_match_the_reference_engine() {
     let clock = Arc::new(ManualClock::new(Timestamp::from_micros(
         1_800_000_000_000_000,
     )));
-    let pg = runtime.block_on(connect(&db, clock.clone()));
+    let pg = runtime.block_on(connect(&db, clock.clone(), journal));
     let hot = AccountId::from_u128(0xF00D);
     let account = |id: AccountId, constraint| NewAccount {
         id,

@@ -2,7 +2,7 @@
 //! summary line.
 //!
 //! `cargo run --release -p bench -- ledger [--seconds 20] [--submitters 1,8,64,256]
-//!     [--batch-max 1024] [--batch-wait-us 0] [--skip-naive]`
+//!     [--batch-max 1024] [--batch-wait-us 0] [--skip-naive] [--tables]`
 //!
 //! The ledger benchmark recreates the database `BAZAAR_BENCH_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/bazaar_bench`), opens 100,000 seller accounts, 50,000
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
         }
         _ => Err(
             "usage: bench ledger [--seconds N] [--submitters 1,8,64,256] [--batch-max N] \
-                  [--batch-wait-us N] [--skip-naive]\n       \
+                  [--batch-wait-us N] [--skip-naive] [--tables]\n       \
              bench events [--events N] [--rate R] [--seconds S] [--relay-batch N] [--db-pool N]\n       \
              bench payouts [--sellers N] [--db-pool N]\n       \
              bench reconcile [--entries N]\n       \

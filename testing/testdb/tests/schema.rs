@@ -120,6 +120,8 @@ fn diesel_schema(conn: &mut PgConnection) -> Vec<(String, Vec<ColumnDef>)> {
         ledger_reversals,
         ledger_failures,
         ledger_clock,
+        ledger_journal,
+        ledger_applied,
         sellers,
         commission_rates,
         buyers,

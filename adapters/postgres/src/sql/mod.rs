@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::codec::{self, ACCOUNT_COLUMNS, AccountRow, FailureRow, TRANSFER_SELECT, TransferRow};
 
 mod history;
+pub(crate) mod journal;
 
 pub(crate) use history::{account_ids, balance_at, history, ping};
 
@@ -58,8 +59,10 @@ impl From<bazaar_ledger::StoreError> for TxError {
     }
 }
 
-/// Creates the clock row if it is missing. Run once at start, outside any DDL.
+/// Creates the clock row and the journal's applied mark if they are missing. Run once at
+/// start, outside any DDL.
 pub(crate) fn ensure_clock(conn: &mut PgConnection) -> QueryResult<()> {
+    journal::ensure_applied(conn)?;
     diesel::insert_into(ledger_clock::table)
         .values((
             ledger_clock::id.eq(true),
@@ -71,24 +74,12 @@ pub(crate) fn ensure_clock(conn: &mut PgConnection) -> QueryResult<()> {
         .map(|_| ())
 }
 
-fn lock_clock(conn: &mut PgConnection) -> Result<Timestamp, TxError> {
-    let last: Option<i64> = ledger_clock::table
-        .filter(ledger_clock::id)
-        .select(ledger_clock::last_ts)
-        .for_update()
-        .first(conn)
-        .optional()?;
-    let last = last.ok_or_else(|| {
-        TxError::Corrupt(bazaar_ledger::StoreError::Internal(
-            "ledger clock row missing".to_owned(),
-        ))
-    })?;
-    Ok(Timestamp::from_micros(last))
-}
-
-fn save_clock(conn: &mut PgConnection, last: Timestamp) -> QueryResult<()> {
+fn save_clock(conn: &mut PgConnection, last: Timestamp, writer: Uuid) -> QueryResult<()> {
     diesel::update(ledger_clock::table.filter(ledger_clock::id))
-        .set(ledger_clock::last_ts.eq(last.as_micros()))
+        .set((
+            ledger_clock::last_ts.eq(last.as_micros()),
+            ledger_clock::writer.eq(writer),
+        ))
         .execute(conn)
         .map(|_| ())
 }
@@ -185,7 +176,33 @@ struct Touched {
     expires: bool,
 }
 
-fn touched(work: &[Work]) -> Touched {
+/// What a request names besides its own id: the two accounts it moves money between, or the
+/// transfer it posts, voids or reverses.
+pub(crate) enum Refers {
+    Accounts(bazaar_ledger::AccountId, bazaar_ledger::AccountId),
+    Transfer(TransferId),
+}
+
+pub(crate) fn refers_to(request: &TransferRequest) -> Refers {
+    match request.kind {
+        RequestKind::Direct {
+            debit_account_id,
+            credit_account_id,
+            ..
+        }
+        | RequestKind::Pending {
+            debit_account_id,
+            credit_account_id,
+            ..
+        } => Refers::Accounts(debit_account_id, credit_account_id),
+        RequestKind::PostPending { pending_id, .. } | RequestKind::VoidPending { pending_id } => {
+            Refers::Transfer(pending_id)
+        }
+        RequestKind::Reverse { original_id, .. } => Refers::Transfer(original_id),
+    }
+}
+
+fn touched<'a>(work: impl Iterator<Item = &'a Work>) -> Touched {
     let mut leg_ids = BTreeSet::new();
     let mut referenced = BTreeSet::new();
     let mut account_ids = BTreeSet::new();
@@ -195,26 +212,13 @@ fn touched(work: &[Work]) -> Touched {
             Work::Submit(batch) => {
                 for request in batch {
                     leg_ids.insert(request.id.as_uuid());
-                    match request.kind {
-                        RequestKind::Direct {
-                            debit_account_id,
-                            credit_account_id,
-                            ..
+                    match refers_to(request) {
+                        Refers::Accounts(debit, credit) => {
+                            account_ids.insert(debit.as_uuid());
+                            account_ids.insert(credit.as_uuid());
                         }
-                        | RequestKind::Pending {
-                            debit_account_id,
-                            credit_account_id,
-                            ..
-                        } => {
-                            account_ids.insert(debit_account_id.as_uuid());
-                            account_ids.insert(credit_account_id.as_uuid());
-                        }
-                        RequestKind::PostPending { pending_id, .. }
-                        | RequestKind::VoidPending { pending_id } => {
-                            referenced.insert(pending_id.as_uuid());
-                        }
-                        RequestKind::Reverse { original_id, .. } => {
-                            referenced.insert(original_id.as_uuid());
+                        Refers::Transfer(id) => {
+                            referenced.insert(id.as_uuid());
                         }
                     }
                 }
@@ -233,34 +237,107 @@ fn touched(work: &[Work]) -> Touched {
     }
 }
 
-/// Applies a group of work in one transaction: loads what it touches, runs the ledger's
-/// rules on it in order, and writes every effect with one statement per table. Returns one
-/// answer per piece of work, in order.
+/// What a group committed through the tables leaves behind.
+pub(crate) struct Committed {
+    pub(crate) answers: Vec<Answer>,
+    /// The journal's head, every row of it now applied.
+    pub(crate) journal_seq: i64,
+    /// The clock after the group.
+    pub(crate) last: Timestamp,
+}
+
+/// Applies a group of work in one transaction, writing the ledger's tables directly: locks
+/// the clock row, applies whatever the journal still holds, runs the rules, and names
+/// `writer` as the ledger's last writer, which fences every other engine's journal.
 pub(crate) fn commit_group(
     conn: &mut PgConnection,
     work: &[Work],
     now: Timestamp,
     expire_limit: i64,
-) -> Result<Vec<Answer>, TxError> {
-    let mut state = LedgerState::default();
+    writer: Uuid,
+) -> Result<Committed, TxError> {
     // The clock row first: every writer takes it before any account, in that order.
-    let last = lock_clock(conn)?;
-    state.observe_timestamp(last);
+    let clock = journal::lock_clock(conn)?;
+    if clock.applied_seq < clock.journal_seq {
+        journal::materialise_to(conn, clock.journal_seq)?;
+    }
+    let last = Timestamp::from_micros(clock.last_ts);
+    let (answers, state) = apply_group(conn, last, work, now, expire_limit)?;
+    if state.last_timestamp() != last || clock.writer != Some(writer) {
+        save_clock(conn, state.last_timestamp(), writer)?;
+    }
+    Ok(Committed {
+        answers,
+        journal_seq: clock.journal_seq,
+        last: state.last_timestamp(),
+    })
+}
+
+/// Work run at one instant from one clock: a group as it was committed.
+pub(crate) struct Segment<'a> {
+    /// The clock before the work.
+    pub(crate) last: Timestamp,
+    pub(crate) now: Timestamp,
+    pub(crate) work: &'a [Work],
+}
+
+/// Runs a group of work on the rows it touches, from the clock `last`, and writes every
+/// effect with one statement per table. Returns one answer per piece of work, in order, and
+/// the state the rules ran on. Touches no clock row: the caller holds the lock that orders
+/// it (the clock's, or the applied mark's when replaying the journal).
+fn apply_group(
+    conn: &mut PgConnection,
+    last: Timestamp,
+    work: &[Work],
+    now: Timestamp,
+    expire_limit: i64,
+) -> Result<(Vec<Answer>, LedgerState), TxError> {
+    let (mut answers, state) = apply_segments(conn, &[Segment { last, now, work }], expire_limit)?;
+    Ok((answers.pop().unwrap_or_default(), state))
+}
+
+/// Runs several groups, one after another, as [`apply_group`] runs one: the rows they touch
+/// are read once and every effect is written with one statement per table. Each segment must
+/// start from the clock the one before it left (as journal rows do); returns each segment's
+/// answers.
+// size: reading what the work touches, running it and writing its effects read best in one piece
+pub(crate) fn apply_segments(
+    conn: &mut PgConnection,
+    segments: &[Segment<'_>],
+    expire_limit: i64,
+) -> Result<(Vec<Vec<Answer>>, LedgerState), TxError> {
+    let mut state = LedgerState::default();
+    let Some(first) = segments.first() else {
+        return Ok((Vec::new(), state));
+    };
+    state.observe_timestamp(first.last);
 
     let Touched {
         leg_ids,
         referenced,
         mut account_ids,
         expires,
-    } = touched(work);
+    } = touched(segments.iter().flat_map(|segment| segment.work));
     let lookups = uuids(leg_ids.union(&referenced).copied());
     let mut loaded = load_transfers(conn, &lookups)?;
     if expires {
         // Every piece of work before the expiry may move the clock on by one microsecond.
-        let steps = i64::try_from(work.len()).unwrap_or(i64::MAX);
-        let horizon =
-            Timestamp::from_micros(now.as_micros().max(last.as_micros().saturating_add(steps)));
-        loaded.extend(load_due_pendings(conn, horizon, expire_limit)?);
+        let horizon = segments
+            .iter()
+            .map(|segment| {
+                let steps = i64::try_from(segment.work.len()).unwrap_or(i64::MAX);
+                segment
+                    .now
+                    .as_micros()
+                    .max(segment.last.as_micros().saturating_add(steps))
+            })
+            .max()
+            .unwrap_or(i64::MIN);
+        loaded.extend(load_due_pendings(
+            conn,
+            Timestamp::from_micros(horizon),
+            expire_limit,
+        )?);
     }
     for (transfer, pending, reversed) in loaded {
         account_ids.insert(transfer.debit_account_id.as_uuid());
@@ -273,44 +350,58 @@ pub(crate) fn commit_group(
     }
     let mut opened: Vec<Account> = Vec::new();
 
-    let mut answers = Vec::with_capacity(work.len());
-    let mut effects = Vec::with_capacity(work.len());
-    for piece in work {
-        match piece {
-            Work::Submit(batch) => {
-                let (result, effect) = state.submit(batch, now);
-                answers.push(Answer::Submitted(result));
-                effects.push(effect);
-            }
-            Work::CreateAccounts(accounts) => {
-                let mut results = Vec::with_capacity(accounts.len());
-                for new in accounts {
-                    let known = state.account(new.id).is_some();
-                    let result = state.create_account(new.clone(), now);
-                    if let (Ok(account), false) = (&result, known) {
-                        opened.push(account.clone());
-                    }
-                    results.push(result);
+    let mut answers = Vec::with_capacity(segments.len());
+    let mut effects = Vec::new();
+    let mut failed_at: Vec<i64> = Vec::new();
+    for segment in segments {
+        if state.last_timestamp() != segment.last {
+            return Err(TxError::Corrupt(bazaar_ledger::StoreError::Internal(
+                format!(
+                    "a ledger group starts from the clock {} but the one before it left {}",
+                    segment.last.as_micros(),
+                    state.last_timestamp().as_micros()
+                ),
+            )));
+        }
+        let now = segment.now;
+        let mut segment_answers = Vec::with_capacity(segment.work.len());
+        for piece in segment.work {
+            match piece {
+                Work::Submit(batch) => {
+                    let (result, effect) = state.submit(batch, now);
+                    segment_answers.push(Answer::Submitted(result));
+                    effects.push(effect);
                 }
-                answers.push(Answer::Accounts(results));
-            }
-            Work::Expire => {
-                let effect = state.expire_due(now);
-                let ids = effect.expired.iter().map(|e| e.pending_id).collect();
-                answers.push(Answer::Expired(ids));
-                effects.push(effect);
+                Work::CreateAccounts(accounts) => {
+                    let mut results = Vec::with_capacity(accounts.len());
+                    for new in accounts {
+                        let known = state.account(new.id).is_some();
+                        let result = state.create_account(new.clone(), now);
+                        if let (Ok(account), false) = (&result, known) {
+                            opened.push(account.clone());
+                        }
+                        results.push(result);
+                    }
+                    segment_answers.push(Answer::Accounts(results));
+                }
+                Work::Expire => {
+                    let effect = state.expire_due(now);
+                    let ids = effect.expired.iter().map(|e| e.pending_id).collect();
+                    segment_answers.push(Answer::Expired(ids));
+                    effects.push(effect);
+                }
             }
         }
+        answers.push(segment_answers);
+        // A failure is stamped with the clock at the end of its group.
+        failed_at.resize(effects.len(), state.last_timestamp().as_micros());
     }
     // Accounts first: the transfers of the same group may refer to them.
     if !opened.is_empty() {
         insert_accounts(conn, &opened)?;
     }
-    persist(conn, &state, &effects)?;
-    if state.last_timestamp() != last {
-        save_clock(conn, state.last_timestamp())?;
-    }
-    Ok(answers)
+    persist(conn, &state, &effects, &failed_at)?;
+    Ok((answers, state))
 }
 
 /// Column arrays for one bulk insert of transfers.
@@ -370,6 +461,7 @@ fn persist(
     conn: &mut PgConnection,
     state: &LedgerState,
     effects: &[Effects],
+    failed_at: &[i64],
 ) -> Result<(), TxError> {
     let mut transfers = TransferColumns::default();
     let mut pending: BTreeMap<Uuid, (PendingState, Option<Timestamp>)> = BTreeMap::new();
@@ -378,14 +470,13 @@ fn persist(
     let mut failures: Vec<(Uuid, Value, &'static str, i64)> = Vec::new();
     let mut expirations = ExpirationColumns::default();
 
-    for effect in effects {
+    for (effect, failed_at) in effects.iter().zip(failed_at) {
         for (id, failure) in &effect.failures {
-            let failed_at = state.last_timestamp().as_micros();
             failures.push((
                 id.as_uuid(),
                 codec::request_to_json(&failure.request),
                 failure.error.code(),
-                failed_at,
+                *failed_at,
             ));
         }
         let Some(timestamp) = effect.timestamp else {

@@ -94,6 +94,25 @@ diesel::table! {
     ledger_clock (id) {
         id -> Bool,
         last_ts -> Int8,
+        journal_seq -> Int8,
+        writer -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    ledger_journal (seq) {
+        seq -> Int8,
+        prev_ts -> Int8,
+        now_ts -> Int8,
+        accepted -> Int4,
+        body -> Bytea,
+    }
+}
+
+diesel::table! {
+    ledger_applied (id) {
+        id -> Bool,
+        seq -> Int8,
     }
 }
 
@@ -105,4 +124,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_reversals,
     ledger_failures,
     ledger_clock,
+    ledger_journal,
+    ledger_applied,
 );
