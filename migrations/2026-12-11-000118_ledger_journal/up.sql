@@ -5,7 +5,8 @@ ALTER TABLE ledger_clock ADD COLUMN journal_seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE ledger_clock ADD COLUMN writer UUID;
 
 -- One committed group whose effects are not yet in the ledger's tables: the clock before it,
--- the time it was committed at, how many of its batches were accepted, and its batches (JSON).
+-- the time it was committed at, how many of its batches were accepted, and its batches (a compact binary form, see
+-- adapters/postgres/src/codec/body.rs).
 CREATE TABLE ledger_journal (
     seq BIGINT PRIMARY KEY,
     prev_ts BIGINT NOT NULL,

@@ -12,6 +12,8 @@ use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+pub(crate) mod body;
+
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("unreadable ledger row: {what}"))
 }
@@ -338,7 +340,7 @@ pub(crate) fn request_to_json(request: &TransferRequest) -> Value {
     object
 }
 
-pub(crate) fn request_from_json(value: &Value) -> Result<TransferRequest, StoreError> {
+fn request_from_json(value: &Value) -> Result<TransferRequest, StoreError> {
     let fields = value
         .as_object()
         .ok_or_else(|| corrupt("request is not an object"))?;

@@ -110,7 +110,10 @@ pub(crate) fn materialise(
                 "ledger journal row {seq} follows {mark}: a row is missing"
             )));
         }
-        let work: Vec<Work> = decode(body)?.into_iter().map(Work::Submit).collect();
+        let work: Vec<Work> = codec::body::decode(body)?
+            .into_iter()
+            .map(Work::Submit)
+            .collect();
         works.push(work);
         mark = *seq;
     }
@@ -232,7 +235,7 @@ pub(crate) fn prepare(
         last_ts: state.last_timestamp().as_micros(),
         now_ts: now.as_micros(),
         accepted: i32::try_from(accepted_count(&answers)).unwrap_or(i32::MAX),
-        body: encode(batches),
+        body: codec::body::encode(batches),
     });
     Ok(Prepared { answers, row })
 }
@@ -340,33 +343,4 @@ fn accepted_count(answers: &[Answer]) -> i64 {
 
 fn corrupt(message: String) -> TxError {
     TxError::Corrupt(bazaar_ledger::StoreError::Internal(message))
-}
-
-/// A group's batches as JSON: an array of batches, each an array of requests.
-fn encode(batches: &[&[TransferRequest]]) -> Vec<u8> {
-    let value = Value::Array(
-        batches
-            .iter()
-            .map(|batch| Value::Array(batch.iter().map(codec::request_to_json).collect()))
-            .collect(),
-    );
-    value.to_string().into_bytes()
-}
-
-fn decode(body: &[u8]) -> Result<Vec<Vec<TransferRequest>>, TxError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|error| corrupt(format!("ledger journal body: {error}")))?;
-    let Value::Array(batches) = value else {
-        return Err(corrupt("ledger journal body is not an array".to_owned()));
-    };
-    batches
-        .iter()
-        .map(|batch| match batch {
-            Value::Array(requests) => requests
-                .iter()
-                .map(|request| codec::request_from_json(request).map_err(TxError::Corrupt))
-                .collect(),
-            _ => Err(corrupt("ledger journal batch is not an array".to_owned())),
-        })
-        .collect()
 }
