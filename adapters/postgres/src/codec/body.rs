@@ -34,7 +34,13 @@ fn put_money(out: &mut Vec<u8>, amount: &Money) {
 /// Encodes a group's batches.
 pub(crate) fn encode(batches: &[&[TransferRequest]]) -> Vec<u8> {
     let legs: usize = batches.iter().map(|batch| batch.len()).sum();
-    let mut out = Vec::with_capacity(5 + batches.len() * 4 + legs * 64);
+    let mut out = Vec::with_capacity(
+        batches
+            .len()
+            .saturating_mul(4)
+            .saturating_add(legs.saturating_mul(64))
+            .saturating_add(5),
+    );
     out.push(VERSION);
     put_len(&mut out, batches.len());
     for batch in batches {

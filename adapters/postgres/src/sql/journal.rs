@@ -168,15 +168,31 @@ pub(crate) fn materialise_to(conn: &mut PgConnection, up_to: i64) -> Result<(), 
     }
 }
 
+/// Reruns of a catch-up step that conflicted, before the read gives up.
+const CONFLICTS_MAX: u32 = 5;
+
 /// Brings the ledger's tables up to the journal's head as of now, so that a read that
 /// follows sees every acknowledged write. One unlocked read when nothing is waiting.
 pub(crate) fn catch_up(conn: &mut PgConnection) -> Result<(), TxError> {
     let (head, mut applied) = heads(conn)?;
+    let mut conflicts = 0_u32;
     while applied < head {
-        let mark = conn
+        let step = conn
             .build_transaction()
             .read_committed()
-            .run(|tx| materialise(tx, head, APPLY_ROWS_MAX))?;
+            .run(|tx| materialise(tx, head, APPLY_ROWS_MAX));
+        let mark = match step {
+            // CockroachDB runs READ COMMITTED as SERIALIZABLE unless the cluster enables it,
+            // and may then ask for a rerun.
+            Err(TxError::Db(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::SerializationFailure,
+                _,
+            ))) if conflicts < CONFLICTS_MAX => {
+                conflicts = conflicts.saturating_add(1);
+                continue;
+            }
+            other => other?,
+        };
         if mark <= applied {
             return Err(corrupt(format!(
                 "ledger journal stops at {mark}, short of its head {head}"
