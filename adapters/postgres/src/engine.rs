@@ -482,8 +482,8 @@ impl Committer {
 
     /// Waits for the journal row being written, answers its group, and returns whether it
     /// was committed (`true` when none was being written). A row not committed (another
-    /// engine wrote first, or the database failed) drops what this engine owns, and its
-    /// group goes through the tables.
+    /// engine wrote first, a leg taken for new is in the tables, or the database failed)
+    /// drops what this engine owns, and its group goes through the tables.
     async fn finish_writing(&mut self) -> bool {
         let Some(writing) = self.writing.take() else {
             return true;
@@ -507,7 +507,10 @@ impl Committer {
                 true
             }
             Ok(false) => {
-                tracing::info!("another engine wrote to the ledger; this one reloads what it kept");
+                tracing::info!(
+                    "journal row not written (another engine wrote, or a leg taken for new is \
+                     in the tables); the group goes through the tables"
+                );
                 self.through_tables_fresh(writing.work, writing.replies, writing.started)
                     .await;
                 false

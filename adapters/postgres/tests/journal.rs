@@ -1,7 +1,8 @@
 //! The journal engine against the real PostgreSQL: a second engine that posts takes the
 //! ledger over through the tables and fences the first, which then reloads and sees what the
 //! second wrote; a journal row whose replay disagrees with what its writer answered stops
-//! the tables from applying it; a tiny memory bound keeps every answer right.
+//! the tables from applying it; a tiny memory bound keeps every answer right, repeats of
+//! sales the engine no longer holds in memory included.
 #![expect(clippy::unwrap_used, reason = "test drivers fail loudly")]
 
 use std::sync::Arc;
@@ -198,5 +199,28 @@ async fn a_tiny_memory_bound_keeps_every_answer() {
     assert_eq!(
         number(&mut conn, "SELECT count(*) AS n FROM ledger_transfers"),
         100
+    );
+
+    // Long forgotten by the engine's memory, each first sale is in the tables only: a repeat
+    // is taken for new until its row's write finds it there, and is then answered from it.
+    let receipts = ledger.submit(sale(1, 10)).await.unwrap().unwrap();
+    let stored = ledger
+        .transfer(TransferId::from_u128(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(receipts[0].timestamp, stored.timestamp);
+    assert!(ledger.submit(sale(1, 11)).await.unwrap().is_err());
+    // And with a new sale in the same group or the next.
+    let (repeat, new) = tokio::join!(
+        ledger.submit(sale(1 << 32 | 1, 10)),
+        ledger.submit(sale(999, 10))
+    );
+    repeat.unwrap().unwrap();
+    new.unwrap().unwrap();
+    assert_eq!(shop_credits(&ledger).await, 1_010);
+    assert_eq!(
+        number(&mut conn, "SELECT count(*) AS n FROM ledger_transfers"),
+        101
     );
 }

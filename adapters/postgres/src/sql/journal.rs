@@ -221,13 +221,17 @@ pub(crate) struct JournalRow {
     now_ts: i64,
     accepted: i32,
     body: Vec<u8>,
+    /// Legs the rules took for new without reading the tables: the write checks that the
+    /// tables hold none of them.
+    fresh: Vec<Uuid>,
 }
 
 /// Runs a group of submissions on `state`, the writer's memory of every row that its journal
 /// rows not yet applied have touched (and whatever else it has read), and makes the group's
 /// journal row, to follow row `seq`. Rows the group needs and `state` lacks are read from the
 /// tables, unlocked and outside any transaction: only this writer changes them, and
-/// [`write`]'s fence proves it still is the writer. `state` is changed even when this fails
+/// [`write`]'s fence proves it still is the writer. Legs `state` does not know are taken for
+/// new without reading the tables; the write checks them. `state` is changed even when this fails
 /// or the row is never written; the caller then drops it.
 pub(crate) fn prepare(
     conn: &mut PgConnection,
@@ -236,15 +240,23 @@ pub(crate) fn prepare(
     batches: &[&[TransferRequest]],
     now: Timestamp,
 ) -> Result<Prepared, TxError> {
-    load_missing(conn, state, batches)?;
+    let mut unverified = load_missing(conn, state, batches)?;
     let prev = state.last_timestamp();
-    let mut answers = Vec::with_capacity(batches.len());
-    let mut changed = false;
-    for batch in batches {
-        let (result, effect) = state.submit(batch, now);
-        changed |= effect.timestamp.is_some() || !effect.failures.is_empty();
-        answers.push(Answer::Submitted(result));
-    }
+    let (answers, changed) = loop {
+        let mut answers = Vec::with_capacity(batches.len());
+        let mut changed = false;
+        for batch in batches {
+            let (result, effect) = state.submit(batch, now);
+            changed |= effect.timestamp.is_some() || !effect.failures.is_empty();
+            answers.push(Answer::Submitted(result));
+        }
+        // A group that changed nothing left `state` as it was: if it took a leg the tables
+        // hold for new, it runs again knowing it.
+        if changed || unverified.is_empty() || !load_existing(conn, state, &unverified)? {
+            break (answers, changed);
+        }
+        unverified.clear();
+    };
     let row = changed.then(|| JournalRow {
         seq: seq.saturating_add(1),
         prev_ts: prev.as_micros(),
@@ -252,20 +264,25 @@ pub(crate) fn prepare(
         now_ts: now.as_micros(),
         accepted: i32::try_from(accepted_count(&answers)).unwrap_or(i32::MAX),
         body: codec::body::encode(batches),
+        fresh: unverified,
     });
     Ok(Prepared { answers, row })
 }
 
 /// Commits a journal row if `writer` still owns the ledger with its previous row the
-/// journal's head; returns whether it did. One statement, its own transaction: the fence and
-/// the append together. A row written right after another on a second connection waits for
+/// journal's head and the tables hold none of the legs the rules took for new; returns
+/// whether it did. One statement, its own transaction: the fence, the check and the append
+/// together. A row written right after another on a second connection waits for
 /// that one's commit (the clock row's lock) and is written only if that one was.
 pub(crate) fn write(conn: &mut PgConnection, writer: Uuid, row: &JournalRow) -> QueryResult<bool> {
     // raw SQL: the fence and the append in one statement (a data-modifying CTE), so that
     // one round trip commits the group; nothing is inserted when the fence does not hold
     let written = sql_query(
         "WITH fence AS (UPDATE ledger_clock SET journal_seq = $1, last_ts = $2 \
-         WHERE id AND journal_seq = $1 - 1 AND writer = $3 RETURNING journal_seq) \
+         WHERE id AND journal_seq = $1 - 1 AND writer = $3 \
+         AND NOT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = ANY($8)) \
+         AND NOT EXISTS (SELECT 1 FROM ledger_failures WHERE id = ANY($8)) \
+         RETURNING journal_seq) \
          INSERT INTO ledger_journal (seq, prev_ts, now_ts, accepted, body) \
          SELECT journal_seq, $4, $5, $6, $7 FROM fence",
     )
@@ -276,18 +293,20 @@ pub(crate) fn write(conn: &mut PgConnection, writer: Uuid, row: &JournalRow) -> 
     .bind::<BigInt, _>(row.now_ts)
     .bind::<Integer, _>(row.accepted)
     .bind::<diesel::sql_types::Binary, _>(&row.body)
+    .bind::<Array<SqlUuid>, _>(&row.fresh)
     .execute(conn)?;
     Ok(written == 1)
 }
 
-/// Reads into `state` what the batches refer to and it does not hold: their legs (a repeated
-/// request answers from the stored one), the transfers they post, void or reverse, remembered
-/// failures, and every account involved.
+/// Reads into `state` what the batches refer to and it does not hold: the transfers they
+/// post, void or reverse, and every account involved. Returns the legs `state` does not know:
+/// taken as new, which the row's write checks ([`write`]), or [`load_existing`] when nothing
+/// is written.
 fn load_missing(
     conn: &mut PgConnection,
     state: &mut LedgerState,
     batches: &[&[TransferRequest]],
-) -> Result<(), TxError> {
+) -> Result<Vec<Uuid>, TxError> {
     let mut transfers = BTreeSet::new();
     let mut legs = BTreeSet::new();
     let mut accounts = BTreeSet::new();
@@ -313,34 +332,39 @@ fn load_missing(
             }
         }
     }
-    // New legs are the common case: one statement asks which of them exist at all, and only
-    // those are read in full.
-    let found: Vec<Uuid> = if legs.is_empty() {
-        Vec::new()
-    } else {
-        let ids = uuids(legs);
-        // raw SQL: UNION ALL of two existence probes over one bound array
-        sql_query(
-            "SELECT id FROM ledger_transfers WHERE id = ANY($1) \
-             UNION ALL SELECT id FROM ledger_failures WHERE id = ANY($1)",
-        )
-        .bind::<Array<SqlUuid>, _>(&ids)
-        .load::<Found>(conn)?
-        .into_iter()
-        .map(|row| row.id)
-        .collect()
-    };
-    transfers.extend(found.iter().copied());
     for (transfer, pending, reversed) in load_transfers(conn, &uuids(transfers))? {
         account(state, transfer.debit_account_id);
         account(state, transfer.credit_account_id);
         state.load_transfer(transfer, pending, reversed);
     }
-    load_failures(conn, &found, state)?;
     for (account, balance) in load_accounts(conn, &uuids(accounts), false)? {
         state.load_account(account, balance);
     }
-    Ok(())
+    Ok(uuids(legs))
+}
+
+/// Which of `legs` the tables hold, as transfers or remembered failures; reads those into
+/// `state`.
+fn load_existing(
+    conn: &mut PgConnection,
+    state: &mut LedgerState,
+    legs: &[Uuid],
+) -> Result<bool, TxError> {
+    // raw SQL: UNION ALL of two existence probes over one bound array
+    let found: Vec<Uuid> = sql_query(
+        "SELECT id FROM ledger_transfers WHERE id = ANY($1) \
+         UNION ALL SELECT id FROM ledger_failures WHERE id = ANY($1)",
+    )
+    .bind::<Array<SqlUuid>, _>(legs)
+    .load::<Found>(conn)?
+    .into_iter()
+    .map(|row| row.id)
+    .collect();
+    for (transfer, pending, reversed) in load_transfers(conn, &found)? {
+        state.load_transfer(transfer, pending, reversed);
+    }
+    load_failures(conn, &found, state)?;
+    Ok(!found.is_empty())
 }
 
 #[derive(QueryableByName)]
