@@ -401,7 +401,8 @@ impl Committer {
     /// only submissions, else through the tables.
     async fn group(&mut self, work: Vec<Work>, replies: Vec<Reply>) {
         let started = Instant::now();
-        let journal = self.config.journal && batches_of(&work).is_some();
+        let journal =
+            self.config.journal && work.iter().all(|piece| matches!(piece, Work::Submit(_)));
         let Some(mut mine) = self.owned.take().filter(|_| journal) else {
             self.finish_writing().await;
             self.through_tables(work, replies, started).await;
@@ -439,12 +440,14 @@ impl Committer {
         .await;
         let Ok((conn, mut mine, work, prepared)) = prepared else {
             tracing::error!("the posting engine's database task failed");
+            self.owned = None;
             self.finish_writing().await;
-            self.through_tables_fresh(Vec::new(), Vec::new(), started)
-                .await;
             return;
         };
         self.idle.extend(conn);
+        self.applier
+            .kept
+            .store(mine.state.transfer_count(), Ordering::Relaxed);
         // The group ran on the state the group being written left: it stands only if that
         // one is committed.
         let previous_committed = self.finish_writing().await;
@@ -457,7 +460,7 @@ impl Committer {
                 }
                 Some(row) => {
                     let Some(mut conn) = self.idle.pop() else {
-                        self.through_tables_fresh(work, replies, started).await;
+                        self.through_tables(work, replies, started).await;
                         return;
                     };
                     mine.seq = row.seq;
@@ -476,7 +479,7 @@ impl Committer {
                     });
                 }
             },
-            _ => self.through_tables_fresh(work, replies, started).await,
+            _ => self.through_tables(work, replies, started).await,
         }
     }
 
@@ -511,29 +514,16 @@ impl Committer {
                     "journal row not written (another engine wrote, or a leg taken for new is \
                      in the tables); the group goes through the tables"
                 );
-                self.through_tables_fresh(writing.work, writing.replies, writing.started)
+                self.through_tables(writing.work, writing.replies, writing.started)
                     .await;
                 false
             }
             Err(error) => {
                 tracing::warn!(%error, "writing a journal row failed; the group goes through the tables");
-                self.through_tables_fresh(writing.work, writing.replies, writing.started)
+                self.through_tables(writing.work, writing.replies, writing.started)
                     .await;
                 false
             }
-        }
-    }
-
-    /// [`Committer::through_tables`], forgetting what this engine owned first.
-    async fn through_tables_fresh(
-        &mut self,
-        work: Vec<Work>,
-        replies: Vec<Reply>,
-        started: Instant,
-    ) {
-        self.owned = None;
-        if !work.is_empty() {
-            self.through_tables(work, replies, started).await;
         }
     }
 
@@ -541,6 +531,7 @@ impl Committer {
     /// this engine then owns the ledger afresh.
     async fn through_tables(&mut self, work: Vec<Work>, replies: Vec<Reply>, started: Instant) {
         self.owned = None;
+        self.applier.kept.store(0, Ordering::Relaxed);
         let mut conn = self.idle.pop();
         let settings = self.config.clone();
         let clock = self.clock.clone();
